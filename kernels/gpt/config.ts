@@ -29,7 +29,8 @@ export const DEFAULT_MODEL: GptConfig = {
 export function validateConfig(config: GptConfig): void {
   const { vocabSize, contextLength, dModel, nLayer, nHead } = config;
   for (const [name, value] of Object.entries({ vocabSize, contextLength, dModel, nLayer, nHead })) {
-    if (!Number.isInteger(value) || value <= 0) throw new RangeError(`${name} must be a positive integer, got ${value}`);
+    if (!Number.isInteger(value) || value <= 0)
+      throw new RangeError(`${name} must be a positive integer, got ${value}`);
   }
   if (dModel % nHead !== 0) throw new RangeError(`dModel (${dModel}) must be a multiple of nHead (${nHead})`);
   if (dModel % 4 !== 0) throw new RangeError(`dModel (${dModel}) must be a multiple of 4 (vec4 kernels)`);

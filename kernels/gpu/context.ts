@@ -31,8 +31,7 @@ export interface ShaderSpec {
   readonly constants?: Readonly<Record<string, number>>;
 }
 
-export const STORAGE_USAGE =
-  BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST;
+export const STORAGE_USAGE = BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST;
 
 export class GpuContext {
   readonly device: GPUDevice;
@@ -194,4 +193,3 @@ export class GpuContext {
 export function align(value: number, to: number): number {
   return Math.ceil(value / to) * to;
 }
-

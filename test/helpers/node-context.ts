@@ -1,6 +1,7 @@
 // One shared GpuContext per Node test file: Dawn device creation is slow on SwiftShader.
-import { acquireDevice } from '../../kernels/gpu/device.ts';
+
 import { GpuContext } from '../../kernels/gpu/context.ts';
+import { acquireDevice } from '../../kernels/gpu/device.ts';
 import { nodeGpu } from '../../kernels/node/node-gpu.ts';
 
 let context: Promise<GpuContext> | null = null;

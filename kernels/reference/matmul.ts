@@ -1,0 +1,42 @@
+// CPU reference for a linear layer with Conv1D weights ([in, out], as Hugging Face GPT-2
+// stores them): out (M, N) = inp (M, K) @ weight (K, N) + bias (N).
+
+import type { Floats } from './floats.ts';
+import { gemm } from './gemm.ts';
+
+export function matmulForward(
+  out: Floats,
+  inp: Floats,
+  weight: Floats,
+  bias: Floats | null,
+  M: number,
+  K: number,
+  N: number,
+): void {
+  gemm(out, inp, weight, bias, { M, N, K });
+}
+
+/** Accumulates (+=) into dinp, dweight and dbias; callers zero them first. */
+export function matmulBackward(
+  dinp: Floats,
+  dweight: Floats,
+  dbias: Floats | null,
+  dout: Floats,
+  inp: Floats,
+  weight: Floats,
+  M: number,
+  K: number,
+  N: number,
+): void {
+  // dinp (M, K) += dout (M, N) @ weight^T (N, K)
+  gemm(dinp, dout, weight, null, { M, N: K, K: N, transB: true, accumulate: true });
+  // dweight (K, N) += inp^T (K, M) @ dout (M, N)
+  gemm(dweight, inp, dout, null, { M: K, N, K: M, transA: true, accumulate: true });
+  if (dbias) {
+    for (let n = 0; n < N; n++) {
+      let sum = 0;
+      for (let m = 0; m < M; m++) sum += dout[m * N + n] as number;
+      dbias[n] = (dbias[n] as number) + sum;
+    }
+  }
+}
