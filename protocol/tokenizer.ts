@@ -22,7 +22,10 @@ export type TokenizerName = 'byte';
 
 export type TokenizerLookup =
   | { readonly ok: true; readonly tokenizer: Tokenizer }
-  | { readonly ok: false; readonly error: { readonly code: 'ERR_UNKNOWN_TOKENIZER'; readonly message: string } };
+  | {
+      readonly ok: false;
+      readonly error: { readonly code: 'ERR_UNKNOWN_TOKENIZER'; readonly message: string };
+    };
 
 const utf8Encoder = new TextEncoder();
 // `ignoreBOM: true` keeps a leading U+FEFF in the output: the default decoder silently drops
@@ -32,6 +35,10 @@ const utf8Decoder = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true });
 
 /** UTF-8 bytes of U+FFFD, written in place of ids that are not bytes. */
 const REPLACEMENT_BYTES = [0xef, 0xbf, 0xbd] as const;
+
+function isByte(id: number): boolean {
+  return Number.isInteger(id) && id >= 0 && id < 256;
+}
 
 /**
  * One token per UTF-8 byte (vocab 256), as in Karpathy's byte-level experiments: no
@@ -45,13 +52,20 @@ export const byteTokenizer: Tokenizer = {
     return Uint16Array.from(bytes);
   },
   decode(tokens: ArrayLike<number>): string {
-    const bytes: number[] = [];
+    let invalid = 0;
+    for (let i = 0; i < tokens.length; i++) if (!isByte(tokens[i] as number)) invalid++;
+    const bytes = new Uint8Array(tokens.length + invalid * (REPLACEMENT_BYTES.length - 1));
+    let at = 0;
     for (let i = 0; i < tokens.length; i++) {
       const id = tokens[i] as number;
-      if (Number.isInteger(id) && id >= 0 && id < 256) bytes.push(id);
-      else bytes.push(...REPLACEMENT_BYTES);
+      if (isByte(id)) {
+        bytes[at++] = id;
+      } else {
+        bytes.set(REPLACEMENT_BYTES, at);
+        at += REPLACEMENT_BYTES.length;
+      }
     }
-    return utf8Decoder.decode(Uint8Array.from(bytes));
+    return utf8Decoder.decode(bytes);
   },
 };
 

