@@ -127,10 +127,14 @@ export class GpuContext {
     return { label, pipeline, bindGroup, workgroups: [x, y, z] };
   }
 
-  /** Encodes `dispatches` in order into one compute pass and submits it. */
-  run(dispatches: readonly Dispatch[], label = 'step'): void {
+  /**
+   * Encodes `dispatches` in order into one compute pass and submits it. Buffers in `clear`
+   * are zeroed first, in the same submission (for gradients that kernels accumulate into).
+   */
+  run(dispatches: readonly Dispatch[], label = 'step', clear: readonly GPUBuffer[] = []): void {
     this.assertAlive();
     const encoder = this.device.createCommandEncoder({ label });
+    for (const buffer of clear) encoder.clearBuffer(buffer);
     const pass = encoder.beginComputePass({ label });
     for (const d of dispatches) {
       pass.setPipeline(d.pipeline);

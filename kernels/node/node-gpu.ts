@@ -18,6 +18,12 @@ const INSTALL_HINT =
 
 let installed = false;
 
+/**
+ * Every GPU object handed out stays referenced for the life of the process: when V8 collects
+ * Dawn's GPU while its devices are alive, dawn.node aborts the process (SIGABRT/SIGSEGV).
+ */
+const alive: GPU[] = [];
+
 /** Dawn's GPU* classes and constants (GPUBufferUsage, ...) must be globals, as in a browser. */
 function installGlobals(): void {
   if (installed) return;
@@ -36,6 +42,7 @@ async function hasAdapter(gpu: GPU): Promise<boolean> {
 export async function nodeGpu(): Promise<GPU> {
   installGlobals();
   const system = create([]);
+  alive.push(system);
   if (await hasAdapter(system)) return system;
   if (!process.env.VK_ICD_FILENAMES) {
     const icd = SWIFTSHADER_ICDS.find((path) => existsSync(path));
@@ -43,6 +50,7 @@ export async function nodeGpu(): Promise<GPU> {
       // The Vulkan loader reads this variable each time Dawn creates an instance.
       process.env.VK_ICD_FILENAMES = icd;
       const swiftshader = create([]);
+      alive.push(swiftshader);
       if (await hasAdapter(swiftshader)) return swiftshader;
     }
   }

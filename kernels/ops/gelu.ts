@@ -1,7 +1,8 @@
 // GELU builders (tanh approximation). Both outputs are overwritten; n must divide by 4.
+
+import type { Dispatch, GpuContext } from '../gpu/context.ts';
 import backwardSource from '../wgsl/gelu_backward.wgsl?raw';
 import forwardSource from '../wgsl/gelu_forward.wgsl?raw';
-import type { Dispatch, GpuContext } from '../gpu/context.ts';
 import { gridFor, requireVec4, type Tensor } from './residual.ts';
 
 const WORKGROUP_SIZE = 256;

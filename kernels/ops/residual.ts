@@ -1,9 +1,10 @@
 // Residual connection builder, plus the two helpers every elementwise builder shares: the
 // `Tensor` type for "a buffer or a slice of one" and `gridFor`, the 2-D workgroup grid that
 // keeps big element counts under WebGPU's 65535-workgroups-per-dimension limit.
-import source from '../wgsl/residual_forward.wgsl?raw';
+
 import type { BufferSlice, Dispatch, GpuContext } from '../gpu/context.ts';
 import { GpuError } from '../gpu/errors.ts';
+import source from '../wgsl/residual_forward.wgsl?raw';
 
 /** What a kernel binds: a whole buffer or a 256-byte-aligned range of one. */
 export type Tensor = GPUBuffer | BufferSlice;

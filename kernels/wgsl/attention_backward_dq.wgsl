@@ -1,19 +1,22 @@
 // Causal multi-head self-attention, backward, first half: dq for each query row, and the
 // per-row D = dout . out that both halves need (FlashAttention-2, arXiv:2307.08691,
-// Algorithm 2). Nothing of size T x T exists: each thread rebuilds p = exp(s - lse) for its
-// rows from q, k and the forward pass's lse, key by key:
-//   dp_j = dout . v_j,   ds_j = p_j (dp_j - D),   dq = scale * sum_j ds_j k_j   (j <= t).
-// Keys are summed in a fixed order by one thread, so the result is deterministic.
-// attention_backward_dkv.wgsl runs after this (same pass) and reads D.
+// Algorithm 2). Nothing of size T x T exists: the softmax is rebuilt key by key from q, k and
+// the forward pass's lse,
+//   p_j = exp(q . k_j / sqrt(HS) - lse),  ds_j = p_j (dout . v_j - D),  dq = sum_j ds_j k_j / sqrt(HS),
+// over keys j <= t, summed in a fixed order by one thread: deterministic, no atomics.
+// attention_backward_dkv.wgsl runs next (same pass) and reads D.
+//
+// One thread owns ROWS consecutive query rows of one (batch, head), held in registers as in
+// attention_forward.wgsl (whose notes on the Row type apply here).
 
 struct Params {
   T: u32, // sequence length
   NH: u32, // heads; C = NH * HS
-  blocks: u32, // query blocks per (batch, head): ceil(T / (WORKGROUP_SIZE * ROWS))
-  groups: u32, // B * NH * blocks; the 2-D grid may overshoot it
+  threadsPerHead: u32, // ceil(T / ROWS)
+  threads: u32, // B * NH * threadsPerHead; the 2-D grid overshoots it
 }
 
-@group(0) @binding(0) var<storage, read_write> dqkv: array<vec4<f32>>; // (B, T, 3C), q third written
+@group(0) @binding(0) var<storage, read_write> dqkv: array<vec4<f32>>; // (B, T, 3C): q third written
 @group(0) @binding(1) var<storage, read_write> D: array<f32>; // (B, NH, T)
 @group(0) @binding(2) var<storage, read> dout: array<vec4<f32>>; // (B, T, C)
 @group(0) @binding(3) var<storage, read> qkv: array<vec4<f32>>; // (B, T, 3C)
@@ -21,12 +24,145 @@ struct Params {
 @group(0) @binding(5) var<storage, read> lse: array<f32>; // (B, NH, T)
 @group(0) @binding(6) var<uniform> params: Params;
 
-override HS: u32 = 32u; // head size: a multiple of 4, at most 4 * MAX_HS4
+override HS: u32 = 32u; // head size: a multiple of 4, at most 64
 override WORKGROUP_SIZE: u32 = 64u;
-override ROWS: u32 = 1u; // query rows per thread, at most MAX_ROWS: each k, v load serves them all
+override ROWS: u32 = 4u; // query rows per thread, 1 to 4: each k and v load serves them all
 
-const MAX_HS4 = 16u;
-const MAX_ROWS = 4u;
+// Which buffer loadRow reads.
+const QKV = 0u;
+const DOUT = 1u;
+const OUT = 2u;
+
+// A head-sized vector as up to four 16-float chunks in registers. SwiftShader runs loops over
+// run-time-indexed private arrays 2-5x slower than straight-line code on named values
+// (measured on the default model), and GPU compilers keep these in registers too. Chunk c is
+// live when HS > 16c; the `if (HS > ...)` tests fold away once HS is set. When HS is not a
+// multiple of 16, the last chunk's tail is zero, so it adds nothing to dot products.
+struct Row {
+  c0: mat4x4<f32>,
+  c1: mat4x4<f32>,
+  c2: mat4x4<f32>,
+  c3: mat4x4<f32>,
+}
+
+fn dot16(a: mat4x4<f32>, b: mat4x4<f32>) -> f32 {
+  return dot(a[0], b[0]) + dot(a[1], b[1]) + dot(a[2], b[2]) + dot(a[3], b[3]);
+}
+
+fn rowDot(a: Row, b: Row) -> f32 {
+  var s = dot16(a.c0, b.c0);
+  if (HS > 16u) { s += dot16(a.c1, b.c1); }
+  if (HS > 32u) { s += dot16(a.c2, b.c2); }
+  if (HS > 48u) { s += dot16(a.c3, b.c3); }
+  return s;
+}
+
+/** a x + b y */
+fn rowMix(a: f32, x: Row, b: f32, y: Row) -> Row {
+  var r = Row();
+  r.c0 = x.c0 * a + y.c0 * b;
+  if (HS > 16u) { r.c1 = x.c1 * a + y.c1 * b; }
+  if (HS > 32u) { r.c2 = x.c2 * a + y.c2 * b; }
+  if (HS > 48u) { r.c3 = x.c3 * a + y.c3 * b; }
+  return r;
+}
+
+fn rowScale(a: f32, x: Row) -> Row {
+  var r = Row();
+  r.c0 = x.c0 * a;
+  if (HS > 16u) { r.c1 = x.c1 * a; }
+  if (HS > 32u) { r.c2 = x.c2 * a; }
+  if (HS > 48u) { r.c3 = x.c3 * a; }
+  return r;
+}
+
+/** vec4 i of chunk c of the head vector at vec4 index o of buffer `src`; zero past the head. */
+fn element(src: u32, o: u32, c: u32, i: u32) -> vec4<f32> {
+  let at = 4u * c + i;
+  return select(vec4<f32>(), fetch(src, o + min(at, HS / 4u - 1u)), at < HS / 4u);
+}
+
+fn fetch(src: u32, at: u32) -> vec4<f32> {
+  switch src {
+    case QKV: { return qkv[at]; }
+    case DOUT: { return dout[at]; }
+    default: { return out[at]; }
+  }
+}
+
+fn loadChunk(src: u32, o: u32, c: u32) -> mat4x4<f32> {
+  return mat4x4<f32>(
+    element(src, o, c, 0u),
+    element(src, o, c, 1u),
+    element(src, o, c, 2u),
+    element(src, o, c, 3u),
+  );
+}
+
+fn loadRow(src: u32, o: u32) -> Row {
+  var r = Row();
+  r.c0 = loadChunk(src, o, 0u);
+  if (HS > 16u) { r.c1 = loadChunk(src, o, 1u); }
+  if (HS > 32u) { r.c2 = loadChunk(src, o, 2u); }
+  if (HS > 48u) { r.c3 = loadChunk(src, o, 3u); }
+  return r;
+}
+
+fn storeChunk(o: u32, c: u32, m: mat4x4<f32>) {
+  let n = HS / 4u - 4u * c; // vec4s of this chunk inside the head
+  let b = o + 4u * c;
+  dqkv[b] = m[0];
+  if (n > 1u) { dqkv[b + 1u] = m[1]; }
+  if (n > 2u) { dqkv[b + 2u] = m[2]; }
+  if (n > 3u) { dqkv[b + 3u] = m[3]; }
+}
+
+fn storeRow(o: u32, r: Row) {
+  storeChunk(o, 0u, r.c0);
+  if (HS > 16u) { storeChunk(o, 1u, r.c1); }
+  if (HS > 32u) { storeChunk(o, 2u, r.c2); }
+  if (HS > 48u) { storeChunk(o, 3u, r.c3); }
+}
+
+/** One query row's state. */
+struct QueryGrad {
+  q: Row, // pre-scaled by 1/sqrt(HS), so q . k is the score
+  g: Row, // dout
+  dq: Row, // unscaled: times 1/sqrt(HS) at the end
+  lse: f32,
+  D: f32,
+}
+
+fn start(h: Head, t: u32, scale: f32) -> QueryGrad {
+  let g = loadRow(DOUT, h.o + t * h.C4);
+  let q = rowScale(scale, loadRow(QKV, h.q + t * 3u * h.C4));
+  return QueryGrad(q, g, Row(), lse[h.l + t], rowDot(g, loadRow(OUT, h.o + t * h.C4)));
+}
+
+/** Key k, value v; `visible` is the causal mask. */
+fn step(s: QueryGrad, k: Row, v: Row, visible: bool) -> QueryGrad {
+  let p = select(0.0, exp(rowDot(s.q, k) - s.lse), visible);
+  let ds = p * (rowDot(s.g, v) - s.D);
+  return QueryGrad(s.q, s.g, rowMix(1.0, s.dq, ds, k), s.lse, s.D);
+}
+
+// Where one (batch, head) lives: token t's q is at vec4 q + t * 3 * C4 (its k and v C4 and
+// 2 * C4 further), its out and dout at o + t * C4, its lse and D at l + t.
+struct Head {
+  q: u32,
+  o: u32,
+  l: u32,
+  C4: u32, // vec4s per token in out: C / 4
+}
+
+/** The (batch, head) that `thread` works on. */
+fn locate(thread: u32) -> Head {
+  let bh = thread / params.threadsPerHead;
+  let C4 = params.NH * (HS / 4u);
+  let seq = (bh / params.NH) * params.T; // row of this sequence's token 0
+  let col = (bh % params.NH) * (HS / 4u);
+  return Head(seq * 3u * C4 + col, seq * C4 + col, bh * params.T, C4);
+}
 
 // Every `var` gets an explicit initializer: Dawn on SwiftShader was seen to zero a `var`
 // declared without one only once per invocation, not each time a loop body declares it.
@@ -36,79 +172,46 @@ fn main(
   @builtin(num_workgroups) nwg: vec3<u32>,
   @builtin(local_invocation_index) lid: u32,
 ) {
-  let group = wid.y * nwg.x + wid.x;
-  if (group >= params.groups) {
+  let thread = (wid.y * nwg.x + wid.x) * WORKGROUP_SIZE + lid;
+  if (thread >= params.threads) {
     return;
   }
+  let h = locate(thread);
   let T = params.T;
-  let bh = group / params.blocks;
-  let t0 = ((group % params.blocks) * WORKGROUP_SIZE + lid) * ROWS;
-  if (t0 >= T) {
-    return;
-  }
-  let HS4 = HS / 4u;
-  let C4 = params.NH * HS4;
-  let rowStride = 3u * C4;
-  let head = (bh % params.NH) * HS4;
-  let seq = (bh / params.NH) * T;
+  let last = T - 1u;
   let scale = inverseSqrt(f32(HS));
+  let t0 = (thread % params.threadsPerHead) * ROWS;
 
-  var q = array<array<vec4<f32>, MAX_HS4>, MAX_ROWS>(); // pre-scaled, so q . k is the score
-  var g = array<array<vec4<f32>, MAX_HS4>, MAX_ROWS>(); // dout rows
-  var dq = array<array<vec4<f32>, MAX_HS4>, MAX_ROWS>();
-  var rowLse = array<f32, MAX_ROWS>();
-  var rowD = array<f32, MAX_ROWS>();
-  for (var r = 0u; r < ROWS; r++) {
-    // Rows past T repeat row T-1: they cost a little work and are never written.
-    let t = min(t0 + r, T - 1u);
-    let qo = (seq + t) * rowStride + head;
-    let oo = (seq + t) * C4 + head;
-    var d = 0.0;
-    for (var i = 0u; i < HS4; i++) {
-      q[r][i] = qkv[qo + i] * scale;
-      g[r][i] = dout[oo + i];
-      d += dot(g[r][i], out[oo + i]);
-    }
-    rowD[r] = d;
-    rowLse[r] = lse[bh * T + t];
-  }
+  // Rows past T repeat row T-1: a little wasted work, never written.
+  var r0 = start(h, min(t0, last), scale);
+  var r1 = r0;
+  var r2 = r0;
+  var r3 = r0;
+  if (ROWS > 1u) { r1 = start(h, min(t0 + 1u, last), scale); }
+  if (ROWS > 2u) { r2 = start(h, min(t0 + 2u, last), scale); }
+  if (ROWS > 3u) { r3 = start(h, min(t0 + 3u, last), scale); }
 
+  // Causal: the last row reads keys 0..t0+ROWS-1, the earlier ones mask the tail.
   let nk = min(t0 + ROWS, T);
   for (var j = 0u; j < nk; j++) {
-    let ko = (seq + j) * rowStride + C4 + head;
-    let vo = ko + C4;
-    var s = array<f32, MAX_ROWS>();
-    var dp = array<f32, MAX_ROWS>();
-    for (var i = 0u; i < HS4; i++) {
-      let k = qkv[ko + i];
-      let v = qkv[vo + i];
-      for (var r = 0u; r < ROWS; r++) {
-        s[r] += dot(q[r][i], k);
-        dp[r] += dot(g[r][i], v);
-      }
-    }
-    var ds = array<f32, MAX_ROWS>();
-    for (var r = 0u; r < ROWS; r++) {
-      // Causal mask: keys after the row's own position get p = 0 exactly.
-      let p = select(0.0, exp(s[r] - rowLse[r]), j <= t0 + r);
-      ds[r] = p * (dp[r] - rowD[r]);
-    }
-    for (var i = 0u; i < HS4; i++) {
-      let k = qkv[ko + i];
-      for (var r = 0u; r < ROWS; r++) {
-        dq[r][i] += ds[r] * k;
-      }
-    }
+    let ko = h.q + j * 3u * h.C4 + h.C4;
+    let k = loadRow(QKV, ko);
+    let v = loadRow(QKV, ko + h.C4);
+    r0 = step(r0, k, v, j <= t0);
+    if (ROWS > 1u) { r1 = step(r1, k, v, j <= t0 + 1u); }
+    if (ROWS > 2u) { r2 = step(r2, k, v, j <= t0 + 2u); }
+    if (ROWS > 3u) { r3 = step(r3, k, v, j <= t0 + 3u); }
   }
 
-  for (var r = 0u; r < ROWS; r++) {
-    let t = t0 + r;
-    if (t < T) {
-      let qo = (seq + t) * rowStride + head;
-      for (var i = 0u; i < HS4; i++) {
-        dqkv[qo + i] = dq[r][i] * scale;
-      }
-      D[bh * T + t] = rowD[r];
-    }
+  finish(h, r0, t0, scale);
+  if (ROWS > 1u) { finish(h, r1, t0 + 1u, scale); }
+  if (ROWS > 2u) { finish(h, r2, t0 + 2u, scale); }
+  if (ROWS > 3u) { finish(h, r3, t0 + 3u, scale); }
+}
+
+fn finish(h: Head, s: QueryGrad, t: u32, scale: f32) {
+  if (t < params.T) {
+    storeRow(h.q + t * 3u * h.C4, rowScale(scale, s.dq));
+    D[h.l + t] = s.D;
   }
 }

@@ -1,20 +1,19 @@
 // Causal multi-head self-attention, forward, fused: scale, causal mask, softmax and the
 // weighted sum of values in one pass, with the online softmax of FlashAttention-2 (Dao 2023,
-// arXiv:2307.08691, Algorithm 1): scores are never stored, each thread keeps a running max `m`,
-// sum `l` and unnormalised output `acc` for its query rows and rescales them once per block of
-// BLOCK_K keys. Memory therefore grows as T, not T x T; lse = m + log(l) is saved per row so
-// the backward pass can rebuild the softmax.
+// arXiv:2307.08691, Algorithm 1): scores are never stored; each query row keeps a running max
+// `m`, sum `l` and unnormalised output `acc`, rescaled as each key arrives. Memory grows as T,
+// not T x T; lse = m + log(l) is saved per row so the backward pass can rebuild the softmax.
 //
-// One thread owns ROWS consecutive query rows of one (batch, head) and loops over keys 0..t.
-// Every key and value it loads serves all ROWS rows (register blocking rather than shared
-// memory tiles: SwiftShader pays dearly for workgroup barriers, and on real GPUs the K/V rows
-// of a head are shared by all threads of a workgroup through the cache).
+// One thread owns ROWS consecutive query rows of one (batch, head) and walks keys 0..t once:
+// each key and value it loads serves all ROWS rows (register blocking; on SwiftShader a
+// workgroup barrier costs more than the loads it would save, and on real GPUs the threads of a
+// workgroup read the same K/V rows through the cache).
 
 struct Params {
   T: u32, // sequence length
   NH: u32, // heads; C = NH * HS
-  blocks: u32, // query blocks per (batch, head): ceil(T / (WORKGROUP_SIZE * ROWS))
-  groups: u32, // B * NH * blocks; the 2-D grid may overshoot it
+  threadsPerHead: u32, // ceil(T / ROWS)
+  threads: u32, // B * NH * threadsPerHead; the 2-D grid overshoots it
 }
 
 @group(0) @binding(0) var<storage, read_write> out: array<vec4<f32>>; // (B, T, C)
@@ -22,18 +21,125 @@ struct Params {
 @group(0) @binding(2) var<storage, read> qkv: array<vec4<f32>>; // (B, T, 3C)
 @group(0) @binding(3) var<uniform> params: Params;
 
-override HS: u32 = 32u; // head size: a multiple of 4, at most 4 * MAX_HS4
+override HS: u32 = 32u; // head size: a multiple of 4, at most 64
 override WORKGROUP_SIZE: u32 = 64u;
-override ROWS: u32 = 1u; // query rows per thread, at most MAX_ROWS
-override BLOCK_K: u32 = 8u; // keys per online-softmax rescale, at most MAX_BLOCK_K
+override ROWS: u32 = 4u; // query rows per thread, 1 to 4
 
-// Private arrays need constant sizes in WGSL; the loops below only touch the first
-// HS / 4, ROWS and BLOCK_K entries, which the driver knows once the overrides are set.
-const MAX_HS4 = 16u;
-const MAX_ROWS = 4u;
-const MAX_BLOCK_K = 16u;
 // Stands in for -infinity (WGSL has no infinity literal): exp(NEG - m) is exactly 0.
 const NEG = -1e30;
+
+// A head-sized vector as up to four 16-float chunks in registers. SwiftShader runs loops over
+// run-time-indexed private arrays 2-5x slower than straight-line code on named values
+// (measured on the default model), and GPU compilers keep these in registers too. Chunk c is
+// live when HS > 16c; the `if (HS > ...)` tests fold away once HS is set. When HS is not a
+// multiple of 16, the last chunk's tail is zero, so it adds nothing to dot products.
+struct Row {
+  c0: mat4x4<f32>,
+  c1: mat4x4<f32>,
+  c2: mat4x4<f32>,
+  c3: mat4x4<f32>,
+}
+
+fn dot16(a: mat4x4<f32>, b: mat4x4<f32>) -> f32 {
+  return dot(a[0], b[0]) + dot(a[1], b[1]) + dot(a[2], b[2]) + dot(a[3], b[3]);
+}
+
+fn rowDot(a: Row, b: Row) -> f32 {
+  var s = dot16(a.c0, b.c0);
+  if (HS > 16u) { s += dot16(a.c1, b.c1); }
+  if (HS > 32u) { s += dot16(a.c2, b.c2); }
+  if (HS > 48u) { s += dot16(a.c3, b.c3); }
+  return s;
+}
+
+/** a x + b y */
+fn rowMix(a: f32, x: Row, b: f32, y: Row) -> Row {
+  var r = Row();
+  r.c0 = x.c0 * a + y.c0 * b;
+  if (HS > 16u) { r.c1 = x.c1 * a + y.c1 * b; }
+  if (HS > 32u) { r.c2 = x.c2 * a + y.c2 * b; }
+  if (HS > 48u) { r.c3 = x.c3 * a + y.c3 * b; }
+  return r;
+}
+
+fn rowScale(a: f32, x: Row) -> Row {
+  var r = Row();
+  r.c0 = x.c0 * a;
+  if (HS > 16u) { r.c1 = x.c1 * a; }
+  if (HS > 32u) { r.c2 = x.c2 * a; }
+  if (HS > 48u) { r.c3 = x.c3 * a; }
+  return r;
+}
+
+/** vec4 i of chunk c of the head vector at vec4 index o; zero past the head. */
+fn element(o: u32, c: u32, i: u32) -> vec4<f32> {
+  let at = 4u * c + i;
+  return select(vec4<f32>(), qkv[o + min(at, HS / 4u - 1u)], at < HS / 4u);
+}
+
+fn loadChunk(o: u32, c: u32) -> mat4x4<f32> {
+  return mat4x4<f32>(element(o, c, 0u), element(o, c, 1u), element(o, c, 2u), element(o, c, 3u));
+}
+
+fn loadRow(o: u32) -> Row {
+  var r = Row();
+  r.c0 = loadChunk(o, 0u);
+  if (HS > 16u) { r.c1 = loadChunk(o, 1u); }
+  if (HS > 32u) { r.c2 = loadChunk(o, 2u); }
+  if (HS > 48u) { r.c3 = loadChunk(o, 3u); }
+  return r;
+}
+
+fn storeChunk(o: u32, c: u32, m: mat4x4<f32>) {
+  let n = HS / 4u - 4u * c; // vec4s of this chunk inside the head
+  let b = o + 4u * c;
+  out[b] = m[0];
+  if (n > 1u) { out[b + 1u] = m[1]; }
+  if (n > 2u) { out[b + 2u] = m[2]; }
+  if (n > 3u) { out[b + 3u] = m[3]; }
+}
+
+fn storeRow(o: u32, r: Row) {
+  storeChunk(o, 0u, r.c0);
+  if (HS > 16u) { storeChunk(o, 1u, r.c1); }
+  if (HS > 32u) { storeChunk(o, 2u, r.c2); }
+  if (HS > 48u) { storeChunk(o, 3u, r.c3); }
+}
+
+/** The running state of one query row. */
+struct Query {
+  q: Row, // pre-scaled by 1/sqrt(HS), so q . k is the score
+  acc: Row,
+  m: f32,
+  l: f32,
+}
+
+/** One online-softmax step: key k, value v; `visible` is the causal mask. */
+fn attend(s: Query, k: Row, v: Row, visible: bool) -> Query {
+  let score = select(NEG, rowDot(s.q, k), visible);
+  let m = max(s.m, score);
+  let alpha = exp(s.m - m); // rescales what was summed under the old max
+  let p = exp(score - m);
+  return Query(s.q, rowMix(alpha, s.acc, p, v), m, s.l * alpha + p);
+}
+
+// Where one (batch, head) lives: token t's q is at vec4 q + t * 3 * C4 (its k and v C4 and
+// 2 * C4 further), its out and dout at o + t * C4, its lse and D at l + t.
+struct Head {
+  q: u32,
+  o: u32,
+  l: u32,
+  C4: u32, // vec4s per token in out: C / 4
+}
+
+/** The (batch, head) that `thread` works on. */
+fn locate(thread: u32) -> Head {
+  let bh = thread / params.threadsPerHead;
+  let C4 = params.NH * (HS / 4u);
+  let seq = (bh / params.NH) * params.T; // row of this sequence's token 0
+  let col = (bh % params.NH) * (HS / 4u);
+  return Head(seq * 3u * C4 + col, seq * C4 + col, bh * params.T, C4);
+}
 
 // Every `var` gets an explicit initializer: Dawn on SwiftShader was seen to zero a `var`
 // declared without one only once per invocation, not each time a loop body declares it.
@@ -43,100 +149,50 @@ fn main(
   @builtin(num_workgroups) nwg: vec3<u32>,
   @builtin(local_invocation_index) lid: u32,
 ) {
-  let group = wid.y * nwg.x + wid.x;
-  if (group >= params.groups) {
+  let thread = (wid.y * nwg.x + wid.x) * WORKGROUP_SIZE + lid;
+  if (thread >= params.threads) {
     return;
   }
+  let h = locate(thread);
   let T = params.T;
-  let bh = group / params.blocks;
-  let t0 = ((group % params.blocks) * WORKGROUP_SIZE + lid) * ROWS;
-  if (t0 >= T) {
-    return;
-  }
-  let HS4 = HS / 4u;
-  let C4 = params.NH * HS4;
-  let rowStride = 3u * C4;
-  let head = (bh % params.NH) * HS4;
-  let seq = (bh / params.NH) * T; // row of token 0 of this sequence
-  // The scale is folded into q once instead of into every score.
+  let last = T - 1u;
   let scale = inverseSqrt(f32(HS));
+  let t0 = (thread % params.threadsPerHead) * ROWS;
 
-  var q = array<array<vec4<f32>, MAX_HS4>, MAX_ROWS>();
-  var acc = array<array<vec4<f32>, MAX_HS4>, MAX_ROWS>();
-  var m = array<f32, MAX_ROWS>();
-  var l = array<f32, MAX_ROWS>();
-  var s = array<array<f32, MAX_BLOCK_K>, MAX_ROWS>();
-  for (var r = 0u; r < ROWS; r++) {
-    // Rows past T repeat row T-1: they cost a little work and are never written.
-    let qo = (seq + min(t0 + r, T - 1u)) * rowStride + head;
-    for (var i = 0u; i < HS4; i++) {
-      q[r][i] = qkv[qo + i] * scale;
-    }
-    m[r] = NEG;
-  }
+  // Rows past T repeat row T-1: a little wasted work, never written.
+  var r0 = start(h, min(t0, last), scale);
+  var r1 = r0;
+  var r2 = r0;
+  var r3 = r0;
+  if (ROWS > 1u) { r1 = start(h, min(t0 + 1u, last), scale); }
+  if (ROWS > 2u) { r2 = start(h, min(t0 + 2u, last), scale); }
+  if (ROWS > 3u) { r3 = start(h, min(t0 + 3u, last), scale); }
 
-  // Causal: the last row reads keys 0..t0+ROWS-1, earlier rows mask the tail.
+  // Causal: the last row reads keys 0..t0+ROWS-1, the earlier ones mask the tail.
   let nk = min(t0 + ROWS, T);
-  for (var kb = 0u; kb < nk; kb += BLOCK_K) {
-    // Scores for this block of keys; keys past nk or past a row's own position score NEG.
-    for (var jj = 0u; jj < BLOCK_K; jj++) {
-      let j = kb + jj;
-      var qk = array<f32, MAX_ROWS>();
-      if (j < nk) {
-        let ko = (seq + j) * rowStride + C4 + head;
-        for (var i = 0u; i < HS4; i++) {
-          let k = qkv[ko + i];
-          for (var r = 0u; r < ROWS; r++) {
-            qk[r] += dot(q[r][i], k);
-          }
-        }
-      }
-      for (var r = 0u; r < ROWS; r++) {
-        s[r][jj] = select(NEG, qk[r], j <= t0 + r && j < nk);
-      }
-    }
-    // Online softmax: raise the running max to the block's, rescale l and acc once.
-    for (var r = 0u; r < ROWS; r++) {
-      var mb = m[r];
-      for (var jj = 0u; jj < BLOCK_K; jj++) {
-        mb = max(mb, s[r][jj]);
-      }
-      let alpha = exp(m[r] - mb);
-      m[r] = mb;
-      var sum = l[r] * alpha;
-      for (var i = 0u; i < HS4; i++) {
-        acc[r][i] *= alpha;
-      }
-      for (var jj = 0u; jj < BLOCK_K; jj++) {
-        let p = exp(s[r][jj] - mb);
-        s[r][jj] = p;
-        sum += p;
-      }
-      l[r] = sum;
-    }
-    for (var jj = 0u; jj < BLOCK_K; jj++) {
-      let j = kb + jj;
-      if (j < nk) {
-        let vo = (seq + j) * rowStride + 2u * C4 + head;
-        for (var i = 0u; i < HS4; i++) {
-          let v = qkv[vo + i];
-          for (var r = 0u; r < ROWS; r++) {
-            acc[r][i] += s[r][jj] * v;
-          }
-        }
-      }
-    }
+  for (var j = 0u; j < nk; j++) {
+    let ko = h.q + j * 3u * h.C4 + h.C4;
+    let k = loadRow(ko);
+    let v = loadRow(ko + h.C4);
+    r0 = attend(r0, k, v, j <= t0);
+    if (ROWS > 1u) { r1 = attend(r1, k, v, j <= t0 + 1u); }
+    if (ROWS > 2u) { r2 = attend(r2, k, v, j <= t0 + 2u); }
+    if (ROWS > 3u) { r3 = attend(r3, k, v, j <= t0 + 3u); }
   }
 
-  for (var r = 0u; r < ROWS; r++) {
-    let t = t0 + r;
-    if (t < T) {
-      let oo = (seq + t) * C4 + head;
-      let inv = 1.0 / l[r];
-      for (var i = 0u; i < HS4; i++) {
-        out[oo + i] = acc[r][i] * inv;
-      }
-      lse[bh * T + t] = m[r] + log(l[r]);
-    }
+  finish(h, r0, t0);
+  if (ROWS > 1u) { finish(h, r1, t0 + 1u); }
+  if (ROWS > 2u) { finish(h, r2, t0 + 2u); }
+  if (ROWS > 3u) { finish(h, r3, t0 + 3u); }
+}
+
+fn start(h: Head, t: u32, scale: f32) -> Query {
+  return Query(rowScale(scale, loadRow(h.q + t * 3u * h.C4)), Row(), NEG, 0.0);
+}
+
+fn finish(h: Head, s: Query, t: u32) {
+  if (t < params.T) {
+    storeRow(h.o + t * h.C4, rowScale(1.0 / s.l, s.acc));
+    lse[h.l + t] = s.m + log(s.l);
   }
 }

@@ -1,5 +1,7 @@
 // Backward of GELU (tanh approximation), over n floats as n/4 vec4s:
-//   dinp = gelu'(inp) * dout
+//   dinp = gelu'(inp) * dout,  gelu'(x) = 0.5 (1 + tanh u) + 0.5 x sech^2(u) u'(x)
+// with s = sigmoid(2u): 0.5 (1 + tanh u) = s and sech^2(u) = 4 s (1 - s), so one exp and no
+// 1 - tanh^2 cancellation (see gelu_forward.wgsl).
 // Output: dinp is OVERWRITTEN (the reference accumulates; in the model the MLP's
 // pre-activation gradient has no other contributor). dinp may not alias dout: WebGPU
 // forbids a writable binding overlapping another one. CPU reference: kernels/reference/gelu.ts.
@@ -17,8 +19,11 @@ override WORKGROUP_SIZE: u32 = 256u;
 
 const SQRT_2_OVER_PI: f32 = 0.7978845608028654;
 const CUBIC: f32 = 0.044715;
-// See gelu_forward.wgsl: keeps tanh away from exp overflow (NaN) on some implementations.
-const TANH_CLAMP: f32 = 10.0;
+// See gelu_forward.wgsl: keeps exp(-2u) finite on every implementation.
+const U_CLAMP: f32 = 40.0;
+// Past |x| = 6 the slope is 1 or 0 to f32 precision; clamping x keeps x^2 finite, so huge
+// activations give 0 * finite rather than 0 * inf = NaN.
+const X_CLAMP: f32 = 20.0;
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
@@ -26,11 +31,10 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   if (i >= params.n4) {
     return;
   }
-  let x = inp[i];
+  let x = clamp(inp[i], vec4(-X_CLAMP), vec4(X_CLAMP));
   let x2 = x * x;
-  let u = clamp(SQRT_2_OVER_PI * (x + CUBIC * x2 * x), vec4(-TANH_CLAMP), vec4(TANH_CLAMP));
-  let th = tanh(u);
-  let sech2 = 1.0 - th * th;
-  let local = 0.5 * (1.0 + th) + 0.5 * x * sech2 * SQRT_2_OVER_PI * (1.0 + 3.0 * CUBIC * x2);
+  let u = clamp(SQRT_2_OVER_PI * (x + CUBIC * x2 * x), vec4(-U_CLAMP), vec4(U_CLAMP));
+  let s = 1.0 / (1.0 + exp(-2.0 * u));
+  let local = s + 2.0 * x * s * (1.0 - s) * SQRT_2_OVER_PI * (1.0 + 3.0 * CUBIC * x2);
   dinp[i] = local * dout[i];
 }

@@ -87,7 +87,9 @@ async function check(name: string, c: Case, tuning?: Partial<AttentionTuning>) {
 const SHAPES: Array<[string, Shape]> = [
   ['B=1 T=5 C=16 NH=2 (hs 8)', { B: 1, T: 5, C: 16, NH: 2 }],
   ['B=2 T=37 C=32 NH=4 (hs 8)', { B: 2, T: 37, C: 32, NH: 4 }],
+  ['B=1 T=9 C=24 NH=2 (hs 12: a part-filled chunk)', { B: 1, T: 9, C: 24, NH: 2 }],
   ['B=2 T=45 C=48 NH=3 (hs 16)', { B: 2, T: 45, C: 48, NH: 3 }],
+  ['B=1 T=17 C=40 NH=2 (hs 20)', { B: 1, T: 17, C: 40, NH: 2 }],
   ['B=2 T=64 C=128 NH=4 (hs 32, default model)', { B: 2, T: 64, C: 128, NH: 4 }],
   ['B=1 T=70 C=128 NH=2 (hs 64)', { B: 1, T: 70, C: 128, NH: 2 }],
 ];
@@ -107,16 +109,16 @@ describe('attention (fused, causal) vs CPU reference', () => {
   it('every tuning knob, with blocks that do not divide T', async () => {
     const c = referenceCase({ B: 2, T: 37, C: 64, NH: 2 }, 5, 2);
     const tunings: Array<Partial<AttentionTuning>> = [
-      { workgroupSize: 8, forwardRows: 3, keyBlock: 5, dqRows: 3, dkvRows: 3 },
-      { workgroupSize: 16, forwardRows: 4, keyBlock: 16, dqRows: 4, dkvRows: 2 },
-      { workgroupSize: 32, forwardRows: 2, keyBlock: 1, dqRows: 2, dkvRows: 4 },
+      { workgroupSize: 8, forwardRows: 3, dqRows: 3, dkvRows: 3 },
+      { workgroupSize: 16, forwardRows: 1, dqRows: 1, dkvRows: 2 },
+      { workgroupSize: 32, forwardRows: 2, dqRows: 2, dkvRows: 1 },
     ];
     for (const tuning of tunings) await check(`tuning ${JSON.stringify(tuning)}`, c, tuning);
   });
 
-  it('a 2-D grid when B * NH * blocks exceeds 65535 workgroups', async () => {
+  it('a 2-D grid when the workgroup count exceeds 65535', async () => {
     const c = referenceCase({ B: 1400, T: 3, C: 64, NH: 16 }, 3, 1);
-    await check('B=1400 NH=16 wg=1', c, { workgroupSize: 1 });
+    await check('B=1400 NH=16 wg=1', c, { workgroupSize: 1, forwardRows: 1, dqRows: 1, dkvRows: 1 });
   });
 
   it('is deterministic: two runs are bit-identical', async () => {
@@ -129,12 +131,15 @@ describe('attention (fused, causal) vs CPU reference', () => {
     expectBitIdentical('dqkv', await gpuBackward(ctx, c), await gpuBackward(ctx, c));
   });
 
-  it('refuses head sizes it cannot take', async () => {
+  it('refuses shapes, tunings and bindings it cannot take', async () => {
     const ctx = await nodeContext();
-    const buf = ctx.createStorage('test.dummy', 4096);
-    const args = { out: buf, lse: buf, qkv: buf, B: 1, T: 4 };
-    expect(() => attentionForward(ctx, { ...args, C: 24, NH: 4 })).toThrow(/ERR_SHAPE/); // hs 6
-    expect(() => attentionForward(ctx, { ...args, C: 256, NH: 2 })).toThrow(/ERR_SHAPE/); // hs 128
-    expect(() => attentionForward(ctx, { ...args, C: 32, NH: 4 }, { forwardRows: 5 })).toThrow(/ERR_SHAPE/);
+    const buffer = () => ctx.createStorage('test.small', 4096);
+    const args = { out: buffer(), lse: buffer(), qkv: buffer(), B: 1, T: 4, C: 32, NH: 4 };
+    expect(attentionForward(ctx, args)).toHaveLength(1);
+    expect(() => attentionForward(ctx, { ...args, C: 24 })).toThrow(/ERR_SHAPE.*multiple of 4/); // hs 6
+    expect(() => attentionForward(ctx, { ...args, C: 512 })).toThrow(/ERR_SHAPE.*at most 64/); // hs 128
+    expect(() => attentionForward(ctx, args, { forwardRows: 5 })).toThrow(/ERR_SHAPE.*forwardRows/);
+    expect(() => attentionForward(ctx, { ...args, C: 256 })).toThrow(/ERR_SHAPE.*qkv holds 4096 bytes/);
+    expect(() => attentionForward(ctx, { ...args, out: args.qkv })).toThrow(/ERR_SHAPE.*shares a GPUBuffer/);
   });
 });

@@ -1,0 +1,100 @@
+// Every GPU buffer the model's forward and backward passes use for one (B, T), allocated once
+// and labelled (`h.2.qkv`, `grad.fch`, ...) so validation errors name the tensor involved.
+import type { GpuContext } from '../gpu/context.ts';
+import type { GptConfig } from './config.ts';
+
+/** What one block keeps from forward for backward. */
+export interface BlockBuffers {
+  readonly ln1: GPUBuffer; // (BT, C)
+  readonly ln1Mean: GPUBuffer; // (BT)
+  readonly ln1Rstd: GPUBuffer; // (BT)
+  readonly qkv: GPUBuffer; // (BT, 3C)
+  readonly atty: GPUBuffer; // (BT, C)
+  readonly lse: GPUBuffer; // (B, NH, T)
+  readonly attproj: GPUBuffer; // (BT, C)
+  readonly residual2: GPUBuffer; // (BT, C)
+  readonly ln2: GPUBuffer; // (BT, C)
+  readonly ln2Mean: GPUBuffer; // (BT)
+  readonly ln2Rstd: GPUBuffer; // (BT)
+  readonly fch: GPUBuffer; // (BT, 4C)
+  readonly fchGelu: GPUBuffer; // (BT, 4C)
+  readonly fcproj: GPUBuffer; // (BT, C)
+  /** The block's output, which is the next block's input. */
+  readonly residual3: GPUBuffer; // (BT, C)
+}
+
+export interface Activations {
+  /** Embedding output: the first block's input. */
+  readonly encoded: GPUBuffer; // (BT, C)
+  readonly blocks: readonly BlockBuffers[];
+  readonly lnf: GPUBuffer; // (BT, C)
+  readonly lnfMean: GPUBuffer; // (BT)
+  readonly lnfRstd: GPUBuffer; // (BT)
+  /** Logits, overwritten in place by dlogits when training. */
+  readonly logits: GPUBuffer; // (BT, V)
+  readonly losses: GPUBuffer; // (BT)
+  readonly targets: GPUBuffer; // (BT) u32
+}
+
+/**
+ * Backward scratch shared by all blocks (they run one after another). `dresidual` carries the
+ * residual stream's gradient down the blocks: every branch's backward accumulates into it.
+ */
+export interface GradientScratch {
+  readonly dresidual: GPUBuffer; // (BT, C)
+  readonly dlnf: GPUBuffer; // (BT, C): also reused for dln1 / dln2 / datty
+  readonly dfchGelu: GPUBuffer; // (BT, 4C)
+  readonly dfch: GPUBuffer; // (BT, 4C)
+  readonly dqkv: GPUBuffer; // (BT, 3C)
+  readonly datty: GPUBuffer; // (BT, C)
+}
+
+export function allocateActivations(ctx: GpuContext, config: GptConfig, B: number, T: number): Activations {
+  const { dModel: C, nLayer: L, nHead: NH, vocabSize: V } = config;
+  const BT = B * T;
+  const f = (label: string, floats: number) => ctx.createStorage(label, floats * 4);
+  const blocks: BlockBuffers[] = [];
+  for (let l = 0; l < L; l++) {
+    const p = `h.${l}.`;
+    blocks.push({
+      ln1: f(`${p}ln1`, BT * C),
+      ln1Mean: f(`${p}ln1.mean`, BT),
+      ln1Rstd: f(`${p}ln1.rstd`, BT),
+      qkv: f(`${p}qkv`, BT * 3 * C),
+      atty: f(`${p}atty`, BT * C),
+      lse: f(`${p}lse`, B * NH * T),
+      attproj: f(`${p}attproj`, BT * C),
+      residual2: f(`${p}residual2`, BT * C),
+      ln2: f(`${p}ln2`, BT * C),
+      ln2Mean: f(`${p}ln2.mean`, BT),
+      ln2Rstd: f(`${p}ln2.rstd`, BT),
+      fch: f(`${p}fch`, BT * 4 * C),
+      fchGelu: f(`${p}fch.gelu`, BT * 4 * C),
+      fcproj: f(`${p}fcproj`, BT * C),
+      residual3: f(`${p}residual3`, BT * C),
+    });
+  }
+  return {
+    encoded: f('encoded', BT * C),
+    blocks,
+    lnf: f('lnf', BT * C),
+    lnfMean: f('lnf.mean', BT),
+    lnfRstd: f('lnf.rstd', BT),
+    logits: f('logits', BT * V),
+    losses: f('losses', BT),
+    targets: ctx.createStorage('targets', BT * 4),
+  };
+}
+
+export function allocateGradientScratch(ctx: GpuContext, config: GptConfig, BT: number): GradientScratch {
+  const C = config.dModel;
+  const f = (label: string, floats: number) => ctx.createStorage(`grad.${label}`, floats * 4);
+  return {
+    dresidual: f('residual', BT * C),
+    dlnf: f('ln', BT * C),
+    dfchGelu: f('fch.gelu', BT * 4 * C),
+    dfch: f('fch', BT * 4 * C),
+    dqkv: f('qkv', BT * 3 * C),
+    datty: f('atty', BT * C),
+  };
+}

@@ -1,0 +1,12 @@
+import { nodeContext } from '/work/main/test/helpers/node-context.ts';
+import { GpuGpt } from '/work/main/kernels/gpt/gpu-gpt.ts';
+import { defaultTuning } from '/work/main/kernels/ops/matmul-tuning.ts';
+import { initParams } from '/work/main/kernels/gpt/init.ts';
+const ctx = await nodeContext();
+const config = { vocabSize: 256, contextLength: 16, dModel: 32, nLayer: 2, nHead: 4 };
+console.log('building');
+const model = new GpuGpt(ctx, config, { B: 2, T: 16, matmul: defaultTuning(ctx.adapter) });
+console.log('built');
+model.setParams(initParams(config, 1));
+const inp = new Uint32Array(32).map((_, i) => i);
+console.log(await model.evaluate(inp, inp));
