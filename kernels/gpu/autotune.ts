@@ -21,7 +21,7 @@ import {
   tuningProblem,
 } from '../ops/matmul-tuning.ts';
 import type { GemmShape } from '../reference/gemm.ts';
-import type { GpuContext } from './context.ts';
+import type { Dispatch, GpuContext } from './context.ts';
 
 /** Where choices persist between start-ups (idb-keyval's get/set, narrowed to strings). */
 export interface TuneCache {
@@ -98,6 +98,11 @@ export async function autotuneMatmul(
       continue;
     }
     const timing = await timeCandidates(ctx, shape, candidates, options.sampleMs ?? 20, now);
+    if (!timing) {
+      choices.set(group, fallback);
+      log?.(`autotune ${group}: every candidate failed, using ${tuningName(fallback)}`);
+      continue;
+    }
     measured += timing.measured;
     choices.set(group, timing.best);
     await cache.set(key, JSON.stringify(timing.best));
@@ -142,9 +147,18 @@ interface Timing {
   report: string;
 }
 
+interface Run {
+  readonly t: MatmulTuning;
+  readonly dispatch: Dispatch;
+  repeat: number;
+  ms: number;
+}
+
 /**
  * Successive halving: one sample of every candidate, then a second sample of the best two, so a
- * hiccup from another process rarely decides. Inputs are zeros: speed does not depend on values.
+ * hiccup from another process rarely decides. A candidate the driver rejects (a compile or
+ * validation error) is dropped. Inputs are zeros: speed does not depend on values. Null when
+ * every candidate failed.
  */
 async function timeCandidates(
   ctx: GpuContext,
@@ -152,38 +166,43 @@ async function timeCandidates(
   candidates: readonly MatmulTuning[],
   sampleMs: number,
   now: () => number,
-): Promise<Timing> {
+): Promise<Timing | null> {
   const { M, N, K } = shape;
   const a = ctx.createStorage('autotune:a', M * K * 4);
   const b = ctx.createStorage('autotune:b', K * N * 4);
   const out = ctx.createStorage('autotune:out', M * N * 4);
   let measured = 0;
+  const sample = async (run: Run) => {
+    const start = now();
+    ctx.run(Array(run.repeat).fill(run.dispatch), 'autotune');
+    await ctx.sync();
+    run.ms = Math.min(run.ms, (now() - start) / run.repeat);
+    measured++;
+  };
   try {
-    const runs = candidates.map((t) => ({
-      t,
-      dispatch: gemmDispatch(ctx, { ...shape, accumulate: false, out, a, b, label: 'autotune' }, t),
-      repeat: 1,
-      ms: Number.POSITIVE_INFINITY,
-    }));
-    const sample = async (run: (typeof runs)[number]) => {
+    const runs: Run[] = [];
+    for (const t of candidates) {
+      // Compiles the pipeline and runs it once (warm-up), inside error scopes so that a driver
+      // that cannot build one configuration costs only that candidate.
+      ctx.device.pushErrorScope('internal');
+      ctx.device.pushErrorScope('validation');
+      const dispatch = gemmDispatch(ctx, { ...shape, accumulate: false, out, a, b, label: 'autotune' }, t);
       const start = now();
-      ctx.run(Array(run.repeat).fill(run.dispatch), 'autotune');
+      ctx.run([dispatch], 'autotune');
+      const errors = [await ctx.device.popErrorScope(), await ctx.device.popErrorScope()];
+      if (errors.some((e) => e !== null)) continue;
       await ctx.sync();
-      run.ms = Math.min(run.ms, (now() - start) / run.repeat);
-      measured++;
-    };
-    for (const run of runs) {
-      // Warm-up: compiles the pipeline and sizes the repeat count to about sampleMs of work.
-      const start = now();
-      ctx.run([run.dispatch], 'autotune');
-      await ctx.sync();
-      run.repeat = Math.min(32, Math.max(1, Math.round(sampleMs / Math.max(now() - start, 0.01))));
+      // Small GEMMs repeat so that a sample is about sampleMs of work, not submit latency.
+      const repeat = Math.min(32, Math.max(1, Math.round(sampleMs / Math.max(now() - start, 0.01))));
+      const run = { t, dispatch, repeat, ms: Number.POSITIVE_INFINITY };
       await sample(run);
+      runs.push(run);
     }
-    const ranked = [...runs].sort((x, y) => x.ms - y.ms);
+    const ranked = runs.sort((x, y) => x.ms - y.ms);
     for (const run of ranked.slice(0, 2)) await sample(run);
     ranked.sort((x, y) => x.ms - y.ms);
-    const best = ranked[0] as (typeof runs)[number];
+    const best = ranked[0];
+    if (!best) return null;
     const gflops = (ms: number) => ((2 * M * N * K) / (ms * 1e6)).toFixed(2);
     const report = ranked.map((r) => `${tuningName(r.t)} ${gflops(r.ms)}`).join(', ');
     return { best: best.t, measured, report: `${report} GFLOP/s` };

@@ -15,7 +15,7 @@ import biasBackwardSource from '../wgsl/matmul_backward_bias.wgsl?raw';
 import registerSource from '../wgsl/matmul_forward.wgsl?raw';
 import scalarSource from '../wgsl/matmul_forward_scalar.wgsl?raw';
 import sharedSource from '../wgsl/matmul_forward_shared.wgsl?raw';
-import { assertTuning, type MatmulTuning, resolveTuning, type TuningChoice } from './matmul-tuning.ts';
+import { assertTuning, resolveTuning, type TuningChoice } from './matmul-tuning.ts';
 
 export type GpuResource = GPUBuffer | BufferSlice;
 
@@ -34,7 +34,6 @@ export interface GemmArgs extends GemmShape {
 /** The scalar fallback's workgroup: each invocation owns a 4x4 block. */
 const SCALAR_WORKGROUP = [8, 8] as const;
 
-const byteSize = (r: GpuResource) => r.size;
 const byteOffset = (r: GpuResource) => ('buffer' in r ? r.offset : 0);
 
 /** True when the vec4 kernels can run this shape on these resources (see the file header). */
@@ -62,8 +61,8 @@ function checkShape(label: string, args: GemmArgs): void {
     ['bias', args.bias, N],
   ];
   for (const [name, resource, floats] of needs) {
-    if (resource && byteSize(resource) < floats * 4) {
-      throw new GpuError('ERR_SHAPE', `${label}: ${name} holds ${byteSize(resource)} bytes, needs ${floats * 4}`);
+    if (resource && resource.size < floats * 4) {
+      throw new GpuError('ERR_SHAPE', `${label}: ${name} holds ${resource.size} bytes, needs ${floats * 4}`);
     }
   }
 }
@@ -179,7 +178,7 @@ export function biasBackward(
   if (tuning.wgY & (tuning.wgY - 1)) {
     throw new GpuError('ERR_SHAPE', `${label}: wgY = ${tuning.wgY} is not a power of two`);
   }
-  if (byteSize(args.dbias) < N * 4 || byteSize(args.dout) < M * N * 4) {
+  if (args.dbias.size < N * 4 || args.dout.size < M * N * 4) {
     throw new GpuError('ERR_SHAPE', `${label}: dbias or dout is smaller than the shape`);
   }
   const spec = {

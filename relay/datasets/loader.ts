@@ -17,20 +17,9 @@ import {
 import { DatasetError } from './errors.ts';
 import type { DatasetManifest, ShardEntry, SplitName } from './manifest.ts';
 import { readManifest } from './manifest.ts';
-import type { WindowLocation } from './windows.ts';
-import { sequentialWindowCount, sequentialWindows, WindowIndex } from './windows.ts';
-
-/**
- * B sequences of T tokens, row-major (B, T). Uint32 whatever the shard dtype: WGSL storage
- * buffers have no 16-bit integers, so this is what the GPU upload wants.
- */
-export interface TokenBatch {
-  readonly batchSize: number;
-  readonly seqLen: number;
-  readonly inputs: Uint32Array; // (B, T)
-  /** targets[b, t] = inputs[b, t + 1]: the token after each input. */
-  readonly targets: Uint32Array; // (B, T)
-}
+import { assembleBatch, checkBatchShape, type TokenBatch } from '../../kernels/train/batch.ts';
+import type { WindowLocation } from '../../kernels/train/windows.ts';
+import { sequentialWindowCount, sequentialWindows, WindowIndex } from '../../kernels/train/windows.ts';
 
 interface OpenShard {
   readonly entry: ShardEntry;
@@ -100,7 +89,7 @@ export class SplitLoader {
 
   /** Batches `evalBatches` yields: the trailing windows that do not fill a batch are left out. */
   evalBatchCount(batchSize: number, seqLen: number): number {
-    checkShape(batchSize, seqLen);
+    checkBatchShape(batchSize, seqLen);
     return Math.floor(sequentialWindowCount(this.shardTokenCounts(), seqLen) / batchSize);
   }
 
@@ -123,16 +112,9 @@ export class SplitLoader {
 
   private readBatch(windows: readonly WindowLocation[], seqLen: number): TokenBatch {
     if (this.closed) throw new DatasetError('ERR_SHARD_INVALID', `the ${this.split} loader is closed`);
-    const batchSize = windows.length;
-    checkShape(batchSize, seqLen);
-    const inputs = new Uint32Array(batchSize * seqLen); // (B, T)
-    const targets = new Uint32Array(batchSize * seqLen); // (B, T)
-    for (const [b, { shard, offset }] of windows.entries()) {
-      const window = this.readWindow(this.shards[shard] as OpenShard, offset, seqLen + 1);
-      inputs.set(window.subarray(0, seqLen), b * seqLen);
-      targets.set(window.subarray(1), b * seqLen);
-    }
-    return { batchSize, seqLen, inputs, targets };
+    return assembleBatch(windows, seqLen, ({ shard, offset }, span) =>
+      this.readWindow(this.shards[shard] as OpenShard, offset, span),
+    );
   }
 
   private readWindow(shard: OpenShard, offset: number, span: number): Uint32Array {
@@ -153,13 +135,6 @@ export class SplitLoader {
     }
     return window;
   }
-}
-
-function checkShape(batchSize: number, seqLen: number): void {
-  if (!Number.isInteger(batchSize) || batchSize < 1)
-    throw new RangeError(`batch size must be >= 1, got ${batchSize}`);
-  if (!Number.isInteger(seqLen) || seqLen < 1)
-    throw new RangeError(`sequence length must be >= 1, got ${seqLen}`);
 }
 
 function openShard(dir: string, entry: ShardEntry, vocabSize: number): OpenShard {

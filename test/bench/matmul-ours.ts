@@ -7,6 +7,7 @@ import { autotuneMatmul, type TuneCache } from '../../kernels/gpu/autotune.ts';
 import { GpuContext } from '../../kernels/gpu/context.ts';
 import { acquireDevice } from '../../kernels/gpu/device.ts';
 import { memoryTuneCache } from '../../kernels/gpu/tune-cache-memory.ts';
+import { nodeGpu } from '../../kernels/node/node-gpu.ts';
 import { gemmDispatch } from '../../kernels/ops/matmul.ts';
 import {
   GPU_CANDIDATES,
@@ -16,7 +17,6 @@ import {
   type TuningChoice,
   tuningName,
 } from '../../kernels/ops/matmul-tuning.ts';
-import { nodeGpu } from '../../kernels/node/node-gpu.ts';
 import type { GemmShape } from '../../kernels/reference/gemm.ts';
 
 export interface BenchIterations {

@@ -8,7 +8,7 @@ import { loadSplitTokens, openSplit } from '../../../relay/datasets/loader.ts';
 import type { DatasetManifest } from '../../../relay/datasets/manifest.ts';
 import { prepareDataset } from '../../../relay/datasets/prepare.ts';
 import { decodeRawTokens, readRawTokens } from '../../../relay/datasets/raw-tokens.ts';
-import { sequentialWindowCount, WindowIndex } from '../../../relay/datasets/windows.ts';
+import { sequentialWindowCount, WindowIndex } from '../../../kernels/train/windows.ts';
 
 let dir: string;
 let manifest: DatasetManifest;

@@ -8,9 +8,9 @@ import { autotuneMatmul, tuneKey } from '../../../kernels/gpu/autotune.ts';
 import { GpuContext } from '../../../kernels/gpu/context.ts';
 import { acquireDevice } from '../../../kernels/gpu/device.ts';
 import { memoryTuneCache } from '../../../kernels/gpu/tune-cache-memory.ts';
-import { candidatesFor, type MatmulTuning, tuningName } from '../../../kernels/ops/matmul-tuning.ts';
 import { nodeGpu } from '../../../kernels/node/node-gpu.ts';
 import { fileTuneCache } from '../../../kernels/node/tune-cache-file.ts';
+import { candidatesFor, type MatmulTuning, tuningName } from '../../../kernels/ops/matmul-tuning.ts';
 
 // Dawn's GPU object must stay referenced while its device lives (see matmul.test.ts).
 let gpu: GPU;

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GpuContext } from '../../../kernels/gpu/context.ts';
 import { acquireDevice } from '../../../kernels/gpu/device.ts';
 import { GpuError } from '../../../kernels/gpu/errors.ts';
+import { nodeGpu } from '../../../kernels/node/node-gpu.ts';
 import {
   biasBackward,
   classifierBackward,
@@ -13,8 +14,13 @@ import {
   linearBackward,
   linearForward,
 } from '../../../kernels/ops/matmul.ts';
-import { defaultTuning, type MatmulTuning, tuningName } from '../../../kernels/ops/matmul-tuning.ts';
-import { nodeGpu } from '../../../kernels/node/node-gpu.ts';
+import {
+  defaultTuning,
+  GPU_CANDIDATES,
+  type MatmulTuning,
+  SOFTWARE_CANDIDATES,
+  tuningName,
+} from '../../../kernels/ops/matmul-tuning.ts';
 import { gemm } from '../../../kernels/reference/gemm.ts';
 import { matmulBackward, matmulForward } from '../../../kernels/reference/matmul.ts';
 import { expectBitIdentical, expectClose, randomFloats } from '../../helpers/compare.ts';
@@ -93,19 +99,47 @@ describe('gemm, vec4 families', () => {
           const s = { ...vec4Shape, transA, transB };
           const { got, want, kernel } = await compare(s, tuning, bias, accumulate, seed++);
           expect(kernel).toBe(tuning.family === 'register' ? 'matmul_forward' : 'matmul_forward_shared');
-          expectClose(`${tuningName(tuning)} tA=${transA} tB=${transB} bias=${bias} acc=${accumulate}`, got, want);
+          expectClose(
+            `${tuningName(tuning)} tA=${transA} tB=${transB} bias=${bias} acc=${accumulate}`,
+            got,
+            want,
+          );
         }
       }
-      const { got, want, kernel } = await compare({ ...kTailShape, transA: true, transB: false }, tuning, true, true, 99);
+      const { got, want, kernel } = await compare(
+        { ...kTailShape, transA: true, transB: false },
+        tuning,
+        true,
+        true,
+        99,
+      );
       expect(kernel).not.toBe('matmul_forward_scalar');
       expectClose(`${tuningName(tuning)} K tail`, got, want);
     });
   }
 
+  it('every autotune candidate, NN with bias and TN with a K tail', async () => {
+    for (const tuning of [...SOFTWARE_CANDIDATES, ...GPU_CANDIDATES]) {
+      for (const s of [
+        { M: 100, K: 68, N: 140, transA: false, transB: false },
+        { M: 132, K: 37, N: 72, transA: true, transB: false },
+      ]) {
+        const { got, want } = await compare(s, tuning, true, false, 11);
+        expectClose(`${tuningName(tuning)} ${s.M}x${s.K}x${s.N} tA=${s.transA}`, got, want);
+      }
+    }
+  });
+
   it('M=37, K=20, N=44 (rows past every tile) in NN and NT', async () => {
     for (const tuning of TUNINGS) {
       for (const transB of [false, true]) {
-        const { got, want } = await compare({ M: 37, K: 20, N: 44, transA: false, transB }, tuning, true, false, 7);
+        const { got, want } = await compare(
+          { M: 37, K: 20, N: 44, transA: false, transB },
+          tuning,
+          true,
+          false,
+          7,
+        );
         expectClose(`${tuningName(tuning)} 37x20x44 tB=${transB}`, got, want);
       }
     }
@@ -123,7 +157,13 @@ describe('gemm, scalar fallback', () => {
       for (const [transA, transB] of ORIENTATIONS) {
         for (const [bias, accumulate] of FLAGS) {
           const s = { ...shape, transA, transB };
-          const { got, want, kernel } = await compare(s, defaultTuning(ctx.adapter), bias, accumulate, seed++);
+          const { got, want, kernel } = await compare(
+            s,
+            defaultTuning(ctx.adapter),
+            bias,
+            accumulate,
+            seed++,
+          );
           expect(kernel).toBe('matmul_forward_scalar');
           const name = `scalar ${shape.M}x${shape.K}x${shape.N} tA=${transA} tB=${transB} bias=${bias} acc=${accumulate}`;
           expectClose(name, got, want);
@@ -180,7 +220,13 @@ describe('matmul_backward_bias', () => {
           const dout = randomFloats(M * N, M + N);
           const prior = randomFloats(N, 5);
           const dbias = ctx.createStorageFrom('bias:dbias', prior);
-          ctx.run([biasBackward(ctx, { dbias, dout: ctx.createStorageFrom('bias:dout', dout), M, N, accumulate }, tuning)]);
+          ctx.run([
+            biasBackward(
+              ctx,
+              { dbias, dout: ctx.createStorageFrom('bias:dout', dout), M, N, accumulate },
+              tuning,
+            ),
+          ]);
           const want = Float64Array.from({ length: N }, (_, n) => {
             let s = accumulate ? (prior[n] as number) : 0;
             for (let m = 0; m < M; m++) s += dout[m * N + n] as number;
@@ -202,7 +248,11 @@ describe('linear layer and tied classifier', () => {
     const bias = randomFloats(N, 3);
     const dout = randomFloats(M * N, 4);
     // The reference accumulates into all three gradients: start them non-zero and accumulate.
-    const grads = { dinp: randomFloats(M * K, 5), dweight: randomFloats(K * N, 6), dbias: randomFloats(N, 7) };
+    const grads = {
+      dinp: randomFloats(M * K, 5),
+      dweight: randomFloats(K * N, 6),
+      dbias: randomFloats(N, 7),
+    };
     const g = Object.fromEntries(Object.entries(grads).map(([k, v]) => [k, ctx.createStorageFrom(k, v)]));
     const buffers = {
       out: ctx.createStorage('out', M * N * 4),
@@ -279,7 +329,11 @@ describe('shape errors', () => {
     const big = ctx.createStorage('big', 256);
     const ok = { M: 8, N: 8, K: 8, out: big, a: ctx.createStorage('a', 256), b: ctx.createStorage('b', 256) };
     expect(() => gemmDispatch(ctx, ok, { ...tuning, rows: 6 })).toThrow(/ERR_SHAPE/);
-    expect(() => gemmDispatch(ctx, ok, { family: 'shared', rows: 16, cols: 4, wgX: 4, wgY: 4 })).toThrow(/ERR_SHAPE/);
-    expect(() => biasBackward(ctx, { dbias: big, dout: big, M: 2, N: 8 }, { wgX: 8, wgY: 3 })).toThrow(/ERR_SHAPE/);
+    expect(() => gemmDispatch(ctx, ok, { family: 'shared', rows: 16, cols: 4, wgX: 4, wgY: 4 })).toThrow(
+      /ERR_SHAPE/,
+    );
+    expect(() => biasBackward(ctx, { dbias: big, dout: big, M: 2, N: 8 }, { wgX: 8, wgY: 3 })).toThrow(
+      /ERR_SHAPE/,
+    );
   });
 });

@@ -1,0 +1,8 @@
+// A GpuContext in Node: Dawn's GPU (system driver or SwiftShader), a device, our wrapper.
+import { GpuContext } from '../gpu/context.ts';
+import { acquireDevice } from '../gpu/device.ts';
+import { nodeGpu } from './node-gpu.ts';
+
+export async function openNodeContext(label = 'potluck'): Promise<GpuContext> {
+  return new GpuContext(await acquireDevice(await nodeGpu(), label));
+}

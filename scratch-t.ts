@@ -1,0 +1,16 @@
+import { nodeContext } from '/work/main/test/helpers/node-context.ts';
+import { GpuGpt } from '/work/main/kernels/gpt/gpu-gpt.ts';
+import { defaultTuning } from '/work/main/kernels/ops/matmul-tuning.ts';
+import { initParams } from '/work/main/kernels/gpt/init.ts';
+const ctx = await nodeContext();
+const [C, L, B, T] = process.argv.slice(2).map(Number) as [number, number, number, number];
+const config = { vocabSize: 256, contextLength: T, dModel: C, nLayer: L, nHead: C / 32 };
+const model = new GpuGpt(ctx, config, { B, T, matmul: defaultTuning(ctx.adapter) });
+model.setParams(initParams(config, 1));
+const inp = new Uint32Array(B * T).map((_, i) => (i * 31) % 256);
+const hyper = { lr: 1e-3, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1, step: 1, maxNorm: 1 };
+await model.trainStep(inp, inp, hyper);
+const t0 = performance.now(); const n = 5;
+for (let i = 0; i < n; i++) await model.trainStep(inp, inp, { ...hyper, step: i + 2 });
+const ms = (performance.now() - t0) / n;
+console.log(`C=${C} L=${L} B=${B} T=${T} params=${model.layout.paramCount} ms/step=${ms.toFixed(0)} tok/s=${(B * T / ms * 1000).toFixed(0)}`);

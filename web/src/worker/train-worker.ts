@@ -1,0 +1,58 @@
+// The dedicated Worker that trains on the volunteer's GPU: the same engine as the Node
+// command (kernels/), reached from the page through comlink.
+import { expose } from 'comlink';
+import { GpuContext } from '../../../kernels/gpu/context.ts';
+import { acquireDevice } from '../../../kernels/gpu/device.ts';
+import { idbTuneCache } from '../../../kernels/gpu/tune-cache-idb.ts';
+import { createModel } from '../../../kernels/gpt/create-model.ts';
+import { initParams } from '../../../kernels/gpt/init.ts';
+import { MemorySplit } from '../../../kernels/train/memory-split.ts';
+import { Trainer } from '../../../kernels/train/trainer.ts';
+import { createRng } from '../../../protocol/rng.ts';
+import type { TrainProgress, TrainRequest, TrainResult, TrainWorkerApi } from './train-api.ts';
+
+let context: Promise<GpuContext> | null = null;
+
+function gpuContext(): Promise<GpuContext> {
+  context ??= acquireDevice(self.navigator.gpu, 'worker').then((acquired) => new GpuContext(acquired));
+  // A failed acquisition is not cached: the volunteer may enable WebGPU and try again.
+  context.catch(() => {
+    context = null;
+  });
+  return context;
+}
+
+const api: TrainWorkerApi = {
+  async adapter() {
+    return (await gpuContext()).adapter;
+  },
+
+  async train(request: TrainRequest, onProgress?: (progress: TrainProgress) => void): Promise<TrainResult> {
+    const { config } = request;
+    const ctx = await gpuContext();
+    const model = await createModel(ctx, config.model, {
+      B: config.batchSize,
+      T: config.seqLen,
+      params: initParams(config.model, config.seed),
+      tuneCache: idbTuneCache(),
+    });
+    try {
+      const train = new MemorySplit(request.train, config.model.vocabSize);
+      const val = new MemorySplit(request.val, config.model.vocabSize);
+      const trainer = new Trainer({ model, config, train, rng: createRng(config.seed + 1), now: () => performance.now() });
+      const valBefore = await trainer.validate(val);
+      const losses: number[] = [];
+      while (!trainer.done) {
+        const report = await trainer.trainStep();
+        losses.push(report.loss);
+        onProgress?.({ step: report.step, loss: report.loss, tokensPerSec: report.tokensPerSec });
+      }
+      const valAfter = await trainer.validate(val);
+      return { losses, valBefore, valAfter, paramCount: model.layout.paramCount, adapter: ctx.adapter };
+    } finally {
+      model.destroy();
+    }
+  },
+};
+
+expose(api);
