@@ -17,7 +17,11 @@ export interface CreateModelOptions {
   readonly log?: (line: string) => void;
 }
 
-export async function createModel(ctx: GpuContext, config: GptConfig, options: CreateModelOptions): Promise<GpuGpt> {
+export async function createModel(
+  ctx: GpuContext,
+  config: GptConfig,
+  options: CreateModelOptions,
+): Promise<GpuGpt> {
   const { B, T, tuneCache, log } = options;
   const matmul = await autotuneMatmul(ctx, modelGemmShapes(config, B, T), { cache: tuneCache, log });
   const model = new GpuGpt(ctx, config, { B, T, matmul, attention: options.attention });

@@ -14,7 +14,12 @@ import { layernormBackward, layernormForward } from '../ops/layernorm.ts';
 import { classifierBackward, classifierForward, linearBackward, linearForward } from '../ops/matmul.ts';
 import type { TuningChoice } from '../ops/matmul-tuning.ts';
 import { residualForward } from '../ops/residual.ts';
-import { type Activations, allocateActivations, allocateGradientScratch, type GradientScratch } from './activations.ts';
+import {
+  type Activations,
+  allocateActivations,
+  allocateGradientScratch,
+  type GradientScratch,
+} from './activations.ts';
 import type { GptConfig } from './config.ts';
 import { blockNames, LNF_BIAS, LNF_WEIGHT, type ParamLayout, paramLayout, WPE, WTE } from './layout.ts';
 
@@ -63,7 +68,10 @@ export class GpuGpt {
     }
     if (!(Number.isInteger(B) && B >= 1)) throw new GpuError('ERR_SHAPE', `batch size ${B} must be >= 1`);
     if (V % 4 !== 0) {
-      throw new GpuError('ERR_SHAPE', `vocabSize ${V} must be a multiple of 4: pad the vocabulary (GPT-2 pads 50257 to 50304)`);
+      throw new GpuError(
+        'ERR_SHAPE',
+        `vocabSize ${V} must be a multiple of 4: pad the vocabulary (GPT-2 pads 50257 to 50304)`,
+      );
     }
     this.B = B;
     this.T = T;
@@ -117,41 +125,100 @@ export class GpuGpt {
         ),
         ...linearForward(
           ctx,
-          { out: a.qkv, inp: a.ln1, weight: p(n.qkvw), bias: p(n.qkvb), M: N, K: C, N: 3 * C, label: `${label}.qkv` },
+          {
+            out: a.qkv,
+            inp: a.ln1,
+            weight: p(n.qkvw),
+            bias: p(n.qkvb),
+            M: N,
+            K: C,
+            N: 3 * C,
+            label: `${label}.qkv`,
+          },
           matmul,
         ),
-        ...attentionForward(ctx, { out: a.atty, lse: a.lse, qkv: a.qkv, B, T, C, NH, label: `${label}.attn` }, attention),
+        ...attentionForward(
+          ctx,
+          { out: a.atty, lse: a.lse, qkv: a.qkv, B, T, C, NH, label: `${label}.attn` },
+          attention,
+        ),
         ...linearForward(
           ctx,
-          { out: a.attproj, inp: a.atty, weight: p(n.attprojw), bias: p(n.attprojb), M: N, K: C, N: C, label: `${label}.attproj` },
+          {
+            out: a.attproj,
+            inp: a.atty,
+            weight: p(n.attprojw),
+            bias: p(n.attprojb),
+            M: N,
+            K: C,
+            N: C,
+            label: `${label}.attproj`,
+          },
           matmul,
         ),
         ...residualForward(ctx, { out: a.residual2, a: residual, b: a.attproj }, N * C, `${label}.residual2`),
         ...layernormForward(
           ctx,
-          { out: a.ln2, mean: a.ln2Mean, rstd: a.ln2Rstd, inp: a.residual2, weight: p(n.ln2w), bias: p(n.ln2b) },
+          {
+            out: a.ln2,
+            mean: a.ln2Mean,
+            rstd: a.ln2Rstd,
+            inp: a.residual2,
+            weight: p(n.ln2w),
+            bias: p(n.ln2b),
+          },
           { N, C },
           `${label}.ln2`,
         ),
         ...linearForward(
           ctx,
-          { out: a.fch, inp: a.ln2, weight: p(n.fcw), bias: p(n.fcb), M: N, K: C, N: 4 * C, label: `${label}.fc` },
+          {
+            out: a.fch,
+            inp: a.ln2,
+            weight: p(n.fcw),
+            bias: p(n.fcb),
+            M: N,
+            K: C,
+            N: 4 * C,
+            label: `${label}.fc`,
+          },
           matmul,
         ),
         ...geluForward(ctx, { out: a.fchGelu, inp: a.fch }, N * 4 * C, `${label}.gelu`),
         ...linearForward(
           ctx,
-          { out: a.fcproj, inp: a.fchGelu, weight: p(n.fcprojw), bias: p(n.fcprojb), M: N, K: 4 * C, N: C, label: `${label}.fcproj` },
+          {
+            out: a.fcproj,
+            inp: a.fchGelu,
+            weight: p(n.fcprojw),
+            bias: p(n.fcprojb),
+            M: N,
+            K: 4 * C,
+            N: C,
+            label: `${label}.fcproj`,
+          },
           matmul,
         ),
-        ...residualForward(ctx, { out: a.residual3, a: a.residual2, b: a.fcproj }, N * C, `${label}.residual3`),
+        ...residualForward(
+          ctx,
+          { out: a.residual3, a: a.residual2, b: a.fcproj },
+          N * C,
+          `${label}.residual3`,
+        ),
       );
       residual = a.residual3;
     });
     d.push(
       ...layernormForward(
         ctx,
-        { out: acts.lnf, mean: acts.lnfMean, rstd: acts.lnfRstd, inp: residual, weight: p(LNF_WEIGHT), bias: p(LNF_BIAS) },
+        {
+          out: acts.lnf,
+          mean: acts.lnfMean,
+          rstd: acts.lnfRstd,
+          inp: residual,
+          weight: p(LNF_WEIGHT),
+          bias: p(LNF_BIAS),
+        },
         { N, C },
         'lnf',
       ),
@@ -222,7 +289,18 @@ export class GpuGpt {
         ...geluBackward(ctx, { dinp: s.dfch, inp: a.fch, dout: s.dfchGelu }, N * 4 * C, `${label}.gelu`),
         ...linearBackward(
           ctx,
-          { dinp: s.dlnf, dweight: g(n.fcw), dbias: g(n.fcb), dout: s.dfch, inp: a.ln2, weight: p(n.fcw), M: N, K: C, N: 4 * C, label: `${label}.fc` },
+          {
+            dinp: s.dlnf,
+            dweight: g(n.fcw),
+            dbias: g(n.fcb),
+            dout: s.dfch,
+            inp: a.ln2,
+            weight: p(n.fcw),
+            M: N,
+            K: C,
+            N: 4 * C,
+            label: `${label}.fc`,
+          },
           matmul,
         ),
         // dresidual += LayerNorm backward: now the gradient of residual2.
@@ -260,12 +338,34 @@ export class GpuGpt {
         ),
         ...attentionBackward(
           ctx,
-          { dqkv: s.dqkv, dout: s.datty, qkv: a.qkv, out: a.atty, lse: a.lse, B, T, C, NH, label: `${label}.attn` },
+          {
+            dqkv: s.dqkv,
+            dout: s.datty,
+            qkv: a.qkv,
+            out: a.atty,
+            lse: a.lse,
+            B,
+            T,
+            C,
+            NH,
+            label: `${label}.attn`,
+          },
           attention,
         ),
         ...linearBackward(
           ctx,
-          { dinp: s.dlnf, dweight: g(n.qkvw), dbias: g(n.qkvb), dout: s.dqkv, inp: a.ln1, weight: p(n.qkvw), M: N, K: C, N: 3 * C, label: `${label}.qkv` },
+          {
+            dinp: s.dlnf,
+            dweight: g(n.qkvw),
+            dbias: g(n.qkvb),
+            dout: s.dqkv,
+            inp: a.ln1,
+            weight: p(n.qkvw),
+            M: N,
+            K: C,
+            N: 3 * C,
+            label: `${label}.qkv`,
+          },
           matmul,
         ),
         // dresidual += LayerNorm backward: now the gradient of the block's input.
@@ -340,7 +440,9 @@ export class GpuGpt {
   /** Forward and backward without an update: fills `grads`. Returns the mean loss. */
   async forwardBackward(inputs: Uint32Array, targets: Uint32Array): Promise<number> {
     this.upload(inputs, targets);
-    this.ctx.run([...this.trunk, ...this.lossTrain, ...this.backward], 'forward-backward', [this.scratch.dresidual]);
+    this.ctx.run([...this.trunk, ...this.lossTrain, ...this.backward], 'forward-backward', [
+      this.scratch.dresidual,
+    ]);
     return this.meanLoss();
   }
 
@@ -381,7 +483,14 @@ export class GpuGpt {
     if (this.destroyed) return;
     this.destroyed = true;
     const { blocks, ...head } = this.acts;
-    const owned = [this.params, this.grads, this.m, this.v, ...Object.values(head), ...Object.values(this.scratch)];
+    const owned = [
+      this.params,
+      this.grads,
+      this.m,
+      this.v,
+      ...Object.values(head),
+      ...Object.values(this.scratch),
+    ];
     for (const block of blocks) owned.push(...Object.values(block));
     for (const buffer of owned) buffer.destroy();
   }

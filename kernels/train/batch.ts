@@ -19,7 +19,11 @@ export interface TokenBatch {
 export type WindowReader = (window: WindowLocation, span: number) => Uint32Array;
 
 /** Cuts a batch from windows of seqLen + 1 tokens: inputs are the first T, targets the last T. */
-export function assembleBatch(windows: readonly WindowLocation[], seqLen: number, read: WindowReader): TokenBatch {
+export function assembleBatch(
+  windows: readonly WindowLocation[],
+  seqLen: number,
+  read: WindowReader,
+): TokenBatch {
   const batchSize = windows.length;
   checkBatchShape(batchSize, seqLen);
   const inputs = new Uint32Array(batchSize * seqLen); // (B, T)

@@ -9,7 +9,8 @@ export class MemorySplit {
     readonly vocabSize: number,
   ) {
     for (const [i, token] of tokens.entries()) {
-      if (token >= vocabSize) throw new RangeError(`token ${i} is ${token}, outside the vocabulary of ${vocabSize}`);
+      if (token >= vocabSize)
+        throw new RangeError(`token ${i} is ${token}, outside the vocabulary of ${vocabSize}`);
     }
   }
 
@@ -20,7 +21,8 @@ export class MemorySplit {
   /** B windows drawn uniformly (with replacement) over every valid start. */
   sampleBatch(batchSize: number, seqLen: number, rng: { nextBelow(n: number): number }): TokenBatch {
     const index = new WindowIndex([this.tokens.length], seqLen + 1);
-    if (index.count === 0) throw new RangeError(`${this.tokens.length} tokens hold no window of ${seqLen + 1}`);
+    if (index.count === 0)
+      throw new RangeError(`${this.tokens.length} tokens hold no window of ${seqLen + 1}`);
     const windows = Array.from({ length: batchSize }, () => index.locate(rng.nextBelow(index.count)));
     return assembleBatch(windows, seqLen, this.read);
   }

@@ -47,7 +47,9 @@ export class Trainer {
   constructor(private readonly options: TrainerOptions) {
     const { model, config } = options;
     if (model.B !== config.batchSize || model.T !== config.seqLen) {
-      throw new RangeError(`model was built for (${model.B}, ${model.T}), config says (${config.batchSize}, ${config.seqLen})`);
+      throw new RangeError(
+        `model was built for (${model.B}, ${model.T}), config says (${config.batchSize}, ${config.seqLen})`,
+      );
     }
   }
 
@@ -73,7 +75,8 @@ export class Trainer {
       step: this.step + 1,
       maxNorm: config.gradClip,
     });
-    if (!Number.isFinite(loss)) throw new Error(`loss is ${loss} at step ${this.step + 1}: training diverged`);
+    if (!Number.isFinite(loss))
+      throw new Error(`loss is ${loss} at step ${this.step + 1}: training diverged`);
     // 4. bookkeeping for the log
     this.step++;
     const tokens = config.batchSize * config.seqLen;

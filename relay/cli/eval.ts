@@ -5,14 +5,15 @@
 // windows of contextLength + 1 tokens that overlap by one (each window's last target is the
 // next window's first input), and the leftover tail is scored as one shorter window. Full
 // windows go through the GPU in batches; the stragglers through a batch-of-one model.
-import { parseArgs } from 'node:util';
+
 import { pathToFileURL } from 'node:url';
-import { GpuGpt } from '../../kernels/gpt/gpu-gpt.ts';
+import { parseArgs } from 'node:util';
 import type { GptConfig } from '../../kernels/gpt/config.ts';
+import { GpuGpt } from '../../kernels/gpt/gpu-gpt.ts';
+import type { GpuContext } from '../../kernels/gpu/context.ts';
 import { readCheckpoint } from '../../kernels/node/checkpoint-files.ts';
 import { openNodeContext } from '../../kernels/node/open-context.ts';
 import { defaultTuning } from '../../kernels/ops/matmul-tuning.ts';
-import type { GpuContext } from '../../kernels/gpu/context.ts';
 import { readRawTokens } from '../datasets/raw-tokens.ts';
 
 const HELP = `Usage: npm run eval -- --checkpoint DIR --tokens FILE [--batch N]
@@ -31,7 +32,10 @@ export interface EvalResult {
 }
 
 /** Windows of span tokens that overlap by one, the last one possibly shorter. */
-export function evaluationWindows(length: number, contextLength: number): Array<{ start: number; seqLen: number }> {
+export function evaluationWindows(
+  length: number,
+  contextLength: number,
+): Array<{ start: number; seqLen: number }> {
   const windows = [];
   for (let start = 0; start + 1 < length; start += contextLength) {
     windows.push({ start, seqLen: Math.min(contextLength, length - 1 - start) });
@@ -78,7 +82,8 @@ export async function evaluateTokens(
   batch = 16,
 ): Promise<EvalResult> {
   for (const [i, token] of tokens.entries()) {
-    if (token >= config.vocabSize) throw new RangeError(`token ${i} is ${token}, outside the vocabulary of ${config.vocabSize}`);
+    if (token >= config.vocabSize)
+      throw new RangeError(`token ${i} is ${token}, outside the vocabulary of ${config.vocabSize}`);
   }
   if (tokens.length < 2) throw new RangeError('the token file needs at least 2 tokens to predict one');
   const windows = evaluationWindows(tokens.length, config.contextLength);
@@ -106,9 +111,11 @@ async function main(argv: readonly string[]): Promise<void> {
     console.log(HELP);
     return;
   }
-  if (!values.checkpoint || !values.tokens) throw new Error(`--checkpoint and --tokens are required\n\n${HELP}`);
+  if (!values.checkpoint || !values.tokens)
+    throw new Error(`--checkpoint and --tokens are required\n\n${HELP}`);
   const batch = values.batch === undefined ? 16 : Number(values.batch);
-  if (!Number.isInteger(batch) || batch < 1) throw new RangeError(`--batch must be a positive integer, got ${values.batch}`);
+  if (!Number.isInteger(batch) || batch < 1)
+    throw new RangeError(`--batch must be a positive integer, got ${values.batch}`);
   const checkpoint = await readCheckpoint(values.checkpoint);
   const tokens = await readRawTokens(values.tokens, checkpoint.config.vocabSize);
   const ctx = await openNodeContext('eval');

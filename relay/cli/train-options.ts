@@ -49,14 +49,16 @@ export interface TrainCli {
 function positiveInt(name: string, text: string | undefined, fallback: number): number {
   if (text === undefined) return fallback;
   const value = Number(text);
-  if (!Number.isInteger(value) || value < 1) throw new RangeError(`--${name} must be a positive integer, got ${text}`);
+  if (!Number.isInteger(value) || value < 1)
+    throw new RangeError(`--${name} must be a positive integer, got ${text}`);
   return value;
 }
 
 function positiveNumber(name: string, text: string | undefined, fallback: number): number {
   if (text === undefined) return fallback;
   const value = Number(text);
-  if (!(Number.isFinite(value) && value > 0)) throw new RangeError(`--${name} must be a positive number, got ${text}`);
+  if (!(Number.isFinite(value) && value > 0))
+    throw new RangeError(`--${name} must be a positive number, got ${text}`);
   return value;
 }
 
@@ -89,7 +91,8 @@ export function parseTrainCli(argv: readonly string[]): TrainCli | null {
   if (values.help) return null;
   const presetName = values.preset ?? 'small';
   const preset = PRESETS[presetName];
-  if (!preset) throw new RangeError(`--preset must be one of ${Object.keys(PRESETS).join(', ')}, got ${presetName}`);
+  if (!preset)
+    throw new RangeError(`--preset must be one of ${Object.keys(PRESETS).join(', ')}, got ${presetName}`);
   const model: GptConfig = {
     vocabSize: preset.vocabSize,
     contextLength: positiveInt('context', values.context, preset.contextLength),

@@ -51,12 +51,16 @@ async function main(argv: readonly string[]): Promise<void> {
   const { train: config } = cli;
   const data = await openData(cli.dataDir);
   if (data.manifest.vocabSize !== config.model.vocabSize) {
-    throw new RangeError(`the data's vocabulary (${data.manifest.vocabSize}) differs from the model's (${config.model.vocabSize})`);
+    throw new RangeError(
+      `the data's vocabulary (${data.manifest.vocabSize}) differs from the model's (${config.model.vocabSize})`,
+    );
   }
   const unigramEntropy = data.manifest.splits.val.unigramEntropyNats;
   const ctx = await openNodeContext('train');
   const { architecture, description } = ctx.adapter;
-  say(`adapter: ${[architecture, description].filter(Boolean).join(' ')}${ctx.adapter.isSoftware ? ' (CPU)' : ''}`);
+  say(
+    `adapter: ${[architecture, description].filter(Boolean).join(' ')}${ctx.adapter.isSoftware ? ' (CPU)' : ''}`,
+  );
 
   const model = await createModel(ctx, config.model, {
     B: config.batchSize,
@@ -73,7 +77,13 @@ async function main(argv: readonly string[]): Promise<void> {
   );
 
   // Init and batch order draw from separate streams of the same seed.
-  const trainer = new Trainer({ model, config, train: data.train, rng: createRng(config.seed + 1), now: () => performance.now() });
+  const trainer = new Trainer({
+    model,
+    config,
+    train: data.train,
+    rng: createRng(config.seed + 1),
+    now: () => performance.now(),
+  });
   let stopping = false;
   const onInterrupt = () => {
     if (stopping) process.exit(130);
@@ -105,8 +115,13 @@ async function main(argv: readonly string[]): Promise<void> {
       if (report.step % config.evalEvery === 0 && report.step < config.steps) {
         const valLoss = await trainer.validate(data.val);
         bar.stop();
-        say(`step ${report.step}: train ${fmt(mean(recent))} | val ${fmt(valLoss)} | lr ${report.lr.toExponential(2)} | ${Math.round(timedTokens / (timedMs / 1000))} tok/s`);
-        bar.start(config.steps, report.step, { loss: fmt(report.loss), speed: Math.round(report.tokensPerSec) });
+        say(
+          `step ${report.step}: train ${fmt(mean(recent))} | val ${fmt(valLoss)} | lr ${report.lr.toExponential(2)} | ${Math.round(timedTokens / (timedMs / 1000))} tok/s`,
+        );
+        bar.start(config.steps, report.step, {
+          loss: fmt(report.loss),
+          speed: Math.round(report.tokensPerSec),
+        });
       }
     }
   } finally {

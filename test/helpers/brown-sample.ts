@@ -1,7 +1,8 @@
 // A few Brown Corpus documents as byte tokens, split into train and validation, for tests that
 // need real text (learning beats unigram entropy) without preparing the whole data set.
-import { readBrownCorpus } from '../../relay/datasets/brown.ts';
+
 import { byteTokenizer } from '../../protocol/tokenizer.ts';
+import { readBrownCorpus } from '../../relay/datasets/brown.ts';
 
 export interface TextSample {
   train: Uint16Array;

@@ -1,4 +1,5 @@
-// tfjs-backend-webgpu's matMul, timed on the GPU at one shape: out (M, N) = a (M, K) @ b (K, N).
+// tfjs-backend-webgpu's matMul, timed on the GPU at one shape: out (M, N) = a (M, K) @ b (K, N),
+// or a @ b^T with b stored (N, K) (the tied classifier's logits).
 import { type Tfjs, tfjsFinish } from './tfjs-node-webgpu.ts';
 
 export interface BenchIterations {
@@ -19,19 +20,21 @@ export async function benchTfjsMatmul(
   K: number,
   N: number,
   { warmup, iters }: BenchIterations,
+  { transposeB = false }: { transposeB?: boolean } = {},
 ): Promise<MatmulResult> {
   if (iters < 1) throw new RangeError(`iters must be at least 1, got ${iters}`);
   const a = tf.randomUniform([M, K], -1, 1, 'float32', 1); // (M, K)
-  const b = tf.randomUniform([K, N], -1, 1, 'float32', 2); // (K, N)
+  const b = tf.randomUniform(transposeB ? [N, K] : [K, N], -1, 1, 'float32', 2); // (K, N) or (N, K)
+  const matMul = () => tf.matMul(a, b, false, transposeB);
   try {
     // At least one warm-up run: the first matMul uploads a and b and compiles the pipeline.
-    for (let i = 0; i < Math.max(1, warmup); i++) tf.matMul(a, b).dispose();
+    for (let i = 0; i < Math.max(1, warmup); i++) matMul().dispose();
     await tfjsFinish();
 
     // Disposing right away is safe: tfjs defers freeing a buffer its pending commands still use,
     // and reusing pooled buffers is what a training loop does too.
     const start = performance.now();
-    for (let i = 0; i < iters; i++) tf.matMul(a, b).dispose();
+    for (let i = 0; i < iters; i++) matMul().dispose();
     await tfjsFinish();
     const ms = performance.now() - start;
 

@@ -1,9 +1,9 @@
 // The whole GPU model against PyTorch's answers and the CPU reference: logits, loss, every
 // gradient; determinism; and one training step against the reference AdamW.
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { GpuContext } from '../../../kernels/gpu/context.ts';
 import { GpuGpt } from '../../../kernels/gpt/gpu-gpt.ts';
 import { initParams } from '../../../kernels/gpt/init.ts';
+import type { GpuContext } from '../../../kernels/gpu/context.ts';
 import { defaultTuning } from '../../../kernels/ops/matmul-tuning.ts';
 import { adamwStep } from '../../../kernels/reference/adamw.ts';
 import { CpuGpt } from '../../../kernels/reference/gpt.ts';

@@ -29,9 +29,19 @@ const LEARNER: TrainConfig = { ...TINY, model: { ...TINY.model, dModel: 64 } };
 
 async function makeTrainer(config: TrainConfig, train: TrainData) {
   const ctx = await nodeContext();
-  const model = new GpuGpt(ctx, config.model, { B: config.batchSize, T: config.seqLen, matmul: defaultTuning(ctx.adapter) });
+  const model = new GpuGpt(ctx, config.model, {
+    B: config.batchSize,
+    T: config.seqLen,
+    matmul: defaultTuning(ctx.adapter),
+  });
   model.setParams(initParams(config.model, config.seed));
-  const trainer = new Trainer({ model, config, train, rng: createRng(config.seed + 1), now: () => performance.now() });
+  const trainer = new Trainer({
+    model,
+    config,
+    train,
+    rng: createRng(config.seed + 1),
+    now: () => performance.now(),
+  });
   return { model, trainer };
 }
 
@@ -71,7 +81,9 @@ describe('Trainer', () => {
     const before = await trainer.validate(val);
     while (!trainer.done) await trainer.trainStep();
     const after = await trainer.validate(val);
-    console.log(`val loss ${before.toFixed(4)} -> ${after.toFixed(4)}; unigram entropy ${entropy.toFixed(4)} nats`);
+    console.log(
+      `val loss ${before.toFixed(4)} -> ${after.toFixed(4)}; unigram entropy ${entropy.toFixed(4)} nats`,
+    );
     expect(before).toBeGreaterThan(entropy);
     expect(after).toBeLessThan(entropy - 0.25);
     model.destroy();

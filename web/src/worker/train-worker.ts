@@ -1,11 +1,11 @@
 // The dedicated Worker that trains on the volunteer's GPU: the same engine as the Node
 // command (kernels/), reached from the page through comlink.
 import { expose } from 'comlink';
+import { createModel } from '../../../kernels/gpt/create-model.ts';
+import { initParams } from '../../../kernels/gpt/init.ts';
 import { GpuContext } from '../../../kernels/gpu/context.ts';
 import { acquireDevice } from '../../../kernels/gpu/device.ts';
 import { idbTuneCache } from '../../../kernels/gpu/tune-cache-idb.ts';
-import { createModel } from '../../../kernels/gpt/create-model.ts';
-import { initParams } from '../../../kernels/gpt/init.ts';
 import { MemorySplit } from '../../../kernels/train/memory-split.ts';
 import { Trainer } from '../../../kernels/train/trainer.ts';
 import { createRng } from '../../../protocol/rng.ts';
@@ -39,7 +39,13 @@ const api: TrainWorkerApi = {
     try {
       const train = new MemorySplit(request.train, config.model.vocabSize);
       const val = new MemorySplit(request.val, config.model.vocabSize);
-      const trainer = new Trainer({ model, config, train, rng: createRng(config.seed + 1), now: () => performance.now() });
+      const trainer = new Trainer({
+        model,
+        config,
+        train,
+        rng: createRng(config.seed + 1),
+        now: () => performance.now(),
+      });
       const valBefore = await trainer.validate(val);
       const losses: number[] = [];
       while (!trainer.done) {
