@@ -3,4 +3,6 @@
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export const STATE_DIR = resolve(process.env.POTLUCK_STATE ?? fileURLToPath(new URL('../state', import.meta.url)));
+export const STATE_DIR = resolve(
+  process.env.POTLUCK_STATE ?? fileURLToPath(new URL('../state', import.meta.url)),
+);

@@ -5,6 +5,9 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { assembleBatch, checkBatchShape, type TokenBatch } from '../../kernels/train/batch.ts';
+import type { WindowLocation } from '../../kernels/train/windows.ts';
+import { sequentialWindowCount, sequentialWindows, WindowIndex } from '../../kernels/train/windows.ts';
 import type { Rng } from '../../protocol/rng.ts';
 import type { TokenShardHeader } from '../../protocol/token-shard.ts';
 import {
@@ -17,9 +20,6 @@ import {
 import { DatasetError } from './errors.ts';
 import type { DatasetManifest, ShardEntry, SplitName } from './manifest.ts';
 import { readManifest } from './manifest.ts';
-import { assembleBatch, checkBatchShape, type TokenBatch } from '../../kernels/train/batch.ts';
-import type { WindowLocation } from '../../kernels/train/windows.ts';
-import { sequentialWindowCount, sequentialWindows, WindowIndex } from '../../kernels/train/windows.ts';
 
 interface OpenShard {
   readonly entry: ShardEntry;

@@ -21,6 +21,9 @@ export function drawLossChart(canvas: HTMLCanvasElement, losses: readonly number
   g.strokeStyle = '#2f6f4f';
   g.lineWidth = 2;
   g.beginPath();
-  losses.forEach((v, i) => (i === 0 ? g.moveTo(x(i), y(v)) : g.lineTo(x(i), y(v))));
+  for (const [i, v] of losses.entries()) {
+    if (i === 0) g.moveTo(x(i), y(v));
+    else g.lineTo(x(i), y(v));
+  }
   g.stroke();
 }

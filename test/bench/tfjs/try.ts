@@ -6,8 +6,8 @@ import { acquireDevice } from '../../../kernels/gpu/device.ts';
 import { nodeGpu } from '../../../kernels/node/node-gpu.ts';
 import { createTfjsGpt } from './tfjs-gpt.ts';
 import { benchTfjsMatmul } from './tfjs-matmul.ts';
-import { benchTfjsTrainStep } from './tfjs-train-bench.ts';
 import { createTfjsWebgpu, webgpuBackend } from './tfjs-node-webgpu.ts';
+import { benchTfjsTrainStep } from './tfjs-train-bench.ts';
 
 const BATCH = 16; // sequences per step
 const STEPS = Number(process.argv[2] ?? 3); // timed training steps (each is seconds on SwiftShader)

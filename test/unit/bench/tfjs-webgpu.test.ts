@@ -2,8 +2,8 @@
 // fallback), compute right, and the matmul benchmark must return sane figures.
 import { describe, expect, it } from 'vitest';
 import { gemm } from '../../../kernels/reference/gemm.ts';
-import { TFJS_WEBGPU, webgpuBackend } from '../../bench/tfjs/tfjs-node-webgpu.ts';
 import { benchTfjsMatmul } from '../../bench/tfjs/tfjs-matmul.ts';
+import { TFJS_WEBGPU, webgpuBackend } from '../../bench/tfjs/tfjs-node-webgpu.ts';
 import { expectClose, randomFloats } from '../../helpers/compare.ts';
 import { tfjsContext } from './tfjs-context.ts';
 
