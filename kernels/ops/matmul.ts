@@ -256,6 +256,8 @@ export function linearBackward(ctx: GpuContext, args: LinearBackwardArgs, tuning
   return dispatches;
 }
 
+// The tied classifier: wte (V, C) is also the token embedding, so dwte has two writers; the
+// classifier writes first (accumulateDwte false) and the embedding backward adds into it.
 export interface ClassifierArgs {
   /** (M, V) */
   readonly logits: GpuResource;
