@@ -4,10 +4,9 @@
 //   node --import tsx --import ./kernels/node/raw-loader.mjs test/bench/matmul-ours.ts
 import { pathToFileURL } from 'node:url';
 import { autotuneMatmul, type TuneCache } from '../../kernels/gpu/autotune.ts';
-import { GpuContext } from '../../kernels/gpu/context.ts';
-import { acquireDevice } from '../../kernels/gpu/device.ts';
+import type { GpuContext } from '../../kernels/gpu/context.ts';
 import { memoryTuneCache } from '../../kernels/gpu/tune-cache-memory.ts';
-import { nodeGpu } from '../../kernels/node/node-gpu.ts';
+import { openNodeContext } from '../../kernels/node/open-context.ts';
 import { gemmDispatch } from '../../kernels/ops/matmul.ts';
 import {
   GPU_CANDIDATES,
@@ -119,8 +118,7 @@ export const MODEL_SHAPES: readonly (GemmShape & { readonly name: string })[] = 
 ];
 
 async function main(): Promise<void> {
-  const gpu = await nodeGpu();
-  const ctx = new GpuContext(await acquireDevice(gpu, 'bench'));
+  const ctx = await openNodeContext('bench');
   const iterations = { warmup: 1, iters: Number(process.env.ITERS ?? 5), idleWait: !!process.env.IDLE_WAIT };
   console.log(`adapter: ${JSON.stringify(ctx.adapter)}`);
   const configs = [...SOFTWARE_CANDIDATES, ...GPU_CANDIDATES];
@@ -140,8 +138,6 @@ async function main(): Promise<void> {
   }
   console.log(['autotuned'.padEnd(28), ...cells].join(''));
   ctx.destroy();
-  // Keep Dawn's GPU object alive to the end: a collected instance takes its devices with it.
-  void gpu;
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) await main();

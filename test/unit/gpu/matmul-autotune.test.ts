@@ -5,21 +5,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { autotuneMatmul, tuneKey } from '../../../kernels/gpu/autotune.ts';
-import { GpuContext } from '../../../kernels/gpu/context.ts';
-import { acquireDevice } from '../../../kernels/gpu/device.ts';
+import type { GpuContext } from '../../../kernels/gpu/context.ts';
 import { memoryTuneCache } from '../../../kernels/gpu/tune-cache-memory.ts';
-import { nodeGpu } from '../../../kernels/node/node-gpu.ts';
 import { fileTuneCache } from '../../../kernels/node/tune-cache-file.ts';
 import { candidatesFor, type MatmulTuning, tuningName } from '../../../kernels/ops/matmul-tuning.ts';
+import { nodeContext } from '../../helpers/node-context.ts';
 
-// Dawn's GPU object must stay referenced while its device lives (see matmul.test.ts).
-let gpu: GPU;
 let ctx: GpuContext;
 beforeAll(async () => {
-  gpu = await nodeGpu();
-  ctx = new GpuContext(await acquireDevice(gpu, 'autotune-test'));
+  ctx = await nodeContext();
 });
-afterAll(() => ctx.destroy());
 
 // Small shapes keep the timing short; one is not vec4-compatible and must be ignored.
 const SHAPES = [

@@ -1,11 +1,9 @@
 // The matmul kernels against kernels/reference/gemm.ts: every transpose combination, with and
 // without bias and accumulate, for both vec4 families (two configurations each) and the scalar
 // fallback, on shapes that are not multiples of the tiles (nor, for the fallback, of 4).
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GpuContext } from '../../../kernels/gpu/context.ts';
-import { acquireDevice } from '../../../kernels/gpu/device.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { GpuContext } from '../../../kernels/gpu/context.ts';
 import { GpuError } from '../../../kernels/gpu/errors.ts';
-import { nodeGpu } from '../../../kernels/node/node-gpu.ts';
 import {
   biasBackward,
   classifierBackward,
@@ -24,17 +22,12 @@ import {
 import { gemm } from '../../../kernels/reference/gemm.ts';
 import { matmulBackward, matmulForward } from '../../../kernels/reference/matmul.ts';
 import { expectBitIdentical, expectClose, randomFloats } from '../../helpers/compare.ts';
+import { nodeContext } from '../../helpers/node-context.ts';
 
-// Our own context rather than nodeContext(): Dawn's GPU object must stay referenced while its
-// device lives (once garbage-collected, the next submit can crash the process), and the shared
-// helper drops it.
-let gpu: GPU;
 let ctx: GpuContext;
 beforeAll(async () => {
-  gpu = await nodeGpu();
-  ctx = new GpuContext(await acquireDevice(gpu, 'matmul-test'));
+  ctx = await nodeContext();
 });
-afterAll(() => ctx.destroy());
 
 const TUNINGS: readonly MatmulTuning[] = [
   { family: 'register', rows: 16, cols: 16, wgX: 4, wgY: 2 },
