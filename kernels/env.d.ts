@@ -5,3 +5,5 @@ declare const console: {
   warn(...args: unknown[]): void;
   error(...args: unknown[]): void;
 };
+declare function setTimeout(callback: () => void, ms?: number): unknown;
+declare const performance: { now(): number };

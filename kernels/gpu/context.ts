@@ -15,6 +15,9 @@ export interface BufferSlice {
   readonly size: number;
 }
 
+/** What a kernel binds: a whole buffer or a 256-byte-aligned range of one. */
+export type Tensor = GPUBuffer | BufferSlice;
+
 /** One recorded compute dispatch: everything needed to replay it. */
 export interface Dispatch {
   readonly label: string;
@@ -33,6 +36,15 @@ export interface ShaderSpec {
 
 export const STORAGE_USAGE = BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST;
 
+export interface GpuContextOptions {
+  /**
+   * The runtime waits for the GPU by polling on this thread (Dawn in Node does, with
+   * setImmediate). On a CPU adapter the polling takes a core the kernels need, so waits
+   * given an expected duration sleep through most of it first (`waitFor`).
+   */
+  readonly pollingWaits?: boolean;
+}
+
 export class GpuContext {
   readonly device: GPUDevice;
   readonly adapter: AdapterSummary;
@@ -43,7 +55,10 @@ export class GpuContext {
   private readonly pipelines = new Map<string, GPUComputePipeline>();
   private destroyed = false;
 
-  constructor(acquired: AcquiredDevice) {
+  private readonly pollingWaits: boolean;
+
+  constructor(acquired: AcquiredDevice, options: GpuContextOptions = {}) {
+    this.pollingWaits = options.pollingWaits ?? false;
     this.acquired = acquired;
     this.device = acquired.device;
     this.adapter = acquired.adapterInfo;
@@ -173,6 +188,15 @@ export class GpuContext {
   async readFloats(buffer: GPUBuffer, offsetFloats = 0, count?: number): Promise<Float32Array> {
     const bytes = count === undefined ? buffer.size - offsetFloats * 4 : count * 4;
     return new Float32Array(await this.readBytes(buffer, offsetFloats * 4, bytes));
+  }
+
+  /**
+   * Sleeps through `fraction` of `expectedMs` when waits poll (see GpuContextOptions), so the
+   * wait that follows polls only briefly. Returns at once elsewhere.
+   */
+  async idleFor(expectedMs: number, fraction = 0.75): Promise<void> {
+    if (!this.pollingWaits || !(expectedMs > 1)) return;
+    await new Promise<void>((resolve) => setTimeout(resolve, expectedMs * fraction));
   }
 
   /** Waits for submitted work and throws any uncaptured GPU error it raised. */

@@ -4,5 +4,6 @@ import { acquireDevice } from '../gpu/device.ts';
 import { nodeGpu } from './node-gpu.ts';
 
 export async function openNodeContext(label = 'potluck'): Promise<GpuContext> {
-  return new GpuContext(await acquireDevice(await nodeGpu(), label));
+  // Dawn in Node waits by polling with setImmediate: see GpuContextOptions.pollingWaits.
+  return new GpuContext(await acquireDevice(await nodeGpu(), label), { pollingWaits: true });
 }

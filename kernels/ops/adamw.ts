@@ -1,10 +1,10 @@
 // AdamW builder: the dispatch is recorded once; `update()` writes this step's hyperparameters
 // (learning rate, bias corrections, clipping) into its uniform before each run.
 
-import type { Dispatch, GpuContext } from '../gpu/context.ts';
+import type { Dispatch, GpuContext, Tensor } from '../gpu/context.ts';
 import { GpuError } from '../gpu/errors.ts';
+import { gridFor, requireVec4 } from '../gpu/grid.ts';
 import source from '../wgsl/adamw.wgsl?raw';
-import { gridFor, requireVec4, type Tensor } from './residual.ts';
 
 const WORKGROUP_SIZE = 256;
 /** Words in adamw.wgsl's Hyper struct. */

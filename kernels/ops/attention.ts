@@ -3,13 +3,11 @@
 // FlashAttention-2 (Dao 2023, arXiv:2307.08691): fused, with an online softmax, so no T x T
 // scores buffer exists; the forward pass saves only lse (B, NH, T) and the backward pass
 // rebuilds the softmax from it. The CPU reference is kernels/reference/attention.ts.
-import type { BufferSlice, Dispatch, GpuContext } from '../gpu/context.ts';
+import type { Dispatch, GpuContext, Tensor } from '../gpu/context.ts';
 import { GpuError } from '../gpu/errors.ts';
 import dkvSource from '../wgsl/attention_backward_dkv.wgsl?raw';
 import dqSource from '../wgsl/attention_backward_dq.wgsl?raw';
 import forwardSource from '../wgsl/attention_forward.wgsl?raw';
-
-type Binding = GPUBuffer | BufferSlice;
 
 /** Largest head size: the kernels hold a head vector as four 16-float chunks (their `Row`). */
 export const ATTENTION_MAX_HEAD_SIZE = 64;
@@ -52,23 +50,23 @@ export interface AttentionShape {
 
 export interface AttentionForwardArgs extends AttentionShape {
   /** (B, T, C), written. */
-  readonly out: Binding;
+  readonly out: Tensor;
   /** (B, NH, T), written: each query row's log-sum-exp of its scaled scores. */
-  readonly lse: Binding;
+  readonly lse: Tensor;
   /** (B, T, 3C): each token's [q | k | v]. */
-  readonly qkv: Binding;
+  readonly qkv: Tensor;
 }
 
 export interface AttentionBackwardArgs extends AttentionShape {
   /** (B, T, 3C), overwritten (not accumulated). Must not share a GPUBuffer with the inputs. */
-  readonly dqkv: Binding;
+  readonly dqkv: Tensor;
   /** (B, T, C) */
-  readonly dout: Binding;
+  readonly dout: Tensor;
   /** (B, T, 3C) */
-  readonly qkv: Binding;
+  readonly qkv: Tensor;
   /** (B, T, C) and (B, NH, T): what attentionForward wrote. */
-  readonly out: Binding;
-  readonly lse: Binding;
+  readonly out: Tensor;
+  readonly lse: Tensor;
 }
 
 /** Records the forward pass: one dispatch writing out and lse. */
@@ -148,7 +146,7 @@ function record(
   { name, source, rows }: { name: string; source: string; rows: number },
   hs: number,
   wg: number,
-  resources: Binding[],
+  resources: Tensor[],
 ): Dispatch {
   const threadsPerHead = Math.ceil(T / rows);
   const threads = B * NH * threadsPerHead;
@@ -200,12 +198,12 @@ function resolveTuning(ctx: GpuContext, tuning: Partial<AttentionTuning>): Atten
   return tune;
 }
 
-function bufferOf(binding: Binding): GPUBuffer {
+function bufferOf(binding: Tensor): GPUBuffer {
   return 'buffer' in binding ? binding.buffer : binding;
 }
 
 /** Each binding must hold its tensor: a short one would silently read zeros (robust access). */
-function checkSizes(label: string, tensors: Record<string, [Binding, number]>): void {
+function checkSizes(label: string, tensors: Record<string, [Tensor, number]>): void {
   for (const [name, [binding, floats]] of Object.entries(tensors)) {
     if (binding.size < floats * 4) {
       throw new GpuError('ERR_SHAPE', `${label}: ${name} holds ${binding.size} bytes, needs ${floats * 4}`);
@@ -217,7 +215,7 @@ function checkSizes(label: string, tensors: Record<string, [Binding, number]>): 
  * WebGPU forbids one buffer as writable storage and as anything else in the same dispatch, even
  * in disjoint ranges; say so here rather than as a validation error at submit time.
  */
-function checkNoAlias(label: string, written: Binding[], read: Binding[]): void {
+function checkNoAlias(label: string, written: Tensor[], read: Tensor[]): void {
   const writtenBuffers = written.map(bufferOf);
   if (read.some((binding) => writtenBuffers.includes(bufferOf(binding)))) {
     throw new GpuError('ERR_SHAPE', `${label}: an output shares a GPUBuffer with an input`);

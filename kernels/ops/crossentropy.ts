@@ -2,10 +2,10 @@
 // logits (N, Vp) are overwritten in place by dlogits = (softmax - onehot) * gradScale, and
 // padding columns [V, Vp) by 0.
 
-import type { Dispatch, GpuContext } from '../gpu/context.ts';
+import type { Dispatch, GpuContext, Tensor } from '../gpu/context.ts';
 import { GpuError } from '../gpu/errors.ts';
+import { gridFor, requireVec4 } from '../gpu/grid.ts';
 import source from '../wgsl/crossentropy_forward_backward.wgsl?raw';
-import { gridFor, requireVec4, type Tensor } from './residual.ts';
 
 const WORKGROUP_SIZE = 64;
 

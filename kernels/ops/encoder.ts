@@ -2,10 +2,10 @@
 // and accumulates into dwte, deterministically, from a per-token bucket index that the CPU
 // builds each step from the tokens it uploads anyway (no atomics, no float reordering).
 
-import type { Dispatch, GpuContext } from '../gpu/context.ts';
+import type { Dispatch, GpuContext, Tensor } from '../gpu/context.ts';
+import { gridFor, requireVec4 } from '../gpu/grid.ts';
 import backwardSource from '../wgsl/encoder_backward.wgsl?raw';
 import forwardSource from '../wgsl/encoder_forward.wgsl?raw';
-import { gridFor, requireVec4, type Tensor } from './residual.ts';
 
 const FORWARD_WORKGROUP_SIZE = 256;
 /**

@@ -1,9 +1,9 @@
 // GELU builders (tanh approximation). Both outputs are overwritten; n must divide by 4.
 
-import type { Dispatch, GpuContext } from '../gpu/context.ts';
+import type { Dispatch, GpuContext, Tensor } from '../gpu/context.ts';
+import { gridFor, requireVec4 } from '../gpu/grid.ts';
 import backwardSource from '../wgsl/gelu_backward.wgsl?raw';
 import forwardSource from '../wgsl/gelu_forward.wgsl?raw';
-import { gridFor, requireVec4, type Tensor } from './residual.ts';
 
 const WORKGROUP_SIZE = 256;
 

@@ -1,10 +1,10 @@
 // Global gradient norm builder: two dispatches leave [norm, sum of squares] in `result`, a
 // small buffer made here that AdamW reads for clipping (see global_norm.wgsl).
 
-import type { Dispatch, GpuContext } from '../gpu/context.ts';
+import type { Dispatch, GpuContext, Tensor } from '../gpu/context.ts';
 import { GpuError } from '../gpu/errors.ts';
+import { requireVec4 } from '../gpu/grid.ts';
 import source from '../wgsl/global_norm.wgsl?raw';
-import { requireVec4, type Tensor } from './residual.ts';
 
 export interface GlobalNormOptions {
   /** Threads per workgroup, a power of two. Default: see `defaultTunables`. */

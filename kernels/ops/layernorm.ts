@@ -2,12 +2,12 @@
 // into dinp and overwrites dweight, dbias. C must be a multiple of 4.
 
 import { LAYERNORM_EPS } from '../gpt/config.ts';
-import type { Dispatch, GpuContext } from '../gpu/context.ts';
+import type { Dispatch, GpuContext, Tensor } from '../gpu/context.ts';
 import { GpuError } from '../gpu/errors.ts';
+import { gridFor, requireVec4 } from '../gpu/grid.ts';
 import backwardSource from '../wgsl/layernorm_backward.wgsl?raw';
 import reduceSource from '../wgsl/layernorm_backward_reduce.wgsl?raw';
 import forwardSource from '../wgsl/layernorm_forward.wgsl?raw';
-import { gridFor, requireVec4, type Tensor } from './residual.ts';
 
 /** Rows per thread-per-row workgroup. */
 const WORKGROUP_SIZE = 64;

@@ -8,7 +8,7 @@
 // - The vec4 kernels need A's contiguous axis (K, or M when transA), B's (N, or K when transB)
 //   and N to be multiples of 4, and 16-byte-aligned offsets (sliceFloats gives 256). Shapes
 //   that break this run matmul_forward_scalar.wgsl instead, whatever the tuning says.
-import type { BufferSlice, Dispatch, GpuContext } from '../gpu/context.ts';
+import type { Dispatch, GpuContext, Tensor } from '../gpu/context.ts';
 import { GpuError } from '../gpu/errors.ts';
 import type { GemmShape } from '../reference/gemm.ts';
 import biasBackwardSource from '../wgsl/matmul_backward_bias.wgsl?raw';
@@ -17,27 +17,25 @@ import scalarSource from '../wgsl/matmul_forward_scalar.wgsl?raw';
 import sharedSource from '../wgsl/matmul_forward_shared.wgsl?raw';
 import { assertTuning, resolveTuning, type TuningChoice } from './matmul-tuning.ts';
 
-export type GpuResource = GPUBuffer | BufferSlice;
-
 export interface GemmArgs extends GemmShape {
   /** (M, N) */
-  readonly out: GpuResource;
+  readonly out: Tensor;
   /** (M, K), or (K, M) when transA */
-  readonly a: GpuResource;
+  readonly a: Tensor;
   /** (K, N), or (N, K) when transB */
-  readonly b: GpuResource;
+  readonly b: Tensor;
   /** (N), added to every row */
-  readonly bias?: GpuResource | null;
+  readonly bias?: Tensor | null;
   readonly label?: string;
 }
 
 /** The scalar fallback's workgroup: each invocation owns a 4x4 block. */
 const SCALAR_WORKGROUP = [8, 8] as const;
 
-const byteOffset = (r: GpuResource) => ('buffer' in r ? r.offset : 0);
+const byteOffset = (r: Tensor) => ('buffer' in r ? r.offset : 0);
 
 /** True when the vec4 kernels can run this shape on these resources (see the file header). */
-export function vec4Compatible(shape: GemmShape, resources: readonly GpuResource[] = []): boolean {
+export function vec4Compatible(shape: GemmShape, resources: readonly Tensor[] = []): boolean {
   const { M, N, K, transA = false, transB = false } = shape;
   const contiguousA = transA ? M : K;
   const contiguousB = transB ? K : N;
@@ -54,7 +52,7 @@ function checkShape(label: string, args: GemmArgs): void {
   for (const [name, v] of Object.entries({ M, N, K })) {
     if (!Number.isInteger(v) || v < 1) throw new GpuError('ERR_SHAPE', `${label}: ${name} = ${v}`);
   }
-  const needs: [string, GpuResource | null | undefined, number][] = [
+  const needs: [string, Tensor | null | undefined, number][] = [
     ['out', args.out, M * N],
     ['a', args.a, M * K],
     ['b', args.b, K * N],
@@ -143,9 +141,9 @@ export function gemmDispatch(ctx: GpuContext, args: GemmArgs, tuning: TuningChoi
 
 export interface BiasBackwardArgs {
   /** (N) */
-  readonly dbias: GpuResource;
+  readonly dbias: Tensor;
   /** (M, N) */
-  readonly dout: GpuResource;
+  readonly dout: Tensor;
   readonly M: number;
   readonly N: number;
   /** dbias += sums instead of dbias = sums. */
@@ -192,13 +190,13 @@ export function biasBackward(
 
 export interface LinearForwardArgs {
   /** (M, N) */
-  readonly out: GpuResource;
+  readonly out: Tensor;
   /** (M, K) */
-  readonly inp: GpuResource;
+  readonly inp: Tensor;
   /** (K, N): Conv1D layout, [in, out], as Hugging Face GPT-2 stores it */
-  readonly weight: GpuResource;
+  readonly weight: Tensor;
   /** (N) */
-  readonly bias?: GpuResource | null;
+  readonly bias?: Tensor | null;
   readonly M: number;
   readonly K: number;
   readonly N: number;
@@ -213,17 +211,17 @@ export function linearForward(ctx: GpuContext, args: LinearForwardArgs, tuning: 
 
 export interface LinearBackwardArgs {
   /** (M, K); null skips it (a layer whose input needs no gradient) */
-  readonly dinp: GpuResource | null;
+  readonly dinp: Tensor | null;
   /** (K, N) */
-  readonly dweight: GpuResource;
+  readonly dweight: Tensor;
   /** (N); null for a layer without bias */
-  readonly dbias: GpuResource | null;
+  readonly dbias: Tensor | null;
   /** (M, N) */
-  readonly dout: GpuResource;
+  readonly dout: Tensor;
   /** (M, K) */
-  readonly inp: GpuResource;
+  readonly inp: Tensor;
   /** (K, N) */
-  readonly weight: GpuResource;
+  readonly weight: Tensor;
   readonly M: number;
   readonly K: number;
   readonly N: number;
@@ -260,11 +258,11 @@ export function linearBackward(ctx: GpuContext, args: LinearBackwardArgs, tuning
 // classifier writes first (accumulateDwte false) and the embedding backward adds into it.
 export interface ClassifierArgs {
   /** (M, V) */
-  readonly logits: GpuResource;
+  readonly logits: Tensor;
   /** (M, C), the final layer norm's output */
-  readonly x: GpuResource;
+  readonly x: Tensor;
   /** (V, C), the token embedding, tied */
-  readonly wte: GpuResource;
+  readonly wte: Tensor;
   readonly M: number;
   readonly C: number;
   readonly V: number;
@@ -279,15 +277,15 @@ export function classifierForward(ctx: GpuContext, args: ClassifierArgs, tuning:
 
 export interface ClassifierBackwardArgs {
   /** (M, C) */
-  readonly dx: GpuResource;
+  readonly dx: Tensor;
   /** (V, C) */
-  readonly dwte: GpuResource;
+  readonly dwte: Tensor;
   /** (M, V) */
-  readonly dlogits: GpuResource;
+  readonly dlogits: Tensor;
   /** (M, C) */
-  readonly x: GpuResource;
+  readonly x: Tensor;
   /** (V, C) */
-  readonly wte: GpuResource;
+  readonly wte: Tensor;
   readonly M: number;
   readonly C: number;
   readonly V: number;

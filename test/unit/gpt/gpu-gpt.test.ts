@@ -97,3 +97,33 @@ describe('GpuGpt training step vs the CPU reference', () => {
     model.destroy();
   });
 });
+
+describe('GpuGpt determinism', () => {
+  it('two models trained the same way end bit-identical (forward, backward, clip, AdamW)', async () => {
+    const ctx = await nodeContext();
+    const config = { vocabSize: 64, contextLength: 16, dModel: 32, nLayer: 2, nHead: 4 };
+    const B = 4;
+    const T = 16;
+    const inputs = Uint32Array.from({ length: B * T }, (_, i) => (i * 13 + 5) % 64);
+    const targets = Uint32Array.from({ length: B * T }, (_, i) => (i * 7 + 1) % 64);
+    const train = async () => {
+      const model = new GpuGpt(ctx, config, { B, T, matmul: defaultTuning(ctx.adapter) });
+      model.setParams(initParams(config, 3));
+      for (let step = 1; step <= 3; step++) {
+        await model.trainStep(inputs, targets, {
+          lr: 1e-2,
+          beta1: 0.9,
+          beta2: 0.95,
+          eps: 1e-8,
+          weightDecay: 0.1,
+          step,
+          maxNorm: 0.1,
+        });
+      }
+      const params = await model.readParams();
+      model.destroy();
+      return params;
+    };
+    expectBitIdentical('params after 3 steps', await train(), await train());
+  });
+});

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { GpuContext } from '../../../kernels/gpu/context.ts';
 import { GpuError } from '../../../kernels/gpu/errors.ts';
-import { gridFor, residualForward } from '../../../kernels/ops/residual.ts';
+import { gridFor } from '../../../kernels/gpu/grid.ts';
+import { residualForward } from '../../../kernels/ops/residual.ts';
 import { residualForward as reference } from '../../../kernels/reference/residual.ts';
 import residualSource from '../../../kernels/wgsl/residual_forward.wgsl?raw';
 import { expectBitIdentical, expectClose, randomFloats } from '../../helpers/compare.ts';

@@ -1,0 +1,23 @@
+// What recording a pass of the GPU model needs: the device, the shapes, the buffers, and how
+// to bind one named tensor of the flat parameter or gradient buffer.
+import type { BufferSlice, GpuContext } from '../gpu/context.ts';
+import type { AttentionTuning } from '../ops/attention.ts';
+import type { EncoderInputs } from '../ops/encoder.ts';
+import type { TuningChoice } from '../ops/matmul-tuning.ts';
+import type { Activations } from './activations.ts';
+import type { GptConfig } from './config.ts';
+
+export interface PassContext {
+  readonly ctx: GpuContext;
+  readonly config: GptConfig;
+  readonly B: number;
+  readonly T: number;
+  readonly acts: Activations;
+  readonly inputs: EncoderInputs;
+  /** A parameter tensor by Hugging Face name, bound as a slice of the flat buffer. */
+  readonly param: (name: string) => BufferSlice;
+  /** The gradient of a parameter tensor, likewise. */
+  readonly grad: (name: string) => BufferSlice;
+  readonly matmul: TuningChoice;
+  readonly attention?: Partial<AttentionTuning>;
+}

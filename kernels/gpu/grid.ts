@@ -1,0 +1,23 @@
+// Workgroup grids for one-thread-per-element kernels, and the vec4 shape check they share.
+import type { GpuContext } from './context.ts';
+import { GpuError } from './errors.ts';
+
+/**
+ * Workgroups for `threads` invocations of a 1-D kernel of `workgroupSize`, folded into y when
+ * x would pass the device limit. Kernels rebuild the linear index as
+ * `gid.x + gid.y * num_workgroups.x * WORKGROUP_SIZE` and drop the overshoot.
+ */
+export function gridFor(ctx: GpuContext, threads: number, workgroupSize: number): [number, number] {
+  const groups = Math.max(1, Math.ceil(threads / workgroupSize));
+  const limit = ctx.device.limits.maxComputeWorkgroupsPerDimension;
+  if (groups <= limit) return [groups, 1];
+  const y = Math.ceil(groups / limit);
+  return [Math.ceil(groups / y), y];
+}
+
+/** vec4 kernels bind arrays of vec4: their float counts must divide by 4. */
+export function requireVec4(label: string, floats: number): void {
+  if (!Number.isInteger(floats) || floats <= 0 || floats % 4 !== 0) {
+    throw new GpuError('ERR_SHAPE', `${label}: ${floats} floats is not a positive multiple of 4`);
+  }
+}
