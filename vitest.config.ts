@@ -29,7 +29,7 @@ export default defineConfig({
       {
         test: {
           name: 'node',
-          include: ['test/unit/**/*.test.ts'],
+          include: ['test/unit/**/*.test.ts', 'test/e2e/**/*.test.ts'],
           environment: 'node',
           // SwiftShader kernels are slow on 2 cores: generous per-test limits.
           testTimeout: 120_000,

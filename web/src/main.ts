@@ -14,7 +14,7 @@ import TrainWorker from './worker/train-worker.ts?worker';
 const DEMO: TrainConfig = {
   ...DEFAULT_TRAIN,
   model: { vocabSize: 256, contextLength: 64, dModel: 64, nLayer: 2, nHead: 2 },
-  batchSize: 8,
+  batchSize: 16, // batches of 8 spike now and then at this learning rate
   seqLen: 64,
   steps: 300,
   warmupSteps: 20,
