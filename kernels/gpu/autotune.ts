@@ -118,9 +118,7 @@ export async function autotuneMatmul(
 
 const flops = (s: GemmShape) => s.M * s.N * s.K;
 
-/** performance.now where it exists (workers and Node have it; kernels' lib does not declare it). */
-const defaultClock = (): number =>
-  (globalThis as { performance?: { now(): number } }).performance?.now() ?? Date.now();
+const defaultClock = (): number => performance.now();
 
 /** A cached choice, if it is well formed and still one of the candidates. */
 function parseTuning(

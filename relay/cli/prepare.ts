@@ -13,10 +13,6 @@ import { DEFAULT_SHARD_TOKENS, prepareDataset } from '../datasets/prepare.ts';
 import type { DatasetSource } from '../datasets/source.ts';
 import { BROWN_SOURCE, describeSource, loadDocuments } from '../datasets/source.ts';
 
-// The train command imports this from ../datasets/ensure-prepared.ts; re-exported here so
-// the CLI that prepares is also where the "prepare if missing" helper can be found.
-export { DEFAULT_BROWN_DIR, DEFAULT_FILES_DIR, ensurePrepared } from '../datasets/ensure-prepared.ts';
-
 const HELP = `Usage: npm run prepare-data -- [--out DIR] [--shard-tokens N] [FILE...]
 
 Tokenizes text (byte-level tokenizer, vocab 256) into train/validation token shards
@@ -114,7 +110,7 @@ async function main(argv: readonly string[]): Promise<void> {
   console.log(`  ${(bytes / 1e6).toFixed(2)} MB written in ${seconds.toFixed(2)} s`);
 }
 
-// Run only as a command, not when the train command imports `ensurePrepared` from here.
+// Run only as a command, not when a test imports parseCli from here.
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
   main(process.argv.slice(2)).catch((error: unknown) => {
     if (error instanceof DatasetError || error instanceof RangeError || error instanceof TypeError) {

@@ -17,6 +17,7 @@ import {
   tuningName,
 } from '../../kernels/ops/matmul-tuning.ts';
 import type { GemmShape } from '../../kernels/reference/gemm.ts';
+import { randomFloats } from '../helpers/compare.ts';
 
 export interface BenchIterations {
   /** Untimed runs first (pipeline compilation, first touch of the buffers). */
@@ -57,8 +58,8 @@ export async function benchGemm(
 ): Promise<OurMatmulResult> {
   if (iters < 1) throw new RangeError(`iters must be at least 1, got ${iters}`);
   const { M, N, K } = shape;
-  const a = ctx.createStorageFrom('bench:a', randomInputs(M * K, 1)); // (M, K) or (K, M)
-  const b = ctx.createStorageFrom('bench:b', randomInputs(K * N, 2)); // (K, N) or (N, K)
+  const a = ctx.createStorageFrom('bench:a', randomFloats(M * K, 1, 0.5)); // (M, K) or (K, M)
+  const b = ctx.createStorageFrom('bench:b', randomFloats(K * N, 2, 0.5)); // (K, N) or (N, K)
   const out = ctx.createStorage('bench:out', M * N * 4); // (M, N)
   try {
     const dispatch = gemmDispatch(ctx, { ...shape, out, a, b, label: 'bench' }, tuning);
@@ -97,14 +98,6 @@ export async function benchOurMatmul(
   const tuning =
     options.tuning ?? (await autotuneMatmul(ctx, [shape], { cache: options.cache ?? memoryTuneCache() }));
   return benchGemm(ctx, shape, resolveTuning(tuning, shape), iterations);
-}
-
-function randomInputs(n: number, seed: number): Float32Array {
-  let s = seed;
-  return Float32Array.from({ length: n }, () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 2 ** 32 - 0.5;
-  });
 }
 
 /** The default model's GEMMs (dModel 128, 3C = 384, 4C = 512, V = 256, B*T = 1024). */
