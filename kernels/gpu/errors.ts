@@ -6,7 +6,8 @@ export type GpuErrorCode =
   | 'ERR_NO_ADAPTER' // WebGPU exists but offered no adapter
   | 'ERR_DEVICE_LOST' // the device went away (driver reset, tab backgrounded, destroy())
   | 'ERR_GPU_VALIDATION' // a WebGPU validation or out-of-memory error: a bug on our side
-  | 'ERR_SHAPE'; // a kernel was asked for shapes it does not support
+  | 'ERR_SHAPE' // a kernel was asked for shapes it does not support
+  | 'ERR_STATE'; // calls out of order (e.g. error feedback before any compression)
 
 export class GpuError extends Error {
   override readonly name = 'GpuError';

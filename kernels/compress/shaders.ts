@@ -1,0 +1,31 @@
+// The compression kernels, each with the shared Params struct and random-k hash prepended:
+// WGSL has no includes, and one copy of the hash keeps GPU and CPU in step.
+
+import accumulate from '../wgsl/compress_accumulate.wgsl?raw';
+import blockCounts from '../wgsl/compress_block_counts.wgsl?raw';
+import blockScan from '../wgsl/compress_block_scan.wgsl?raw';
+import common from '../wgsl/compress_common.wgsl?raw';
+import compact from '../wgsl/compress_compact.wgsl?raw';
+import errorFeedback from '../wgsl/compress_error_feedback.wgsl?raw';
+import histogram from '../wgsl/compress_histogram.wgsl?raw';
+import quantize from '../wgsl/compress_quantize.wgsl?raw';
+import selectBin from '../wgsl/compress_select_bin.wgsl?raw';
+
+const withCommon = (source: string) => `${common}\n${source}`;
+
+export const COMPRESS_SHADERS = {
+  compress_accumulate: withCommon(accumulate),
+  compress_histogram: withCommon(histogram),
+  compress_select_bin: withCommon(selectBin),
+  compress_block_counts: withCommon(blockCounts),
+  compress_block_scan: withCommon(blockScan),
+  compress_compact: withCommon(compact),
+  compress_quantize: withCommon(quantize),
+  compress_error_feedback: withCommon(errorFeedback),
+} as const;
+
+export type CompressShader = keyof typeof COMPRESS_SHADERS;
+
+export function compressShader(name: CompressShader, constants?: Readonly<Record<string, number>>) {
+  return { name, source: COMPRESS_SHADERS[name], constants };
+}

@@ -1,0 +1,87 @@
+// CPU reference of kernels/compress/gpu-compressor.ts, written for clarity: the same random-k
+// hash, top-k by a full sort (ties: lower index first), and the same quantization formula and
+// noise, in f32 arithmetic. Tests hold the GPU to it.
+import { blockCount, levelsFor, packCodes, type QuantBits } from '../../protocol/quantize.ts';
+import { isCandidate, keepMaxFor, randomKHash, unitFromHash } from '../../protocol/random-k.ts';
+import type { CompressedTensor } from '../compress/gpu-compressor.ts';
+import { type CompressionSettings, topKCount } from '../compress/settings.ts';
+
+/** acc = start − current + residual, as the GPU computes it (f32, left to right). */
+export function accumulateReference(
+  start: Float32Array,
+  current: Float32Array,
+  residual: Float32Array,
+): Float32Array {
+  return start.map((s, i) => Math.fround(Math.fround(s - (current[i] as number)) + (residual[i] as number)));
+}
+
+/** Indices of the k largest |acc| among the candidates, ascending; ties go to lower indices. */
+export function topKReference(
+  acc: Float32Array,
+  seed: number,
+  keepMax: number,
+  topK: number,
+): { indices: Uint32Array; candidateCount: number } {
+  const candidates: number[] = [];
+  for (let i = 0; i < acc.length; i++) if (isCandidate(seed, keepMax, i)) candidates.push(i);
+  const k = topKCount(candidates.length, topK);
+  const byMagnitude = [...candidates].sort(
+    (a, b) => Math.abs(acc[b] as number) - Math.abs(acc[a] as number) || a - b,
+  );
+  return { indices: Uint32Array.from(byMagnitude.slice(0, k)).sort(), candidateCount: candidates.length };
+}
+
+/** Scales and codes (unpacked) of `values`, with the GPU's noise. */
+export function quantizeReference(
+  values: Float32Array,
+  bits: QuantBits,
+  blockSize: number,
+  roundingSeed: number,
+): { scales: Float32Array; codes: Uint32Array } {
+  const scales = new Float32Array(blockCount(values.length, blockSize));
+  const codes = new Uint32Array(values.length);
+  const levels = levelsFor(bits);
+  for (let b = 0; b < scales.length; b++) {
+    const block = values.subarray(b * blockSize, (b + 1) * blockSize);
+    const s = block.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+    scales[b] = s;
+    if (s === 0) continue;
+    const step = Math.fround(Math.fround(2 * s) / levels);
+    block.forEach((v, t) => {
+      const j = b * blockSize + t;
+      const u = unitFromHash(randomKHash(roundingSeed, j));
+      const q = Math.floor(Math.fround(Math.fround(Math.fround(v + s) / step) + u));
+      codes[j] = Math.min(levels, Math.max(0, q));
+    });
+  }
+  return { scales, codes };
+}
+
+export function compressReference(
+  acc: Float32Array,
+  settings: CompressionSettings,
+  seed: number,
+  roundingSeed: number,
+): CompressedTensor & { codes: Uint32Array } {
+  const { bits, blockSize } = settings;
+  const keepMax = keepMaxFor(settings.randomK);
+  const { indices, candidateCount } = topKReference(acc, seed, keepMax, settings.topK);
+  const values = Float32Array.from(indices, (i) => acc[i] as number);
+  const quantized =
+    bits === 32
+      ? { scales: new Float32Array(0), codes: new Uint32Array(values.buffer) }
+      : quantizeReference(values, bits, blockSize, roundingSeed);
+  return {
+    seed,
+    keepMax,
+    paramOffset: 0,
+    paramCount: acc.length,
+    candidateCount,
+    indices,
+    bits,
+    blockSize,
+    scales: quantized.scales,
+    words: packCodes(quantized.codes, bits, blockSize),
+    codes: quantized.codes,
+  };
+}

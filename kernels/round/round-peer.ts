@@ -1,0 +1,139 @@
+// One peer's side of a training round (../shared/DESIGN.md, "One training round", steps 2-6),
+// the same code in a browser tab, the headless volunteer and the swarm simulator:
+//   train:      start from the global weights θ_r, H steps of AdamW on the peer's own shard
+//   contribute: Δ = θ_r − θ_local plus the error-feedback residual, compressed on the GPU,
+//               framed for the wire; the residual keeps what the frame does not carry
+//   finish:     decode the contributions the relay counted, sum them in a fixed order,
+//               take the outer Nesterov step on the CPU, hash θ_{r+1}
+// The GPU holds θ_local, AdamW's moments and the residual; the CPU holds θ_r and the outer
+// momentum, where every peer computes the same bits.
+import { expandFrame } from '../../protocol/expand-frame.ts';
+import type { FrameError } from '../../protocol/frame-errors.ts';
+import { modelHash } from '../../protocol/model-hash.ts';
+import { deriveSeed } from '../../protocol/random-k.ts';
+import { decodeTensorFrame, encodeTensorFrame } from '../../protocol/tensor-frame.ts';
+import type { GpuCompressor } from '../compress/gpu-compressor.ts';
+import type { GpuGpt } from '../gpt/gpu-gpt.ts';
+import type { Trainer } from '../train/trainer.ts';
+import { aggregate, type Contribution } from './aggregate.ts';
+import type { RoundConfig } from './config.ts';
+import { NesterovOuter } from './outer-optimizer.ts';
+import { frameOf, sentValues } from './payload.ts';
+
+export interface RoundPeerOptions {
+  readonly id: string;
+  /** This peer's stream of stochastic-rounding noise (its index in the run): peers must differ. */
+  readonly noiseStream: number;
+  readonly model: GpuGpt;
+  /** Bound to `model`, the peer's own shard and batch sampler; its step count spans all rounds. */
+  readonly trainer: Trainer;
+  readonly compressor: GpuCompressor;
+  readonly round: RoundConfig;
+  /** θ_0, the run's initial weights (copied). */
+  readonly weights: Float32Array;
+}
+
+/** What the relay hands out with a round (the parts the peer's arithmetic needs). */
+export interface RoundAssignment {
+  readonly round: number;
+  /** The round's shared seed: random-k candidates are regenerated from it. */
+  readonly seed: number;
+}
+
+/** A contribution the relay counted: who sent it, the tokens it assigned them, the frame. */
+export interface CountedContribution {
+  readonly peer: string;
+  readonly tokens: number;
+  readonly frame: Uint8Array;
+}
+
+export interface RoundOutcome {
+  /** SHA-256 of θ_{r+1}: equal on every peer that summed the same set. */
+  readonly hash: string;
+  /** Counted frames this peer could not use (every peer refuses the same ones). */
+  readonly refused: readonly { readonly peer: string; readonly error: FrameError }[];
+}
+
+export interface InnerReport {
+  readonly tokens: number;
+  readonly meanLoss: number;
+}
+
+export class RoundPeer {
+  readonly id: string;
+  /** θ_r: the global weights every peer agrees on at the start of the round. */
+  readonly weights: Float32Array;
+  private readonly outer: NesterovOuter;
+
+  constructor(private readonly options: RoundPeerOptions) {
+    this.id = options.id;
+    this.weights = options.weights.slice();
+    this.outer = new NesterovOuter(this.weights.length, options.round.outerLr, options.round.outerMomentum);
+    if (options.model.layout.totalFloats !== this.weights.length)
+      throw new RangeError(
+        `${this.weights.length} weights for a model of ${options.model.layout.totalFloats}`,
+      );
+  }
+
+  /** Steps 2-3: load θ_r and take H inner steps. */
+  async train(onStep?: (loss: number) => void): Promise<InnerReport> {
+    const { model, trainer, compressor, round } = this.options;
+    model.setParams(this.weights);
+    compressor.setStart(this.weights);
+    let tokens = 0;
+    let lossSum = 0;
+    for (let h = 0; h < round.innerSteps; h++) {
+      const report = await trainer.trainStep();
+      tokens += model.B * model.T;
+      lossSum += report.loss;
+      onStep?.(report.loss);
+    }
+    return { tokens, meanLoss: lossSum / round.innerSteps };
+  }
+
+  /** Step 4: the compressed pseudo-gradient as a wire frame; updates the residual. */
+  async contribute(assignment: RoundAssignment): Promise<Uint8Array> {
+    const { model, compressor, noiseStream } = this.options;
+    const payload = await compressor.compress(
+      model.params,
+      assignment.seed,
+      deriveSeed(assignment.seed, noiseStream),
+    );
+    compressor.applyErrorFeedback(sentValues(payload));
+    return encodeTensorFrame(frameOf(payload, assignment.round));
+  }
+
+  /** Step 6: sum the counted set, take the outer step, and hash the new weights. */
+  async finish(assignment: RoundAssignment, counted: readonly CountedContribution[]): Promise<RoundOutcome> {
+    const n = this.weights.length;
+    const contributions: Contribution[] = [];
+    const refused: { peer: string; error: FrameError }[] = [];
+    for (const { peer, tokens, frame } of counted) {
+      const decoded = this.decode(assignment, frame);
+      if (decoded.ok) contributions.push({ peer, tokens, ...decoded.value });
+      else refused.push({ peer, error: decoded.error });
+    }
+    if (contributions.length > 0) this.outer.step(this.weights, aggregate(n, contributions));
+    return { hash: await modelHash(this.weights), refused };
+  }
+
+  private decode(assignment: RoundAssignment, bytes: Uint8Array) {
+    const decoded = decodeTensorFrame(bytes);
+    if (!decoded.ok) return decoded;
+    const frame = decoded.value;
+    // A frame for another round, seed or model would silently corrupt the sum.
+    if (
+      frame.round !== assignment.round ||
+      frame.seed !== assignment.seed ||
+      frame.paramOffset !== 0 ||
+      frame.paramCount !== this.weights.length
+    ) {
+      const error: FrameError = {
+        code: 'ERR_FRAME_FIELD',
+        message: `frame for round ${frame.round} seed ${frame.seed} over ${frame.paramCount} parameters; expected round ${assignment.round} seed ${assignment.seed} over ${this.weights.length}`,
+      };
+      return { ok: false as const, error };
+    }
+    return expandFrame(frame);
+  }
+}

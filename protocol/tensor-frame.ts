@@ -1,0 +1,313 @@
+// The compressed-tensor frame: one peer's pseudo-gradient (later also activations) as it
+// crosses a data channel. It describes itself (magic, version, kind) in llm.c's manner and
+// is decoded as untrusted input: the decoder never throws, checks every declared size against
+// its caps before allocating, and refuses NaN, which would poison every peer's weights.
+//
+// Layout (integers little-endian):
+//
+//   offset  size  field
+//   0       4     magic, ASCII "PLTF" (Potluck tensor frame)
+//   4       1     version, currently 1
+//   5       1     kind: 1 = pseudo-gradient; 2 = activation and 3 = activation gradient
+//                 are reserved for pipeline parallelism and refused until read
+//   6       1     bits per value: 1, 2, 4, 8 (blockwise quantized) or 32 (raw f32)
+//   7       1     flags: bit 0 = every random-k candidate is sent (no index section)
+//   8       4     round (u32): the round whose shared seed this frame refers to
+//   12      4     seed (u32): random-k candidates are regenerated from it (protocol/random-k.ts)
+//   16      4     keepMax (u32): random-k threshold; 2^32 - 1 = random-k off
+//   20      4     paramOffset (u32): first parameter the frame covers
+//   24      4     paramCount (u32): parameters covered
+//   28      4     candidateCount (u32): random-k candidates in that range
+//   32      4     valueCount (u32): values sent, at most candidateCount
+//   36      2     blockSize (u16): values per quantization block (protocol/quantize.ts)
+//   38      2     reserved, 0
+//   40      4     index section length in bytes, a multiple of 4
+//   44      4     CRC-32 of every other byte of the frame (this field left out)
+//   48      ...   index section: the ordinals (positions in the candidate list) of the sent
+//                 values as LEB128 varints, the first one, then each gap minus one; zero
+//                 padding to a multiple of 4 so what follows is 4-aligned
+//           ...   scales: one f32 per block (bits < 32 only)
+//           ...   words: the packed codes, or the raw f32 values for bits = 32
+import { crc32 } from './crc32.ts';
+import { type DecodeResult, refuse } from './frame-errors.ts';
+import {
+  blockCount,
+  isQuantBits,
+  isValidBlockSize,
+  MAX_BLOCK_SIZE,
+  packedWordCount,
+  type QuantBits,
+} from './quantize.ts';
+import { MAX_VARINT_BYTES, readVarint, varintLength, writeVarint } from './varint.ts';
+
+export type TensorKind = 'pseudo-gradient';
+
+export interface TensorFrame {
+  readonly kind: TensorKind;
+  readonly round: number;
+  readonly seed: number;
+  readonly keepMax: number;
+  readonly paramOffset: number;
+  readonly paramCount: number;
+  readonly candidateCount: number;
+  readonly bits: QuantBits;
+  readonly blockSize: number;
+  /** Strictly ascending positions in the candidate list; null when every candidate is sent. */
+  readonly ordinals: Uint32Array | null;
+  readonly valueCount: number;
+  /** One per block when bits < 32; empty for 32. */
+  readonly scales: Float32Array;
+  readonly words: Uint32Array;
+}
+
+export interface FrameLimits {
+  /** Largest frame accepted, in bytes. */
+  readonly maxFrameBytes: number;
+  /** Most parameters one frame may cover (each costs the decoder a hash to regenerate). */
+  readonly maxParamCount: number;
+}
+
+/**
+ * 64 MiB holds a dense fp32 frame of 16M parameters, far beyond what a tab trains today;
+ * 2^28 parameters bounds the random-k regeneration at ~1 s of hashing.
+ */
+export const DEFAULT_FRAME_LIMITS: FrameLimits = { maxFrameBytes: 64 * 2 ** 20, maxParamCount: 2 ** 28 };
+
+/** ASCII "PLTF". */
+export const TENSOR_FRAME_MAGIC = Uint8Array.of(0x50, 0x4c, 0x54, 0x46);
+export const TENSOR_FRAME_VERSION = 1;
+
+const KIND_CODES: Readonly<Record<TensorKind, number>> = { 'pseudo-gradient': 1 };
+const FLAG_ALL_CANDIDATES = 1;
+
+export const MAGIC_OFFSET = 0;
+export const VERSION_OFFSET = MAGIC_OFFSET + TENSOR_FRAME_MAGIC.length;
+export const KIND_OFFSET = VERSION_OFFSET + 1;
+export const BITS_OFFSET = KIND_OFFSET + 1;
+export const FLAGS_OFFSET = BITS_OFFSET + 1;
+export const ROUND_OFFSET = FLAGS_OFFSET + 1;
+export const SEED_OFFSET = ROUND_OFFSET + 4;
+export const KEEP_MAX_OFFSET = SEED_OFFSET + 4;
+export const PARAM_OFFSET_OFFSET = KEEP_MAX_OFFSET + 4;
+export const PARAM_COUNT_OFFSET = PARAM_OFFSET_OFFSET + 4;
+export const CANDIDATE_COUNT_OFFSET = PARAM_COUNT_OFFSET + 4;
+export const VALUE_COUNT_OFFSET = CANDIDATE_COUNT_OFFSET + 4;
+export const BLOCK_SIZE_OFFSET = VALUE_COUNT_OFFSET + 4;
+export const RESERVED_OFFSET = BLOCK_SIZE_OFFSET + 2;
+export const INDEX_BYTES_OFFSET = RESERVED_OFFSET + 2;
+export const CHECKSUM_OFFSET = INDEX_BYTES_OFFSET + 4;
+export const TENSOR_FRAME_HEADER_BYTES = CHECKSUM_OFFSET + 4;
+
+const U32_MAX = 0xffffffff;
+
+function isU32(x: number): boolean {
+  return Number.isInteger(x) && x >= 0 && x <= U32_MAX;
+}
+
+function align4(n: number): number {
+  return Math.ceil(n / 4) * 4;
+}
+
+function scaleCount(bits: QuantBits, valueCount: number, blockSize: number): number {
+  return bits === 32 ? 0 : blockCount(valueCount, blockSize);
+}
+
+function frameChecksum(bytes: Uint8Array): number {
+  return crc32(bytes.subarray(TENSOR_FRAME_HEADER_BYTES), crc32(bytes.subarray(0, CHECKSUM_OFFSET)));
+}
+
+/** Encodes a frame of ours; throws RangeError when it is inconsistent (a bug on our side). */
+export function encodeTensorFrame(frame: TensorFrame): Uint8Array {
+  const { bits, blockSize, ordinals, valueCount, candidateCount, paramCount, paramOffset } = frame;
+  const fields = [
+    frame.round,
+    frame.seed,
+    frame.keepMax,
+    paramOffset,
+    paramCount,
+    candidateCount,
+    valueCount,
+  ];
+  if (!fields.every(isU32)) throw new RangeError('tensor frame: every count and id must be a u32');
+  if (!isQuantBits(bits) || !isValidBlockSize(blockSize))
+    throw new RangeError(`tensor frame: bits ${bits} / block size ${blockSize} are not valid`);
+  if (valueCount > candidateCount || candidateCount > paramCount || paramOffset + paramCount > U32_MAX + 1)
+    throw new RangeError('tensor frame: counts out of order (values <= candidates <= parameters)');
+  if ((ordinals === null ? candidateCount : ordinals.length) !== valueCount)
+    throw new RangeError(`tensor frame: ${ordinals?.length} ordinals for ${valueCount} values`);
+  const scales = scaleCount(bits, valueCount, blockSize);
+  const words = packedWordCount(valueCount, bits, blockSize);
+  if (frame.scales.length !== scales || frame.words.length !== words)
+    throw new RangeError(
+      `tensor frame: needs ${scales} scales and ${words} words, got ${frame.scales.length} and ${frame.words.length}`,
+    );
+
+  let indexBytes = 0;
+  if (ordinals) {
+    let previous = -1;
+    for (const ordinal of ordinals) {
+      if (ordinal <= previous || ordinal >= candidateCount)
+        throw new RangeError('tensor frame: ordinals must ascend strictly below candidateCount');
+      indexBytes += varintLength(ordinal - previous - 1);
+      previous = ordinal;
+    }
+  }
+  const indexSection = align4(indexBytes);
+  const out = new Uint8Array(TENSOR_FRAME_HEADER_BYTES + indexSection + 4 * (scales + words));
+  const view = new DataView(out.buffer);
+  out.set(TENSOR_FRAME_MAGIC, MAGIC_OFFSET);
+  view.setUint8(VERSION_OFFSET, TENSOR_FRAME_VERSION);
+  view.setUint8(KIND_OFFSET, KIND_CODES[frame.kind]);
+  view.setUint8(BITS_OFFSET, bits);
+  view.setUint8(FLAGS_OFFSET, ordinals === null ? FLAG_ALL_CANDIDATES : 0);
+  view.setUint32(ROUND_OFFSET, frame.round, true);
+  view.setUint32(SEED_OFFSET, frame.seed, true);
+  view.setUint32(KEEP_MAX_OFFSET, frame.keepMax, true);
+  view.setUint32(PARAM_OFFSET_OFFSET, paramOffset, true);
+  view.setUint32(PARAM_COUNT_OFFSET, paramCount, true);
+  view.setUint32(CANDIDATE_COUNT_OFFSET, candidateCount, true);
+  view.setUint32(VALUE_COUNT_OFFSET, valueCount, true);
+  view.setUint16(BLOCK_SIZE_OFFSET, blockSize, true);
+  view.setUint32(INDEX_BYTES_OFFSET, indexSection, true);
+  let at = TENSOR_FRAME_HEADER_BYTES;
+  if (ordinals) {
+    let previous = -1;
+    for (const ordinal of ordinals) {
+      at = writeVarint(out, at, ordinal - previous - 1);
+      previous = ordinal;
+    }
+  }
+  at = TENSOR_FRAME_HEADER_BYTES + indexSection;
+  for (const scale of frame.scales) {
+    view.setFloat32(at, scale, true);
+    at += 4;
+  }
+  for (const word of frame.words) {
+    view.setUint32(at, word, true);
+    at += 4;
+  }
+  view.setUint32(CHECKSUM_OFFSET, frameChecksum(out), true);
+  return out;
+}
+
+/** Decodes an untrusted frame; never throws. */
+export function decodeTensorFrame(
+  bytes: Uint8Array,
+  limits: FrameLimits = DEFAULT_FRAME_LIMITS,
+): DecodeResult<TensorFrame> {
+  if (bytes.length < TENSOR_FRAME_HEADER_BYTES)
+    return refuse(
+      'ERR_FRAME_TRUNCATED',
+      `${bytes.length} bytes is shorter than the ${TENSOR_FRAME_HEADER_BYTES}-byte header`,
+    );
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (!TENSOR_FRAME_MAGIC.every((b, i) => bytes[MAGIC_OFFSET + i] === b))
+    return refuse('ERR_FRAME_MAGIC', 'not a tensor frame');
+  const version = view.getUint8(VERSION_OFFSET);
+  if (version !== TENSOR_FRAME_VERSION)
+    return refuse('ERR_FRAME_VERSION', `frame version ${version}; this reader knows ${TENSOR_FRAME_VERSION}`);
+  const kindCode = view.getUint8(KIND_OFFSET);
+  if (kindCode !== KIND_CODES['pseudo-gradient'])
+    return refuse('ERR_FRAME_KIND', `tensor kind ${kindCode} is not read by this version`);
+  const bits = view.getUint8(BITS_OFFSET);
+  const flags = view.getUint8(FLAGS_OFFSET);
+  const blockSize = view.getUint16(BLOCK_SIZE_OFFSET, true);
+  if (!isQuantBits(bits)) return refuse('ERR_FRAME_FIELD', `bits ${bits} is not 1, 2, 4, 8 or 32`);
+  if (!isValidBlockSize(blockSize))
+    return refuse(
+      'ERR_FRAME_FIELD',
+      `block size ${blockSize} is not a multiple of 32 up to ${MAX_BLOCK_SIZE}`,
+    );
+  if ((flags & ~FLAG_ALL_CANDIDATES) !== 0 || view.getUint16(RESERVED_OFFSET, true) !== 0)
+    return refuse('ERR_FRAME_FIELD', 'unknown flags or reserved bits set');
+  const round = view.getUint32(ROUND_OFFSET, true);
+  const seed = view.getUint32(SEED_OFFSET, true);
+  const keepMax = view.getUint32(KEEP_MAX_OFFSET, true);
+  const paramOffset = view.getUint32(PARAM_OFFSET_OFFSET, true);
+  const paramCount = view.getUint32(PARAM_COUNT_OFFSET, true);
+  const candidateCount = view.getUint32(CANDIDATE_COUNT_OFFSET, true);
+  const valueCount = view.getUint32(VALUE_COUNT_OFFSET, true);
+  const indexBytes = view.getUint32(INDEX_BYTES_OFFSET, true);
+  if (paramCount > limits.maxParamCount)
+    return refuse(
+      'ERR_FRAME_TOO_LARGE',
+      `${paramCount} parameters exceed the cap of ${limits.maxParamCount}`,
+    );
+  if (paramOffset + paramCount > U32_MAX + 1)
+    return refuse('ERR_FRAME_FIELD', 'parameter range runs past 2^32');
+  if (candidateCount > paramCount || valueCount > candidateCount)
+    return refuse(
+      'ERR_FRAME_FIELD',
+      `${valueCount} values of ${candidateCount} candidates of ${paramCount} parameters`,
+    );
+  const all = (flags & FLAG_ALL_CANDIDATES) !== 0;
+  if (
+    all
+      ? valueCount !== candidateCount || indexBytes !== 0
+      : indexBytes % 4 !== 0 || indexBytes > align4(valueCount * MAX_VARINT_BYTES)
+  )
+    return refuse(
+      'ERR_FRAME_FIELD',
+      `index section of ${indexBytes} bytes does not fit ${valueCount} values`,
+    );
+  const scales = scaleCount(bits, valueCount, blockSize);
+  const words = packedWordCount(valueCount, bits, blockSize);
+  const total = TENSOR_FRAME_HEADER_BYTES + indexBytes + 4 * (scales + words);
+  if (total > limits.maxFrameBytes)
+    return refuse('ERR_FRAME_TOO_LARGE', `a ${total}-byte frame exceeds the cap of ${limits.maxFrameBytes}`);
+  if (bytes.length < total)
+    return refuse('ERR_FRAME_TRUNCATED', `${bytes.length} bytes of a ${total}-byte frame`);
+  if (bytes.length > total)
+    return refuse('ERR_FRAME_TRAILING_BYTES', `${bytes.length - total} bytes after the frame`);
+  if (view.getUint32(CHECKSUM_OFFSET, true) !== frameChecksum(bytes))
+    return refuse('ERR_FRAME_CHECKSUM', 'checksum mismatch');
+
+  let ordinals: Uint32Array | null = null;
+  const indexEnd = TENSOR_FRAME_HEADER_BYTES + indexBytes;
+  if (!all) {
+    ordinals = new Uint32Array(valueCount);
+    let at = TENSOR_FRAME_HEADER_BYTES;
+    let previous = -1;
+    for (let j = 0; j < valueCount; j++) {
+      const gap = readVarint(bytes, at, indexEnd);
+      if (!gap) return refuse('ERR_FRAME_INDEX', `index ${j} is cut off or overflows`);
+      const ordinal = previous + 1 + gap.value;
+      if (ordinal >= candidateCount)
+        return refuse('ERR_FRAME_INDEX', `ordinal ${ordinal} is past ${candidateCount} candidates`);
+      ordinals[j] = ordinal;
+      previous = ordinal;
+      at = gap.next;
+    }
+    for (; at < indexEnd; at++)
+      if (bytes[at] !== 0) return refuse('ERR_FRAME_INDEX', 'index padding is not zero');
+  }
+  const scaleArray = new Float32Array(scales);
+  let at = indexEnd;
+  for (let b = 0; b < scales; b++, at += 4) {
+    const scale = view.getFloat32(at, true);
+    if (!(Number.isFinite(scale) && scale >= 0)) return refuse('ERR_FRAME_VALUE', `scale ${b} is ${scale}`);
+    scaleArray[b] = scale;
+  }
+  const wordArray = new Uint32Array(words);
+  for (let w = 0; w < words; w++, at += 4) {
+    wordArray[w] = view.getUint32(at, true);
+    if (bits === 32 && !Number.isFinite(view.getFloat32(at, true)))
+      return refuse('ERR_FRAME_VALUE', `value ${w} is not finite`);
+  }
+  const frame: TensorFrame = {
+    kind: 'pseudo-gradient',
+    round,
+    seed,
+    keepMax,
+    paramOffset,
+    paramCount,
+    candidateCount,
+    bits,
+    blockSize,
+    ordinals,
+    valueCount,
+    scales: scaleArray,
+    words: wordArray,
+  };
+  return { ok: true, value: frame };
+}

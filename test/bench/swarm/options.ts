@@ -1,0 +1,123 @@
+// `npm run bench:swarm` settings: flags for the common knobs, a JSON file for the rest
+// (`--config FILE`, any subset of SwarmBenchConfig; flags win over the file).
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { type CompressionSettings, validateCompression } from '../../../kernels/compress/settings.ts';
+import { DENSE } from '../../../kernels/round/config.ts';
+import { DEFAULT_TRAIN } from '../../../kernels/train/config.ts';
+
+export interface MethodSpec {
+  readonly name: string;
+  readonly compression: CompressionSettings;
+}
+
+export interface SwarmBenchConfig {
+  /** P: virtual peers. */
+  readonly peers: number;
+  /** R: outer rounds; every method trains on P x R x H x batch x seqLen tokens. */
+  readonly rounds: number;
+  /** H: inner AdamW steps per round. */
+  readonly innerSteps: number;
+  /** Sequences per peer per step (the baseline's global batch is P times this). */
+  readonly batchSize: number;
+  readonly seqLen: number;
+  readonly learningRate: number;
+  readonly warmupSteps: number;
+  readonly outerLr: number;
+  readonly outerMomentum: number;
+  /** Validation batches of 16 x seqLen for the final loss. */
+  readonly evalBatches: number;
+  readonly seed: number;
+  /** The DiLoCo variants; the DDP baseline always runs first. */
+  readonly methods: readonly MethodSpec[];
+}
+
+export const DEFAULT_SWARM: SwarmBenchConfig = {
+  peers: 4,
+  rounds: 8,
+  innerSteps: 25,
+  batchSize: 4,
+  seqLen: DEFAULT_TRAIN.seqLen,
+  learningRate: DEFAULT_TRAIN.learningRate,
+  warmupSteps: DEFAULT_TRAIN.warmupSteps,
+  outerLr: 0.7,
+  outerMomentum: 0.9,
+  evalBatches: 64,
+  seed: DEFAULT_TRAIN.seed,
+  methods: [
+    { name: 'DiLoCo, fp32', compression: DENSE },
+    {
+      name: 'DiLoCo + random 10%, top 10%, 4-bit',
+      compression: { randomK: 0.1, topK: 0.1, bits: 4, blockSize: 128 },
+    },
+    {
+      name: 'DiLoCo + random 10%, top 10%, 2-bit',
+      compression: { randomK: 0.1, topK: 0.1, bits: 2, blockSize: 128 },
+    },
+    {
+      name: 'DiLoCo + random 5%, top 10%, 1-bit',
+      compression: { randomK: 0.05, topK: 0.1, bits: 1, blockSize: 128 },
+    },
+  ],
+};
+
+export const SWARM_HELP = `Usage: npm run bench:swarm -- [options]
+
+Trains the default model on the Brown Corpus with P virtual peers in one process (sharing
+the GPU), once per method: the dense data-parallel baseline (DDP) and DiLoCo with and
+without compression, all on the same tokens. Prints bytes sent per peer, the reduction
+against DDP, the final validation loss and its gap to DDP.
+
+  --peers P          virtual peers (default ${DEFAULT_SWARM.peers})
+  --rounds R         outer rounds (default ${DEFAULT_SWARM.rounds})
+  --inner-steps H    AdamW steps per round (default ${DEFAULT_SWARM.innerSteps})
+  --batch N          sequences per peer per step (default ${DEFAULT_SWARM.batchSize})
+  --config FILE      JSON with any of: ${Object.keys(DEFAULT_SWARM).join(', ')}
+                     (methods: [{"name", "compression": {"randomK", "topK", "bits", "blockSize"}}])
+  --only NAMES       comma-separated method names to run (DDP always runs)
+  --json             end with one JSON line: {"tokens","rows":[{"method","bytesPerPeer","reduction","valLoss","gapPercent"}]}
+  -h, --help         this text`;
+
+export interface SwarmCli {
+  readonly config: SwarmBenchConfig;
+  readonly json: boolean;
+}
+
+export function parseSwarmCli(argv: readonly string[]): SwarmCli | null {
+  const { values } = parseArgs({
+    args: [...argv],
+    options: {
+      peers: { type: 'string' },
+      rounds: { type: 'string' },
+      'inner-steps': { type: 'string' },
+      batch: { type: 'string' },
+      config: { type: 'string' },
+      only: { type: 'string' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) return null;
+  const file: Partial<SwarmBenchConfig> = values.config
+    ? JSON.parse(readFileSync(values.config, 'utf8'))
+    : {};
+  const merged: SwarmBenchConfig = {
+    ...DEFAULT_SWARM,
+    ...file,
+    peers: int('peers', values.peers, file.peers ?? DEFAULT_SWARM.peers),
+    rounds: int('rounds', values.rounds, file.rounds ?? DEFAULT_SWARM.rounds),
+    innerSteps: int('inner-steps', values['inner-steps'], file.innerSteps ?? DEFAULT_SWARM.innerSteps),
+    batchSize: int('batch', values.batch, file.batchSize ?? DEFAULT_SWARM.batchSize),
+  };
+  const only = values.only?.split(',').map((s) => s.trim());
+  const methods = only ? merged.methods.filter((m) => only.includes(m.name)) : merged.methods;
+  for (const method of methods) validateCompression(method.compression);
+  return { config: { ...merged, methods }, json: values.json ?? false };
+}
+
+function int(name: string, text: string | undefined, fallback: number): number {
+  const value = text === undefined ? fallback : Number(text);
+  if (!Number.isInteger(value) || value < 1)
+    throw new RangeError(`--${name} must be a positive integer, got ${text ?? value}`);
+  return value;
+}

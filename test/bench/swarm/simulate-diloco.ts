@@ -1,0 +1,156 @@
+// P virtual peers in one process, sharing the GPU, each with its own model replica (θ_local
+// and AdamW state), shard, batch stream and error-feedback residual, run through the real
+// round code (kernels/round/round-peer.ts): the same compression, frames, chunking,
+// aggregation and outer step that volunteers run. Only the transport is in memory. The
+// relay's part is played here: it opens each round with a shared seed, counts every
+// contribution, and checks that every peer reports the same model hash.
+import { GpuCompressor } from '../../../kernels/compress/gpu-compressor.ts';
+import type { GptConfig } from '../../../kernels/gpt/config.ts';
+import { createModel } from '../../../kernels/gpt/create-model.ts';
+import type { GpuGpt } from '../../../kernels/gpt/gpu-gpt.ts';
+import type { TuneCache } from '../../../kernels/gpu/autotune.ts';
+import type { GpuContext } from '../../../kernels/gpu/context.ts';
+import type { RoundConfig } from '../../../kernels/round/config.ts';
+import { MemoryNetwork } from '../../../kernels/round/memory-transport.ts';
+import { type CountedContribution, RoundPeer } from '../../../kernels/round/round-peer.ts';
+import type { TrainConfig } from '../../../kernels/train/config.ts';
+import { type TrainData, Trainer } from '../../../kernels/train/trainer.ts';
+import { deriveSeed } from '../../../protocol/random-k.ts';
+import { createRng } from '../../../protocol/rng.ts';
+import { peerRng } from './peer-data.ts';
+
+export interface SwarmSetup {
+  readonly ctx: GpuContext;
+  readonly model: GptConfig;
+  /** One training shard per peer. */
+  readonly shards: readonly TrainData[];
+  /** Per-peer batch shape and the inner AdamW schedule; `steps` is ignored (rounds x H). */
+  readonly train: TrainConfig;
+  readonly round: RoundConfig;
+  readonly rounds: number;
+  /** θ_0. */
+  readonly init: Float32Array;
+  readonly tuneCache: TuneCache;
+  readonly onRound?: (report: RoundReport) => void;
+}
+
+export interface RoundReport {
+  readonly round: number;
+  readonly meanLoss: number;
+  /** Frame bytes of each peer this round (before chunking). */
+  readonly frameBytes: readonly number[];
+  readonly hash: string;
+}
+
+export interface SwarmResult {
+  readonly weights: Float32Array;
+  /** Mean over peers of the bytes each put on the wire, chunk headers included. */
+  readonly bytesPerPeer: number;
+  readonly tokens: number;
+  /** Hash of every peer after every round: hashes[r][p]. */
+  readonly hashes: readonly (readonly string[])[];
+}
+
+export async function simulateDiloco(setup: SwarmSetup): Promise<SwarmResult> {
+  const { ctx, shards, round: roundConfig, rounds } = setup;
+  const train = { ...setup.train, steps: rounds * roundConfig.innerSteps };
+  const network = new MemoryNetwork();
+  const models: GpuGpt[] = [];
+  const compressors: GpuCompressor[] = [];
+  try {
+    const peers = [];
+    for (const [p, shard] of shards.entries()) {
+      const id = `peer-${String(p).padStart(3, '0')}`;
+      const model = await createModel(ctx, setup.model, {
+        B: train.batchSize,
+        T: train.seqLen,
+        params: setup.init,
+        tuneCache: setup.tuneCache,
+      });
+      models.push(model);
+      const compressor = new GpuCompressor(ctx, model.layout.totalFloats, roundConfig.compression, id);
+      compressors.push(compressor);
+      const trainer = new Trainer({
+        model,
+        config: train,
+        train: shard,
+        rng: peerRng(train.seed, p),
+        now: () => performance.now(),
+      });
+      const transport = network.join(id);
+      const inbox = new Map<string, Uint8Array>();
+      transport.onMessage((from, message) => inbox.set(from, message));
+      const peer = new RoundPeer({
+        id,
+        noiseStream: p,
+        model,
+        trainer,
+        compressor,
+        round: roundConfig,
+        weights: setup.init,
+      });
+      peers.push({ peer, transport, inbox });
+    }
+
+    const hashes: string[][] = [];
+    let tokens = 0;
+    const order = createRng(train.seed ^ 0x5eed);
+    for (let r = 0; r < rounds; r++) {
+      const assignment = { round: r, seed: deriveSeed(train.seed, r) };
+      let lossSum = 0;
+      const frameBytes: number[] = [];
+      const own = new Map<string, Uint8Array>();
+      for (const { peer, transport } of peers) {
+        const report = await peer.train();
+        lossSum += report.meanLoss;
+        tokens += report.tokens;
+        const frame = await peer.contribute(assignment);
+        frameBytes.push(frame.byteLength);
+        own.set(peer.id, frame);
+        for (const other of peers) if (other.peer !== peer) await transport.send(other.peer.id, frame);
+      }
+      // Every contribution counts; each peer sums what reached it, in an arrival order of its
+      // own (shuffled here): the sum's fixed order must make the results equal anyway.
+      const tokensEach = roundConfig.innerSteps * train.batchSize * train.seqLen;
+      const roundHashes: string[] = [];
+      for (const { peer, inbox } of peers) {
+        const counted: CountedContribution[] = peers.map(({ peer: sender }) => ({
+          peer: sender.id,
+          tokens: tokensEach,
+          frame:
+            sender === peer ? (own.get(peer.id) as Uint8Array) : (inbox.get(sender.id) ?? new Uint8Array()),
+        }));
+        shuffle(counted, order);
+        const outcome = await peer.finish(assignment, counted);
+        if (outcome.refused.length > 0)
+          throw new Error(
+            `${peer.id} refused ${outcome.refused.map((x) => `${x.peer}: ${x.error.code} ${x.error.message}`).join('; ')}`,
+          );
+        roundHashes.push(outcome.hash);
+        inbox.clear();
+      }
+      hashes.push(roundHashes);
+      if (new Set(roundHashes).size !== 1)
+        throw new Error(`round ${r}: peers disagree on the model hash: ${roundHashes.join(', ')}`);
+      setup.onRound?.({
+        round: r,
+        meanLoss: lossSum / peers.length,
+        frameBytes,
+        hash: roundHashes[0] as string,
+      });
+    }
+    const bytesPerPeer =
+      peers.reduce((s, { transport }) => s + transport.traffic.bytesSent, 0) / peers.length;
+    return { weights: (peers[0] as { peer: RoundPeer }).peer.weights.slice(), bytesPerPeer, tokens, hashes };
+  } finally {
+    for (const model of models) model.destroy();
+    for (const compressor of compressors) compressor.destroy();
+  }
+}
+
+function shuffle<T>(items: T[], rng: { nextBelow(n: number): number }): void {
+  for (let i = items.length - 1; i > 0; i--) {
+    const j = rng.nextBelow(i + 1);
+    [items[i], items[j]] = [items[j] as T, items[i] as T];
+  }
+}
