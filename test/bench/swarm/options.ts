@@ -45,17 +45,17 @@ export const DEFAULT_SWARM: SwarmBenchConfig = {
   evalBatches: 64,
   seed: DEFAULT_TRAIN.seed,
   methods: [
-    { name: 'DiLoCo, fp32', compression: DENSE },
+    { name: 'DiLoCo fp32', compression: DENSE },
     {
-      name: 'DiLoCo + random 10%, top 10%, 4-bit',
+      name: 'DiLoCo r10% t10% q4',
       compression: { randomK: 0.1, topK: 0.1, bits: 4, blockSize: 128 },
     },
     {
-      name: 'DiLoCo + random 10%, top 10%, 2-bit',
+      name: 'DiLoCo r10% t10% q2',
       compression: { randomK: 0.1, topK: 0.1, bits: 2, blockSize: 128 },
     },
     {
-      name: 'DiLoCo + random 5%, top 10%, 1-bit',
+      name: 'DiLoCo r5% t10% q1',
       compression: { randomK: 0.05, topK: 0.1, bits: 1, blockSize: 128 },
     },
   ],

@@ -1,0 +1,266 @@
+// Tensor frames round-trip in every variant, and hostile bytes are refused with a typed error,
+// never an exception, and never after allocating what a header merely claims.
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { crc32 } from '../../../protocol/crc32.ts';
+import { expandFrame } from '../../../protocol/expand-frame.ts';
+import {
+  blockCount,
+  dequantize,
+  packedWordCount,
+  QUANT_BITS,
+  type QuantBits,
+} from '../../../protocol/quantize.ts';
+import { KEEP_ALL, keepMaxFor, randomKCandidates } from '../../../protocol/random-k.ts';
+import {
+  BITS_OFFSET,
+  CANDIDATE_COUNT_OFFSET,
+  CHECKSUM_OFFSET,
+  decodeTensorFrame,
+  encodeTensorFrame,
+  PARAM_COUNT_OFFSET,
+  TENSOR_FRAME_HEADER_BYTES,
+  type TensorFrame,
+  VALUE_COUNT_OFFSET,
+} from '../../../protocol/tensor-frame.ts';
+
+/** A consistent frame: real candidates for its seed, a random subset of them, random codes. */
+const frameArbitrary: fc.Arbitrary<TensorFrame> = fc
+  .record({
+    seed: fc.nat({ max: 0xffffffff }),
+    round: fc.nat({ max: 0xffffffff }),
+    fraction: fc.constantFrom(1, 0.5, 0.1),
+    paramOffset: fc.nat({ max: 1_000_000 }),
+    paramCount: fc.nat({ max: 3000 }),
+    bits: fc.constantFrom(...QUANT_BITS),
+    blockSize: fc.constantFrom(32, 64, 128, 4096),
+    subset: fc.double({ min: 0, max: 1, noNaN: true }),
+    all: fc.boolean(),
+    noise: fc.nat(),
+  })
+  .map(({ seed, round, fraction, paramOffset, paramCount, bits, blockSize, subset, all, noise }) => {
+    const keepMax = keepMaxFor(fraction);
+    const candidates = randomKCandidates(seed, keepMax, paramOffset, paramCount);
+    const ordinals = all
+      ? null
+      : Uint32Array.from(candidates.keys()).filter(
+          (o) => ((o * 2654435761 + noise) >>> 0) / 2 ** 32 < subset,
+        );
+    const valueCount = ordinals ? ordinals.length : candidates.length;
+    const scales = Float32Array.from(
+      { length: bits === 32 ? 0 : blockCount(valueCount, blockSize) },
+      (_, b) => (b * 0.37 + (noise % 7)) * 1e-3,
+    );
+    const words = Uint32Array.from({ length: packedWordCount(valueCount, bits, blockSize) }, (_, w) =>
+      bits === 32
+        ? (new Uint32Array(Float32Array.of((w - (noise % 100)) * 0.25).buffer)[0] as number)
+        : (Math.imul(w + 1, 0x9e3779b1) ^ noise) >>> 0,
+    );
+    return {
+      kind: 'pseudo-gradient',
+      round,
+      seed,
+      keepMax,
+      paramOffset,
+      paramCount,
+      candidateCount: candidates.length,
+      bits: bits as QuantBits,
+      blockSize,
+      ordinals,
+      valueCount,
+      scales,
+      words,
+    } satisfies TensorFrame;
+  });
+
+/** Rewrites the checksum so that a test reaches the check it means to exercise. */
+function reseal(bytes: Uint8Array): Uint8Array {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  view.setUint32(
+    CHECKSUM_OFFSET,
+    crc32(bytes.subarray(TENSOR_FRAME_HEADER_BYTES), crc32(bytes.subarray(0, CHECKSUM_OFFSET))),
+    true,
+  );
+  return bytes;
+}
+
+describe('tensor frame', () => {
+  it('round-trips every variant', () => {
+    fc.assert(
+      fc.property(frameArbitrary, (frame) => {
+        const decoded = decodeTensorFrame(encodeTensorFrame(frame));
+        expect(decoded.ok).toBe(true);
+        if (decoded.ok) expect(decoded.value).toEqual(frame);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('expands to the values at the right global indices', () => {
+    fc.assert(
+      fc.property(
+        frameArbitrary.filter((f) => f.bits !== 32),
+        (frame) => {
+          const expanded = expandFrame(frame);
+          expect(expanded.ok).toBe(true);
+          if (!expanded.ok) return;
+          const candidates = randomKCandidates(
+            frame.seed,
+            frame.keepMax,
+            frame.paramOffset,
+            frame.paramCount,
+          );
+          const indices = frame.ordinals
+            ? Array.from(frame.ordinals, (o) => candidates[o])
+            : Array.from(candidates);
+          expect(Array.from(expanded.value.indices)).toEqual(indices);
+          expect(expanded.value.values).toEqual(
+            dequantize(frame.words, frame.scales, frame.bits, frame.blockSize, frame.valueCount),
+          );
+        },
+      ),
+      { numRuns: 100 },
+    );
+  });
+
+  it('refuses a frame that lies about its candidate count', () => {
+    const frame = {
+      ...(fc.sample(
+        frameArbitrary.filter((f) => f.candidateCount > 2 && f.ordinals !== null),
+        { numRuns: 1, seed: 4 },
+      )[0] as TensorFrame),
+    };
+    const lie = {
+      ...frame,
+      candidateCount: frame.candidateCount - 1,
+      ordinals: (frame.ordinals as Uint32Array).filter((o) => o < frame.candidateCount - 1),
+    };
+    const decoded = decodeTensorFrame(
+      encodeTensorFrame({
+        ...lie,
+        valueCount: lie.ordinals.length,
+        scales:
+          lie.bits === 32
+            ? new Float32Array(0)
+            : new Float32Array(blockCount(lie.ordinals.length, lie.blockSize)),
+        words: new Uint32Array(packedWordCount(lie.ordinals.length, lie.bits, lie.blockSize)),
+      }),
+    );
+    expect(decoded.ok).toBe(true);
+    if (decoded.ok)
+      expect(expandFrame(decoded.value)).toMatchObject({ ok: false, error: { code: 'ERR_FRAME_FIELD' } });
+  });
+
+  it('refuses every truncation', () => {
+    fc.assert(
+      fc.property(frameArbitrary, fc.double({ min: 0, max: 1, noNaN: true }), (frame, cut) => {
+        const bytes = encodeTensorFrame(frame);
+        const result = decodeTensorFrame(bytes.subarray(0, Math.floor(cut * bytes.length)));
+        if (Math.floor(cut * bytes.length) < bytes.length)
+          expect(result).toMatchObject({ ok: false, error: { code: 'ERR_FRAME_TRUNCATED' } });
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('refuses trailing bytes', () => {
+    const frame = fc.sample(frameArbitrary, { numRuns: 1, seed: 1 })[0] as TensorFrame;
+    const bytes = encodeTensorFrame(frame);
+    const longer = new Uint8Array(bytes.length + 4);
+    longer.set(bytes);
+    expect(decodeTensorFrame(longer)).toMatchObject({
+      ok: false,
+      error: { code: 'ERR_FRAME_TRAILING_BYTES' },
+    });
+  });
+
+  it('refuses any flipped bit', () => {
+    fc.assert(
+      fc.property(frameArbitrary, fc.nat(), (frame, at) => {
+        const bytes = encodeTensorFrame(frame);
+        const bit = at % (bytes.length * 8);
+        bytes[bit >> 3] = (bytes[bit >> 3] as number) ^ (1 << (bit & 7));
+        expect(decodeTensorFrame(bytes).ok).toBe(false);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('never throws on random bytes, and refuses them', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 400 }), (bytes) => {
+        expect(decodeTensorFrame(bytes).ok).toBe(false);
+      }),
+      { numRuns: 500 },
+    );
+    // Random bytes behind a valid magic and version reach the deeper checks.
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 48, maxLength: 400 }), (bytes) => {
+        bytes.set([0x50, 0x4c, 0x54, 0x46, 1, 1], 0);
+        expect(decodeTensorFrame(bytes).ok).toBe(false);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('refuses oversized declarations before allocating', () => {
+    const frame = fc.sample(
+      frameArbitrary.filter((f) => f.bits === 8),
+      { numRuns: 1, seed: 2 },
+    )[0] as TensorFrame;
+    const bytes = encodeTensorFrame(frame);
+    const view = new DataView(bytes.buffer);
+    // 2^31 parameters: above the parameter cap.
+    view.setUint32(PARAM_COUNT_OFFSET, 2 ** 31, true);
+    expect(decodeTensorFrame(bytes)).toMatchObject({ ok: false, error: { code: 'ERR_FRAME_TOO_LARGE' } });
+    // Within the parameter cap, but declaring a body far beyond the frame-size cap.
+    view.setUint32(PARAM_COUNT_OFFSET, 2 ** 28, true);
+    view.setUint32(CANDIDATE_COUNT_OFFSET, 2 ** 28, true);
+    view.setUint32(VALUE_COUNT_OFFSET, 2 ** 28, true);
+    view.setUint8(BITS_OFFSET, 32);
+    view.setUint8(7, 1); // all candidates
+    view.setUint32(40, 0, true);
+    const started = performance.now();
+    expect(decodeTensorFrame(bytes)).toMatchObject({ ok: false, error: { code: 'ERR_FRAME_TOO_LARGE' } });
+    expect(decodeTensorFrame(bytes, { maxFrameBytes: 2 ** 31, maxParamCount: 2 ** 28 })).toMatchObject({
+      ok: false,
+      error: { code: 'ERR_FRAME_TRUNCATED' },
+    });
+    // Refused from the header alone: no 1 GiB allocation, no regeneration of 2^28 candidates.
+    expect(performance.now() - started).toBeLessThan(1000);
+  });
+
+  it('refuses NaN and infinite values even with a valid checksum', () => {
+    const quantized = fc.sample(
+      frameArbitrary.filter((f) => f.bits === 4 && f.scales.length > 0),
+      { numRuns: 1, seed: 3 },
+    )[0] as TensorFrame;
+    const withNaN = { ...quantized, scales: quantized.scales.map((s, b) => (b === 0 ? Number.NaN : s)) };
+    expect(decodeTensorFrame(encodeTensorFrame(withNaN))).toMatchObject({
+      ok: false,
+      error: { code: 'ERR_FRAME_VALUE' },
+    });
+    const raw = fc.sample(
+      frameArbitrary.filter((f) => f.bits === 32 && f.valueCount > 0),
+      { numRuns: 1, seed: 3 },
+    )[0] as TensorFrame;
+    const infinite = { ...raw, words: raw.words.map((w, i) => (i === 0 ? 0x7f800000 : w)) };
+    expect(decodeTensorFrame(encodeTensorFrame(infinite))).toMatchObject({
+      ok: false,
+      error: { code: 'ERR_FRAME_VALUE' },
+    });
+    // And a reserved kind, resealed so the kind check is what fires.
+    const bytes = encodeTensorFrame(raw);
+    bytes[5] = 2;
+    expect(decodeTensorFrame(reseal(bytes))).toMatchObject({ ok: false, error: { code: 'ERR_FRAME_KIND' } });
+  });
+
+  it('sends no index section when every candidate goes', () => {
+    const frame = fc.sample(
+      frameArbitrary.filter((f) => f.ordinals === null && f.keepMax !== KEEP_ALL),
+      { numRuns: 1, seed: 5 },
+    )[0] as TensorFrame;
+    const bytes = encodeTensorFrame(frame);
+    expect(bytes.length).toBe(TENSOR_FRAME_HEADER_BYTES + 4 * (frame.scales.length + frame.words.length));
+  });
+});

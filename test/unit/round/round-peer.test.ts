@@ -1,0 +1,96 @@
+// A peer refuses a counted frame it cannot use (garbage, another round, another model) with
+// a typed error and still completes the round with the rest; every peer refuses the same.
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { GpuCompressor } from '../../../kernels/compress/gpu-compressor.ts';
+import type { GptConfig } from '../../../kernels/gpt/config.ts';
+import { GpuGpt } from '../../../kernels/gpt/gpu-gpt.ts';
+import { initParams } from '../../../kernels/gpt/init.ts';
+import type { GpuContext } from '../../../kernels/gpu/context.ts';
+import { defaultTuning } from '../../../kernels/ops/matmul-tuning.ts';
+import { MemoryNetwork } from '../../../kernels/round/memory-transport.ts';
+import { RoundPeer } from '../../../kernels/round/round-peer.ts';
+import { DEFAULT_TRAIN } from '../../../kernels/train/config.ts';
+import { MemorySplit } from '../../../kernels/train/memory-split.ts';
+import { Trainer } from '../../../kernels/train/trainer.ts';
+import { createRng } from '../../../protocol/rng.ts';
+import { brownSample } from '../../helpers/brown-sample.ts';
+import { nodeContext } from '../../helpers/node-context.ts';
+
+const MODEL: GptConfig = { vocabSize: 256, contextLength: 16, dModel: 16, nLayer: 1, nHead: 2 };
+const owned: { destroy(): void }[] = [];
+let ctx: GpuContext;
+beforeAll(async () => {
+  ctx = await nodeContext();
+});
+afterAll(() => {
+  for (const o of owned) o.destroy();
+});
+
+function peer(id: string, p: number): RoundPeer {
+  const model = new GpuGpt(ctx, MODEL, { B: 2, T: 16, matmul: defaultTuning(ctx.adapter) });
+  const compressor = new GpuCompressor(
+    ctx,
+    model.layout.totalFloats,
+    { randomK: 0.5, topK: 0.5, bits: 8, blockSize: 32 },
+    id,
+  );
+  owned.push(model, compressor);
+  const config = { ...DEFAULT_TRAIN, model: MODEL, batchSize: 2, seqLen: 16, steps: 10, warmupSteps: 1 };
+  const trainer = new Trainer({
+    model,
+    config,
+    train: new MemorySplit(brownSample(2).train, 256),
+    rng: createRng(p),
+    now: () => 0,
+  });
+  const round = { innerSteps: 2, outerLr: 0.7, outerMomentum: 0.9, compression: compressor.settings };
+  return new RoundPeer({
+    id,
+    noiseStream: p,
+    model,
+    trainer,
+    compressor,
+    round,
+    weights: initParams(MODEL, 3),
+  });
+}
+
+it('refuses unusable frames and agrees on the rest', async () => {
+  const a = peer('a', 0);
+  const b = peer('b', 1);
+  const assignment = { round: 0, seed: 99 };
+  await a.train();
+  await b.train();
+  const frameA = await a.contribute(assignment);
+  const frameB = await b.contribute(assignment);
+  // b's frame goes through the chunked in-memory network, as it would over WebRTC.
+  const network = new MemoryNetwork();
+  const toA = network.join('a');
+  const fromB = network.join('b');
+  let received: Uint8Array | null = null;
+  toA.onMessage((_, m) => {
+    received = m;
+  });
+  await fromB.send('a', frameB);
+  expect(received).toEqual(frameB);
+  expect(fromB.traffic.messagesSent).toBe(1);
+  expect(fromB.traffic.bytesSent).toBeGreaterThan(frameB.length);
+  const otherRound = await b.contribute({ round: 1, seed: 99 });
+  const counted = (frames: [string, Uint8Array][]) =>
+    frames.map(([peer, frame]) => ({ peer, tokens: 64, frame }));
+  const hostile: [string, Uint8Array][] = [
+    ['a', frameA],
+    ['b', frameB],
+    ['garbage', Uint8Array.of(1, 2, 3)],
+    ['late', otherRound],
+  ];
+  const outcomeA = await a.finish(assignment, counted(hostile));
+  const outcomeB = await b.finish(assignment, counted([...hostile].reverse()));
+  expect(outcomeA.refused.map((r) => [r.peer, r.error.code])).toEqual([
+    ['garbage', 'ERR_FRAME_TRUNCATED'],
+    ['late', 'ERR_FRAME_FIELD'],
+  ]);
+  expect(outcomeB.refused).toHaveLength(2);
+  expect(outcomeA.hash).toBe(outcomeB.hash);
+  expect(a.weights).toEqual(b.weights);
+});
