@@ -24,7 +24,7 @@ export const RANDOM_K_GOLDEN: readonly GoldenCase[] = [
 export function digest(indices: Uint32Array): { count: number; crc: number } {
   const bytes = new Uint8Array(indices.length * 4);
   const view = new DataView(bytes.buffer);
-  indices.forEach((index, j) => view.setUint32(j * 4, index, true));
+  for (const [j, index] of indices.entries()) view.setUint32(j * 4, index, true);
   return { count: indices.length, crc: crc32(bytes) };
 }
 

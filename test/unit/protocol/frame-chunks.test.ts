@@ -46,7 +46,7 @@ describe('frame chunks', () => {
             if (result.status === 'complete') done.set(result.messageId, result.bytes);
           }
           expect(done.size).toBe(messages.length);
-          messages.forEach((m, id) => expect(same(done.get(id), m)).toBe(true));
+          for (const [id, m] of messages.entries()) expect(same(done.get(id), m)).toBe(true);
           expect(assembler.pendingBytes).toBe(0);
         },
       ),

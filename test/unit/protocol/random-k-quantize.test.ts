@@ -64,7 +64,7 @@ describe('quantization format', () => {
       fc.property(fc.constantFrom(...QUANT_BITS), fc.array(fc.nat(), { maxLength: 300 }), (bits, raw) => {
         const codes = raw.map((c) => (bits === 32 ? c >>> 0 : c % 2 ** bits));
         const words = packCodes(codes, bits, 64);
-        codes.forEach((c, j) => expect(unpackCode(words, bits, j)).toBe(c));
+        for (const [j, c] of codes.entries()) expect(unpackCode(words, bits, j)).toBe(c);
       }),
     );
   });
