@@ -1,10 +1,17 @@
-// The model hash: SHA-256 of the flat fp32 weights, little-endian, as hex. Peers report it
-// after every round to prove they hold bit-identical weights, and the relay serves the
-// committed checkpoint under it (its ETag). Any difference in any bit changes it.
+// The model hash: SHA-256 of a round's outer state, the flat fp32 weights followed by the
+// outer optimizer's momentum, little-endian, as hex. Peers report it after every round to
+// prove they hold bit-identical state, and the relay serves the committed checkpoint under it
+// (its ETag). The momentum is part of it because a peer that joins with the right weights but
+// another momentum would take a different outer step and fall out of agreement a round later.
 
-/** Hex SHA-256 of the weights' bytes. */
-export async function modelHash(weights: Float32Array): Promise<string> {
-  // WebCrypto's types want an ArrayBuffer-backed view; weights are never in shared memory.
-  const digest = await crypto.subtle.digest('SHA-256', weights as Float32Array<ArrayBuffer>);
+/** Hex SHA-256 of the weights' bytes, then the momentum's (all zero before the first round). */
+export async function modelHash(weights: Float32Array, momentum: Float32Array): Promise<string> {
+  if (momentum.length !== weights.length)
+    throw new RangeError(`momentum of ${momentum.length} floats for ${weights.length} weights`);
+  // WebCrypto hashes one buffer at a time (no streaming digest), so the two are joined.
+  const bytes = new Float32Array(weights.length * 2);
+  bytes.set(weights, 0);
+  bytes.set(momentum, weights.length);
+  const digest = await crypto.subtle.digest('SHA-256', bytes);
   return Array.from(new Uint8Array(digest), (byte) => byte.toString(16).padStart(2, '0')).join('');
 }

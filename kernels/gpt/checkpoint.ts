@@ -10,6 +10,7 @@ import {
   decodeSafetensors,
   encodeSafetensors,
   type SafetensorsError,
+  type SafetensorsInput,
 } from '../../protocol/safetensors.ts';
 import { type GptConfig, LAYERNORM_EPS, validateConfig } from './config.ts';
 import { paramLayout } from './layout.ts';
@@ -44,6 +45,8 @@ export function paramsToSafetensors(
   config: GptConfig,
   params: Float32Array,
   metadata: Readonly<Record<string, string>> = {},
+  /** More tensors to store beside the model's (a run's outer state); loaders ignore them. */
+  extra: readonly SafetensorsInput[] = [],
 ): Uint8Array {
   const layout = paramLayout(config);
   if (params.length !== layout.totalFloats) {
@@ -55,7 +58,7 @@ export function paramsToSafetensors(
     shape: t.shape,
     data: params.subarray(t.offset, t.offset + t.size),
   }));
-  return encodeSafetensors(tensors, { ...metadata, ...FORMAT_METADATA });
+  return encodeSafetensors([...tensors, ...extra], { ...metadata, ...FORMAT_METADATA });
 }
 
 /**
@@ -67,7 +70,7 @@ export function paramsToSafetensors(
 export function paramsFromSafetensors(
   config: GptConfig,
   bytes: Uint8Array,
-): Checked<{ params: Float32Array; metadata: Map<string, string> }> {
+): Checked<{ params: Float32Array; metadata: Map<string, string>; tensors: Map<string, DecodedTensor> }> {
   const checked = checkedConfig(config);
   if (!checked.ok) return checked;
   const decoded = decodeSafetensors(bytes);
@@ -90,7 +93,7 @@ export function paramsFromSafetensors(
     }
     params.set(tensor.data, spec.offset);
   }
-  return { ok: true, params, metadata: decoded.metadata };
+  return { ok: true, params, metadata: decoded.metadata, tensors: decoded.tensors };
 }
 
 function findTensor(tensors: Map<string, DecodedTensor>, name: string): DecodedTensor | undefined {

@@ -75,20 +75,33 @@ export class RoundPeer {
       );
   }
 
-  /** Steps 2-3: load θ_r and take H inner steps. */
-  async train(onStep?: (loss: number) => void): Promise<InnerReport> {
-    const { model, trainer, compressor, round } = this.options;
+  /** The outer optimizer's momentum: with the weights, the state every peer must agree on. */
+  get momentum(): Float32Array {
+    return this.outer.momentum;
+  }
+
+  /** Takes the committed state of another peer or the relay's checkpoint (a resync, or a late join). */
+  adopt(weights: Float32Array, momentum: Float32Array): void {
+    if (weights.length !== this.weights.length || momentum.length !== this.weights.length)
+      throw new RangeError(`state of ${weights.length}/${momentum.length} floats for ${this.weights.length}`);
+    this.weights.set(weights);
+    this.outer.momentum.set(momentum);
+  }
+
+  /** Steps 2-3: load θ_r and take H inner steps (`steps`: the relay may size a peer's share). */
+  async train(onStep?: (loss: number) => void, steps = this.options.round.innerSteps): Promise<InnerReport> {
+    const { model, trainer, compressor } = this.options;
     model.setParams(this.weights);
     compressor.setStart(this.weights);
     let tokens = 0;
     let lossSum = 0;
-    for (let h = 0; h < round.innerSteps; h++) {
+    for (let h = 0; h < steps; h++) {
       const report = await trainer.trainStep();
       tokens += model.B * model.T;
       lossSum += report.loss;
       onStep?.(report.loss);
     }
-    return { tokens, meanLoss: lossSum / round.innerSteps };
+    return { tokens, meanLoss: lossSum / Math.max(1, steps) };
   }
 
   /** Step 4: the compressed pseudo-gradient as a wire frame; updates the residual. */
@@ -114,7 +127,7 @@ export class RoundPeer {
       else refused.push({ peer, error: decoded.error });
     }
     if (contributions.length > 0) this.outer.step(this.weights, aggregate(n, contributions));
-    return { hash: await modelHash(this.weights), refused };
+    return { hash: await modelHash(this.weights, this.outer.momentum), refused };
   }
 
   private decode(assignment: RoundAssignment, bytes: Uint8Array) {

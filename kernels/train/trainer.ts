@@ -37,6 +37,11 @@ export interface TrainerOptions {
   readonly rng: { nextBelow(n: number): number };
   /** Milliseconds; injected so tests and workers choose their clock. */
   readonly now: () => number;
+  /**
+   * The learning rate of 0-based `step`; default: the config's warmup + cosine schedule. A
+   * volunteer uses the rate the relay computed for the round instead (relay/run/run-config.ts).
+   */
+  readonly learningRate?: (step: number) => number;
 }
 
 export class Trainer {
@@ -62,7 +67,7 @@ export class Trainer {
     const { model, config, train, rng, now } = this.options;
     const start = now();
     // 1. schedule
-    const lr = learningRateAt(this.step, config);
+    const lr = this.options.learningRate?.(this.step) ?? learningRateAt(this.step, config);
     // 2. data
     const batch = train.sampleBatch(config.batchSize, config.seqLen, rng);
     // 3. forward, backward, clip, AdamW: one submission

@@ -44,6 +44,8 @@ export interface RoundReport {
 
 export interface SwarmResult {
   readonly weights: Float32Array;
+  /** The outer momentum, part of the hashed state. */
+  readonly momentum: Float32Array;
   /** Mean over peers of the bytes each put on the wire, chunk headers included. */
   readonly bytesPerPeer: number;
   readonly tokens: number;
@@ -141,7 +143,8 @@ export async function simulateDiloco(setup: SwarmSetup): Promise<SwarmResult> {
     }
     const bytesPerPeer =
       peers.reduce((s, { transport }) => s + transport.traffic.bytesSent, 0) / peers.length;
-    return { weights: (peers[0] as { peer: RoundPeer }).peer.weights.slice(), bytesPerPeer, tokens, hashes };
+    const first = (peers[0] as { peer: RoundPeer }).peer;
+    return { weights: first.weights.slice(), momentum: first.momentum.slice(), bytesPerPeer, tokens, hashes };
   } finally {
     for (const model of models) model.destroy();
     for (const compressor of compressors) compressor.destroy();

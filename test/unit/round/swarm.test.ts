@@ -60,7 +60,7 @@ describe('swarm of simulated peers', () => {
     }
     // Every round moved the weights, and the final hash is the hash of the returned weights.
     expect(new Set(result.hashes.map((r) => r[0])).size).toBe(4);
-    expect(await modelHash(result.weights)).toBe(result.hashes[3]?.[0]);
+    expect(await modelHash(result.weights, result.momentum)).toBe(result.hashes[3]?.[0]);
     expect(result.tokens).toBe(PEERS * 4 * 3 * TRAIN.batchSize * TRAIN.seqLen);
   });
 

@@ -1,0 +1,283 @@
+// The typed coordination protocol between a volunteer and the relay, spoken as JSON text
+// frames on the relay's `/swarm` WebSocket (../shared/DESIGN.md, "One training round").
+// Every message is a member of a discriminated union on `type`; both directions are
+// described by valibot schemas, so the relay validates what peers send and peers validate
+// what the relay sends with the same declarations. Schemas are values without side effects.
+//
+// A session, in order:
+//   relay → challenge      a nonce to sign, the relay's key, the run and its ICE servers
+//   peer  → hello          its Ed25519 public key and a signature over the challenge
+//   relay → welcome        the peer id (its key) the relay will use for it
+//   peer  → capabilities   adapter, memory, measured speed and bandwidth
+//   peer  → ready          the round and model hash it holds
+//   relay → assignment     a round: group, data shard, seed, deadline, model hash
+//   peer  → manifest       (signed) its frame's hash, and which frames of others it holds
+//   relay → decision       the contributions that count: those every survivor holds
+//   peer  → model-hash     (signed) hash of θ_{r+1} after summing the counted set
+//   relay → commit         the committed hash and the signed ledger head
+//   relay → receipt        one signed receipt per credited contribution
+// `wait`, `resync`, `round-aborted` and `error` are the relay's other answers; the stage
+// messages belong to pipeline parallelism (a later issue) and are refused until then.
+import * as v from 'valibot';
+import { PublicKeyText, Sha256Hex } from './ledger-entry.ts';
+import { SignatureText } from './ledger-signatures.ts';
+
+/** Bytes of one JSON frame on `/swarm`; the largest legitimate one is a manifest of a full group. */
+export const MAX_SWARM_FRAME_BYTES = 64 * 1024;
+/** Peers in one round's group; bounds every list a message may carry. */
+export const MAX_GROUP_SIZE = 64;
+/** Volunteer names as shown on the leaderboard. */
+export const MAX_NAME_LENGTH = 40;
+
+/** A raw 32-byte Ed25519 public key, canonical base64url: also the peer's id. */
+export const PeerKey = PublicKeyText;
+/** A 64-byte Ed25519 signature, canonical base64url. */
+export const Signature = SignatureText;
+export { Sha256Hex };
+
+const Round = v.pipe(v.number(), v.safeInteger(), v.minValue(0));
+const Count = v.pipe(v.number(), v.safeInteger(), v.minValue(0));
+const Rate = v.pipe(v.number(), v.finite(), v.minValue(0));
+const ShortText = (max: number) => v.pipe(v.string(), v.maxLength(max));
+
+// ---- peer → relay ----------------------------------------------------------------------
+
+export const Hello = v.object({
+  type: v.literal('hello'),
+  publicKey: PeerKey,
+  /** Ed25519 over helloMessage(nonce, runId) (protocol/swarm-signing.ts). */
+  signature: Signature,
+  name: v.optional(ShortText(MAX_NAME_LENGTH)),
+  /** 'browser' or 'node': shown on the leaderboard, never trusted for anything. */
+  platform: v.picklist(['browser', 'node']),
+});
+
+export const Capabilities = v.object({
+  type: v.literal('capabilities'),
+  adapter: v.object({
+    vendor: ShortText(80),
+    architecture: ShortText(80),
+    description: ShortText(160),
+    isSoftware: v.boolean(),
+  }),
+  /** GPUDevice limits.maxStorageBufferBindingSize, bytes. */
+  maxBufferBytes: Count,
+  /** Bytes of GPU memory the peer is willing to use. */
+  memoryBytes: Count,
+  /** Training tokens per second measured on this run's model. */
+  tokensPerSec: Rate,
+  uplinkBytesPerSec: Rate,
+  downlinkBytesPerSec: Rate,
+});
+
+export const Ready = v.object({
+  type: v.literal('ready'),
+  /** The last committed round whose weights the peer holds; -1 for none (needs θ_0 or a checkpoint). */
+  round: v.pipe(v.number(), v.safeInteger(), v.minValue(-1)),
+  modelHash: v.nullable(Sha256Hex),
+});
+
+export const HeldFrame = v.object({ peer: PeerKey, frameHash: Sha256Hex });
+
+export const Manifest = v.object({
+  type: v.literal('manifest'),
+  round: Round,
+  /** SHA-256 of this peer's own encoded frame. */
+  frameHash: Sha256Hex,
+  frameBytes: Count,
+  /** Frames of other group members this peer received and decoded. */
+  holds: v.pipe(v.array(HeldFrame), v.maxLength(MAX_GROUP_SIZE)),
+  trainLoss: v.nullable(v.pipe(v.number(), v.finite())),
+  signature: Signature,
+});
+
+export const ModelHashReport = v.object({
+  type: v.literal('model-hash'),
+  round: Round,
+  hash: Sha256Hex,
+  signature: Signature,
+});
+
+export const Leave = v.object({ type: v.literal('leave'), reason: ShortText(200) });
+
+/** Pipeline parallelism's report of a stage's progress; refused until that issue lands. */
+export const StageReport = v.object({
+  type: v.literal('stage-report'),
+  stage: Count,
+  microbatches: Count,
+});
+
+export const PeerMessage = v.variant('type', [
+  Hello,
+  Capabilities,
+  Ready,
+  Manifest,
+  ModelHashReport,
+  Leave,
+  StageReport,
+]);
+export type PeerMessage = v.InferOutput<typeof PeerMessage>;
+
+// ---- relay → peer ----------------------------------------------------------------------
+
+export const IceServer = v.object({
+  urls: v.union([v.string(), v.array(v.string())]),
+  username: v.optional(v.string()),
+  credential: v.optional(v.string()),
+});
+export type IceServer = v.InferOutput<typeof IceServer>;
+
+export const Challenge = v.object({
+  type: v.literal('challenge'),
+  nonce: v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{22,86}$/)),
+  runId: ShortText(80),
+  relayKey: PeerKey,
+  iceServers: v.array(IceServer),
+});
+
+export const Welcome = v.object({
+  type: v.literal('welcome'),
+  peerId: PeerKey,
+  runId: ShortText(80),
+  /** Hash of the run config, so a peer can tell it trains what the relay runs. */
+  configHash: Sha256Hex,
+});
+
+export const GroupMember = v.object({
+  peer: PeerKey,
+  name: ShortText(MAX_NAME_LENGTH),
+  /** Inner steps this member was given (its share follows its measured speed). */
+  innerSteps: Count,
+});
+
+export const Assignment = v.object({
+  type: v.literal('assignment'),
+  round: Round,
+  configHash: Sha256Hex,
+  /** h_r: the weights every member must start from. */
+  modelHash: Sha256Hex,
+  /** Shared seed s_r: random-k candidates are regenerated from it. */
+  seed: v.pipe(v.number(), v.safeInteger(), v.minValue(0), v.maxValue(0xffffffff)),
+  group: v.pipe(v.array(GroupMember), v.minLength(1), v.maxLength(MAX_GROUP_SIZE)),
+  /** This peer's token range [start, end) of the training split, never trained twice in an epoch. */
+  shard: v.object({ start: Count, end: Count }),
+  innerSteps: Count,
+  /** Inner AdamW learning rate for this round (the run's schedule, computed by the relay). */
+  learningRate: Rate,
+  /** Epoch milliseconds: manifests after it do not count. */
+  deadline: Count,
+});
+
+export const Wait = v.object({
+  type: v.literal('wait'),
+  reason: ShortText(200),
+  /** Epoch milliseconds of the next chance to join, when known. */
+  retryAt: v.nullable(Count),
+});
+
+export const CountedEntry = v.object({ peer: PeerKey, tokens: Count, frameHash: Sha256Hex });
+
+export const Decision = v.object({
+  type: v.literal('decision'),
+  round: Round,
+  /** Sorted by peer id: the order every peer sums in. */
+  counted: v.pipe(v.array(CountedEntry), v.maxLength(MAX_GROUP_SIZE)),
+  /** Epoch milliseconds: model hashes after it do not count. */
+  deadline: Count,
+});
+
+export const SignedHead = v.object({
+  height: Count,
+  hash: Sha256Hex,
+  signature: Signature,
+});
+
+export const Commit = v.object({
+  type: v.literal('commit'),
+  round: Round,
+  modelHash: Sha256Hex,
+  head: v.nullable(SignedHead),
+  /** This peer is asked to upload the weights (POST /api/runs/:id/checkpoint?round=R). */
+  uploadCheckpoint: v.boolean(),
+});
+
+export const Resync = v.object({
+  type: v.literal('resync'),
+  /** The last committed round; -1 before the first (θ_0). */
+  round: v.pipe(v.number(), v.safeInteger(), v.minValue(-1)),
+  /** The committed hash to fetch (from a peer, else the relay's checkpoint). */
+  modelHash: Sha256Hex,
+});
+
+export const RoundAborted = v.object({
+  type: v.literal('round-aborted'),
+  round: Round,
+  reason: ShortText(200),
+});
+
+export const ReceiptMessage = v.object({
+  type: v.literal('receipt'),
+  /** A protocol/ledger-entry.ts Receipt, checked by the peer against the relay's key. */
+  receipt: v.unknown(),
+});
+
+export const ErrorMessage = v.object({
+  type: v.literal('error'),
+  code: ShortText(64),
+  message: ShortText(500),
+});
+
+/** Pipeline parallelism's stage assignment; a later issue fills it in. */
+export const StageAssignment = v.object({
+  type: v.literal('stage-assignment'),
+  stage: Count,
+  layers: v.object({ start: Count, end: Count }),
+});
+
+export const RelayMessage = v.variant('type', [
+  Challenge,
+  Welcome,
+  Assignment,
+  Wait,
+  Decision,
+  Commit,
+  Resync,
+  RoundAborted,
+  ReceiptMessage,
+  ErrorMessage,
+  StageAssignment,
+]);
+export type RelayMessage = v.InferOutput<typeof RelayMessage>;
+
+export type SwarmParseError = {
+  readonly code: 'ERR_SWARM_TOO_LARGE' | 'ERR_SWARM_JSON' | 'ERR_SWARM_SCHEMA';
+  readonly message: string;
+};
+export type SwarmParse<T> = { ok: true; value: T } | { ok: false; error: SwarmParseError };
+
+/** One JSON text frame to a typed message; never throws (STYLE 4). */
+export function parseSwarmFrame<T>(schema: v.GenericSchema<unknown, T>, text: string): SwarmParse<T> {
+  // Length in UTF-16 units bounds the UTF-8 bytes from below; the transport caps bytes.
+  if (text.length > MAX_SWARM_FRAME_BYTES)
+    return fail('ERR_SWARM_TOO_LARGE', `frame of ${text.length} characters exceeds ${MAX_SWARM_FRAME_BYTES}`);
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    return fail('ERR_SWARM_JSON', error instanceof Error ? error.message : 'not JSON');
+  }
+  const parsed = v.safeParse(schema, json);
+  if (!parsed.success) {
+    const issue = parsed.issues[0];
+    const path = issue.path?.map((p) => String(p.key)).join('.') ?? '';
+    return fail('ERR_SWARM_SCHEMA', `${path ? `${path}: ` : ''}${issue.message}`);
+  }
+  return { ok: true, value: parsed.output };
+}
+
+export const parsePeerMessage = (text: string) => parseSwarmFrame(PeerMessage, text);
+export const parseRelayMessage = (text: string) => parseSwarmFrame(RelayMessage, text);
+
+function fail(code: SwarmParseError['code'], message: string): { ok: false; error: SwarmParseError } {
+  return { ok: false, error: { code, message } };
+}

@@ -1,0 +1,36 @@
+// The exact bytes a peer signs for each message that proves identity or earns credit. Each
+// starts with a domain tag and version, so a signature made for one purpose can never be
+// replayed as another, and names the run, so it cannot be replayed on another run. Fields are
+// joined by '|', which none of them can contain (ids and hashes are base64url or hex).
+
+const encoder = new TextEncoder();
+
+/** The challenge answer: proves the peer holds the private key of the id it claims. */
+export function helloMessage(runId: string, nonce: string): Uint8Array {
+  return encoder.encode(`potluck-hello-v1|${runId}|${nonce}`);
+}
+
+export interface ManifestFields {
+  readonly round: number;
+  readonly frameHash: string;
+  readonly frameBytes: number;
+  readonly holds: readonly { readonly peer: string; readonly frameHash: string }[];
+  readonly trainLoss: number | null;
+}
+
+/** A contribution manifest: what the peer sent and which frames of others it holds. */
+export function manifestMessage(runId: string, m: ManifestFields): Uint8Array {
+  const holds = [...m.holds]
+    .sort((a, b) => (a.peer < b.peer ? -1 : a.peer > b.peer ? 1 : 0))
+    .map((h) => `${h.peer}:${h.frameHash}`)
+    .join(',');
+  const loss = m.trainLoss === null ? '' : String(m.trainLoss);
+  return encoder.encode(
+    `potluck-manifest-v1|${runId}|${m.round}|${m.frameHash}|${m.frameBytes}|${holds}|${loss}`,
+  );
+}
+
+/** The hash of θ_{r+1} a peer computed after summing the counted set. */
+export function modelHashMessage(runId: string, round: number, hash: string): Uint8Array {
+  return encoder.encode(`potluck-model-hash-v1|${runId}|${round}|${hash}`);
+}

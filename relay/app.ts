@@ -1,0 +1,68 @@
+// The relay's HTTP side as a Hono app, apart from any server (STYLE 5): tests call
+// `app.request()` without a port, and relay/server.ts serves it and routes WebSocket
+// upgrades (`/swarm`, `/signal`) next to it. No gradient ever passes through here; the only
+// large bodies are checkpoints and token shards, both checked or bounded.
+import { serveStatic } from '@hono/node-server/serve-static';
+import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { HTTPException } from 'hono/http-exception';
+import type { Registry } from 'prom-client';
+import { ledgerRoutes } from './http/ledger-routes.ts';
+import { runRoutes } from './http/run-routes.ts';
+import { relaySecurityHeaders } from './http/security-headers.ts';
+import type { RelayRun } from './run/relay-run.ts';
+
+export interface AppOptions {
+  readonly run: RelayRun;
+  readonly metrics: Registry;
+  /** The built web app (dist/web), or null when only the API is served. */
+  readonly webDir: string | null;
+}
+
+export function createApp(options: AppOptions): Hono {
+  const { run, metrics, webDir } = options;
+  const app = new Hono();
+  app.use('*', relaySecurityHeaders());
+  // Only checkpoint uploads carry a body of any size; everything else is bounded small.
+  app.use('/api/*', async function limitBodies(c, next) {
+    const isCheckpoint = c.req.method === 'POST' && c.req.path.endsWith('/checkpoint');
+    const maxSize = isCheckpoint ? run.maxCheckpointBytes : 16 * 1024;
+    return bodyLimit({
+      maxSize,
+      onError: () => {
+        throw new HTTPException(413, { message: `request body above ${maxSize} bytes` });
+      },
+    })(c, next);
+  });
+
+  app.get('/healthz', (c) =>
+    c.json({
+      ok: true,
+      runId: run.id,
+      committedRound: run.coordinator.lastCommitted.round,
+      peers: run.coordinator.connectedPeers,
+    }),
+  );
+  app.get('/metrics', async (c) => {
+    c.header('content-type', metrics.contentType);
+    return c.body(await metrics.metrics());
+  });
+  app.route('/api/runs', runRoutes(run));
+  app.route('/api', ledgerRoutes(run));
+
+  if (webDir) {
+    app.get('/leaderboard', serveStatic({ root: webDir, path: 'leaderboard.html' }));
+    app.use('/*', serveStatic({ root: webDir }));
+  }
+
+  app.notFound((c) =>
+    c.json({ error: { code: 'ERR_NOT_FOUND', message: `no route for ${c.req.path}` } }, 404),
+  );
+  app.onError((error, c) => {
+    if (error instanceof HTTPException)
+      return c.json({ error: { code: `ERR_HTTP_${error.status}`, message: error.message } }, error.status);
+    run.log.error({ err: error, path: c.req.path }, 'request failed');
+    return c.json({ error: { code: 'ERR_INTERNAL', message: 'the relay could not answer' } }, 500);
+  });
+  return app;
+}

@@ -1,0 +1,97 @@
+// `/api/runs`: the run's config and progress, its committed weights, and its token shards.
+import { open, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Hono } from 'hono';
+import { HTTPException } from 'hono/http-exception';
+import type { RelayRun } from '../run/relay-run.ts';
+import { parseByteRange } from './byte-range.ts';
+
+export function runRoutes(run: RelayRun): Hono {
+  const routes = new Hono();
+  const known = (id: string) => {
+    if (id !== run.id) throw new HTTPException(404, { message: `no run ${id}` });
+  };
+
+  routes.get('/', (c) => c.json({ runs: [run.summary()] }));
+
+  routes.get('/:id', async (c) => {
+    known(c.req.param('id'));
+    return c.json({ ...run.summary(), config: run.config, loss: await run.lossCurve() });
+  });
+
+  routes.get('/:id/checkpoint', async (c) => {
+    known(c.req.param('id'));
+    const latest = run.checkpoints.latest();
+    if (!latest) throw new HTTPException(404, { message: 'no checkpoint stored yet' });
+    const etag = `"${latest.modelHash}"`;
+    c.header('etag', etag);
+    c.header('x-potluck-round', String(latest.round));
+    c.header('x-potluck-model-hash', latest.modelHash);
+    c.header('cache-control', 'no-cache');
+    if (c.req.header('if-none-match') === etag) return c.body(null, 304);
+    c.header('content-type', 'application/octet-stream');
+    c.header('content-disposition', `attachment; filename="${run.id}-round-${latest.round}.safetensors"`);
+    return c.body(await run.checkpoints.read(latest));
+  });
+
+  // A peer that reported the committed hash uploads the weights it holds; they are kept only
+  // if they hash to a committed hash, so the uploader needs no trust.
+  routes.post('/:id/checkpoint', async (c) => {
+    known(c.req.param('id'));
+    const round = Number(c.req.query('round'));
+    const expected = run.committedHash(round);
+    if (expected === null)
+      throw new HTTPException(409, { message: `round ${c.req.query('round')} is not committed` });
+    if (run.checkpoints.has(expected)) return c.json({ stored: false, reason: 'already stored' });
+    const bytes = new Uint8Array(await c.req.arrayBuffer());
+    const checked = await run.checkpoints.check(bytes, expected);
+    if (!checked.ok) return c.json({ error: { code: checked.code, message: checked.message } }, 422);
+    await run.checkpoints.save(round, expected, checked.state);
+    run.log.info({ round, modelHash: expected }, 'checkpoint stored');
+    return c.json({ stored: true, round, modelHash: expected }, 201);
+  });
+
+  routes.get('/:id/dataset', (c) => {
+    known(c.req.param('id'));
+    return c.json(run.dataset.manifest);
+  });
+
+  routes.get('/:id/shards/:n', async (c) => {
+    known(c.req.param('id'));
+    const split = c.req.query('split') === 'val' ? 'val' : 'train';
+    const n = Number(c.req.param('n'));
+    const shard = Number.isSafeInteger(n) ? run.dataset.manifest.splits[split].shards[n] : undefined;
+    if (!shard) throw new HTTPException(404, { message: `no ${split} shard ${c.req.param('n')}` });
+    const file = join(run.dataset.dir, shard.file);
+    const { size } = await stat(file);
+    const range = parseByteRange(c.req.header('range'), size);
+    c.header('accept-ranges', 'bytes');
+    c.header('content-type', 'application/octet-stream');
+    c.header('cache-control', 'public, max-age=31536000, immutable');
+    if (range.kind === 'unsatisfiable') {
+      c.header('content-range', `bytes */${size}`);
+      return c.body(null, 416);
+    }
+    const start = range.kind === 'partial' ? range.start : 0;
+    const end = range.kind === 'partial' ? range.end : size - 1;
+    const bytes = await readSlice(file, start, end - start + 1);
+    if (range.kind === 'partial') {
+      c.header('content-range', `bytes ${start}-${end}/${size}`);
+      return c.body(bytes, 206);
+    }
+    return c.body(bytes);
+  });
+
+  return routes;
+}
+
+async function readSlice(file: string, start: number, length: number): Promise<Uint8Array<ArrayBuffer>> {
+  const handle = await open(file, 'r');
+  try {
+    const bytes = new Uint8Array(length);
+    await handle.read(bytes, 0, length, start);
+    return bytes;
+  } finally {
+    await handle.close();
+  }
+}

@@ -1,0 +1,21 @@
+// Errors from the ledger store carry stable codes (simple-peer's ERR_* habit), so the round
+// coordinator can tell a caller's mistake from a broken database.
+
+export type LedgerErrorCode =
+  | 'ERR_LEDGER_INPUT' // a run id, key, hash, count or shard the ledger cannot record
+  | 'ERR_LEDGER_UNKNOWN_RUN' // commitRound for a run that ensureRun never recorded
+  | 'ERR_LEDGER_ROUND_CONFLICT' // the round is already committed with another model hash
+  | 'ERR_LEDGER_SCHEMA' // the database holds a newer schema than this code knows
+  | 'ERR_LEDGER_CLOSED' // the store was used after close()
+  | 'ERR_RELAY_KEY'; // the relay key file exists but holds no usable Ed25519 key
+
+export class LedgerError extends Error {
+  override readonly name = 'LedgerError';
+  constructor(
+    readonly code: LedgerErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${code}: ${message}`, options);
+  }
+}

@@ -1,0 +1,188 @@
+// The relay's credit ledger (../shared/DESIGN.md, "Credits"): runs, peers, committed rounds
+// and the append-only, hash-chained entries that credit peers for them, with a signed head
+// per round. Everything goes through `Sql`, so the same class runs on embedded PGlite and on
+// a PostgreSQL server shared by several relays.
+
+import * as v from 'valibot';
+import type { ChainCheck } from '../../protocol/ledger-chain.ts';
+import { type LedgerEntry, PublicKeyText, RunId } from '../../protocol/ledger-entry.ts';
+import { type LedgerHead, type Receipt, receiptMessage } from '../../protocol/ledger-signatures.ts';
+import { type CommitRoundInput, checkCommitInput } from './commit-input.ts';
+import { commitRoundIn } from './commit-round.ts';
+import { LedgerError } from './errors.ts';
+import type { RelaySigner } from './relay-signer.ts';
+import {
+  ENTRY_COLUMNS,
+  type EntryRow,
+  HEAD_COLUMNS,
+  type HeadRow,
+  type LeaderboardDbRow,
+  type LeaderboardRow,
+  ROUND_COLUMNS,
+  type RoundRecord,
+  type RoundRow,
+  toEntry,
+  toHead,
+  toLeaderboardRow,
+  toRound,
+} from './rows.ts';
+import { migrate } from './schema.ts';
+import type { Sql } from './sql.ts';
+import { verifyLedger } from './verify-ledger.ts';
+
+export interface CommitResult {
+  readonly entries: LedgerEntry[];
+  readonly head: LedgerHead | null;
+  /** One per entry, in the same order: what each credited peer keeps as proof. */
+  readonly receipts: Receipt[];
+  readonly duplicate: boolean;
+}
+
+/** Most entries one entriesAfter call returns. */
+export const MAX_ENTRIES_PAGE = 1000;
+/** Longest display name kept; the swarm protocol allows fewer (MAX_NAME_LENGTH). */
+export const MAX_PEER_NAME = 100;
+
+export class Ledger {
+  /** Commits from this process run one after another (the table lock covers other relays). */
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly sql: Sql,
+    private readonly signer: RelaySigner,
+    private readonly now: () => Date = () => new Date(),
+  ) {}
+
+  /** A ledger on `sql`, its schema migrated to this build's version. */
+  static async open(sql: Sql, signer: RelaySigner, now?: () => Date): Promise<Ledger> {
+    await migrate(sql);
+    return new Ledger(sql, signer, now);
+  }
+
+  /** The relay's public key: what receipts and heads verify against. */
+  get relayKey(): string {
+    return this.signer.publicKey;
+  }
+
+  /** Records the run on first sight; a run's config never changes afterwards. */
+  async ensureRun(id: string, config: unknown): Promise<void> {
+    if (!v.is(RunId, id)) throw new LedgerError('ERR_LEDGER_INPUT', `run id ${JSON.stringify(id)}`);
+    await this.sql.query(
+      `insert into runs (id, config, created_at) values ($1, $2::jsonb, $3)
+       on conflict (id) do nothing`,
+      [id, JSON.stringify(config), this.now().toISOString()],
+    );
+  }
+
+  /**
+   * Notes a peer as seen now, with its display name (null keeps the old one) and GPU time
+   * worked since its last touch (added to its total).
+   */
+  async touchPeer(publicKey: string, name: string | null, gpuMs = 0): Promise<void> {
+    if (!v.is(PublicKeyText, publicKey)) throw new LedgerError('ERR_LEDGER_INPUT', 'peer key');
+    if (name !== null && name.length > MAX_PEER_NAME)
+      throw new LedgerError('ERR_LEDGER_INPUT', 'peer name too long');
+    if (!Number.isSafeInteger(gpuMs) || gpuMs < 0)
+      throw new LedgerError('ERR_LEDGER_INPUT', `gpuMs ${gpuMs}`);
+    // The peers table is bookkeeping, not the ledger: the one table updated in place.
+    await this.sql.query(
+      `insert into peers (public_key, name, first_seen, last_seen, gpu_ms) values ($1, $2, $3, $3, $4)
+       on conflict (public_key) do update set
+         name = coalesce(excluded.name, peers.name),
+         last_seen = excluded.last_seen,
+         gpu_ms = peers.gpu_ms + excluded.gpu_ms`,
+      [publicKey, name, this.now().toISOString(), gpuMs],
+    );
+  }
+
+  /**
+   * Records a committed round and credits its peers, all in one transaction. Committing a
+   * round again (a retry after a crash, a second relay) writes nothing and returns what the
+   * first commit wrote, with `duplicate: true`.
+   */
+  async commitRound(input: CommitRoundInput): Promise<CommitResult> {
+    checkCommitInput(input);
+    const run = this.queue.then(async () => {
+      const committed = await this.sql.transaction((tx) => commitRoundIn(tx, this.signer, this.now(), input));
+      return { ...committed, receipts: await this.receipts(committed.entries) };
+    });
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Entries above `height`, ascending: the audit stream, page by page. */
+  async entriesAfter(height: number, limit: number): Promise<LedgerEntry[]> {
+    const capped = Math.max(1, Math.min(MAX_ENTRIES_PAGE, Math.floor(limit) || 1));
+    const rows = await this.sql.query<EntryRow>(
+      `select ${ENTRY_COLUMNS} from ledger_entries where height > $1 order by height limit $2`,
+      [Math.max(0, Math.floor(height) || 0), capped],
+    );
+    return rows.map(toEntry);
+  }
+
+  /** The latest signed head, null before the first credited round. */
+  async head(): Promise<LedgerHead | null> {
+    const [row] = await this.sql.query<HeadRow>(
+      `select ${HEAD_COLUMNS} from ledger_heads order by height desc limit 1`,
+    );
+    return row ? toHead(row) : null;
+  }
+
+  /** The run's last committed round, where a restarted relay resumes; null before the first. */
+  async lastRound(runId: string): Promise<RoundRecord | null> {
+    const [row] = await this.sql.query<RoundRow>(
+      `select ${ROUND_COLUMNS} from rounds where run_id = $1 order by round desc limit 1`,
+      [runId],
+    );
+    return row ? toRound(row) : null;
+  }
+
+  /** Every committed round of the run, ascending: its loss curve. */
+  async rounds(runId: string): Promise<RoundRecord[]> {
+    const rows = await this.sql.query<RoundRow>(
+      `select ${ROUND_COLUMNS} from rounds where run_id = $1 order by round`,
+      [runId],
+    );
+    return rows.map(toRound);
+  }
+
+  /** Token ranges trained in the run's rounds from `fromRound` on, in round order. */
+  async committedShards(runId: string, fromRound: number): Promise<[number, number][]> {
+    const rows = await this.sql.query<{ shards: [number, number][] }>(
+      'select shards from rounds where run_id = $1 and round >= $2 order by round',
+      [runId, fromRound],
+    );
+    return rows.flatMap((row) => row.shards);
+  }
+
+  /** Credited peers by verified FLOPs, most first; over one run or, without it, all runs. */
+  async leaderboard(runId?: string): Promise<LeaderboardRow[]> {
+    const rows = await this.sql.query<LeaderboardDbRow>(
+      `select e.peer_key, p.name, sum(e.flops)::text as flops, sum(e.tokens)::text as tokens,
+              count(*) as rounds, p.gpu_ms, p.last_seen
+         from ledger_entries e left join peers p on p.public_key = e.peer_key
+        where $1::text is null or e.run_id = $1::text
+        group by e.peer_key, p.name, p.gpu_ms, p.last_seen
+        order by sum(e.flops) desc, e.peer_key`,
+      [runId ?? null],
+    );
+    return rows.map(toLeaderboardRow);
+  }
+
+  /** Re-hashes and re-links every entry and checks every head against the relay's key. */
+  verifyChain(): Promise<ChainCheck> {
+    return verifyLedger(this.sql, this.signer.publicKey);
+  }
+
+  /** Receipts are re-made rather than stored: Ed25519 signatures are deterministic (RFC 8032). */
+  private async receipts(entries: readonly LedgerEntry[]): Promise<Receipt[]> {
+    const relayKey = this.signer.publicKey;
+    return Promise.all(
+      entries.map(async (entry) => ({
+        entry,
+        relayKey,
+        signature: await this.signer.sign(receiptMessage(entry.hash)),
+      })),
+    );
+  }
+}

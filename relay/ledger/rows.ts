@@ -1,0 +1,135 @@
+// Database rows to the values the ledger hands out. Drivers disagree on wide integers (pg
+// returns bigint and numeric as text, PGlite returns bigint as a number), so every column is
+// converted here, once, the same way for both.
+import type { LedgerEntry } from '../../protocol/ledger-entry.ts';
+import type { LedgerHead } from '../../protocol/ledger-signatures.ts';
+
+type Wide = number | string | bigint;
+
+export interface EntryRow {
+  height: Wide;
+  prev_hash: string;
+  hash: string;
+  run_id: string;
+  round: number;
+  peer_key: string;
+  tokens: Wide;
+  flops: Wide;
+  model_hash: string;
+  created_at: string;
+}
+
+export const ENTRY_COLUMNS =
+  'height, prev_hash, hash, run_id, round, peer_key, tokens, flops::text as flops, model_hash, created_at';
+
+export function toEntry(row: EntryRow): LedgerEntry {
+  return {
+    height: Number(row.height),
+    prevHash: row.prev_hash,
+    hash: row.hash,
+    runId: row.run_id,
+    round: row.round,
+    peerKey: row.peer_key,
+    tokens: Number(row.tokens),
+    flops: String(row.flops),
+    modelHash: row.model_hash,
+    createdAt: row.created_at,
+  };
+}
+
+export interface HeadRow {
+  height: Wide;
+  hash: string;
+  run_id: string;
+  round: number;
+  signature: string;
+}
+
+export const HEAD_COLUMNS = 'height, hash, run_id, round, signature';
+
+export function toHead(row: HeadRow): LedgerHead {
+  return {
+    height: Number(row.height),
+    hash: row.hash,
+    runId: row.run_id,
+    round: row.round,
+    signature: row.signature,
+  };
+}
+
+/** A committed round: one point of the run's loss curve, and the shards it trained. */
+export interface RoundRecord {
+  readonly runId: string;
+  readonly round: number;
+  readonly modelHash: string;
+  /** Tokens trained in the round, by every credited peer together. */
+  readonly tokens: number;
+  readonly trainLoss: number | null;
+  /** Token ranges [start, end) of the training split. */
+  readonly shards: [number, number][];
+  /** ISO time. */
+  readonly committedAt: string;
+}
+
+export interface RoundRow {
+  run_id: string;
+  round: number;
+  model_hash: string;
+  tokens: Wide;
+  train_loss: number | null;
+  shards: [number, number][];
+  committed_at: Date | string;
+}
+
+export const ROUND_COLUMNS = 'run_id, round, model_hash, tokens, train_loss, shards, committed_at';
+
+export function toRound(row: RoundRow): RoundRecord {
+  return {
+    runId: row.run_id,
+    round: row.round,
+    modelHash: row.model_hash,
+    tokens: Number(row.tokens),
+    trainLoss: row.train_loss,
+    shards: row.shards,
+    committedAt: new Date(row.committed_at).toISOString(),
+  };
+}
+
+export interface LeaderboardRow {
+  readonly publicKey: string;
+  readonly name: string | null;
+  /** TFLOP of verified training work, for display: flops / 1e12. */
+  readonly credits: number;
+  /** Exact FLOPs as decimal text. */
+  readonly flops: string;
+  readonly tokens: number;
+  /** GPU time the peer reported over all runs (touchPeer), milliseconds. */
+  readonly gpuMs: number;
+  /** ISO time of the last touchPeer or credit; null only if the peers row is missing. */
+  readonly lastSeen: string | null;
+  /** Rounds the peer was credited in. */
+  readonly rounds: number;
+}
+
+export interface LeaderboardDbRow {
+  peer_key: string;
+  name: string | null;
+  flops: string;
+  tokens: Wide;
+  gpu_ms: Wide | null;
+  last_seen: Date | string | null;
+  rounds: Wide;
+}
+
+export function toLeaderboardRow(row: LeaderboardDbRow): LeaderboardRow {
+  return {
+    publicKey: row.peer_key,
+    name: row.name,
+    credits: Number(BigInt(row.flops)) / 1e12,
+    flops: row.flops,
+    tokens: Number(row.tokens),
+    gpuMs: Number(row.gpu_ms ?? 0),
+    lastSeen: row.last_seen === null ? null : new Date(row.last_seen).toISOString(),
+    rounds: Number(row.rounds),
+  };
+}

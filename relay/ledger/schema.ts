@@ -1,0 +1,99 @@
+// The ledger's tables and how a database reaches the current version. Each migration runs
+// once, in order, in one transaction with its row in schema_version, so a crash mid-way
+// leaves the previous version intact. Statements say `if not exists` all the same, so a
+// table made by hand or by an older build is adopted rather than refused. The same text
+// runs on PGlite and on PostgreSQL 15.
+import { LedgerError } from './errors.ts';
+import type { Sql } from './sql.ts';
+
+interface Migration {
+  readonly version: number;
+  readonly statements: readonly string[];
+}
+
+const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    statements: [
+      `create table if not exists runs (
+        id text primary key,
+        config jsonb not null,
+        created_at timestamptz not null
+      )`,
+      `create table if not exists peers (
+        public_key text primary key,
+        name text,
+        first_seen timestamptz not null,
+        last_seen timestamptz not null,
+        gpu_ms bigint not null default 0
+      )`,
+      `create table if not exists rounds (
+        run_id text not null references runs (id),
+        round int not null,
+        model_hash text not null,
+        tokens bigint not null,
+        train_loss double precision,
+        shards jsonb not null,
+        committed_at timestamptz not null,
+        primary key (run_id, round)
+      )`,
+      // Append-only: the code never updates or deletes a row here. Every column but
+      // idempotency_key is part of the hashed content (protocol/ledger-entry.ts).
+      `create table if not exists ledger_entries (
+        height bigint primary key,
+        prev_hash text not null,
+        hash text not null unique,
+        run_id text not null,
+        round int not null,
+        peer_key text not null,
+        tokens bigint not null,
+        flops numeric not null,
+        model_hash text not null,
+        idempotency_key text not null unique,
+        created_at text not null,
+        foreign key (run_id, round) references rounds (run_id, round)
+      )`,
+      'create index if not exists ledger_entries_peer on ledger_entries (peer_key)',
+      'create index if not exists ledger_entries_round on ledger_entries (run_id, round)',
+      `create table if not exists ledger_heads (
+        height bigint primary key,
+        hash text not null,
+        round int not null,
+        run_id text not null,
+        signature text not null,
+        foreign key (run_id, round) references rounds (run_id, round)
+      )`,
+    ],
+  },
+];
+
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+/** Arbitrary, fixed: relays sharing one server take turns migrating, never at once. */
+const MIGRATION_LOCK = 0x706f746c; // 'potl'
+
+/** Brings the database to SCHEMA_VERSION; a no-op when it is there already. */
+export async function migrate(sql: Sql): Promise<void> {
+  await sql.transaction(async (tx) => {
+    await tx.query('select pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
+    await tx.query(`create table if not exists schema_version (
+      version int primary key,
+      applied_at timestamptz not null default now()
+    )`);
+    const [row] = await tx.query<{ version: number | null }>(
+      'select max(version) as version from schema_version',
+    );
+    const current = row?.version ?? 0;
+    if (current > SCHEMA_VERSION) {
+      throw new LedgerError(
+        'ERR_LEDGER_SCHEMA',
+        `the database is at schema version ${current}; this relay knows up to ${SCHEMA_VERSION}`,
+      );
+    }
+    for (const migration of MIGRATIONS) {
+      if (migration.version <= current) continue;
+      for (const statement of migration.statements) await tx.query(statement);
+      await tx.query('insert into schema_version (version) values ($1)', [migration.version]);
+    }
+  });
+}

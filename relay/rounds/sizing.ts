@@ -1,0 +1,67 @@
+// How much work each member of a round gets, from its measured speed: a round lasts as long
+// as a peer of median speed needs for H inner steps, and every member is given the steps it
+// can do in that time, so a slow laptop and a fast desktop finish together instead of the
+// desktop idling at the barrier. The aggregate weights each contribution by its tokens
+// (kernels/round/aggregate.ts), so unequal shares are averaged correctly.
+
+export interface Candidate {
+  readonly peer: string;
+  /** Measured training tokens per second; 0 or unknown counts as the median. */
+  readonly tokensPerSec: number;
+  readonly uplinkBytesPerSec: number;
+}
+
+export interface SizingRules {
+  /** H for a peer of median speed. */
+  readonly innerSteps: number;
+  readonly tokensPerStep: number;
+  readonly maxGroupSize: number;
+  readonly maxInnerStepsFactor: number;
+  /** Peers slower than this fraction of the median wait out the round. */
+  readonly slowestSpeedRatio: number;
+}
+
+export interface Share {
+  readonly peer: string;
+  readonly innerSteps: number;
+}
+
+export interface Sizing {
+  readonly shares: readonly Share[];
+  /** Peers left out of this round (too slow, or beyond the group cap). */
+  readonly waiting: readonly string[];
+  /** Seconds a median member needs for its inner steps. */
+  readonly innerSeconds: number;
+}
+
+export function sizeRound(candidates: readonly Candidate[], rules: SizingRules): Sizing {
+  const speeds = candidates.map((c) => c.tokensPerSec).filter((s) => s > 0 && Number.isFinite(s));
+  const median = speeds.length > 0 ? medianOf(speeds) : 0;
+  const speedOf = (c: Candidate) =>
+    c.tokensPerSec > 0 && Number.isFinite(c.tokensPerSec) ? c.tokensPerSec : median;
+  // The fastest first, ties by id, so the choice is deterministic.
+  const ranked = [...candidates].sort((a, b) => speedOf(b) - speedOf(a) || (a.peer < b.peer ? -1 : 1));
+  const shares: Share[] = [];
+  const waiting: string[] = [];
+  const maxSteps = Math.max(rules.innerSteps, Math.floor(rules.innerSteps * rules.maxInnerStepsFactor));
+  for (const c of ranked) {
+    const speed = speedOf(c);
+    const tooSlow = median > 0 && speed < median * rules.slowestSpeedRatio;
+    if (tooSlow || shares.length >= rules.maxGroupSize) {
+      waiting.push(c.peer);
+      continue;
+    }
+    const steps = median > 0 ? Math.round((rules.innerSteps * speed) / median) : rules.innerSteps;
+    shares.push({ peer: c.peer, innerSteps: Math.min(maxSteps, Math.max(1, steps)) });
+  }
+  const innerSeconds = median > 0 ? (rules.innerSteps * rules.tokensPerStep) / median : 0;
+  return { shares, waiting, innerSeconds };
+}
+
+function medianOf(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1
+    ? (sorted[mid] as number)
+    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+}

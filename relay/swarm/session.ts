@@ -1,0 +1,171 @@
+// One volunteer's connection to `/swarm`, from the relay's side: the Ed25519 challenge, then
+// typed messages handed to the round coordinator. Every frame is parsed against the
+// protocol's schemas and every credit-earning message's signature is checked before the
+// coordinator sees it. Bad input ends this connection only, with a reason; nothing here
+// throws out to the socket's event handlers.
+import { encodeBase64url } from '../../protocol/base64url.ts';
+import { verifyEd25519 } from '../../protocol/ed25519-verify.ts';
+import {
+  type IceServer,
+  type PeerMessage,
+  parsePeerMessage,
+  type RelayMessage,
+} from '../../protocol/swarm-messages.ts';
+import { helloMessage, manifestMessage, modelHashMessage } from '../../protocol/swarm-signing.ts';
+import type { Logger } from '../logger.ts';
+import type { Coordinator } from '../rounds/coordinator.ts';
+
+/** What a session needs of its socket. */
+export interface SessionSocket {
+  send(text: string): void;
+  close(code: number, reason: string): void;
+}
+
+/** WebSocket close codes (RFC 6455 §7.4.1; 4000-4999 are ours). */
+export const CLOSE = {
+  policy: 1008, // a frame broke the protocol
+  replaced: 4001, // the same key connected again
+  unauthenticated: 4002, // no valid hello in time
+} as const;
+
+export interface SessionOptions {
+  readonly socket: SessionSocket;
+  readonly coordinator: Coordinator;
+  readonly runId: string;
+  readonly configHash: string;
+  readonly relayKey: string;
+  readonly iceServers: () => IceServer[];
+  readonly log: Logger;
+  /** Random bytes for the challenge (crypto.getRandomValues in production). */
+  readonly randomBytes: (n: number) => Uint8Array;
+  /** Called once the peer proved its key; returns the session it replaces, if any. */
+  readonly onAuthenticated: (peerId: string, name: string, session: SwarmSession) => void;
+}
+
+export class SwarmSession {
+  /** The peer's public key once it answered the challenge. */
+  peerId: string | null = null;
+  private nonce = '';
+  private closed = false;
+  /** Signature checks are async: frames are handled one after another, in arrival order. */
+  private queue: Promise<void> = Promise.resolve();
+
+  constructor(private readonly options: SessionOptions) {}
+
+  start(): void {
+    this.nonce = encodeBase64url(this.options.randomBytes(32));
+    this.send({
+      type: 'challenge',
+      nonce: this.nonce,
+      runId: this.options.runId,
+      relayKey: this.options.relayKey,
+      iceServers: this.options.iceServers(),
+    });
+  }
+
+  /** One text frame from the peer. */
+  receive(text: string): void {
+    if (this.closed) return;
+    const parsed = parsePeerMessage(text);
+    if (!parsed.ok) {
+      this.refuse(parsed.error.code, parsed.error.message);
+      return;
+    }
+    this.queue = this.queue
+      .then(() => this.handle(parsed.value))
+      .catch((error: unknown) => {
+        this.options.log.error({ err: error, peer: this.peerId }, 'swarm message handler failed');
+        this.refuse('ERR_SWARM_INTERNAL', 'the relay could not handle that message');
+      });
+  }
+
+  /** The socket closed (either side): the coordinator stops waiting for this peer. */
+  ended(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.peerId) this.options.coordinator.leave(this.peerId);
+  }
+
+  /** Another connection authenticated with the same key: this one steps aside quietly. */
+  replaced(): void {
+    this.closed = true;
+    this.options.socket.close(CLOSE.replaced, 'the same key connected again');
+  }
+
+  send(message: RelayMessage): void {
+    if (!this.closed) this.options.socket.send(JSON.stringify(message));
+  }
+
+  private async handle(message: PeerMessage): Promise<void> {
+    if (this.closed) return;
+    const { coordinator, runId } = this.options;
+    if (message.type === 'hello') return this.hello(message);
+    const peer = this.peerId;
+    if (!peer) return this.refuse('ERR_SWARM_UNAUTHENTICATED', `${message.type} before hello`);
+    switch (message.type) {
+      case 'capabilities':
+        coordinator.capabilities(peer, message);
+        return;
+      case 'ready':
+        coordinator.ready(peer, message.round, message.modelHash);
+        return;
+      case 'manifest':
+        if (
+          !(await verifyEd25519(
+            peer,
+            message.signature,
+            manifestMessage(runId, message) as Uint8Array<ArrayBuffer>,
+          ))
+        )
+          return this.refuse('ERR_SWARM_SIGNATURE', 'manifest signature does not verify');
+        coordinator.manifest(peer, message);
+        return;
+      case 'model-hash':
+        if (
+          !(await verifyEd25519(
+            peer,
+            message.signature,
+            modelHashMessage(runId, message.round, message.hash) as Uint8Array<ArrayBuffer>,
+          ))
+        )
+          return this.refuse('ERR_SWARM_SIGNATURE', 'model-hash signature does not verify');
+        coordinator.modelHash(peer, message.round, message.hash);
+        return;
+      case 'leave':
+        this.ended();
+        return;
+      case 'stage-report':
+        return this.refuse('ERR_SWARM_UNSUPPORTED', 'pipeline stages are not served by this relay yet');
+      default: {
+        const unreachable: never = message;
+        return unreachable;
+      }
+    }
+  }
+
+  private async hello(message: Extract<PeerMessage, { type: 'hello' }>): Promise<void> {
+    if (this.peerId) return this.refuse('ERR_SWARM_PROTOCOL', 'hello twice');
+    const signed = helloMessage(this.options.runId, this.nonce) as Uint8Array<ArrayBuffer>;
+    if (!(await verifyEd25519(message.publicKey, message.signature, signed)))
+      return this.refuse('ERR_SWARM_SIGNATURE', 'the challenge signature does not verify');
+    if (this.closed) return;
+    this.peerId = message.publicKey;
+    const name = message.name?.trim() || message.publicKey.slice(0, 8);
+    this.options.onAuthenticated(message.publicKey, name, this);
+    this.options.coordinator.join({ id: message.publicKey, name, send: (m) => this.send(m) });
+    this.send({
+      type: 'welcome',
+      peerId: message.publicKey,
+      runId: this.options.runId,
+      configHash: this.options.configHash,
+    });
+  }
+
+  private refuse(code: string, message: string): void {
+    if (this.closed) return;
+    this.options.log.warn({ peer: this.peerId, code, message }, 'swarm connection refused a frame');
+    this.send({ type: 'error', code, message: message.slice(0, 500) });
+    this.ended();
+    this.options.socket.close(CLOSE.policy, code);
+  }
+}

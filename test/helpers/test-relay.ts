@@ -1,0 +1,58 @@
+// A real relay on a loopback port for tests: in-memory PGlite (or PostgreSQL when given a
+// URL), a small prepared slice of the Brown Corpus, and a run config with short deadlines.
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { RunConfig } from '../../protocol/run-config.ts';
+import { readBrownCorpus } from '../../relay/datasets/brown.ts';
+import { prepareDataset } from '../../relay/datasets/prepare.ts';
+import { silentLogger } from '../../relay/logger.ts';
+import { resolveRunConfig } from '../../relay/run/run-config.ts';
+import { MEMORY_DATABASE, type RelayHandle, type RelayOptions, startRelay } from '../../relay/server.ts';
+
+/** Prepares the first `documents` Brown documents into a fresh folder; returns the folder. */
+export async function smallDataset(documents = 6): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'potluck-data-'));
+  await prepareDataset({
+    documents: readBrownCorpus().slice(0, documents),
+    source: { kind: 'files', files: ['brown-sample'] },
+    outDir: dir,
+    valEvery: 3,
+  });
+  return dir;
+}
+
+/** Fast rounds: scripted peers answer at once, so deadlines only matter for silent ones. */
+export function fastRun(dataset: string, overrides: Record<string, unknown> = {}): RunConfig {
+  const resolved = resolveRunConfig({
+    dataset,
+    schedule: {
+      minPeers: 1,
+      gatherMs: 50,
+      minRoundMs: 1_500,
+      maxRoundMs: 1_500,
+      hashTimeoutMs: 1_000,
+      ...((overrides.schedule as object) ?? {}),
+    },
+    ...Object.fromEntries(Object.entries(overrides).filter(([k]) => k !== 'schedule')),
+  });
+  if (!resolved.ok) throw new Error(resolved.message);
+  return resolved.config;
+}
+
+export async function startTestRelay(
+  dataset: string,
+  options: Partial<RelayOptions> & { overrides?: Record<string, unknown> } = {},
+): Promise<RelayHandle> {
+  const stateDir = options.stateDir ?? (await mkdtemp(join(tmpdir(), 'potluck-relay-')));
+  return startRelay({
+    port: 0,
+    host: '127.0.0.1',
+    stateDir,
+    databaseUrl: MEMORY_DATABASE,
+    run: fastRun(dataset, options.overrides),
+    webDir: null,
+    log: silentLogger,
+    ...options,
+  });
+}

@@ -1,0 +1,121 @@
+// The relay's HTTP routes through `app.request()`: no port, the real run, ledger and
+// checkpoints behind them.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { paramsToSafetensors } from '../../../kernels/gpt/checkpoint.ts';
+import { initParams } from '../../../kernels/gpt/init.ts';
+import { decodeTokenShard } from '../../../protocol/token-shard.ts';
+import type { RelayHandle } from '../../../relay/server.ts';
+import { smallDataset, startTestRelay } from '../../helpers/test-relay.ts';
+
+let relay: RelayHandle;
+let runId = '';
+const get = (path: string, init?: RequestInit) => relay.app.request(path, init);
+
+beforeAll(async () => {
+  relay = await startTestRelay(await smallDataset());
+  runId = relay.run.id;
+});
+afterAll(async () => {
+  await relay?.close();
+});
+
+describe('relay routes', () => {
+  it('reports health, runs and the run with its config', async () => {
+    const health = await (await get('/healthz')).json();
+    expect(health).toMatchObject({ ok: true, runId, committedRound: -1 });
+    const { runs } = (await (await get('/api/runs')).json()) as {
+      runs: { id: string; paramCount: number }[];
+    };
+    expect(runs.map((r) => r.id)).toEqual([runId]);
+    const detail = (await (await get(`/api/runs/${runId}`)).json()) as { config: unknown; loss: unknown[] };
+    expect(detail.config).toEqual(relay.run.config);
+    expect(detail.loss).toEqual([]);
+    expect((await get('/api/runs/nope')).status).toBe(404);
+  });
+
+  it('puts security headers on pages and API answers alike', async () => {
+    for (const path of ['/healthz', '/api/runs', '/nowhere']) {
+      const response = await get(path);
+      const csp = response.headers.get('content-security-policy') ?? '';
+      expect(csp).toContain("default-src 'self'");
+      expect(csp).toContain("script-src 'self'");
+      expect(csp).not.toContain('unsafe-inline');
+      expect(response.headers.get('x-content-type-options')).toBe('nosniff');
+      expect(response.headers.get('x-frame-options')).toBe('DENY');
+    }
+  });
+
+  it('serves θ_0 as safetensors under its model hash, with ETag revalidation', async () => {
+    const response = await get(`/api/runs/${runId}/checkpoint`);
+    expect(response.status).toBe(200);
+    const hash = relay.run.coordinator.lastCommitted.modelHash;
+    expect(response.headers.get('etag')).toBe(`"${hash}"`);
+    const bytes = new Uint8Array(await response.arrayBuffer());
+    expect((await relay.run.checkpoints.check(bytes, hash)).ok).toBe(true);
+    const again = await get(`/api/runs/${runId}/checkpoint`, { headers: { 'if-none-match': `"${hash}"` } });
+    expect(again.status).toBe(304);
+  });
+
+  it('keeps an uploaded checkpoint only when it hashes to a committed hash', async () => {
+    const { config } = relay.run;
+    const wrong = paramsToSafetensors(config.model, initParams(config.model, config.seed + 1));
+    const notCommitted = await get(`/api/runs/${runId}/checkpoint?round=5`, {
+      method: 'POST',
+      body: wrong as Uint8Array<ArrayBuffer>,
+    });
+    expect(notCommitted.status).toBe(409);
+    // Round -1 is θ_0, already stored: a second copy is not written.
+    const dup = await get(`/api/runs/${runId}/checkpoint?round=-1`, {
+      method: 'POST',
+      body: wrong as Uint8Array<ArrayBuffer>,
+    });
+    expect(await dup.json()).toMatchObject({ stored: false });
+    const garbage = await get(`/api/runs/${runId}/checkpoint?round=-1`, {
+      method: 'POST',
+      body: new Uint8Array(relay.run.maxCheckpointBytes + 1),
+    });
+    expect(garbage.status).toBe(413);
+  });
+
+  it('serves token shards whole and by byte range', async () => {
+    const whole = await get(`/api/runs/${runId}/shards/0`);
+    expect(whole.status).toBe(200);
+    expect(whole.headers.get('accept-ranges')).toBe('bytes');
+    const bytes = new Uint8Array(await whole.arrayBuffer());
+    const decoded = decodeTokenShard(bytes);
+    expect(decoded.ok).toBe(true);
+    const part = await get(`/api/runs/${runId}/shards/0`, { headers: { range: 'bytes=32-63' } });
+    expect(part.status).toBe(206);
+    expect(part.headers.get('content-range')).toBe(`bytes 32-63/${bytes.length}`);
+    expect(new Uint8Array(await part.arrayBuffer())).toEqual(bytes.subarray(32, 64));
+    const suffix = await get(`/api/runs/${runId}/shards/0`, { headers: { range: 'bytes=-10' } });
+    expect(new Uint8Array(await suffix.arrayBuffer())).toEqual(bytes.subarray(bytes.length - 10));
+    const beyond = await get(`/api/runs/${runId}/shards/0`, { headers: { range: `bytes=${bytes.length}-` } });
+    expect(beyond.status).toBe(416);
+    expect((await get(`/api/runs/${runId}/shards/0?split=val`)).status).toBe(200);
+    expect((await get(`/api/runs/${runId}/shards/99`)).status).toBe(404);
+    expect((await get(`/api/runs/${runId}/shards/-1`)).status).toBe(404);
+  });
+
+  it('pages the ledger and refuses malformed queries', async () => {
+    const ledger = await (await get('/api/ledger?after=0&limit=10')).json();
+    expect(ledger).toMatchObject({ relayKey: relay.run.relayKey, entries: [] });
+    for (const bad of ['after=-1', 'after=abc', 'limit=1e9', 'after=__proto__'])
+      expect((await get(`/api/ledger?${bad}`)).status).toBe(400);
+    expect((await (await get('/api/leaderboard')).json()).rows).toEqual([]);
+  });
+
+  it('exposes Prometheus metrics', async () => {
+    const response = await get('/metrics');
+    expect(response.headers.get('content-type')).toContain('text/plain');
+    const text = await response.text();
+    expect(text).toContain('potluck_committed_round -1');
+    expect(text).toContain('potluck_swarm_peers 0');
+  });
+
+  it('answers unknown routes with a typed 404', async () => {
+    const response = await get('/api/nothing');
+    expect(response.status).toBe(404);
+    expect(await response.json()).toMatchObject({ error: { code: 'ERR_NOT_FOUND' } });
+  });
+});

@@ -1,0 +1,185 @@
+// The pure rules behind a round: which token ranges are handed out, how work is sized by
+// speed, which contributions count, and which model hash commits.
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { decideCounted, type ManifestSummary, tallyHashes } from '../../../relay/rounds/decide.ts';
+import { ShardPool, type TokenRange } from '../../../relay/rounds/shard-pool.ts';
+import { sizeRound } from '../../../relay/rounds/sizing.ts';
+
+describe('ShardPool', () => {
+  it('never hands out a token twice in an epoch, whatever is taken, released and committed', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ size: fc.integer({ min: 1, max: 300 }), keep: fc.boolean() }), {
+          maxLength: 60,
+        }),
+        (ops) => {
+          const pool = new ShardPool(1000);
+          const trained: TokenRange[] = [];
+          for (const op of ops) {
+            const range = pool.take(op.size, 10, 1);
+            if (!range) break; // the epoch's free ranges are used up while one is still held
+            expect(range.end - range.start).toBeGreaterThanOrEqual(Math.min(10, op.size));
+            if (op.keep) trained.push(range);
+            else pool.release(range); // its peer vanished
+          }
+          const sorted = [...trained].sort((a, b) => a.start - b.start);
+          for (let i = 1; i < sorted.length; i++)
+            expect(sorted[i]?.start).toBeGreaterThanOrEqual(sorted[i - 1]?.end as number);
+          expect(pool.epoch).toBe(0);
+        },
+      ),
+    );
+  });
+
+  it('starts a new epoch only when nothing is left and nothing is held', () => {
+    const pool = new ShardPool(100);
+    const a = pool.take(60, 10, 0) as TokenRange;
+    const b = pool.take(60, 10, 1) as TokenRange;
+    expect([a, b]).toEqual([
+      { start: 0, end: 60 },
+      { start: 60, end: 100 },
+    ]);
+    expect(pool.take(60, 10, 2)).toBeNull(); // both held: wait, do not wrap
+    pool.release(b);
+    expect(pool.take(60, 10, 1)).toEqual({ start: 60, end: 100 });
+    expect(pool.take(60, 10, 0)).toEqual({ start: 0, end: 60 });
+    expect(pool.epoch).toBe(1);
+  });
+
+  it('replays committed rounds after a restart, moving to the epoch they were in', () => {
+    const pool = new ShardPool(100);
+    pool.replayCommitted([{ start: 0, end: 50 }]);
+    pool.replayCommitted([{ start: 50, end: 100 }]);
+    pool.replayCommitted([{ start: 0, end: 30 }]); // this round was in epoch 1
+    expect(pool.epoch).toBe(1);
+    expect(pool.take(100, 10, 0)).toEqual({ start: 30, end: 100 });
+  });
+});
+
+describe('sizeRound', () => {
+  const rules = {
+    innerSteps: 20,
+    tokensPerStep: 512,
+    maxGroupSize: 3,
+    maxInnerStepsFactor: 4,
+    slowestSpeedRatio: 0.125,
+  };
+
+  it('gives each member the steps it can do while a median peer does H', () => {
+    const sizing = sizeRound(
+      [
+        { peer: 'laptop', tokensPerSec: 500, uplinkBytesPerSec: 1e6 },
+        { peer: 'desktop', tokensPerSec: 2000, uplinkBytesPerSec: 1e6 },
+        { peer: 'median', tokensPerSec: 1000, uplinkBytesPerSec: 1e6 },
+      ],
+      rules,
+    );
+    const steps = Object.fromEntries(sizing.shares.map((s) => [s.peer, s.innerSteps]));
+    expect(steps).toEqual({ laptop: 10, desktop: 40, median: 20 });
+    // Every member's inner time is then the median's: steps x tokens/step / speed.
+    for (const [peer, speed] of [
+      ['laptop', 500],
+      ['desktop', 2000],
+      ['median', 1000],
+    ] as const)
+      expect(((steps[peer] as number) * 512) / speed).toBeCloseTo(sizing.innerSeconds, 6);
+  });
+
+  it('leaves out peers far slower than the median and those beyond the group cap', () => {
+    const sizing = sizeRound(
+      [
+        { peer: 'a', tokensPerSec: 1000, uplinkBytesPerSec: 1 },
+        { peer: 'b', tokensPerSec: 1000, uplinkBytesPerSec: 1 },
+        { peer: 'c', tokensPerSec: 1000, uplinkBytesPerSec: 1 },
+        { peer: 'd', tokensPerSec: 900, uplinkBytesPerSec: 1 },
+        { peer: 'snail', tokensPerSec: 10, uplinkBytesPerSec: 1 },
+      ],
+      rules,
+    );
+    expect(sizing.shares.map((s) => s.peer)).toEqual(['a', 'b', 'c']);
+    expect([...sizing.waiting].sort()).toEqual(['d', 'snail']);
+  });
+
+  it('caps a very fast peer at maxInnerStepsFactor x H, and treats unknown speed as the median', () => {
+    const sizing = sizeRound(
+      [
+        { peer: 'rocket', tokensPerSec: 1e6, uplinkBytesPerSec: 1 },
+        { peer: 'new', tokensPerSec: 0, uplinkBytesPerSec: 1 },
+        { peer: 'x', tokensPerSec: 1000, uplinkBytesPerSec: 1 },
+        { peer: 'y', tokensPerSec: 1000, uplinkBytesPerSec: 1 },
+      ],
+      { ...rules, maxGroupSize: 4 },
+    );
+    const steps = Object.fromEntries(sizing.shares.map((s) => [s.peer, s.innerSteps]));
+    expect(steps).toEqual({ rocket: 80, new: 20, x: 20, y: 20 });
+  });
+});
+
+describe('decideCounted', () => {
+  const manifest = (frameHash: string, holds: Record<string, string>): ManifestSummary => ({
+    frameHash,
+    holds: new Map(Object.entries(holds)),
+  });
+
+  it('counts every frame when every survivor holds every other', () => {
+    const result = decideCounted(
+      new Map([
+        ['b', manifest('hb', { a: 'ha', c: 'hc' })],
+        ['a', manifest('ha', { b: 'hb', c: 'hc' })],
+        ['c', manifest('hc', { a: 'ha', b: 'hb' })],
+      ]),
+    );
+    expect(result).toEqual({ counted: ['a', 'b', 'c'], summers: ['a', 'b', 'c'] });
+  });
+
+  it('leaves a survivor that received nothing out of the sum instead of shrinking the set', () => {
+    const result = decideCounted(
+      new Map([
+        ['a', manifest('ha', { b: 'hb', c: 'hc' })],
+        ['b', manifest('hb', { a: 'ha', c: 'hc' })],
+        ['c', manifest('hc', {})],
+      ]),
+    );
+    expect(result).toEqual({ counted: ['a', 'b', 'c'], summers: ['a', 'b'] });
+  });
+
+  it('does not count a frame whose holders saw another hash than its author declared', () => {
+    const result = decideCounted(
+      new Map([
+        ['a', manifest('ha', { b: 'hb', c: 'tampered' })],
+        ['b', manifest('hb', { a: 'ha', c: 'tampered' })],
+        ['c', manifest('hc', { a: 'ha', b: 'hb' })],
+      ]),
+    );
+    expect(result.counted).toEqual(['a', 'b']);
+    expect(result.summers).toEqual(['a', 'b', 'c']);
+  });
+});
+
+describe('tallyHashes', () => {
+  it('commits the hash of a strict majority and names the others', () => {
+    expect(
+      tallyHashes(
+        new Map([
+          ['a', 'h'],
+          ['b', 'h'],
+          ['c', 'x'],
+        ]),
+      ),
+    ).toEqual({
+      winner: 'h',
+      agreeing: ['a', 'b'],
+      disagreeing: ['c'],
+    });
+    expect(
+      tallyHashes(
+        new Map([
+          ['a', 'h'],
+          ['b', 'x'],
+        ]),
+      ).winner,
+    ).toBeNull();
+    expect(tallyHashes(new Map()).winner).toBeNull();
+  });
+});
