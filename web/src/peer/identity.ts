@@ -11,17 +11,24 @@ export interface PeerIdentity {
   sign(message: Uint8Array): Promise<string>;
 }
 
+/** WebCrypto's key type, named through the `crypto` global so DOM and Node typings both fit. */
+type Key = Awaited<ReturnType<typeof crypto.subtle.importKey>>;
+
 export interface StoredKeyPair {
-  readonly privateKey: CryptoKey;
-  readonly publicKey: CryptoKey;
+  readonly privateKey: Key;
+  readonly publicKey: Key;
 }
 
-/** A fresh key pair; the caller persists it (idb-keyval in the browser, a file in Node). */
-export async function generateKeyPair(): Promise<StoredKeyPair> {
-  const pair = (await crypto.subtle.generateKey({ name: 'Ed25519' }, false, [
-    'sign',
-    'verify',
-  ])) as CryptoKeyPair;
+/**
+ * A fresh key pair; the caller persists it (idb-keyval in the browser keeps the CryptoKey
+ * itself, so it stays non-extractable there; the Node volunteer writes PKCS#8 to a file and
+ * asks for an extractable key).
+ */
+export async function generateKeyPair(extractable = false): Promise<StoredKeyPair> {
+  const pair = (await crypto.subtle.generateKey({ name: 'Ed25519' }, extractable, ['sign', 'verify'])) as {
+    privateKey: Key;
+    publicKey: Key;
+  };
   return { privateKey: pair.privateKey, publicKey: pair.publicKey };
 }
 

@@ -1,0 +1,201 @@
+// A volunteer's GPU side of the run: the model, its inner AdamW state, the compressor and its
+// error-feedback residual, and the RoundPeer that holds θ_r and the outer momentum. Built
+// from the run config the relay serves, it takes one round at a time in the shape the relay
+// assigns it (a token range, a number of inner steps, a learning rate), and is the same object
+// in the browser's worker and in the headless Node volunteer.
+import { modelHash } from '../../protocol/model-hash.ts';
+import { deriveSeed } from '../../protocol/random-k.ts';
+import { createRng } from '../../protocol/rng.ts';
+import type { RunConfig } from '../../protocol/run-config.ts';
+import { GpuCompressor } from '../compress/gpu-compressor.ts';
+import { createModel } from '../gpt/create-model.ts';
+import type { GpuGpt } from '../gpt/gpu-gpt.ts';
+import type { TuneCache } from '../gpu/autotune.ts';
+import type { GpuContext } from '../gpu/context.ts';
+import { AssignedRange } from '../train/assigned-range.ts';
+import type { TrainConfig } from '../train/config.ts';
+import type { TrainData } from '../train/trainer.ts';
+import { Trainer } from '../train/trainer.ts';
+import type { CountedContribution, RoundOutcome } from './round-peer.ts';
+import { RoundPeer } from './round-peer.ts';
+import type { RoundState } from './round-state-file.ts';
+
+export interface RoundWork {
+  readonly round: number;
+  readonly seed: number;
+  /** The assigned token range's tokens. */
+  readonly tokens: Uint16Array;
+  readonly innerSteps: number;
+  readonly learningRate: number;
+}
+
+export interface StepProgress {
+  readonly step: number;
+  readonly steps: number;
+  readonly loss: number;
+  readonly tokensPerSec: number;
+}
+
+export interface EngineOptions {
+  readonly ctx: GpuContext;
+  readonly config: RunConfig;
+  /** θ_r and the outer momentum to start from (θ_0 and zeros, or a checkpoint). */
+  readonly state: RoundState;
+  readonly tuneCache: TuneCache;
+  /** Distinct per peer: seeds its stochastic rounding (peers must not round alike). */
+  readonly noiseStream: number;
+  readonly now?: () => number;
+}
+
+/**
+ * What changes each round under one Trainer: the assigned range and the learning rate. One
+ * Trainer for the whole run keeps AdamW's step count, so its bias correction stays right.
+ */
+class RoundInputs implements TrainData {
+  range: AssignedRange | null = null;
+  learningRate = 0;
+  sampleBatch(batchSize: number, seqLen: number) {
+    if (!this.range) throw new Error('no tokens assigned');
+    return this.range.sampleBatch(batchSize, seqLen);
+  }
+}
+
+export class RoundEngine {
+  private destroyed = false;
+
+  private constructor(
+    private readonly inputs: RoundInputs,
+    private readonly config: RunConfig,
+    private readonly model: GpuGpt,
+    private readonly compressor: GpuCompressor,
+    private readonly peer: RoundPeer,
+    private readonly now: () => number,
+  ) {}
+
+  static async create(options: EngineOptions): Promise<RoundEngine> {
+    const { ctx, config, state } = options;
+    const now = options.now ?? (() => performance.now());
+    const { batchSize: B, seqLen: T } = config.inner;
+    const model = await createModel(ctx, config.model, {
+      B,
+      T,
+      params: state.weights,
+      tuneCache: options.tuneCache,
+    });
+    const compressor = new GpuCompressor(
+      ctx,
+      model.layout.totalFloats,
+      config.round.compression,
+      'volunteer',
+    );
+    const train: TrainConfig = {
+      ...config.inner,
+      model: config.model,
+      steps: Number.MAX_SAFE_INTEGER,
+      warmupSteps: 0,
+      evalEvery: Number.MAX_SAFE_INTEGER,
+      evalBatches: 1,
+      seed: config.seed,
+    };
+    const inputs = new RoundInputs();
+    const trainer = new Trainer({
+      model,
+      config: train,
+      train: inputs,
+      rng: createRng(config.seed), // unused: assigned ranges are read in order
+      now,
+      learningRate: () => inputs.learningRate,
+    });
+    const peer = new RoundPeer({
+      id: 'self',
+      noiseStream: options.noiseStream,
+      model,
+      trainer,
+      compressor,
+      round: config.round,
+      weights: state.weights,
+    });
+    peer.adopt(state.weights, state.momentum);
+    return new RoundEngine(inputs, config, model, compressor, peer, now);
+  }
+
+  /** Hash of θ_r and the momentum this engine holds. */
+  stateHash(): Promise<string> {
+    return modelHash(this.peer.weights, this.peer.momentum);
+  }
+
+  /** A copy of the committed state (to persist, or to upload as a checkpoint). */
+  state(): RoundState {
+    return { weights: this.peer.weights.slice(), momentum: this.peer.momentum.slice() };
+  }
+
+  /** Takes another peer's or the relay's committed state (a resync or a late join). */
+  adopt(state: RoundState): void {
+    this.peer.adopt(state.weights, state.momentum);
+  }
+
+  /** Steps 2-3 on the assigned range; `pace` runs after each step (pause, throttle). */
+  async train(
+    work: RoundWork,
+    onStep?: (progress: StepProgress) => void,
+    pace?: (stepMillis: number) => Promise<void>,
+  ): Promise<{ tokens: number; meanLoss: number }> {
+    this.check();
+    this.inputs.range = new AssignedRange(work.tokens, this.config.model.vocabSize);
+    this.inputs.learningRate = work.learningRate;
+    const tokensPerStep = this.config.inner.batchSize * this.config.inner.seqLen;
+    let step = 0;
+    let last = this.now();
+    const report = await this.peer.train(async (loss) => {
+      const now = this.now();
+      const millis = now - last;
+      step++;
+      onStep?.({
+        step,
+        steps: work.innerSteps,
+        loss,
+        tokensPerSec: (tokensPerStep * 1000) / Math.max(1, millis),
+      });
+      await pace?.(millis);
+      last = this.now();
+    }, work.innerSteps);
+    return report;
+  }
+
+  /** Step 4: the compressed pseudo-gradient as a wire frame. */
+  contribute(work: { round: number; seed: number }): Promise<Uint8Array> {
+    this.check();
+    return this.peer.contribute(work);
+  }
+
+  /** Step 6: sum the counted set, take the outer step, hash. */
+  finish(
+    work: { round: number; seed: number },
+    counted: readonly CountedContribution[],
+  ): Promise<RoundOutcome> {
+    this.check();
+    return this.peer.finish(work, counted);
+  }
+
+  get paramCount(): number {
+    return this.model.layout.paramCount;
+  }
+
+  destroy(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    this.model.destroy();
+    this.compressor.destroy();
+  }
+
+  private check(): void {
+    if (this.destroyed) throw new Error('ERR_ENGINE_DESTROYED: the round engine was destroyed');
+  }
+}
+
+/** A peer's stochastic-rounding stream from its public key, so no two peers share one. */
+export function noiseStreamOf(seed: number, peerKey: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < peerKey.length; i++) h = Math.imul(h ^ peerKey.charCodeAt(i), 0x01000193) >>> 0;
+  return deriveSeed(seed, h) & 0x7fffffff;
+}

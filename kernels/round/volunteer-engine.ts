@@ -1,0 +1,123 @@
+// The GPU side of a volunteer as the peer runtime (web/src/peer/volunteer.ts) sees it: every
+// method async and every argument plain data or a buffer, so the same interface is served
+// in-process by the headless Node volunteer and across comlink by the browser's worker. It
+// adds to RoundEngine what a donated GPU needs: state files in and out (checkpoints), a
+// duty-cycle throttle that really idles the GPU, and pause.
+import type { RunConfig } from '../../protocol/run-config.ts';
+import type { TuneCache } from '../gpu/autotune.ts';
+import type { GpuContext } from '../gpu/context.ts';
+import { RoundEngine, type RoundWork, type StepProgress } from './round-engine.ts';
+import type { CountedContribution } from './round-peer.ts';
+import { decodeRoundState, encodeRoundState, type RoundState } from './round-state-file.ts';
+
+export interface VolunteerEngine {
+  /** Hash of the committed state this engine holds. */
+  stateHash(): Promise<string>;
+  /** The committed state as a safetensors file (kernels/round/round-state-file.ts). */
+  exportState(): Promise<Uint8Array>;
+  /** Takes a state file if it hashes to `expectedHash`; says why not otherwise. */
+  importState(
+    bytes: Uint8Array,
+    expectedHash: string,
+  ): Promise<{ ok: true } | { ok: false; message: string }>;
+  train(
+    work: RoundWork,
+    onStep?: (progress: StepProgress) => void,
+  ): Promise<{ tokens: number; meanLoss: number }>;
+  contribute(work: { round: number; seed: number }): Promise<Uint8Array>;
+  finish(
+    work: { round: number; seed: number },
+    counted: readonly CountedContribution[],
+  ): Promise<{ hash: string; refused: number }>;
+  /** Fraction of wall time the GPU may work, in (0, 1]: after a step of t ms it idles t (1 − d) / d. */
+  setDutyCycle(dutyCycle: number): Promise<void>;
+  /** While paused, training waits between steps. */
+  setPaused(paused: boolean): Promise<void>;
+  destroy(): Promise<void>;
+}
+
+export interface LocalEngineOptions {
+  readonly ctx: GpuContext;
+  readonly config: RunConfig;
+  readonly initial: RoundState;
+  readonly tuneCache: TuneCache;
+  readonly noiseStream: number;
+  readonly sleep?: (ms: number) => Promise<void>;
+}
+
+export class LocalVolunteerEngine implements VolunteerEngine {
+  private dutyCycle = 1;
+  private paused = false;
+  private resume: (() => void) | null = null;
+
+  private constructor(
+    private readonly engine: RoundEngine,
+    private readonly config: RunConfig,
+    private readonly sleep: (ms: number) => Promise<void>,
+  ) {}
+
+  static async create(options: LocalEngineOptions): Promise<LocalVolunteerEngine> {
+    const engine = await RoundEngine.create({
+      ctx: options.ctx,
+      config: options.config,
+      state: options.initial,
+      tuneCache: options.tuneCache,
+      noiseStream: options.noiseStream,
+    });
+    const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+    return new LocalVolunteerEngine(engine, options.config, sleep);
+  }
+
+  stateHash(): Promise<string> {
+    return this.engine.stateHash();
+  }
+
+  async exportState(): Promise<Uint8Array> {
+    return encodeRoundState(this.config.model, this.engine.state());
+  }
+
+  async importState(bytes: Uint8Array, expectedHash: string) {
+    const decoded = await decodeRoundState(this.config.model, bytes, expectedHash);
+    if (!decoded.ok) return { ok: false as const, message: decoded.message };
+    this.engine.adopt(decoded.state);
+    return { ok: true as const };
+  }
+
+  train(work: RoundWork, onStep?: (progress: StepProgress) => void) {
+    return this.engine.train(work, onStep, (millis) => this.pace(millis));
+  }
+
+  contribute(work: { round: number; seed: number }): Promise<Uint8Array> {
+    return this.engine.contribute(work);
+  }
+
+  async finish(work: { round: number; seed: number }, counted: readonly CountedContribution[]) {
+    const outcome = await this.engine.finish(work, counted);
+    return { hash: outcome.hash, refused: outcome.refused.length };
+  }
+
+  async setDutyCycle(dutyCycle: number): Promise<void> {
+    if (!(dutyCycle > 0 && dutyCycle <= 1))
+      throw new RangeError(`duty cycle must be in (0, 1], got ${dutyCycle}`);
+    this.dutyCycle = dutyCycle;
+  }
+
+  async setPaused(paused: boolean): Promise<void> {
+    this.paused = paused;
+    if (!paused) {
+      this.resume?.();
+      this.resume = null;
+    }
+  }
+
+  async destroy(): Promise<void> {
+    await this.setPaused(false);
+    this.engine.destroy();
+  }
+
+  /** Between steps: idle for the throttle, then wait out a pause. */
+  private async pace(stepMillis: number): Promise<void> {
+    if (this.dutyCycle < 1) await this.sleep((stepMillis * (1 - this.dutyCycle)) / this.dutyCycle);
+    while (this.paused) await new Promise<void>((resolve) => (this.resume = resolve));
+  }
+}

@@ -1,0 +1,143 @@
+// A real swarm end to end, headless: a relay on loopback and Node volunteers that train on the
+// GPU (Dawn/SwiftShader), exchange compressed frames over real WebRTC data channels
+// (@roamhq/wrtc, signaled through the relay's /signal), and commit rounds. The run learns
+// (validation loss of the committed state falls), every volunteer holds the committed hash,
+// credits are 6 x parameters x assigned tokens, and a volunteer that leaves mid-round neither
+// stalls the round nor keeps a newcomer from catching up to the same state.
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { GpuGpt } from '../../kernels/gpt/gpu-gpt.ts';
+import { memoryTuneCache } from '../../kernels/gpu/tune-cache-memory.ts';
+import { defaultTuning } from '../../kernels/ops/matmul-tuning.ts';
+import { decodeRoundState } from '../../kernels/round/round-state-file.ts';
+import { MemorySplit } from '../../kernels/train/memory-split.ts';
+import { loadSplitTokens } from '../../relay/datasets/loader.ts';
+import type { RelayHandle } from '../../relay/server.ts';
+import { type NodeVolunteer, startNodeVolunteer } from '../../web/node/node-volunteer.ts';
+import { nodeContext } from '../helpers/node-context.ts';
+import { smallDataset, startTestRelay } from '../helpers/test-relay.ts';
+
+const MODEL = { vocabSize: 256, contextLength: 32, dModel: 32, nLayer: 1, nHead: 2 };
+
+let relay: RelayHandle;
+let dataset = '';
+const volunteers: NodeVolunteer[] = [];
+
+beforeAll(async () => {
+  dataset = await smallDataset(8);
+  relay = await startTestRelay(dataset, {
+    overrides: {
+      model: MODEL,
+      inner: { batchSize: 4, seqLen: 32, learningRate: 1e-2, warmupRounds: 0 },
+      round: { innerSteps: 8, compression: { randomK: 0.5, topK: 0.5, bits: 4, blockSize: 64 } },
+      schedule: { minPeers: 2, gatherMs: 300, minRoundMs: 30_000, maxRoundMs: 30_000, hashTimeoutMs: 15_000 },
+    },
+  });
+});
+
+afterAll(async () => {
+  await Promise.all(volunteers.map((v) => v.stop()));
+  await relay?.close();
+});
+
+async function enlist(name: string): Promise<NodeVolunteer> {
+  const started = await startNodeVolunteer({
+    relay: relay.url,
+    name,
+    stateDir: await mkdtemp(join(tmpdir(), `potluck-${name}-`)),
+    ctx: await nodeContext(),
+    tuneCache: memoryTuneCache(),
+  });
+  volunteers.push(started);
+  return started;
+}
+
+async function committedRound(): Promise<number> {
+  return ((await (await relay.app.request('/healthz')).json()) as { committedRound: number }).committedRound;
+}
+
+async function waitForRound(round: number, timeoutMs: number): Promise<void> {
+  await expect.poll(committedRound, { timeout: timeoutMs, interval: 250 }).toBeGreaterThanOrEqual(round);
+}
+
+async function validationLossOf(stateBytes: Uint8Array): Promise<number> {
+  const ctx = await nodeContext();
+  const decoded = await decodeRoundState(MODEL, stateBytes, null);
+  if (!decoded.ok) throw new Error(decoded.message);
+  const val = new MemorySplit(await loadSplitTokens(dataset, 'val'), 256);
+  const model = new GpuGpt(ctx, MODEL, { B: 4, T: 32, matmul: defaultTuning(ctx.adapter) });
+  try {
+    model.setParams(decoded.state.weights);
+    let sum = 0;
+    let n = 0;
+    for (const batch of val.evalBatches(4, 32)) {
+      if (n === 16) break;
+      sum += await model.evaluate(batch.inputs, batch.targets);
+      n++;
+    }
+    return sum / n;
+  } finally {
+    model.destroy();
+  }
+}
+
+it('trains rounds over WebRTC: loss falls, hashes agree, credits are what was assigned', async () => {
+  const initial = new Uint8Array(
+    await (await relay.app.request(`/api/runs/${relay.run.id}/checkpoint`)).arrayBuffer(),
+  );
+  const a = await enlist('alpha');
+  const b = await enlist('beta');
+  await waitForRound(3, 240_000);
+  const hash = relay.run.coordinator.lastCommitted.modelHash;
+  await expect
+    .poll(() => [a.volunteer.held.hash, b.volunteer.held.hash], { timeout: 30_000 })
+    .toEqual([hash, hash]);
+
+  // The designated peer uploaded the committed state; it learned against θ_0.
+  await expect
+    .poll(() => relay.run.checkpoints.latest()?.round ?? -1, { timeout: 30_000 })
+    .toBeGreaterThanOrEqual(2);
+  const latest = await (await relay.app.request(`/api/runs/${relay.run.id}/checkpoint`)).arrayBuffer();
+  const before = await validationLossOf(initial);
+  const after = await validationLossOf(new Uint8Array(latest));
+  process.stdout.write(
+    `validation loss θ_0 ${before.toFixed(4)} → round ${relay.run.checkpoints.latest()?.round}: ${after.toFixed(4)}\n`,
+  );
+  expect(after).toBeLessThan(before - 0.3);
+
+  const ledger = (await (await relay.app.request('/api/ledger?after=0')).json()) as {
+    entries: { peerKey: string; tokens: number; flops: string }[];
+  };
+  const { batchSize, seqLen } = relay.run.config.inner;
+  expect(ledger.entries.length).toBeGreaterThanOrEqual(6);
+  for (const entry of ledger.entries) {
+    expect([a.peerId, b.peerId]).toContain(entry.peerKey);
+    expect(entry.tokens % (batchSize * seqLen)).toBe(0);
+    expect(BigInt(entry.flops)).toBe(6n * BigInt(relay.run.paramCount) * BigInt(entry.tokens));
+  }
+  const receipts = await a.store.receipts();
+  expect(receipts.length).toBeGreaterThanOrEqual(3);
+}, 400_000);
+
+it('goes on without a volunteer that leaves mid-round, and a newcomer catches up', async () => {
+  const [a, b] = volunteers as [NodeVolunteer, NodeVolunteer];
+  const start = await committedRound();
+  // Leave as soon as the next round is under way.
+  await expect
+    .poll(() => relay.run.coordinator.roundInProgress?.round ?? -1, { timeout: 60_000 })
+    .toBe(start + 1);
+  await b.stop();
+  const left = Date.now();
+  await waitForRound(start + 1, 60_000);
+  expect(Date.now() - left).toBeLessThan(
+    relay.run.config.schedule.maxRoundMs + relay.run.config.schedule.hashTimeoutMs,
+  );
+  const c = await enlist('gamma');
+  await waitForRound(start + 3, 240_000);
+  const hash = relay.run.coordinator.lastCommitted.modelHash;
+  await expect
+    .poll(() => [a.volunteer.held.hash, c.volunteer.held.hash], { timeout: 30_000 })
+    .toEqual([hash, hash]);
+}, 400_000);

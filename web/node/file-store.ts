@@ -1,0 +1,76 @@
+// The headless volunteer's memory between runs, in a folder: its Ed25519 key (PKCS#8, mode
+// 0600), the last committed state of each run it trained (so a restart resumes without
+// downloading the weights again), and every credit receipt (one JSON line each). Writes go
+// to a temporary file and are renamed, so a crash never leaves half a state.
+import { appendFile, chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Receipt } from '../../protocol/ledger-signatures.ts';
+import { generateKeyPair, type StoredKeyPair } from '../src/peer/identity.ts';
+import type { VolunteerStore } from '../src/peer/volunteer.ts';
+
+export class FileVolunteerStore implements VolunteerStore {
+  private constructor(private readonly dir: string) {}
+
+  static async open(dir: string): Promise<FileVolunteerStore> {
+    await mkdir(dir, { recursive: true });
+    return new FileVolunteerStore(dir);
+  }
+
+  /** The volunteer's key pair, made on first use and kept. */
+  async keyPair(): Promise<StoredKeyPair> {
+    const file = join(this.dir, 'identity.pkcs8');
+    const saved = await readFile(file).catch(() => null);
+    if (saved) {
+      const privateKey = await crypto.subtle.importKey('pkcs8', saved, { name: 'Ed25519' }, true, ['sign']);
+      const { x } = await crypto.subtle.exportKey('jwk', privateKey);
+      const publicKey = await crypto.subtle.importKey(
+        'raw',
+        Buffer.from(x ?? '', 'base64url'),
+        { name: 'Ed25519' },
+        true,
+        ['verify'],
+      );
+      return { privateKey, publicKey };
+    }
+    const pair = await generateKeyPair(true);
+    const pkcs8 = new Uint8Array(await crypto.subtle.exportKey('pkcs8', pair.privateKey));
+    await writeAtomically(file, pkcs8);
+    await chmod(file, 0o600);
+    return pair;
+  }
+
+  async loadState(runId: string) {
+    const meta = await readFile(join(this.dir, `${runId}.json`), 'utf8').catch(() => null);
+    if (!meta) return null;
+    const { round, hash } = JSON.parse(meta) as { round: number; hash: string };
+    const bytes = await readFile(join(this.dir, `${runId}.safetensors`)).catch(() => null);
+    return bytes ? { round, hash, bytes: new Uint8Array(bytes) } : null;
+  }
+
+  async saveState(runId: string, round: number, hash: string, bytes: Uint8Array): Promise<void> {
+    // The state first, then the note that names it: a crash between the two leaves an older
+    // note whose hash the state no longer has, which importState refuses, so nothing is trusted wrongly.
+    await writeAtomically(join(this.dir, `${runId}.safetensors`), bytes);
+    await writeAtomically(
+      join(this.dir, `${runId}.json`),
+      new TextEncoder().encode(JSON.stringify({ round, hash })),
+    );
+  }
+
+  async receipts(): Promise<Receipt[]> {
+    const text = await readFile(join(this.dir, 'receipts.jsonl'), 'utf8').catch(() => '');
+    return text
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line) as Receipt);
+  }
+
+  async addReceipt(receipt: Receipt): Promise<void> {
+    await appendFile(join(this.dir, 'receipts.jsonl'), `${JSON.stringify(receipt)}\n`);
+  }
+}
+
+async function writeAtomically(file: string, bytes: Uint8Array): Promise<void> {
+  await writeFile(`${file}.tmp`, bytes);
+  await rename(`${file}.tmp`, file);
+}

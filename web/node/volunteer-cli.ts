@@ -1,0 +1,94 @@
+// `npm run volunteer -- --relay URL`: donate this machine's GPU to a run from Node, with the
+// same protocol and peer runtime as the browser page. Ctrl-C leaves the round cleanly.
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { openNodeContext } from '../../kernels/node/open-context.ts';
+import { fileTuneCache } from '../../kernels/node/tune-cache-file.ts';
+import { STATE_DIR } from '../../relay/state-dir.ts';
+import type { VolunteerEvent } from '../src/peer/volunteer.ts';
+import { startNodeVolunteer } from './node-volunteer.ts';
+
+const HELP = `Usage: npm run volunteer -- --relay URL [options]
+
+Joins the relay's training run with this machine's GPU (WebGPU through Dawn; SwiftShader
+when there is no GPU driver), exchanging compressed updates with the other volunteers over
+WebRTC. Keeps its key, the last committed state and its credit receipts in --state.
+
+  --relay URL      the relay, e.g. http://localhost:8787 (required)
+  --name NAME      shown on the leaderboard (default: the host name)
+  --state DIR      default state/volunteer/<name>
+  --duty X         fraction of the time the GPU may work, in (0, 1] (default 1)
+  --json           one JSON line per event instead of a status line
+  -h, --help       this text`;
+
+const { values } = parseArgs({
+  options: {
+    relay: { type: 'string' },
+    name: { type: 'string' },
+    state: { type: 'string' },
+    duty: { type: 'string' },
+    json: { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+  },
+});
+if (values.help || !values.relay) {
+  process.stdout.write(`${HELP}\n`);
+  process.exit(values.help ? 0 : 2);
+}
+const name = (values.name ?? (await import('node:os')).hostname()).slice(0, 40);
+const dutyCycle = values.duty === undefined ? 1 : Number(values.duty);
+if (!(dutyCycle > 0 && dutyCycle <= 1)) {
+  process.stderr.write(`--duty must be in (0, 1], got ${values.duty}\n`);
+  process.exit(2);
+}
+const say = (line: string): void => {
+  process.stdout.write(`${line}\n`);
+};
+
+let credits = 0;
+/** The status line for an event, or null for events too frequent to print. */
+function describe(event: VolunteerEvent): string | null {
+  switch (event.type) {
+    case 'status':
+      return `[${name}] ${event.text}`;
+    case 'step': {
+      const { step, steps, loss, tokensPerSec } = event.progress;
+      if (step !== steps && step % 10 !== 0) return null;
+      return `[${name}] round ${event.round} step ${step}/${steps} loss ${loss.toFixed(4)} ${Math.round(tokensPerSec)} tok/s`;
+    }
+    case 'committed':
+      return `[${name}] round ${event.round} committed ${event.hash.slice(0, 12)} (inner loss ${event.trainLoss.toFixed(4)})`;
+    case 'receipt':
+      credits += Number(BigInt(event.receipt.entry.flops)) / 1e12;
+      return `[${name}] receipt for round ${event.receipt.entry.round}: ${credits.toFixed(4)} credits so far`;
+    case 'traffic':
+      return `[${name}] sent ${event.bytesSent.toLocaleString('en')} B in all (this frame ${event.frameBytes.toLocaleString('en')} B, dense ${event.denseBytes.toLocaleString('en')} B)`;
+    case 'round':
+      return null;
+  }
+}
+
+function show(event: VolunteerEvent): void {
+  const line = values.json ? JSON.stringify(event) : describe(event);
+  if (line) say(line);
+}
+
+const ctx = await openNodeContext(`volunteer-${name}`);
+const started = await startNodeVolunteer({
+  relay: values.relay,
+  name,
+  stateDir: resolve(values.state ?? join(STATE_DIR, 'volunteer', name.replace(/[^A-Za-z0-9_-]/g, '_'))),
+  ctx,
+  tuneCache: fileTuneCache(join(STATE_DIR, 'autotune.json')),
+  dutyCycle,
+  onEvent: show,
+}).catch((error: unknown) => {
+  process.stderr.write(`volunteer: ${error instanceof Error ? error.message : error}\n`);
+  process.exit(1);
+});
+say(`[${name}] joined run ${started.runId} as ${started.peerId.slice(0, 12)}…`);
+for (const signal of ['SIGINT', 'SIGTERM'] as const)
+  process.once(signal, () => {
+    say(`[${name}] leaving`);
+    started.stop().finally(() => process.exit(0));
+  });

@@ -1,0 +1,71 @@
+// Every limit of PeerMesh, named, with its default and the reason for it.
+import { DEFAULT_ASSEMBLER_LIMITS, MAX_CHUNK_BYTES } from '../../../protocol/frame-chunks.ts';
+
+export interface MeshLimits {
+  /** Links kept at once, ours and unsolicited ones together. */
+  readonly maxPeers: number;
+  /** Largest message sent or accepted (the receiving assembler checks it before allocating). */
+  readonly maxMessageBytes: number;
+  /** Bytes on the wire per data-channel message, chunk header included. */
+  readonly chunkBytes: number;
+  /** Stop writing once the channel has this many bytes queued... */
+  readonly highWaterMark: number;
+  /** ...and resume once it has drained to this many. */
+  readonly lowWaterMark: number;
+  /** ICE, DTLS and the mutual authentication must finish within this. */
+  readonly connectTimeoutMs: number;
+  /** How long the larger key waits for an offer before asking the smaller one for one. */
+  readonly offerGraceMs: number;
+  /** First wait before trying a wanted peer again; doubles per failure up to the maximum. */
+  readonly reconnectDelayMs: number;
+  readonly maxReconnectDelayMs: number;
+}
+
+/** A round's group: all-gather is fine up to here, bigger groups reduce-scatter (DESIGN step 5). */
+export const MAX_MESH_PEERS = 32;
+/** Same cap as the chunk assembler's default: one dense fp32 frame of 16M parameters. */
+export const MAX_MESH_MESSAGE_BYTES = DEFAULT_ASSEMBLER_LIMITS.maxMessageBytes;
+/**
+ * Chromium throws once 16 MiB are queued on one channel; 1 MiB keeps far from that while
+ * holding ~30 ms of loopback traffic, enough that the channel never runs dry between drains.
+ */
+export const MESH_HIGH_WATER_MARK = 2 ** 20;
+export const MESH_LOW_WATER_MARK = 256 * 1024;
+/** ICE on a slow network plus two signatures; a volunteer that needs longer is not useful. */
+export const MESH_CONNECT_TIMEOUT_MS = 30_000;
+/**
+ * When both sides connect() at once, the smaller key's offer arrives within one relay round
+ * trip; asking for one sooner would cross it and make the initiator start over. Only when no
+ * offer comes (it was sent before we wanted that peer, and ignored) is the request needed.
+ */
+export const MESH_OFFER_GRACE_MS = 1_000;
+export const MESH_RECONNECT_DELAY_MS = 1_000;
+export const MESH_MAX_RECONNECT_DELAY_MS = 30_000;
+
+export const DEFAULT_MESH_LIMITS: MeshLimits = {
+  maxPeers: MAX_MESH_PEERS,
+  maxMessageBytes: MAX_MESH_MESSAGE_BYTES,
+  chunkBytes: MAX_CHUNK_BYTES,
+  highWaterMark: MESH_HIGH_WATER_MARK,
+  lowWaterMark: MESH_LOW_WATER_MARK,
+  connectTimeoutMs: MESH_CONNECT_TIMEOUT_MS,
+  offerGraceMs: MESH_OFFER_GRACE_MS,
+  reconnectDelayMs: MESH_RECONNECT_DELAY_MS,
+  maxReconnectDelayMs: MESH_MAX_RECONNECT_DELAY_MS,
+};
+
+function positive(name: string, value: number): number {
+  if (!(Number.isFinite(value) && value > 0)) throw new RangeError(`${name} must be positive, not ${value}`);
+  return value;
+}
+
+/** Fills in the defaults and checks them; a misconfiguration fails at construction. */
+export function resolveMeshLimits(limits: Partial<MeshLimits> = {}): MeshLimits {
+  const resolved = { ...DEFAULT_MESH_LIMITS, ...limits };
+  for (const [name, value] of Object.entries(resolved)) positive(name, value);
+  if (resolved.lowWaterMark > resolved.highWaterMark)
+    throw new RangeError('lowWaterMark must not exceed highWaterMark');
+  if (resolved.chunkBytes > MAX_CHUNK_BYTES)
+    throw new RangeError(`chunkBytes above ${MAX_CHUNK_BYTES} would be refused by receivers`);
+  return resolved;
+}

@@ -1,0 +1,133 @@
+// What a volunteer fetches from the relay over HTTP: the run config (checked against the hash
+// the relay's welcome named), the tokens of an assigned range (byte ranges of the shard files,
+// so a round downloads only its own tokens), the committed state, and the state upload. The
+// same code runs in a browser and in Node 20 (both have fetch).
+import { parseRunConfig, type RunConfig, runIdentity } from '../../../protocol/run-config.ts';
+import { bytesPerToken, readTokenShardHeader, type TokenShardHeader } from '../../../protocol/token-shard.ts';
+
+export interface ShardListing {
+  readonly vocabSize: number;
+  readonly splits: { readonly train: { readonly shards: readonly { readonly tokens: number }[] } };
+}
+
+export class RelayApiError extends Error {
+  constructor(
+    readonly code: 'ERR_RELAY_HTTP' | 'ERR_RELAY_CONFIG' | 'ERR_RELAY_DATA',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'RelayApiError';
+  }
+}
+
+/** Bytes of a shard's head fetched to read its header (MAX_HEADER_BYTES would be safe; 64 covers v1). */
+const HEADER_PROBE_BYTES = 64;
+
+export class RelayApi {
+  private readonly headers = new Map<number, TokenShardHeader>();
+  private listing: ShardListing | null = null;
+
+  constructor(
+    /** http(s)://host:port of the relay. */
+    private readonly base: string,
+    private readonly runId: string,
+    private readonly fetchImpl: typeof fetch = (input, init) => fetch(input, init),
+  ) {}
+
+  /** The run config, refused unless it hashes to `configHash` from the welcome. */
+  async runConfig(configHash: string): Promise<RunConfig> {
+    const body = (await this.json(`/api/runs/${this.runId}`)) as { config?: unknown };
+    const config = parseRunConfig(body.config);
+    if (!config)
+      throw new RelayApiError('ERR_RELAY_CONFIG', 'the relay served a run config this volunteer cannot read');
+    const { configHash: actual } = await runIdentity(config);
+    if (actual !== configHash)
+      throw new RelayApiError(
+        'ERR_RELAY_CONFIG',
+        `the run config hashes to ${actual}, the relay announced ${configHash}`,
+      );
+    return config;
+  }
+
+  /** Tokens [start, end) of the training split, across shard files as needed. */
+  async tokens(
+    range: { start: number; end: number },
+    onBytes?: (bytes: number) => void,
+  ): Promise<Uint16Array> {
+    const listing = await this.shardListing();
+    const out = new Uint16Array(Math.max(0, range.end - range.start));
+    let shardStart = 0;
+    for (const [n, shard] of listing.splits.train.shards.entries()) {
+      const shardEnd = shardStart + shard.tokens;
+      const from = Math.max(range.start, shardStart);
+      const to = Math.min(range.end, shardEnd);
+      if (from < to) {
+        const header = await this.shardHeader(n);
+        const width = bytesPerToken(header.dtype);
+        const first = header.headerLength + (from - shardStart) * width;
+        const bytes = await this.bytes(
+          `/api/runs/${this.runId}/shards/${n}`,
+          first,
+          first + (to - from) * width - 1,
+        );
+        onBytes?.(bytes.length);
+        const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+        for (let i = 0; i < to - from; i++) out[from - range.start + i] = view.getUint16(i * width, true);
+      }
+      shardStart = shardEnd;
+    }
+    return out;
+  }
+
+  /** The relay's newest committed state, if it is the one with `hash`; null if it has another. */
+  async state(hash: string): Promise<Uint8Array | null> {
+    const response = await this.fetchImpl(`${this.base}/api/runs/${this.runId}/checkpoint`);
+    if (!response.ok) throw new RelayApiError('ERR_RELAY_HTTP', `checkpoint: HTTP ${response.status}`);
+    if (response.headers.get('x-potluck-model-hash') !== hash) {
+      await response.body?.cancel();
+      return null;
+    }
+    return new Uint8Array(await response.arrayBuffer());
+  }
+
+  async uploadState(round: number, bytes: Uint8Array): Promise<void> {
+    const response = await this.fetchImpl(`${this.base}/api/runs/${this.runId}/checkpoint?round=${round}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/octet-stream' },
+      body: bytes as Uint8Array<ArrayBuffer>,
+    });
+    if (!response.ok) throw new RelayApiError('ERR_RELAY_HTTP', `checkpoint upload: HTTP ${response.status}`);
+  }
+
+  private async shardListing(): Promise<ShardListing> {
+    this.listing ??= (await this.json(`/api/runs/${this.runId}/dataset`)) as ShardListing;
+    return this.listing;
+  }
+
+  private async shardHeader(n: number): Promise<TokenShardHeader> {
+    const known = this.headers.get(n);
+    if (known) return known;
+    const head = await this.bytes(`/api/runs/${this.runId}/shards/${n}`, 0, HEADER_PROBE_BYTES - 1);
+    const parsed = readTokenShardHeader(head);
+    if (!parsed.ok) throw new RelayApiError('ERR_RELAY_DATA', `shard ${n}: ${parsed.error.message}`);
+    this.headers.set(n, parsed.header);
+    return parsed.header;
+  }
+
+  private async bytes(path: string, first: number, last: number): Promise<Uint8Array> {
+    const response = await this.fetchImpl(`${this.base}${path}`, {
+      headers: { range: `bytes=${first}-${last}` },
+    });
+    if (response.status !== 206 && response.status !== 200)
+      throw new RelayApiError('ERR_RELAY_HTTP', `${path}: HTTP ${response.status}`);
+    const bytes = new Uint8Array(await response.arrayBuffer());
+    // A server that ignores Range answers 200 with the whole file.
+    return response.status === 200 ? bytes.subarray(first, last + 1) : bytes;
+  }
+
+  private async json(path: string): Promise<unknown> {
+    const response = await this.fetchImpl(`${this.base}${path}`);
+    if (!response.ok) throw new RelayApiError('ERR_RELAY_HTTP', `${path}: HTTP ${response.status}`);
+    return response.json();
+  }
+}

@@ -1,0 +1,292 @@
+// The volunteer's round loop, the same in a browser tab and in the headless Node volunteer
+// (../shared/DESIGN.md, "One training round", from the peer's side):
+//
+//   resync      hold the committed state: ours already, or the relay's checkpoint
+//   assignment  fetch the assigned tokens, train, compress, send the frame to the group,
+//               wait for theirs (until shortly before the deadline), send a signed manifest
+//   decision    sum the counted frames, outer step, send the signed model hash
+//   commit      keep the new state (persist it; upload it when asked), ask for the next round
+//   receipt     verify it against the relay's key and keep it
+//
+// Everything platform-specific comes in as a dependency: the /swarm client, the peer mesh,
+// the GPU engine (in-process or behind comlink), the relay's HTTP API and the store.
+
+import type { StepProgress } from '../../../kernels/round/round-engine.ts';
+import type { VolunteerEngine } from '../../../kernels/round/volunteer-engine.ts';
+import { type Receipt, verifyReceipt } from '../../../protocol/ledger-signatures.ts';
+import type { RelayMessage } from '../../../protocol/swarm-messages.ts';
+import type { RelayApi } from './relay-api.ts';
+import type { SwarmClient } from './swarm-client.ts';
+
+/** What the runtime needs of the peer mesh (web/src/peer/mesh.ts fits). */
+export interface FrameNetwork {
+  connect(keys: readonly string[]): void;
+  send(to: string, message: Uint8Array): Promise<void>;
+  onMessage(handler: (from: string, message: Uint8Array) => void): () => void;
+  readonly traffic: { readonly bytesSent: number; readonly bytesReceived: number };
+  readonly connectedPeers: readonly string[];
+}
+
+/** Where a volunteer keeps what must survive a reload or a restart. */
+export interface VolunteerStore {
+  loadState(runId: string): Promise<{ round: number; hash: string; bytes: Uint8Array } | null>;
+  saveState(runId: string, round: number, hash: string, bytes: Uint8Array): Promise<void>;
+  receipts(): Promise<Receipt[]>;
+  addReceipt(receipt: Receipt): Promise<void>;
+}
+
+export type VolunteerEvent =
+  | { readonly type: 'status'; readonly text: string }
+  | { readonly type: 'step'; readonly round: number; readonly progress: StepProgress }
+  | {
+      readonly type: 'round';
+      readonly round: number;
+      readonly phase: 'training' | 'exchanging' | 'summing' | 'committed' | 'aborted';
+      readonly peers: number;
+    }
+  | { readonly type: 'committed'; readonly round: number; readonly hash: string; readonly trainLoss: number }
+  | { readonly type: 'receipt'; readonly receipt: Receipt }
+  | {
+      readonly type: 'traffic';
+      readonly bytesSent: number;
+      readonly bytesReceived: number;
+      readonly frameBytes: number;
+      readonly denseBytes: number;
+    };
+
+export interface VolunteerOptions {
+  readonly client: SwarmClient;
+  readonly network: FrameNetwork;
+  readonly engine: VolunteerEngine;
+  readonly relay: RelayApi;
+  readonly store: VolunteerStore;
+  readonly runId: string;
+  /** Reported to the relay: it sizes this peer's share of each round by it. */
+  readonly speed: { tokensPerSec: number; uplinkBytesPerSec: number; downlinkBytesPerSec: number };
+  readonly adapter: { vendor: string; architecture: string; description: string; isSoftware: boolean };
+  readonly paramCount: number;
+  readonly onEvent?: (event: VolunteerEvent) => void;
+  readonly now?: () => number;
+  readonly sleep?: (ms: number) => Promise<void>;
+}
+
+/** Stop waiting for frames this long before the deadline, to get the manifest in on time. */
+const MANIFEST_MARGIN_MS = 1_500;
+/** How often to look for the relay's checkpoint of a hash it has not stored yet. */
+const STATE_RETRY_MS = 2_000;
+const STATE_RETRIES = 30;
+
+type Assignment = Extract<RelayMessage, { type: 'assignment' }>;
+
+export class Volunteer {
+  /** The committed round and hash this volunteer holds. */
+  held = { round: -2, hash: '' };
+  private inbox = new Map<string, Uint8Array>();
+  private own: { round: number; seed: number; frame: Uint8Array; hash: string } | null = null;
+  private pending: { round: number; hash: string; loss: number } | null = null;
+  private paused = false;
+  private stopped = false;
+  private queue: Promise<void> = Promise.resolve();
+  private readonly unsubscribe: (() => void)[] = [];
+
+  constructor(private readonly options: VolunteerOptions) {}
+
+  /** Restores persisted state, reports capabilities and asks for work. */
+  async start(): Promise<void> {
+    const { client, network, store, engine, runId } = this.options;
+    const saved = await store.loadState(runId);
+    if (saved) {
+      const imported = await engine.importState(saved.bytes, saved.hash);
+      if (imported.ok) this.held = { round: saved.round, hash: saved.hash };
+    }
+    if (this.held.round === -2) this.held = { round: -1, hash: await engine.stateHash() };
+    this.unsubscribe.push(network.onMessage((from, frame) => this.inbox.set(from, frame)));
+    // Messages are handled one at a time, in order: a round's steps depend on each other.
+    this.unsubscribe.push(
+      client.on((message) => {
+        this.queue = this.queue
+          .then(() => this.handle(message))
+          .catch((error: unknown) => {
+            this.emit({
+              type: 'status',
+              text: `round failed: ${error instanceof Error ? error.message : error}`,
+            });
+            this.askForWork();
+          });
+      }),
+    );
+    client.capabilities({
+      adapter: this.options.adapter,
+      maxBufferBytes: 1 << 30,
+      memoryBytes: 1 << 30,
+      ...this.options.speed,
+    });
+    this.askForWork();
+  }
+
+  /** Pause: finish nothing new; the current round goes on without this peer at its deadline. */
+  async setPaused(paused: boolean): Promise<void> {
+    this.paused = paused;
+    await this.options.engine.setPaused(paused);
+    if (!paused) this.askForWork();
+  }
+
+  /** Leaves the run cleanly (pagehide, Ctrl-C): the relay stops waiting for this peer at once. */
+  stop(reason = 'leaving'): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    for (const off of this.unsubscribe) off();
+    this.options.client.close(reason);
+  }
+
+  private askForWork(): void {
+    if (!this.paused && !this.stopped) this.options.client.ready(this.held.round, this.held.hash);
+  }
+
+  private emit(event: VolunteerEvent): void {
+    this.options.onEvent?.(event);
+  }
+
+  private async handle(message: RelayMessage): Promise<void> {
+    if (this.stopped) return;
+    switch (message.type) {
+      case 'resync':
+        return this.resync(message.round, message.modelHash);
+      case 'assignment':
+        return this.trainRound(message);
+      case 'decision':
+        return this.sum(message);
+      case 'commit':
+        return this.commit(message);
+      case 'round-aborted':
+        this.emit({ type: 'round', round: message.round, phase: 'aborted', peers: 0 });
+        this.askForWork();
+        return;
+      case 'receipt': {
+        const receipt = message.receipt as Receipt;
+        if (!(await verifyReceipt(receipt, this.options.client.relayKey))) {
+          this.emit({ type: 'status', text: 'the relay sent a receipt that does not verify; ignored' });
+          return;
+        }
+        await this.options.store.addReceipt(receipt);
+        this.emit({ type: 'receipt', receipt });
+        return;
+      }
+      case 'wait':
+        this.emit({ type: 'status', text: `waiting: ${message.reason}` });
+        return;
+      case 'error':
+        this.emit({ type: 'status', text: `relay error ${message.code}: ${message.message}` });
+        return;
+      case 'challenge':
+      case 'welcome':
+      case 'stage-assignment':
+        return;
+      default: {
+        const unreachable: never = message;
+        return unreachable;
+      }
+    }
+  }
+
+  private async resync(round: number, hash: string): Promise<void> {
+    const { engine, relay, store, runId } = this.options;
+    if ((await engine.stateHash()) !== hash) {
+      this.emit({ type: 'status', text: `fetching the committed state of round ${round}` });
+      const sleep = this.options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+      let bytes: Uint8Array | null = null;
+      for (let attempt = 0; !bytes && attempt < STATE_RETRIES && !this.stopped; attempt++) {
+        bytes = await relay.state(hash);
+        if (!bytes) await sleep(STATE_RETRY_MS); // the designated peer has not uploaded it yet
+      }
+      if (!bytes) throw new Error(`the committed state ${hash.slice(0, 12)} is not available`);
+      const imported = await engine.importState(bytes, hash);
+      if (!imported.ok) throw new Error(`the relay's state does not check out: ${imported.message}`);
+      await store.saveState(runId, round, hash, bytes);
+    }
+    this.held = { round, hash };
+    this.askForWork();
+  }
+
+  private async trainRound(a: Assignment): Promise<void> {
+    const { engine, network, relay, client } = this.options;
+    const now = this.options.now ?? Date.now;
+    const others = a.group.map((m) => m.peer).filter((p) => p !== client.peerId);
+    network.connect(others);
+    this.emit({ type: 'round', round: a.round, phase: 'training', peers: a.group.length });
+    const tokens = await relay.tokens(a.shard);
+    const report = await engine.train(
+      { round: a.round, seed: a.seed, tokens, innerSteps: a.innerSteps, learningRate: a.learningRate },
+      (progress) => this.emit({ type: 'step', round: a.round, progress }),
+    );
+    const frame = await engine.contribute({ round: a.round, seed: a.seed });
+    const frameHash = await sha256Hex(frame);
+    this.own = { round: a.round, seed: a.seed, frame, hash: frameHash };
+    this.emit({ type: 'round', round: a.round, phase: 'exchanging', peers: a.group.length });
+    await Promise.all(others.map((peer) => network.send(peer, frame).catch(() => undefined)));
+    // Wait for the others' frames, but never past the point where the manifest would be late.
+    const sleep = this.options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+    while (others.some((p) => !this.inbox.has(p)) && now() < a.deadline - MANIFEST_MARGIN_MS) await sleep(50);
+    const holds = await Promise.all(
+      others
+        .filter((p) => this.inbox.has(p))
+        .map(async (peer) => ({ peer, frameHash: await sha256Hex(this.inbox.get(peer) as Uint8Array) })),
+    );
+    this.emit({
+      type: 'traffic',
+      bytesSent: network.traffic.bytesSent,
+      bytesReceived: network.traffic.bytesReceived,
+      frameBytes: frame.byteLength,
+      denseBytes: this.options.paramCount * 4,
+    });
+    this.pending = { round: a.round, hash: '', loss: report.meanLoss };
+    await client.manifest({
+      round: a.round,
+      frameHash,
+      frameBytes: frame.byteLength,
+      holds,
+      trainLoss: report.meanLoss,
+    });
+  }
+
+  private async sum(d: Extract<RelayMessage, { type: 'decision' }>): Promise<void> {
+    const own = this.own;
+    if (!own || own.round !== d.round) return;
+    const counted = [];
+    for (const entry of d.counted) {
+      const frame = entry.peer === this.options.client.peerId ? own.frame : this.inbox.get(entry.peer);
+      // Without every counted frame this peer cannot land on the committed state: it resyncs.
+      if (!frame || (await sha256Hex(frame)) !== entry.frameHash) return;
+      counted.push({ peer: entry.peer, tokens: entry.tokens, frame });
+    }
+    this.emit({ type: 'round', round: d.round, phase: 'summing', peers: counted.length });
+    const { hash } = await this.options.engine.finish({ round: d.round, seed: own.seed }, counted);
+    if (this.pending?.round === d.round) this.pending.hash = hash;
+    await this.options.client.modelHash(d.round, hash);
+  }
+
+  private async commit(c: Extract<RelayMessage, { type: 'commit' }>): Promise<void> {
+    const { engine, store, relay, runId } = this.options;
+    const pending = this.pending;
+    if (pending?.round !== c.round || pending.hash !== c.modelHash) return this.resync(c.round, c.modelHash);
+    this.held = { round: c.round, hash: c.modelHash };
+    this.inbox = new Map();
+    const bytes = await engine.exportState();
+    await store.saveState(runId, c.round, c.modelHash, bytes);
+    this.emit({ type: 'committed', round: c.round, hash: c.modelHash, trainLoss: pending.loss });
+    this.emit({ type: 'round', round: c.round, phase: 'committed', peers: 0 });
+    if (c.uploadCheckpoint)
+      await relay.uploadState(c.round, bytes).catch((error: unknown) =>
+        this.emit({
+          type: 'status',
+          text: `checkpoint upload failed: ${error instanceof Error ? error.message : error}`,
+        }),
+      );
+    this.askForWork();
+  }
+}
+
+async function sha256Hex(bytes: Uint8Array): Promise<string> {
+  const digest = await crypto.subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>);
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('');
+}
