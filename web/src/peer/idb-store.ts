@@ -1,0 +1,38 @@
+// The tab's memory across reloads, in IndexedDB through idb-keyval: the identity (the
+// CryptoKey pair itself, non-extractable), the last committed state of the run, and every
+// credit receipt. A reload resumes with the same key, without downloading the weights again,
+// and without losing a receipt.
+import { createStore, get, set, type UseStore, update } from 'idb-keyval';
+import type { Receipt } from '../../../protocol/ledger-signatures.ts';
+import { generateKeyPair, type StoredKeyPair } from './identity.ts';
+import type { VolunteerStore } from './volunteer.ts';
+
+export class IdbVolunteerStore implements VolunteerStore {
+  constructor(private readonly store: UseStore = createStore('potluck-volunteer', 'state')) {}
+
+  async keyPair(): Promise<StoredKeyPair> {
+    const saved = await get<StoredKeyPair>('identity', this.store);
+    if (saved) return saved;
+    const pair = await generateKeyPair(false);
+    await set('identity', pair, this.store);
+    return pair;
+  }
+
+  async loadState(runId: string) {
+    return (
+      (await get<{ round: number; hash: string; bytes: Uint8Array }>(`state:${runId}`, this.store)) ?? null
+    );
+  }
+
+  async saveState(runId: string, round: number, hash: string, bytes: Uint8Array): Promise<void> {
+    await set(`state:${runId}`, { round, hash, bytes }, this.store);
+  }
+
+  async receipts(): Promise<Receipt[]> {
+    return (await get<Receipt[]>('receipts', this.store)) ?? [];
+  }
+
+  async addReceipt(receipt: Receipt): Promise<void> {
+    await update<Receipt[]>('receipts', (list) => [...(list ?? []), receipt], this.store);
+  }
+}
