@@ -31,9 +31,10 @@ export default defineConfig({
           name: 'node',
           include: ['test/unit/**/*.test.ts', 'test/e2e/**/*.test.ts'],
           environment: 'node',
-          // SwiftShader kernels are slow on 2 cores: generous per-test limits.
-          testTimeout: 120_000,
-          hookTimeout: 120_000,
+          // SwiftShader kernels are slow on 2 cores, and end-to-end files run beside them:
+          // generous per-test limits (tests assert correctness, never time).
+          testTimeout: 300_000,
+          hookTimeout: 180_000,
         },
       },
       {

@@ -8,6 +8,7 @@ export interface RelayMetrics {
   readonly roundsCommitted: Counter;
   readonly creditedFlops: Counter;
   readonly creditedTokens: Counter;
+  readonly hashDisagreements: Counter;
 }
 
 export function createRelayMetrics(): RelayMetrics {
@@ -23,6 +24,11 @@ export function createRelayMetrics(): RelayMetrics {
     creditedFlops: new Counter({
       name: 'potluck_credited_flops_total',
       help: 'Training FLOPs credited (6 x parameters x tokens) since the relay started',
+      registers: [registry],
+    }),
+    hashDisagreements: new Counter({
+      name: 'potluck_model_hash_disagreements_total',
+      help: 'Model-hash reports that differed from the committed hash (those peers were told to resync)',
       registers: [registry],
     }),
     creditedTokens: new Counter({

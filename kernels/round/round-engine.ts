@@ -177,6 +177,16 @@ export class RoundEngine {
     return this.peer.finish(work, counted);
   }
 
+  /** The relay committed `hash`: the pending outcome of finish() becomes the state. */
+  commit(round: number, hash: string): boolean {
+    return this.peer.commit(round, hash);
+  }
+
+  /** The round aborted: the state stays θ_r. */
+  discard(): void {
+    this.peer.discard();
+  }
+
   get paramCount(): number {
     return this.model.layout.paramCount;
   }

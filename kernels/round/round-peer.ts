@@ -17,7 +17,7 @@ import type { GpuGpt } from '../gpt/gpu-gpt.ts';
 import type { Trainer } from '../train/trainer.ts';
 import { aggregate, type Contribution } from './aggregate.ts';
 import type { RoundConfig } from './config.ts';
-import { NesterovOuter } from './outer-optimizer.ts';
+import { NesterovOuter, nesterovStep } from './outer-optimizer.ts';
 import { frameOf, sentValues } from './payload.ts';
 
 export interface RoundPeerOptions {
@@ -64,6 +64,8 @@ export class RoundPeer {
   /** θ_r: the global weights every peer agrees on at the start of the round. */
   readonly weights: Float32Array;
   private readonly outer: NesterovOuter;
+  private pending: { round: number; weights: Float32Array; momentum: Float32Array; hash: string } | null =
+    null;
 
   constructor(private readonly options: RoundPeerOptions) {
     this.id = options.id;
@@ -86,6 +88,7 @@ export class RoundPeer {
       throw new RangeError(`state of ${weights.length}/${momentum.length} floats for ${this.weights.length}`);
     this.weights.set(weights);
     this.outer.momentum.set(momentum);
+    this.pending = null;
   }
 
   /** Steps 2-3: load θ_r and take H inner steps (`steps`: the relay may size a peer's share). */
@@ -126,8 +129,33 @@ export class RoundPeer {
       if (decoded.ok) contributions.push({ peer, tokens, ...decoded.value });
       else refused.push({ peer, error: decoded.error });
     }
-    if (contributions.length > 0) this.outer.step(this.weights, aggregate(n, contributions));
-    return { hash: await modelHash(this.weights, this.outer.momentum), refused };
+    // θ_{r+1} is computed beside θ_r and kept pending: until the relay commits it, the round
+    // may still abort (no majority), and then this peer must still hold θ_r.
+    const weights = this.weights.slice();
+    const momentum = this.outer.momentum.slice();
+    if (contributions.length > 0)
+      nesterovStep(weights, momentum, aggregate(n, contributions), this.outer.lr, this.outer.mu);
+    const hash = await modelHash(weights, momentum);
+    this.pending = { round: assignment.round, weights, momentum, hash };
+    return { hash, refused };
+  }
+
+  /**
+   * The relay committed `hash` for `round`: the pending outcome becomes θ_{r+1}. False (and
+   * nothing changes) when this peer computed something else; it must then resync.
+   */
+  commit(round: number, hash: string): boolean {
+    const pending = this.pending;
+    this.pending = null;
+    if (pending?.round !== round || pending.hash !== hash) return false;
+    this.weights.set(pending.weights);
+    this.outer.momentum.set(pending.momentum);
+    return true;
+  }
+
+  /** The round aborted: θ_r stays. */
+  discard(): void {
+    this.pending = null;
   }
 
   private decode(assignment: RoundAssignment, bytes: Uint8Array) {

@@ -29,6 +29,10 @@ export interface VolunteerEngine {
     work: { round: number; seed: number },
     counted: readonly CountedContribution[],
   ): Promise<{ hash: string; refused: number }>;
+  /** The relay committed `hash` for `round`: keep finish()'s outcome. False: this peer computed another. */
+  commit(round: number, hash: string): Promise<boolean>;
+  /** The round aborted: keep θ_r. */
+  discard(): Promise<void>;
   /** Fraction of wall time the GPU may work, in (0, 1]: after a step of t ms it idles t (1 − d) / d. */
   setDutyCycle(dutyCycle: number): Promise<void>;
   /** While paused, training waits between steps. */
@@ -94,6 +98,14 @@ export class LocalVolunteerEngine implements VolunteerEngine {
   async finish(work: { round: number; seed: number }, counted: readonly CountedContribution[]) {
     const outcome = await this.engine.finish(work, counted);
     return { hash: outcome.hash, refused: outcome.refused.length };
+  }
+
+  async commit(round: number, hash: string): Promise<boolean> {
+    return this.engine.commit(round, hash);
+  }
+
+  async discard(): Promise<void> {
+    this.engine.discard();
   }
 
   async setDutyCycle(dutyCycle: number): Promise<void> {

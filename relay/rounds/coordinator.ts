@@ -34,6 +34,8 @@ export interface CreditLine {
   readonly tokens: number;
   /** 6 x parameters x tokens. */
   readonly flops: bigint;
+  /** GPU time as the relay saw it: from the assignment to the manifest (not a claim). */
+  readonly busyMs: number;
 }
 
 export interface CommitRecord {
@@ -67,7 +69,11 @@ export interface CoordinatorOptions {
   readonly clock: Clock;
   readonly log: Logger;
   /** Called after every commit (metrics, the API's progress, checkpoint requests). */
-  readonly onCommitted?: (record: CommitRecord, summers: readonly string[]) => void;
+  /** Called after every commit with who reported the committed hash and who another one. */
+  readonly onCommitted?: (
+    record: CommitRecord,
+    votes: { agreeing: readonly string[]; disagreeing: readonly string[] },
+  ) => void;
 }
 
 interface PeerState {
@@ -88,7 +94,8 @@ interface OpenRound {
   readonly seed: number;
   readonly members: Map<string, Member>;
   phase: 'training' | 'hashing' | 'committing';
-  manifests: Map<string, ManifestSummary & { trainLoss: number | null }>;
+  readonly openedAt: number;
+  manifests: Map<string, ManifestSummary & { trainLoss: number | null; arrivedAt: number }>;
   counted: string[];
   summers: Set<string>;
   hashes: Map<string, string>;
@@ -161,6 +168,7 @@ export class Coordinator {
       frameHash: input.frameHash,
       holds: new Map(input.holds.filter((h) => c.members.has(h.peer)).map((h) => [h.peer, h.frameHash])),
       trainLoss: input.trainLoss,
+      arrivedAt: this.options.clock.now(),
     });
     if (c.manifests.size === this.liveMembers(c).length) this.decide(c);
   }
@@ -232,6 +240,7 @@ export class Coordinator {
       round,
       seed: deriveSeed(config.seed, round),
       members,
+      openedAt: clock.now(),
       phase: 'training',
       manifests: new Map(),
       counted: [],
@@ -325,7 +334,8 @@ export class Coordinator {
       shards: c.counted.map((peer) => (c.members.get(peer) as Member).shard),
       credits: c.counted.map((peer) => {
         const { tokens } = c.members.get(peer) as Member;
-        return { peerKey: peer, tokens, flops: 6n * BigInt(paramCount) * BigInt(tokens) };
+        const busyMs = Math.max(0, Math.round((c.manifests.get(peer)?.arrivedAt ?? c.openedAt) - c.openedAt));
+        return { peerKey: peer, tokens, flops: 6n * BigInt(paramCount) * BigInt(tokens), busyMs };
       }),
     };
     let outcome: CommitOutcome;
@@ -339,7 +349,10 @@ export class Coordinator {
     for (const [peer, m] of c.members) if (!c.counted.includes(peer)) this.options.pool.release(m.shard);
     this.committed = { round: c.round, modelHash: tally.winner };
     this.current = null;
-    log.info({ round: c.round, modelHash: tally.winner, counted: c.counted.length }, 'round committed');
+    log.info(
+      { round: c.round, modelHash: tally.winner, counted: c.counted.length, disagreeing: tally.disagreeing },
+      'round committed',
+    );
     // One agreeing peer, in turn, uploads the weights so late joiners can fetch them.
     const uploader =
       c.round % this.options.config.schedule.checkpointEvery === 0
@@ -360,7 +373,7 @@ export class Coordinator {
       const receipt = outcome.receipts.get(id);
       if (receipt !== undefined) link.send({ type: 'receipt', receipt });
     }
-    this.options.onCommitted?.(record, tally.agreeing);
+    this.options.onCommitted?.(record, { agreeing: tally.agreeing, disagreeing: tally.disagreeing });
     this.scheduleOpen();
   }
 

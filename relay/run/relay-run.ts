@@ -24,7 +24,7 @@ export interface RelayRunOptions {
   readonly clock: Clock;
   readonly log: Logger;
   /** After each commit (metrics). */
-  readonly onCommitted?: (record: CommitRecord) => void;
+  readonly onCommitted?: (record: CommitRecord, disagreeing: number) => void;
 }
 
 export interface RunSummary {
@@ -38,6 +38,7 @@ export interface RunSummary {
   readonly roundInProgress: { round: number; phase: string; members: number } | null;
   readonly epoch: number;
   readonly checkpoint: { readonly round: number; readonly modelHash: string } | null;
+  readonly hashDisagreements: number;
 }
 
 /** How many recent committed hashes are remembered for checkpoint uploads. */
@@ -45,6 +46,8 @@ const RECENT_HASHES = 16;
 
 export class RelayRun {
   private readonly recent = new Map<number, string>();
+  /** Model-hash reports that disagreed with the committed hash since the relay started. */
+  hashDisagreements = 0;
 
   private constructor(
     readonly id: string,
@@ -101,13 +104,22 @@ export class RelayRun {
         const result = await ledger.commitRound({
           runId,
           ...record,
+          credits: record.credits.map(({ peerKey, tokens, flops }) => ({ peerKey, tokens, flops })),
           shards: record.shards.map((s) => [s.start, s.end]),
         });
+        // GPU time is bookkeeping beside the ledger (the leaderboard's column), after the commit.
+        for (const credit of record.credits)
+          await ledger
+            .touchPeer(credit.peerKey, null, credit.busyMs)
+            .catch((error: unknown) =>
+              log.warn({ err: error, peer: credit.peerKey }, 'could not record GPU time'),
+            );
         return { head: result.head, receipts: new Map(result.receipts.map((r) => [r.entry.peerKey, r])) };
       },
-      onCommitted: (record) => {
+      onCommitted: (record, votes) => {
         run?.remember(record.round, record.modelHash);
-        options.onCommitted?.(record);
+        if (run) run.hashDisagreements += votes.disagreeing.length;
+        options.onCommitted?.(record, votes.disagreeing.length);
       },
     });
     run = new RelayRun(
@@ -148,6 +160,7 @@ export class RelayRun {
       roundInProgress: this.coordinator.roundInProgress,
       epoch: this.pool.epoch,
       checkpoint: latest ? { round: latest.round, modelHash: latest.modelHash } : null,
+      hashDisagreements: this.hashDisagreements,
     };
   }
 

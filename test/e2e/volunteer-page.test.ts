@@ -1,15 +1,23 @@
-// The product end to end: the relay serves the built pages (under its real CSP); a volunteer
-// page in headless Chromium presses "Donate my GPU" and trains in the same rounds as a
-// headless Node volunteer, over WebRTC between the tab and Node. The leaderboard shows both;
-// a reload keeps the tab's identity and receipts and resumes donating. Screenshots of both
-// pages land in test/e2e/screenshots/ for a person to look at.
+// The product end to end: the relay serves the built pages (under its real CSP); three
+// volunteer pages, each in its own Chromium process, press "Donate my GPU" and train in the
+// same rounds as a headless Node volunteer, over WebRTC between tabs and Node, with
+// compression on. The validation loss of the committed state falls, no peer ever reports
+// another hash than the committed one, credits are 6 x parameters x assigned tokens, and the
+// leaderboard shows all four. A tab whose browser dies mid-round does not stall the round; a
+// reload keeps a tab's identity and receipts and resumes donating. Screenshots of both pages
+// land in test/e2e/screenshots/ for a person to look at.
 import { mkdir, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright';
 import { build } from 'vite';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { GpuGpt } from '../../kernels/gpt/gpu-gpt.ts';
 import { memoryTuneCache } from '../../kernels/gpu/tune-cache-memory.ts';
+import { defaultTuning } from '../../kernels/ops/matmul-tuning.ts';
+import { decodeRoundState } from '../../kernels/round/round-state-file.ts';
+import { MemorySplit } from '../../kernels/train/memory-split.ts';
+import { loadSplitTokens } from '../../relay/datasets/loader.ts';
 import type { RelayHandle } from '../../relay/server.ts';
 import { CHROMIUM_WEBGPU_ARGS } from '../../vitest.config.ts';
 import { type NodeVolunteer, startNodeVolunteer } from '../../web/node/node-volunteer.ts';
@@ -19,10 +27,18 @@ import { smallDataset, startTestRelay } from '../helpers/test-relay.ts';
 const ROOT = new URL('../../', import.meta.url).pathname;
 const SCREENSHOTS = new URL('./screenshots/', import.meta.url).pathname;
 
+const MODEL = { vocabSize: 256, contextLength: 32, dModel: 32, nLayer: 1, nHead: 2 };
+
 let relay: RelayHandle;
-let browser: Browser;
+let dataset = '';
+const browsers: Browser[] = [];
 let node: NodeVolunteer;
 let pageUrl = '';
+/** The relay's round log, printed when a test fails to say why rounds did not commit. */
+const roundLog: string[] = [];
+const note = (fields: object, message?: string) =>
+  roundLog.push(`${message ?? ''} ${JSON.stringify(fields)}`);
+const relayLog = { debug: () => {}, info: note, warn: note, error: note };
 
 beforeAll(async () => {
   const webDir = await mkdtemp(join(tmpdir(), 'potluck-pages-'));
@@ -31,32 +47,50 @@ beforeAll(async () => {
     build: { outDir: webDir, emptyOutDir: true },
     logLevel: 'warn',
   });
-  relay = await startTestRelay(await smallDataset(8), {
+  dataset = await smallDataset(8);
+  relay = await startTestRelay(dataset, {
     webDir,
+    log: relayLog,
     overrides: {
-      model: { vocabSize: 256, contextLength: 32, dModel: 32, nLayer: 1, nHead: 2 },
+      model: MODEL,
       inner: { batchSize: 4, seqLen: 32, learningRate: 1e-2, warmupRounds: 0 },
       round: { innerSteps: 6, compression: { randomK: 0.5, topK: 0.5, bits: 4, blockSize: 64 } },
-      schedule: { minPeers: 2, gatherMs: 300, minRoundMs: 40_000, maxRoundMs: 40_000, hashTimeoutMs: 20_000 },
+      schedule: {
+        minPeers: 2,
+        gatherMs: 1_000,
+        minRoundMs: 60_000,
+        maxRoundMs: 60_000,
+        hashTimeoutMs: 30_000,
+      },
     },
   });
   pageUrl = relay.url.replace('127.0.0.1', 'localhost'); // WebGPU wants a secure context: localhost
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    args: CHROMIUM_WEBGPU_ARGS,
-  });
   await mkdir(SCREENSHOTS, { recursive: true });
 }, 180_000);
 
 afterAll(async () => {
-  await browser?.close();
+  process.stdout.write(`relay log:\n${roundLog.filter((l) => l.includes('round')).join('\n')}\n`);
+  await Promise.all(browsers.map((b) => b.close().catch(() => undefined)));
   await node?.stop();
   await relay?.close();
 });
 
 const text = (page: Page, selector: string) => page.textContent(selector).then((t) => t ?? '');
 
-it('a browser volunteer and a headless Node volunteer train together, and the leaderboard shows them', async () => {
+interface Tab {
+  readonly browser: Browser;
+  readonly page: Page;
+  readonly key: string;
+  readonly problems: string[];
+}
+
+/** A volunteer page in its own Chromium process, donating. */
+async function openTab(): Promise<Tab> {
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    args: CHROMIUM_WEBGPU_ARGS,
+  });
+  browsers.push(browser);
   const page = await browser.newPage({ viewport: { width: 900, height: 1400 } });
   const problems: string[] = [];
   page.on('pageerror', (error) => problems.push(error.message));
@@ -65,8 +99,54 @@ it('a browser volunteer and a headless Node volunteer train together, and the le
   });
   await page.goto(`${pageUrl}/`);
   await expect.poll(() => text(page, '#gpu'), { timeout: 60_000 }).toMatch(/^GPU: /);
-  const tabKey = await text(page, '#peer-id');
+  const key = await text(page, '#peer-id');
   await page.click('#donate');
+  return { browser, page, key, problems };
+}
+
+async function ledgerEntries() {
+  return (
+    (await (await relay.app.request('/api/ledger')).json()) as {
+      entries: { peerKey: string; round: number; tokens: number; flops: string }[];
+    }
+  ).entries;
+}
+
+/** Rounds in which every one of `keys` was credited. */
+async function sharedRounds(keys: readonly string[]): Promise<number[]> {
+  const entries = await ledgerEntries();
+  const roundsOf = (key: string) => new Set(entries.filter((e) => e.peerKey === key).map((e) => e.round));
+  const [first, ...rest] = keys.map(roundsOf);
+  return [...(first ?? [])].filter((r) => rest.every((set) => set.has(r)));
+}
+
+async function validationLoss(stateBytes: Uint8Array): Promise<number> {
+  const ctx = await nodeContext();
+  const decoded = await decodeRoundState(MODEL, stateBytes, null);
+  if (!decoded.ok) throw new Error(decoded.message);
+  const val = new MemorySplit(await loadSplitTokens(dataset, 'val'), 256);
+  const model = new GpuGpt(ctx, MODEL, { B: 4, T: 32, matmul: defaultTuning(ctx.adapter) });
+  try {
+    model.setParams(decoded.state.weights);
+    let sum = 0;
+    let n = 0;
+    for (const batch of val.evalBatches(4, 32)) {
+      if (n === 16) break;
+      sum += await model.evaluate(batch.inputs, batch.targets);
+      n++;
+    }
+    return sum / n;
+  } finally {
+    model.destroy();
+  }
+}
+
+const checkpoint = async () =>
+  new Uint8Array(await (await relay.app.request(`/api/runs/${relay.run.id}/checkpoint`)).arrayBuffer());
+
+it('three browser volunteers and a headless Node volunteer train together; the leaderboard shows them', async () => {
+  const initial = await checkpoint();
+  const tabs = [await openTab(), await openTab(), await openTab()];
   node = await startNodeVolunteer({
     relay: relay.url,
     name: 'server-gpu',
@@ -74,36 +154,63 @@ it('a browser volunteer and a headless Node volunteer train together, and the le
     ctx: await nodeContext(),
     tuneCache: memoryTuneCache(),
   });
-  // Both are credited in the same committed rounds.
+  const everyone = [...tabs.map((t) => t.key), node.peerId];
   await expect
-    .poll(
-      async () => {
-        const { entries } = (await (await relay.app.request('/api/ledger')).json()) as {
-          entries: { peerKey: string; round: number }[];
-        };
-        const rounds = (key: string) => new Set(entries.filter((e) => e.peerKey === key).map((e) => e.round));
-        const shared = [...rounds(tabKey)].filter((r) => rounds(node.peerId).has(r));
-        return shared.length;
-      },
-      { timeout: 400_000, interval: 1_000 },
-    )
-    .toBeGreaterThanOrEqual(2);
-  await expect.poll(() => text(page, '#receipts'), { timeout: 30_000 }).not.toBe('0');
-  expect(Number(await text(page, '#credits'))).toBeGreaterThan(0);
-  await page.screenshot({ path: `${SCREENSHOTS}volunteer-page.png`, fullPage: true });
+    .poll(async () => (await sharedRounds(everyone)).length, { timeout: 400_000, interval: 1_000 })
+    .toBeGreaterThanOrEqual(2)
+    .catch((error: unknown) => {
+      process.stdout.write(`relay log:\n${roundLog.join('\n')}\n`);
+      throw error;
+    });
 
-  const board = await browser.newPage({ viewport: { width: 900, height: 800 } });
+  // Every summing peer reported the committed hash in every round; credits are what was assigned.
+  expect(relay.run.summary().hashDisagreements).toBe(0);
+  const { batchSize, seqLen } = relay.run.config.inner;
+  for (const entry of await ledgerEntries()) {
+    expect(everyone).toContain(entry.peerKey);
+    expect(entry.tokens % (batchSize * seqLen)).toBe(0);
+    expect(BigInt(entry.flops)).toBe(6n * BigInt(relay.run.paramCount) * BigInt(entry.tokens));
+  }
+  // The committed state (uploaded by a designated peer, tab or Node) learned.
+  await expect
+    .poll(() => relay.run.checkpoints.latest()?.round ?? -1, { timeout: 60_000 })
+    .toBeGreaterThanOrEqual(1);
+  const before = await validationLoss(initial);
+  const after = await validationLoss(await checkpoint());
+  process.stdout.write(`validation loss θ_0 ${before.toFixed(4)} → ${after.toFixed(4)}\n`);
+  expect(after).toBeLessThan(before - 0.2);
+
+  for (const tab of tabs)
+    await expect.poll(() => text(tab.page, '#receipts'), { timeout: 30_000 }).not.toBe('0');
+  await (tabs[0] as Tab).page.screenshot({ path: `${SCREENSHOTS}volunteer-page.png`, fullPage: true });
+  const board = await (tabs[0] as Tab).browser.newPage({ viewport: { width: 900, height: 900 } });
   await board.goto(`${pageUrl}/leaderboard`);
-  await expect.poll(() => board.locator('#board tbody tr').count(), { timeout: 30_000 }).toBe(2);
+  await expect.poll(() => board.locator('#board tbody tr').count(), { timeout: 30_000 }).toBe(4);
   await board.screenshot({ path: `${SCREENSHOTS}leaderboard.png`, fullPage: true });
+  for (const tab of tabs) expect(tab.problems).toEqual([]);
+
+  // A tab whose browser dies mid-round does not hold the round past its deadline.
+  const doomed = tabs[2] as Tab;
+  const start = relay.run.coordinator.lastCommitted.round;
+  await expect
+    .poll(() => relay.run.coordinator.roundInProgress?.round ?? -1, { timeout: 120_000 })
+    .toBe(start + 1);
+  const killedAt = Date.now();
+  await doomed.browser.close();
+  await expect
+    .poll(() => relay.run.coordinator.lastCommitted.round, { timeout: 120_000, interval: 500 })
+    .toBeGreaterThanOrEqual(start + 1);
+  const { maxRoundMs, hashTimeoutMs } = relay.run.config.schedule;
+  expect(Date.now() - killedAt).toBeLessThan(maxRoundMs + hashTimeoutMs);
 
   // A reload keeps the identity and the receipts, and resumes donating by itself.
-  const receiptsBefore = Number(await text(page, '#receipts'));
-  await page.reload();
-  await expect.poll(() => text(page, '#peer-id'), { timeout: 30_000 }).toBe(tabKey);
-  expect(Number(await text(page, '#receipts'))).toBeGreaterThanOrEqual(receiptsBefore);
+  const tab = tabs[0] as Tab;
+  const receiptsBefore = Number(await text(tab.page, '#receipts'));
+  await tab.page.reload();
+  await expect.poll(() => text(tab.page, '#peer-id'), { timeout: 30_000 }).toBe(tab.key);
+  expect(Number(await text(tab.page, '#receipts'))).toBeGreaterThanOrEqual(receiptsBefore);
   await expect
-    .poll(() => text(page, '#status'), { timeout: 60_000 })
+    .poll(() => text(tab.page, '#status'), { timeout: 60_000 })
     .toMatch(/Joined run|Training|Round|waiting/);
-  expect(problems).toEqual([]);
-}, 600_000);
+  expect(tab.problems).toEqual([]);
+}, 900_000);

@@ -28,7 +28,7 @@ export function fastRun(dataset: string, overrides: Record<string, unknown> = {}
     dataset,
     schedule: {
       minPeers: 1,
-      gatherMs: 50,
+      gatherMs: 200, // scripted peers answer at once: this paces rounds under /swarm's rate limit
       minRoundMs: 1_500,
       maxRoundMs: 1_500,
       hashTimeoutMs: 1_000,

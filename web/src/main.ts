@@ -14,8 +14,10 @@ import type { MeshPeerConstructor } from './peer/mesh-simple-peer.ts';
 import { RelayApi } from './peer/relay-api.ts';
 import { SignalClient } from './peer/signal-client.ts';
 import { SwarmClient, type SwarmSocket } from './peer/swarm-client.ts';
+import { SwarmDoc } from './peer/swarm-doc.ts';
 import { Volunteer, type VolunteerEvent } from './peer/volunteer.ts';
 import { LiveChart } from './volunteer/charts.ts';
+import { showSwarm } from './volunteer/swarm-table.ts';
 import { workerEngine } from './volunteer/worker-engine.ts';
 import type { VolunteerWorkerApi } from './worker/volunteer-api.ts';
 import VolunteerWorker from './worker/volunteer-worker.ts?worker';
@@ -115,6 +117,15 @@ async function join(adapter: Awaited<ReturnType<VolunteerWorkerApi['adapter']>>)
     runId: client.runId,
     iceServers: client.iceServers,
   });
+  const name = `tab-${identity.publicKey.slice(0, 6)}`;
+  const swarm = new SwarmDoc({
+    runId: client.runId,
+    selfKey: identity.publicKey,
+    name,
+    signalingUrl: `${wsOrigin}/signal`,
+    iceServers: client.iceServers,
+  });
+  const hideSwarm = showSwarm($<HTMLTableElement>('swarm'), swarm, identity.publicKey);
   const lossChart = new LiveChart($('loss-chart'), 'step', 'loss (nats)', '#2f6f4f');
   const runChart = new LiveChart($('run-chart'), 'round', 'loss (nats)', '#8a4b9c');
   let steps = 0;
@@ -124,12 +135,19 @@ async function join(adapter: Awaited<ReturnType<VolunteerWorkerApi['adapter']>>)
         return setText('status', event.text);
       case 'step':
         steps++;
+        swarm.publish({
+          round: event.round,
+          phase: 'training',
+          loss: event.progress.loss,
+          tokensPerSec: event.progress.tokensPerSec,
+        });
         lossChart.push(steps, event.progress.loss);
         setText('loss-now', event.progress.loss.toFixed(3));
         setText('speed', Math.round(event.progress.tokensPerSec).toLocaleString('en'));
         setText('phase', `training ${event.progress.step}/${event.progress.steps}`);
         return;
       case 'round':
+        swarm.publish({ round: event.round, phase: event.phase });
         setText('round', String(event.round));
         setText('phase', event.phase);
         if (event.peers > 0) setText('peers', String(event.peers));
@@ -137,17 +155,19 @@ async function join(adapter: Awaited<ReturnType<VolunteerWorkerApi['adapter']>>)
           setText('status', `Training round ${event.round} with ${event.peers} volunteers.`);
         return;
       case 'committed':
+        void refreshRun(client.runId, runChart);
         return setText(
           'status',
           `Round ${event.round} committed: every volunteer holds model ${event.hash.slice(0, 12)}.`,
         );
       case 'traffic':
+        swarm.publish({ bytesSent: event.bytesSent, bytesReceived: event.bytesReceived });
         setText('sent', bytes(event.bytesSent));
         setText('received', bytes(event.bytesReceived));
         setText('compression', `${Math.round(event.denseBytes / Math.max(1, event.frameBytes))}x`);
         return;
       case 'receipt':
-        void showReceipts();
+        void showReceipts().then(() => swarm.publish({ credits }));
         return;
     }
   };
@@ -170,18 +190,20 @@ async function join(adapter: Awaited<ReturnType<VolunteerWorkerApi['adapter']>>)
   });
   await volunteer.start();
   setText('status', `Joined run ${client.runId}. Waiting for the next round…`);
-  const refresh = setInterval(() => void refreshRun(relay, client.runId, runChart), RUN_REFRESH_MS);
-  void refreshRun(relay, client.runId, runChart);
+  const refresh = setInterval(() => void refreshRun(client.runId, runChart), RUN_REFRESH_MS);
+  void refreshRun(client.runId, runChart);
   setupControls(engine);
   teardown = () => {
     clearInterval(refresh);
+    hideSwarm();
+    void swarm.destroy();
     volunteer?.stop('the tab closed');
     mesh.destroy();
     signal.close();
   };
 }
 
-async function refreshRun(_relay: RelayApi, runId: string, chart: LiveChart): Promise<void> {
+async function refreshRun(runId: string, chart: LiveChart): Promise<void> {
   const response = await fetch(`/api/runs/${runId}`).catch(() => null);
   if (!response?.ok) return;
   const run = (await response.json()) as { loss: { round: number; trainLoss: number | null }[] };

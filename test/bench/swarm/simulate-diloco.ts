@@ -124,6 +124,7 @@ export async function simulateDiloco(setup: SwarmSetup): Promise<SwarmResult> {
         }));
         shuffle(counted, order);
         const outcome = await peer.finish(assignment, counted);
+        peer.commit(assignment.round, outcome.hash); // in the simulator every round commits
         if (outcome.refused.length > 0)
           throw new Error(
             `${peer.id} refused ${outcome.refused.map((x) => `${x.peer}: ${x.error.code} ${x.error.message}`).join('; ')}`,

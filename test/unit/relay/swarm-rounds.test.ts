@@ -34,7 +34,7 @@ describe('rounds over /swarm', () => {
   it('commits rounds, credits 6 x parameters x assigned tokens, and sends verifiable receipts', async () => {
     await withRelay({}, async (relay) => {
       const a = await startScriptedVolunteer(relay.url, 'alice');
-      const b = await startScriptedVolunteer(relay.url, 'bob', { tokensPerSec: 2000 });
+      const b = await startScriptedVolunteer(relay.url, 'bob', { tokensPerSec: 2000, trainMs: 60 });
       volunteers.push(a, b);
       await Promise.all([a.commits(3), b.commits(3)]);
       expect(a.held.hash).toBe(b.held.hash);
@@ -78,9 +78,12 @@ describe('rounds over /swarm', () => {
         expect(ledger.entries.find((e) => (e as { hash?: string }).hash === entry.hash)).toEqual(entry);
       }
       const board = (await (await relay.app.request('/api/leaderboard')).json()) as {
-        rows: { publicKey: string; name: string; tokens: number }[];
+        rows: { publicKey: string; name: string; tokens: number; gpuMs: number; rounds: number }[];
       };
       expect(board.rows.map((r) => r.name).sort()).toEqual(['alice', 'bob']);
+      // GPU time is what the relay saw (assignment to manifest), not a claim: bob takes 60 ms.
+      const bobRow = board.rows.find((r) => r.name === 'bob');
+      expect(bobRow?.gpuMs).toBeGreaterThanOrEqual(60 * (bobRow?.rounds ?? 1));
       expect(board.rows[0]?.publicKey).toBe(b.identity.publicKey);
     });
   });

@@ -92,5 +92,14 @@ it('refuses unusable frames and agrees on the rest', async () => {
   ]);
   expect(outcomeB.refused).toHaveLength(2);
   expect(outcomeA.hash).toBe(outcomeB.hash);
+  // The outcome stays pending until the relay commits it: an aborted round leaves θ_r.
+  const before = a.weights.slice();
+  expect(a.commit(assignment.round, 'f'.repeat(64))).toBe(false);
+  expect(a.weights).toEqual(before);
+  expect(b.commit(assignment.round, outcomeB.hash)).toBe(true);
+  expect(b.weights).not.toEqual(before);
+  await a.finish(assignment, counted(hostile));
+  expect(a.commit(assignment.round, outcomeA.hash)).toBe(true);
   expect(a.weights).toEqual(b.weights);
+  expect(a.momentum).toEqual(b.momentum);
 });

@@ -1,77 +1,86 @@
-// The public leaderboard: who gave how much verified work, the run's loss curve, and the
-// ledger head an auditor can check receipts against. Polls the relay's public API.
-import { drawLossChart } from '../loss-chart.ts';
+// The public leaderboard: who gave how much verified work, the run's loss curve, the latest
+// checkpoint, and the signed ledger head, with tools to audit the chain and check a receipt
+// in the browser. Polls the relay's public API; every view updates in place so a poll that
+// changes nothing changes nothing on screen.
+import { LiveChart } from '../volunteer/charts.ts';
+import { wireAuditButton } from './audit-panel.ts';
+import { BoardTable } from './board-table.ts';
+import { showCheckpoint } from './checkpoint-link.ts';
+import { Freshness } from './freshness.ts';
+import { LedgerHeadView } from './ledger-head.ts';
+import { type LossPoint, PublicApi, type RunSummary } from './public-api.ts';
+import { wireReceiptForm } from './receipt-form.ts';
 
-const REFRESH_MS = 5_000;
+/** How often the page asks the relay for new figures; rounds commit every few seconds at most. */
+const POLL_MS = 3_000;
+/** How often relative times ("12 s ago") are rewritten between polls. */
+const TICK_MS = 1_000;
 
-interface Row {
-  readonly publicKey: string;
-  readonly name: string | null;
-  readonly credits: number;
-  readonly tokens: number;
-  readonly rounds: number;
-  readonly lastSeen: string | null;
+const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
+
+const api = new PublicApi();
+const ledgerPage = (after: number, limit: number) => api.ledger(after, limit);
+const board = new BoardTable($<HTMLTableElement>('board'), $('board-empty'));
+const lossChart = new LiveChart($('loss-chart'), 'round', 'train loss', '#2f6f4f');
+const head = new LedgerHeadView($('head'), $('head-signature'));
+const freshness = new Freshness($('updated'));
+let shownLoss = '';
+
+wireAuditButton($<HTMLButtonElement>('audit'), $('audit-result'), ledgerPage);
+wireReceiptForm(
+  $<HTMLFormElement>('receipt-form'),
+  $<HTMLTextAreaElement>('receipt'),
+  $('receipt-verdict'),
+  ledgerPage,
+);
+
+function describeRun(run: RunSummary): string {
+  const rounds = run.committedRound + 1;
+  const volunteers = `${run.peers} volunteer${run.peers === 1 ? '' : 's'} connected`;
+  const params = `${run.paramCount.toLocaleString('en')} parameters`;
+  return `Run ${run.id}: ${rounds} round${rounds === 1 ? '' : 's'} committed, ${volunteers}, ${params}.`;
 }
 
-const element = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
-
-async function getJson<T>(path: string): Promise<T> {
-  const response = await fetch(path);
-  if (!response.ok) throw new Error(`${path}: HTTP ${response.status}`);
-  return (await response.json()) as T;
-}
-
-function renderRows(rows: readonly Row[]): void {
-  const body = element<HTMLTableElement>('board').tBodies[0] as HTMLTableSectionElement;
-  body.replaceChildren(
-    ...rows.map((row, i) => {
-      const tr = document.createElement('tr');
-      const cells = [
-        String(i + 1),
-        row.name || `${row.publicKey.slice(0, 10)}…`,
-        row.credits.toFixed(3),
-        row.tokens.toLocaleString('en'),
-        String(row.rounds),
-        row.lastSeen ? new Date(row.lastSeen).toLocaleTimeString() : '–',
-      ];
-      for (const text of cells) {
-        const td = document.createElement('td');
-        td.textContent = text;
-        tr.append(td);
-      }
-      return tr;
-    }),
+function showLoss(points: readonly LossPoint[]): void {
+  const trained = points.filter((p): p is LossPoint & { trainLoss: number } => p.trainLoss !== null);
+  const last = trained.at(-1);
+  const key = `${trained.length}|${last?.round}|${last?.trainLoss}`;
+  if (key === shownLoss) return; // redraw only when a round was added
+  shownLoss = key;
+  lossChart.set(
+    trained.map((p) => p.round),
+    trained.map((p) => p.trainLoss),
   );
 }
 
 async function refresh(): Promise<void> {
-  const { runs } = await getJson<{ runs: { id: string; committedRound: number; peers: number }[] }>(
-    '/api/runs',
-  );
-  const run = runs[0];
-  if (!run) return;
-  const detail = await getJson<{ loss: { trainLoss: number | null }[] }>(`/api/runs/${run.id}`);
-  element('run').textContent =
-    `Run ${run.id}: ${run.committedRound + 1} rounds committed, ${run.peers} volunteers connected.`;
-  drawLossChart(
-    element<HTMLCanvasElement>('loss'),
-    detail.loss.map((r) => r.trainLoss).filter((l): l is number => l !== null),
-  );
-  renderRows((await getJson<{ rows: Row[] }>('/api/leaderboard')).rows);
-  const ledger = await getJson<{ head: { height: number; hash: string } | null }>('/api/ledger?limit=1');
-  element('head').textContent = ledger.head
-    ? `Ledger head: height ${ledger.head.height}, hash ${ledger.head.hash.slice(0, 16)}…`
-    : 'The ledger is empty.';
-  element<HTMLAnchorElement>('checkpoint').href = `/api/runs/${run.id}/checkpoint`;
+  const run = (await api.runs())[0];
+  if (!run) {
+    $('run').textContent = 'The relay has no run.';
+    return;
+  }
+  const [loss, rows, ledger] = await Promise.all([
+    api.lossCurve(run.id),
+    api.leaderboard(),
+    ledgerPage(0, 1),
+  ]);
+  const summary = describeRun(run);
+  if ($('run').textContent !== summary) $('run').textContent = summary;
+  board.setRows(rows);
+  showLoss(loss);
+  showCheckpoint($<HTMLAnchorElement>('checkpoint'), $('checkpoint-about'), run);
+  await head.show(ledger);
 }
 
-function loop(): void {
+function poll(): void {
   refresh()
-    .catch((error: unknown) => {
-      element('run').textContent =
-        `Cannot reach the relay: ${error instanceof Error ? error.message : error}`;
-    })
-    .finally(() => setTimeout(loop, REFRESH_MS));
+    .then(() => freshness.updated())
+    .catch((error: unknown) => freshness.failed(error instanceof Error ? error.message : String(error)))
+    .finally(() => setTimeout(poll, POLL_MS));
 }
 
-loop();
+setInterval(() => {
+  freshness.render();
+  board.render();
+}, TICK_MS);
+poll();

@@ -23,6 +23,8 @@ export interface FrameNetwork {
   connect(keys: readonly string[]): void;
   send(to: string, message: Uint8Array): Promise<void>;
   onMessage(handler: (from: string, message: Uint8Array) => void): () => void;
+  /** A link went down: its peer's frame is not waited for any longer this round. */
+  onPeerDown(handler: (key: string) => void): () => void;
   readonly traffic: { readonly bytesSent: number; readonly bytesReceived: number };
   readonly connectedPeers: readonly string[];
 }
@@ -82,6 +84,8 @@ export class Volunteer {
   /** The committed round and hash this volunteer holds. */
   held = { round: -2, hash: '' };
   private inbox = new Map<string, Uint8Array>();
+  /** Peers whose link went down since the current round's assignment. */
+  private gone = new Set<string>();
   private own: { round: number; seed: number; frame: Uint8Array; hash: string } | null = null;
   private pending: { round: number; hash: string; loss: number } | null = null;
   private paused = false;
@@ -101,6 +105,7 @@ export class Volunteer {
     }
     if (this.held.round === -2) this.held = { round: -1, hash: await engine.stateHash() };
     this.unsubscribe.push(network.onMessage((from, frame) => this.inbox.set(from, frame)));
+    this.unsubscribe.push(network.onPeerDown((key) => this.gone.add(key)));
     // Messages are handled one at a time, in order: a round's steps depend on each other.
     this.unsubscribe.push(
       client.on((message) => {
@@ -159,6 +164,7 @@ export class Volunteer {
       case 'commit':
         return this.commit(message);
       case 'round-aborted':
+        await this.options.engine.discard();
         this.emit({ type: 'round', round: message.round, phase: 'aborted', peers: 0 });
         this.askForWork();
         return;
@@ -212,6 +218,7 @@ export class Volunteer {
     const { engine, network, relay, client } = this.options;
     const now = this.options.now ?? Date.now;
     const others = a.group.map((m) => m.peer).filter((p) => p !== client.peerId);
+    this.gone = new Set();
     network.connect(others);
     this.emit({ type: 'round', round: a.round, phase: 'training', peers: a.group.length });
     const tokens = await relay.tokens(a.shard);
@@ -226,7 +233,8 @@ export class Volunteer {
     await Promise.all(others.map((peer) => network.send(peer, frame).catch(() => undefined)));
     // Wait for the others' frames, but never past the point where the manifest would be late.
     const sleep = this.options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
-    while (others.some((p) => !this.inbox.has(p)) && now() < a.deadline - MANIFEST_MARGIN_MS) await sleep(50);
+    const awaited = () => others.filter((p) => !this.inbox.has(p) && !this.gone.has(p));
+    while (awaited().length > 0 && now() < a.deadline - MANIFEST_MARGIN_MS) await sleep(50);
     const holds = await Promise.all(
       others
         .filter((p) => this.inbox.has(p))
@@ -268,7 +276,8 @@ export class Volunteer {
   private async commit(c: Extract<RelayMessage, { type: 'commit' }>): Promise<void> {
     const { engine, store, relay, runId } = this.options;
     const pending = this.pending;
-    if (pending?.round !== c.round || pending.hash !== c.modelHash) return this.resync(c.round, c.modelHash);
+    const kept = pending?.round === c.round && (await engine.commit(c.round, c.modelHash));
+    if (!pending || !kept) return this.resync(c.round, c.modelHash);
     this.held = { round: c.round, hash: c.modelHash };
     this.inbox = new Map();
     const bytes = await engine.exportState();

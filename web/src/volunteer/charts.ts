@@ -15,7 +15,10 @@ export class LiveChart {
       {
         width: Math.max(320, element.clientWidth || 640),
         height: 200,
-        scales: { x: { time: false } },
+        // One point has no extent: widen it so the first committed round is drawn too.
+        scales: {
+          x: { time: false, range: (_u, min, max) => (min === max ? [min - 1, max + 1] : [min, max]) },
+        },
         axes: [{ label: xLabel }, { label: yLabel }],
         series: [{}, { label: yLabel, stroke: color, width: 2 }],
         legend: { show: false },

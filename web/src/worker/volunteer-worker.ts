@@ -38,6 +38,8 @@ function remoteEngine(engine: LocalVolunteerEngine): WorkerEngine {
       return transfer(frame, [frame.buffer]);
     },
     finish: (work, counted: readonly CountedContribution[]) => engine.finish(work, counted),
+    commit: (round, hash) => engine.commit(round, hash),
+    discard: () => engine.discard(),
     setDutyCycle: (d) => engine.setDutyCycle(d),
     setPaused: (p) => engine.setPaused(p),
     destroy: () => engine.destroy(),
