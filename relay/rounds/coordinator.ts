@@ -226,10 +226,16 @@ export class Coordinator {
     );
     const round = this.committed.round + 1;
     const members = new Map<string, Member>();
-    for (const share of sizing.shares) {
+    // No round is in progress, so no range is held: an exhausted epoch can roll over now.
+    pool.rollIfExhausted(tokensPerStep + 1);
+    for (const [i, share] of sizing.shares.entries()) {
       // Windows of T + 1 tokens step by T through the range: steps x B windows need this many.
-      const wanted = share.innerSteps * tokensPerStep + 1;
-      const shard = pool.take(wanted, tokensPerStep + 1, members.size);
+      // Near the end of an epoch what is left is split among the members still to serve,
+      // rather than the first one taking it all and the others sitting the round out.
+      const minTokens = tokensPerStep + 1;
+      const fairShare = Math.floor(pool.freeTokens / (sizing.shares.length - i));
+      const wanted = Math.min(share.innerSteps * tokensPerStep + 1, Math.max(minTokens, fairShare));
+      const shard = pool.take(wanted, minTokens, members.size);
       if (!shard) break;
       const innerSteps = Math.max(1, Math.floor((shard.end - shard.start - 1) / tokensPerStep));
       members.set(share.peer, { shard, innerSteps, tokens: innerSteps * tokensPerStep });

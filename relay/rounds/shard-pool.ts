@@ -48,6 +48,11 @@ export class ShardPool {
     return taken;
   }
 
+  /** Starts the next epoch if no free range holds `minTokens` (call when no range is held). */
+  rollIfExhausted(minTokens: number): void {
+    if (!this.free.some((r) => r.end - r.start >= minTokens)) this.newEpoch();
+  }
+
   /** Puts a range back (its peer vanished or its round aborted). */
   release(range: TokenRange): void {
     if (!(range.start < range.end && range.start >= 0 && range.end <= this.totalTokens)) return;

@@ -37,7 +37,7 @@ export const DEFAULT_RUN: RunConfig = {
     maxGroupSize: 16, // all-gather among at most this many; the fastest are chosen
     gatherMs: 2_000, // after the first ready peer, wait this long for others to join the round
     deadlineSlack: 3, // deadline = slack x the expected inner time + transfer time
-    minRoundMs: 20_000, // never a deadline shorter than this (compile time on a cold GPU)
+    minRoundMs: 60_000, // never a deadline shorter than this (first round: speed unknown, cold GPU)
     maxRoundMs: 600_000, // nor longer: a stalled round costs at most this
     hashTimeoutMs: 30_000, // after the decision, model hashes must arrive within this
     maxInnerStepsFactor: 4, // a fast peer does at most this many times H

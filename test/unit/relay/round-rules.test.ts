@@ -47,6 +47,17 @@ describe('ShardPool', () => {
     expect(pool.epoch).toBe(1);
   });
 
+  it('rolls an exhausted epoch over before a round is sized, and not while ranges remain', () => {
+    const pool = new ShardPool(100);
+    pool.take(95, 10, 0);
+    pool.rollIfExhausted(10); // 5 tokens left: too few for one window
+    expect(pool.epoch).toBe(1);
+    expect(pool.freeTokens).toBe(100);
+    pool.take(50, 10, 0);
+    pool.rollIfExhausted(10);
+    expect(pool.epoch).toBe(1);
+  });
+
   it('replays committed rounds after a restart, moving to the epoch they were in', () => {
     const pool = new ShardPool(100);
     pool.replayCommitted([{ start: 0, end: 50 }]);

@@ -79,15 +79,38 @@ export class RelayApi {
     return out;
   }
 
-  /** The relay's newest committed state, if it is the one with `hash`; null if it has another. */
-  async state(hash: string): Promise<Uint8Array | null> {
+  /**
+   * The relay's newest committed state, if it is the one with `hash`; null if it has another.
+   * `onProgress` sees the bytes as they arrive (weights are the one large download).
+   */
+  async state(
+    hash: string,
+    onProgress?: (received: number, total: number) => void,
+  ): Promise<Uint8Array | null> {
     const response = await this.fetchImpl(`${this.base}/api/runs/${this.runId}/checkpoint`);
     if (!response.ok) throw new RelayApiError('ERR_RELAY_HTTP', `checkpoint: HTTP ${response.status}`);
-    if (response.headers.get('x-potluck-model-hash') !== hash) {
+    if (response.headers.get('x-potluck-model-hash') !== hash || !response.body) {
       await response.body?.cancel();
       return null;
     }
-    return new Uint8Array(await response.arrayBuffer());
+    const total = Number(response.headers.get('content-length') ?? 0);
+    const parts: Uint8Array[] = [];
+    let received = 0;
+    const reader = response.body.getReader();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      parts.push(value);
+      received += value.byteLength;
+      onProgress?.(received, total);
+    }
+    const bytes = new Uint8Array(received);
+    let at = 0;
+    for (const part of parts) {
+      bytes.set(part, at);
+      at += part.byteLength;
+    }
+    return bytes;
   }
 
   async uploadState(round: number, bytes: Uint8Array): Promise<void> {

@@ -93,7 +93,11 @@ export class Volunteer {
   private queue: Promise<void> = Promise.resolve();
   private readonly unsubscribe: (() => void)[] = [];
 
-  constructor(private readonly options: VolunteerOptions) {}
+  private speed: VolunteerOptions['speed'];
+
+  constructor(private readonly options: VolunteerOptions) {
+    this.speed = options.speed;
+  }
 
   /** Restores persisted state, reports capabilities and asks for work. */
   async start(): Promise<void> {
@@ -120,13 +124,17 @@ export class Volunteer {
           });
       }),
     );
-    client.capabilities({
+    this.reportCapabilities();
+    this.askForWork();
+  }
+
+  private reportCapabilities(): void {
+    this.options.client.capabilities({
       adapter: this.options.adapter,
       maxBufferBytes: 1 << 30,
       memoryBytes: 1 << 30,
-      ...this.options.speed,
+      ...this.speed,
     });
-    this.askForWork();
   }
 
   /** Pause: finish nothing new; the current round goes on without this peer at its deadline. */
@@ -202,7 +210,12 @@ export class Volunteer {
       const sleep = this.options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
       let bytes: Uint8Array | null = null;
       for (let attempt = 0; !bytes && attempt < STATE_RETRIES && !this.stopped; attempt++) {
-        bytes = await relay.state(hash);
+        bytes = await relay.state(hash, (received, total) =>
+          this.emit({
+            type: 'status',
+            text: `downloading the committed weights: ${total > 0 ? `${Math.round((100 * received) / total)}%` : `${received} bytes`}`,
+          }),
+        );
         if (!bytes) await sleep(STATE_RETRY_MS); // the designated peer has not uploaded it yet
       }
       if (!bytes) throw new Error(`the committed state ${hash.slice(0, 12)} is not available`);
@@ -222,10 +235,15 @@ export class Volunteer {
     network.connect(others);
     this.emit({ type: 'round', round: a.round, phase: 'training', peers: a.group.length });
     const tokens = await relay.tokens(a.shard);
+    const started = now();
     const report = await engine.train(
       { round: a.round, seed: a.seed, tokens, innerSteps: a.innerSteps, learningRate: a.learningRate },
       (progress) => this.emit({ type: 'step', round: a.round, progress }),
     );
+    // The relay sizes the next rounds by the speed this peer really delivered (throttle and
+    // pauses included), so its share and the deadline fit.
+    this.speed = { ...this.speed, tokensPerSec: (report.tokens * 1000) / Math.max(1, now() - started) };
+    this.reportCapabilities();
     const frame = await engine.contribute({ round: a.round, seed: a.seed });
     const frameHash = await sha256Hex(frame);
     this.own = { round: a.round, seed: a.seed, frame, hash: frameHash };
