@@ -92,7 +92,10 @@ export class RoundPeer {
   }
 
   /** Steps 2-3: load θ_r and take H inner steps (`steps`: the relay may size a peer's share). */
-  async train(onStep?: (loss: number) => void, steps = this.options.round.innerSteps): Promise<InnerReport> {
+  async train(
+    onStep?: (loss: number) => void | Promise<void>,
+    steps = this.options.round.innerSteps,
+  ): Promise<InnerReport> {
     const { model, trainer, compressor } = this.options;
     model.setParams(this.weights);
     compressor.setStart(this.weights);
@@ -102,7 +105,7 @@ export class RoundPeer {
       const report = await trainer.trainStep();
       tokens += model.B * model.T;
       lossSum += report.loss;
-      onStep?.(report.loss);
+      await onStep?.(report.loss); // the caller may idle here (throttle, pause)
     }
     return { tokens, meanLoss: lossSum / Math.max(1, steps) };
   }

@@ -1,0 +1,97 @@
+// The volunteer's GPU side: the throttle really idles the GPU between steps, pause holds
+// training until resumed, state files round-trip under their hash, and a round's outcome is
+// kept only when the relay commits it.
+import { expect, it } from 'vitest';
+import { initParams } from '../../../kernels/gpt/init.ts';
+import { paramLayout } from '../../../kernels/gpt/layout.ts';
+import { memoryTuneCache } from '../../../kernels/gpu/tune-cache-memory.ts';
+import { LocalVolunteerEngine } from '../../../kernels/round/volunteer-engine.ts';
+import { resolveRunConfig } from '../../../relay/run/run-config.ts';
+import { brownSample } from '../../helpers/brown-sample.ts';
+import { nodeContext } from '../../helpers/node-context.ts';
+
+const resolved = resolveRunConfig({
+  model: { vocabSize: 256, contextLength: 16, dModel: 32, nLayer: 1, nHead: 2 },
+  inner: { batchSize: 2, seqLen: 16 },
+  round: { innerSteps: 3, compression: { randomK: 0.5, topK: 0.5, bits: 4, blockSize: 64 } },
+});
+if (!resolved.ok) throw new Error(resolved.message);
+const config = resolved.config;
+
+async function engine(sleep: (ms: number) => Promise<void> = async () => {}) {
+  const n = paramLayout(config.model).totalFloats;
+  return LocalVolunteerEngine.create({
+    ctx: await nodeContext(),
+    config,
+    initial: { weights: initParams(config.model, config.seed), momentum: new Float32Array(n) },
+    tuneCache: memoryTuneCache(),
+    noiseStream: 7,
+    sleep,
+  });
+}
+
+const work = (round: number) => ({
+  round,
+  seed: 1234 + round,
+  tokens: brownSample(2).train.subarray(0, 3 * 2 * 16 + 1),
+  innerSteps: 3,
+  learningRate: 3e-3,
+});
+
+it('idles t (1 − d) / d after each step of t ms, and holds training while paused', async () => {
+  const sleeps: number[] = [];
+  const e = await engine(async (ms) => {
+    sleeps.push(ms);
+  });
+  try {
+    const steps: number[] = [];
+    await e.setDutyCycle(0.25);
+    await e.train(work(0), (p) => steps.push(p.step));
+    expect(steps).toEqual([1, 2, 3]);
+    expect(sleeps).toHaveLength(3);
+    expect(sleeps.every((ms) => ms > 0)).toBe(true);
+    await expect(e.setDutyCycle(0)).rejects.toThrow(RangeError);
+
+    await e.setDutyCycle(1);
+    await e.setPaused(true);
+    let done = false;
+    const training = e.train(work(1)).then(() => {
+      done = true;
+    });
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect(done).toBe(false); // at most the first step ran, then it waits
+    await e.setPaused(false);
+    await training;
+    expect(done).toBe(true);
+  } finally {
+    await e.destroy();
+  }
+});
+
+it('keeps a round only when the relay commits its hash, and moves state between engines', async () => {
+  const a = await engine();
+  const b = await engine();
+  try {
+    const start = await a.stateHash();
+    expect(await b.stateHash()).toBe(start);
+    await a.train(work(0));
+    const frame = await a.contribute(work(0));
+    const { hash } = await a.finish(work(0), [{ peer: 'a', tokens: 96, frame }]);
+    expect(hash).not.toBe(start);
+    expect(await a.stateHash()).toBe(start); // pending until committed
+    await a.discard();
+    expect(await a.commit(0, hash)).toBe(false); // nothing pending after discard
+    await a.finish(work(0), [{ peer: 'a', tokens: 96, frame }]);
+    expect(await a.commit(0, hash)).toBe(true);
+    expect(await a.stateHash()).toBe(hash);
+
+    const file = await a.exportState();
+    expect(await b.importState(file, 'f'.repeat(64))).toMatchObject({ ok: false });
+    expect(await b.stateHash()).toBe(start);
+    expect(await b.importState(file, hash)).toEqual({ ok: true });
+    expect(await b.stateHash()).toBe(hash);
+  } finally {
+    await a.destroy();
+    await b.destroy();
+  }
+});
