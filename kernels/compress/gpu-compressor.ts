@@ -189,6 +189,13 @@ export class GpuCompressor {
     return this.ctx.readFloats(this.residual, 0, this.n);
   }
 
+  /** Restores a residual saved earlier (a volunteer's reload). */
+  setResidual(values: Float32Array): void {
+    this.assertAlive();
+    if (values.length !== this.n) throw new RangeError(`residual of ${values.length} floats for ${this.n}`);
+    this.ctx.write(this.residual, values);
+  }
+
   resetResidual(): void {
     this.assertAlive();
     this.ctx.write(this.residual, new Float32Array(this.n));

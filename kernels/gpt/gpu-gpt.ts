@@ -134,6 +134,23 @@ export class GpuGpt {
     return this.ctx.readFloats(this.grads, 0, this.layout.totalFloats);
   }
 
+  /** AdamW's first and second moments (a volunteer keeps them across reloads). */
+  async readOptimizer(): Promise<{ m: Float32Array; v: Float32Array }> {
+    this.assertAlive();
+    const n = this.layout.totalFloats;
+    return { m: await this.ctx.readFloats(this.m, 0, n), v: await this.ctx.readFloats(this.v, 0, n) };
+  }
+
+  setOptimizer(m: Float32Array, v: Float32Array): void {
+    this.assertAlive();
+    if (m.length !== this.layout.totalFloats || v.length !== this.layout.totalFloats)
+      throw new RangeError(
+        `moments of ${m.length}/${v.length} floats, the layout needs ${this.layout.totalFloats}`,
+      );
+    this.ctx.write(this.m, m);
+    this.ctx.write(this.v, v);
+  }
+
   /** Forgets AdamW's moments (a fresh optimizer, e.g. after loading new global weights). */
   resetOptimizer(): void {
     this.assertAlive();

@@ -16,6 +16,7 @@ import { AssignedRange } from '../train/assigned-range.ts';
 import type { TrainConfig } from '../train/config.ts';
 import type { TrainData } from '../train/trainer.ts';
 import { Trainer } from '../train/trainer.ts';
+import type { LocalState } from './local-state-file.ts';
 import type { CountedContribution, RoundOutcome } from './round-peer.ts';
 import { RoundPeer } from './round-peer.ts';
 import type { RoundState } from './round-state-file.ts';
@@ -68,6 +69,7 @@ export class RoundEngine {
     private readonly config: RunConfig,
     private readonly model: GpuGpt,
     private readonly compressor: GpuCompressor,
+    private readonly trainer: Trainer,
     private readonly peer: RoundPeer,
     private readonly now: () => number,
   ) {}
@@ -116,7 +118,7 @@ export class RoundEngine {
       weights: state.weights,
     });
     peer.adopt(state.weights, state.momentum);
-    return new RoundEngine(inputs, config, model, compressor, peer, now);
+    return new RoundEngine(inputs, config, model, compressor, trainer, peer, now);
   }
 
   /** Hash of θ_r and the momentum this engine holds. */
@@ -175,6 +177,19 @@ export class RoundEngine {
   ): Promise<RoundOutcome> {
     this.check();
     return this.peer.finish(work, counted);
+  }
+
+  /** This peer's own optimizer and residual state, following committed round `round`. */
+  async localState(round: number): Promise<LocalState> {
+    const { m, v } = await this.model.readOptimizer();
+    return { m, v, residual: await this.compressor.readResidual(), step: this.trainer.step, round };
+  }
+
+  /** Restores what localState() saved (a reload, or a restarted Node volunteer). */
+  restoreLocalState(state: LocalState): void {
+    this.model.setOptimizer(state.m, state.v);
+    this.compressor.setResidual(state.residual);
+    this.trainer.step = state.step;
   }
 
   /** The relay committed `hash`: the pending outcome of finish() becomes the state. */

@@ -4,8 +4,10 @@
 // adds to RoundEngine what a donated GPU needs: state files in and out (checkpoints), a
 // duty-cycle throttle that really idles the GPU, and pause.
 import type { RunConfig } from '../../protocol/run-config.ts';
+import { paramLayout } from '../gpt/layout.ts';
 import type { TuneCache } from '../gpu/autotune.ts';
 import type { GpuContext } from '../gpu/context.ts';
+import { decodeLocalState, encodeLocalState } from './local-state-file.ts';
 import { RoundEngine, type RoundWork, type StepProgress } from './round-engine.ts';
 import type { CountedContribution } from './round-peer.ts';
 import { decodeRoundState, encodeRoundState, type RoundState } from './round-state-file.ts';
@@ -29,6 +31,10 @@ export interface VolunteerEngine {
     work: { round: number; seed: number },
     counted: readonly CountedContribution[],
   ): Promise<{ hash: string; refused: number }>;
+  /** This peer's own AdamW moments, step count and residual, as a file (never shared). */
+  exportLocalState(round: number): Promise<Uint8Array>;
+  /** Restores exportLocalState()'s file; false when it does not fit this model. */
+  importLocalState(bytes: Uint8Array): Promise<boolean>;
   /** The relay committed `hash` for `round`: keep finish()'s outcome. False: this peer computed another. */
   commit(round: number, hash: string): Promise<boolean>;
   /** The round aborted: keep θ_r. */
@@ -98,6 +104,17 @@ export class LocalVolunteerEngine implements VolunteerEngine {
   async finish(work: { round: number; seed: number }, counted: readonly CountedContribution[]) {
     const outcome = await this.engine.finish(work, counted);
     return { hash: outcome.hash, refused: outcome.refused.length };
+  }
+
+  async exportLocalState(round: number): Promise<Uint8Array> {
+    return encodeLocalState(await this.engine.localState(round));
+  }
+
+  async importLocalState(bytes: Uint8Array): Promise<boolean> {
+    const state = decodeLocalState(bytes, paramLayout(this.config.model).totalFloats);
+    if (!state) return false;
+    this.engine.restoreLocalState(state);
+    return true;
   }
 
   async commit(round: number, hash: string): Promise<boolean> {

@@ -329,6 +329,8 @@ export class Coordinator {
     c.phase = 'committing';
     const tally = tallyHashes(c.hashes);
     if (!tally.winner) {
+      if (c.hashes.size > 0)
+        log.warn({ round: c.round, hashes: Object.fromEntries(c.hashes) }, 'model hashes split');
       this.abort(c, c.hashes.size === 0 ? 'no model hash arrived' : 'no majority on the model hash');
       return;
     }

@@ -57,6 +57,15 @@ export class FileVolunteerStore implements VolunteerStore {
     );
   }
 
+  async loadLocal(runId: string): Promise<Uint8Array | null> {
+    const bytes = await readFile(join(this.dir, `${runId}.local.safetensors`)).catch(() => null);
+    return bytes ? new Uint8Array(bytes) : null;
+  }
+
+  async saveLocal(runId: string, bytes: Uint8Array): Promise<void> {
+    await writeAtomically(join(this.dir, `${runId}.local.safetensors`), bytes);
+  }
+
   async receipts(): Promise<Receipt[]> {
     const text = await readFile(join(this.dir, 'receipts.jsonl'), 'utf8').catch(() => '');
     return text

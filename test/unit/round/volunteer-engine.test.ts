@@ -1,10 +1,11 @@
 // The volunteer's GPU side: the throttle really idles the GPU between steps, pause holds
-// training until resumed, state files round-trip under their hash, and a round's outcome is
-// kept only when the relay commits it.
+// training until resumed, state files round-trip under their hash, a round's outcome is kept
+// only when the relay commits it, and the peer's own optimizer and residual state survive.
 import { expect, it } from 'vitest';
 import { initParams } from '../../../kernels/gpt/init.ts';
 import { paramLayout } from '../../../kernels/gpt/layout.ts';
 import { memoryTuneCache } from '../../../kernels/gpu/tune-cache-memory.ts';
+import { decodeLocalState } from '../../../kernels/round/local-state-file.ts';
 import { LocalVolunteerEngine } from '../../../kernels/round/volunteer-engine.ts';
 import { resolveRunConfig } from '../../../relay/run/run-config.ts';
 import { brownSample } from '../../helpers/brown-sample.ts';
@@ -90,6 +91,16 @@ it('keeps a round only when the relay commits its hash, and moves state between 
     expect(await b.stateHash()).toBe(start);
     expect(await b.importState(file, hash)).toEqual({ ok: true });
     expect(await b.stateHash()).toBe(hash);
+
+    // The peer's own AdamW moments, step and residual survive a restart byte for byte.
+    const local = await a.exportLocalState(0);
+    expect(await b.importLocalState(new Uint8Array([1, 2, 3]))).toBe(false);
+    expect(await b.importLocalState(local)).toBe(true);
+    expect(await b.exportLocalState(0)).toEqual(local);
+    expect(decodeLocalState(local, paramLayout(config.model).totalFloats)).toMatchObject({
+      step: 3,
+      round: 0,
+    });
   } finally {
     await a.destroy();
     await b.destroy();

@@ -28,6 +28,14 @@ export class IdbVolunteerStore implements VolunteerStore {
     await set(`state:${runId}`, { round, hash, bytes }, this.store);
   }
 
+  async loadLocal(runId: string): Promise<Uint8Array | null> {
+    return (await get<Uint8Array>(`local:${runId}`, this.store)) ?? null;
+  }
+
+  async saveLocal(runId: string, bytes: Uint8Array): Promise<void> {
+    await set(`local:${runId}`, bytes, this.store);
+  }
+
   async receipts(): Promise<Receipt[]> {
     return (await get<Receipt[]>('receipts', this.store)) ?? [];
   }

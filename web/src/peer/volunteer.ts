@@ -33,6 +33,9 @@ export interface FrameNetwork {
 export interface VolunteerStore {
   loadState(runId: string): Promise<{ round: number; hash: string; bytes: Uint8Array } | null>;
   saveState(runId: string, round: number, hash: string, bytes: Uint8Array): Promise<void>;
+  /** This volunteer's own optimizer moments and residual (kernels/round/local-state-file.ts). */
+  loadLocal(runId: string): Promise<Uint8Array | null>;
+  saveLocal(runId: string, bytes: Uint8Array): Promise<void>;
   receipts(): Promise<Receipt[]>;
   addReceipt(receipt: Receipt): Promise<void>;
 }
@@ -105,7 +108,16 @@ export class Volunteer {
     const saved = await store.loadState(runId);
     if (saved) {
       const imported = await engine.importState(saved.bytes, saved.hash);
-      if (imported.ok) this.held = { round: saved.round, hash: saved.hash };
+      if (imported.ok) {
+        this.held = { round: saved.round, hash: saved.hash };
+        // The inner optimizer and the unsent residual go on where they were, too.
+        const local = await store.loadLocal(runId);
+        if (local && !(await engine.importLocalState(local)))
+          this.emit({
+            type: 'status',
+            text: 'the saved optimizer state does not fit this run; starting it fresh',
+          });
+      }
     }
     if (this.held.round === -2) this.held = { round: -1, hash: await engine.stateHash() };
     this.unsubscribe.push(network.onMessage((from, frame) => this.inbox.set(from, frame)));
@@ -300,6 +312,7 @@ export class Volunteer {
     this.inbox = new Map();
     const bytes = await engine.exportState();
     await store.saveState(runId, c.round, c.modelHash, bytes);
+    await store.saveLocal(runId, await engine.exportLocalState(c.round));
     this.emit({ type: 'committed', round: c.round, hash: c.modelHash, trainLoss: pending.loss });
     this.emit({ type: 'round', round: c.round, phase: 'committed', peers: 0 });
     if (c.uploadCheckpoint)

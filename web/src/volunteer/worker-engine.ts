@@ -14,6 +14,8 @@ export function workerEngine(remote: Remote<WorkerEngine>): VolunteerEngine {
       remote.train(transfer(work, [work.tokens.buffer]), onStep ? proxy(onStep) : undefined),
     contribute: (work) => remote.contribute(work),
     finish: (work, counted) => remote.finish(work, counted),
+    exportLocalState: (round) => remote.exportLocalState(round),
+    importLocalState: (bytes) => remote.importLocalState(bytes),
     commit: (round, hash) => remote.commit(round, hash),
     discard: () => remote.discard(),
     setDutyCycle: (d) => remote.setDutyCycle(d),

@@ -38,6 +38,11 @@ function remoteEngine(engine: LocalVolunteerEngine): WorkerEngine {
       return transfer(frame, [frame.buffer]);
     },
     finish: (work, counted: readonly CountedContribution[]) => engine.finish(work, counted),
+    async exportLocalState(round) {
+      const bytes = await engine.exportLocalState(round);
+      return transfer(bytes, [bytes.buffer]);
+    },
+    importLocalState: (bytes) => engine.importLocalState(bytes),
     commit: (round, hash) => engine.commit(round, hash),
     discard: () => engine.discard(),
     setDutyCycle: (d) => engine.setDutyCycle(d),
