@@ -209,6 +209,13 @@ export const Resync = v.object({
   modelHash: Sha256Hex,
 });
 
+/** The relay lacks the committed state (its designated uploader left): this peer holds it. */
+export const UploadRequest = v.object({
+  type: v.literal('upload-request'),
+  round: v.pipe(v.number(), v.safeInteger(), v.minValue(0)),
+  modelHash: Sha256Hex,
+});
+
 export const RoundAborted = v.object({
   type: v.literal('round-aborted'),
   round: Round,
@@ -242,6 +249,7 @@ export const RelayMessage = v.variant('type', [
   Decision,
   Commit,
   Resync,
+  UploadRequest,
   RoundAborted,
   ReceiptMessage,
   ErrorMessage,

@@ -69,6 +69,8 @@ export interface CoordinatorOptions {
   readonly clock: Clock;
   readonly log: Logger;
   /** Called after every commit (metrics, the API's progress, checkpoint requests). */
+  /** Whether the relay still lacks the checkpoint of `hash` (late joiners need it). */
+  readonly needsCheckpoint?: (hash: string) => boolean;
   /** Called after every commit with who reported the committed hash and who another one. */
   readonly onCommitted?: (
     record: CommitRecord,
@@ -109,12 +111,16 @@ export interface ManifestInput {
   readonly trainLoss: number | null;
 }
 
+const UPLOAD_ASK_INTERVAL_MS = 10_000;
+
 export class Coordinator {
   private readonly peers = new Map<string, PeerState>();
   private current: OpenRound | null = null;
   private gatherTimer: unknown = null;
   private committed: { round: number; modelHash: string };
   private closed = false;
+  /** When an upload of the committed state was last asked for, by hash: ask at most every 10 s. */
+  private uploadAsked = new Map<string, number>();
 
   constructor(private readonly options: CoordinatorOptions) {
     this.committed = { ...options.committed };
@@ -152,6 +158,7 @@ export class Coordinator {
       return;
     }
     peer.ready = true;
+    this.askForCheckpoint(peer);
     if (this.current) {
       if (!this.current.members.has(id))
         peer.link.send({ type: 'wait', reason: `round ${this.current.round} is in progress`, retryAt: null });
@@ -194,6 +201,16 @@ export class Coordinator {
     this.closed = true;
     this.options.clock.clearTimeout(this.gatherTimer);
     if (this.current) this.options.clock.clearTimeout(this.current.timer);
+  }
+
+  /** A synced peer is asked to upload the committed state when the relay does not hold it. */
+  private askForCheckpoint(peer: PeerState): void {
+    const { round, modelHash } = this.committed;
+    if (round < 0 || !this.options.needsCheckpoint?.(modelHash)) return;
+    const now = this.options.clock.now();
+    if (now - (this.uploadAsked.get(modelHash) ?? Number.NEGATIVE_INFINITY) < UPLOAD_ASK_INTERVAL_MS) return;
+    this.uploadAsked.set(modelHash, now);
+    peer.link.send({ type: 'upload-request', round, modelHash });
   }
 
   private liveMembers(c: OpenRound): string[] {

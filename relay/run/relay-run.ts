@@ -100,6 +100,7 @@ export class RelayRun {
       pool,
       clock: options.clock,
       log,
+      needsCheckpoint: (hash) => !checkpoints.has(hash),
       commit: async (record) => {
         const result = await ledger.commitRound({
           runId,

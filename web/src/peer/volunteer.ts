@@ -183,6 +183,17 @@ export class Volunteer {
         return this.sum(message);
       case 'commit':
         return this.commit(message);
+      case 'upload-request':
+        if (message.modelHash === this.held.hash)
+          await this.options.relay
+            .uploadState(message.round, await this.options.engine.exportState())
+            .catch((error: unknown) =>
+              this.emit({
+                type: 'status',
+                text: `checkpoint upload failed: ${error instanceof Error ? error.message : error}`,
+              }),
+            );
+        return;
       case 'round-aborted':
         await this.options.engine.discard();
         this.emit({ type: 'round', round: message.round, phase: 'aborted', peers: 0 });
