@@ -1,0 +1,87 @@
+// The round state machine on a manual clock, no sockets: deadlines fire exactly when due, and
+// when the relay lacks the committed state (its designated uploader left), a synced peer is
+// asked for it so late joiners do not stall.
+import { expect, it } from 'vitest';
+import type { RelayMessage } from '../../../protocol/swarm-messages.ts';
+import { ManualClock } from '../../../relay/clock.ts';
+import { silentLogger } from '../../../relay/logger.ts';
+import { Coordinator, type PeerLink } from '../../../relay/rounds/coordinator.ts';
+import { ShardPool } from '../../../relay/rounds/shard-pool.ts';
+import { resolveRunConfig } from '../../../relay/run/run-config.ts';
+
+const resolved = resolveRunConfig({
+  schedule: { minPeers: 2, gatherMs: 100, minRoundMs: 5_000, maxRoundMs: 5_000, hashTimeoutMs: 2_000 },
+});
+if (!resolved.ok) throw new Error(resolved.message);
+const config = resolved.config;
+const KEY = (c: string) => `${c.repeat(43).slice(0, 42)}A`;
+const H0 = '0'.repeat(64);
+const H1 = '1'.repeat(64);
+
+function setup(stored: Set<string>) {
+  const clock = new ManualClock();
+  const inbox = new Map<string, RelayMessage[]>();
+  const coordinator = new Coordinator({
+    config,
+    configHash: 'c'.repeat(64),
+    paramCount: 1000,
+    frameBytes: 100,
+    committed: { round: -1, modelHash: H0 },
+    pool: new ShardPool(1_000_000),
+    commit: async () => ({ head: null, receipts: new Map() }),
+    clock,
+    log: silentLogger,
+    needsCheckpoint: (hash) => !stored.has(hash),
+  });
+  const join = (id: string) => {
+    inbox.set(id, []);
+    const link: PeerLink = { id, name: id, send: (m) => inbox.get(id)?.push(m) };
+    coordinator.join(link);
+  };
+  const last = (id: string, type: RelayMessage['type']) =>
+    inbox
+      .get(id)
+      ?.filter((m) => m.type === type)
+      .at(-1);
+  return { clock, coordinator, join, last, inbox };
+}
+
+it('decides at the deadline without the silent member, then asks a synced peer for the state', async () => {
+  const stored = new Set([H0]);
+  const { clock, coordinator, join, last, inbox } = setup(stored);
+  const [a, b, c] = [KEY('a'), KEY('b'), KEY('c')];
+  join(a);
+  join(b);
+  coordinator.ready(a, -1, H0);
+  coordinator.ready(b, -1, H0);
+  clock.advance(100);
+  const assignment = last(a, 'assignment');
+  if (assignment?.type !== 'assignment') throw new Error('no round opened');
+  expect(last(b, 'assignment')).toBeDefined();
+  coordinator.manifest(a, { round: 0, frameHash: 'f'.repeat(64), holds: [], trainLoss: 3 });
+  clock.advance(4_999);
+  expect(last(a, 'decision')).toBeUndefined(); // b still has 1 ms
+  clock.advance(1);
+  const decision = last(a, 'decision');
+  expect(decision?.type === 'decision' && decision.counted.map((x) => x.peer)).toEqual([a]);
+  coordinator.modelHash(a, 0, H1);
+  await new Promise((r) => setTimeout(r, 0)); // the commit's promise
+  expect(coordinator.lastCommitted).toEqual({ round: 0, modelHash: H1 });
+  const commit = last(a, 'commit');
+  expect(commit?.type === 'commit' && commit.uploadCheckpoint).toBe(true);
+
+  // a leaves before uploading; c joins and must resync, and the relay lacks H1: the next
+  // synced peer that says ready is asked to upload it, once per 10 s.
+  coordinator.leave(a);
+  join(c);
+  coordinator.ready(c, -1, H0);
+  expect(last(c, 'resync')).toEqual({ type: 'resync', round: 0, modelHash: H1 });
+  coordinator.ready(b, 0, H1);
+  expect(last(b, 'upload-request')).toEqual({ type: 'upload-request', round: 0, modelHash: H1 });
+  coordinator.ready(b, 0, H1);
+  expect(inbox.get(b)?.filter((m) => m.type === 'upload-request')).toHaveLength(1);
+  stored.add(H1);
+  clock.advance(20_000);
+  coordinator.ready(c, 0, H1);
+  expect(last(c, 'upload-request')).toBeUndefined(); // the relay has it now
+});
