@@ -24,6 +24,8 @@ const KEEP = 3;
 const NAME = /^round-(\d{8})-([0-9a-f]{64})\.safetensors$/;
 
 export class CheckpointStore {
+  private saving: Promise<unknown> = Promise.resolve();
+
   private constructor(
     private readonly dir: string,
     private readonly model: GptConfig,
@@ -63,8 +65,18 @@ export class CheckpointStore {
     return { ok: false, code, message: decoded.message };
   }
 
-  /** Stores a state already checked to hash to `hash` (round -1 is θ_0). */
-  async save(round: number, hash: string, state: RoundState): Promise<StoredCheckpoint> {
+  /**
+   * Stores a state already checked to hash to `hash` (round -1 is θ_0). Saves run one at a
+   * time: two peers may upload the same state at once (the designated uploader and one asked
+   * later), and the second must find the first's file, not race it for the same name.
+   */
+  save(round: number, hash: string, state: RoundState): Promise<StoredCheckpoint> {
+    const saved = this.saving.then(() => this.write(round, hash, state));
+    this.saving = saved.catch(() => undefined);
+    return saved;
+  }
+
+  private async write(round: number, hash: string, state: RoundState): Promise<StoredCheckpoint> {
     const existing = this.stored.find((c) => c.modelHash === hash && c.round === round);
     if (existing) return existing;
     const bytes = encodeRoundState(this.model, state, { round: String(round), modelHash: hash });

@@ -34,6 +34,10 @@ it('checks uploads against the committed hash and keeps the newest three', async
   const garbage = await store.check(new Uint8Array([1, 2, 3]), hashes[0] as string);
   expect(garbage).toMatchObject({ ok: false, code: 'ERR_CHECKPOINT_INVALID' });
 
+  // Two peers uploading the same state at once: both saves succeed, one file is kept.
+  const first = states[0] as (typeof states)[0];
+  await Promise.all([store.save(-1, hashes[0] as string, first), store.save(-1, hashes[0] as string, first)]);
+  expect((await readdir(dir)).filter((f) => f.endsWith('.safetensors'))).toHaveLength(1);
   for (const [round, state] of states.entries()) await store.save(round - 1, hashes[round] as string, state);
   expect((await readdir(dir)).filter((f) => f.endsWith('.safetensors'))).toHaveLength(3);
   expect((await readdir(dir)).some((f) => f.endsWith('.tmp'))).toBe(false);
