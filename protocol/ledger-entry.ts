@@ -12,7 +12,9 @@
 // Integers are written in decimal without leading zeros; flops is an exact integer (it
 // outgrows 2^53). No field may contain '|' (the schemas below make sure), so two entries
 // never share a text.
+
 import * as v from 'valibot';
+import { sha256Hex } from './sha256.ts';
 
 export const LEDGER_ENTRY_VERSION = 'potluck-ledger-v1';
 /** prevHash of the first entry. */
@@ -76,7 +78,5 @@ export function canonicalEntryText(e: LedgerEntryContent): string {
 
 /** Hex SHA-256 of the entry's canonical text; the stored `hash` field plays no part. */
 export async function entryHash(entry: LedgerEntryContent): Promise<string> {
-  const text = new TextEncoder().encode(canonicalEntryText(entry)) as Uint8Array<ArrayBuffer>;
-  const digest = await crypto.subtle.digest('SHA-256', text);
-  return Array.from(new Uint8Array(digest), (byte) => byte.toString(16).padStart(2, '0')).join('');
+  return sha256Hex(new TextEncoder().encode(canonicalEntryText(entry)));
 }

@@ -4,6 +4,7 @@
 // (its ETag). The momentum is part of it because a peer that joins with the right weights but
 // another momentum would take a different outer step and fall out of agreement a round later.
 
+import { sha256Hex } from './sha256.ts';
 /** Hex SHA-256 of the weights' bytes, then the momentum's (all zero before the first round). */
 export async function modelHash(weights: Float32Array, momentum: Float32Array): Promise<string> {
   if (momentum.length !== weights.length)
@@ -12,6 +13,5 @@ export async function modelHash(weights: Float32Array, momentum: Float32Array): 
   const bytes = new Float32Array(weights.length * 2);
   bytes.set(weights, 0);
   bytes.set(momentum, weights.length);
-  const digest = await crypto.subtle.digest('SHA-256', bytes);
-  return Array.from(new Uint8Array(digest), (byte) => byte.toString(16).padStart(2, '0')).join('');
+  return sha256Hex(new Uint8Array(bytes.buffer));
 }

@@ -2,7 +2,9 @@
 // validates it against this schema and checks its hash against the one the relay's welcome
 // named, so every peer trains exactly what the run's id stands for. The defaults and the
 // operator's file live on the relay (relay/run/run-config.ts).
+
 import * as v from 'valibot';
+import { sha256Hex } from './sha256.ts';
 
 const Positive = v.pipe(v.number(), v.finite(), v.gtValue(0));
 const PositiveInt = v.pipe(v.number(), v.safeInteger(), v.minValue(1));
@@ -86,9 +88,7 @@ export function canonicalJson(value: unknown): string {
 
 /** Hex SHA-256 of the canonical config, and the run id built from it. */
 export async function runIdentity(config: RunConfig): Promise<{ configHash: string; runId: string }> {
-  const bytes = new TextEncoder().encode(canonicalJson(config));
-  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
-  const configHash = Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('');
+  const configHash = await sha256Hex(new TextEncoder().encode(canonicalJson(config)));
   return { configHash, runId: `${config.name}-${configHash.slice(0, 8)}` };
 }
 

@@ -8,15 +8,11 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { GpuGpt } from '../../kernels/gpt/gpu-gpt.ts';
 import { memoryTuneCache } from '../../kernels/gpu/tune-cache-memory.ts';
-import { defaultTuning } from '../../kernels/ops/matmul-tuning.ts';
-import { decodeRoundState } from '../../kernels/round/round-state-file.ts';
-import { MemorySplit } from '../../kernels/train/memory-split.ts';
-import { loadSplitTokens } from '../../relay/datasets/loader.ts';
 import type { RelayHandle } from '../../relay/server.ts';
 import { type NodeVolunteer, startNodeVolunteer } from '../../web/node/node-volunteer.ts';
 import { nodeContext } from '../helpers/node-context.ts';
+import { stateValidationLoss } from '../helpers/state-validation-loss.ts';
 import { smallDataset, startTestRelay } from '../helpers/test-relay.ts';
 
 const MODEL = { vocabSize: 256, contextLength: 32, dModel: 32, nLayer: 1, nHead: 2 };
@@ -67,26 +63,7 @@ async function waitForRound(round: number, timeoutMs: number): Promise<void> {
   await expect.poll(committedRound, { timeout: timeoutMs, interval: 250 }).toBeGreaterThanOrEqual(round);
 }
 
-async function validationLossOf(stateBytes: Uint8Array): Promise<number> {
-  const ctx = await nodeContext();
-  const decoded = await decodeRoundState(MODEL, stateBytes, null);
-  if (!decoded.ok) throw new Error(decoded.message);
-  const val = new MemorySplit(await loadSplitTokens(dataset, 'val'), 256);
-  const model = new GpuGpt(ctx, MODEL, { B: 4, T: 32, matmul: defaultTuning(ctx.adapter) });
-  try {
-    model.setParams(decoded.state.weights);
-    let sum = 0;
-    let n = 0;
-    for (const batch of val.evalBatches(4, 32)) {
-      if (n === 16) break;
-      sum += await model.evaluate(batch.inputs, batch.targets);
-      n++;
-    }
-    return sum / n;
-  } finally {
-    model.destroy();
-  }
-}
+const validationLossOf = (stateBytes: Uint8Array) => stateValidationLoss(MODEL, stateBytes, dataset);
 
 it('trains rounds over WebRTC: loss falls, hashes agree, credits are what was assigned', async () => {
   const initial = new Uint8Array(

@@ -12,16 +12,12 @@ import { join } from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright';
 import { build } from 'vite';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { GpuGpt } from '../../kernels/gpt/gpu-gpt.ts';
 import { memoryTuneCache } from '../../kernels/gpu/tune-cache-memory.ts';
-import { defaultTuning } from '../../kernels/ops/matmul-tuning.ts';
-import { decodeRoundState } from '../../kernels/round/round-state-file.ts';
-import { MemorySplit } from '../../kernels/train/memory-split.ts';
-import { loadSplitTokens } from '../../relay/datasets/loader.ts';
 import type { RelayHandle } from '../../relay/server.ts';
 import { CHROMIUM_WEBGPU_ARGS } from '../../vitest.config.ts';
 import { type NodeVolunteer, startNodeVolunteer } from '../../web/node/node-volunteer.ts';
 import { nodeContext } from '../helpers/node-context.ts';
+import { stateValidationLoss } from '../helpers/state-validation-loss.ts';
 import { smallDataset, startTestRelay } from '../helpers/test-relay.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
@@ -120,26 +116,7 @@ async function sharedRounds(keys: readonly string[]): Promise<number[]> {
   return [...(first ?? [])].filter((r) => rest.every((set) => set.has(r)));
 }
 
-async function validationLoss(stateBytes: Uint8Array): Promise<number> {
-  const ctx = await nodeContext();
-  const decoded = await decodeRoundState(MODEL, stateBytes, null);
-  if (!decoded.ok) throw new Error(decoded.message);
-  const val = new MemorySplit(await loadSplitTokens(dataset, 'val'), 256);
-  const model = new GpuGpt(ctx, MODEL, { B: 4, T: 32, matmul: defaultTuning(ctx.adapter) });
-  try {
-    model.setParams(decoded.state.weights);
-    let sum = 0;
-    let n = 0;
-    for (const batch of val.evalBatches(4, 32)) {
-      if (n === 16) break;
-      sum += await model.evaluate(batch.inputs, batch.targets);
-      n++;
-    }
-    return sum / n;
-  } finally {
-    model.destroy();
-  }
-}
+const validationLoss = (stateBytes: Uint8Array) => stateValidationLoss(MODEL, stateBytes, dataset);
 
 const checkpoint = async () =>
   new Uint8Array(await (await relay.app.request(`/api/runs/${relay.run.id}/checkpoint`)).arrayBuffer());

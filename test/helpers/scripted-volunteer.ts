@@ -4,7 +4,9 @@
 // the way real peers do after summing the same set. The relay cannot tell the difference —
 // it never sees weights — which is what makes this a fair test of the relay's coordination.
 // Knobs make it misbehave: go silent at a phase, claim to hold nothing, report a wrong hash.
+
 import { WebSocket } from 'ws';
+import { sha256Hex } from '../../protocol/sha256.ts';
 import type { RelayMessage } from '../../protocol/swarm-messages.ts';
 import { generateKeyPair, identityFromKeyPair, type PeerIdentity } from '../../web/src/peer/identity.ts';
 import {
@@ -40,12 +42,9 @@ export interface ScriptedVolunteer {
 
 export const wsFactory = (url: string) => new WebSocket(url) as unknown as SwarmSocket;
 
-export async function sha256Hex(text: string): Promise<string> {
-  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text));
-  return Buffer.from(digest).toString('hex');
-}
+const hashText = (text: string) => sha256Hex(new TextEncoder().encode(text));
 
-export const frameHashOf = (peer: string, round: number) => sha256Hex(`frame|${peer}|${round}`);
+export const frameHashOf = (peer: string, round: number) => hashText(`frame|${peer}|${round}`);
 
 export async function startScriptedVolunteer(
   relayUrl: string,
@@ -114,8 +113,8 @@ export async function startScriptedVolunteer(
         }
         const counted = message.counted.map((c) => `${c.peer}:${c.frameHash}:${c.tokens}`).join(',');
         const hash = behaviour.liar
-          ? await sha256Hex(`lie|${me.publicKey}|${message.round}`)
-          : await sha256Hex(`model|${held.hash}|${message.round}|${counted}`);
+          ? await hashText(`lie|${me.publicKey}|${message.round}`)
+          : await hashText(`model|${held.hash}|${message.round}|${counted}`);
         pendingHash = { round: message.round, hash };
         await client.modelHash(message.round, hash);
         return;

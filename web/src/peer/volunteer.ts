@@ -14,6 +14,7 @@
 import type { StepProgress } from '../../../kernels/round/round-engine.ts';
 import type { VolunteerEngine } from '../../../kernels/round/volunteer-engine.ts';
 import { type Receipt, verifyReceipt } from '../../../protocol/ledger-signatures.ts';
+import { sha256Hex } from '../../../protocol/sha256.ts';
 import type { RelayMessage } from '../../../protocol/swarm-messages.ts';
 import type { RelayApi } from './relay-api.ts';
 import type { SwarmClient } from './swarm-client.ts';
@@ -98,8 +99,11 @@ export class Volunteer {
 
   private speed: VolunteerOptions['speed'];
 
+  private readonly sleep: (ms: number) => Promise<void>;
+
   constructor(private readonly options: VolunteerOptions) {
     this.speed = options.speed;
+    this.sleep = options.sleep ?? ((ms) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   }
 
   /** Restores persisted state, reports capabilities and asks for work. */
@@ -230,7 +234,6 @@ export class Volunteer {
     const { engine, relay, store, runId } = this.options;
     if ((await engine.stateHash()) !== hash) {
       this.emit({ type: 'status', text: `fetching the committed state of round ${round}` });
-      const sleep = this.options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
       let bytes: Uint8Array | null = null;
       for (let attempt = 0; !bytes && attempt < STATE_RETRIES && !this.stopped; attempt++) {
         bytes = await relay.state(hash, (received, total) =>
@@ -239,7 +242,7 @@ export class Volunteer {
             text: `downloading the committed weights: ${total > 0 ? `${Math.round((100 * received) / total)}%` : `${received} bytes`}`,
           }),
         );
-        if (!bytes) await sleep(STATE_RETRY_MS); // the designated peer has not uploaded it yet
+        if (!bytes) await this.sleep(STATE_RETRY_MS); // the designated peer has not uploaded it yet
       }
       if (!bytes) throw new Error(`the committed state ${hash.slice(0, 12)} is not available`);
       const imported = await engine.importState(bytes, hash);
@@ -273,9 +276,8 @@ export class Volunteer {
     this.emit({ type: 'round', round: a.round, phase: 'exchanging', peers: a.group.length });
     await Promise.all(others.map((peer) => network.send(peer, frame).catch(() => undefined)));
     // Wait for the others' frames, but never past the point where the manifest would be late.
-    const sleep = this.options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
     const awaited = () => others.filter((p) => !this.inbox.has(p) && !this.gone.has(p));
-    while (awaited().length > 0 && now() < a.deadline - MANIFEST_MARGIN_MS) await sleep(50);
+    while (awaited().length > 0 && now() < a.deadline - MANIFEST_MARGIN_MS) await this.sleep(50);
     const holds = await Promise.all(
       others
         .filter((p) => this.inbox.has(p))
@@ -335,9 +337,4 @@ export class Volunteer {
       );
     this.askForWork();
   }
-}
-
-async function sha256Hex(bytes: Uint8Array): Promise<string> {
-  const digest = await crypto.subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>);
-  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('');
 }
