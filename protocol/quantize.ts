@@ -2,13 +2,21 @@
 // pseudo-gradient), as the wire carries it. The GPU encodes (kernels/wgsl/compress_quantize.wgsl),
 // every peer decodes here, on the CPU, so that every peer reconstructs identical floats.
 //
-// A block holds `blockSize` consecutive values and one f32 scale s = max |v| over the block.
-// With b bits there are L = 2^b - 1 steps between -s and +s:
+// A block holds `blockSize` consecutive values and one f32 scale s. With b bits there are
+// L = 2^b - 1 steps between -s and +s:
 //   step  = f32(f32(2 s) / L)
 //   value = f32(f32(q * step) - s)      for the code q in [0, L]
 // 1 bit is therefore ±s, 8 bits 255 steps. The encoder rounds (v + s) / step stochastically
-// (up with probability equal to the fraction), so the decoded value is unbiased and off by
-// less than one step. bits = 32 means no quantization: the words are the f32 values.
+// (up with probability equal to the fraction), so a value within [-s, s] decodes unbiased and
+// off by less than one step; a value beyond goes to the nearer end. bits = 32 means no
+// quantization: the words are the f32 values.
+//
+// The encoder's scale: s = max |v| for 2 bits and more, so nothing is clipped. For 1 bit it is
+// the mean |v| (the scale of a sign code with the least error, as in EF-signSGD): with s =
+// max |v| a typical value would decode to ±s, an error near s itself, and error feedback,
+// which carries that error into the next round, would grow the next block's max, and so on,
+// without bound (test/unit/compress/error-feedback-bounded.test.ts shows both). The decoder
+// needs no change: the frame carries s.
 //
 // Codes are packed least-significant bits first, 32 / b codes per u32 word. Every block
 // starts on a word (blockSize is a multiple of 32), and the last block is padded with zeros.

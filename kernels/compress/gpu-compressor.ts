@@ -36,6 +36,8 @@ const COMPACT_WORKGROUP = 256;
 const COMPACT_PER_THREAD = 4;
 const COMPACT_BLOCK = COMPACT_WORKGROUP * COMPACT_PER_THREAD;
 const STREAM_WORKGROUP = 256;
+/** Threads per quantization block; the CPU reference sums a 1-bit block's magnitudes in their order. */
+export const QUANTIZE_WORKGROUP = 64;
 /** Grid-stride kernels use at most this many workgroups, whatever n is. */
 const MAX_STREAM_GROUPS = 1024;
 const RADIX_SHIFTS = [24, 16, 8, 0] as const;
@@ -268,7 +270,11 @@ export class GpuCompressor {
       dispatches.push(
         ctx.dispatch(
           `${label}:quantize`,
-          compressShader('compress_quantize', { BITS: settings.bits, BLOCK_SIZE: settings.blockSize }),
+          compressShader('compress_quantize', {
+            WORKGROUP_SIZE: QUANTIZE_WORKGROUP,
+            BITS: settings.bits,
+            BLOCK_SIZE: settings.blockSize,
+          }),
           [this.words, this.scales, this.outValue, this.params],
           [Math.ceil(k / settings.blockSize)],
         ),

@@ -3,7 +3,7 @@
 // noise, in f32 arithmetic. Tests hold the GPU to it.
 import { blockCount, levelsFor, packCodes, type QuantBits } from '../../protocol/quantize.ts';
 import { isCandidate, keepMaxFor, randomKHash, unitFromHash } from '../../protocol/random-k.ts';
-import type { CompressedTensor } from '../compress/gpu-compressor.ts';
+import { type CompressedTensor, QUANTIZE_WORKGROUP } from '../compress/gpu-compressor.ts';
 import { type CompressionSettings, topKCount } from '../compress/settings.ts';
 
 /** acc = start − current + residual, as the GPU computes it (f32, left to right). */
@@ -43,7 +43,7 @@ export function quantizeReference(
   const levels = levelsFor(bits);
   for (let b = 0; b < scales.length; b++) {
     const block = values.subarray(b * blockSize, (b + 1) * blockSize);
-    const s = block.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+    const s = blockScale(block, bits);
     scales[b] = s;
     if (s === 0) continue;
     const step = Math.fround(Math.fround(2 * s) / levels);
@@ -55,6 +55,19 @@ export function quantizeReference(
     });
   }
   return { scales, codes };
+}
+
+/** max |v|, or for 1 bit the mean |v| summed in the GPU's order (thread t sums t, t + W, ...). */
+export function blockScale(block: Float32Array, bits: QuantBits): number {
+  if (bits !== 1) return block.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+  let total = 0;
+  for (let t = 0; t < QUANTIZE_WORKGROUP; t++) {
+    let partial = 0;
+    for (let j = t; j < block.length; j += QUANTIZE_WORKGROUP)
+      partial = Math.fround(partial + Math.abs(block[j] as number));
+    total = Math.fround(total + partial);
+  }
+  return Math.fround(total / block.length);
 }
 
 export function compressReference(

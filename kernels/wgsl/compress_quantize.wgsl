@@ -1,9 +1,11 @@
-// Blockwise quantization of the kept values (protocol/quantize.ts is the format): one
-// workgroup per block of BLOCK_SIZE values; scale s = max |v| (exact in any order), step =
-// (2 s) / L, code q = floor((v + s) / step + u) clamped to [0, L] with u uniform in [0, 1)
-// from the hash of this peer's rounding seed and the value's position, so rounding is
-// unbiased. Codes are packed least-significant first, 32 / BITS per word, in the kernel, so
-// only the packed words are read back. BITS = 32 copies the f32 bits instead.
+// Blockwise quantization of the kept values (protocol/quantize.ts is the format and says why
+// the scale differs by width): one workgroup per block of BLOCK_SIZE values; scale s = max |v|
+// for 2 bits and more, the mean |v| for 1 bit (summed in a fixed order, so the CPU reference
+// gets the same bits); step = (2 s) / L, code q = floor((v + s) / step + u) clamped to [0, L]
+// with u uniform in [0, 1) from the hash of this peer's rounding seed and the value's
+// position, so rounding within [-s, s] is unbiased. Codes are packed least-significant first,
+// 32 / BITS per word, in the kernel, so only the packed words are read back. BITS = 32 copies
+// the f32 bits instead.
 
 @group(0) @binding(0) var<storage, read_write> words: array<u32>;
 @group(0) @binding(1) var<storage, read_write> scales: array<f32>;
@@ -14,7 +16,7 @@ override WORKGROUP_SIZE: u32 = 64u;
 override BITS: u32 = 4u;
 override BLOCK_SIZE: u32 = 128u; // a multiple of 32
 
-var<workgroup> partial_max: array<f32, WORKGROUP_SIZE>;
+var<workgroup> partial: array<f32, WORKGROUP_SIZE>;
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
@@ -30,14 +32,26 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
   var m = 0.0;
   for (var j = lid.x; j < BLOCK_SIZE; j += WORKGROUP_SIZE) {
     if (first + j < params.k) {
-      m = max(m, abs(values[first + j]));
+      let a = abs(values[first + j]);
+      if (BITS == 1u) {
+        m += a;
+      } else {
+        m = max(m, a);
+      }
     }
   }
-  partial_max[lid.x] = m;
+  partial[lid.x] = m;
   workgroupBarrier();
   var s = 0.0;
   for (var t = 0u; t < WORKGROUP_SIZE; t++) {
-    s = max(s, partial_max[t]);
+    if (BITS == 1u) {
+      s += partial[t];
+    } else {
+      s = max(s, partial[t]);
+    }
+  }
+  if (BITS == 1u) {
+    s = s / f32(min(BLOCK_SIZE, params.k - first));
   }
   if (lid.x == 0u) {
     scales[wid.x] = s;

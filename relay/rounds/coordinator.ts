@@ -398,6 +398,14 @@ export class Coordinator {
       const receipt = outcome.receipts.get(id);
       if (receipt !== undefined) link.send({ type: 'receipt', receipt });
     }
+    // Peers that said ready while the round ran hold the state it started from, which is no
+    // longer the committed one: assigned as they are, they would train and sum from stale
+    // weights and split the next round's hashes. They catch up first.
+    for (const [id, peer] of this.peers)
+      if (peer.ready && !c.members.has(id)) {
+        peer.ready = false;
+        peer.link.send(resync);
+      }
     this.options.onCommitted?.(record, { agreeing: tally.agreeing, disagreeing: tally.disagreeing });
     this.scheduleOpen();
   }

@@ -34,7 +34,7 @@ if (!cli) {
   process.exit(0);
 }
 const { config } = cli;
-const model = DEFAULT_MODEL;
+const model = config.model;
 await ensurePrepared(DEFAULT_BROWN_DIR, BROWN_SOURCE);
 const manifest = await readManifest(DEFAULT_BROWN_DIR);
 const shards = shardTokens(
@@ -66,7 +66,7 @@ const score = (weights: Float32Array) => validationLoss(evaluator, weights, val,
 
 say(
   `swarm: ${config.peers} peers x ${config.rounds} rounds x ${config.innerSteps} inner steps x ${config.batchSize} x ${config.seqLen} tokens; ` +
-    `default model (${evaluator.layout.paramCount.toLocaleString('en')} parameters); adapter ${ctx.adapter.description || ctx.adapter.architecture}`,
+    `${JSON.stringify(model) === JSON.stringify(DEFAULT_MODEL) ? 'default model' : `model ${JSON.stringify(model)}`} (${evaluator.layout.paramCount.toLocaleString('en')} parameters); adapter ${ctx.adapter.description || ctx.adapter.architecture}`,
 );
 
 const started = performance.now();
@@ -102,8 +102,8 @@ for (const method of config.methods) {
     train,
     round: {
       innerSteps: config.innerSteps,
-      outerLr: config.outerLr,
-      outerMomentum: config.outerMomentum,
+      outerLr: method.outerLr ?? config.outerLr,
+      outerMomentum: method.outerMomentum ?? config.outerMomentum,
       compression: method.compression,
     },
     rounds: config.rounds,

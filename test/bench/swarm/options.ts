@@ -3,15 +3,21 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { type CompressionSettings, validateCompression } from '../../../kernels/compress/settings.ts';
+import { DEFAULT_MODEL, type GptConfig, validateConfig } from '../../../kernels/gpt/config.ts';
 import { DENSE } from '../../../kernels/round/config.ts';
 import { DEFAULT_TRAIN } from '../../../kernels/train/config.ts';
 
 export interface MethodSpec {
   readonly name: string;
   readonly compression: CompressionSettings;
+  /** The outer step for this method; the config's when absent. */
+  readonly outerLr?: number;
+  readonly outerMomentum?: number;
 }
 
 export interface SwarmBenchConfig {
+  /** The model every method trains; the default model unless a quick look wants a smaller one. */
+  readonly model: GptConfig;
   /** P: virtual peers. */
   readonly peers: number;
   /** R: outer rounds; every method trains on P x R x H x batch x seqLen tokens. */
@@ -33,6 +39,7 @@ export interface SwarmBenchConfig {
 }
 
 export const DEFAULT_SWARM: SwarmBenchConfig = {
+  model: DEFAULT_MODEL,
   peers: 4,
   rounds: 8,
   innerSteps: 25,
@@ -73,7 +80,9 @@ against DDP, the final validation loss and its gap to DDP.
   --inner-steps H    AdamW steps per round (default ${DEFAULT_SWARM.innerSteps})
   --batch N          sequences per peer per step (default ${DEFAULT_SWARM.batchSize})
   --config FILE      JSON with any of: ${Object.keys(DEFAULT_SWARM).join(', ')}
-                     (methods: [{"name", "compression": {"randomK", "topK", "bits", "blockSize"}}])
+                     (methods: [{"name", "compression": {"randomK", "topK", "bits", "blockSize"},
+                     "outerLr"?, "outerMomentum"?}]; model: {"vocabSize", "contextLength",
+                     "dModel", "nLayer", "nHead"} for a quick look at a smaller model)
   --only NAMES       comma-separated method names to run (DDP always runs)
   --json             end with one JSON line: {"tokens","rows":[{"method","bytesPerPeer","reduction","valLoss","gapPercent"}]}
   -h, --help         this text`;
@@ -112,6 +121,7 @@ export function parseSwarmCli(argv: readonly string[]): SwarmCli | null {
   const only = values.only?.split(',').map((s) => s.trim());
   const methods = only ? merged.methods.filter((m) => only.includes(m.name)) : merged.methods;
   for (const method of methods) validateCompression(method.compression);
+  validateConfig(merged.model);
   return { config: { ...merged, methods }, json: values.json ?? false };
 }
 

@@ -85,3 +85,44 @@ it('decides at the deadline without the silent member, then asks a synced peer f
   coordinator.ready(c, 0, H1);
   expect(last(c, 'upload-request')).toBeUndefined(); // the relay has it now
 });
+
+it('a peer that said ready during a round resyncs when it commits, and is not assigned on stale state', async () => {
+  const { clock, coordinator, join, last, inbox } = setup(new Set([H0]));
+  const [a, b, c] = [KEY('a'), KEY('b'), KEY('c')];
+  for (const id of [a, b]) {
+    join(id);
+    coordinator.ready(id, -1, H0);
+  }
+  clock.advance(100);
+  // c joins while round 0 runs, holding θ_0, which is still the committed state: it waits.
+  join(c);
+  coordinator.ready(c, -1, H0);
+  expect(last(c, 'wait')).toBeDefined();
+  const frameOf = (id: string) => id.slice(0, 1).repeat(64);
+  coordinator.manifest(a, {
+    round: 0,
+    frameHash: frameOf(a),
+    holds: [{ peer: b, frameHash: frameOf(b) }],
+    trainLoss: 3,
+  });
+  coordinator.manifest(b, {
+    round: 0,
+    frameHash: frameOf(b),
+    holds: [{ peer: a, frameHash: frameOf(a) }],
+    trainLoss: 3,
+  });
+  for (const id of [a, b]) coordinator.modelHash(id, 0, H1);
+  await new Promise((r) => setTimeout(r, 0));
+  expect(coordinator.lastCommitted).toEqual({ round: 0, modelHash: H1 });
+  // Round 0 moved the model past what c holds: c is told to catch up, and round 1 opens
+  // with the two synced peers only.
+  expect(last(c, 'resync')).toEqual({ type: 'resync', round: 0, modelHash: H1 });
+  for (const id of [a, b]) coordinator.ready(id, 0, H1);
+  clock.advance(100);
+  const round1 = last(a, 'assignment');
+  expect(round1?.type === 'assignment' && round1.group.map((m) => m.peer).sort()).toEqual([a, b].sort());
+  expect(inbox.get(c)?.some((m) => m.type === 'assignment')).toBe(false);
+  // Once c holds the committed state it takes part again.
+  coordinator.ready(c, 0, H1);
+  expect(last(c, 'wait')).toMatchObject({ reason: 'round 1 is in progress' });
+});

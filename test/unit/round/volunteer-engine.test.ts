@@ -106,3 +106,33 @@ it('keeps a round only when the relay commits its hash, and moves state between 
     await b.destroy();
   }
 });
+
+it('a peer that joined from the checkpoint lands on the same hash as one that trained the round before', async () => {
+  const member = await engine();
+  const joiner = await engine();
+  try {
+    await member.train(work(0));
+    const first = await member.contribute(work(0));
+    const { hash: h0 } = await member.finish(work(0), [{ peer: 'm', tokens: 96, frame: first }]);
+    expect(await member.commit(0, h0)).toBe(true);
+    expect(await joiner.importState(await member.exportState(), h0)).toEqual({ ok: true });
+
+    // Round 1: both train (the member with its own AdamW moments and residual, the joiner
+    // fresh), exchange frames, and sum the same counted set.
+    const tokens = brownSample(2).train;
+    await member.train({ ...work(1), tokens: tokens.subarray(0, 97) });
+    await joiner.train({ ...work(1), tokens: tokens.subarray(500, 597) });
+    const frames = [
+      { peer: 'j', tokens: 96, frame: await joiner.contribute(work(1)) },
+      { peer: 'm', tokens: 96, frame: await member.contribute(work(1)) },
+    ];
+    const a = await member.finish(work(1), frames);
+    const b = await joiner.finish(work(1), [...frames].reverse());
+    expect(a).toEqual({ hash: b.hash, refused: 0 });
+    expect(await member.commit(1, a.hash)).toBe(true);
+    expect(await joiner.commit(1, a.hash)).toBe(true);
+  } finally {
+    await member.destroy();
+    await joiner.destroy();
+  }
+});

@@ -256,6 +256,14 @@ export class Volunteer {
   private async trainRound(a: Assignment): Promise<void> {
     const { engine, network, relay, client } = this.options;
     const now = this.options.now ?? Date.now;
+    // Training from other weights than the round's would only produce a hash nobody shares.
+    if (a.modelHash !== this.held.hash) {
+      this.emit({
+        type: 'status',
+        text: `round ${a.round} starts from a state this peer lacks; catching up`,
+      });
+      return this.resync(a.round - 1, a.modelHash);
+    }
     const others = a.group.map((m) => m.peer).filter((p) => p !== client.peerId);
     this.gone = new Set();
     network.connect(others);
