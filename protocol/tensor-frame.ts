@@ -1,15 +1,15 @@
-// The compressed-tensor frame: one peer's pseudo-gradient (later also activations) as it
-// crosses a data channel. It describes itself (magic, version, kind) in llm.c's manner and
-// is decoded as untrusted input: the decoder never throws, checks every declared size against
-// its caps before allocating, and refuses NaN, which would poison every peer's weights.
+// The compressed-tensor frame: one peer's pseudo-gradient as it crosses a data channel. It
+// describes itself (magic, version, kind) in llm.c's manner and is decoded as untrusted
+// input: the decoder never throws, checks every declared size against its caps before
+// allocating, and refuses NaN, which would poison every peer's weights.
 //
 // Layout (integers little-endian):
 //
 //   offset  size  field
 //   0       4     magic, ASCII "PLTF" (Potluck tensor frame)
 //   4       1     version, currently 1
-//   5       1     kind: 1 = pseudo-gradient; 2 = activation and 3 = activation gradient
-//                 are reserved for pipeline parallelism and refused until read
+//   5       1     kind: 1 = pseudo-gradient, the only one; pipeline activations have their
+//                 own frame (activation-frame.ts), so any other kind is refused
 //   6       1     bits per value: 1, 2, 4, 8 (blockwise quantized) or 32 (raw f32)
 //   7       1     flags: bit 0 = every random-k candidate is sent (no index section)
 //   8       4     round (u32): the round whose shared seed this frame refers to
@@ -28,7 +28,14 @@
 //                 padding to a multiple of 4 so what follows is 4-aligned
 //           ...   scales: one f32 per block (bits < 32 only)
 //           ...   words: the packed codes, or the raw f32 values for bits = 32
-import { crc32 } from './crc32.ts';
+import {
+  envelopeChecksum,
+  type FrameEnvelope,
+  MAGIC_OFFSET,
+  openEnvelope,
+  VERSION_OFFSET,
+  writeEnvelope,
+} from './frame-envelope.ts';
 import { type DecodeResult, refuse } from './frame-errors.ts';
 import {
   blockCount,
@@ -80,8 +87,7 @@ export const TENSOR_FRAME_VERSION = 1;
 const KIND_CODES: Readonly<Record<TensorKind, number>> = { 'pseudo-gradient': 1 };
 const FLAG_ALL_CANDIDATES = 1;
 
-export const MAGIC_OFFSET = 0;
-export const VERSION_OFFSET = MAGIC_OFFSET + TENSOR_FRAME_MAGIC.length;
+export { MAGIC_OFFSET, VERSION_OFFSET };
 export const KIND_OFFSET = VERSION_OFFSET + 1;
 export const BITS_OFFSET = KIND_OFFSET + 1;
 export const FLAGS_OFFSET = BITS_OFFSET + 1;
@@ -112,8 +118,16 @@ function scaleCount(bits: QuantBits, valueCount: number, blockSize: number): num
   return bits === 32 ? 0 : blockCount(valueCount, blockSize);
 }
 
+const ENVELOPE: FrameEnvelope = {
+  name: 'tensor frame',
+  magic: TENSOR_FRAME_MAGIC,
+  version: TENSOR_FRAME_VERSION,
+  headerBytes: TENSOR_FRAME_HEADER_BYTES,
+  checksumOffset: CHECKSUM_OFFSET,
+};
+
 function frameChecksum(bytes: Uint8Array): number {
-  return crc32(bytes.subarray(TENSOR_FRAME_HEADER_BYTES), crc32(bytes.subarray(0, CHECKSUM_OFFSET)));
+  return envelopeChecksum(ENVELOPE, bytes);
 }
 
 /** Encodes a frame of ours; throws RangeError when it is inconsistent (a bug on our side). */
@@ -155,8 +169,7 @@ export function encodeTensorFrame(frame: TensorFrame): Uint8Array {
   const indexSection = align4(indexBytes);
   const out = new Uint8Array(TENSOR_FRAME_HEADER_BYTES + indexSection + 4 * (scales + words));
   const view = new DataView(out.buffer);
-  out.set(TENSOR_FRAME_MAGIC, MAGIC_OFFSET);
-  view.setUint8(VERSION_OFFSET, TENSOR_FRAME_VERSION);
+  writeEnvelope(ENVELOPE, out);
   view.setUint8(KIND_OFFSET, KIND_CODES[frame.kind]);
   view.setUint8(BITS_OFFSET, bits);
   view.setUint8(FLAGS_OFFSET, ordinals === null ? FLAG_ALL_CANDIDATES : 0);
@@ -195,17 +208,9 @@ export function decodeTensorFrame(
   bytes: Uint8Array,
   limits: FrameLimits = DEFAULT_FRAME_LIMITS,
 ): DecodeResult<TensorFrame> {
-  if (bytes.length < TENSOR_FRAME_HEADER_BYTES)
-    return refuse(
-      'ERR_FRAME_TRUNCATED',
-      `${bytes.length} bytes is shorter than the ${TENSOR_FRAME_HEADER_BYTES}-byte header`,
-    );
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (!TENSOR_FRAME_MAGIC.every((b, i) => bytes[MAGIC_OFFSET + i] === b))
-    return refuse('ERR_FRAME_MAGIC', 'not a tensor frame');
-  const version = view.getUint8(VERSION_OFFSET);
-  if (version !== TENSOR_FRAME_VERSION)
-    return refuse('ERR_FRAME_VERSION', `frame version ${version}; this reader knows ${TENSOR_FRAME_VERSION}`);
+  const opened = openEnvelope(ENVELOPE, bytes);
+  if (!opened.ok) return opened;
+  const view = opened.value;
   const kindCode = view.getUint8(KIND_OFFSET);
   if (kindCode !== KIND_CODES['pseudo-gradient'])
     return refuse('ERR_FRAME_KIND', `tensor kind ${kindCode} is not read by this version`);

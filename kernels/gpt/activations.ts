@@ -50,30 +50,11 @@ export interface GradientScratch {
 }
 
 export function allocateActivations(ctx: GpuContext, config: GptConfig, B: number, T: number): Activations {
-  const { dModel: C, nLayer: L, nHead: NH, vocabSize: V } = config;
+  const { dModel: C, nLayer: L, vocabSize: V } = config;
   const BT = B * T;
   const f = (label: string, floats: number) => ctx.createStorage(label, floats * 4);
   const blocks: BlockBuffers[] = [];
-  for (let l = 0; l < L; l++) {
-    const p = `h.${l}.`;
-    blocks.push({
-      ln1: f(`${p}ln1`, BT * C),
-      ln1Mean: f(`${p}ln1.mean`, BT),
-      ln1Rstd: f(`${p}ln1.rstd`, BT),
-      qkv: f(`${p}qkv`, BT * 3 * C),
-      atty: f(`${p}atty`, BT * C),
-      lse: f(`${p}lse`, B * NH * T),
-      attproj: f(`${p}attproj`, BT * C),
-      residual2: f(`${p}residual2`, BT * C),
-      ln2: f(`${p}ln2`, BT * C),
-      ln2Mean: f(`${p}ln2.mean`, BT),
-      ln2Rstd: f(`${p}ln2.rstd`, BT),
-      fch: f(`${p}fch`, BT * 4 * C),
-      fchGelu: f(`${p}fch.gelu`, BT * 4 * C),
-      fcproj: f(`${p}fcproj`, BT * C),
-      residual3: f(`${p}residual3`, BT * C),
-    });
-  }
+  for (let l = 0; l < L; l++) blocks.push(allocateBlockBuffers(ctx, config, B, T, `h.${l}.`));
   return {
     encoded: f('encoded', BT * C),
     blocks,
@@ -83,6 +64,36 @@ export function allocateActivations(ctx: GpuContext, config: GptConfig, B: numbe
     logits: f('logits', BT * V),
     losses: f('losses', BT),
     targets: ctx.createStorage('targets', BT * 4),
+  };
+}
+
+/** One block's buffers, labelled `${prefix}ln1` and so on (a pipeline stage uses a slot prefix). */
+export function allocateBlockBuffers(
+  ctx: GpuContext,
+  config: GptConfig,
+  B: number,
+  T: number,
+  prefix: string,
+): BlockBuffers {
+  const { dModel: C, nHead: NH } = config;
+  const BT = B * T;
+  const f = (label: string, floats: number) => ctx.createStorage(`${prefix}${label}`, floats * 4);
+  return {
+    ln1: f('ln1', BT * C),
+    ln1Mean: f('ln1.mean', BT),
+    ln1Rstd: f('ln1.rstd', BT),
+    qkv: f('qkv', BT * 3 * C),
+    atty: f('atty', BT * C),
+    lse: f('lse', B * NH * T),
+    attproj: f('attproj', BT * C),
+    residual2: f('residual2', BT * C),
+    ln2: f('ln2', BT * C),
+    ln2Mean: f('ln2.mean', BT),
+    ln2Rstd: f('ln2.rstd', BT),
+    fch: f('fch', BT * 4 * C),
+    fchGelu: f('fch.gelu', BT * 4 * C),
+    fcproj: f('fcproj', BT * C),
+    residual3: f('residual3', BT * C),
   };
 }
 

@@ -21,3 +21,12 @@ export interface PassContext {
   readonly matmul: TuningChoice;
   readonly attention?: Partial<AttentionTuning>;
 }
+
+/**
+ * What recording one block or the head needs: no whole-model activations, no token inputs. A
+ * pipeline stage (kernels/pipeline/gpu-stage.ts) records its own layer range with it.
+ */
+export type BlockPass = Pick<
+  PassContext,
+  'ctx' | 'config' | 'B' | 'T' | 'param' | 'grad' | 'matmul' | 'attention'
+>;

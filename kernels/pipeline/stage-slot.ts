@@ -1,0 +1,72 @@
+// One activation slot of a pipeline stage: everything its forward pass keeps for the backward
+// pass of one microbatch. A stage has as many slots as microbatches it may hold in flight; under
+// 1F1B that is S − s for stage s (schedule.ts), so the last stage, which alone holds the
+// vocabulary-sized logits, needs one.
+import { allocateBlockBuffers, type BlockBuffers } from '../gpt/activations.ts';
+import type { GptConfig } from '../gpt/config.ts';
+import type { GpuContext } from '../gpu/context.ts';
+import { EncoderInputs } from '../ops/encoder.ts';
+import type { StageLayout } from './stage-layout.ts';
+
+/** The last stage's final LayerNorm, logits and loss buffers. */
+export interface HeadBuffers {
+  readonly lnf: GPUBuffer; // (BT, C)
+  readonly lnfMean: GPUBuffer; // (BT)
+  readonly lnfRstd: GPUBuffer; // (BT)
+  /** Logits, overwritten in place by dlogits in the forward pass (the loss is fused). */
+  readonly logits: GPUBuffer; // (BT, V)
+  readonly losses: GPUBuffer; // (BT)
+  readonly targets: GPUBuffer; // (BT) u32
+}
+
+export interface StageSlot {
+  /** The first block's input: the embedding's output on the first stage, else the boundary activation received. */
+  readonly input: GPUBuffer; // (BT, C)
+  /** First stage: this microbatch's tokens and their buckets (the embedding's backward reads them). */
+  readonly tokens: EncoderInputs | null;
+  /** One per layer of the stage, in order. */
+  readonly blocks: readonly BlockBuffers[];
+  /** Last stage only. */
+  readonly head: HeadBuffers | null;
+}
+
+export function allocateSlot(
+  ctx: GpuContext,
+  config: GptConfig,
+  layout: StageLayout,
+  B: number,
+  T: number,
+  index: number,
+): StageSlot {
+  const { dModel: C, vocabSize: V } = config;
+  const BT = B * T;
+  const prefix = `stage${layout.stage}.slot${index}.`;
+  const f = (label: string, floats: number) => ctx.createStorage(`${prefix}${label}`, floats * 4);
+  const blocks: BlockBuffers[] = [];
+  for (let l = layout.layers.start; l < layout.layers.end; l++)
+    blocks.push(allocateBlockBuffers(ctx, config, B, T, `${prefix}h.${l}.`));
+  return {
+    input: f(layout.isFirst ? 'encoded' : 'input', BT * C),
+    tokens: layout.isFirst ? new EncoderInputs(ctx, { B, T, C, V }, `${prefix}encoder`) : null,
+    blocks,
+    head: layout.isLast
+      ? {
+          lnf: f('lnf', BT * C),
+          lnfMean: f('lnf.mean', BT),
+          lnfRstd: f('lnf.rstd', BT),
+          logits: f('logits', BT * V),
+          losses: f('losses', BT),
+          targets: f('targets', BT),
+        }
+      : null,
+  };
+}
+
+/** Every buffer the slot owns, to destroy. */
+export function slotBuffers(slot: StageSlot): GPUBuffer[] {
+  const owned = [slot.input];
+  if (slot.tokens) owned.push(slot.tokens.tokens, slot.tokens.offsets, slot.tokens.positions);
+  for (const block of slot.blocks) owned.push(...Object.values(block));
+  if (slot.head) owned.push(...Object.values(slot.head));
+  return owned;
+}
