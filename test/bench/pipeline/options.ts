@@ -1,0 +1,244 @@
+// `npm run bench:pipeline` settings: flags for the common knobs, a JSON file for the rest
+// (`--config FILE`, any subset of PipelineBenchConfig; flags win over the file).
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { DEFAULT_MODEL, type GptConfig, validateConfig } from '../../../kernels/gpt/config.ts';
+import { DEFAULT_TRAIN } from '../../../kernels/train/config.ts';
+import { ACTIVATION_CODECS, type ActivationCodec } from '../../../protocol/activation-frame.ts';
+import { isValidBlockSize } from '../../../protocol/quantize.ts';
+
+/** What crosses every boundary of a split model, one row of the table per stage count. */
+export interface CodecSpec {
+  readonly forward: ActivationCodec;
+  readonly backward: ActivationCodec;
+  /** Values per quantization scale for this setting; the config's blockSize when absent. */
+  readonly blockSize?: number;
+}
+
+export interface PipelineBenchConfig {
+  /** The model every row trains; the default model unless a quick look wants a smaller one. */
+  readonly model: GptConfig;
+  /** Optimizer steps; every row trains on steps x batchSize x seqLen tokens. */
+  readonly steps: number;
+  /** Sequences per step, cut into `microbatches` microbatches by the pipelines. */
+  readonly batchSize: number;
+  /** M: microbatches per step in the 1F1B schedule. */
+  readonly microbatches: number;
+  readonly seqLen: number;
+  /**
+   * Batches in the fixed training pool, visited in the same order every epoch: steps / pool
+   * epochs, so that each sample comes back and the delta codecs (AQ-SGD) find their base.
+   */
+  readonly poolBatches: number;
+  readonly learningRate: number;
+  readonly warmupSteps: number;
+  /** Validation batches of 16 x seqLen for the final loss. */
+  readonly evalBatches: number;
+  readonly seed: number;
+  /** Values per quantization scale, unless a codec setting says otherwise. */
+  readonly blockSize: number;
+  /** The split models' stage counts; the unsplit baseline always runs first. */
+  readonly stages: readonly number[];
+  /** Codec settings, each run at every stage count. */
+  readonly codecs: readonly CodecSpec[];
+}
+
+// Sized to finish well within 30 minutes on a shared 2-core machine with SwiftShader, where a
+// pipelined step (S stages x M microbatches of separate submissions and read-backs) costs 2 to 4
+// times an unsplit one: 11 rows of 40 steps. Longer runs: --steps and --pool.
+export const DEFAULT_PIPELINE: PipelineBenchConfig = {
+  model: DEFAULT_MODEL,
+  steps: 40, // 4 epochs of the pool below
+  batchSize: 8, // 8 x 64 = 512 tokens per step
+  microbatches: 2, // 4 sequences each; more microbatches cost more round trips per step
+  seqLen: DEFAULT_TRAIN.seqLen,
+  poolBatches: 10, // 80 sequences: each crosses 4 times, the last 3 as deltas
+  learningRate: DEFAULT_TRAIN.learningRate,
+  warmupSteps: 4, // 10% of the run, as DEFAULT_TRAIN's 30 of 600 is 5%
+  evalBatches: 16,
+  seed: DEFAULT_TRAIN.seed,
+  blockSize: 128, // the link's default: one f32 scale per 128 values
+  stages: [2, 4],
+  codecs: [
+    { forward: 'fp32', backward: 'fp32' },
+    { forward: 'int8', backward: 'int8' },
+    { forward: 'int4', backward: 'int8' },
+    { forward: 'delta-int4', backward: 'int8' }, // AQ-SGD: deltas up, gradients plain
+    // The fewest bytes this frame format can send: 4-bit codes are 1/8 of fp32 before their
+    // scales and the header, 7.5x with one scale per 128 values (7.9x per 1024: --block-size).
+    { forward: 'delta-int4', backward: 'int4' },
+  ],
+};
+
+/** "fwd/bwd", and the block size when the setting has its own, e.g. "delta-int4/int4 b1024". */
+export function codecName(spec: CodecSpec): string {
+  return `${spec.forward}/${spec.backward}${spec.blockSize === undefined ? '' : ` b${spec.blockSize}`}`;
+}
+
+export const PIPELINE_HELP = `Usage: npm run bench:pipeline -- [options]
+
+Trains the default model on the Brown Corpus in one process: unsplit (GpuGpt, the baseline),
+then split into pipeline stages (PipelineRunner, 1F1B, in-memory links that carry the encoded
+frames a peer would send) with each codec setting, all on the same batches. The batches come
+from a fixed pool visited once per epoch, so that samples come back and the delta codecs
+(AQ-SGD) send the change of a sample's activation since it last crossed. Prints the activation
+bytes per token each way (per boundary, whole run), the reduction against fp32 links, the final
+validation loss and its gap to the unsplit model.
+
+Goal: >= 8x less activation traffic than fp32 with validation loss within 2% of the unsplit
+model. (4-bit codes are 1/8 of fp32 before their scales and the frame header, so this frame
+format tops out just under 8x: 7.5x at block size 128, 7.9x at 1024, e.g.
+npm run bench:pipeline -- --only delta-int4/int4 --block-size 1024.)
+
+  --steps N          optimizer steps per row (default ${DEFAULT_PIPELINE.steps})
+  --batch N          sequences per step (default ${DEFAULT_PIPELINE.batchSize})
+  --microbatches M   microbatches per step; must divide the batch (default ${DEFAULT_PIPELINE.microbatches})
+  --pool N           batches in the fixed training pool (default ${DEFAULT_PIPELINE.poolBatches})
+  --stages LIST      comma-separated stage counts (default ${DEFAULT_PIPELINE.stages.join(',')})
+  --block-size N     values per quantization scale (default ${DEFAULT_PIPELINE.blockSize})
+  --config FILE      JSON with any of: ${Object.keys(DEFAULT_PIPELINE).join(', ')}
+                     (codecs: [{"forward", "backward", "blockSize"?}], each one of
+                     ${ACTIVATION_CODECS.join(', ')}; model: {"vocabSize", "contextLength",
+                     "dModel", "nLayer", "nHead"} for a quick look at a smaller model)
+  --only NAMES       comma-separated codec settings to run, as the table names them, e.g.
+                     fp32/fp32,delta-int4/int8 (the unsplit baseline always runs)
+  --json             end with one JSON line: {"rows":[{"stages","codec","bytesPerTokenForward",
+                     "bytesPerTokenBackward","reduction","valLoss","gapPercent"}]}
+  -h, --help         this text`;
+
+export interface PipelineCli {
+  readonly config: PipelineBenchConfig;
+  readonly json: boolean;
+}
+
+/** Parses the command line (and the file it names); null for --help. Throws readable errors. */
+export function parsePipelineCli(
+  argv: readonly string[],
+  readFile: (path: string) => string = (path) => readFileSync(path, 'utf8'),
+): PipelineCli | null {
+  const { values } = parseArgs({
+    args: [...argv],
+    options: {
+      steps: { type: 'string' },
+      batch: { type: 'string' },
+      microbatches: { type: 'string' },
+      pool: { type: 'string' },
+      stages: { type: 'string' },
+      'block-size': { type: 'string' },
+      config: { type: 'string' },
+      only: { type: 'string' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) return null;
+  const file = values.config ? readConfigFile(values.config, readFile) : {};
+  const merged: PipelineBenchConfig = {
+    ...DEFAULT_PIPELINE,
+    ...file,
+    steps: int('steps', values.steps, file.steps ?? DEFAULT_PIPELINE.steps),
+    batchSize: int('batch', values.batch, file.batchSize ?? DEFAULT_PIPELINE.batchSize),
+    microbatches: int(
+      'microbatches',
+      values.microbatches,
+      file.microbatches ?? DEFAULT_PIPELINE.microbatches,
+    ),
+    poolBatches: int('pool', values.pool, file.poolBatches ?? DEFAULT_PIPELINE.poolBatches),
+    blockSize: int('block-size', values['block-size'], file.blockSize ?? DEFAULT_PIPELINE.blockSize),
+    stages:
+      values.stages === undefined
+        ? (file.stages ?? DEFAULT_PIPELINE.stages)
+        : values.stages.split(',').map((s) => int('stages', s.trim(), 0)),
+  };
+  const config = { ...merged, codecs: selectCodecs(merged.codecs, values.only) };
+  validatePipelineBench(config);
+  return { config, json: values.json ?? false };
+}
+
+function readConfigFile(path: string, readFile: (path: string) => string): Partial<PipelineBenchConfig> {
+  let value: unknown;
+  try {
+    value = JSON.parse(readFile(path));
+  } catch (error) {
+    throw new Error(`--config ${path}: ${(error as Error).message}`);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new TypeError(`--config ${path}: expected a JSON object`);
+  const unknown = Object.keys(value).filter((key) => !(key in DEFAULT_PIPELINE));
+  if (unknown.length > 0)
+    throw new RangeError(
+      `--config ${path}: unknown ${unknown.length === 1 ? 'key' : 'keys'} ${unknown.join(', ')} (known: ${Object.keys(DEFAULT_PIPELINE).join(', ')})`,
+    );
+  return value as Partial<PipelineBenchConfig>;
+}
+
+function selectCodecs(codecs: readonly CodecSpec[], only: string | undefined): readonly CodecSpec[] {
+  if (only === undefined) return codecs;
+  const names = only.split(',').map((s) => s.trim());
+  const known = codecs.map(codecName);
+  const missing = names.filter((name) => !known.includes(name));
+  if (missing.length > 0)
+    throw new RangeError(`--only: no codec setting named ${missing.join(', ')} (known: ${known.join(', ')})`);
+  return codecs.filter((spec) => names.includes(codecName(spec)));
+}
+
+/** Throws a RangeError naming the first setting the bench cannot run. */
+export function validatePipelineBench(config: PipelineBenchConfig): void {
+  validateConfig(config.model);
+  for (const [name, value] of Object.entries({
+    steps: config.steps,
+    batchSize: config.batchSize,
+    microbatches: config.microbatches,
+    seqLen: config.seqLen,
+    poolBatches: config.poolBatches,
+    evalBatches: config.evalBatches,
+  }))
+    positive(name, value);
+  if (config.batchSize % config.microbatches !== 0)
+    throw new RangeError(`batch ${config.batchSize} does not split into ${config.microbatches} microbatches`);
+  if (config.seqLen > config.model.contextLength)
+    throw new RangeError(
+      `seqLen ${config.seqLen} exceeds the model's context of ${config.model.contextLength}`,
+    );
+  if (!(config.learningRate > 0))
+    throw new RangeError(`learningRate must be > 0, got ${config.learningRate}`);
+  if (!(Number.isInteger(config.warmupSteps) && config.warmupSteps >= 0))
+    throw new RangeError(`warmupSteps must be a non-negative integer, got ${config.warmupSteps}`);
+  if (!Number.isInteger(config.seed)) throw new RangeError(`seed must be an integer, got ${config.seed}`);
+  blockSize('blockSize', config.blockSize);
+  if (!Array.isArray(config.stages) || config.stages.length === 0)
+    throw new RangeError('stages must list at least one stage count');
+  for (const S of config.stages) {
+    if (!(Number.isInteger(S) && S >= 2 && S <= config.model.nLayer))
+      throw new RangeError(
+        `stages: ${S} is not a split of ${config.model.nLayer} layers into 2 or more stages`,
+      );
+  }
+  if (!Array.isArray(config.codecs) || config.codecs.length === 0)
+    throw new RangeError('codecs must list at least one setting');
+  for (const spec of config.codecs) {
+    for (const direction of ['forward', 'backward'] as const)
+      if (!ACTIVATION_CODECS.includes(spec[direction]))
+        throw new RangeError(
+          `codecs: ${direction} codec ${JSON.stringify(spec[direction])} is not one of ${ACTIVATION_CODECS.join(', ')}`,
+        );
+    if (spec.blockSize !== undefined) blockSize(`codecs: ${codecName(spec)} blockSize`, spec.blockSize);
+  }
+}
+
+function positive(name: string, value: number): void {
+  if (!(Number.isInteger(value) && value >= 1))
+    throw new RangeError(`${name} must be a positive integer, got ${value}`);
+}
+
+function blockSize(name: string, value: number): void {
+  if (!isValidBlockSize(value))
+    throw new RangeError(`${name} must be a multiple of 32 from 32 to 4096, got ${value}`);
+}
+
+function int(name: string, text: string | undefined, fallback: number): number {
+  const value = text === undefined ? fallback : Number(text);
+  if (!Number.isInteger(value) || value < 1)
+    throw new RangeError(`--${name} must be a positive integer, got ${text ?? value}`);
+  return value;
+}
