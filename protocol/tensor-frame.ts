@@ -316,3 +316,13 @@ export function decodeTensorFrame(
   };
   return { ok: true, value: frame };
 }
+
+/**
+ * The round a frame says it belongs to, from its header alone (null when it is not one of our
+ * frames): a peer's inbox may still hold a frame of an aborted round when the next one starts.
+ */
+export function frameRound(bytes: Uint8Array): number | null {
+  if (bytes.length < TENSOR_FRAME_HEADER_BYTES) return null;
+  if (!TENSOR_FRAME_MAGIC.every((b, i) => bytes[MAGIC_OFFSET + i] === b)) return null;
+  return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(ROUND_OFFSET, true);
+}

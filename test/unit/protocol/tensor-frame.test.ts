@@ -18,6 +18,7 @@ import {
   CHECKSUM_OFFSET,
   decodeTensorFrame,
   encodeTensorFrame,
+  frameRound,
   PARAM_COUNT_OFFSET,
   TENSOR_FRAME_HEADER_BYTES,
   type TensorFrame,
@@ -262,5 +263,19 @@ describe('tensor frame', () => {
     )[0] as TensorFrame;
     const bytes = encodeTensorFrame(frame);
     expect(bytes.length).toBe(TENSOR_FRAME_HEADER_BYTES + 4 * (frame.scales.length + frame.words.length));
+  });
+});
+
+describe('frameRound', () => {
+  it('reads the round from the header, and says null for anything else', () => {
+    fc.assert(
+      fc.property(frameArbitrary, (frame) => {
+        expect(frameRound(encodeTensorFrame(frame))).toBe(frame.round);
+      }),
+      { numRuns: 50 },
+    );
+    const bytes = encodeTensorFrame(fc.sample(frameArbitrary, 1)[0] as TensorFrame);
+    expect(frameRound(bytes.subarray(0, 10))).toBeNull();
+    expect(frameRound(new Uint8Array(64))).toBeNull();
   });
 });

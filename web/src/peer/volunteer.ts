@@ -16,6 +16,7 @@ import type { VolunteerEngine } from '../../../kernels/round/volunteer-engine.ts
 import { type Receipt, verifyReceipt } from '../../../protocol/ledger-signatures.ts';
 import { sha256Hex } from '../../../protocol/sha256.ts';
 import type { RelayMessage } from '../../../protocol/swarm-messages.ts';
+import { frameRound } from '../../../protocol/tensor-frame.ts';
 import type { RelayApi } from './relay-api.ts';
 import type { SwarmClient } from './swarm-client.ts';
 
@@ -253,6 +254,12 @@ export class Volunteer {
     this.askForWork();
   }
 
+  /** The frame `peer` sent for `round`; one left over from an aborted round does not count. */
+  private frameOf(peer: string, round: number): Uint8Array | undefined {
+    const frame = this.inbox.get(peer);
+    return frame && frameRound(frame) === round ? frame : undefined;
+  }
+
   private async trainRound(a: Assignment): Promise<void> {
     const { engine, network, relay, client } = this.options;
     const now = this.options.now ?? Date.now;
@@ -284,12 +291,15 @@ export class Volunteer {
     this.emit({ type: 'round', round: a.round, phase: 'exchanging', peers: a.group.length });
     await Promise.all(others.map((peer) => network.send(peer, frame).catch(() => undefined)));
     // Wait for the others' frames, but never past the point where the manifest would be late.
-    const awaited = () => others.filter((p) => !this.inbox.has(p) && !this.gone.has(p));
+    const awaited = () => others.filter((p) => !this.frameOf(p, a.round) && !this.gone.has(p));
     while (awaited().length > 0 && now() < a.deadline - MANIFEST_MARGIN_MS) await this.sleep(50);
     const holds = await Promise.all(
       others
-        .filter((p) => this.inbox.has(p))
-        .map(async (peer) => ({ peer, frameHash: await sha256Hex(this.inbox.get(peer) as Uint8Array) })),
+        .filter((p) => this.frameOf(p, a.round))
+        .map(async (peer) => ({
+          peer,
+          frameHash: await sha256Hex(this.frameOf(peer, a.round) as Uint8Array),
+        })),
     );
     this.emit({
       type: 'traffic',
@@ -313,7 +323,7 @@ export class Volunteer {
     if (!own || own.round !== d.round) return;
     const counted = [];
     for (const entry of d.counted) {
-      const frame = entry.peer === this.options.client.peerId ? own.frame : this.inbox.get(entry.peer);
+      const frame = entry.peer === this.options.client.peerId ? own.frame : this.frameOf(entry.peer, d.round);
       // Without every counted frame this peer cannot land on the committed state: it resyncs.
       if (!frame || (await sha256Hex(frame)) !== entry.frameHash) return;
       counted.push({ peer: entry.peer, tokens: entry.tokens, frame });
