@@ -29,6 +29,13 @@ export function writeEnvelope(envelope: FrameEnvelope, out: Uint8Array): void {
   out[VERSION_OFFSET] = envelope.version;
 }
 
+/** Whether `bytes` is long enough for the header and starts with the envelope's magic. */
+export function hasEnvelope(envelope: FrameEnvelope, bytes: Uint8Array): boolean {
+  return (
+    bytes.length >= envelope.headerBytes && envelope.magic.every((b, i) => bytes[MAGIC_OFFSET + i] === b)
+  );
+}
+
 /** Checks the header's length, magic and version; never throws. */
 export function openEnvelope(envelope: FrameEnvelope, bytes: Uint8Array): DecodeResult<DataView> {
   if (bytes.length < envelope.headerBytes)

@@ -31,6 +31,7 @@
 import {
   envelopeChecksum,
   type FrameEnvelope,
+  hasEnvelope,
   MAGIC_OFFSET,
   openEnvelope,
   VERSION_OFFSET,
@@ -322,7 +323,6 @@ export function decodeTensorFrame(
  * frames): a peer's inbox may still hold a frame of an aborted round when the next one starts.
  */
 export function frameRound(bytes: Uint8Array): number | null {
-  if (bytes.length < TENSOR_FRAME_HEADER_BYTES) return null;
-  if (!TENSOR_FRAME_MAGIC.every((b, i) => bytes[MAGIC_OFFSET + i] === b)) return null;
+  if (!hasEnvelope(ENVELOPE, bytes)) return null;
   return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(ROUND_OFFSET, true);
 }
