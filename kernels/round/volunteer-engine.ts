@@ -59,6 +59,9 @@ export class LocalVolunteerEngine implements VolunteerEngine {
   private dutyCycle = 1;
   private paused = false;
   private resume: (() => void) | null = null;
+  /** The training run under way, if any: destroy() lets it stop before freeing its buffers. */
+  private training: Promise<unknown> | null = null;
+  private destroying = false;
 
   private constructor(
     private readonly engine: RoundEngine,
@@ -94,7 +97,9 @@ export class LocalVolunteerEngine implements VolunteerEngine {
   }
 
   train(work: RoundWork, onStep?: (progress: StepProgress) => void) {
-    return this.engine.train(work, onStep, (millis) => this.pace(millis));
+    const run = this.engine.train(work, onStep, (millis) => this.pace(millis));
+    this.training = run.catch(() => undefined);
+    return run;
   }
 
   contribute(work: { round: number; seed: number }): Promise<Uint8Array> {
@@ -139,14 +144,18 @@ export class LocalVolunteerEngine implements VolunteerEngine {
     }
   }
 
+  /** Stops a training run at its next step, then frees the GPU buffers it was using. */
   async destroy(): Promise<void> {
+    this.destroying = true;
     await this.setPaused(false);
+    await this.training;
     this.engine.destroy();
   }
 
-  /** Between steps: idle for the throttle, then wait out a pause. */
+  /** Between steps: idle for the throttle, then wait out a pause; stop if shutting down. */
   private async pace(stepMillis: number): Promise<void> {
     if (this.dutyCycle < 1) await this.sleep((stepMillis * (1 - this.dutyCycle)) / this.dutyCycle);
-    while (this.paused) await new Promise<void>((resolve) => (this.resume = resolve));
+    while (this.paused && !this.destroying) await new Promise<void>((resolve) => (this.resume = resolve));
+    if (this.destroying) throw new Error('the engine was shut down during training');
   }
 }

@@ -243,8 +243,8 @@ export class Coordinator {
     );
     const round = this.committed.round + 1;
     const members = new Map<string, Member>();
-    // No round is in progress, so no range is held: an exhausted epoch can roll over now.
-    pool.rollIfExhausted(tokensPerStep + 1);
+    // No round is in progress, so no range is held: a spent epoch can roll over now.
+    pool.rollUnlessServes(sizing.shares.length, tokensPerStep + 1);
     for (const [i, share] of sizing.shares.entries()) {
       // Windows of T + 1 tokens step by T through the range: steps x B windows need this many.
       // Near the end of an epoch what is left is split among the members still to serve,

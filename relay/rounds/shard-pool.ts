@@ -48,9 +48,15 @@ export class ShardPool {
     return taken;
   }
 
-  /** Starts the next epoch if no free range holds `minTokens` (call when no range is held). */
-  rollIfExhausted(minTokens: number): void {
-    if (!this.free.some((r) => r.end - r.start >= minTokens)) this.newEpoch();
+  /**
+   * Starts the next epoch unless the free ranges can still give each of `members` peers at
+   * least `minTokens` (call when no range is held). A round opened on a nearly spent epoch
+   * would otherwise seat fewer members than the run asks for, and the left-out peers would sit
+   * it out; the few windows skipped at an epoch's end are the price.
+   */
+  rollUnlessServes(members: number, minTokens: number): void {
+    const windows = this.free.reduce((n, r) => n + Math.floor((r.end - r.start) / minTokens), 0);
+    if (windows < members) this.newEpoch();
   }
 
   /** Puts a range back (its peer vanished or its round aborted). */

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { memoryTuneCache } from '../../kernels/gpu/tune-cache-memory.ts';
 import type { RelayHandle } from '../../relay/server.ts';
 import { type NodeVolunteer, startNodeVolunteer } from '../../web/node/node-volunteer.ts';
+import type { VolunteerEvent } from '../../web/src/peer/volunteer.ts';
 import { nodeContext } from '../helpers/node-context.ts';
 import { stateValidationLoss } from '../helpers/state-validation-loss.ts';
 import { smallDataset, startTestRelay } from '../helpers/test-relay.ts';
@@ -38,6 +39,12 @@ afterAll(async () => {
   await relay?.close();
 });
 
+/** With POTLUCK_TEST_LOG set, each volunteer's round events go to stderr beside the relay's log. */
+function logEvent(name: string, event: VolunteerEvent): void {
+  if (event.type !== 'step' && event.type !== 'traffic')
+    process.stderr.write(`${new Date().toISOString()} ${name} ${JSON.stringify(event).slice(0, 200)}\n`);
+}
+
 async function enlist(name: string): Promise<NodeVolunteer> {
   const started = await startNodeVolunteer({
     relay: relay.url,
@@ -45,6 +52,7 @@ async function enlist(name: string): Promise<NodeVolunteer> {
     stateDir: await mkdtemp(join(tmpdir(), `potluck-${name}-`)),
     ctx: await nodeContext(),
     tuneCache: memoryTuneCache(),
+    onEvent: process.env.POTLUCK_TEST_LOG ? (event) => logEvent(name, event) : undefined,
   });
   volunteers.push(started);
   return started;

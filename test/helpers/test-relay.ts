@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type { RunConfig } from '../../protocol/run-config.ts';
 import { readBrownCorpus } from '../../relay/datasets/brown.ts';
 import { prepareDataset } from '../../relay/datasets/prepare.ts';
-import { silentLogger } from '../../relay/logger.ts';
+import { createLogger, silentLogger } from '../../relay/logger.ts';
 import { resolveRunConfig } from '../../relay/run/run-config.ts';
 import { MEMORY_DATABASE, type RelayHandle, type RelayOptions, startRelay } from '../../relay/server.ts';
 
@@ -52,7 +52,8 @@ export async function startTestRelay(
     databaseUrl: MEMORY_DATABASE,
     run: fastRun(dataset, options.overrides),
     webDir: null,
-    log: silentLogger,
+    // POTLUCK_TEST_LOG=debug shows the relay's own log when an end-to-end test needs explaining.
+    log: process.env.POTLUCK_TEST_LOG ? createLogger(process.env.POTLUCK_TEST_LOG) : silentLogger,
     ...options,
   });
 }

@@ -1,6 +1,7 @@
 // The round state machine on a manual clock, no sockets: deadlines fire exactly when due, and
 // when the relay lacks the committed state (its designated uploader left), a synced peer is
-// asked for it so late joiners do not stall.
+// asked for it so late joiners do not stall; a nearly spent epoch never seats fewer peers
+// than the run asks for.
 import { expect, it } from 'vitest';
 import type { RelayMessage } from '../../../protocol/swarm-messages.ts';
 import { ManualClock } from '../../../relay/clock.ts';
@@ -18,7 +19,7 @@ const KEY = (c: string) => `${c.repeat(43).slice(0, 42)}A`;
 const H0 = '0'.repeat(64);
 const H1 = '1'.repeat(64);
 
-function setup(stored: Set<string>) {
+function setup(stored: Set<string>, pool = new ShardPool(1_000_000)) {
   const clock = new ManualClock();
   const inbox = new Map<string, RelayMessage[]>();
   const coordinator = new Coordinator({
@@ -27,7 +28,7 @@ function setup(stored: Set<string>) {
     paramCount: 1000,
     frameBytes: 100,
     committed: { round: -1, modelHash: H0 },
-    pool: new ShardPool(1_000_000),
+    pool,
     commit: async () => ({ head: null, receipts: new Map() }),
     clock,
     log: silentLogger,
@@ -125,4 +126,25 @@ it('a peer that said ready during a round resyncs when it commits, and is not as
   // Once c holds the committed state it takes part again.
   coordinator.ready(c, 0, H1);
   expect(last(c, 'wait')).toMatchObject({ reason: 'round 1 is in progress' });
+});
+
+it('rolls a nearly spent epoch over rather than opening a round with one of two ready peers', () => {
+  const { batchSize, seqLen } = config.inner;
+  const window = batchSize * seqLen + 1;
+  const pool = new ShardPool(1_000_000);
+  pool.take(1_000_000 - Math.floor(1.5 * window), window, 0); // one window is left, not two
+  const { clock, coordinator, join, last } = setup(new Set([H0]), pool);
+  const [a, b] = [KEY('a'), KEY('b')];
+  for (const id of [a, b]) {
+    join(id);
+    coordinator.ready(id, -1, H0);
+  }
+  clock.advance(100);
+  const assignment = last(a, 'assignment');
+  expect(assignment?.type === 'assignment' && assignment.group.map((m) => m.peer).sort()).toEqual(
+    [a, b].sort(),
+  );
+  expect(last(b, 'assignment')).toBeDefined();
+  expect(last(b, 'wait')).toBeUndefined();
+  expect(pool.epoch).toBe(1);
 });

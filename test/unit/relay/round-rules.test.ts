@@ -50,12 +50,23 @@ describe('ShardPool', () => {
   it('rolls an exhausted epoch over before a round is sized, and not while ranges remain', () => {
     const pool = new ShardPool(100);
     pool.take(95, 10, 0);
-    pool.rollIfExhausted(10); // 5 tokens left: too few for one window
+    pool.rollUnlessServes(1, 10); // 5 tokens left: too few for one window
     expect(pool.epoch).toBe(1);
     expect(pool.freeTokens).toBe(100);
     pool.take(50, 10, 0);
-    pool.rollIfExhausted(10);
+    pool.rollUnlessServes(1, 10);
     expect(pool.epoch).toBe(1);
+  });
+
+  it('rolls over when what is left cannot give every member of the round a window', () => {
+    const pool = new ShardPool(100);
+    pool.take(85, 10, 0); // 15 tokens left: one window, not two
+    pool.rollUnlessServes(1, 10);
+    expect(pool.epoch).toBe(0);
+    pool.rollUnlessServes(2, 10);
+    expect(pool.epoch).toBe(1);
+    expect(pool.take(10, 10, 0)).not.toBeNull();
+    expect(pool.take(10, 10, 1)).not.toBeNull();
   });
 
   it('replays committed rounds after a restart, moving to the epoch they were in', () => {

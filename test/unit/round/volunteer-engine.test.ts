@@ -136,3 +136,14 @@ it('a peer that joined from the checkpoint lands on the same hash as one that tr
     await joiner.destroy();
   }
 });
+
+it('shutting down mid-training stops at the next step and frees the GPU only after it', async () => {
+  const e = await engine();
+  await e.setPaused(true); // holds the run after its first step, as a slow step would
+  const steps: number[] = [];
+  const training = e.train(work(0), (p) => steps.push(p.step));
+  await expect.poll(() => steps.length).toBe(1);
+  await e.destroy();
+  await expect(training).rejects.toThrow(/shut down during training/);
+  expect(steps).toEqual([1]);
+});
