@@ -41,6 +41,7 @@
 import {
   envelopeChecksum,
   type FrameEnvelope,
+  hasEnvelope,
   MAGIC_OFFSET,
   openEnvelope,
   VERSION_OFFSET,
@@ -387,4 +388,22 @@ export function dequantizeActivations(
     for (let j = 0; j < values; j++)
       if (!Number.isFinite(out[j])) return refuse('ERR_FRAME_VALUE', `value ${j} overflows to ${out[j]}`);
   return { ok: true, value: out };
+}
+
+/**
+ * Direction, step and microbatch from an activation frame's header alone (null when it is not
+ * one): a pipeline peer files a frame under its microbatch before decoding it.
+ */
+export function activationFrameHeader(
+  bytes: Uint8Array,
+): { direction: ActivationDirection; round: number; microbatch: number } | null {
+  if (!hasEnvelope(ENVELOPE, bytes)) return null;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const direction = directionOf(view.getUint8(DIRECTION_OFFSET));
+  if (!direction) return null;
+  return {
+    direction,
+    round: view.getUint32(ROUND_OFFSET, true),
+    microbatch: view.getUint32(MICROBATCH_OFFSET, true),
+  };
 }

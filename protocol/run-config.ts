@@ -56,6 +56,26 @@ const ScheduleSchema = v.object({
   checkpointEvery: PositiveInt,
 });
 
+/** Activation codecs a pipeline run may send between volunteers (the delta codecs are not yet). */
+export const PIPELINE_CODECS = ['fp32', 'int8', 'int4'] as const;
+
+const PipelineSchema = v.object({
+  /** Stages the model is cut into: contiguous layer ranges, embedding first, head last. */
+  stages: v.pipe(PositiveInt, v.maxValue(8)),
+  /** Microbatches per optimizer step, each routed through one replica of every stage. */
+  microbatches: v.pipe(PositiveInt, v.maxValue(32)),
+  /** Sequences per microbatch. */
+  microbatchSize: PositiveInt,
+  /** What activations (forward) and their gradients (backward) cross the wire as. */
+  forward: v.picklist(PIPELINE_CODECS),
+  backward: v.picklist(PIPELINE_CODECS),
+  /** Values per quantization scale. */
+  blockSize: v.pipe(v.number(), v.safeInteger(), v.minValue(32), v.maxValue(4096), v.multipleOf(32)),
+  /** A step not reported by every seated volunteer within this is aborted and re-run. */
+  stepMs: PositiveInt,
+});
+export type PipelineConfig = v.InferOutput<typeof PipelineSchema>;
+
 export const RunConfigSchema = v.object({
   name: v.pipe(v.string(), v.regex(/^[a-z0-9][a-z0-9-]{0,39}$/)),
   dataset: v.pipe(v.string(), v.minLength(1), v.maxLength(400)),
@@ -65,6 +85,8 @@ export const RunConfigSchema = v.object({
   inner: InnerSchema,
   round: RoundSchema,
   schedule: ScheduleSchema,
+  /** Present: the run is pipeline parallel (kernels/pipeline/, relay/pipeline/) instead of DiLoCo rounds. */
+  pipeline: v.optional(PipelineSchema),
 });
 export type RunConfig = v.InferOutput<typeof RunConfigSchema>;
 

@@ -16,8 +16,13 @@
 //   peer  → model-hash     (signed) hash of θ_{r+1} after summing the counted set
 //   relay → commit         the committed hash and the signed ledger head
 //   relay → receipt        one signed receipt per credited contribution
-// `wait`, `resync`, `round-aborted` and `error` are the relay's other answers; the stage
-// messages belong to pipeline parallelism (a later issue) and are refused until then.
+// `wait`, `resync`, `round-aborted` and `error` are the relay's other answers.
+//
+// A pipeline-parallel run (run config `pipeline`) replaces the round with one optimizer step:
+//   relay → stage-assignment   this peer's stage, every stage's replicas, each microbatch's route
+//   peer  → stage-report       (signed) its stage's weights hash after the step, its loss sum
+//   relay → stage-commit       every replica of every stage agreed: the step counts, credits given
+//   relay → stage-abort        a replica left or the deadline passed: undo the step, await the next
 import * as v from 'valibot';
 import { PublicKeyText, Sha256Hex } from './ledger-entry.ts';
 import { SignatureText } from './ledger-signatures.ts';
@@ -100,11 +105,22 @@ export const ModelHashReport = v.object({
 
 export const Leave = v.object({ type: v.literal('leave'), reason: ShortText(200) });
 
-/** Pipeline parallelism's report of a stage's progress; refused until that issue lands. */
+/** Stages of a pipeline run and microbatches per step: they bound the assignment's lists. */
+export const MAX_PIPELINE_STAGES = 8;
+export const MAX_PIPELINE_MICROBATCHES = 32;
+
+/** A pipeline peer's step is done: its stage's weights after the step, and (last stage) its losses. */
 export const StageReport = v.object({
   type: v.literal('stage-report'),
-  stage: Count,
-  microbatches: Count,
+  step: Round,
+  stage: v.pipe(Count, v.maxValue(MAX_PIPELINE_STAGES - 1)),
+  /** SHA-256 of the stage's weights after the step: every replica of the stage must agree. */
+  paramsHash: Sha256Hex,
+  /** Microbatches this peer forwarded and backwarded (a claim; credits come from the routes). */
+  microbatches: v.pipe(Count, v.maxValue(MAX_PIPELINE_MICROBATCHES)),
+  /** Last stage: the sum of its microbatches' mean losses; null elsewhere. */
+  lossSum: v.nullable(v.pipe(v.number(), v.finite())),
+  signature: Signature,
 });
 
 export const PeerMessage = v.variant('type', [
@@ -234,11 +250,46 @@ export const ErrorMessage = v.object({
   message: ShortText(500),
 });
 
-/** Pipeline parallelism's stage assignment; a later issue fills it in. */
+/** One optimizer step of a pipeline run, as one peer is told it. */
 export const StageAssignment = v.object({
   type: v.literal('stage-assignment'),
-  stage: Count,
+  step: Round,
+  /** Unique per opening of a step (an aborted step reopens with a new one): every frame carries it. */
+  attempt: v.pipe(Count, v.maxValue(0xffffffff)),
+  stage: v.pipe(Count, v.maxValue(MAX_PIPELINE_STAGES - 1)),
+  /** The layers [start, end) of this peer's stage (embedding with the first, head with the last). */
   layers: v.object({ start: Count, end: Count }),
+  /** Every stage's replicas this step, sorted by key: the order replicas sum gradients in. */
+  stages: v.pipe(
+    v.array(v.pipe(v.array(PeerKey), v.minLength(1), v.maxLength(MAX_GROUP_SIZE))),
+    v.minLength(1),
+    v.maxLength(MAX_PIPELINE_STAGES),
+  ),
+  /** routes[m][s]: the index in stages[s] of the replica that runs microbatch m on stage s. */
+  routes: v.pipe(
+    v.array(v.pipe(v.array(v.pipe(Count, v.maxValue(MAX_GROUP_SIZE - 1))), v.maxLength(MAX_PIPELINE_STAGES))),
+    v.minLength(1),
+    v.maxLength(MAX_PIPELINE_MICROBATCHES),
+  ),
+  /** The step's tokens [start, end): microbatch m's sequence i starts at (m·B + i)·T. */
+  shard: v.object({ start: Count, end: Count }),
+  learningRate: Rate,
+  /** Epoch milliseconds: a step not reported by then is aborted. */
+  deadline: Count,
+});
+
+export const StageCommit = v.object({
+  type: v.literal('stage-commit'),
+  step: Round,
+  /** SHA-256 over the stages' weight hashes, in stage order: the ledger's model hash. */
+  modelHash: Sha256Hex,
+  head: v.nullable(SignedHead),
+});
+
+export const StageAbort = v.object({
+  type: v.literal('stage-abort'),
+  step: Round,
+  reason: ShortText(200),
 });
 
 export const RelayMessage = v.variant('type', [
@@ -254,6 +305,8 @@ export const RelayMessage = v.variant('type', [
   ReceiptMessage,
   ErrorMessage,
   StageAssignment,
+  StageCommit,
+  StageAbort,
 ]);
 export type RelayMessage = v.InferOutput<typeof RelayMessage>;
 

@@ -34,3 +34,19 @@ export function manifestMessage(runId: string, m: ManifestFields): Uint8Array {
 export function modelHashMessage(runId: string, round: number, hash: string): Uint8Array {
   return encoder.encode(`potluck-model-hash-v1|${runId}|${round}|${hash}`);
 }
+
+export interface StageReportFields {
+  readonly step: number;
+  readonly stage: number;
+  readonly paramsHash: string;
+  readonly microbatches: number;
+  readonly lossSum: number | null;
+}
+
+/** A pipeline peer's end of step: the stage weights it holds and what it says it did. */
+export function stageReportMessage(runId: string, r: StageReportFields): Uint8Array {
+  const loss = r.lossSum === null ? '' : String(r.lossSum);
+  return encoder.encode(
+    `potluck-stage-report-v1|${runId}|${r.step}|${r.stage}|${r.paramsHash}|${r.microbatches}|${loss}`,
+  );
+}

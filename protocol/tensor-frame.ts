@@ -8,8 +8,11 @@
 //   offset  size  field
 //   0       4     magic, ASCII "PLTF" (Potluck tensor frame)
 //   4       1     version, currently 1
-//   5       1     kind: 1 = pseudo-gradient, the only one; pipeline activations have their
-//                 own frame (activation-frame.ts), so any other kind is refused
+//   5       1     kind: 1 = pseudo-gradient (a data-parallel round's contribution); for
+//                 pipeline stages (kernels/pipeline/): 2 = a stage replica's summed
+//                 gradients, 3 = the head's gradient of the tied embedding, 4 = the tied
+//                 embedding's new weights. Activations have their own frame
+//                 (activation-frame.ts); any other kind is refused
 //   6       1     bits per value: 1, 2, 4, 8 (blockwise quantized) or 32 (raw f32)
 //   7       1     flags: bit 0 = every random-k candidate is sent (no index section)
 //   8       4     round (u32): the round whose shared seed this frame refers to
@@ -48,7 +51,7 @@ import {
 } from './quantize.ts';
 import { MAX_VARINT_BYTES, readVarint, varintLength, writeVarint } from './varint.ts';
 
-export type TensorKind = 'pseudo-gradient';
+export type TensorKind = 'pseudo-gradient' | 'stage-gradients' | 'tied-gradient' | 'tied-weights';
 
 export interface TensorFrame {
   readonly kind: TensorKind;
@@ -85,7 +88,12 @@ export const DEFAULT_FRAME_LIMITS: FrameLimits = { maxFrameBytes: 64 * 2 ** 20, 
 export const TENSOR_FRAME_MAGIC = Uint8Array.of(0x50, 0x4c, 0x54, 0x46);
 export const TENSOR_FRAME_VERSION = 1;
 
-const KIND_CODES: Readonly<Record<TensorKind, number>> = { 'pseudo-gradient': 1 };
+const KIND_CODES: Readonly<Record<TensorKind, number>> = {
+  'pseudo-gradient': 1,
+  'stage-gradients': 2,
+  'tied-gradient': 3,
+  'tied-weights': 4,
+};
 const FLAG_ALL_CANDIDATES = 1;
 
 export { MAGIC_OFFSET, VERSION_OFFSET };
@@ -213,8 +221,8 @@ export function decodeTensorFrame(
   if (!opened.ok) return opened;
   const view = opened.value;
   const kindCode = view.getUint8(KIND_OFFSET);
-  if (kindCode !== KIND_CODES['pseudo-gradient'])
-    return refuse('ERR_FRAME_KIND', `tensor kind ${kindCode} is not read by this version`);
+  const kind = kindOf(kindCode);
+  if (!kind) return refuse('ERR_FRAME_KIND', `tensor kind ${kindCode} is not read by this version`);
   const bits = view.getUint8(BITS_OFFSET);
   const flags = view.getUint8(FLAGS_OFFSET);
   const blockSize = view.getUint16(BLOCK_SIZE_OFFSET, true);
@@ -301,7 +309,7 @@ export function decodeTensorFrame(
       return refuse('ERR_FRAME_VALUE', `value ${w} is not finite`);
   }
   const frame: TensorFrame = {
-    kind: 'pseudo-gradient',
+    kind,
     round,
     seed,
     keepMax,
@@ -325,4 +333,14 @@ export function decodeTensorFrame(
 export function frameRound(bytes: Uint8Array): number | null {
   if (!hasEnvelope(ENVELOPE, bytes)) return null;
   return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(ROUND_OFFSET, true);
+}
+
+/** The kind a tensor frame says it is, from its header alone (null when it is not one of ours). */
+export function frameKind(bytes: Uint8Array): TensorKind | null {
+  if (!hasEnvelope(ENVELOPE, bytes)) return null;
+  return kindOf(bytes[KIND_OFFSET] as number);
+}
+
+function kindOf(code: number): TensorKind | null {
+  return (Object.keys(KIND_CODES) as TensorKind[]).find((k) => KIND_CODES[k] === code) ?? null;
 }

@@ -79,6 +79,8 @@ export class GpuStage {
   private readonly adamw: AdamW;
   /** Microbatch -> the slot holding its activations. */
   private readonly inFlight = new Map<number, number>();
+  /** Weights, m and v as takeSnapshot() left them; allocated on first use. */
+  private snapshot: GPUBuffer[] | null = null;
   private destroyed = false;
 
   constructor(
@@ -336,6 +338,59 @@ export class GpuStage {
     ]);
   }
 
+  /**
+   * Replaces the summed gradients (local layout): a replica of this stage on another volunteer
+   * summed its own with ours, and every replica must step on the same sum.
+   */
+  setGrads(values: Float32Array): void {
+    this.assertAlive();
+    if (values.length !== this.layout.totalFloats)
+      throw new RangeError(`gradients: ${values.length} floats for ${this.layout.totalFloats}`);
+    this.ctx.write(this.grads, values);
+  }
+
+  /** Forgets this step's work: gradients zeroed, no microbatch in flight (the step aborted). */
+  discardWork(): void {
+    this.assertAlive();
+    this.inFlight.clear();
+    submitCommands(this.ctx, `stage${this.layout.stage}.discard`, [{ type: 'clear', buffer: this.grads }]);
+  }
+
+  /**
+   * Copies the weights and AdamW moments aside, so that a step taken before the relay commits
+   * it can be undone (restoreSnapshot) when the step aborts.
+   */
+  takeSnapshot(): void {
+    this.assertAlive();
+    const label = `stage${this.layout.stage}.snapshot`;
+    this.snapshot ??= [this.params, this.m, this.v].map((b) => this.ctx.createStorage(`${label}`, b.size));
+    const [params, m, v] = this.snapshot as [GPUBuffer, GPUBuffer, GPUBuffer];
+    submitCommands(this.ctx, label, [
+      { type: 'copy', from: this.params, to: params, bytes: this.params.size },
+      { type: 'copy', from: this.m, to: m, bytes: this.m.size },
+      { type: 'copy', from: this.v, to: v, bytes: this.v.size },
+    ]);
+  }
+
+  /** Puts back the weights and moments of the last takeSnapshot(). */
+  restoreSnapshot(): void {
+    this.assertAlive();
+    if (!this.snapshot) throw new GpuError('ERR_STATE', `stage ${this.layout.stage}: no snapshot to restore`);
+    const [params, m, v] = this.snapshot as [GPUBuffer, GPUBuffer, GPUBuffer];
+    submitCommands(this.ctx, `stage${this.layout.stage}.restore`, [
+      { type: 'copy', from: params, to: this.params, bytes: this.params.size },
+      { type: 'copy', from: m, to: this.m, bytes: this.m.size },
+      { type: 'copy', from: v, to: this.v, bytes: this.v.size },
+    ]);
+  }
+
+  /** The AdamW moments of the owned parameters, m then v. */
+  async readMoments(): Promise<{ m: Float32Array; v: Float32Array }> {
+    this.assertAlive();
+    const owned = this.m.size / 4;
+    return { m: await this.ctx.readFloats(this.m, 0, owned), v: await this.ctx.readFloats(this.v, 0, owned) };
+  }
+
   /** Loads the stage's share of a whole-model flat buffer (kernels/gpt/layout.ts). */
   setParams(global: Float32Array): void {
     this.assertAlive();
@@ -386,6 +441,7 @@ export class GpuStage {
       ...Object.values(this.scratch),
     ];
     for (const slot of this.slots) owned.push(...slotBuffers(slot));
+    owned.push(...(this.snapshot ?? []));
     for (const buffer of owned) buffer.destroy();
   }
 

@@ -167,6 +167,7 @@ export class RoundPeer {
     const frame = decoded.value;
     // A frame for another round, seed or model would silently corrupt the sum.
     if (
+      frame.kind !== 'pseudo-gradient' ||
       frame.round !== assignment.round ||
       frame.seed !== assignment.seed ||
       frame.paramOffset !== 0 ||
@@ -174,7 +175,7 @@ export class RoundPeer {
     ) {
       const error: FrameError = {
         code: 'ERR_FRAME_FIELD',
-        message: `frame for round ${frame.round} seed ${frame.seed} over ${frame.paramCount} parameters; expected round ${assignment.round} seed ${assignment.seed} over ${this.weights.length}`,
+        message: `${frame.kind} frame for round ${frame.round} seed ${frame.seed} over ${frame.paramCount} parameters; expected round ${assignment.round} seed ${assignment.seed} over ${this.weights.length}`,
       };
       return { ok: false as const, error };
     }

@@ -40,10 +40,18 @@ export interface StageCredits {
   readonly perStage: readonly bigint[];
 }
 
-export function stageCredits(
-  plan: Pick<StagePlan, 'model' | 'options' | 'stages'>,
-  work: readonly StageWork[],
-): StageCredits {
+/** What credits need of a plan: the model, the microbatch shape, each stage's layers and members. */
+export interface CreditedPlan {
+  readonly model: StagePlan['model'];
+  readonly options: { readonly B: number; readonly T: number };
+  readonly stages: readonly {
+    readonly stage: number;
+    readonly layers: StagePlan['stages'][number]['layers'];
+    readonly members: readonly { readonly id: string }[];
+  }[];
+}
+
+export function stageCredits(plan: CreditedPlan, work: readonly StageWork[]): StageCredits {
   const { B, T } = plan.options;
   const S = plan.stages.length;
   const perToken = plan.stages.map((st) =>

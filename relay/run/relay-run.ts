@@ -12,7 +12,8 @@ import type { Clock } from '../clock.ts';
 import type { DatasetManifest } from '../datasets/manifest.ts';
 import type { Ledger } from '../ledger/ledger.ts';
 import type { Logger } from '../logger.ts';
-import { type CommitRecord, Coordinator } from '../rounds/coordinator.ts';
+import { PipelineCoordinator } from '../pipeline/pipeline-coordinator.ts';
+import { type CommitRecord, type CommitRound, Coordinator } from '../rounds/coordinator.ts';
 import { ShardPool } from '../rounds/shard-pool.ts';
 
 export interface RelayRunOptions {
@@ -61,7 +62,7 @@ export class RelayRun {
     readonly checkpoints: CheckpointStore,
     readonly pool: ShardPool,
     readonly log: Logger,
-    readonly coordinator: Coordinator,
+    readonly coordinator: Coordinator | PipelineCoordinator,
   ) {}
 
   static async open(options: RelayRunOptions): Promise<RelayRun> {
@@ -91,38 +92,52 @@ export class RelayRun {
     const frameBytes = Math.ceil((kept * bitsPerValue) / 8) + 64;
 
     let run: RelayRun | null = null;
-    const coordinator = new Coordinator({
-      config,
-      configHash,
-      paramCount: layout.paramCount,
-      frameBytes,
-      committed,
-      pool,
-      clock: options.clock,
-      log,
-      needsCheckpoint: (hash) => !checkpoints.has(hash),
-      commit: async (record) => {
-        const result = await ledger.commitRound({
-          runId,
-          ...record,
-          credits: record.credits.map(({ peerKey, tokens, flops }) => ({ peerKey, tokens, flops })),
-          shards: record.shards.map((s) => [s.start, s.end]),
+    // One ledger transaction per round (or pipeline step); GPU time is bookkeeping beside it.
+    const commit: CommitRound = async (record) => {
+      const result = await ledger.commitRound({
+        runId,
+        ...record,
+        credits: record.credits.map(({ peerKey, tokens, flops }) => ({ peerKey, tokens, flops })),
+        shards: record.shards.map((s) => [s.start, s.end]),
+      });
+      for (const credit of record.credits)
+        await ledger
+          .touchPeer(credit.peerKey, null, credit.busyMs)
+          .catch((error: unknown) =>
+            log.warn({ err: error, peer: credit.peerKey }, 'could not record GPU time'),
+          );
+      return { head: result.head, receipts: new Map(result.receipts.map((r) => [r.entry.peerKey, r])) };
+    };
+    const coordinator = config.pipeline
+      ? new PipelineCoordinator({
+          config,
+          committed,
+          pool,
+          commit,
+          clock: options.clock,
+          log,
+          onCommitted: (record) => {
+            run?.remember(record.round, record.modelHash);
+            options.onCommitted?.(record, 0);
+          },
+        })
+      : new Coordinator({
+          config,
+          configHash,
+          paramCount: layout.paramCount,
+          frameBytes,
+          committed,
+          pool,
+          clock: options.clock,
+          log,
+          needsCheckpoint: (hash) => !checkpoints.has(hash),
+          commit,
+          onCommitted: (record, votes) => {
+            run?.remember(record.round, record.modelHash);
+            if (run) run.hashDisagreements += votes.disagreeing.length;
+            options.onCommitted?.(record, votes.disagreeing.length);
+          },
         });
-        // GPU time is bookkeeping beside the ledger (the leaderboard's column), after the commit.
-        for (const credit of record.credits)
-          await ledger
-            .touchPeer(credit.peerKey, null, credit.busyMs)
-            .catch((error: unknown) =>
-              log.warn({ err: error, peer: credit.peerKey }, 'could not record GPU time'),
-            );
-        return { head: result.head, receipts: new Map(result.receipts.map((r) => [r.entry.peerKey, r])) };
-      },
-      onCommitted: (record, votes) => {
-        run?.remember(record.round, record.modelHash);
-        if (run) run.hashDisagreements += votes.disagreeing.length;
-        options.onCommitted?.(record, votes.disagreeing.length);
-      },
-    });
     run = new RelayRun(
       runId,
       configHash,

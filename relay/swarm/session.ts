@@ -11,8 +11,14 @@ import {
   parsePeerMessage,
   type RelayMessage,
 } from '../../protocol/swarm-messages.ts';
-import { helloMessage, manifestMessage, modelHashMessage } from '../../protocol/swarm-signing.ts';
+import {
+  helloMessage,
+  manifestMessage,
+  modelHashMessage,
+  stageReportMessage,
+} from '../../protocol/swarm-signing.ts';
 import type { Logger } from '../logger.ts';
+import { PipelineCoordinator } from '../pipeline/pipeline-coordinator.ts';
 import type { Coordinator } from '../rounds/coordinator.ts';
 
 /** What a session needs of its socket. */
@@ -30,7 +36,8 @@ export const CLOSE = {
 
 export interface SessionOptions {
   readonly socket: SessionSocket;
-  readonly coordinator: Coordinator;
+  /** DiLoCo rounds, or the steps of a pipeline-parallel run (run config `pipeline`). */
+  readonly coordinator: Coordinator | PipelineCoordinator;
   readonly runId: string;
   readonly configHash: string;
   readonly relayKey: string;
@@ -102,6 +109,15 @@ export class SwarmSession {
     if (message.type === 'hello') return this.hello(message);
     const peer = this.peerId;
     if (!peer) return this.refuse('ERR_SWARM_UNAUTHENTICATED', `${message.type} before hello`);
+    const pipeline = coordinator instanceof PipelineCoordinator;
+    if (
+      pipeline !== (message.type === 'stage-report') &&
+      ['manifest', 'model-hash', 'stage-report'].includes(message.type)
+    )
+      return this.refuse(
+        'ERR_SWARM_UNSUPPORTED',
+        pipeline ? `this run is pipeline parallel: no ${message.type}` : 'this run has no pipeline stages',
+      );
     switch (message.type) {
       case 'capabilities':
         coordinator.capabilities(peer, message);
@@ -135,7 +151,16 @@ export class SwarmSession {
         this.ended();
         return;
       case 'stage-report':
-        return this.refuse('ERR_SWARM_UNSUPPORTED', 'pipeline stages are not served by this relay yet');
+        if (
+          !(await verifyEd25519(
+            peer,
+            message.signature,
+            stageReportMessage(runId, message) as Uint8Array<ArrayBuffer>,
+          ))
+        )
+          return this.refuse('ERR_SWARM_SIGNATURE', 'stage-report signature does not verify');
+        if (coordinator instanceof PipelineCoordinator) coordinator.stageReport(peer, message);
+        return;
       default: {
         const unreachable: never = message;
         return unreachable;

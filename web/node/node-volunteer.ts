@@ -2,23 +2,15 @@
 // WebGPU through Dawn (the `webgpu` package), WebRTC through @roamhq/wrtc (prebuilt per
 // platform, no build step), and a folder instead of IndexedDB. It speaks the same protocol
 // as a tab, so the two train together in one round.
-import wrtc from '@roamhq/wrtc';
-import SimplePeer from 'simple-peer';
-import WebSocket from 'ws';
 import { initParams } from '../../kernels/gpt/init.ts';
 import { paramLayout } from '../../kernels/gpt/layout.ts';
 import type { TuneCache } from '../../kernels/gpu/autotune.ts';
 import type { GpuContext } from '../../kernels/gpu/context.ts';
 import { noiseStreamOf } from '../../kernels/round/round-engine.ts';
 import { LocalVolunteerEngine } from '../../kernels/round/volunteer-engine.ts';
-import { identityFromKeyPair } from '../src/peer/identity.ts';
-import { PeerMesh } from '../src/peer/mesh.ts';
-import type { MeshPeerConstructor, MeshWrtc } from '../src/peer/mesh-simple-peer.ts';
-import { RelayApi } from '../src/peer/relay-api.ts';
-import { SignalClient } from '../src/peer/signal-client.ts';
-import { SwarmClient, type SwarmSocket } from '../src/peer/swarm-client.ts';
 import { Volunteer, type VolunteerEvent } from '../src/peer/volunteer.ts';
-import { FileVolunteerStore } from './file-store.ts';
+import type { FileVolunteerStore } from './file-store.ts';
+import { adapterOf, connectToRelay, stopOnce } from './node-connection.ts';
 
 export interface NodeVolunteerOptions {
   /** http(s)://host:port of the relay. */
@@ -42,18 +34,14 @@ export interface NodeVolunteer {
 }
 
 export async function startNodeVolunteer(options: NodeVolunteerOptions): Promise<NodeVolunteer> {
-  const store = await FileVolunteerStore.open(options.stateDir);
-  const identity = await identityFromKeyPair(await store.keyPair());
-  const wsBase = options.relay.replace(/^http/, 'ws');
-  const client = await SwarmClient.connect({
-    url: `${wsBase}/swarm`,
-    identity,
-    name: options.name,
-    platform: 'node',
-    socket: (url) => new WebSocket(url) as unknown as SwarmSocket,
-  });
-  const relay = new RelayApi(options.relay, client.runId);
-  const config = await relay.runConfig(client.configHash);
+  const link = await connectToRelay(options);
+  const { store, identity, client, relay, config, signal, mesh } = link;
+  if (config.pipeline) {
+    mesh.destroy();
+    signal.close();
+    client.close('pipeline run');
+    throw new Error('this run is pipeline parallel: join it with startNodePipelineVolunteer');
+  }
   const totalFloats = paramLayout(config.model).totalFloats;
   const engine = await LocalVolunteerEngine.create({
     ctx: options.ctx,
@@ -63,17 +51,6 @@ export async function startNodeVolunteer(options: NodeVolunteerOptions): Promise
     noiseStream: noiseStreamOf(config.seed, identity.publicKey),
   });
   if (options.dutyCycle !== undefined) await engine.setDutyCycle(options.dutyCycle);
-  const signal = new SignalClient({ url: `${wsBase}/signal`, socket: (url) => new WebSocket(url) as never });
-  await signal.ready();
-  const mesh = new PeerMesh({
-    identity,
-    signal,
-    SimplePeer: SimplePeer as unknown as MeshPeerConstructor,
-    wrtc: wrtc as unknown as MeshWrtc,
-    runId: client.runId,
-    iceServers: client.iceServers,
-  });
-  const { adapter } = options.ctx;
   const volunteer = new Volunteer({
     client,
     network: mesh,
@@ -82,30 +59,20 @@ export async function startNodeVolunteer(options: NodeVolunteerOptions): Promise
     store,
     runId: client.runId,
     speed: { tokensPerSec: 0, uplinkBytesPerSec: 0, downlinkBytesPerSec: 0 },
-    adapter: {
-      vendor: adapter.vendor,
-      architecture: adapter.architecture,
-      description: adapter.description,
-      isSoftware: adapter.isSoftware,
-    },
+    adapter: adapterOf(options.ctx),
     paramCount: paramLayout(config.model).paramCount,
     onEvent: options.onEvent,
   });
   await volunteer.start();
-  let stopping: Promise<void> | null = null;
   return {
     volunteer,
     peerId: identity.publicKey,
     runId: client.runId,
     store,
-    stop() {
-      stopping ??= (async () => {
-        volunteer.stop();
-        mesh.destroy();
-        signal.close();
-        await engine.destroy();
-      })();
-      return stopping;
-    },
+    stop: stopOnce(
+      link,
+      () => volunteer.stop(),
+      () => engine.destroy(),
+    ),
   };
 }

@@ -17,6 +17,7 @@ import { SwarmClient, type SwarmSocket } from './peer/swarm-client.ts';
 import { SwarmDoc } from './peer/swarm-doc.ts';
 import { Volunteer, type VolunteerEvent } from './peer/volunteer.ts';
 import { LiveChart } from './volunteer/charts.ts';
+import { startPipelinePage } from './volunteer/pipeline-page.ts';
 import { showSwarm } from './volunteer/swarm-table.ts';
 import { workerEngine } from './volunteer/worker-engine.ts';
 import type { VolunteerWorkerApi } from './worker/volunteer-api.ts';
@@ -45,11 +46,12 @@ let volunteer: Volunteer | null = null;
 let teardown: (() => void) | null = null;
 let credits = 0;
 
-async function showReceipts(): Promise<void> {
+async function showReceipts(): Promise<number> {
   const receipts = await store.receipts();
   credits = receipts.reduce((sum, r) => sum + Number(BigInt(r.entry.flops)) / 1e12, 0);
   setText('receipts', String(receipts.length));
   setText('credits', credits === 0 || credits >= 0.01 ? credits.toFixed(3) : credits.toExponential(2));
+  return credits;
 }
 
 async function main(): Promise<void> {
@@ -102,9 +104,6 @@ async function join(adapter: Awaited<ReturnType<VolunteerWorkerApi['adapter']>>)
   const config = await relay.runConfig(client.configHash);
   showMemory(config, adapter.maxBufferBytes);
   setText('status', 'Preparing the model on your GPU…');
-  const engine = workerEngine(
-    await worker.createEngine(config, noiseStreamOf(config.seed, identity.publicKey)),
-  );
   const signal = new SignalClient({
     url: `${wsOrigin}/signal`,
     socket: (url) => new WebSocket(url) as never,
@@ -128,6 +127,44 @@ async function join(adapter: Awaited<ReturnType<VolunteerWorkerApi['adapter']>>)
   const hideSwarm = showSwarm($<HTMLTableElement>('swarm'), swarm, identity.publicKey);
   const lossChart = new LiveChart($('loss-chart'), 'step', 'loss (nats)', '#2f6f4f');
   const runChart = new LiveChart($('run-chart'), 'round', 'loss (nats)', '#8a4b9c');
+  const refresh = setInterval(() => void refreshRun(client.runId, runChart), RUN_REFRESH_MS);
+  void refreshRun(client.runId, runChart);
+  const closeAll = () => {
+    clearInterval(refresh);
+    hideSwarm();
+    void swarm.destroy();
+    mesh.destroy();
+    signal.close();
+  };
+  if (config.pipeline) {
+    const stop = await startPipelinePage({
+      client,
+      relay,
+      config,
+      network: mesh,
+      store,
+      worker,
+      swarm,
+      adapter: adapterOf(adapter),
+      maxBufferBytes: adapter.maxBufferBytes,
+      lossChart,
+      refreshRun: () => void refreshRun(client.runId, runChart),
+      showReceipts,
+      setText,
+      bytes,
+    });
+    // A stage cannot pause: its microbatches would stall every other stage. Leaving (closing
+    // the tab) hands them to a replica of the stage instead.
+    setText('throttle-value', 'n/a in a pipeline run');
+    teardown = () => {
+      stop('the tab closed');
+      closeAll();
+    };
+    return;
+  }
+  const engine = workerEngine(
+    await worker.createEngine(config, noiseStreamOf(config.seed, identity.publicKey)),
+  );
   let steps = 0;
   const onEvent = (event: VolunteerEvent) => {
     switch (event.type) {
@@ -179,27 +216,26 @@ async function join(adapter: Awaited<ReturnType<VolunteerWorkerApi['adapter']>>)
     store,
     runId: client.runId,
     speed: { tokensPerSec: 0, uplinkBytesPerSec: 0, downlinkBytesPerSec: 0 },
-    adapter: {
-      vendor: adapter.vendor,
-      architecture: adapter.architecture,
-      description: adapter.description,
-      isSoftware: adapter.isSoftware,
-    },
+    adapter: adapterOf(adapter),
     paramCount: paramLayout(config.model).paramCount,
     onEvent,
   });
   await volunteer.start();
   setText('status', `Joined run ${client.runId}. Waiting for the next round…`);
-  const refresh = setInterval(() => void refreshRun(client.runId, runChart), RUN_REFRESH_MS);
-  void refreshRun(client.runId, runChart);
   setupControls(engine);
   teardown = () => {
-    clearInterval(refresh);
-    hideSwarm();
-    void swarm.destroy();
     volunteer?.stop('the tab closed');
-    mesh.destroy();
-    signal.close();
+    closeAll();
+  };
+}
+
+/** The adapter as the relay is told it (shown on the leaderboard, never trusted). */
+function adapterOf(a: { vendor: string; architecture: string; description: string; isSoftware: boolean }) {
+  return {
+    vendor: a.vendor,
+    architecture: a.architecture,
+    description: a.description,
+    isSoftware: a.isSoftware,
   };
 }
 

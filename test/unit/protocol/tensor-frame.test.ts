@@ -22,6 +22,7 @@ import {
   PARAM_COUNT_OFFSET,
   TENSOR_FRAME_HEADER_BYTES,
   type TensorFrame,
+  type TensorKind,
   VALUE_COUNT_OFFSET,
 } from '../../../protocol/tensor-frame.ts';
 
@@ -38,8 +39,9 @@ const frameArbitrary: fc.Arbitrary<TensorFrame> = fc
     subset: fc.double({ min: 0, max: 1, noNaN: true }),
     all: fc.boolean(),
     noise: fc.nat(),
+    kind: fc.constantFrom<TensorKind>('pseudo-gradient', 'stage-gradients', 'tied-gradient', 'tied-weights'),
   })
-  .map(({ seed, round, fraction, paramOffset, paramCount, bits, blockSize, subset, all, noise }) => {
+  .map(({ kind, seed, round, fraction, paramOffset, paramCount, bits, blockSize, subset, all, noise }) => {
     const keepMax = keepMaxFor(fraction);
     const candidates = randomKCandidates(seed, keepMax, paramOffset, paramCount);
     const ordinals = all
@@ -58,7 +60,7 @@ const frameArbitrary: fc.Arbitrary<TensorFrame> = fc
         : (Math.imul(w + 1, 0x9e3779b1) ^ noise) >>> 0,
     );
     return {
-      kind: 'pseudo-gradient',
+      kind,
       round,
       seed,
       keepMax,
@@ -252,7 +254,7 @@ describe('tensor frame', () => {
     });
     // And a reserved kind, resealed so the kind check is what fires.
     const bytes = encodeTensorFrame(raw);
-    bytes[5] = 2;
+    bytes[5] = 5;
     expect(decodeTensorFrame(reseal(bytes))).toMatchObject({ ok: false, error: { code: 'ERR_FRAME_KIND' } });
   });
 

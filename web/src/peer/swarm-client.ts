@@ -16,6 +16,8 @@ import {
   type ManifestFields,
   manifestMessage,
   modelHashMessage,
+  type StageReportFields,
+  stageReportMessage,
 } from '../../../protocol/swarm-signing.ts';
 import type { PeerIdentity } from './identity.ts';
 
@@ -167,6 +169,12 @@ export class SwarmClient {
   async modelHash(round: number, hash: string): Promise<void> {
     const signature = await this.identity.sign(modelHashMessage(this.runId, round, hash));
     this.send({ type: 'model-hash', round, hash, signature });
+  }
+
+  /** Pipeline runs: this peer's stage finished the step with these weights. */
+  async stageReport(fields: StageReportFields): Promise<void> {
+    const signature = await this.identity.sign(stageReportMessage(this.runId, fields));
+    this.send({ type: 'stage-report', ...fields, signature });
   }
 
   /** Leaves cleanly: the relay stops counting on this peer at once. Safe to call twice. */

@@ -13,11 +13,12 @@
 
 import type { StepProgress } from '../../../kernels/round/round-engine.ts';
 import type { VolunteerEngine } from '../../../kernels/round/volunteer-engine.ts';
-import { type Receipt, verifyReceipt } from '../../../protocol/ledger-signatures.ts';
+import type { Receipt } from '../../../protocol/ledger-signatures.ts';
 import { sha256Hex } from '../../../protocol/sha256.ts';
 import type { RelayMessage } from '../../../protocol/swarm-messages.ts';
 import { frameRound } from '../../../protocol/tensor-frame.ts';
 import type { RelayApi } from './relay-api.ts';
+import { noticeEvent } from './relay-notices.ts';
 import type { SwarmClient } from './swarm-client.ts';
 
 /** What the runtime needs of the peer mesh (web/src/peer/mesh.ts fits). */
@@ -204,25 +205,16 @@ export class Volunteer {
         this.emit({ type: 'round', round: message.round, phase: 'aborted', peers: 0 });
         this.askForWork();
         return;
-      case 'receipt': {
-        const receipt = message.receipt as Receipt;
-        if (!(await verifyReceipt(receipt, this.options.client.relayKey))) {
-          this.emit({ type: 'status', text: 'the relay sent a receipt that does not verify; ignored' });
-          return;
-        }
-        await this.options.store.addReceipt(receipt);
-        this.emit({ type: 'receipt', receipt });
-        return;
-      }
+      case 'receipt':
       case 'wait':
-        this.emit({ type: 'status', text: `waiting: ${message.reason}` });
-        return;
       case 'error':
-        this.emit({ type: 'status', text: `relay error ${message.code}: ${message.message}` });
+        this.emit(await noticeEvent(message, this.options.client.relayKey, this.options.store));
         return;
       case 'challenge':
       case 'welcome':
-      case 'stage-assignment':
+      case 'stage-assignment': // pipeline runs: web/src/peer/pipeline-volunteer.ts
+      case 'stage-commit':
+      case 'stage-abort':
         return;
       default: {
         const unreachable: never = message;

@@ -2,6 +2,7 @@
 // both sides (STYLE 8).
 import type { ProxyMarked } from 'comlink';
 import type { AdapterSummary } from '../../../kernels/gpu/device.ts';
+import type { StageVolunteerEngine } from '../../../kernels/pipeline/stage-volunteer-engine.ts';
 import type { VolunteerEngine } from '../../../kernels/round/volunteer-engine.ts';
 import type { RunConfig } from '../../../protocol/run-config.ts';
 
@@ -13,4 +14,6 @@ export interface VolunteerWorkerApi {
   adapter(): Promise<AdapterSummary & { maxBufferBytes: number }>;
   /** Builds the model for the run (θ_0 until a state is imported); returns a comlink proxy. */
   createEngine(config: RunConfig, noiseStream: number): Promise<WorkerEngine & ProxyMarked>;
+  /** A pipeline run's stage engine (its stage is opened when the relay names it); a comlink proxy. */
+  createStageEngine(config: RunConfig): Promise<StageVolunteerEngine & ProxyMarked>;
 }

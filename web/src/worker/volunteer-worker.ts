@@ -1,5 +1,5 @@
-// The donated GPU's worker: the round engine (kernels/round/volunteer-engine.ts) behind
-// comlink. The page's peer runtime drives it; tokens, frames and state files cross as
+// The donated GPU's worker: the round engine (kernels/round/volunteer-engine.ts), or in a
+// pipeline run the stage engine (kernels/pipeline/stage-volunteer-engine.ts), behind comlink. The page's peer runtime drives it; tokens, frames and state files cross as
 // transferred buffers, never copies (STYLE 8).
 import { expose, proxy, transfer } from 'comlink';
 import { initParams } from '../../../kernels/gpt/init.ts';
@@ -7,6 +7,7 @@ import { paramLayout } from '../../../kernels/gpt/layout.ts';
 import { GpuContext } from '../../../kernels/gpu/context.ts';
 import { acquireDevice } from '../../../kernels/gpu/device.ts';
 import { idbTuneCache } from '../../../kernels/gpu/tune-cache-idb.ts';
+import { LocalStageVolunteerEngine } from '../../../kernels/pipeline/stage-volunteer-engine.ts';
 import type { RoundWork, StepProgress } from '../../../kernels/round/round-engine.ts';
 import type { CountedContribution } from '../../../kernels/round/round-peer.ts';
 import { LocalVolunteerEngine } from '../../../kernels/round/volunteer-engine.ts';
@@ -68,6 +69,12 @@ const api: VolunteerWorkerApi = {
       noiseStream,
     });
     return proxy(remoteEngine(engine));
+  },
+
+  async createStageEngine(config: RunConfig) {
+    // Frames are small next to a round's state files, and comlink clones them; the stage's
+    // weights never leave the worker.
+    return proxy(new LocalStageVolunteerEngine(await gpuContext(), config));
   },
 };
 

@@ -1,0 +1,345 @@
+// One volunteer's stage of a pipeline-parallel run: a GpuStage (gpu-stage.ts) whose boundary
+// tensors come and go as wire bytes, so the same object serves the headless volunteer directly
+// and the browser's worker behind comlink. Activations go up and their gradients come down as
+// PLTA frames, quantized on this GPU before read-back (kernels/compress/gpu-activation-codec.ts)
+// and decoded as untrusted input; the end of a step exchanges dense fp32 tensor frames
+// (protocol/tensor-frame.ts): each replica's summed gradients, and the tied embedding between
+// the first and last stage.
+//
+// Every frame is tagged with `step`, which the caller sets to the relay's attempt id for the
+// step (unique per opening), and a frame tagged otherwise is refused.
+//
+// A step is undone when the relay aborts it: the weights and AdamW moments are copied aside
+// before the update (takeSnapshot) and put back by rollback(). Gradients are not clipped across
+// stages: that would need every stage's norm before any could step (one more exchange).
+import {
+  type ActivationCodec,
+  type ActivationDirection,
+  decodeActivationFrame,
+  dequantizeActivations,
+  encodeActivationFrame,
+} from '../../protocol/activation-frame.ts';
+import { type DecodeResult, refuse } from '../../protocol/frame-errors.ts';
+import type { PipelineConfig, RunConfig } from '../../protocol/run-config.ts';
+import { sha256Hex } from '../../protocol/sha256.ts';
+import { decodeTensorFrame, encodeTensorFrame, type TensorKind } from '../../protocol/tensor-frame.ts';
+import { GpuActivationCodec } from '../compress/gpu-activation-codec.ts';
+import { initParams } from '../gpt/init.ts';
+import { WTE } from '../gpt/layout.ts';
+import type { GpuContext } from '../gpu/context.ts';
+import { defaultTuning } from '../ops/matmul-tuning.ts';
+import { GpuStage } from './gpu-stage.ts';
+import { type LayerRange, type StageLayout, splitLayers, stageLayout } from './stage-layout.ts';
+
+/** Peers' frames are untrusted: what they could get wrong comes back as a frame error. */
+export type StageResult<T> = DecodeResult<T>;
+
+/** What a forward hands on: the frame for the next stage, or (last stage) the microbatch's mean loss. */
+export type StageForward =
+  | { readonly type: 'frame'; readonly bytes: Uint8Array }
+  | { readonly type: 'loss'; readonly loss: number };
+
+export interface StageEngineOptions {
+  readonly ctx: GpuContext;
+  readonly config: RunConfig;
+  readonly stage: number;
+}
+
+const KEEP_ALL = 0xffffffff;
+
+export class StageEngine {
+  readonly layout: StageLayout;
+  readonly pipeline: PipelineConfig;
+  private readonly gpu: GpuStage;
+  private readonly encoders: Record<ActivationDirection, GpuActivationCodec>;
+  /** Optimizer steps committed: AdamW's bias correction counts them. */
+  private steps = 0;
+  private stepped = false;
+
+  private constructor(
+    private readonly ctx: GpuContext,
+    readonly config: RunConfig,
+    readonly stage: number,
+  ) {
+    const pipeline = config.pipeline;
+    if (!pipeline) throw new RangeError('the run config has no pipeline section');
+    if (!(Number.isInteger(stage) && stage >= 0 && stage < pipeline.stages))
+      throw new RangeError(`stage ${stage} is not in [0, ${pipeline.stages})`);
+    this.pipeline = pipeline;
+    const split: LayerRange[] = splitLayers(config.model.nLayer, pipeline.stages);
+    this.layout = stageLayout(config.model, split, stage);
+    const B = pipeline.microbatchSize;
+    const T = config.inner.seqLen;
+    this.gpu = new GpuStage(ctx, config.model, this.layout, {
+      B,
+      T,
+      matmul: defaultTuning(ctx.adapter),
+      // A replica may hold every microbatch of a step in flight when its peers upstream are fast.
+      slots: pipeline.microbatches,
+      microbatches: pipeline.microbatches,
+    });
+    const values = B * T * config.model.dModel;
+    this.encoders = {
+      forward: new GpuActivationCodec(ctx, values, pipeline.blockSize, `stage${stage}.forward`),
+      backward: new GpuActivationCodec(ctx, values, pipeline.blockSize, `stage${stage}.backward`),
+    };
+    // θ_0 comes from the run's seed, as on every data-parallel peer: no download to start.
+    this.gpu.setParams(initParams(config.model, config.seed));
+  }
+
+  static create(options: StageEngineOptions): StageEngine {
+    return new StageEngine(options.ctx, options.config, options.stage);
+  }
+
+  private get rows(): number {
+    return this.pipeline.microbatchSize * this.config.inner.seqLen;
+  }
+
+  /** Microbatch m's inputs and targets from the step's tokens (its sequence i starts at (m·B + i)·T). */
+  private window(tokens: Uint32Array, m: number): { inputs: Uint32Array; targets: Uint32Array } {
+    const N = this.rows;
+    const start = m * N;
+    if (start + N + 1 > tokens.length)
+      throw new RangeError(
+        `microbatch ${m} needs tokens up to ${start + N + 1}, the step has ${tokens.length}`,
+      );
+    return { inputs: tokens.slice(start, start + N), targets: tokens.slice(start + 1, start + N + 1) };
+  }
+
+  /**
+   * Forward of microbatch m: from the step's tokens on the first stage, else from the previous
+   * stage's frame. A frame that does not decode, or is not this step's microbatch m coming up
+   * this stage's lower boundary, is refused and nothing runs.
+   */
+  async forward(
+    step: number,
+    m: number,
+    input: { tokens?: Uint32Array; frame?: Uint8Array },
+  ): Promise<StageResult<StageForward>> {
+    const { layout } = this;
+    let values: Uint32Array | Float32Array;
+    if (layout.isFirst) {
+      if (!input.tokens) throw new RangeError('the first stage forwards from tokens');
+      values = this.window(input.tokens, m).inputs;
+    } else {
+      const decoded = this.decodeBoundary(input.frame, step, m, 'forward', layout.stage - 1);
+      if (!decoded.ok) return decoded;
+      values = decoded.value;
+    }
+    let targets: Uint32Array | undefined;
+    if (layout.isLast) {
+      if (!input.tokens) throw new RangeError('the last stage needs the step tokens for its targets');
+      targets = this.window(input.tokens, m).targets;
+    }
+    this.stepped = false;
+    const out = await this.gpu.forward(m, values, targets);
+    if (out.type === 'loss') return { ok: true, value: { type: 'loss', loss: out.loss } };
+    const bytes = await this.encode('forward', out.buffer, step, m, layout.stage);
+    return { ok: true, value: { type: 'frame', bytes } };
+  }
+
+  /** Backward of microbatch m: from the next stage's gradient frame (none on the last stage). */
+  async backward(step: number, m: number, frame?: Uint8Array): Promise<StageResult<Uint8Array | null>> {
+    const { layout } = this;
+    let gradOut: Float32Array | undefined;
+    if (!layout.isLast) {
+      const decoded = this.decodeBoundary(frame, step, m, 'backward', layout.stage);
+      if (!decoded.ok) return decoded;
+      gradOut = decoded.value;
+    }
+    const gradIn = await this.gpu.backward(m, gradOut);
+    if (!gradIn) return { ok: true, value: null };
+    return { ok: true, value: await this.encode('backward', gradIn, step, m, layout.stage - 1) };
+  }
+
+  /** This replica's summed gradients of the step, to send to the stage's other replicas. */
+  async gradients(step: number): Promise<Uint8Array> {
+    return this.denseFrame('stage-gradients', step, await this.gpu.readGrads());
+  }
+
+  /** Last stage: the head's gradient of the tied embedding, for the first stage, which owns it. */
+  async tiedGradient(step: number): Promise<Uint8Array> {
+    return this.denseFrame('tied-gradient', step, await this.gpu.readTensor('grads', WTE));
+  }
+
+  /** First stage, after its step: the tied embedding's new weights, for the last stage's copy. */
+  async tiedWeights(step: number): Promise<Uint8Array> {
+    return this.denseFrame('tied-weights', step, await this.gpu.readTensor('params', WTE));
+  }
+
+  /**
+   * The step: the replicas' gradient frames summed in the given order (every replica passes the
+   * same frames in the same order, its own among them, so all land on the same sum), plus on the
+   * first stage the head's tied-embedding gradients; then AdamW. Refuses (and changes nothing)
+   * when a frame does not decode or does not fit.
+   */
+  async applyStep(
+    step: number,
+    learningRate: number,
+    replicaGradients: readonly Uint8Array[],
+    tiedGradients: readonly Uint8Array[] = [],
+  ): Promise<StageResult<void>> {
+    const sum = this.sumFrames(replicaGradients, 'stage-gradients', step, this.layout.totalFloats);
+    if (!sum.ok) return sum;
+    const wte = this.layout.tiedCopy ? null : this.layout.get(WTE);
+    let tied: Float32Array | null = null;
+    if (tiedGradients.length > 0) {
+      if (!this.layout.isFirst || !wte) throw new RangeError('only the first stage owns the tied embedding');
+      const summed = this.sumFrames(tiedGradients, 'tied-gradient', step, wte.size);
+      if (!summed.ok) return summed;
+      tied = summed.value;
+    }
+    this.gpu.setGrads(sum.value);
+    if (tied) this.gpu.addGrad(WTE, tied);
+    this.gpu.takeSnapshot();
+    const { inner } = this.config;
+    this.gpu.step({
+      lr: learningRate,
+      beta1: inner.beta1,
+      beta2: inner.beta2,
+      eps: inner.eps,
+      weightDecay: inner.weightDecay,
+      step: this.steps + 1,
+      maxNorm: 0,
+    });
+    this.stepped = true;
+    return { ok: true, value: undefined };
+  }
+
+  /** Last stage: the first stage's new tied embedding, written over the read-only copy. */
+  setTiedWeights(step: number, frame: Uint8Array): StageResult<void> {
+    const spec = this.layout.get(WTE);
+    const decoded = this.sumFrames([frame], 'tied-weights', step, spec.size);
+    if (!decoded.ok) return decoded;
+    this.gpu.writeTensor(WTE, decoded.value);
+    return { ok: true, value: undefined };
+  }
+
+  /** The stage's weights in its local layout (stage-layout.ts), the tied copy included. */
+  readParams(): Promise<Float32Array> {
+    return this.gpu.readParams();
+  }
+
+  /** SHA-256 of the stage's weights: replicas of a stage compare it after each step. */
+  async paramsHash(): Promise<string> {
+    const params = await this.gpu.readParams();
+    return sha256Hex(new Uint8Array(params.buffer, params.byteOffset, params.byteLength));
+  }
+
+  /** The relay committed the step: it stays, and AdamW counts it. */
+  commit(): void {
+    if (this.stepped) this.steps++;
+    this.stepped = false;
+  }
+
+  /** The relay aborted the step: back to the weights before it, nothing in flight. */
+  rollback(): void {
+    if (this.stepped) this.gpu.restoreSnapshot();
+    this.stepped = false;
+    this.gpu.discardWork();
+  }
+
+  destroy(): void {
+    this.gpu.destroy();
+    this.encoders.forward.destroy();
+    this.encoders.backward.destroy();
+  }
+
+  private async encode(
+    direction: ActivationDirection,
+    tensor: GPUBuffer,
+    step: number,
+    m: number,
+    boundary: number,
+  ): Promise<Uint8Array> {
+    const codec: ActivationCodec = this.pipeline[direction];
+    const width = this.config.model.dModel;
+    const payload = await this.encoders[direction].encode(tensor, this.rows, width, codec);
+    return encodeActivationFrame({
+      direction,
+      codec,
+      round: step,
+      microbatch: m,
+      sampleIdBase: m * this.pipeline.microbatchSize,
+      boundary,
+      rows: this.rows,
+      width,
+      blockSize: this.pipeline.blockSize,
+      ...payload,
+    });
+  }
+
+  private decodeBoundary(
+    bytes: Uint8Array | undefined,
+    step: number,
+    m: number,
+    direction: ActivationDirection,
+    boundary: number,
+  ): StageResult<Float32Array> {
+    if (!bytes) return refuse('ERR_FRAME_TRUNCATED', `no ${direction} frame for microbatch ${m}`);
+    const decoded = decodeActivationFrame(bytes);
+    if (!decoded.ok) return decoded;
+    const f = decoded.value;
+    const width = this.config.model.dModel;
+    if (
+      f.direction !== direction ||
+      f.round !== step ||
+      f.microbatch !== m ||
+      f.boundary !== boundary ||
+      f.rows !== this.rows ||
+      f.width !== width
+    )
+      return refuse(
+        'ERR_FRAME_FIELD',
+        `expected ${direction} step ${step} microbatch ${m} boundary ${boundary} (${this.rows}x${width}), got ${f.direction} step ${f.round} microbatch ${f.microbatch} boundary ${f.boundary} (${f.rows}x${f.width})`,
+      );
+    return dequantizeActivations(f);
+  }
+
+  private denseFrame(kind: TensorKind, step: number, values: Float32Array): Uint8Array {
+    return encodeTensorFrame({
+      kind,
+      round: step,
+      seed: 0,
+      keepMax: KEEP_ALL,
+      paramOffset: 0,
+      paramCount: values.length,
+      candidateCount: values.length,
+      bits: 32,
+      blockSize: 32,
+      ordinals: null,
+      valueCount: values.length,
+      scales: new Float32Array(0),
+      words: new Uint32Array(values.buffer, values.byteOffset, values.length),
+    });
+  }
+
+  /** Decodes dense frames of `kind` for `step`, `count` values each, and sums them in order. */
+  private sumFrames(
+    frames: readonly Uint8Array[],
+    kind: TensorKind,
+    step: number,
+    count: number,
+  ): StageResult<Float32Array> {
+    const sum = new Float32Array(count);
+    for (const bytes of frames) {
+      const decoded = decodeTensorFrame(bytes);
+      if (!decoded.ok) return decoded;
+      const f = decoded.value;
+      if (
+        f.kind !== kind ||
+        f.round !== step ||
+        f.bits !== 32 ||
+        f.paramCount !== count ||
+        f.valueCount !== count
+      )
+        return refuse(
+          'ERR_FRAME_FIELD',
+          `expected a dense ${kind} frame of step ${step} with ${count} values, got ${f.kind} of step ${f.round} with ${f.valueCount}`,
+        );
+      const values = new Float32Array(f.words.buffer, f.words.byteOffset, count);
+      for (let i = 0; i < count; i++) sum[i] = (sum[i] as number) + (values[i] as number);
+    }
+    return { ok: true, value: sum };
+  }
+}

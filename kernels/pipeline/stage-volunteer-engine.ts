@@ -1,0 +1,98 @@
+// The GPU side of a pipeline volunteer, as the peer runtime (web/src/peer/pipeline-volunteer.ts)
+// sees it: every method is async and takes and returns plain bytes and numbers, so the browser's
+// worker can serve it through comlink and the headless volunteer can call it in-process. The
+// stage is opened when the relay first names it; a volunteer keeps its stage for the run.
+import type { RunConfig } from '../../protocol/run-config.ts';
+import type { GpuContext } from '../gpu/context.ts';
+import { StageEngine, type StageForward, type StageResult } from './stage-engine.ts';
+
+export interface StageVolunteerEngine {
+  /** Builds stage `stage` from θ_0 (the run's seed); again for the same stage is a no-op. */
+  openStage(stage: number): Promise<void>;
+  forward(
+    step: number,
+    m: number,
+    input: { tokens?: Uint32Array; frame?: Uint8Array },
+  ): Promise<StageResult<StageForward>>;
+  backward(step: number, m: number, frame?: Uint8Array): Promise<StageResult<Uint8Array | null>>;
+  gradients(step: number): Promise<Uint8Array>;
+  tiedGradient(step: number): Promise<Uint8Array>;
+  tiedWeights(step: number): Promise<Uint8Array>;
+  applyStep(
+    step: number,
+    learningRate: number,
+    replicaGradients: readonly Uint8Array[],
+    tiedGradients: readonly Uint8Array[],
+  ): Promise<StageResult<void>>;
+  setTiedWeights(step: number, frame: Uint8Array): Promise<StageResult<void>>;
+  paramsHash(): Promise<string>;
+  commit(): Promise<void>;
+  rollback(): Promise<void>;
+  destroy(): Promise<void>;
+}
+
+/** The in-process engine: the headless volunteer's, and the browser worker's behind comlink. */
+export class LocalStageVolunteerEngine implements StageVolunteerEngine {
+  private engine: StageEngine | null = null;
+
+  constructor(
+    private readonly ctx: GpuContext,
+    private readonly config: RunConfig,
+  ) {}
+
+  async openStage(stage: number): Promise<void> {
+    if (this.engine?.stage === stage) return;
+    if (this.engine) throw new RangeError(`this volunteer holds stage ${this.engine.stage}, not ${stage}`);
+    this.engine = StageEngine.create({ ctx: this.ctx, config: this.config, stage });
+  }
+
+  private get open(): StageEngine {
+    if (!this.engine) throw new RangeError('no stage is open yet');
+    return this.engine;
+  }
+
+  forward(step: number, m: number, input: { tokens?: Uint32Array; frame?: Uint8Array }) {
+    return this.open.forward(step, m, input);
+  }
+
+  backward(step: number, m: number, frame?: Uint8Array) {
+    return this.open.backward(step, m, frame);
+  }
+
+  gradients(step: number) {
+    return this.open.gradients(step);
+  }
+
+  tiedGradient(step: number) {
+    return this.open.tiedGradient(step);
+  }
+
+  tiedWeights(step: number) {
+    return this.open.tiedWeights(step);
+  }
+
+  applyStep(step: number, learningRate: number, replica: readonly Uint8Array[], tied: readonly Uint8Array[]) {
+    return this.open.applyStep(step, learningRate, replica, tied);
+  }
+
+  async setTiedWeights(step: number, frame: Uint8Array) {
+    return this.open.setTiedWeights(step, frame);
+  }
+
+  paramsHash() {
+    return this.open.paramsHash();
+  }
+
+  async commit(): Promise<void> {
+    this.engine?.commit();
+  }
+
+  async rollback(): Promise<void> {
+    this.engine?.rollback();
+  }
+
+  async destroy(): Promise<void> {
+    this.engine?.destroy();
+    this.engine = null;
+  }
+}

@@ -1,0 +1,344 @@
+// The relay's side of a pipeline-parallel run (run config `pipeline`): it seats volunteers on
+// stages, and drives one optimizer step at a time.
+//
+//   seating ──(enough ready volunteers, after gatherMs)──▶ step k open ──(every seated replica
+//   reported, every stage's replicas agree)──▶ commit (ledger, credits) ──▶ step k+1 open
+//
+// A step hands each microbatch a route, one replica per stage (round robin over a stage's live
+// replicas, so each does its share). When a replica leaves or the step passes its deadline, the
+// step is aborted (every peer puts back its weights from before the step) and opened again at
+// once over the replicas still there: the lost volunteer's microbatches go to the other replicas
+// of its stage, and the run does not wait for it. A stage with no replica left stops the run
+// until the operator restarts it: fetching a stage's weights into a new volunteer is not built.
+//
+// Credits are the relay's own arithmetic (stage-credits.ts): each volunteer earns its stage's
+// training FLOPs for the tokens of the microbatches the committed step routed through it; the
+// `stage-report` only proves the step finished and which weights it produced.
+import { type LayerRange, splitLayers } from '../../kernels/pipeline/stage-layout.ts';
+import { innerLearningRate, type PipelineConfig, type RunConfig } from '../../protocol/run-config.ts';
+import { sha256Hex } from '../../protocol/sha256.ts';
+import type { Clock } from '../clock.ts';
+import type { Logger } from '../logger.ts';
+import type { CommitRound, CreditLine, PeerLink, PeerSpeed } from '../rounds/coordinator.ts';
+import type { ShardPool, TokenRange } from '../rounds/shard-pool.ts';
+import { stageCredits } from './stage-credits.ts';
+import { planStages } from './stage-plan.ts';
+
+export interface PipelineCoordinatorOptions {
+  readonly config: RunConfig;
+  /** The last committed step (-1 before the first) and its model hash. */
+  readonly committed: { readonly round: number; readonly modelHash: string };
+  readonly pool: ShardPool;
+  readonly commit: CommitRound;
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly onCommitted?: (record: Parameters<CommitRound>[0]) => void;
+}
+
+export interface StageReportInput {
+  readonly step: number;
+  readonly stage: number;
+  readonly paramsHash: string;
+  readonly lossSum: number | null;
+}
+
+interface PeerState {
+  link: PeerLink;
+  speed: (PeerSpeed & { readonly memoryBytes?: number }) | null;
+  ready: boolean;
+}
+
+interface OpenStep {
+  readonly step: number;
+  /** Each stage's live replicas, sorted by key. */
+  readonly stages: readonly (readonly string[])[];
+  readonly routes: readonly (readonly number[])[];
+  readonly shard: TokenRange;
+  readonly openedAt: number;
+  readonly reports: Map<string, StageReportInput>;
+  timer: unknown;
+  closing: boolean;
+}
+
+export class PipelineCoordinator {
+  readonly pipeline: PipelineConfig;
+  private readonly split: LayerRange[];
+  private readonly peers = new Map<string, PeerState>();
+  /** Seated volunteers per stage, fixed once seated (a volunteer keeps its stage's weights). */
+  private seating: string[][] | null = null;
+  private current: OpenStep | null = null;
+  private gatherTimer: unknown = null;
+  private committed: { round: number; modelHash: string };
+  private closed = false;
+  /** Steps aborted since the relay started, for the API and the tests. */
+  abortedSteps = 0;
+  /** Openings of steps so far: each gets its own attempt id, which every frame of it carries. */
+  private attempts = 0;
+
+  constructor(private readonly options: PipelineCoordinatorOptions) {
+    const pipeline = options.config.pipeline;
+    if (!pipeline) throw new RangeError('a pipeline coordinator needs the run config’s pipeline section');
+    this.pipeline = pipeline;
+    this.split = splitLayers(options.config.model.nLayer, pipeline.stages);
+    this.committed = { ...options.committed };
+  }
+
+  get lastCommitted(): { readonly round: number; readonly modelHash: string } {
+    return this.committed;
+  }
+
+  get roundInProgress(): { round: number; phase: string; members: number } | null {
+    const c = this.current;
+    return c ? { round: c.step, phase: 'step', members: c.stages.flat().length } : null;
+  }
+
+  get connectedPeers(): number {
+    return this.peers.size;
+  }
+
+  /** Who holds each stage now, for the API and the tests. */
+  get stages(): readonly (readonly string[])[] | null {
+    return this.seating;
+  }
+
+  join(link: PeerLink): void {
+    this.peers.set(link.id, { link, speed: null, ready: false });
+  }
+
+  capabilities(id: string, report: PeerSpeed & { readonly memoryBytes?: number }): void {
+    const peer = this.peers.get(id);
+    if (peer) peer.speed = report;
+  }
+
+  /** A pipeline peer says ready once, when its engine is up; the hash it holds is θ_0 or its stage's. */
+  ready(id: string, _round: number, _modelHash: string | null): void {
+    const peer = this.peers.get(id);
+    if (!peer) return;
+    peer.ready = true;
+    if (!this.seating) {
+      this.scheduleSeating();
+      return;
+    }
+    if (!this.seating.some((stage) => stage.includes(id))) {
+      peer.link.send({
+        type: 'wait',
+        reason: 'the pipeline’s stages are seated; joining a running pipeline is not supported yet',
+        retryAt: null,
+      });
+      return;
+    }
+    if (!this.current) this.openStep();
+  }
+
+  /** Data-parallel messages have no place in a pipeline run; the session refuses them first. */
+  manifest(): void {}
+  modelHash(): void {}
+
+  /** A seated replica finished the step: its stage's weights hash, and (last stage) its losses. */
+  stageReport(id: string, report: StageReportInput): void {
+    const c = this.current;
+    if (!c || c.closing || report.step !== c.step) return;
+    if (!c.stages[report.stage]?.includes(id) || c.reports.has(id)) return;
+    c.reports.set(id, report);
+    if (c.reports.size === c.stages.flat().length) void this.finish(c);
+  }
+
+  /**
+   * The peer disconnected or said goodbye: its step is re-run without it, and it loses its seat
+   * (back later, it would hold weights the steps since have moved past).
+   */
+  leave(id: string): void {
+    this.peers.delete(id);
+    if (this.seating) this.seating = this.seating.map((ids) => ids.filter((x) => x !== id));
+    const c = this.current;
+    if (c && !c.closing && c.stages.some((stage) => stage.includes(id))) {
+      this.abort(c, 'a stage replica left');
+      this.openStep();
+    }
+  }
+
+  close(): void {
+    this.closed = true;
+    this.options.clock.clearTimeout(this.gatherTimer);
+    if (this.current) this.options.clock.clearTimeout(this.current.timer);
+  }
+
+  private scheduleSeating(): void {
+    const { minPeers, gatherMs } = this.options.config.schedule;
+    const ready = [...this.peers.values()].filter((p) => p.ready).length;
+    if (this.closed || this.gatherTimer !== null || ready < Math.max(minPeers, this.pipeline.stages)) return;
+    this.gatherTimer = this.options.clock.setTimeout(() => {
+      this.gatherTimer = null;
+      this.seat();
+    }, gatherMs);
+  }
+
+  /**
+   * Seats the ready volunteers: the planner's stages when it can price them (memory and speed
+   * known), else round robin in arrival order, which the test volunteers (no speed yet) get.
+   */
+  private seat(): void {
+    const { config, log } = this.options;
+    const ready = [...this.peers.values()].filter((p) => p.ready);
+    const S = this.pipeline.stages;
+    if (this.seating || ready.length < S) return;
+    const plan = planStages(
+      config.model,
+      ready.map((p) => ({
+        id: p.link.id,
+        memoryBytes: p.speed?.memoryBytes ?? 0,
+        tokensPerSec: p.speed?.tokensPerSec ?? 0,
+        uplinkBytesPerSec: p.speed?.uplinkBytesPerSec ?? 0,
+      })),
+      {
+        stages: S,
+        microbatch: { B: this.pipeline.microbatchSize, T: config.inner.seqLen },
+        microbatches: this.pipeline.microbatches,
+      },
+    );
+    const planned = plan.ok && plan.stages.every((st, s) => sameLayers(st.layers, this.split[s]));
+    this.seating = planned
+      ? plan.stages.map((st) => st.members.map((m) => m.id))
+      : Array.from({ length: S }, (_, s) => ready.filter((_, i) => i % S === s).map((p) => p.link.id));
+    log.info(
+      { stages: this.seating.map((ids) => ids.length), planned },
+      planned ? 'pipeline seated by the stage planner' : 'pipeline seated round robin',
+    );
+    this.openStep();
+  }
+
+  private openStep(): void {
+    const { config, clock, log, pool } = this.options;
+    if (this.closed || this.current || !this.seating) return;
+    const live = this.seating.map((ids) => ids.filter((id) => this.peers.get(id)?.ready).sort());
+    const empty = live.findIndex((ids) => ids.length === 0);
+    if (empty >= 0) {
+      log.warn({ stage: empty }, 'a pipeline stage has no volunteer left: the run waits');
+      return;
+    }
+    const { microbatches: M, microbatchSize: B, stepMs } = this.pipeline;
+    const tokens = M * B * config.inner.seqLen + 1;
+    pool.rollUnlessServes(1, tokens);
+    const shard = pool.take(tokens, tokens, 0);
+    if (!shard) return;
+    const step = this.committed.round + 1;
+    const attempt = ++this.attempts;
+    const routes = Array.from({ length: M }, (_, m) => live.map((ids) => m % ids.length));
+    const deadline = clock.now() + stepMs;
+    const c: OpenStep = {
+      step,
+      stages: live,
+      routes,
+      shard,
+      openedAt: clock.now(),
+      reports: new Map(),
+      closing: false,
+      timer: null,
+    };
+    c.timer = clock.setTimeout(() => {
+      if (this.current !== c || c.closing) return;
+      this.abort(c, 'the step passed its deadline');
+      this.openStep();
+    }, stepMs);
+    this.current = c;
+    for (const [s, ids] of live.entries())
+      for (const id of ids)
+        this.peers.get(id)?.link.send({
+          type: 'stage-assignment',
+          step,
+          attempt,
+          stage: s,
+          layers: this.split[s] as LayerRange,
+          stages: live.map((x) => [...x]),
+          routes: routes.map((r) => [...r]),
+          shard,
+          learningRate: innerLearningRate(config, step),
+          deadline,
+        });
+    log.info({ step, stages: live.map((ids) => ids.length) }, 'pipeline step opened');
+  }
+
+  private abort(c: OpenStep, reason: string): void {
+    const { clock, log, pool } = this.options;
+    c.closing = true;
+    clock.clearTimeout(c.timer);
+    pool.release(c.shard);
+    for (const id of c.stages.flat())
+      this.peers.get(id)?.link.send({ type: 'stage-abort', step: c.step, reason });
+    if (this.current === c) this.current = null;
+    this.abortedSteps++;
+    log.warn({ step: c.step, reason }, 'pipeline step aborted');
+  }
+
+  /** Every replica reported: commit if each stage's replicas hold the same weights. */
+  private async finish(c: OpenStep): Promise<void> {
+    const { clock, log, config } = this.options;
+    const hashes: string[] = [];
+    for (const [s, ids] of c.stages.entries()) {
+      const held = new Set(ids.map((id) => c.reports.get(id)?.paramsHash));
+      if (held.size !== 1) {
+        this.abort(c, `the replicas of stage ${s} hold different weights`);
+        this.openStep();
+        return;
+      }
+      hashes.push([...held][0] as string);
+    }
+    c.closing = true;
+    clock.clearTimeout(c.timer);
+    const modelHash = await sha256Hex(new TextEncoder().encode(hashes.join('|')));
+    const { microbatches: M, microbatchSize: B } = this.pipeline;
+    const T = config.inner.seqLen;
+    const credited = stageCredits(
+      {
+        model: config.model,
+        options: { B, T },
+        stages: c.stages.map((ids, s) => ({
+          stage: s,
+          layers: this.split[s] as LayerRange,
+          members: ids.map((id) => ({ id })),
+        })),
+      },
+      c.stages.flatMap((ids, s) =>
+        ids.map((id, r) => ({
+          stage: s,
+          volunteer: id,
+          microbatches: c.routes.filter((x) => x[s] === r).length,
+        })),
+      ),
+    );
+    const busyMs = clock.now() - c.openedAt;
+    const credits: CreditLine[] = credited.lines
+      .filter((line) => line.tokens > 0)
+      .map((line) => ({ peerKey: line.volunteer, tokens: line.tokens, flops: line.flops, busyMs }));
+    const lossSum = (c.stages.at(-1) ?? []).reduce((sum, id) => sum + (c.reports.get(id)?.lossSum ?? 0), 0);
+    const record = { round: c.step, modelHash, trainLoss: lossSum / M, shards: [c.shard], credits };
+    let outcome: Awaited<ReturnType<CommitRound>>;
+    try {
+      outcome = await this.options.commit(record);
+    } catch (error) {
+      log.error({ err: error, step: c.step }, 'the ledger refused a pipeline step');
+      c.closing = false;
+      this.abort(c, 'the ledger could not record the step');
+      this.openStep();
+      return;
+    }
+    this.committed = { round: c.step, modelHash };
+    if (this.current === c) this.current = null;
+    for (const id of c.stages.flat()) {
+      const link = this.peers.get(id)?.link;
+      link?.send({ type: 'stage-commit', step: c.step, modelHash, head: outcome.head });
+      const receipt = outcome.receipts.get(id);
+      if (receipt) link?.send({ type: 'receipt', receipt });
+    }
+    log.info(
+      { step: c.step, modelHash, trainLoss: record.trainLoss, flops: credited.perStage.map(String) },
+      'pipeline step committed',
+    );
+    this.options.onCommitted?.(record);
+    this.openStep();
+  }
+}
+
+function sameLayers(a: LayerRange | undefined, b: LayerRange | undefined): boolean {
+  return !!a && !!b && a.start === b.start && a.end === b.end;
+}

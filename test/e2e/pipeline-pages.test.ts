@@ -1,0 +1,123 @@
+// Pipeline parallelism in the product: the relay serves the built page for a pipeline run, and
+// three volunteer pages, each in its own Chromium process, press "Donate my GPU". The relay cuts
+// the model into two stages over them (one stage gets a replica); microbatches cross between the
+// tabs over WebRTC as int8 frames, quantized in each tab's worker on WebGPU. The loss of the
+// committed steps goes down, each page shows its stage, and killing the replica's browser
+// mid-step does not stall training: the step re-runs on the two tabs left. A screenshot of a
+// stage's page lands in test/e2e/screenshots/ for a person to look at.
+import { mkdir, mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type Browser, chromium, type Page } from 'playwright';
+import { build } from 'vite';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { PipelineCoordinator } from '../../relay/pipeline/pipeline-coordinator.ts';
+import type { RelayHandle } from '../../relay/server.ts';
+import { CHROMIUM_WEBGPU_ARGS } from '../../vitest.config.ts';
+import { smallDataset, startTestRelay } from '../helpers/test-relay.ts';
+
+const ROOT = new URL('../../', import.meta.url).pathname;
+const SCREENSHOTS = new URL('./screenshots/', import.meta.url).pathname;
+
+let relay: RelayHandle;
+let pageUrl = '';
+const tabs: { browser: Browser; page: Page; key: string; problems: string[] }[] = [];
+
+beforeAll(async () => {
+  const webDir = await mkdtemp(join(tmpdir(), 'potluck-pages-'));
+  await build({
+    configFile: `${ROOT}web/vite.config.ts`,
+    build: { outDir: webDir, emptyOutDir: true },
+    logLevel: 'warn',
+  });
+  relay = await startTestRelay(await smallDataset(8), {
+    webDir,
+    overrides: {
+      model: { vocabSize: 256, contextLength: 32, dModel: 32, nLayer: 2, nHead: 2 },
+      inner: { batchSize: 8, seqLen: 32, learningRate: 1e-2, warmupRounds: 0 },
+      pipeline: {
+        stages: 2,
+        microbatches: 4,
+        microbatchSize: 2,
+        forward: 'int8',
+        backward: 'int8',
+        blockSize: 128,
+        stepMs: 60_000,
+      },
+      schedule: { minPeers: 3, gatherMs: 1_000 },
+    },
+  });
+  pageUrl = relay.url.replace('127.0.0.1', 'localhost'); // WebGPU wants a secure context
+  await mkdir(SCREENSHOTS, { recursive: true });
+}, 180_000);
+
+afterAll(async () => {
+  await Promise.all(tabs.map((t) => t.browser.close().catch(() => undefined)));
+  await relay?.close();
+});
+
+function coordinator(): PipelineCoordinator {
+  const c = relay.run.coordinator;
+  if (!(c instanceof PipelineCoordinator)) throw new Error('the relay did not open a pipeline run');
+  return c;
+}
+
+const text = (page: Page, selector: string) => page.textContent(selector).then((t) => t ?? '');
+
+async function openTab(): Promise<(typeof tabs)[number]> {
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    args: CHROMIUM_WEBGPU_ARGS,
+  });
+  const page = await browser.newPage({ viewport: { width: 900, height: 1400 } });
+  const problems: string[] = [];
+  page.on('pageerror', (error) => problems.push(error.message));
+  await page.goto(`${pageUrl}/`);
+  await expect.poll(() => text(page, '#gpu'), { timeout: 60_000 }).toMatch(/^GPU: /);
+  const key = await text(page, '#peer-id');
+  await page.click('#donate');
+  const tab = { browser, page, key, problems };
+  tabs.push(tab);
+  return tab;
+}
+
+it('a model split over two pages and a stage replica trains; killing the replica does not stall it', async () => {
+  for (let i = 0; i < 3; i++) await openTab();
+  await expect
+    .poll(() => coordinator().lastCommitted.round, { timeout: 240_000, interval: 500 })
+    .toBeGreaterThanOrEqual(7);
+  const seating = coordinator().stages ?? [];
+  expect(seating.map((ids) => ids.length).sort()).toEqual([1, 2]);
+  for (const tab of tabs) {
+    const stage = seating.findIndex((ids) => ids.includes(tab.key));
+    await expect
+      .poll(() => text(tab.page, '#phase'), { timeout: 30_000 })
+      .toContain(`stage ${stage + 1} of 2`);
+    expect(tab.problems).toEqual([]);
+  }
+  const last = tabs.find((t) => seating[1]?.includes(t.key)) as (typeof tabs)[number];
+  await expect.poll(() => text(last.page, '#loss-now'), { timeout: 30_000 }).toMatch(/^\d/);
+  await last.page.screenshot({ path: `${SCREENSHOTS}pipeline-page.png`, fullPage: true });
+
+  // Kill the replica's whole browser while a step is under way.
+  const replicated = seating.find((ids) => ids.length === 2) ?? [];
+  const victim = tabs.find((t) => t.key === replicated[1]);
+  if (!victim) throw new Error('no replica to kill');
+  const before = coordinator().lastCommitted.round;
+  await expect
+    .poll(() => coordinator().roundInProgress?.round ?? -1, { timeout: 60_000, interval: 20 })
+    .toBe(before + 1);
+  await victim.browser.close();
+  await expect
+    .poll(() => coordinator().lastCommitted.round, { timeout: 120_000, interval: 500 })
+    .toBeGreaterThanOrEqual(before + 3);
+  expect(coordinator().stages?.flat()).not.toContain(victim.key);
+
+  const losses = (await relay.run.ledger.rounds(relay.run.id)).map((r) => r.trainLoss as number);
+  process.stdout.write(`pipeline pages, train loss by step: ${losses.map((l) => l.toFixed(3)).join(' ')}\n`);
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  expect(mean(losses.slice(-3))).toBeLessThan(mean(losses.slice(0, 2)) - 1);
+  // The survivors hold receipts for their stage's work.
+  for (const tab of tabs.filter((t) => t !== victim))
+    await expect.poll(() => text(tab.page, '#receipts'), { timeout: 30_000 }).not.toBe('0');
+}, 480_000);

@@ -1,0 +1,175 @@
+// A volunteer's stage as the network sees it (kernels/pipeline/stage-engine.ts): with fp32 frames,
+// a first stage and two replicas of the last, each replica taking half the microbatches, sum to
+// the unsplit pipeline's gradients; both replicas step to the same weights; an aborted step is
+// undone; a frame that is hostile or belongs elsewhere is refused without running anything.
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { initParams } from '../../../kernels/gpt/init.ts';
+import { WTE } from '../../../kernels/gpt/layout.ts';
+import type { GpuContext } from '../../../kernels/gpu/context.ts';
+import { defaultTuning } from '../../../kernels/ops/matmul-tuning.ts';
+import { PipelineRunner } from '../../../kernels/pipeline/pipeline-runner.ts';
+import { StageEngine } from '../../../kernels/pipeline/stage-engine.ts';
+import { splitLayers } from '../../../kernels/pipeline/stage-layout.ts';
+import { createRng } from '../../../protocol/rng.ts';
+import { decodeTensorFrame } from '../../../protocol/tensor-frame.ts';
+import { resolveRunConfig } from '../../../relay/run/run-config.ts';
+import { expectClose } from '../../helpers/compare.ts';
+import { nodeContext } from '../../helpers/node-context.ts';
+
+const resolved = resolveRunConfig({
+  model: { vocabSize: 256, contextLength: 16, dModel: 32, nLayer: 2, nHead: 2 },
+  inner: { batchSize: 8, seqLen: 16 },
+  pipeline: { stages: 2, microbatches: 4, microbatchSize: 2, forward: 'fp32', backward: 'fp32' },
+});
+if (!resolved.ok) throw new Error(resolved.message);
+const config = resolved.config;
+const B = 2;
+const M = 4;
+const T = 16;
+const N = B * T;
+
+const rng = createRng(9);
+const tokens = Uint32Array.from({ length: M * N + 1 }, () => rng.nextBelow(256));
+
+let ctx: GpuContext;
+let first: StageEngine;
+let replicas: [StageEngine, StageEngine];
+beforeAll(async () => {
+  ctx = await nodeContext();
+  first = StageEngine.create({ ctx, config, stage: 0 });
+  replicas = [StageEngine.create({ ctx, config, stage: 1 }), StageEngine.create({ ctx, config, stage: 1 })];
+});
+afterAll(() => {
+  first?.destroy();
+  for (const r of replicas ?? []) r.destroy();
+});
+
+/** One step's microbatches: m on replica m mod 2. Returns the summed loss. */
+async function runMicrobatches(step: number): Promise<number> {
+  let lossSum = 0;
+  for (let m = 0; m < M; m++) {
+    const up = await first.forward(step, m, { tokens });
+    if (!up.ok || up.value.type !== 'frame') throw new Error('stage 0 made no frame');
+    const replica = replicas[m % 2] as StageEngine;
+    const out = await replica.forward(step, m, { frame: up.value.bytes, tokens });
+    if (!out.ok || out.value.type !== 'loss') throw new Error('the last stage made no loss');
+    lossSum += out.value.loss;
+    const down = await replica.backward(step, m);
+    if (!down.ok || !down.value) throw new Error('the last stage made no gradient frame');
+    const done = await first.backward(step, m, down.value);
+    expect(done).toEqual({ ok: true, value: null });
+  }
+  return lossSum;
+}
+
+const dense = (bytes: Uint8Array) => {
+  const decoded = decodeTensorFrame(bytes);
+  if (!decoded.ok) throw new Error(decoded.error.message);
+  return new Float32Array(
+    decoded.value.words.buffer,
+    decoded.value.words.byteOffset,
+    decoded.value.valueCount,
+  );
+};
+
+it('two replicas of the last stage sum to the unsplit pipeline, step alike, and undo an aborted step', async () => {
+  const lossSum = await runMicrobatches(0);
+
+  // The reference: the in-process pipeline on the same batch, from the same θ_0.
+  const runner = new PipelineRunner(ctx, config.model, {
+    split: splitLayers(2, 2),
+    microbatchSize: B,
+    microbatches: M,
+    T,
+    matmul: defaultTuning(ctx.adapter),
+  });
+  try {
+    runner.setParams(initParams(config.model, config.seed));
+    const inputs = tokens.slice(0, M * N);
+    const targets = tokens.slice(1, M * N + 1);
+    const report = await runner.forwardBackward({ batchSize: B * M, seqLen: T, inputs, targets });
+    expect(lossSum / M).toBeCloseTo(report.loss, 5);
+    const refGrads = await runner.readGrads();
+
+    const [a, b] = replicas;
+    const [g0, ga, gb, ta, tb] = await Promise.all([
+      first.gradients(0),
+      a.gradients(0),
+      b.gradients(0),
+      a.tiedGradient(0),
+      b.tiedGradient(0),
+    ]);
+    // Stage 1: the replicas' halves add up to the whole (its tied copy's gradient belongs to stage 0).
+    const last = a.layout;
+    const summed = dense(ga).map((x, i) => x + (dense(gb)[i] as number));
+    const wteCopy = last.get(WTE);
+    const notCopy = (_: number, i: number) => i < wteCopy.offset || i >= wteCopy.offset + wteCopy.size;
+    expectClose('stage 1 gradients', summed.filter(notCopy), last.gather(refGrads).filter(notCopy), 1e-5);
+    // Stage 0 with the head's two parts of the tied gradient.
+    const own = dense(g0);
+    const wte = first.layout.get(WTE);
+    const tied = dense(ta).map((x, i) => x + (dense(tb)[i] as number));
+    for (let i = 0; i < wte.size; i++)
+      own[wte.offset + i] = (own[wte.offset + i] as number) + (tied[i] as number);
+    expectClose('stage 0 gradients', own, first.layout.gather(refGrads), 1e-5);
+
+    // The step: every replica sums the same frames in the same order.
+    const before = await Promise.all([first.paramsHash(), a.paramsHash()]);
+    expect(await first.applyStep(0, 1e-2, [g0], [ta, tb])).toEqual({ ok: true, value: undefined });
+    for (const r of replicas) expect((await r.applyStep(0, 1e-2, [ga, gb])).ok).toBe(true);
+    const weights = await first.tiedWeights(0);
+    for (const r of replicas) expect(r.setTiedWeights(0, weights).ok).toBe(true);
+    const [ha, hb] = await Promise.all([a.paramsHash(), b.paramsHash()]);
+    expect(ha).toBe(hb);
+    expect(ha).not.toBe(before[1]);
+    const tensorOf = (params: Float32Array, spec: { offset: number; size: number }) =>
+      params.subarray(spec.offset, spec.offset + spec.size);
+    expect(tensorOf(await a.readParams(), wteCopy)).toEqual(tensorOf(await first.readParams(), wte));
+
+    // The relay aborts: back to θ_0 everywhere, and a fresh step runs from it.
+    first.rollback();
+    for (const r of replicas) r.rollback();
+    expect(await first.paramsHash()).toBe(before[0]);
+    // The snapshot was taken before the tied copy was written, so the copy is back too.
+    expect(await a.paramsHash()).toBe(before[1]);
+    expect(await runMicrobatches(0)).toBeCloseTo(lossSum, 5);
+  } finally {
+    runner.destroy();
+    first.rollback();
+    for (const r of replicas) r.rollback();
+  }
+});
+
+it('refuses frames that are corrupt, of another step or microbatch, or the wrong kind, and runs nothing', async () => {
+  const up = await first.forward(3, 1, { tokens });
+  if (!up.ok || up.value.type !== 'frame') throw new Error('stage 0 made no frame');
+  const bytes = up.value.bytes;
+  const flipped = bytes.slice();
+  flipped[bytes.length - 3] = (flipped[bytes.length - 3] as number) ^ 0x10;
+  const [a] = replicas;
+  expect(await a.forward(3, 1, { frame: flipped, tokens })).toMatchObject({
+    ok: false,
+    error: { code: 'ERR_FRAME_CHECKSUM' },
+  });
+  expect(await a.forward(4, 1, { frame: bytes, tokens })).toMatchObject({
+    ok: false,
+    error: { code: 'ERR_FRAME_FIELD' },
+  });
+  expect(await a.forward(3, 2, { frame: bytes, tokens })).toMatchObject({
+    ok: false,
+    error: { code: 'ERR_FRAME_FIELD' },
+  });
+  expect(await a.forward(3, 1, { frame: bytes.subarray(0, 20), tokens })).toMatchObject({ ok: false });
+  // A gradient frame where the tied weights are expected, and one of another step.
+  const grads = await a.gradients(3);
+  expect(a.setTiedWeights(3, grads)).toMatchObject({ ok: false, error: { code: 'ERR_FRAME_FIELD' } });
+  expect(await a.applyStep(5, 1e-2, [grads])).toMatchObject({
+    ok: false,
+    error: { code: 'ERR_FRAME_FIELD' },
+  });
+  // Nothing was forwarded on the replica: microbatch 1 can still run there.
+  const out = await a.forward(3, 1, { frame: bytes, tokens });
+  expect(out.ok && out.value.type).toBe('loss');
+  first.rollback();
+  a.rollback();
+});

@@ -1,0 +1,200 @@
+// The relay's pipeline steps on a manual clock, no sockets: volunteers are seated once enough
+// are ready, each microbatch is routed through one replica per stage, a step commits only when
+// every replica reported and each stage's replicas agree, credits are the stage FLOPs of what
+// was routed, and a replica that leaves (or a deadline) aborts the step, which re-opens at once
+// over the volunteers left with the lost one's microbatches on its stage's other replica.
+import { expect, it } from 'vitest';
+import { stageFlopsPerToken } from '../../../../kernels/pipeline/stage-flops.ts';
+import { splitLayers } from '../../../../kernels/pipeline/stage-layout.ts';
+import type { RelayMessage } from '../../../../protocol/swarm-messages.ts';
+import { ManualClock } from '../../../../relay/clock.ts';
+import { silentLogger } from '../../../../relay/logger.ts';
+import { PipelineCoordinator } from '../../../../relay/pipeline/pipeline-coordinator.ts';
+import type { CommitRecord } from '../../../../relay/rounds/coordinator.ts';
+import { ShardPool } from '../../../../relay/rounds/shard-pool.ts';
+import { resolveRunConfig } from '../../../../relay/run/run-config.ts';
+
+const resolved = resolveRunConfig({
+  model: { vocabSize: 256, contextLength: 16, dModel: 32, nLayer: 4, nHead: 2 },
+  inner: { batchSize: 8, seqLen: 16, warmupRounds: 0 },
+  pipeline: { stages: 2, microbatches: 4, microbatchSize: 2, stepMs: 10_000 },
+  schedule: { minPeers: 3, gatherMs: 100 },
+});
+if (!resolved.ok) throw new Error(resolved.message);
+const config = resolved.config;
+const KEY = (c: string) => `${c.repeat(43).slice(0, 42)}A`;
+const [A, B, C] = [KEY('a'), KEY('b'), KEY('c')];
+const HASH = (c: string) => c.repeat(64);
+
+type StageAssignment = Extract<RelayMessage, { type: 'stage-assignment' }>;
+
+function setup() {
+  const clock = new ManualClock();
+  const inbox = new Map<string, RelayMessage[]>();
+  const commits: CommitRecord[] = [];
+  const pool = new ShardPool(1_000_000);
+  const coordinator = new PipelineCoordinator({
+    config,
+    committed: { round: -1, modelHash: HASH('0') },
+    pool,
+    clock,
+    log: silentLogger,
+    commit: async (record) => {
+      commits.push(record);
+      return { head: null, receipts: new Map(record.credits.map((c) => [c.peerKey, { for: c.peerKey }])) };
+    },
+  });
+  for (const id of [A, B, C]) {
+    inbox.set(id, []);
+    coordinator.join({ id, name: id, send: (m) => inbox.get(id)?.push(m) });
+  }
+  const last = <T extends RelayMessage['type']>(id: string, type: T) =>
+    inbox
+      .get(id)
+      ?.filter((m): m is Extract<RelayMessage, { type: T }> => m.type === type)
+      .at(-1);
+  /** Every seated volunteer reports `hashOf(stage)` for the open step. */
+  const reportAll = (a: StageAssignment, hashOf = (s: number) => HASH(String(s + 1))) => {
+    for (const [s, ids] of a.stages.entries())
+      for (const id of ids)
+        coordinator.stageReport(id, {
+          step: a.step,
+          stage: s,
+          paramsHash: hashOf(s),
+          lossSum: s === 1 ? 2 : null,
+        });
+  };
+  return { clock, coordinator, inbox, last, commits, pool, reportAll };
+}
+
+const settle = () => new Promise((r) => setTimeout(r, 0));
+
+it('seats three volunteers on two stages, routes every microbatch, and commits with per-stage credits', async () => {
+  const { clock, coordinator, last, commits, reportAll } = setup();
+  coordinator.ready(A, -1, null);
+  coordinator.ready(B, -1, null);
+  clock.advance(1_000);
+  expect(last(A, 'stage-assignment')).toBeUndefined(); // minPeers 3: not yet
+  coordinator.ready(C, -1, null);
+  clock.advance(99);
+  expect(last(A, 'stage-assignment')).toBeUndefined(); // gatherMs
+  clock.advance(1);
+  const a = last(A, 'stage-assignment');
+  if (!a) throw new Error('no step opened');
+  expect(a.stages.map((ids) => ids.length).sort()).toEqual([1, 2]);
+  expect(a.routes).toHaveLength(4);
+  // Each stage's replicas split the microbatches evenly; every route names a replica of each stage.
+  for (const [s, ids] of a.stages.entries()) {
+    const counts = ids.map((_, r) => a.routes.filter((route) => route[s] === r).length);
+    expect(counts.reduce((x, y) => x + y, 0)).toBe(4);
+    expect(Math.max(...counts) - Math.min(...counts)).toBeLessThanOrEqual(1);
+    expect([...ids].sort()).toEqual(ids);
+  }
+  expect(a.shard.end - a.shard.start).toBe(4 * 2 * 16 + 1);
+  for (const id of [B, C])
+    expect(last(id, 'stage-assignment')).toMatchObject({ step: 0, attempt: a.attempt });
+
+  // A report for another step, from a stranger or for the wrong stage, changes nothing.
+  const s1 = a.stages[1]?.[0] as string;
+  coordinator.stageReport(s1, { step: 5, stage: 1, paramsHash: HASH('9'), lossSum: 1 });
+  coordinator.stageReport(s1, { step: 0, stage: 0, paramsHash: HASH('9'), lossSum: 1 });
+  reportAll(a);
+  await settle();
+  expect(coordinator.lastCommitted.round).toBe(0);
+  const record = commits[0];
+  if (!record) throw new Error('no commit');
+  expect(record.trainLoss).toBe(2 / 4); // the last stage's loss sum over the step's microbatches
+  const split = splitLayers(4, 2);
+  for (const [s, ids] of a.stages.entries()) {
+    const perToken = BigInt(
+      stageFlopsPerToken(config.model, { layers: split[s] as never, isLast: s === 1 }, 16).training,
+    );
+    for (const [r, id] of ids.entries()) {
+      const tokens = a.routes.filter((route) => route[s] === r).length * 2 * 16;
+      expect(record.credits.find((c) => c.peerKey === id)).toMatchObject({
+        tokens,
+        flops: BigInt(tokens) * perToken,
+      });
+    }
+  }
+  for (const id of [A, B, C]) {
+    expect(last(id, 'stage-commit')).toMatchObject({ step: 0, modelHash: record.modelHash });
+    expect(last(id, 'receipt')).toEqual({ type: 'receipt', receipt: { for: id } });
+  }
+  // The next step opens at once, with a new attempt id.
+  const next = last(A, 'stage-assignment');
+  expect(next).toMatchObject({ step: 1 });
+  expect(next?.attempt).not.toBe(a.attempt);
+});
+
+it('a replica that leaves mid-step aborts it; the step re-opens on the rest with its microbatches re-routed', async () => {
+  const { clock, coordinator, last, commits, pool, reportAll } = setup();
+  for (const id of [A, B, C]) coordinator.ready(id, -1, null);
+  clock.advance(100);
+  const a = last(A, 'stage-assignment') as StageAssignment;
+  const replicated = a.stages.findIndex((ids) => ids.length === 2);
+  const gone = a.stages[replicated]?.[1] as string;
+  const stays = a.stages[replicated]?.[0] as string;
+  const free = pool.freeTokens;
+  coordinator.leave(gone);
+  for (const id of [A, B, C].filter((x) => x !== gone))
+    expect(last(id, 'stage-abort')).toMatchObject({ step: 0, reason: 'a stage replica left' });
+  const again = last(stays, 'stage-assignment') as StageAssignment;
+  expect(again).toMatchObject({ step: 0 });
+  expect(again.attempt).not.toBe(a.attempt);
+  expect(again.stages[replicated]).toEqual([stays]);
+  expect(again.routes.every((route) => route[replicated] === 0)).toBe(true); // all of it on the survivor
+  expect(pool.freeTokens).toBe(free); // the aborted shard went back, the new one was taken
+  expect(coordinator.stages?.flat()).not.toContain(gone);
+  reportAll(again);
+  await settle();
+  expect(commits.map((c) => c.credits.length)).toEqual([2]);
+  expect(coordinator.abortedSteps).toBe(1);
+});
+
+it('aborts a step whose replicas disagree or that passes its deadline, and never commits it', async () => {
+  const { clock, coordinator, last, commits, reportAll } = setup();
+  for (const id of [A, B, C]) coordinator.ready(id, -1, null);
+  clock.advance(100);
+  const a = last(A, 'stage-assignment') as StageAssignment;
+  const replicated = a.stages.findIndex((ids) => ids.length === 2);
+  // One replica of the replicated stage holds other weights.
+  for (const [s, ids] of a.stages.entries())
+    for (const [r, id] of ids.entries())
+      coordinator.stageReport(id, {
+        step: 0,
+        stage: s,
+        paramsHash: s === replicated && r === 1 ? HASH('e') : HASH(String(s + 1)),
+        lossSum: s === 1 ? 2 : null,
+      });
+  await settle();
+  expect(commits).toHaveLength(0);
+  expect(last(A, 'stage-abort')?.reason).toMatch(/hold different weights/);
+  const b = last(A, 'stage-assignment') as StageAssignment;
+  expect(b.attempt).not.toBe(a.attempt);
+  // Nobody reports: the deadline aborts it and opens it again.
+  clock.advance(10_000);
+  expect(last(A, 'stage-abort')?.reason).toBe('the step passed its deadline');
+  const c = last(A, 'stage-assignment') as StageAssignment;
+  expect(c.attempt).not.toBe(b.attempt);
+  reportAll(c);
+  await settle();
+  expect(commits.map((x) => x.round)).toEqual([0]);
+  expect(coordinator.abortedSteps).toBe(2);
+});
+
+it('tells a volunteer that comes after the seating to wait, and stalls rather than run a stage with no one', () => {
+  const { clock, coordinator, inbox, last } = setup();
+  for (const id of [A, B, C]) coordinator.ready(id, -1, null);
+  clock.advance(100);
+  const a = last(A, 'stage-assignment') as StageAssignment;
+  const D = KEY('d');
+  inbox.set(D, []);
+  coordinator.join({ id: D, name: 'd', send: (m) => inbox.get(D)?.push(m) });
+  coordinator.ready(D, -1, null);
+  expect(last(D, 'wait')?.reason).toMatch(/not supported yet/);
+  // The lone volunteer of a stage leaves: nothing can be opened.
+  const lone = a.stages.find((ids) => ids.length === 1)?.[0] as string;
+  coordinator.leave(lone);
+  expect(coordinator.roundInProgress).toBeNull();
+});

@@ -1,0 +1,73 @@
+// The headless volunteer in a pipeline-parallel run: the same peer runtime as a tab
+// (web/src/peer/pipeline-volunteer.ts) over the same connection (node-connection.ts), with its
+// stage on Dawn in-process.
+import type { GpuContext } from '../../kernels/gpu/context.ts';
+import { LocalStageVolunteerEngine } from '../../kernels/pipeline/stage-volunteer-engine.ts';
+import { type PipelineEvent, PipelineVolunteer } from '../src/peer/pipeline-volunteer.ts';
+import type { FileVolunteerStore } from './file-store.ts';
+import { adapterOf, connectToRelay, stopOnce } from './node-connection.ts';
+
+export interface NodePipelineVolunteerOptions {
+  /** http(s)://host:port of the relay. */
+  readonly relay: string;
+  readonly name: string;
+  /** Keeps the key and the receipts. */
+  readonly stateDir: string;
+  readonly ctx: GpuContext;
+  /** Bytes of GPU memory offered to the stage planner. */
+  readonly memoryBytes?: number;
+  readonly onEvent?: (event: PipelineEvent) => void;
+}
+
+export interface NodePipelineVolunteer {
+  readonly volunteer: PipelineVolunteer;
+  readonly peerId: string;
+  readonly runId: string;
+  readonly store: FileVolunteerStore;
+  stop(): Promise<void>;
+}
+
+export async function startNodePipelineVolunteer(
+  options: NodePipelineVolunteerOptions,
+): Promise<NodePipelineVolunteer> {
+  const link = await connectToRelay(options);
+  const { store, identity, client, relay, config, signal, mesh } = link;
+  if (!config.pipeline) {
+    mesh.destroy();
+    signal.close();
+    client.close('not a pipeline run');
+    throw new Error('this run trains in DiLoCo rounds: join it with startNodeVolunteer');
+  }
+  const engine = new LocalStageVolunteerEngine(options.ctx, config);
+  const volunteer = new PipelineVolunteer({
+    client,
+    network: mesh,
+    engine,
+    relay,
+    store,
+    capabilities: {
+      adapter: adapterOf(options.ctx),
+      maxBufferBytes: 1 << 30,
+      memoryBytes: options.memoryBytes ?? 1 << 30,
+      tokensPerSec: 0,
+      uplinkBytesPerSec: 0,
+      downlinkBytesPerSec: 0,
+    },
+    onEvent: options.onEvent,
+  });
+  await volunteer.start();
+  return {
+    volunteer,
+    peerId: identity.publicKey,
+    runId: client.runId,
+    store,
+    stop: stopOnce(
+      link,
+      () => volunteer.stop(),
+      async () => {
+        await volunteer.idle();
+        await engine.destroy();
+      },
+    ),
+  };
+}

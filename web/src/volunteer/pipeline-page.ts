@@ -1,0 +1,118 @@
+// The volunteer page in a pipeline-parallel run: the stage engine in the worker, the pipeline
+// peer runtime (web/src/peer/pipeline-volunteer.ts) on the page's mesh, and the same figures and
+// charts as a data-parallel run, read as a stage sees them: which stage and layers this GPU
+// holds, the step and its phase, microbatches per second, the activation compression on the
+// wire, and (on the last stage, the only one that sees it) the loss of each microbatch.
+import type { Remote } from 'comlink';
+import { activationFrameBytes } from '../../../protocol/activation-frame.ts';
+import type { RunConfig } from '../../../protocol/run-config.ts';
+import { type PipelineEvent, PipelineVolunteer } from '../peer/pipeline-volunteer.ts';
+import type { RelayApi } from '../peer/relay-api.ts';
+import type { SwarmClient } from '../peer/swarm-client.ts';
+import type { SwarmDoc } from '../peer/swarm-doc.ts';
+import type { FrameNetwork, VolunteerStore } from '../peer/volunteer.ts';
+import type { VolunteerWorkerApi } from '../worker/volunteer-api.ts';
+import type { LiveChart } from './charts.ts';
+
+/** A step's phases as the swarm table names a round's. */
+const SWARM_PHASE = {
+  microbatches: 'training',
+  sync: 'exchanging',
+  reported: 'summing',
+  committed: 'committed',
+  aborted: 'aborted',
+} as const;
+
+export interface PipelinePageOptions {
+  readonly client: SwarmClient;
+  readonly relay: RelayApi;
+  readonly config: RunConfig;
+  readonly network: FrameNetwork;
+  readonly store: VolunteerStore;
+  readonly worker: Remote<VolunteerWorkerApi>;
+  readonly swarm: SwarmDoc;
+  readonly adapter: { vendor: string; architecture: string; description: string; isSoftware: boolean };
+  readonly maxBufferBytes: number;
+  readonly lossChart: LiveChart;
+  readonly refreshRun: () => void;
+  readonly showReceipts: () => Promise<number>;
+  readonly setText: (id: string, text: string) => void;
+  readonly bytes: (n: number) => string;
+}
+
+/** Starts the pipeline volunteer; resolves to its stop(). */
+export async function startPipelinePage(o: PipelinePageOptions): Promise<(reason: string) => void> {
+  const { config, setText } = o;
+  const pipeline = config.pipeline;
+  if (!pipeline) throw new Error('not a pipeline run');
+  const engine = await o.worker.createStageEngine(config);
+  const values = pipeline.microbatchSize * config.inner.seqLen * config.model.dModel;
+  const ratio = (values * 4) / activationFrameBytes(pipeline.forward, values, pipeline.blockSize);
+  setText('compression', `${pipeline.forward} ↑ ${pipeline.backward} ↓ (${ratio.toFixed(1)}x)`);
+  let stageText = 'waiting for a stage';
+  let microbatches = 0;
+  const started = performance.now();
+  const tokensPerMicrobatch = pipeline.microbatchSize * config.inner.seqLen;
+  const onEvent = (event: PipelineEvent) => {
+    switch (event.type) {
+      case 'status':
+        return setText('status', event.text);
+      case 'stage':
+        stageText = `stage ${event.stage + 1} of ${event.stages} (layers ${event.layers.start}–${event.layers.end - 1}${event.stage === 0 ? ', embedding' : ''}${event.stage === event.stages - 1 ? ', head' : ''})`;
+        setText('status', `Your GPU holds ${stageText}.`);
+        return;
+      case 'step':
+        setText('round', String(event.step));
+        setText('phase', `${stageText}: ${event.phase}`);
+        o.swarm.publish({ round: event.step, phase: SWARM_PHASE[event.phase] });
+        return;
+      case 'microbatch': {
+        microbatches++;
+        const tokensPerSec = (microbatches * tokensPerMicrobatch * 1000) / (performance.now() - started);
+        setText('speed', Math.round(tokensPerSec).toLocaleString('en'));
+        if (event.loss !== null) {
+          o.lossChart.push(microbatches, event.loss);
+          setText('loss-now', event.loss.toFixed(3));
+          o.swarm.publish({ loss: event.loss, tokensPerSec });
+        }
+        return;
+      }
+      case 'committed':
+        o.refreshRun();
+        return setText(
+          'status',
+          `Step ${event.step} committed: every replica of your stage holds the same weights.`,
+        );
+      case 'traffic':
+        o.swarm.publish({ bytesSent: event.bytesSent, bytesReceived: event.bytesReceived });
+        setText('sent', o.bytes(event.bytesSent));
+        setText('received', o.bytes(event.bytesReceived));
+        return;
+      case 'receipt':
+        void o.showReceipts().then((credits) => o.swarm.publish({ credits }));
+        return;
+    }
+  };
+  const volunteer = new PipelineVolunteer({
+    client: o.client,
+    network: o.network,
+    engine,
+    relay: o.relay,
+    store: o.store,
+    capabilities: {
+      adapter: o.adapter,
+      maxBufferBytes: o.maxBufferBytes,
+      memoryBytes: o.maxBufferBytes,
+      tokensPerSec: 0,
+      uplinkBytesPerSec: 0,
+      downlinkBytesPerSec: 0,
+    },
+    onEvent,
+  });
+  await volunteer.start();
+  setText(
+    'status',
+    `Joined pipeline run ${o.client.runId}: the model is cut into ${pipeline.stages} stages; waiting to be seated.`,
+  );
+  return (reason) => volunteer.stop(reason);
+}
