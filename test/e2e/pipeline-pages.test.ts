@@ -112,6 +112,7 @@ it('a model split over two pages and a stage replica trains; killing the replica
     .poll(() => coordinator().lastCommitted.round, { timeout: 120_000, interval: 500 })
     .toBeGreaterThanOrEqual(before + 3);
   expect(coordinator().stages?.flat()).not.toContain(victim.key);
+  expect(coordinator().abortedSteps).toBeGreaterThanOrEqual(1); // it went mid-step: the step re-ran
 
   const losses = (await relay.run.ledger.rounds(relay.run.id)).map((r) => r.trainLoss as number);
   process.stdout.write(`pipeline pages, train loss by step: ${losses.map((l) => l.toFixed(3)).join(' ')}\n`);

@@ -5,7 +5,7 @@ import type { GpuContext } from '../../kernels/gpu/context.ts';
 import { LocalStageVolunteerEngine } from '../../kernels/pipeline/stage-volunteer-engine.ts';
 import { type PipelineEvent, PipelineVolunteer } from '../src/peer/pipeline-volunteer.ts';
 import type { FileVolunteerStore } from './file-store.ts';
-import { adapterOf, connectToRelay, stopOnce } from './node-connection.ts';
+import { adapterOf, connectToRelay, type NodeLink, stopOnce } from './node-connection.ts';
 
 export interface NodePipelineVolunteerOptions {
   /** http(s)://host:port of the relay. */
@@ -27,10 +27,12 @@ export interface NodePipelineVolunteer {
   stop(): Promise<void>;
 }
 
+/** Joins a pipeline run; `link` when the caller already connected (to see which kind of run it is). */
 export async function startNodePipelineVolunteer(
   options: NodePipelineVolunteerOptions,
+  given?: NodeLink,
 ): Promise<NodePipelineVolunteer> {
-  const link = await connectToRelay(options);
+  const link = given ?? (await connectToRelay(options));
   const { store, identity, client, relay, config, signal, mesh } = link;
   if (!config.pipeline) {
     mesh.destroy();

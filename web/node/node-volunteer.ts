@@ -10,7 +10,7 @@ import { noiseStreamOf } from '../../kernels/round/round-engine.ts';
 import { LocalVolunteerEngine } from '../../kernels/round/volunteer-engine.ts';
 import { Volunteer, type VolunteerEvent } from '../src/peer/volunteer.ts';
 import type { FileVolunteerStore } from './file-store.ts';
-import { adapterOf, connectToRelay, stopOnce } from './node-connection.ts';
+import { adapterOf, connectToRelay, type NodeLink, stopOnce } from './node-connection.ts';
 
 export interface NodeVolunteerOptions {
   /** http(s)://host:port of the relay. */
@@ -33,8 +33,12 @@ export interface NodeVolunteer {
   stop(): Promise<void>;
 }
 
-export async function startNodeVolunteer(options: NodeVolunteerOptions): Promise<NodeVolunteer> {
-  const link = await connectToRelay(options);
+/** Joins a DiLoCo run; `link` when the caller already connected (to see which kind of run it is). */
+export async function startNodeVolunteer(
+  options: NodeVolunteerOptions,
+  given?: NodeLink,
+): Promise<NodeVolunteer> {
+  const link = given ?? (await connectToRelay(options));
   const { store, identity, client, relay, config, signal, mesh } = link;
   if (config.pipeline) {
     mesh.destroy();

@@ -5,7 +5,10 @@ import { parseArgs } from 'node:util';
 import { openNodeContext } from '../../kernels/node/open-context.ts';
 import { fileTuneCache } from '../../kernels/node/tune-cache-file.ts';
 import { STATE_DIR } from '../../relay/state-dir.ts';
+import type { PipelineEvent } from '../src/peer/pipeline-volunteer.ts';
 import type { VolunteerEvent } from '../src/peer/volunteer.ts';
+import { connectToRelay } from './node-connection.ts';
+import { startNodePipelineVolunteer } from './node-pipeline-volunteer.ts';
 import { startNodeVolunteer } from './node-volunteer.ts';
 
 const HELP = `Usage: npm run volunteer -- --relay URL [options]
@@ -68,21 +71,59 @@ function describe(event: VolunteerEvent): string | null {
   }
 }
 
+/** A pipeline run's status line for an event, or null for events too frequent to print. */
+function describeStage(event: PipelineEvent): string | null {
+  switch (event.type) {
+    case 'status':
+      return `[${name}] ${event.text}`;
+    case 'stage':
+      return `[${name}] holds stage ${event.stage + 1} of ${event.stages}: layers [${event.layers.start}, ${event.layers.end})`;
+    case 'committed':
+      return `[${name}] step ${event.step} committed${event.loss === null ? '' : ` (loss ${event.loss.toFixed(4)})`}`;
+    case 'receipt':
+      credits += Number(BigInt(event.receipt.entry.flops)) / 1e12;
+      return `[${name}] receipt for step ${event.receipt.entry.round}: ${credits.toFixed(6)} credits so far`;
+    case 'step':
+      return event.phase === 'aborted' ? `[${name}] step ${event.step} aborted` : null;
+    case 'microbatch':
+    case 'traffic':
+      return null;
+  }
+}
+
 function show(event: VolunteerEvent): void {
   const line = values.json ? JSON.stringify(event) : describe(event);
   if (line) say(line);
 }
 
+function showStage(event: PipelineEvent): void {
+  const line = values.json ? JSON.stringify(event) : describeStage(event);
+  if (line) say(line);
+}
+
 const ctx = await openNodeContext(`volunteer-${name}`);
-const started = await startNodeVolunteer({
-  relay: values.relay,
-  name,
-  stateDir: resolve(values.state ?? join(STATE_DIR, 'volunteer', name.replace(/[^A-Za-z0-9_-]/g, '_'))),
-  ctx,
-  tuneCache: fileTuneCache(join(STATE_DIR, 'autotune.json')),
-  dutyCycle,
-  onEvent: show,
-}).catch((error: unknown) => {
+const stateDir = resolve(values.state ?? join(STATE_DIR, 'volunteer', name.replace(/[^A-Za-z0-9_-]/g, '_')));
+const started = await (async () => {
+  const link = await connectToRelay({ relay: values.relay as string, name, stateDir });
+  // A pipeline run (run config `pipeline`) seats this GPU on a stage; any other trains rounds.
+  if (link.config.pipeline)
+    return startNodePipelineVolunteer(
+      { relay: values.relay as string, name, stateDir, ctx, onEvent: showStage },
+      link,
+    );
+  return startNodeVolunteer(
+    {
+      relay: values.relay as string,
+      name,
+      stateDir,
+      ctx,
+      tuneCache: fileTuneCache(join(STATE_DIR, 'autotune.json')),
+      dutyCycle,
+      onEvent: show,
+    },
+    link,
+  );
+})().catch((error: unknown) => {
   process.stderr.write(`volunteer: ${error instanceof Error ? error.message : error}\n`);
   process.exit(1);
 });

@@ -156,6 +156,7 @@ async function join(adapter: Awaited<ReturnType<VolunteerWorkerApi['adapter']>>)
     // A stage cannot pause: its microbatches would stall every other stage. Leaving (closing
     // the tab) hands them to a replica of the stage instead.
     setText('throttle-value', 'n/a in a pipeline run');
+    $<HTMLInputElement>('throttle').disabled = true;
     teardown = () => {
       stop('the tab closed');
       closeAll();

@@ -43,6 +43,8 @@ export type PipelineEvent =
       readonly type: 'step';
       readonly step: number;
       readonly phase: 'microbatches' | 'sync' | 'reported' | 'committed' | 'aborted';
+      /** Volunteers in the pipeline this step (0 where this phase does not say). */
+      readonly peers: number;
     }
   | {
       readonly type: 'microbatch';
@@ -68,8 +70,8 @@ export interface PipelineVolunteerOptions {
 
 /** Frames that arrive before their step's assignment are kept, up to this many. */
 const MAX_EARLY_FRAMES = 256;
-/** How often a waiting sync looks again for the frames it needs. */
-const SYNC_POLL_MS = 20;
+/** How often a waiting sync looks again for the frames it needs, or a send for its link. */
+const POLL_MS = 20;
 
 /** One step's work on this peer. */
 class StepWork {
@@ -190,7 +192,7 @@ export class PipelineVolunteer {
         await this.options.engine.commit();
         this.work = null;
         this.committedSteps++;
-        this.emit({ type: 'step', step: message.step, phase: 'committed' });
+        this.emit({ type: 'step', step: message.step, phase: 'committed', peers: 0 });
         this.emit({
           type: 'committed',
           step: message.step,
@@ -205,7 +207,7 @@ export class PipelineVolunteer {
         await this.pumping; // let the GPU finish what it is doing before the weights go back
         await this.options.engine.rollback();
         this.work = null;
-        this.emit({ type: 'step', step: message.step, phase: 'aborted' });
+        this.emit({ type: 'step', step: message.step, phase: 'aborted', peers: 0 });
         this.emit({ type: 'status', text: `step ${message.step} aborted: ${message.reason}` });
         return;
       }
@@ -240,7 +242,7 @@ export class PipelineVolunteer {
     }
     const work = new StepWork(a, this.peerId);
     this.work = work;
-    this.emit({ type: 'step', step: a.step, phase: 'microbatches' });
+    this.emit({ type: 'step', step: a.step, phase: 'microbatches', peers: a.stages.flat().length });
     // Neighbours on the route, the stage's replicas, and the tied embedding's other end.
     const near = [a.stage - 1, a.stage, a.stage + 1];
     if (work.isFirst) near.push(work.S - 1);
@@ -305,14 +307,14 @@ export class PipelineVolunteer {
     }
     if (work.backwarded.size === work.mine.length && work.phase === 'microbatches') {
       work.phase = 'sync';
-      this.emit({ type: 'step', step: work.a.step, phase: 'sync' });
+      this.emit({ type: 'step', step: work.a.step, phase: 'sync', peers: 0 });
       await this.sync(work);
     }
   }
 
   /** One backward (preferred) or one forward whose input is here; false when none is. */
   private async nextOperation(work: StepWork): Promise<boolean> {
-    const { engine, network } = this.options;
+    const { engine } = this.options;
     const step = work.a.step;
     const tag = work.a.attempt;
     for (const m of work.mine) {
@@ -322,7 +324,7 @@ export class PipelineVolunteer {
       const out = await engine.backward(tag, m, frame);
       if (!out.ok) return this.refused(work, m, out.error.message);
       work.backwarded.add(m);
-      if (out.value) await network.send(work.peerOf(m, work.stage - 1), out.value).catch(() => undefined);
+      if (out.value) await this.deliver(work, work.peerOf(m, work.stage - 1), out.value);
       return true;
     }
     for (const m of work.mine) {
@@ -338,7 +340,7 @@ export class PipelineVolunteer {
         this.emit({ type: 'microbatch', step, microbatch: m, loss: out.value.loss });
       } else {
         this.emit({ type: 'microbatch', step, microbatch: m, loss: null });
-        await network.send(work.peerOf(m, work.stage + 1), out.value.bytes).catch(() => undefined);
+        await this.deliver(work, work.peerOf(m, work.stage + 1), out.value.bytes);
       }
       return true;
     }
@@ -353,11 +355,30 @@ export class PipelineVolunteer {
     return true;
   }
 
+  /**
+   * Sends once the link to `to` is up (the first frames of a step may be ready before the mesh
+   * has connected to a neighbour), retrying a link that drops, until the step is over: a peer
+   * that left makes the relay abort the step, which ends the wait.
+   */
+  private async deliver(work: StepWork, to: string, bytes: Uint8Array): Promise<void> {
+    const { network } = this.options;
+    while (!work.aborted && !this.stopped) {
+      if (network.connectedPeers.includes(to)) {
+        const sent = await network.send(to, bytes).then(
+          () => true,
+          () => false,
+        );
+        if (sent) return;
+      }
+      await this.sleep(POLL_MS);
+    }
+  }
+
   /** Waits until `ready` holds, the step is aborted (false), or the peer stops. */
   private async waitFor(work: StepWork, ready: () => boolean): Promise<boolean> {
     while (!ready()) {
       if (work.aborted || this.stopped) return false;
-      await this.sleep(SYNC_POLL_MS);
+      await this.sleep(POLL_MS);
     }
     return !work.aborted && !this.stopped;
   }
@@ -423,7 +444,7 @@ export class PipelineVolunteer {
       microbatches: work.mine.length,
       lossSum: work.isLast ? work.lossSum : null,
     });
-    this.emit({ type: 'step', step, phase: 'reported' });
+    this.emit({ type: 'step', step, phase: 'reported', peers: 0 });
     this.emit({
       type: 'traffic',
       bytesSent: network.traffic.bytesSent,

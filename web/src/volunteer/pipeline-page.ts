@@ -40,6 +40,9 @@ export interface PipelinePageOptions {
   readonly bytes: (n: number) => string;
 }
 
+const layersText = (l: { start: number; end: number }) =>
+  l.end - l.start === 1 ? `layer ${l.start}` : `layers ${l.start}–${l.end - 1}`;
+
 /** Starts the pipeline volunteer; resolves to its stop(). */
 export async function startPipelinePage(o: PipelinePageOptions): Promise<(reason: string) => void> {
   const { config, setText } = o;
@@ -58,22 +61,24 @@ export async function startPipelinePage(o: PipelinePageOptions): Promise<(reason
       case 'status':
         return setText('status', event.text);
       case 'stage':
-        stageText = `stage ${event.stage + 1} of ${event.stages} (layers ${event.layers.start}–${event.layers.end - 1}${event.stage === 0 ? ', embedding' : ''}${event.stage === event.stages - 1 ? ', head' : ''})`;
+        stageText = `stage ${event.stage + 1} of ${event.stages} (${layersText(event.layers)}${event.stage === 0 ? ', embedding' : ''}${event.stage === event.stages - 1 ? ', head' : ''})`;
         setText('status', `Your GPU holds ${stageText}.`);
         return;
       case 'step':
         setText('round', String(event.step));
         setText('phase', `${stageText}: ${event.phase}`);
+        if (event.peers > 0) setText('peers', String(event.peers));
         o.swarm.publish({ round: event.step, phase: SWARM_PHASE[event.phase] });
         return;
       case 'microbatch': {
         microbatches++;
         const tokensPerSec = (microbatches * tokensPerMicrobatch * 1000) / (performance.now() - started);
         setText('speed', Math.round(tokensPerSec).toLocaleString('en'));
+        o.swarm.publish({ tokensPerSec });
         if (event.loss !== null) {
           o.lossChart.push(microbatches, event.loss);
           setText('loss-now', event.loss.toFixed(3));
-          o.swarm.publish({ loss: event.loss, tokensPerSec });
+          o.swarm.publish({ loss: event.loss });
         }
         return;
       }
