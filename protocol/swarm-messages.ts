@@ -273,6 +273,10 @@ export const StageAssignment = v.object({
   ),
   /** The step's tokens [start, end): microbatch m's sequence i starts at (m·B + i)·T. */
   shard: v.object({ start: Count, end: Count }),
+  /** A new replica: the replica of its stage that sends it the stage's state before the step. */
+  stateFrom: v.nullable(PeerKey),
+  /** New replicas of this peer's stage to send its state to before the step. */
+  stateTo: v.pipe(v.array(PeerKey), v.maxLength(MAX_GROUP_SIZE)),
   learningRate: Rate,
   /** Epoch milliseconds: a step not reported by then is aborted. */
   deadline: Count,

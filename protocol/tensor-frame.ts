@@ -11,7 +11,9 @@
 //   5       1     kind: 1 = pseudo-gradient (a data-parallel round's contribution); for
 //                 pipeline stages (kernels/pipeline/): 2 = a stage replica's summed
 //                 gradients, 3 = the head's gradient of the tied embedding, 4 = the tied
-//                 embedding's new weights. Activations have their own frame
+//                 embedding's new weights, 5 = a stage's whole state for a new replica
+//                 (weights, AdamW m and v; the seed field holds AdamW's step count).
+//                 Activations have their own frame
 //                 (activation-frame.ts); any other kind is refused
 //   6       1     bits per value: 1, 2, 4, 8 (blockwise quantized) or 32 (raw f32)
 //   7       1     flags: bit 0 = every random-k candidate is sent (no index section)
@@ -51,7 +53,12 @@ import {
 } from './quantize.ts';
 import { MAX_VARINT_BYTES, readVarint, varintLength, writeVarint } from './varint.ts';
 
-export type TensorKind = 'pseudo-gradient' | 'stage-gradients' | 'tied-gradient' | 'tied-weights';
+export type TensorKind =
+  | 'pseudo-gradient'
+  | 'stage-gradients'
+  | 'tied-gradient'
+  | 'tied-weights'
+  | 'stage-state';
 
 export interface TensorFrame {
   readonly kind: TensorKind;
@@ -93,6 +100,7 @@ const KIND_CODES: Readonly<Record<TensorKind, number>> = {
   'stage-gradients': 2,
   'tied-gradient': 3,
   'tied-weights': 4,
+  'stage-state': 5,
 };
 const FLAG_ALL_CANDIDATES = 1;
 

@@ -384,6 +384,22 @@ export class GpuStage {
     ]);
   }
 
+  /**
+   * Loads a replica's state: the local weights (layout.totalFloats) and the AdamW moments of the
+   * owned parameters, as readParams() and readMoments() gave them on another volunteer.
+   */
+  writeState(params: Float32Array, m: Float32Array, v: Float32Array): void {
+    this.assertAlive();
+    const owned = this.m.size / 4;
+    if (params.length !== this.layout.totalFloats || m.length !== owned || v.length !== owned)
+      throw new RangeError(
+        `state of ${params.length}/${m.length}/${v.length} floats for ${this.layout.totalFloats}/${owned}/${owned}`,
+      );
+    this.ctx.write(this.params, params);
+    this.ctx.write(this.m, m);
+    this.ctx.write(this.v, v);
+  }
+
   /** The AdamW moments of the owned parameters, m then v. */
   async readMoments(): Promise<{ m: Float32Array; v: Float32Array }> {
     this.assertAlive();

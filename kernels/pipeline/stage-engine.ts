@@ -215,6 +215,33 @@ export class StageEngine {
     return { ok: true, value: undefined };
   }
 
+  /**
+   * The stage's whole state, for a volunteer that joins as a new replica of it: the weights, the
+   * AdamW moments and (in the frame's seed field) AdamW's step count. Taken between steps.
+   */
+  async exportState(step: number): Promise<Uint8Array> {
+    const params = await this.gpu.readParams();
+    const { m, v } = await this.gpu.readMoments();
+    const all = new Float32Array(params.length + m.length + v.length);
+    all.set(params, 0);
+    all.set(m, params.length);
+    all.set(v, params.length + m.length);
+    return this.denseFrame('stage-state', step, all, this.steps);
+  }
+
+  /** Becomes a replica of the stage whose state `frame` carries; refuses one that does not fit. */
+  importState(step: number, frame: Uint8Array): StageResult<void> {
+    const P = this.layout.totalFloats;
+    const owned = P - this.layout.ownedStart;
+    const decoded = denseValues(frame, 'stage-state', step, P + 2 * owned);
+    if (!decoded.ok) return decoded;
+    const { values, seed } = decoded.value;
+    this.gpu.writeState(values.subarray(0, P), values.subarray(P, P + owned), values.subarray(P + owned));
+    this.steps = seed;
+    this.stepped = false;
+    return { ok: true, value: undefined };
+  }
+
   /** The stage's weights in its local layout (stage-layout.ts), the tied copy included. */
   readParams(): Promise<Float32Array> {
     return this.gpu.readParams();
@@ -296,11 +323,11 @@ export class StageEngine {
     return dequantizeActivations(f);
   }
 
-  private denseFrame(kind: TensorKind, step: number, values: Float32Array): Uint8Array {
+  private denseFrame(kind: TensorKind, step: number, values: Float32Array, seed = 0): Uint8Array {
     return encodeTensorFrame({
       kind,
       round: step,
-      seed: 0,
+      seed,
       keepMax: KEEP_ALL,
       paramOffset: 0,
       paramCount: values.length,
@@ -323,23 +350,38 @@ export class StageEngine {
   ): StageResult<Float32Array> {
     const sum = new Float32Array(count);
     for (const bytes of frames) {
-      const decoded = decodeTensorFrame(bytes);
+      const decoded = denseValues(bytes, kind, step, count);
       if (!decoded.ok) return decoded;
-      const f = decoded.value;
-      if (
-        f.kind !== kind ||
-        f.round !== step ||
-        f.bits !== 32 ||
-        f.paramCount !== count ||
-        f.valueCount !== count
-      )
-        return refuse(
-          'ERR_FRAME_FIELD',
-          `expected a dense ${kind} frame of step ${step} with ${count} values, got ${f.kind} of step ${f.round} with ${f.valueCount}`,
-        );
-      const values = new Float32Array(f.words.buffer, f.words.byteOffset, count);
+      const { values } = decoded.value;
       for (let i = 0; i < count; i++) sum[i] = (sum[i] as number) + (values[i] as number);
     }
     return { ok: true, value: sum };
   }
+}
+
+/** The values (and seed field) of a dense fp32 frame of `kind` for `step` with `count` values. */
+function denseValues(
+  bytes: Uint8Array,
+  kind: TensorKind,
+  step: number,
+  count: number,
+): StageResult<{ values: Float32Array; seed: number }> {
+  const decoded = decodeTensorFrame(bytes);
+  if (!decoded.ok) return decoded;
+  const f = decoded.value;
+  if (
+    f.kind !== kind ||
+    f.round !== step ||
+    f.bits !== 32 ||
+    f.paramCount !== count ||
+    f.valueCount !== count
+  )
+    return refuse(
+      'ERR_FRAME_FIELD',
+      `expected a dense ${kind} frame of step ${step} with ${count} values, got ${f.kind} of step ${f.round} with ${f.valueCount}`,
+    );
+  return {
+    ok: true,
+    value: { values: new Float32Array(f.words.buffer, f.words.byteOffset, count), seed: f.seed },
+  };
 }

@@ -26,6 +26,9 @@ export interface StageVolunteerEngine {
   ): Promise<StageResult<void>>;
   setTiedWeights(step: number, frame: Uint8Array): Promise<StageResult<void>>;
   paramsHash(): Promise<string>;
+  /** The stage's state for a new replica (between steps); importState() on the new replica takes it. */
+  exportState(step: number): Promise<Uint8Array>;
+  importState(step: number, frame: Uint8Array): Promise<StageResult<void>>;
   commit(): Promise<void>;
   rollback(): Promise<void>;
   destroy(): Promise<void>;
@@ -81,6 +84,14 @@ export class LocalStageVolunteerEngine implements StageVolunteerEngine {
 
   paramsHash() {
     return this.open.paramsHash();
+  }
+
+  exportState(step: number) {
+    return this.open.exportState(step);
+  }
+
+  async importState(step: number, frame: Uint8Array) {
+    return this.open.importState(step, frame);
   }
 
   async commit(): Promise<void> {

@@ -8,8 +8,11 @@
 // replicas, so each does its share). When a replica leaves or the step passes its deadline, the
 // step is aborted (every peer puts back its weights from before the step) and opened again at
 // once over the replicas still there: the lost volunteer's microbatches go to the other replicas
-// of its stage, and the run does not wait for it. A stage with no replica left stops the run
-// until the operator restarts it: fetching a stage's weights into a new volunteer is not built.
+// of its stage, and the run does not wait for it. A volunteer that arrives after the seating is
+// seated at the next step on the stage with the fewest replicas, and fetches that stage's
+// weights and optimizer state from one of them before the step (`stateFrom` / `stateTo`). A
+// stage whose every replica is gone has lost its weights: the run waits (the relay keeps no
+// copy of a pipeline's weights).
 //
 // Credits are the relay's own arithmetic (stage-credits.ts): each volunteer earns its stage's
 // training FLOPs for the tokens of the microbatches the committed step routed through it; the
@@ -64,8 +67,10 @@ export class PipelineCoordinator {
   readonly pipeline: PipelineConfig;
   private readonly split: LayerRange[];
   private readonly peers = new Map<string, PeerState>();
-  /** Seated volunteers per stage, fixed once seated (a volunteer keeps its stage's weights). */
+  /** Seated volunteers per stage; a volunteer keeps its stage (and its weights) for the run. */
   private seating: string[][] | null = null;
+  /** Seated newcomers that do not hold their stage's state yet: they fetch it from a replica. */
+  private readonly needsState = new Set<string>();
   private current: OpenStep | null = null;
   private gatherTimer: unknown = null;
   private committed: { round: number; modelHash: string };
@@ -119,15 +124,16 @@ export class PipelineCoordinator {
       this.scheduleSeating();
       return;
     }
-    if (!this.seating.some((stage) => stage.includes(id))) {
-      peer.link.send({
-        type: 'wait',
-        reason: 'the pipeline’s stages are seated; joining a running pipeline is not supported yet',
-        retryAt: null,
-      });
+    if (this.current) {
+      if (!this.current.stages.some((ids) => ids.includes(id)))
+        peer.link.send({
+          type: 'wait',
+          reason: 'this volunteer joins the pipeline at the next step',
+          retryAt: null,
+        });
       return;
     }
-    if (!this.current) this.openStep();
+    this.openStep();
   }
 
   /** Data-parallel messages have no place in a pipeline run; the session refuses them first. */
@@ -149,6 +155,7 @@ export class PipelineCoordinator {
    */
   leave(id: string): void {
     this.peers.delete(id);
+    this.needsState.delete(id);
     if (this.seating) this.seating = this.seating.map((ids) => ids.filter((x) => x !== id));
     const c = this.current;
     if (c && !c.closing && c.stages.some((stage) => stage.includes(id))) {
@@ -207,15 +214,44 @@ export class PipelineCoordinator {
     this.openStep();
   }
 
+  /** Live replicas of stage `s` that hold its state. */
+  private holders(ids: readonly string[]): string[] {
+    return ids.filter((id) => this.peers.get(id)?.ready && !this.needsState.has(id)).sort();
+  }
+
+  /** Seats every ready volunteer that is not seated on the stage with the fewest replicas. */
+  private seatNewcomers(seating: string[][]): void {
+    const seated = new Set(seating.flat());
+    for (const peer of this.peers.values()) {
+      const id = peer.link.id;
+      if (!peer.ready || seated.has(id)) continue;
+      const candidates = seating
+        .map((ids, s) => ({ s, live: ids.filter((x) => this.peers.get(x)?.ready).length, ids }))
+        .filter((x) => this.holders(x.ids).length > 0)
+        .sort((a, b) => a.live - b.live || a.s - b.s);
+      const target = candidates[0];
+      if (!target) return;
+      target.ids.push(id);
+      this.needsState.add(id);
+      seated.add(id);
+      this.options.log.info({ peer: id, stage: target.s }, 'a new replica joins the pipeline');
+    }
+  }
+
   private openStep(): void {
     const { config, clock, log, pool } = this.options;
     if (this.closed || this.current || !this.seating) return;
+    this.seatNewcomers(this.seating);
     const live = this.seating.map((ids) => ids.filter((id) => this.peers.get(id)?.ready).sort());
-    const empty = live.findIndex((ids) => ids.length === 0);
-    if (empty >= 0) {
-      log.warn({ stage: empty }, 'a pipeline stage has no volunteer left: the run waits');
+    const orphan = this.seating.findIndex((ids) => this.holders(ids).length === 0);
+    if (orphan >= 0) {
+      log.warn({ stage: orphan }, 'no volunteer holds a pipeline stage’s weights any more: the run waits');
       return;
     }
+    // Each newcomer fetches its stage's state from the first replica that holds it.
+    const sourceOf = new Map<string, string>();
+    for (const ids of live)
+      for (const id of ids) if (this.needsState.has(id)) sourceOf.set(id, this.holders(ids)[0] as string);
     const { microbatches: M, microbatchSize: B, stepMs } = this.pipeline;
     const tokens = M * B * config.inner.seqLen + 1;
     pool.rollUnlessServes(1, tokens);
@@ -252,6 +288,8 @@ export class PipelineCoordinator {
           stages: live.map((x) => [...x]),
           routes: routes.map((r) => [...r]),
           shard,
+          stateFrom: sourceOf.get(id) ?? null,
+          stateTo: [...sourceOf].filter(([, source]) => source === id).map(([newcomer]) => newcomer),
           learningRate: innerLearningRate(config, step),
           deadline,
         });
@@ -323,6 +361,7 @@ export class PipelineCoordinator {
       return;
     }
     this.committed = { round: c.step, modelHash };
+    for (const id of c.stages.flat()) this.needsState.delete(id); // they all hold the step's state
     if (this.current === c) this.current = null;
     for (const id of c.stages.flat()) {
       const link = this.peers.get(id)?.link;

@@ -3,7 +3,8 @@
 // data channels as int8 activation frames, with the gradients coming back the same way. The
 // loss goes down over the committed steps, credits are each stage's FLOPs for the tokens routed
 // through it, and when the replica is stopped mid-step the step is re-run on the volunteers left
-// and training goes on.
+// and training goes on; a volunteer that comes later fetches the stage's weights from a replica
+// and steps with it.
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -117,7 +118,7 @@ it('trains a model split over two stages and a replica: loss falls, credits are 
   expect(receipts?.length).toBeGreaterThanOrEqual(10);
 }, 420_000);
 
-it('stopping a stage replica mid-step re-runs the step on the volunteers left, and training goes on', async () => {
+it('stopping a stage replica mid-step re-runs the step on the volunteers left; a newcomer takes its place', async () => {
   const seating = coordinator().stages ?? [];
   const replicated = seating.find((ids) => ids.length === 2) ?? [];
   const victim = volunteers.find((v) => v.peerId === replicated[1]);
@@ -131,8 +132,14 @@ it('stopping a stage replica mid-step re-runs the step on the volunteers left, a
   await waitForStep(start + 3, 240_000);
   expect(coordinator().stages?.flat()).not.toContain(victim.peerId);
   expect(coordinator().abortedSteps).toBeGreaterThanOrEqual(1); // it went mid-step: the step re-ran
-  // The steps after it ran on one volunteer per stage: each was credited the whole step.
+
+  // A newcomer is seated on the stage that lost its replica and fetches its weights from the
+  // replica left; a step commits only when both hold the same weights after it.
+  const delta = await enlist('delta');
+  await expect
+    .poll(() => coordinator().stages?.findIndex((ids) => ids.includes(delta.peerId)), { timeout: 60_000 })
+    .toBe(seating.indexOf(replicated));
+  await expect.poll(() => delta.volunteer.committedSteps, { timeout: 120_000 }).toBeGreaterThanOrEqual(2);
   const rounds = await relay.run.ledger.rounds(relay.run.id);
-  const last = rounds.at(-1);
-  expect(last?.trainLoss).toBeLessThan(rounds[0]?.trainLoss ?? 0);
+  expect(rounds.at(-1)?.trainLoss).toBeLessThan(rounds[0]?.trainLoss ?? 0);
 }, 300_000);

@@ -140,6 +140,31 @@ it('two replicas of the last stage sum to the unsplit pipeline, step alike, and 
   }
 });
 
+it('a new replica that imports a stage’s state holds the same weights and steps alike', async () => {
+  const [a] = replicas;
+  const fresh = StageEngine.create({ ctx, config, stage: 1 });
+  try {
+    await runMicrobatches(6); // a's weights and moments after one committed step
+    const [ga, gb] = await Promise.all([a.gradients(6), replicas[1].gradients(6)]);
+    for (const r of replicas) expect((await r.applyStep(6, 1e-2, [ga, gb])).ok).toBe(true);
+    first.rollback();
+    for (const r of replicas) r.commit();
+    expect(await fresh.paramsHash()).not.toBe(await a.paramsHash());
+    const state = await a.exportState(7);
+    expect(fresh.importState(8, state)).toMatchObject({ ok: false, error: { code: 'ERR_FRAME_FIELD' } });
+    expect(fresh.importState(7, state)).toEqual({ ok: true, value: undefined });
+    expect(await fresh.paramsHash()).toBe(await a.paramsHash());
+    // The same gradients and step count take both to the same weights (AdamW's moments came too).
+    const grads = await a.gradients(9);
+    expect((await a.applyStep(9, 1e-2, [grads])).ok).toBe(true);
+    expect((await fresh.applyStep(9, 1e-2, [grads])).ok).toBe(true);
+    expect(await fresh.paramsHash()).toBe(await a.paramsHash());
+  } finally {
+    fresh.destroy();
+    for (const r of replicas) r.rollback();
+  }
+});
+
 it('refuses frames that are corrupt, of another step or microbatch, or the wrong kind, and runs nothing', async () => {
   const up = await first.forward(3, 1, { tokens });
   if (!up.ok || up.value.type !== 'frame') throw new Error('stage 0 made no frame');

@@ -39,7 +39,13 @@ const frameArbitrary: fc.Arbitrary<TensorFrame> = fc
     subset: fc.double({ min: 0, max: 1, noNaN: true }),
     all: fc.boolean(),
     noise: fc.nat(),
-    kind: fc.constantFrom<TensorKind>('pseudo-gradient', 'stage-gradients', 'tied-gradient', 'tied-weights'),
+    kind: fc.constantFrom<TensorKind>(
+      'pseudo-gradient',
+      'stage-gradients',
+      'tied-gradient',
+      'tied-weights',
+      'stage-state',
+    ),
   })
   .map(({ kind, seed, round, fraction, paramOffset, paramCount, bits, blockSize, subset, all, noise }) => {
     const keepMax = keepMaxFor(fraction);
@@ -254,7 +260,7 @@ describe('tensor frame', () => {
     });
     // And a reserved kind, resealed so the kind check is what fires.
     const bytes = encodeTensorFrame(raw);
-    bytes[5] = 5;
+    bytes[5] = 6;
     expect(decodeTensorFrame(reseal(bytes))).toMatchObject({ ok: false, error: { code: 'ERR_FRAME_KIND' } });
   });
 

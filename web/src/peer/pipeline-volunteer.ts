@@ -14,6 +14,9 @@
 //   report        the stage's weights hash (signed) to the relay, which commits the step when
 //                 every stage's replicas agree, or aborts it (the step is rolled back).
 //
+// A volunteer seated after the run began first imports its stage's weights and optimizer state
+// from the replica the relay names (`stateFrom`), which sends them before its own work.
+//
 // Every frame carries the relay's attempt id for the step (a step aborted and opened again gets
 // a new one), so a frame from an aborted attempt never counts in the next.
 //
@@ -88,6 +91,9 @@ class StepWork {
   tokens: Uint32Array | null = null;
   lossSum = 0;
   phase: 'microbatches' | 'sync' | 'reported' = 'microbatches';
+  /** The stage's state went to the new replicas (stateTo) and came from the source (stateFrom). */
+  stateDone = false;
+  stateSent = false;
   aborted = false;
   stepped = false;
 
@@ -301,6 +307,7 @@ export class PipelineVolunteer {
     const work = this.work;
     if (!work || work.aborted || work.phase !== 'microbatches') return;
     if ((work.isFirst || work.isLast) && !work.tokens) return; // still downloading
+    if (!work.stateDone && !(await this.handOverState(work))) return;
     for (;;) {
       if (work.aborted || this.stopped) return;
       if (!(await this.nextOperation(work))) break;
@@ -310,6 +317,33 @@ export class PipelineVolunteer {
       this.emit({ type: 'step', step: work.a.step, phase: 'sync', peers: 0 });
       await this.sync(work);
     }
+  }
+
+  /**
+   * Before the step's work: a replica named in `stateTo` sends its stage's state (the committed
+   * one: nothing of this step has run yet), and a new replica imports the state its `stateFrom`
+   * sent. False while that state has not arrived (its arrival pumps again).
+   */
+  private async handOverState(work: StepWork): Promise<boolean> {
+    const { engine } = this.options;
+    const { stateFrom, stateTo, attempt } = work.a;
+    if (stateTo.length > 0 && !work.stateSent) {
+      work.stateSent = true;
+      const state = await engine.exportState(attempt);
+      await Promise.all(stateTo.map((id) => this.deliver(work, id, state)));
+    }
+    if (stateFrom) {
+      const frame = work.tensors.get(`stage-state:${stateFrom}`);
+      if (!frame) return false;
+      const imported = await engine.importState(attempt, frame);
+      if (!imported.ok) {
+        this.emit({ type: 'status', text: `the stage's state did not check out: ${imported.error.message}` });
+        return false;
+      }
+      this.emit({ type: 'status', text: `fetched stage ${work.stage + 1}'s weights from a replica` });
+    }
+    work.stateDone = true;
+    return true;
   }
 
   /** One backward (preferred) or one forward whose input is here; false when none is. */

@@ -183,18 +183,34 @@ it('aborts a step whose replicas disagree or that passes its deadline, and never
   expect(coordinator.abortedSteps).toBe(2);
 });
 
-it('tells a volunteer that comes after the seating to wait, and stalls rather than run a stage with no one', () => {
-  const { clock, coordinator, inbox, last } = setup();
+it('seats a latecomer on the thinnest stage, which sends it its state, and stalls when a stage has no holder', async () => {
+  const { clock, coordinator, inbox, last, commits, reportAll } = setup();
   for (const id of [A, B, C]) coordinator.ready(id, -1, null);
   clock.advance(100);
   const a = last(A, 'stage-assignment') as StageAssignment;
+  expect(a.stateFrom).toBeNull();
+  expect(a.stateTo).toEqual([]);
+  const thin = a.stages.findIndex((ids) => ids.length === 1);
+  const lone = a.stages[thin]?.[0] as string;
   const D = KEY('d');
   inbox.set(D, []);
   coordinator.join({ id: D, name: 'd', send: (m) => inbox.get(D)?.push(m) });
   coordinator.ready(D, -1, null);
-  expect(last(D, 'wait')?.reason).toMatch(/not supported yet/);
-  // The lone volunteer of a stage leaves: nothing can be opened.
-  const lone = a.stages.find((ids) => ids.length === 1)?.[0] as string;
-  coordinator.leave(lone);
+  expect(last(D, 'wait')?.reason).toMatch(/next step/);
+  reportAll(a);
+  await settle();
+  // Step 1: D is a replica of the thin stage and fetches its state from the one that holds it.
+  const d = last(D, 'stage-assignment') as StageAssignment;
+  expect(d).toMatchObject({ step: 1, stage: thin, stateFrom: lone, stateTo: [] });
+  expect(last(lone, 'stage-assignment')?.stateTo).toEqual([D]);
+  expect([...(d.stages[thin] ?? [])].sort()).toEqual([lone, D].sort());
+  reportAll(d);
+  await settle();
+  expect(commits.map((c) => c.round)).toEqual([0, 1]);
+  // Holding the state now, D needs no transfer at step 2.
+  expect(last(D, 'stage-assignment')).toMatchObject({ step: 2, stateFrom: null });
+  // Every holder of the other stage leaves: its weights are gone, and nothing opens.
+  const other = a.stages[1 - thin] ?? [];
+  for (const id of other) coordinator.leave(id);
   expect(coordinator.roundInProgress).toBeNull();
 });
