@@ -181,11 +181,11 @@ export class StageEngine {
   ): Promise<StageResult<void>> {
     const sum = this.sumFrames(replicaGradients, 'stage-gradients', step, this.layout.totalFloats);
     if (!sum.ok) return sum;
-    const wte = this.layout.tiedCopy ? null : this.layout.get(WTE);
     let tied: Float32Array | null = null;
     if (tiedGradients.length > 0) {
-      if (!this.layout.isFirst || !wte) throw new RangeError('only the first stage owns the tied embedding');
-      const summed = this.sumFrames(tiedGradients, 'tied-gradient', step, wte.size);
+      // Middle stages hold no embedding, and the last only a copy: the first stage owns it.
+      if (!this.layout.isFirst) throw new RangeError('only the first stage owns the tied embedding');
+      const summed = this.sumFrames(tiedGradients, 'tied-gradient', step, this.layout.get(WTE).size);
       if (!summed.ok) return summed;
       tied = summed.value;
     }

@@ -11,9 +11,9 @@ import { join } from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright';
 import { build } from 'vite';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { PipelineCoordinator } from '../../relay/pipeline/pipeline-coordinator.ts';
 import type { RelayHandle } from '../../relay/server.ts';
 import { CHROMIUM_WEBGPU_ARGS } from '../../vitest.config.ts';
+import { lossEnds, pipelineCoordinator } from '../helpers/pipeline-run.ts';
 import { smallDataset, startTestRelay } from '../helpers/test-relay.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
@@ -56,11 +56,7 @@ afterAll(async () => {
   await relay?.close();
 });
 
-function coordinator(): PipelineCoordinator {
-  const c = relay.run.coordinator;
-  if (!(c instanceof PipelineCoordinator)) throw new Error('the relay did not open a pipeline run');
-  return c;
-}
+const coordinator = () => pipelineCoordinator(relay);
 
 const text = (page: Page, selector: string) => page.textContent(selector).then((t) => t ?? '');
 
@@ -114,10 +110,11 @@ it('a model split over two pages and a stage replica trains; killing the replica
   expect(coordinator().stages?.flat()).not.toContain(victim.key);
   expect(coordinator().abortedSteps).toBeGreaterThanOrEqual(1); // it went mid-step: the step re-ran
 
-  const losses = (await relay.run.ledger.rounds(relay.run.id)).map((r) => r.trainLoss as number);
-  process.stdout.write(`pipeline pages, train loss by step: ${losses.map((l) => l.toFixed(3)).join(' ')}\n`);
-  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-  expect(mean(losses.slice(-3))).toBeLessThan(mean(losses.slice(0, 2)) - 1);
+  const losses = await lossEnds(relay);
+  process.stdout.write(
+    `pipeline pages, train loss by step: ${losses.all.map((l) => l.toFixed(3)).join(' ')}\n`,
+  );
+  expect(losses.last).toBeLessThan(losses.first - 1);
   // The survivors hold receipts for their stage's work.
   for (const tab of tabs.filter((t) => t !== victim))
     await expect.poll(() => text(tab.page, '#receipts'), { timeout: 30_000 }).not.toBe('0');

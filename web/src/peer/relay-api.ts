@@ -23,6 +23,9 @@ export class RelayApiError extends Error {
 /** Bytes of a shard's head fetched to read its header (MAX_HEADER_BYTES would be safe; 64 covers v1). */
 const HEADER_PROBE_BYTES = 64;
 
+/** Waits before each retry of a GET whose request failed; then the error stands. */
+const GET_RETRY_MS = [250, 1_000, 3_000];
+
 export class RelayApi {
   private readonly headers = new Map<number, TokenShardHeader>();
   private listing: ShardListing | null = null;
@@ -137,10 +140,25 @@ export class RelayApi {
     return parsed.header;
   }
 
+  /**
+   * A GET that is tried again when the request itself fails (a reset connection under load):
+   * the reads here are idempotent, and one lost request would otherwise cost a whole round.
+   * An HTTP error status is an answer, not retried.
+   */
+  private async get(path: string, init?: RequestInit): Promise<Response> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.fetchImpl(`${this.base}${path}`, init);
+      } catch (error) {
+        const wait = GET_RETRY_MS[attempt];
+        if (wait === undefined) throw error;
+        await new Promise((resolve) => setTimeout(resolve, wait));
+      }
+    }
+  }
+
   private async bytes(path: string, first: number, last: number): Promise<Uint8Array> {
-    const response = await this.fetchImpl(`${this.base}${path}`, {
-      headers: { range: `bytes=${first}-${last}` },
-    });
+    const response = await this.get(path, { headers: { range: `bytes=${first}-${last}` } });
     if (response.status !== 206 && response.status !== 200)
       throw new RelayApiError('ERR_RELAY_HTTP', `${path}: HTTP ${response.status}`);
     const bytes = new Uint8Array(await response.arrayBuffer());
@@ -149,7 +167,7 @@ export class RelayApi {
   }
 
   private async json(path: string): Promise<unknown> {
-    const response = await this.fetchImpl(`${this.base}${path}`);
+    const response = await this.get(path);
     if (!response.ok) throw new RelayApiError('ERR_RELAY_HTTP', `${path}: HTTP ${response.status}`);
     return response.json();
   }
