@@ -73,6 +73,8 @@ export interface PipelineVolunteerOptions {
 
 /** Frames that arrive before their step's assignment are kept, up to this many. */
 const MAX_EARLY_FRAMES = 256;
+/** ...and up to this many bytes in all: a peer cannot make this one hold more. */
+const MAX_EARLY_BYTES = 64 * 2 ** 20;
 /** How often a waiting sync looks again for the frames it needs, or a send for its link. */
 const POLL_MS = 20;
 
@@ -267,7 +269,9 @@ export class PipelineVolunteer {
     const attempt = activationFrameHeader(bytes)?.round ?? frameRound(bytes);
     if (attempt === null) return;
     if (!work || attempt > work.a.attempt) {
-      if (this.early.length < MAX_EARLY_FRAMES) this.early.push({ from, bytes });
+      const held = this.early.reduce((n, f) => n + f.bytes.byteLength, 0);
+      if (this.early.length < MAX_EARLY_FRAMES && held + bytes.byteLength <= MAX_EARLY_BYTES)
+        this.early.push({ from, bytes });
       return;
     }
     if (attempt !== work.a.attempt) return; // from an aborted attempt of this or an earlier step

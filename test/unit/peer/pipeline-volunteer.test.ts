@@ -1,0 +1,209 @@
+// The pipeline peer runtime with a scripted relay, network and engine (no GPU, no sockets): a
+// frame counts only when it comes from the replica the route names for its microbatch and
+// carries the step's attempt id; the stage syncs with its replicas (and, as the first stage,
+// takes the head's tied-embedding gradient), steps and reports the hash; an abort rolls the
+// step back.
+import { expect, it } from 'vitest';
+import type { StageVolunteerEngine } from '../../../kernels/pipeline/stage-volunteer-engine.ts';
+import { encodeActivationFrame } from '../../../protocol/activation-frame.ts';
+import type { RelayMessage } from '../../../protocol/swarm-messages.ts';
+import { encodeTensorFrame } from '../../../protocol/tensor-frame.ts';
+import { PipelineVolunteer } from '../../../web/src/peer/pipeline-volunteer.ts';
+import type { RelayApi } from '../../../web/src/peer/relay-api.ts';
+import type { SwarmClient } from '../../../web/src/peer/swarm-client.ts';
+
+const KEY = (c: string) => `${c.repeat(43).slice(0, 42)}A`;
+const [ME, TWIN, UP, STRANGER] = [KEY('m'), KEY('t'), KEY('u'), KEY('s')];
+
+type StageAssignment = Extract<RelayMessage, { type: 'stage-assignment' }>;
+
+/** This peer is one of two replicas of stage 0; UP holds stage 1. Microbatches 0 and 2 are ours. */
+const assignment = (attempt: number): StageAssignment => ({
+  type: 'stage-assignment',
+  step: 4,
+  attempt,
+  stage: 0,
+  layers: { start: 0, end: 1 },
+  stages: [[ME, TWIN].sort(), [UP]],
+  routes: [0, 1, 2, 3].map((m) => [[ME, TWIN].sort().indexOf(m % 2 === 0 ? ME : TWIN), 0]),
+  shard: { start: 0, end: 100 },
+  stateFrom: null,
+  stateTo: [],
+  learningRate: 1e-2,
+  deadline: Date.now() + 60_000,
+});
+
+const gradientFrame = (attempt: number, m: number) =>
+  encodeActivationFrame({
+    direction: 'backward',
+    codec: 'fp32',
+    round: attempt,
+    microbatch: m,
+    sampleIdBase: 0,
+    boundary: 0,
+    rows: 1,
+    width: 1,
+    blockSize: 32,
+    scales: new Float32Array(0),
+    words: Uint32Array.of(0),
+  });
+
+const denseFrame = (kind: 'stage-gradients' | 'tied-gradient' | 'tied-weights', attempt: number) =>
+  encodeTensorFrame({
+    kind,
+    round: attempt,
+    seed: 0,
+    keepMax: 0xffffffff,
+    paramOffset: 0,
+    paramCount: 1,
+    candidateCount: 1,
+    bits: 32,
+    blockSize: 32,
+    ordinals: null,
+    valueCount: 1,
+    scales: new Float32Array(0),
+    words: Uint32Array.of(0),
+  });
+
+function setup() {
+  const relayListeners: ((m: RelayMessage) => void)[] = [];
+  const reports: unknown[] = [];
+  const client = {
+    peerId: ME,
+    relayKey: KEY('r'),
+    on: (l: (m: RelayMessage) => void) => {
+      relayListeners.push(l);
+      return () => {};
+    },
+    capabilities: () => {},
+    ready: () => {},
+    stageReport: async (r: unknown) => {
+      reports.push(r);
+    },
+    close: () => {},
+  } as unknown as SwarmClient;
+  let deliver: (from: string, bytes: Uint8Array) => void = () => {};
+  const sent: { to: string; bytes: Uint8Array }[] = [];
+  const network = {
+    connect: () => {},
+    send: async (to: string, bytes: Uint8Array) => {
+      sent.push({ to, bytes });
+    },
+    onMessage: (h: typeof deliver) => {
+      deliver = h;
+      return () => {};
+    },
+    onPeerDown: () => () => {},
+    traffic: { bytesSent: 0, bytesReceived: 0 },
+    connectedPeers: [TWIN, UP, STRANGER],
+  };
+  const calls: string[] = [];
+  const ok = <T>(value: T) => ({ ok: true as const, value });
+  const engine: StageVolunteerEngine = {
+    openStage: async (s) => void calls.push(`open ${s}`),
+    forward: async (tag, m) => {
+      calls.push(`forward ${tag}:${m}`);
+      return ok({ type: 'frame' as const, bytes: Uint8Array.of(m) });
+    },
+    backward: async (tag, m, frame) => {
+      calls.push(`backward ${tag}:${m}:${frame ? 'frame' : 'none'}`);
+      return ok(null);
+    },
+    gradients: async (tag) => denseFrame('stage-gradients', tag),
+    tiedGradient: async () => new Uint8Array(0),
+    tiedWeights: async (tag) => denseFrame('tied-weights', tag),
+    applyStep: async (tag, _lr, replica, tied) => {
+      calls.push(`apply ${tag} replicas=${replica.length} tied=${tied.length}`);
+      return ok(undefined);
+    },
+    setTiedWeights: async () => ok(undefined),
+    paramsHash: async () => 'h'.repeat(64),
+    exportState: async () => new Uint8Array(0),
+    importState: async () => ok(undefined),
+    commit: async () => void calls.push('commit'),
+    rollback: async () => void calls.push('rollback'),
+    destroy: async () => {},
+  };
+  const relay = { tokens: async () => new Uint16Array(100) } as unknown as RelayApi;
+  const volunteer = new PipelineVolunteer({
+    client,
+    network,
+    engine,
+    relay,
+    store: { addReceipt: async () => {} },
+    capabilities: {
+      adapter: { vendor: '', architecture: '', description: '', isSoftware: true },
+      maxBufferBytes: 0,
+      memoryBytes: 0,
+      tokensPerSec: 0,
+      uplinkBytesPerSec: 0,
+      downlinkBytesPerSec: 0,
+    },
+    sleep: (ms) => new Promise((r) => setTimeout(r, Math.min(ms, 5))),
+  });
+  const tell = (m: RelayMessage) => {
+    for (const l of relayListeners) l(m);
+  };
+  return {
+    volunteer,
+    tell,
+    deliver: (from: string, b: Uint8Array) => deliver(from, b),
+    sent,
+    calls,
+    reports,
+  };
+}
+
+it('takes frames only from the routed replica for this attempt, syncs with its twin and reports', async () => {
+  const { volunteer, tell, deliver, sent, calls, reports } = setup();
+  await volunteer.start();
+  tell(assignment(7));
+  await expect.poll(() => calls.filter((c) => c.startsWith('forward')).length).toBe(2);
+  expect(calls).toContain('forward 7:0');
+  expect(calls).toContain('forward 7:2');
+  expect(sent.filter((s) => s.to === UP)).toHaveLength(2); // the activations went up the route
+
+  // The gradient of microbatch 0 from a stranger, from an old attempt, or for the twin's
+  // microbatch 1: none of them runs a backward.
+  deliver(STRANGER, gradientFrame(7, 0));
+  deliver(UP, gradientFrame(6, 0));
+  deliver(UP, gradientFrame(7, 1));
+  deliver(UP, Uint8Array.of(1, 2, 3)); // not a frame at all
+  await new Promise((r) => setTimeout(r, 50));
+  expect(calls.some((c) => c.startsWith('backward'))).toBe(false);
+
+  deliver(UP, gradientFrame(7, 0));
+  deliver(UP, gradientFrame(7, 2));
+  await expect.poll(() => calls.filter((c) => c.startsWith('backward')).length).toBe(2);
+  // Synced: our gradients went to the twin; the step waits for the twin's before it applies.
+  await expect.poll(() => sent.filter((s) => s.to === TWIN).length).toBe(1);
+  expect(calls.some((c) => c.startsWith('apply'))).toBe(false);
+  deliver(STRANGER, denseFrame('stage-gradients', 7)); // not a replica: does not count
+  await new Promise((r) => setTimeout(r, 50));
+  expect(calls.some((c) => c.startsWith('apply'))).toBe(false);
+  deliver(TWIN, denseFrame('stage-gradients', 7));
+  await new Promise((r) => setTimeout(r, 50));
+  expect(calls.some((c) => c.startsWith('apply'))).toBe(false); // the head's tied gradient is missing
+  deliver(UP, denseFrame('tied-gradient', 7));
+  await expect.poll(() => reports.length).toBe(1);
+  expect(calls).toContain('apply 7 replicas=2 tied=1');
+  expect(reports[0]).toMatchObject({ step: 4, stage: 0, microbatches: 2, lossSum: null });
+
+  tell({ type: 'stage-commit', step: 4, modelHash: 'c'.repeat(64), head: null });
+  await expect.poll(() => calls.at(-1)).toBe('commit');
+  expect(volunteer.committedSteps).toBe(1);
+});
+
+it('rolls back an aborted step and takes up the next attempt', async () => {
+  const { volunteer, tell, deliver, calls } = setup();
+  await volunteer.start();
+  tell(assignment(3));
+  await expect.poll(() => calls.filter((c) => c.startsWith('forward 3')).length).toBe(2);
+  tell({ type: 'stage-abort', step: 4, reason: 'a stage replica left' });
+  await expect.poll(() => calls.at(-1)).toBe('rollback');
+  tell(assignment(4));
+  await expect.poll(() => calls.filter((c) => c.startsWith('forward 4')).length).toBe(2);
+  deliver(UP, gradientFrame(3, 0)); // the aborted attempt's gradient is stale now
+  await new Promise((r) => setTimeout(r, 50));
+  expect(calls.some((c) => c.startsWith('backward'))).toBe(false);
+});
