@@ -83,6 +83,10 @@ interface PeerState {
   speed: PeerSpeed | null;
   /** Holds θ_r of the last commit and asked for work. */
   ready: boolean;
+  /** When it was told to resync; the next round waits a little for it (catchUp below). */
+  catchingUpSince: number | null;
+  /** It did not catch up in time last time: rounds do not wait for it again until it does. */
+  missedCatchUp: boolean;
 }
 
 interface Member {
@@ -112,6 +116,15 @@ export interface ManifestInput {
 }
 
 const UPLOAD_ASK_INTERVAL_MS = 10_000;
+/**
+ * A peer told to resync (it missed a round, or joined during one) is waited for this long before
+ * the next round opens without it. Rounds of a small model commit every few seconds; without the
+ * wait the peers in the last round would say ready and start the next one before a peer that
+ * must download the state could, again and again. Bounded, so a peer that never comes back costs
+ * each round at most this, and only once (missedCatchUp).
+ */
+export const CATCH_UP_WAIT_MS = 10_000;
+const CATCH_UP_POLL_MS = 250;
 
 export class Coordinator {
   private readonly peers = new Map<string, PeerState>();
@@ -140,7 +153,7 @@ export class Coordinator {
   }
 
   join(link: PeerLink): void {
-    this.peers.set(link.id, { link, speed: null, ready: false });
+    this.peers.set(link.id, { link, speed: null, ready: false, catchingUpSince: null, missedCatchUp: false });
   }
 
   capabilities(id: string, speed: PeerSpeed): void {
@@ -154,10 +167,13 @@ export class Coordinator {
     if (!peer) return;
     if (round !== this.committed.round || modelHash !== this.committed.modelHash) {
       peer.ready = false;
+      this.catchUp(peer);
       peer.link.send({ type: 'resync', round: this.committed.round, modelHash: this.committed.modelHash });
       return;
     }
     peer.ready = true;
+    peer.catchingUpSince = null;
+    peer.missedCatchUp = false;
     this.askForCheckpoint(peer);
     if (this.current) {
       if (!this.current.members.has(id))
@@ -213,6 +229,24 @@ export class Coordinator {
     peer.link.send({ type: 'upload-request', round, modelHash });
   }
 
+  private catchUp(peer: PeerState): void {
+    if (!peer.missedCatchUp) peer.catchingUpSince ??= this.options.clock.now();
+  }
+
+  /** Whether a peer is still fetching the committed state within its wait; expired waits end. */
+  private someoneCatchingUp(): boolean {
+    const now = this.options.clock.now();
+    let waiting = false;
+    for (const peer of this.peers.values()) {
+      if (peer.catchingUpSince === null) continue;
+      if (now - peer.catchingUpSince >= CATCH_UP_WAIT_MS) {
+        peer.catchingUpSince = null;
+        peer.missedCatchUp = true;
+      } else waiting = true;
+    }
+    return waiting;
+  }
+
   private liveMembers(c: OpenRound): string[] {
     return [...c.members.keys()].filter((id) => this.peers.has(id) || c.manifests.has(id));
   }
@@ -221,10 +255,21 @@ export class Coordinator {
     if (this.closed || this.current || this.gatherTimer !== null) return;
     const readyCount = [...this.peers.values()].filter((p) => p.ready).length;
     if (readyCount < this.options.config.schedule.minPeers) return;
-    this.gatherTimer = this.options.clock.setTimeout(() => {
-      this.gatherTimer = null;
-      this.open();
-    }, this.options.config.schedule.gatherMs);
+    this.gatherTimer = this.options.clock.setTimeout(
+      () => this.openOrWait(),
+      this.options.config.schedule.gatherMs,
+    );
+  }
+
+  /** Opens the round, unless a peer that is catching up may still make it (then looks again). */
+  private openOrWait(): void {
+    this.gatherTimer = null;
+    if (this.closed || this.current) return;
+    if (this.someoneCatchingUp()) {
+      this.gatherTimer = this.options.clock.setTimeout(() => this.openOrWait(), CATCH_UP_POLL_MS);
+      return;
+    }
+    this.open();
   }
 
   private open(): void {
@@ -392,8 +437,10 @@ export class Coordinator {
     });
     const resync: RelayMessage = { type: 'resync', round: c.round, modelHash: tally.winner };
     for (const id of c.members.keys()) {
-      const link = this.peers.get(id)?.link;
-      if (!link) continue;
+      const peer = this.peers.get(id);
+      if (!peer) continue;
+      const link = peer.link;
+      if (!tally.agreeing.includes(id)) this.catchUp(peer);
       link.send(tally.agreeing.includes(id) ? commit(id) : resync);
       const receipt = outcome.receipts.get(id);
       if (receipt !== undefined) link.send({ type: 'receipt', receipt });
@@ -404,6 +451,7 @@ export class Coordinator {
     for (const [id, peer] of this.peers)
       if (peer.ready && !c.members.has(id)) {
         peer.ready = false;
+        this.catchUp(peer);
         peer.link.send(resync);
       }
     this.options.onCommitted?.(record, { agreeing: tally.agreeing, disagreeing: tally.disagreeing });

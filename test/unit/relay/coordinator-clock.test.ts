@@ -6,7 +6,7 @@ import { expect, it } from 'vitest';
 import type { RelayMessage } from '../../../protocol/swarm-messages.ts';
 import { ManualClock } from '../../../relay/clock.ts';
 import { silentLogger } from '../../../relay/logger.ts';
-import { Coordinator, type PeerLink } from '../../../relay/rounds/coordinator.ts';
+import { CATCH_UP_WAIT_MS, Coordinator, type PeerLink } from '../../../relay/rounds/coordinator.ts';
 import { ShardPool } from '../../../relay/rounds/shard-pool.ts';
 import { resolveRunConfig } from '../../../relay/run/run-config.ts';
 
@@ -18,6 +18,8 @@ const config = resolved.config;
 const KEY = (c: string) => `${c.repeat(43).slice(0, 42)}A`;
 const H0 = '0'.repeat(64);
 const H1 = '1'.repeat(64);
+
+const assignedRound = (m: RelayMessage | undefined) => (m?.type === 'assignment' ? m.round : undefined);
 
 function setup(stored: Set<string>, pool = new ShardPool(1_000_000)) {
   const clock = new ManualClock();
@@ -115,11 +117,13 @@ it('a peer that said ready during a round resyncs when it commits, and is not as
   for (const id of [a, b]) coordinator.modelHash(id, 0, H1);
   await new Promise((r) => setTimeout(r, 0));
   expect(coordinator.lastCommitted).toEqual({ round: 0, modelHash: H1 });
-  // Round 0 moved the model past what c holds: c is told to catch up, and round 1 opens
-  // with the two synced peers only.
+  // Round 0 moved the model past what c holds: c is told to catch up. Round 1 waits for it up
+  // to CATCH_UP_WAIT_MS, then opens with the two synced peers only.
   expect(last(c, 'resync')).toEqual({ type: 'resync', round: 0, modelHash: H1 });
   for (const id of [a, b]) coordinator.ready(id, 0, H1);
   clock.advance(100);
+  expect(assignedRound(last(a, 'assignment'))).toBe(0);
+  clock.advance(CATCH_UP_WAIT_MS);
   const round1 = last(a, 'assignment');
   expect(round1?.type === 'assignment' && round1.group.map((m) => m.peer).sort()).toEqual([a, b].sort());
   expect(inbox.get(c)?.some((m) => m.type === 'assignment')).toBe(false);
@@ -147,4 +151,39 @@ it('rolls a nearly spent epoch over rather than opening a round with one of two 
   expect(last(b, 'assignment')).toBeDefined();
   expect(last(b, 'wait')).toBeUndefined();
   expect(pool.epoch).toBe(1);
+});
+
+it('waits for a peer that is fetching the committed state, so fast rounds do not leave it behind', async () => {
+  const { clock, coordinator, join, last } = setup(new Set([H0]));
+  const [a, b, c] = [KEY('a'), KEY('b'), KEY('c')];
+  for (const id of [a, b]) {
+    join(id);
+    coordinator.ready(id, -1, H0);
+  }
+  clock.advance(100);
+  join(c);
+  coordinator.ready(c, -1, H0); // during round 0: waits
+  const frameOf = (id: string) => id.slice(0, 1).repeat(64);
+  for (const [id, other] of [
+    [a, b],
+    [b, a],
+  ] as const)
+    coordinator.manifest(id, {
+      round: 0,
+      frameHash: frameOf(id),
+      holds: [{ peer: other, frameHash: frameOf(other) }],
+      trainLoss: 3,
+    });
+  for (const id of [a, b]) coordinator.modelHash(id, 0, H1);
+  await new Promise((r) => setTimeout(r, 0));
+  expect(last(c, 'resync')).toMatchObject({ round: 0, modelHash: H1 });
+  // a and b are back at once; c needs 3 s to download the state. The round waits for it.
+  for (const id of [a, b]) coordinator.ready(id, 0, H1);
+  clock.advance(3_000);
+  expect(assignedRound(last(a, 'assignment'))).toBe(0);
+  coordinator.ready(c, 0, H1);
+  clock.advance(250);
+  const round1 = last(c, 'assignment');
+  expect(assignedRound(round1)).toBe(1);
+  expect(round1?.type === 'assignment' && round1.group.map((m) => m.peer).sort()).toEqual([a, b, c].sort());
 });

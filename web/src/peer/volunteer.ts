@@ -241,6 +241,7 @@ export class Volunteer {
       const imported = await engine.importState(bytes, hash);
       if (!imported.ok) throw new Error(`the relay's state does not check out: ${imported.message}`);
       await store.saveState(runId, round, hash, bytes);
+      this.emit({ type: 'status', text: `caught up: holding the committed weights of round ${round}` });
     }
     this.held = { round, hash };
     this.askForWork();

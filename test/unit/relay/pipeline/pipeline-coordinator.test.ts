@@ -68,6 +68,9 @@ function setup() {
 }
 
 const settle = () => new Promise((r) => setTimeout(r, 0));
+/** The commit hashes with WebCrypto and awaits the ledger: under load that takes more than a tick. */
+const committed = (c: PipelineCoordinator, step: number) =>
+  expect.poll(() => c.lastCommitted.round, { timeout: 10_000, interval: 5 }).toBe(step);
 
 it('seats three volunteers on two stages, routes every microbatch, and commits with per-stage credits', async () => {
   const { clock, coordinator, last, commits, reportAll } = setup();
@@ -99,7 +102,7 @@ it('seats three volunteers on two stages, routes every microbatch, and commits w
   coordinator.stageReport(s1, { step: 5, stage: 1, paramsHash: HASH('9'), lossSum: 1 });
   coordinator.stageReport(s1, { step: 0, stage: 0, paramsHash: HASH('9'), lossSum: 1 });
   reportAll(a);
-  await settle();
+  await committed(coordinator, 0);
   expect(coordinator.lastCommitted.round).toBe(0);
   const record = commits[0];
   if (!record) throw new Error('no commit');
@@ -147,7 +150,7 @@ it('a replica that leaves mid-step aborts it; the step re-opens on the rest with
   expect(pool.freeTokens).toBe(free); // the aborted shard went back, the new one was taken
   expect(coordinator.stages?.flat()).not.toContain(gone);
   reportAll(again);
-  await settle();
+  await committed(coordinator, 0);
   expect(commits.map((c) => c.credits.length)).toEqual([2]);
   expect(coordinator.abortedSteps).toBe(1);
 });
@@ -178,7 +181,7 @@ it('aborts a step whose replicas disagree or that passes its deadline, and never
   const c = last(A, 'stage-assignment') as StageAssignment;
   expect(c.attempt).not.toBe(b.attempt);
   reportAll(c);
-  await settle();
+  await committed(coordinator, 0);
   expect(commits.map((x) => x.round)).toEqual([0]);
   expect(coordinator.abortedSteps).toBe(2);
 });
@@ -198,14 +201,14 @@ it('seats a latecomer on the thinnest stage, which sends it its state, and stall
   coordinator.ready(D, -1, null);
   expect(last(D, 'wait')?.reason).toMatch(/next step/);
   reportAll(a);
-  await settle();
+  await committed(coordinator, 0);
   // Step 1: D is a replica of the thin stage and fetches its state from the one that holds it.
   const d = last(D, 'stage-assignment') as StageAssignment;
   expect(d).toMatchObject({ step: 1, stage: thin, stateFrom: lone, stateTo: [] });
   expect(last(lone, 'stage-assignment')?.stateTo).toEqual([D]);
   expect([...(d.stages[thin] ?? [])].sort()).toEqual([lone, D].sort());
   reportAll(d);
-  await settle();
+  await committed(coordinator, 1);
   expect(commits.map((c) => c.round)).toEqual([0, 1]);
   // Holding the state now, D needs no transfer at step 2.
   expect(last(D, 'stage-assignment')).toMatchObject({ step: 2, stateFrom: null });
