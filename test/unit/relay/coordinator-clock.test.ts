@@ -19,6 +19,23 @@ const KEY = (c: string) => `${c.repeat(43).slice(0, 42)}A`;
 const H0 = '0'.repeat(64);
 const H1 = '1'.repeat(64);
 
+/** a and b each send a manifest holding the other's frame and report H1: round 0 commits. */
+async function commitRound0(coordinator: Coordinator, a: string, b: string): Promise<void> {
+  const frameOf = (id: string) => id.slice(0, 1).repeat(64);
+  for (const [id, other] of [
+    [a, b],
+    [b, a],
+  ] as const)
+    coordinator.manifest(id, {
+      round: 0,
+      frameHash: frameOf(id),
+      holds: [{ peer: other, frameHash: frameOf(other) }],
+      trainLoss: 3,
+    });
+  for (const id of [a, b]) coordinator.modelHash(id, 0, H1);
+  await new Promise((r) => setTimeout(r, 0)); // the commit's promise
+}
+
 const assignedRound = (m: RelayMessage | undefined) => (m?.type === 'assignment' ? m.round : undefined);
 
 function setup(stored: Set<string>, pool = new ShardPool(1_000_000)) {
@@ -101,21 +118,7 @@ it('a peer that said ready during a round resyncs when it commits, and is not as
   join(c);
   coordinator.ready(c, -1, H0);
   expect(last(c, 'wait')).toBeDefined();
-  const frameOf = (id: string) => id.slice(0, 1).repeat(64);
-  coordinator.manifest(a, {
-    round: 0,
-    frameHash: frameOf(a),
-    holds: [{ peer: b, frameHash: frameOf(b) }],
-    trainLoss: 3,
-  });
-  coordinator.manifest(b, {
-    round: 0,
-    frameHash: frameOf(b),
-    holds: [{ peer: a, frameHash: frameOf(a) }],
-    trainLoss: 3,
-  });
-  for (const id of [a, b]) coordinator.modelHash(id, 0, H1);
-  await new Promise((r) => setTimeout(r, 0));
+  await commitRound0(coordinator, a, b);
   expect(coordinator.lastCommitted).toEqual({ round: 0, modelHash: H1 });
   // Round 0 moved the model past what c holds: c is told to catch up. Round 1 waits for it up
   // to CATCH_UP_WAIT_MS, then opens with the two synced peers only.
@@ -163,19 +166,7 @@ it('waits for a peer that is fetching the committed state, so fast rounds do not
   clock.advance(100);
   join(c);
   coordinator.ready(c, -1, H0); // during round 0: waits
-  const frameOf = (id: string) => id.slice(0, 1).repeat(64);
-  for (const [id, other] of [
-    [a, b],
-    [b, a],
-  ] as const)
-    coordinator.manifest(id, {
-      round: 0,
-      frameHash: frameOf(id),
-      holds: [{ peer: other, frameHash: frameOf(other) }],
-      trainLoss: 3,
-    });
-  for (const id of [a, b]) coordinator.modelHash(id, 0, H1);
-  await new Promise((r) => setTimeout(r, 0));
+  await commitRound0(coordinator, a, b);
   expect(last(c, 'resync')).toMatchObject({ round: 0, modelHash: H1 });
   // a and b are back at once; c needs 3 s to download the state. The round waits for it.
   for (const id of [a, b]) coordinator.ready(id, 0, H1);
