@@ -284,7 +284,12 @@ export class Coordinator {
         tokensPerSec: p.speed?.tokensPerSec ?? 0,
         uplinkBytesPerSec: p.speed?.uplinkBytesPerSec ?? 0,
       })),
-      { ...config.schedule, innerSteps: config.round.innerSteps, tokensPerStep },
+      {
+        ...config.schedule,
+        innerSteps: config.round.innerSteps,
+        tokensPerStep,
+        minMembers: config.schedule.minPeers,
+      },
     );
     const round = this.committed.round + 1;
     const members = new Map<string, Member>();

@@ -17,8 +17,15 @@ export interface SizingRules {
   readonly tokensPerStep: number;
   readonly maxGroupSize: number;
   readonly maxInnerStepsFactor: number;
-  /** Peers slower than this fraction of the median wait out the round. */
+  /** Peers slower than this fraction of the median wait out the round... */
   readonly slowestSpeedRatio: number;
+  /**
+   * ...unless the round would have fewer members than this (the run's minPeers): then the
+   * fastest of them join after all, with the few steps their speed allows. Otherwise a peer
+   * whose speed was measured badly once (a busy machine) could sit out round after round while
+   * the round runs below the size the run asks for. Default 1.
+   */
+  readonly minMembers?: number;
 }
 
 export interface Share {
@@ -44,6 +51,11 @@ export function sizeRound(candidates: readonly Candidate[], rules: SizingRules):
   const shares: Share[] = [];
   const waiting: string[] = [];
   const maxSteps = Math.max(rules.innerSteps, Math.floor(rules.innerSteps * rules.maxInnerStepsFactor));
+  const stepsFor = (speed: number) =>
+    Math.min(
+      maxSteps,
+      Math.max(1, median > 0 ? Math.round((rules.innerSteps * speed) / median) : rules.innerSteps),
+    );
   for (const c of ranked) {
     const speed = speedOf(c);
     const tooSlow = median > 0 && speed < median * rules.slowestSpeedRatio;
@@ -51,8 +63,13 @@ export function sizeRound(candidates: readonly Candidate[], rules: SizingRules):
       waiting.push(c.peer);
       continue;
     }
-    const steps = median > 0 ? Math.round((rules.innerSteps * speed) / median) : rules.innerSteps;
-    shares.push({ peer: c.peer, innerSteps: Math.min(maxSteps, Math.max(1, steps)) });
+    shares.push({ peer: c.peer, innerSteps: stepsFor(speed) });
+  }
+  // Too few members: seat the fastest of the slow ones (waiting is in speed order).
+  while (shares.length < Math.min(rules.minMembers ?? 1, rules.maxGroupSize) && waiting.length > 0) {
+    const peer = waiting.shift() as string;
+    const c = ranked.find((x) => x.peer === peer) as Candidate;
+    shares.push({ peer, innerSteps: stepsFor(speedOf(c)) });
   }
   const innerSeconds = median > 0 ? (rules.innerSteps * rules.tokensPerStep) / median : 0;
   return { shares, waiting, innerSeconds };

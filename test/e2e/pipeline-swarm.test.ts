@@ -10,6 +10,7 @@ import { stageFlopsPerToken } from '../../kernels/pipeline/stage-flops.ts';
 import { splitLayers } from '../../kernels/pipeline/stage-layout.ts';
 import type { RelayHandle } from '../../relay/server.ts';
 import type { NodePipelineVolunteer } from '../../web/node/node-pipeline-volunteer.ts';
+import type { PipelineEvent } from '../../web/src/peer/pipeline-volunteer.ts';
 import { enlistPipelineVolunteer, lossEnds, pipelineCoordinator } from '../helpers/pipeline-run.ts';
 import { smallDataset, startTestRelay } from '../helpers/test-relay.ts';
 
@@ -45,8 +46,11 @@ afterAll(async () => {
 
 const coordinator = () => pipelineCoordinator(relay);
 
+/** Per volunteer, a hook on its events: the second test stops one from inside a step. */
+const hooks = new Map<string, (event: PipelineEvent) => void>();
+
 async function enlist(name: string): Promise<NodePipelineVolunteer> {
-  const started = await enlistPipelineVolunteer(relay, name);
+  const started = await enlistPipelineVolunteer(relay, name, (event) => hooks.get(name)?.(event));
   volunteers.push(started);
   return started;
 }
@@ -97,14 +101,19 @@ it('trains a model split over two stages and a replica: loss falls, credits are 
 it('stopping a stage replica mid-step re-runs the step on the volunteers left; a newcomer takes its place', async () => {
   const seating = coordinator().stages ?? [];
   const replicated = seating.find((ids) => ids.length === 2) ?? [];
-  const victim = volunteers.find((v) => v.peerId === replicated[1]);
+  const victimIndex = volunteers.findIndex((v) => v.peerId === replicated[1]);
+  const victim = volunteers[victimIndex];
   if (!victim) throw new Error('no replica to stop');
   const start = coordinator().lastCommitted.round;
-  // Stop it while the next step is under way.
-  await expect
-    .poll(() => coordinator().roundInProgress?.round ?? -1, { timeout: 60_000, interval: 20 })
-    .toBe(start + 1);
-  await victim.stop();
+  // Stop it from inside a step: right after one of its microbatches, before it could report.
+  const stopped = new Promise<void>((resolve) =>
+    hooks.set(['alpha', 'beta', 'gamma'][victimIndex] as string, (event) => {
+      if (event.type !== 'microbatch') return;
+      hooks.clear();
+      void victim.stop().then(resolve);
+    }),
+  );
+  await stopped;
   await waitForStep(start + 3, 240_000);
   expect(coordinator().stages?.flat()).not.toContain(victim.peerId);
   expect(coordinator().abortedSteps).toBeGreaterThanOrEqual(1); // it went mid-step: the step re-ran

@@ -23,16 +23,22 @@ function logEvent(name: string, event: PipelineEvent): void {
     process.stderr.write(`${new Date().toISOString()} ${name} ${JSON.stringify(event).slice(0, 200)}\n`);
 }
 
+/** `onEvent` sees the volunteer's events as they happen (a test stops one mid-step with it). */
 export async function enlistPipelineVolunteer(
   relay: RelayHandle,
   name: string,
+  onEvent?: (event: PipelineEvent) => void,
 ): Promise<NodePipelineVolunteer> {
+  const log = process.env.POTLUCK_TEST_LOG;
   return startNodePipelineVolunteer({
     relay: relay.url,
     name,
     stateDir: await mkdtemp(join(tmpdir(), `potluck-${name}-`)),
     ctx: await nodeContext(),
-    onEvent: process.env.POTLUCK_TEST_LOG ? (event) => logEvent(name, event) : undefined,
+    onEvent: (event) => {
+      if (log) logEvent(name, event);
+      onEvent?.(event);
+    },
   });
 }
 

@@ -123,6 +123,18 @@ describe('sizeRound', () => {
     expect([...sizing.waiting].sort()).toEqual(['d', 'snail']);
   });
 
+  it('seats the fastest slow peers after all when the round would fall below minMembers', () => {
+    const candidates = [
+      { peer: 'fast', tokensPerSec: 2000, uplinkBytesPerSec: 1 },
+      { peer: 'busy', tokensPerSec: 100, uplinkBytesPerSec: 1 }, // < 1/8 of the median, 1050
+    ];
+    expect(sizeRound(candidates, rules).waiting).toEqual(['busy']);
+    const sizing = sizeRound(candidates, { ...rules, minMembers: 2 });
+    expect(sizing.shares.map((s) => s.peer)).toEqual(['fast', 'busy']);
+    expect(sizing.shares[1]?.innerSteps).toBe(2); // 20 x 100 / 1050, rounded
+    expect(sizing.waiting).toEqual([]);
+  });
+
   it('caps a very fast peer at maxInnerStepsFactor x H, and treats unknown speed as the median', () => {
     const sizing = sizeRound(
       [
