@@ -363,7 +363,7 @@ export class GpuStage {
   takeSnapshot(): void {
     this.assertAlive();
     const label = `stage${this.layout.stage}.snapshot`;
-    this.snapshot ??= [this.params, this.m, this.v].map((b) => this.ctx.createStorage(`${label}`, b.size));
+    this.snapshot ??= [this.params, this.m, this.v].map((b) => this.ctx.createStorage(label, b.size));
     const [params, m, v] = this.snapshot as [GPUBuffer, GPUBuffer, GPUBuffer];
     submitCommands(this.ctx, label, [
       { type: 'copy', from: this.params, to: params, bytes: this.params.size },

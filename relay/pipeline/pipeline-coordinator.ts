@@ -214,22 +214,30 @@ export class PipelineCoordinator {
     this.openStep();
   }
 
-  /** Live replicas of stage `s` that hold its state. */
-  private holders(ids: readonly string[]): string[] {
-    return ids.filter((id) => this.peers.get(id)?.ready && !this.needsState.has(id)).sort();
+  /** Of `ids`, those connected and ready, sorted by key (the order replicas sum in). */
+  private live(ids: readonly string[]): string[] {
+    return ids.filter((id) => this.peers.get(id)?.ready).sort();
   }
 
-  /** Seats every ready volunteer that is not seated on the stage with the fewest replicas. */
+  /** Of `ids`, the live ones that hold their stage's state. */
+  private holders(ids: readonly string[]): string[] {
+    return this.live(ids).filter((id) => !this.needsState.has(id));
+  }
+
+  /**
+   * Seats every ready volunteer that is not seated on the stage with the fewest live replicas,
+   * among the stages someone can send the state of (newcomers hold none, so this cannot change).
+   */
   private seatNewcomers(seating: string[][]): void {
     const seated = new Set(seating.flat());
+    const sourced = seating.map((ids) => this.holders(ids).length > 0);
     for (const peer of this.peers.values()) {
       const id = peer.link.id;
       if (!peer.ready || seated.has(id)) continue;
-      const candidates = seating
-        .map((ids, s) => ({ s, live: ids.filter((x) => this.peers.get(x)?.ready).length, ids }))
-        .filter((x) => this.holders(x.ids).length > 0)
-        .sort((a, b) => a.live - b.live || a.s - b.s);
-      const target = candidates[0];
+      const target = seating
+        .map((ids, s) => ({ s, live: this.live(ids).length, ids }))
+        .filter((x) => sourced[x.s])
+        .sort((a, b) => a.live - b.live || a.s - b.s)[0];
       if (!target) return;
       target.ids.push(id);
       this.needsState.add(id);
@@ -242,16 +250,17 @@ export class PipelineCoordinator {
     const { config, clock, log, pool } = this.options;
     if (this.closed || this.current || !this.seating) return;
     this.seatNewcomers(this.seating);
-    const live = this.seating.map((ids) => ids.filter((id) => this.peers.get(id)?.ready).sort());
-    const orphan = this.seating.findIndex((ids) => this.holders(ids).length === 0);
+    const live = this.seating.map((ids) => this.live(ids));
+    const holders = this.seating.map((ids) => this.holders(ids));
+    const orphan = holders.findIndex((ids) => ids.length === 0);
     if (orphan >= 0) {
       log.warn({ stage: orphan }, 'no volunteer holds a pipeline stage’s weights any more: the run waits');
       return;
     }
     // Each newcomer fetches its stage's state from the first replica that holds it.
     const sourceOf = new Map<string, string>();
-    for (const ids of live)
-      for (const id of ids) if (this.needsState.has(id)) sourceOf.set(id, this.holders(ids)[0] as string);
+    for (const [s, ids] of live.entries())
+      for (const id of ids) if (this.needsState.has(id)) sourceOf.set(id, holders[s]?.[0] as string);
     const { microbatches: M, microbatchSize: B, stepMs } = this.pipeline;
     const tokens = M * B * config.inner.seqLen + 1;
     pool.rollUnlessServes(1, tokens);

@@ -109,11 +109,10 @@ export class SwarmSession {
     if (message.type === 'hello') return this.hello(message);
     const peer = this.peerId;
     if (!peer) return this.refuse('ERR_SWARM_UNAUTHENTICATED', `${message.type} before hello`);
+    // Rounds and pipeline steps have their own credit-earning messages; the other kind's is refused.
     const pipeline = coordinator instanceof PipelineCoordinator;
-    if (
-      pipeline !== (message.type === 'stage-report') &&
-      ['manifest', 'model-hash', 'stage-report'].includes(message.type)
-    )
+    const roundsOnly = message.type === 'manifest' || message.type === 'model-hash';
+    if (roundsOnly ? pipeline : message.type === 'stage-report' && !pipeline)
       return this.refuse(
         'ERR_SWARM_UNSUPPORTED',
         pipeline ? `this run is pipeline parallel: no ${message.type}` : 'this run has no pipeline stages',
@@ -126,40 +125,18 @@ export class SwarmSession {
         coordinator.ready(peer, message.round, message.modelHash);
         return;
       case 'manifest':
-        if (
-          !(await verifyEd25519(
-            peer,
-            message.signature,
-            manifestMessage(runId, message) as Uint8Array<ArrayBuffer>,
-          ))
-        )
-          return this.refuse('ERR_SWARM_SIGNATURE', 'manifest signature does not verify');
-        coordinator.manifest(peer, message);
+        if (await this.signed(message, manifestMessage(runId, message))) coordinator.manifest(peer, message);
         return;
       case 'model-hash':
-        if (
-          !(await verifyEd25519(
-            peer,
-            message.signature,
-            modelHashMessage(runId, message.round, message.hash) as Uint8Array<ArrayBuffer>,
-          ))
-        )
-          return this.refuse('ERR_SWARM_SIGNATURE', 'model-hash signature does not verify');
-        coordinator.modelHash(peer, message.round, message.hash);
+        if (await this.signed(message, modelHashMessage(runId, message.round, message.hash)))
+          coordinator.modelHash(peer, message.round, message.hash);
         return;
       case 'leave':
         this.ended();
         return;
       case 'stage-report':
-        if (
-          !(await verifyEd25519(
-            peer,
-            message.signature,
-            stageReportMessage(runId, message) as Uint8Array<ArrayBuffer>,
-          ))
-        )
-          return this.refuse('ERR_SWARM_SIGNATURE', 'stage-report signature does not verify');
-        if (coordinator instanceof PipelineCoordinator) coordinator.stageReport(peer, message);
+        if ((await this.signed(message, stageReportMessage(runId, message))) && pipeline)
+          coordinator.stageReport(peer, message);
         return;
       default: {
         const unreachable: never = message;
@@ -184,6 +161,14 @@ export class SwarmSession {
       runId: this.options.runId,
       configHash: this.options.configHash,
     });
+  }
+
+  /** Whether the peer signed `bytes`; a message whose signature does not verify ends the connection. */
+  private async signed(message: { type: string; signature: string }, bytes: Uint8Array): Promise<boolean> {
+    const peer = this.peerId as string;
+    if (await verifyEd25519(peer, message.signature, bytes as Uint8Array<ArrayBuffer>)) return true;
+    this.refuse('ERR_SWARM_SIGNATURE', `${message.type} signature does not verify`);
+    return false;
   }
 
   private refuse(code: string, message: string): void {

@@ -4,7 +4,6 @@
 import wrtc from '@roamhq/wrtc';
 import SimplePeer from 'simple-peer';
 import WebSocket from 'ws';
-import type { GpuContext } from '../../kernels/gpu/context.ts';
 import type { RunConfig } from '../../protocol/run-config.ts';
 import { identityFromKeyPair, type PeerIdentity } from '../src/peer/identity.ts';
 import { PeerMesh } from '../src/peer/mesh.ts';
@@ -54,10 +53,15 @@ export async function connectToRelay(options: {
   return { store, identity, client, relay, config, signal, mesh };
 }
 
-/** The adapter as the relay is told it (shown on the leaderboard, never trusted). */
-export function adapterOf(ctx: GpuContext) {
-  const { vendor, architecture, description, isSoftware } = ctx.adapter;
-  return { vendor, architecture, description, isSoftware };
+/**
+ * Turns away a run of the other kind (a round volunteer joined a pipeline run, or the reverse):
+ * closes what the link opened, then throws with `message`.
+ */
+export function refuseRun(link: NodeLink, message: string): never {
+  link.mesh.destroy();
+  link.signal.close();
+  link.client.close('another kind of run');
+  throw new Error(message);
 }
 
 /**

@@ -4,8 +4,9 @@
 import type { GpuContext } from '../../kernels/gpu/context.ts';
 import { LocalStageVolunteerEngine } from '../../kernels/pipeline/stage-volunteer-engine.ts';
 import { type PipelineEvent, PipelineVolunteer } from '../src/peer/pipeline-volunteer.ts';
+import { adapterReport } from '../src/peer/swarm-client.ts';
 import type { FileVolunteerStore } from './file-store.ts';
-import { adapterOf, connectToRelay, type NodeLink, stopOnce } from './node-connection.ts';
+import { connectToRelay, type NodeLink, refuseRun, stopOnce } from './node-connection.ts';
 
 export interface NodePipelineVolunteerOptions {
   /** http(s)://host:port of the relay. */
@@ -33,13 +34,8 @@ export async function startNodePipelineVolunteer(
   given?: NodeLink,
 ): Promise<NodePipelineVolunteer> {
   const link = given ?? (await connectToRelay(options));
-  const { store, identity, client, relay, config, signal, mesh } = link;
-  if (!config.pipeline) {
-    mesh.destroy();
-    signal.close();
-    client.close('not a pipeline run');
-    throw new Error('this run trains in DiLoCo rounds: join it with startNodeVolunteer');
-  }
+  const { store, identity, client, relay, config, mesh } = link;
+  if (!config.pipeline) refuseRun(link, 'this run trains in DiLoCo rounds: join it with startNodeVolunteer');
   const engine = new LocalStageVolunteerEngine(options.ctx, config);
   const volunteer = new PipelineVolunteer({
     client,
@@ -48,7 +44,7 @@ export async function startNodePipelineVolunteer(
     relay,
     store,
     capabilities: {
-      adapter: adapterOf(options.ctx),
+      adapter: adapterReport(options.ctx.adapter),
       maxBufferBytes: 1 << 30,
       memoryBytes: options.memoryBytes ?? 1 << 30,
       tokensPerSec: 0,

@@ -8,9 +8,10 @@ import type { TuneCache } from '../../kernels/gpu/autotune.ts';
 import type { GpuContext } from '../../kernels/gpu/context.ts';
 import { noiseStreamOf } from '../../kernels/round/round-engine.ts';
 import { LocalVolunteerEngine } from '../../kernels/round/volunteer-engine.ts';
+import { adapterReport } from '../src/peer/swarm-client.ts';
 import { Volunteer, type VolunteerEvent } from '../src/peer/volunteer.ts';
 import type { FileVolunteerStore } from './file-store.ts';
-import { adapterOf, connectToRelay, type NodeLink, stopOnce } from './node-connection.ts';
+import { connectToRelay, type NodeLink, refuseRun, stopOnce } from './node-connection.ts';
 
 export interface NodeVolunteerOptions {
   /** http(s)://host:port of the relay. */
@@ -39,13 +40,9 @@ export async function startNodeVolunteer(
   given?: NodeLink,
 ): Promise<NodeVolunteer> {
   const link = given ?? (await connectToRelay(options));
-  const { store, identity, client, relay, config, signal, mesh } = link;
-  if (config.pipeline) {
-    mesh.destroy();
-    signal.close();
-    client.close('pipeline run');
-    throw new Error('this run is pipeline parallel: join it with startNodePipelineVolunteer');
-  }
+  const { store, identity, client, relay, config, mesh } = link;
+  if (config.pipeline)
+    refuseRun(link, 'this run is pipeline parallel: join it with startNodePipelineVolunteer');
   const totalFloats = paramLayout(config.model).totalFloats;
   const engine = await LocalVolunteerEngine.create({
     ctx: options.ctx,
@@ -63,7 +60,7 @@ export async function startNodeVolunteer(
     store,
     runId: client.runId,
     speed: { tokensPerSec: 0, uplinkBytesPerSec: 0, downlinkBytesPerSec: 0 },
-    adapter: adapterOf(options.ctx),
+    adapter: adapterReport(options.ctx.adapter),
     paramCount: paramLayout(config.model).paramCount,
     onEvent: options.onEvent,
   });

@@ -13,7 +13,7 @@ import { PeerMesh } from './peer/mesh.ts';
 import type { MeshPeerConstructor } from './peer/mesh-simple-peer.ts';
 import { RelayApi } from './peer/relay-api.ts';
 import { SignalClient } from './peer/signal-client.ts';
-import { SwarmClient, type SwarmSocket } from './peer/swarm-client.ts';
+import { adapterReport, SwarmClient, type SwarmSocket } from './peer/swarm-client.ts';
 import { SwarmDoc } from './peer/swarm-doc.ts';
 import { Volunteer, type VolunteerEvent } from './peer/volunteer.ts';
 import { LiveChart } from './volunteer/charts.ts';
@@ -145,7 +145,7 @@ async function join(adapter: Awaited<ReturnType<VolunteerWorkerApi['adapter']>>)
       store,
       worker,
       swarm,
-      adapter: adapterOf(adapter),
+      adapter: adapterReport(adapter),
       maxBufferBytes: adapter.maxBufferBytes,
       lossChart,
       refreshRun: () => void refreshRun(client.runId, runChart),
@@ -217,7 +217,7 @@ async function join(adapter: Awaited<ReturnType<VolunteerWorkerApi['adapter']>>)
     store,
     runId: client.runId,
     speed: { tokensPerSec: 0, uplinkBytesPerSec: 0, downlinkBytesPerSec: 0 },
-    adapter: adapterOf(adapter),
+    adapter: adapterReport(adapter),
     paramCount: paramLayout(config.model).paramCount,
     onEvent,
   });
@@ -227,16 +227,6 @@ async function join(adapter: Awaited<ReturnType<VolunteerWorkerApi['adapter']>>)
   teardown = () => {
     volunteer?.stop('the tab closed');
     closeAll();
-  };
-}
-
-/** The adapter as the relay is told it (shown on the leaderboard, never trusted). */
-function adapterOf(a: { vendor: string; architecture: string; description: string; isSoftware: boolean }) {
-  return {
-    vendor: a.vendor,
-    architecture: a.architecture,
-    description: a.description,
-    isSoftware: a.isSoftware,
   };
 }
 

@@ -78,6 +78,24 @@ const MAX_EARLY_BYTES = 64 * 2 ** 20;
 /** How often a waiting sync looks again for the frames it needs, or a send for its link. */
 const POLL_MS = 20;
 
+/** A peer's frame with what its header says: the attempt it belongs to and what it carries. */
+interface TaggedFrame {
+  readonly from: string;
+  readonly bytes: Uint8Array;
+  readonly attempt: number;
+  readonly activation: ReturnType<typeof activationFrameHeader>;
+  readonly kind: TensorKind | null;
+}
+
+/** Reads a frame's header once; null for bytes that are none of our frames. */
+function tagOf(from: string, bytes: Uint8Array): TaggedFrame | null {
+  const activation = activationFrameHeader(bytes);
+  if (activation) return { from, bytes, attempt: activation.round, activation, kind: null };
+  const kind = frameKind(bytes);
+  const attempt = frameRound(bytes);
+  return kind && attempt !== null ? { from, bytes, attempt, activation: null, kind } : null;
+}
+
 /** One step's work on this peer. */
 class StepWork {
   readonly stage: number;
@@ -129,7 +147,8 @@ class StepWork {
 
 export class PipelineVolunteer {
   private work: StepWork | null = null;
-  private early: { from: string; bytes: Uint8Array }[] = [];
+  private early: TaggedFrame[] = [];
+  private earlyBytes = 0;
   private stage: number | null = null;
   private stopped = false;
   private queue: Promise<void> = Promise.resolve();
@@ -259,40 +278,40 @@ export class PipelineVolunteer {
     network.connect([...wanted]);
     if (work.isFirst || work.isLast) work.tokens = Uint32Array.from(await relay.tokens(a.shard));
     if (work.aborted) return;
-    for (const { from, bytes } of this.early.splice(0)) this.file(work, from, bytes);
+    const early = this.early.splice(0);
+    this.earlyBytes = 0;
+    for (const frame of early) if (frame.attempt === a.attempt) this.file(work, frame);
     this.pump();
   }
 
   /** A frame from a peer: filed under the current step, or kept until its step is assigned. */
   private frame(from: string, bytes: Uint8Array): void {
+    const frame = tagOf(from, bytes);
+    if (!frame) return;
     const work = this.work;
-    const attempt = activationFrameHeader(bytes)?.round ?? frameRound(bytes);
-    if (attempt === null) return;
-    if (!work || attempt > work.a.attempt) {
-      const held = this.early.reduce((n, f) => n + f.bytes.byteLength, 0);
-      if (this.early.length < MAX_EARLY_FRAMES && held + bytes.byteLength <= MAX_EARLY_BYTES)
-        this.early.push({ from, bytes });
+    if (!work || frame.attempt > work.a.attempt) {
+      if (this.early.length < MAX_EARLY_FRAMES && this.earlyBytes + bytes.byteLength <= MAX_EARLY_BYTES) {
+        this.early.push(frame);
+        this.earlyBytes += bytes.byteLength;
+      }
       return;
     }
-    if (attempt !== work.a.attempt) return; // from an aborted attempt of this or an earlier step
-    this.file(work, from, bytes);
+    if (frame.attempt !== work.a.attempt) return; // from an aborted attempt of this or an earlier step
+    this.file(work, frame);
     this.pump();
   }
 
-  private file(work: StepWork, from: string, bytes: Uint8Array): void {
-    const header = activationFrameHeader(bytes);
-    if (header) {
-      if (header.round !== work.a.attempt || !work.mine.includes(header.microbatch)) return;
+  /** Files a frame of the current attempt: an activation under its microbatch, a tensor under its sender. */
+  private file(work: StepWork, { from, bytes, activation, kind }: TaggedFrame): void {
+    if (activation) {
+      if (!work.mine.includes(activation.microbatch)) return;
       // Only the replica the route names for this microbatch may feed it.
       const expected =
-        header.direction === 'forward'
-          ? work.peerOf(header.microbatch, work.stage - 1)
-          : work.peerOf(header.microbatch, work.stage + 1);
-      if (from === expected) work.activations.set(`${header.direction}:${header.microbatch}`, bytes);
-      return;
-    }
-    const kind = frameKind(bytes);
-    if (kind && frameRound(bytes) === work.a.attempt) work.tensors.set(`${kind}:${from}`, bytes);
+        activation.direction === 'forward'
+          ? work.peerOf(activation.microbatch, work.stage - 1)
+          : work.peerOf(activation.microbatch, work.stage + 1);
+      if (from === expected) work.activations.set(`${activation.direction}:${activation.microbatch}`, bytes);
+    } else if (kind) work.tensors.set(`${kind}:${from}`, bytes);
   }
 
   /** Runs whatever work is ready, one operation at a time. */

@@ -21,6 +21,21 @@ import {
 } from '../../../protocol/swarm-signing.ts';
 import type { PeerIdentity } from './identity.ts';
 
+/** The adapter as the relay is told it (shown on the leaderboard, never trusted). */
+export function adapterReport(a: {
+  readonly vendor: string;
+  readonly architecture: string;
+  readonly description: string;
+  readonly isSoftware: boolean;
+}): v.InferOutput<typeof Capabilities>['adapter'] {
+  return {
+    vendor: a.vendor,
+    architecture: a.architecture,
+    description: a.description,
+    isSoftware: a.isSoftware,
+  };
+}
+
 /** The part of a WebSocket the client uses: the browser's and `ws`'s both fit. */
 export interface SwarmSocket {
   send(data: string): void;
