@@ -1,5 +1,5 @@
 // The activation frame: one microbatch's tensor at a pipeline-stage boundary, activations
-// forward or activation-gradients backward (../shared/DESIGN.md, pipeline parallel). It
+// forward or activation-gradients backward (docs/ARCHITECTURE.md, pipeline parallel). It
 // describes itself in llm.c's manner and is decoded as untrusted input: the decoder never
 // throws, checks every declared size against its caps before allocating, and refuses NaN and
 // infinities, which would poison the receiving stage's forward or backward pass.

@@ -1,4 +1,4 @@
-// One entry of the credit ledger (../shared/DESIGN.md, "Credits"): a peer's verified work in
+// One entry of the credit ledger (docs/ARCHITECTURE.md, "Credits"): a peer's verified work in
 // one committed round, chained to the entry before it by hash so that nobody, the relay
 // included, can rewrite history without every later hash changing. The relay, the browser
 // and any auditor compute the hash from the same canonical text, defined here. What the

@@ -1,5 +1,5 @@
 // The typed coordination protocol between a volunteer and the relay, spoken as JSON text
-// frames on the relay's `/swarm` WebSocket (../shared/DESIGN.md, "One training round").
+// frames on the relay's `/swarm` WebSocket (docs/ARCHITECTURE.md, "One training round").
 // Every message is a member of a discriminated union on `type`; both directions are
 // described by valibot schemas, so the relay validates what peers send and peers validate
 // what the relay sends with the same declarations. Schemas are values without side effects.
@@ -320,7 +320,7 @@ export type SwarmParseError = {
 };
 export type SwarmParse<T> = { ok: true; value: T } | { ok: false; error: SwarmParseError };
 
-/** One JSON text frame to a typed message; never throws (STYLE 4). */
+/** One JSON text frame to a typed message; never throws. */
 export function parseSwarmFrame<T>(schema: v.GenericSchema<unknown, T>, text: string): SwarmParse<T> {
   // Length in UTF-16 units bounds the UTF-8 bytes from below; the transport caps bytes.
   if (text.length > MAX_SWARM_FRAME_BYTES)

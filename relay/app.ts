@@ -1,4 +1,4 @@
-// The relay's HTTP side as a Hono app, apart from any server (STYLE 5): tests call
+// The relay's HTTP side as a Hono app, apart from any server: tests call
 // `app.request()` without a port, and relay/server.ts serves it and routes WebSocket
 // upgrades (`/swarm`, `/signal`) next to it. No gradient ever passes through here; the only
 // large bodies are checkpoints and token shards, both checked or bounded.

@@ -1,4 +1,4 @@
-// Time as the relay's round logic sees it, passed in (STYLE 13) so tests drive deadlines with
+// Time as the relay's round logic sees it, passed in so tests drive deadlines with
 // a manual clock instead of waiting for them.
 
 export interface Clock {

@@ -1,6 +1,6 @@
 // Structured logs (pino): one JSON object per line on stdout, so an operator can pipe them to
 // any collector. Modules take the `Logger` interface, not pino itself, so tests pass a silent
-// or a collecting logger (STYLE 13).
+// or a collecting logger.
 import { pino } from 'pino';
 
 type LogFn = (fields: object, message?: string) => void;

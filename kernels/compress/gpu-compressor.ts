@@ -1,5 +1,5 @@
 // A peer's pseudo-gradient compressed where it lives, on the GPU, so that only the payload
-// crosses back to the CPU (CocktailSGD's pipeline; ../shared/DESIGN.md, round step 4):
+// crosses back to the CPU (CocktailSGD's pipeline; docs/ARCHITECTURE.md, round step 4):
 //   acc = θ_start − θ_local + residual                      compress_accumulate
 //   random-k: candidates from the round's seed             (same kernel: key 0 = dropped)
 //   top-k: radix select of the k-th largest |acc|, 4 x 8 bits, no sort

@@ -1,6 +1,6 @@
 // Start-up autotune for the matmul kernels: time each candidate configuration on the model's
 // real shapes, keep the fastest per shape class, and remember the choice per adapter so the next
-// start skips the timing. The cache is passed in (STYLE 13): IndexedDB in the browser worker
+// start skips the timing. The cache is passed in: IndexedDB in the browser worker
 // (tune-cache-idb.ts), a JSON file in Node (../node/tune-cache-file.ts), memory in tests.
 //
 // On real GPUs the choice is made per shape class, the transpose combination (NN, NT, TN, TT):

@@ -1,4 +1,4 @@
-// One round's configuration (see ../shared/DESIGN.md, "One training round"): how long a peer
+// One round's configuration (docs/ARCHITECTURE.md, "One training round"): how long a peer
 // trains alone, how its pseudo-gradient is compressed, and how the outer optimizer applies
 // the average. Defaults follow DiLoCo (Douillard et al., 2023) where it has one.
 import type { CompressionSettings } from '../compress/settings.ts';

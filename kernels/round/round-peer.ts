@@ -1,4 +1,4 @@
-// One peer's side of a training round (../shared/DESIGN.md, "One training round", steps 2-6),
+// One peer's side of a training round (docs/ARCHITECTURE.md, "One training round", steps 2-6),
 // the same code in a browser tab, the headless volunteer and the swarm simulator:
 //   train:      start from the global weights θ_r, H steps of AdamW on the peer's own shard
 //   contribute: Δ = θ_r − θ_local plus the error-feedback residual, compressed on the GPU,

@@ -1,4 +1,4 @@
-// The relay's credit ledger (../shared/DESIGN.md, "Credits"): runs, peers, committed rounds
+// The relay's credit ledger (docs/ARCHITECTURE.md, "Credits"): runs, peers, committed rounds
 // and the append-only, hash-chained entries that credit peers for them, with a signed head
 // per round. Everything goes through `Sql`, so the same class runs on embedded PGlite and on
 // a PostgreSQL server shared by several relays.

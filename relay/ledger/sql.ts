@@ -1,5 +1,5 @@
 // The little of a SQL client the ledger needs, so the same store runs on embedded PGlite and
-// on a PostgreSQL server (../shared/DESIGN.md, "Storage and scale"). Every statement is
+// on a PostgreSQL server (docs/ARCHITECTURE.md, "Storage and scale"). Every statement is
 // plain PostgreSQL 15 with $n parameters; nothing here depends on which one answers.
 
 export interface Sql {

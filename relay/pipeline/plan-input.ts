@@ -1,7 +1,7 @@
 // What the stage planner is given, checked before any arithmetic: the numbers come from peers'
 // `capabilities` messages (protocol/swarm-messages.ts), which valibot only checks to be finite
 // and non-negative. A value that is negative, NaN or absurd is refused with a stable code
-// (STYLE 7), never thrown (STYLE 4). One bad volunteer is set aside on its own, so a hostile
+//, never thrown. One bad volunteer is set aside on its own, so a hostile
 // peer cannot stop the relay from planning for everyone else; bad options or a bad model refuse
 // the whole plan, since they come from the operator and nothing sensible can be planned.
 import { type GptConfig, validateConfig } from '../../kernels/gpt/config.ts';

@@ -3,7 +3,7 @@
 // microbatch earns exactly the whole model's training FLOPs, split by what each stage did.
 //
 // The counts come from the relay's own record: the microbatches it routed to a volunteer on a
-// stage whose step committed (../shared/DESIGN.md, "Credits"). A `stage-report`'s count is a
+// stage whose step committed (docs/ARCHITECTURE.md, "Credits"). A `stage-report`'s count is a
 // claim and is never passed here. Work that the plan did not assign is refused, not credited.
 // FLOPs are a bigint, as in relay/rounds/coordinator.ts's CreditLine: tokens × FLOPs per token
 // passes 2^53 within a long run of a large model.

@@ -1,4 +1,4 @@
-// The relay's stage planner (../shared/DESIGN.md, "Pipeline parallel"): from the model and the
+// The relay's stage planner (docs/ARCHITECTURE.md, "Pipeline parallel"): from the model and the
 // volunteers' measured memory and speed, where the layer boundaries go and which volunteers hold
 // each stage. Pure logic: the swarm code turns a plan into `stage-assignment` messages.
 //

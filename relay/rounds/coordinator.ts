@@ -1,4 +1,4 @@
-// The round state machine on the relay (../shared/DESIGN.md, "One training round"):
+// The round state machine on the relay (docs/ARCHITECTURE.md, "One training round"):
 //
 //   idle ──(minPeers ready, after gatherMs)──▶ training ──(all manifests, or deadline)──▶
 //   hashing ──(all hashes, or hash deadline)──▶ committing ──▶ idle

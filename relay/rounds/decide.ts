@@ -1,4 +1,4 @@
-// Which contributions count in a round (../shared/DESIGN.md, step 6): those that every
+// Which contributions count in a round (docs/ARCHITECTURE.md, step 6): those that every
 // summing peer holds, so that every peer sums the same set and lands on the same weights.
 // Survivors are the members whose manifest arrived before the deadline. A contribution counts
 // when a majority of survivors hold its frame with the hash its author declared; the peers

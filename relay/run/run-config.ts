@@ -1,5 +1,5 @@
 // The run config: everything a relay operator chooses about one training run, with a comment
-// per default (STYLE 12). Every peer trains what its hash names, so a relay restarted with
+// per default. Every peer trains what its hash names, so a relay restarted with
 // the same file resumes the same run and one started with another file starts a new run.
 // `--run FILE` gives any subset as JSON; the rest keeps these defaults. The schema itself is
 // shared with the volunteers (protocol/run-config.ts).

@@ -1,7 +1,7 @@
 // A client for the relay's `/signal` endpoint, the y-webrtc signaling protocol
 // (protocol/signal-messages.ts): subscribe to topics, publish to topics, hear what others
 // publish. It keeps its subscriptions across reconnects and queues publishes while the
-// socket is down. The socket comes from a factory (STYLE 13): the page's `WebSocket` in the
+// socket is down. The socket comes from a factory: the page's `WebSocket` in the
 // browser, the `ws` package in Node.
 import { type PublishMessage, parseSignalMessage } from '../../../protocol/signal-messages.ts';
 

@@ -1,7 +1,7 @@
 // A volunteer's connection to the relay's `/swarm` endpoint: answers the Ed25519 challenge,
 // then sends typed, signed messages and hands the relay's messages to a listener. The same
 // code runs in the browser (the page's WebSocket) and in Node (the `ws` package), so the
-// socket comes in as a factory (STYLE 13). Relay frames are validated like any other input.
+// socket comes in as a factory. Relay frames are validated like any other input.
 
 import type * as v from 'valibot';
 import {

@@ -1,5 +1,5 @@
 // The volunteer's round loop, the same in a browser tab and in the headless Node volunteer
-// (../shared/DESIGN.md, "One training round", from the peer's side):
+// (docs/ARCHITECTURE.md, "One training round", from the peer's side):
 //
 //   resync      hold the committed state: ours already, or the relay's checkpoint
 //   assignment  fetch the assigned tokens, train, compress, send the frame to the group,

@@ -1,5 +1,5 @@
 // The training worker's interface, as the page sees it through comlink. Messages are typed
-// on both sides by this one declaration; buffers cross with transfer() (STYLE 8).
+// on both sides by this one declaration; buffers cross with transfer().
 import type { AdapterSummary } from '../../../kernels/gpu/device.ts';
 import type { TrainConfig } from '../../../kernels/train/config.ts';
 

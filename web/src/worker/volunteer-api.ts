@@ -1,5 +1,5 @@
 // The volunteer worker's interface as the page sees it through comlink: one declaration types
-// both sides (STYLE 8).
+// both sides.
 import type { ProxyMarked } from 'comlink';
 import type { AdapterSummary } from '../../../kernels/gpu/device.ts';
 import type { StageVolunteerEngine } from '../../../kernels/pipeline/stage-volunteer-engine.ts';

@@ -1,6 +1,6 @@
 // The donated GPU's worker: the round engine (kernels/round/volunteer-engine.ts), or in a
 // pipeline run the stage engine (kernels/pipeline/stage-volunteer-engine.ts), behind comlink. The page's peer runtime drives it; tokens, frames and state files cross as
-// transferred buffers, never copies (STYLE 8).
+// transferred buffers, never copies.
 import { expose, proxy, transfer } from 'comlink';
 import { initParams } from '../../../kernels/gpt/init.ts';
 import { paramLayout } from '../../../kernels/gpt/layout.ts';
