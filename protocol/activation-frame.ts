@@ -39,15 +39,18 @@
 // sender quantizes its change since the copy both peers cached last time. Slowly changing
 // activations then cost the error of their change, not of their range.
 import {
-  envelopeChecksum,
+  checkFrameBytes,
   type FrameEnvelope,
-  hasEnvelope,
   MAGIC_OFFSET,
   openEnvelope,
+  peekHeader,
+  sealFrame,
   VERSION_OFFSET,
   writeEnvelope,
+  writeScalesAndWords,
 } from './frame-envelope.ts';
 import { type DecodeResult, refuse } from './frame-errors.ts';
+import { ACTIVATION_FRAME_MAGIC } from './frame-magics.ts';
 import { blockCount, isValidBlockSize, MAX_BLOCK_SIZE, packedWordCount } from './quantize.ts';
 
 export type ActivationDirection = 'forward' | 'backward';
@@ -96,8 +99,6 @@ export const DEFAULT_ACTIVATION_LIMITS: ActivationFrameLimits = {
   maxValues: 2 ** 26,
 };
 
-/** ASCII "PLTA". */
-export const ACTIVATION_FRAME_MAGIC = Uint8Array.of(0x50, 0x4c, 0x54, 0x41);
 export const ACTIVATION_FRAME_VERSION = 1;
 
 const DIRECTION_CODES: Readonly<Record<ActivationDirection, number>> = { forward: 1, backward: 2 };
@@ -182,10 +183,6 @@ const ENVELOPE: FrameEnvelope = {
   checksumOffset: CHECKSUM_OFFSET,
 };
 
-function frameChecksum(bytes: Uint8Array): number {
-  return envelopeChecksum(ENVELOPE, bytes);
-}
-
 function directionOf(code: number): ActivationDirection | null {
   for (const direction of ['forward', 'backward'] as const)
     if (DIRECTION_CODES[direction] === code) return direction;
@@ -238,16 +235,8 @@ export function encodeActivationFrame(frame: ActivationFrame): Uint8Array {
   view.setUint32(WIDTH_OFFSET, width, true);
   view.setUint16(BOUNDARY_OFFSET, frame.boundary, true);
   view.setUint16(BLOCK_SIZE_OFFSET, blockSize, true);
-  let at = ACTIVATION_FRAME_HEADER_BYTES;
-  for (const scale of frame.scales) {
-    view.setFloat32(at, scale, true);
-    at += F32_BYTES;
-  }
-  for (const word of frame.words) {
-    view.setUint32(at, word, true);
-    at += F32_BYTES;
-  }
-  view.setUint32(CHECKSUM_OFFSET, frameChecksum(out), true);
+  writeScalesAndWords(view, ACTIVATION_FRAME_HEADER_BYTES, frame.scales, frame.words);
+  sealFrame(ENVELOPE, out);
   return out;
 }
 
@@ -279,14 +268,8 @@ export function decodeActivationFrame(
   if (values > limits.maxValues)
     return refuse('ERR_FRAME_TOO_LARGE', `${rows}x${width} values exceed the cap of ${limits.maxValues}`);
   const total = activationFrameBytes(codec, values, blockSize);
-  if (total > limits.maxFrameBytes)
-    return refuse('ERR_FRAME_TOO_LARGE', `a ${total}-byte frame exceeds the cap of ${limits.maxFrameBytes}`);
-  if (bytes.length < total)
-    return refuse('ERR_FRAME_TRUNCATED', `${bytes.length} bytes of a ${total}-byte frame`);
-  if (bytes.length > total)
-    return refuse('ERR_FRAME_TRAILING_BYTES', `${bytes.length - total} bytes after the frame`);
-  if (view.getUint32(CHECKSUM_OFFSET, true) !== frameChecksum(bytes))
-    return refuse('ERR_FRAME_CHECKSUM', 'checksum mismatch');
+  const sized = checkFrameBytes(ENVELOPE, bytes, total, limits.maxFrameBytes);
+  if (!sized.ok) return sized;
 
   // Only now, with the bytes in hand and under the caps, is anything allocated.
   const levels = codecLevels(codec);
@@ -397,8 +380,8 @@ export function dequantizeActivations(
 export function activationFrameHeader(
   bytes: Uint8Array,
 ): { direction: ActivationDirection; round: number; microbatch: number } | null {
-  if (!hasEnvelope(ENVELOPE, bytes)) return null;
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const view = peekHeader(ENVELOPE, bytes);
+  if (!view) return null;
   const direction = directionOf(view.getUint8(DIRECTION_OFFSET));
   if (!direction) return null;
   return {

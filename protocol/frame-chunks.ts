@@ -7,7 +7,7 @@
 // Chunk layout (integers little-endian):
 //
 //   offset  size  field
-//   0       4     magic, ASCII "PLTC" (Potluck chunk)
+//   0       4     magic, ASCII "PLTC" (Potluck chunk; frame-magics.ts)
 //   4       1     version, currently 1
 //   5       3     reserved, 0
 //   8       4     message id (u32), unique per sender while the message is in flight
@@ -16,12 +16,12 @@
 //   20      4     total message bytes (u32)
 //   24      4     stride (u32): payload bytes of every chunk but the last
 //   28      ...   payload: min(stride, total − index × stride) bytes
+import { VERSION_OFFSET } from './frame-envelope.ts';
 import type { FrameError, FrameErrorCode } from './frame-errors.ts';
+import { CHUNK_MAGIC, hasMagic, MAGIC_OFFSET } from './frame-magics.ts';
 
-export const CHUNK_MAGIC = Uint8Array.of(0x50, 0x4c, 0x54, 0x43);
 export const CHUNK_VERSION = 1;
-export const CHUNK_MAGIC_OFFSET = 0;
-export const CHUNK_VERSION_OFFSET = CHUNK_MAGIC_OFFSET + CHUNK_MAGIC.length;
+export const CHUNK_VERSION_OFFSET = VERSION_OFFSET;
 export const CHUNK_RESERVED_OFFSET = CHUNK_VERSION_OFFSET + 1;
 export const MESSAGE_ID_OFFSET = CHUNK_RESERVED_OFFSET + 3;
 export const CHUNK_INDEX_OFFSET = MESSAGE_ID_OFFSET + 4;
@@ -68,7 +68,7 @@ export function splitIntoChunks(
     const payload = message.subarray(index * stride, Math.min(message.length, (index + 1) * stride));
     const chunk = new Uint8Array(CHUNK_HEADER_BYTES + payload.length);
     const view = new DataView(chunk.buffer);
-    chunk.set(CHUNK_MAGIC, CHUNK_MAGIC_OFFSET);
+    chunk.set(CHUNK_MAGIC, MAGIC_OFFSET);
     view.setUint8(CHUNK_VERSION_OFFSET, CHUNK_VERSION);
     view.setUint32(MESSAGE_ID_OFFSET, messageId >>> 0, true);
     view.setUint32(CHUNK_INDEX_OFFSET, index, true);
@@ -133,8 +133,7 @@ export class ChunkAssembler {
     if (chunk.length > limits.maxChunkBytes)
       return refused('ERR_CHUNK_TOO_LARGE', `a ${chunk.length}-byte chunk exceeds ${limits.maxChunkBytes}`);
     const view = new DataView(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-    if (!CHUNK_MAGIC.every((b, i) => chunk[CHUNK_MAGIC_OFFSET + i] === b))
-      return refused('ERR_CHUNK_HEADER', 'not a chunk');
+    if (!hasMagic(chunk, CHUNK_MAGIC)) return refused('ERR_CHUNK_HEADER', 'not a chunk');
     if (view.getUint8(CHUNK_VERSION_OFFSET) !== CHUNK_VERSION)
       return refused('ERR_CHUNK_HEADER', 'unknown chunk version');
     const messageId = view.getUint32(MESSAGE_ID_OFFSET, true);

@@ -44,7 +44,7 @@ export const LedgerEntrySchema = v.object({
   peerKey: PublicKeyText,
   /** Training tokens the relay assigned and counted. */
   tokens: Count,
-  /** 6 x parameters x tokens, exact; credits are flops / 1e12. */
+  /** 6 x parameters x tokens, exact; credits are creditsOf(flops) (credits.ts). */
   flops: IntegerText,
   /** Hash of the weights the round committed (protocol/model-hash.ts). */
   modelHash: Sha256Hex,

@@ -34,15 +34,18 @@
 //           ...   scales: one f32 per block (bits < 32 only)
 //           ...   words: the packed codes, or the raw f32 values for bits = 32
 import {
-  envelopeChecksum,
+  checkFrameBytes,
   type FrameEnvelope,
-  hasEnvelope,
   MAGIC_OFFSET,
   openEnvelope,
+  peekHeader,
+  sealFrame,
   VERSION_OFFSET,
   writeEnvelope,
+  writeScalesAndWords,
 } from './frame-envelope.ts';
 import { type DecodeResult, refuse } from './frame-errors.ts';
+import { TENSOR_FRAME_MAGIC } from './frame-magics.ts';
 import {
   blockCount,
   isQuantBits,
@@ -91,8 +94,6 @@ export interface FrameLimits {
  */
 export const DEFAULT_FRAME_LIMITS: FrameLimits = { maxFrameBytes: 64 * 2 ** 20, maxParamCount: 2 ** 28 };
 
-/** ASCII "PLTF". */
-export const TENSOR_FRAME_MAGIC = Uint8Array.of(0x50, 0x4c, 0x54, 0x46);
 export const TENSOR_FRAME_VERSION = 1;
 
 const KIND_CODES: Readonly<Record<TensorKind, number>> = {
@@ -142,10 +143,6 @@ const ENVELOPE: FrameEnvelope = {
   headerBytes: TENSOR_FRAME_HEADER_BYTES,
   checksumOffset: CHECKSUM_OFFSET,
 };
-
-function frameChecksum(bytes: Uint8Array): number {
-  return envelopeChecksum(ENVELOPE, bytes);
-}
 
 /** Encodes a frame of ours; throws RangeError when it is inconsistent (a bug on our side). */
 export function encodeTensorFrame(frame: TensorFrame): Uint8Array {
@@ -207,16 +204,8 @@ export function encodeTensorFrame(frame: TensorFrame): Uint8Array {
       previous = ordinal;
     }
   }
-  at = TENSOR_FRAME_HEADER_BYTES + indexSection;
-  for (const scale of frame.scales) {
-    view.setFloat32(at, scale, true);
-    at += 4;
-  }
-  for (const word of frame.words) {
-    view.setUint32(at, word, true);
-    at += 4;
-  }
-  view.setUint32(CHECKSUM_OFFSET, frameChecksum(out), true);
+  writeScalesAndWords(view, TENSOR_FRAME_HEADER_BYTES + indexSection, frame.scales, frame.words);
+  sealFrame(ENVELOPE, out);
   return out;
 }
 
@@ -275,14 +264,8 @@ export function decodeTensorFrame(
   const scales = scaleCount(bits, valueCount, blockSize);
   const words = packedWordCount(valueCount, bits, blockSize);
   const total = TENSOR_FRAME_HEADER_BYTES + indexBytes + 4 * (scales + words);
-  if (total > limits.maxFrameBytes)
-    return refuse('ERR_FRAME_TOO_LARGE', `a ${total}-byte frame exceeds the cap of ${limits.maxFrameBytes}`);
-  if (bytes.length < total)
-    return refuse('ERR_FRAME_TRUNCATED', `${bytes.length} bytes of a ${total}-byte frame`);
-  if (bytes.length > total)
-    return refuse('ERR_FRAME_TRAILING_BYTES', `${bytes.length - total} bytes after the frame`);
-  if (view.getUint32(CHECKSUM_OFFSET, true) !== frameChecksum(bytes))
-    return refuse('ERR_FRAME_CHECKSUM', 'checksum mismatch');
+  const sized = checkFrameBytes(ENVELOPE, bytes, total, limits.maxFrameBytes);
+  if (!sized.ok) return sized;
 
   let ordinals: Uint32Array | null = null;
   const indexEnd = TENSOR_FRAME_HEADER_BYTES + indexBytes;
@@ -339,14 +322,13 @@ export function decodeTensorFrame(
  * frames): a peer's inbox may still hold a frame of an aborted round when the next one starts.
  */
 export function frameRound(bytes: Uint8Array): number | null {
-  if (!hasEnvelope(ENVELOPE, bytes)) return null;
-  return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(ROUND_OFFSET, true);
+  return peekHeader(ENVELOPE, bytes)?.getUint32(ROUND_OFFSET, true) ?? null;
 }
 
 /** The kind a tensor frame says it is, from its header alone (null when it is not one of ours). */
 export function frameKind(bytes: Uint8Array): TensorKind | null {
-  if (!hasEnvelope(ENVELOPE, bytes)) return null;
-  return kindOf(bytes[KIND_OFFSET] as number);
+  const header = peekHeader(ENVELOPE, bytes);
+  return header ? kindOf(header.getUint8(KIND_OFFSET)) : null;
 }
 
 function kindOf(code: number): TensorKind | null {

@@ -18,14 +18,14 @@
 //   28      4     reserved, written as 0
 //   32      ...   token count x dtype-size bytes of token ids
 
-/** ASCII "PLTK". */
-export const TOKEN_SHARD_MAGIC = Uint8Array.of(0x50, 0x4c, 0x54, 0x4b);
+import { hasMagic, MAGIC_OFFSET, TOKEN_SHARD_MAGIC } from './frame-magics.ts';
+
 export const TOKEN_SHARD_VERSION = 1;
 
 const U32_BYTES = 4;
 const U64_BYTES = 8;
 
-export const MAGIC_OFFSET = 0;
+export { MAGIC_OFFSET };
 export const VERSION_OFFSET = MAGIC_OFFSET + TOKEN_SHARD_MAGIC.length;
 export const HEADER_LENGTH_OFFSET = VERSION_OFFSET + U32_BYTES;
 export const DTYPE_OFFSET = HEADER_LENGTH_OFFSET + U32_BYTES;
@@ -117,10 +117,7 @@ export function readTokenShardHeader(bytes: Uint8Array): TokenShardHeaderResult 
   if (bytes.length < TOKEN_SHARD_HEADER_BYTES) {
     return fail('ERR_SHARD_TRUNCATED', `${bytes.length} bytes, a header needs ${TOKEN_SHARD_HEADER_BYTES}`);
   }
-  for (let i = 0; i < TOKEN_SHARD_MAGIC.length; i++) {
-    if (bytes[MAGIC_OFFSET + i] !== TOKEN_SHARD_MAGIC[i])
-      return fail('ERR_SHARD_BAD_MAGIC', 'not a PLTK token shard');
-  }
+  if (!hasMagic(bytes, TOKEN_SHARD_MAGIC)) return fail('ERR_SHARD_BAD_MAGIC', 'not a PLTK token shard');
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const version = view.getUint32(VERSION_OFFSET, true);
   if (version !== TOKEN_SHARD_VERSION) {

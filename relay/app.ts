@@ -7,6 +7,8 @@ import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import type { Registry } from 'prom-client';
+import type { ErrorBody } from '../protocol/http-body.ts';
+import type { HealthBody } from '../protocol/run-api.ts';
 import { ledgerRoutes } from './http/ledger-routes.ts';
 import { runRoutes } from './http/run-routes.ts';
 import { relaySecurityHeaders } from './http/security-headers.ts';
@@ -41,7 +43,7 @@ export function createApp(options: AppOptions): Hono {
       runId: run.id,
       committedRound: run.coordinator.lastCommitted.round,
       peers: run.coordinator.connectedPeers,
-    }),
+    } satisfies HealthBody),
   );
   app.get('/metrics', async (c) => {
     c.header('content-type', metrics.contentType);
@@ -56,13 +58,22 @@ export function createApp(options: AppOptions): Hono {
   }
 
   app.notFound((c) =>
-    c.json({ error: { code: 'ERR_NOT_FOUND', message: `no route for ${c.req.path}` } }, 404),
+    c.json(
+      { error: { code: 'ERR_NOT_FOUND', message: `no route for ${c.req.path}` } } satisfies ErrorBody,
+      404,
+    ),
   );
   app.onError((error, c) => {
     if (error instanceof HTTPException)
-      return c.json({ error: { code: `ERR_HTTP_${error.status}`, message: error.message } }, error.status);
+      return c.json(
+        { error: { code: `ERR_HTTP_${error.status}`, message: error.message } } satisfies ErrorBody,
+        error.status,
+      );
     run.log.error({ err: error, path: c.req.path }, 'request failed');
-    return c.json({ error: { code: 'ERR_INTERNAL', message: 'the relay could not answer' } }, 500);
+    return c.json(
+      { error: { code: 'ERR_INTERNAL', message: 'the relay could not answer' } } satisfies ErrorBody,
+      500,
+    );
   });
   return app;
 }

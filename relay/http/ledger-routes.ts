@@ -1,17 +1,22 @@
 // The public, auditable side of the ledger: the leaderboard, the append-only entry stream an
 // auditor replays (`/api/ledger?after=HEIGHT`), and the relay key that signs heads and receipts.
+// Each body is typed by its schema in protocol/ledger-api.ts, which the leaderboard parses it with.
 import { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
+import {
+  type LeaderboardBody,
+  type LedgerPageBody,
+  MAX_LEDGER_PAGE,
+  type RelayBody,
+} from '../../protocol/ledger-api.ts';
+import type { LedgerEntry } from '../../protocol/ledger-entry.ts';
 import type { RelayRun } from '../run/relay-run.ts';
-
-/** Entries per page of the audit stream. */
-export const MAX_LEDGER_PAGE = 1000;
 
 export function ledgerRoutes(run: RelayRun): Hono {
   const routes = new Hono();
 
   routes.get('/leaderboard', async (c) =>
-    c.json({ runId: run.id, rows: await run.ledger.leaderboard(run.id) }),
+    c.json({ runId: run.id, rows: await run.ledger.leaderboard(run.id) } satisfies LeaderboardBody),
   );
 
   routes.get('/ledger', async (c) => {
@@ -19,14 +24,18 @@ export function ledgerRoutes(run: RelayRun): Hono {
     const limit = c.req.query('limit') ?? String(MAX_LEDGER_PAGE);
     if (!/^\d{1,15}$/.test(after) || !/^\d{1,4}$/.test(limit))
       throw new HTTPException(400, { message: 'after and limit must be non-negative integers' });
-    const entries = await run.ledger.entriesAfter(
+    const entries: LedgerEntry[] = await run.ledger.entriesAfter(
       Number(after),
       Math.min(MAX_LEDGER_PAGE, Math.max(1, Number(limit))),
     );
-    return c.json({ relayKey: run.relayKey, head: await run.ledger.head(), entries });
+    return c.json({
+      relayKey: run.relayKey,
+      head: await run.ledger.head(),
+      entries,
+    } satisfies LedgerPageBody);
   });
 
-  routes.get('/relay', (c) => c.json({ relayKey: run.relayKey, runId: run.id }));
+  routes.get('/relay', (c) => c.json({ relayKey: run.relayKey, runId: run.id } satisfies RelayBody));
 
   return routes;
 }

@@ -1,8 +1,18 @@
 // `/api/runs`: the run's config and progress, its committed weights, and its token shards.
+// Each JSON body is typed by its schema in protocol/run-api.ts, which the pages parse it with.
 import { open, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
+import type { ErrorBody } from '../../protocol/http-body.ts';
+import {
+  CHECKPOINT_HASH_HEADER,
+  CHECKPOINT_ROUND_HEADER,
+  type CheckpointUploadBody,
+  type RunDetailBody,
+  type RunsBody,
+  type ShardListing,
+} from '../../protocol/run-api.ts';
 import type { RelayRun } from '../run/relay-run.ts';
 import { parseByteRange } from './byte-range.ts';
 
@@ -12,11 +22,15 @@ export function runRoutes(run: RelayRun): Hono {
     if (id !== run.id) throw new HTTPException(404, { message: `no run ${id}` });
   };
 
-  routes.get('/', (c) => c.json({ runs: [run.summary()] }));
+  routes.get('/', (c) => c.json({ runs: [run.summary()] } satisfies RunsBody));
 
   routes.get('/:id', async (c) => {
     known(c.req.param('id'));
-    return c.json({ ...run.summary(), config: run.config, loss: await run.lossCurve() });
+    return c.json({
+      ...run.summary(),
+      config: run.config,
+      loss: await run.lossCurve(),
+    } satisfies RunDetailBody);
   });
 
   routes.get('/:id/checkpoint', async (c) => {
@@ -25,8 +39,8 @@ export function runRoutes(run: RelayRun): Hono {
     if (!latest) throw new HTTPException(404, { message: 'no checkpoint stored yet' });
     const etag = `"${latest.modelHash}"`;
     c.header('etag', etag);
-    c.header('x-potluck-round', String(latest.round));
-    c.header('x-potluck-model-hash', latest.modelHash);
+    c.header(CHECKPOINT_ROUND_HEADER, String(latest.round));
+    c.header(CHECKPOINT_HASH_HEADER, latest.modelHash);
     c.header('cache-control', 'no-cache');
     if (c.req.header('if-none-match') === etag) return c.body(null, 304);
     c.header('content-type', 'application/octet-stream');
@@ -42,18 +56,20 @@ export function runRoutes(run: RelayRun): Hono {
     const expected = run.committedHash(round);
     if (expected === null)
       throw new HTTPException(409, { message: `round ${c.req.query('round')} is not committed` });
-    if (run.checkpoints.has(expected)) return c.json({ stored: false, reason: 'already stored' });
+    if (run.checkpoints.has(expected))
+      return c.json({ stored: false, reason: 'already stored' } satisfies CheckpointUploadBody);
     const bytes = new Uint8Array(await c.req.arrayBuffer());
     const checked = await run.checkpoints.check(bytes, expected);
-    if (!checked.ok) return c.json({ error: { code: checked.code, message: checked.message } }, 422);
+    if (!checked.ok)
+      return c.json({ error: { code: checked.code, message: checked.message } } satisfies ErrorBody, 422);
     await run.checkpoints.save(round, expected, checked.state);
     run.log.info({ round, modelHash: expected }, 'checkpoint stored');
-    return c.json({ stored: true, round, modelHash: expected }, 201);
+    return c.json({ stored: true, round, modelHash: expected } satisfies CheckpointUploadBody, 201);
   });
 
   routes.get('/:id/dataset', (c) => {
     known(c.req.param('id'));
-    return c.json(run.dataset.manifest);
+    return c.json(run.dataset.manifest satisfies ShardListing);
   });
 
   routes.get('/:id/shards/:n', async (c) => {

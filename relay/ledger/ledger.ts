@@ -4,6 +4,7 @@
 // a PostgreSQL server shared by several relays.
 
 import * as v from 'valibot';
+import { type LeaderboardRow, MAX_LEDGER_PAGE } from '../../protocol/ledger-api.ts';
 import type { ChainCheck } from '../../protocol/ledger-chain.ts';
 import { type LedgerEntry, PublicKeyText, RunId } from '../../protocol/ledger-entry.ts';
 import { type LedgerHead, type Receipt, receiptMessage } from '../../protocol/ledger-signatures.ts';
@@ -17,7 +18,6 @@ import {
   HEAD_COLUMNS,
   type HeadRow,
   type LeaderboardDbRow,
-  type LeaderboardRow,
   ROUND_COLUMNS,
   type RoundRecord,
   type RoundRow,
@@ -38,8 +38,6 @@ export interface CommitResult {
   readonly duplicate: boolean;
 }
 
-/** Most entries one entriesAfter call returns. */
-export const MAX_ENTRIES_PAGE = 1000;
 /** Longest display name kept; the swarm protocol allows fewer (MAX_NAME_LENGTH). */
 export const MAX_PEER_NAME = 100;
 
@@ -112,7 +110,7 @@ export class Ledger {
 
   /** Entries above `height`, ascending: the audit stream, page by page. */
   async entriesAfter(height: number, limit: number): Promise<LedgerEntry[]> {
-    const capped = Math.max(1, Math.min(MAX_ENTRIES_PAGE, Math.floor(limit) || 1));
+    const capped = Math.max(1, Math.min(MAX_LEDGER_PAGE, Math.floor(limit) || 1));
     const rows = await this.sql.query<EntryRow>(
       `select ${ENTRY_COLUMNS} from ledger_entries where height > $1 order by height limit $2`,
       [Math.max(0, Math.floor(height) || 0), capped],

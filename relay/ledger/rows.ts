@@ -1,6 +1,8 @@
 // Database rows to the values the ledger hands out. Drivers disagree on wide integers (pg
 // returns bigint and numeric as text, PGlite returns bigint as a number), so every column is
 // converted here, once, the same way for both.
+import { creditsOf } from '../../protocol/credits.ts';
+import type { LeaderboardRow } from '../../protocol/ledger-api.ts';
 import type { LedgerEntry } from '../../protocol/ledger-entry.ts';
 import type { LedgerHead } from '../../protocol/ledger-signatures.ts';
 
@@ -95,22 +97,6 @@ export function toRound(row: RoundRow): RoundRecord {
   };
 }
 
-export interface LeaderboardRow {
-  readonly publicKey: string;
-  readonly name: string | null;
-  /** TFLOP of verified training work, for display: flops / 1e12. */
-  readonly credits: number;
-  /** Exact FLOPs as decimal text. */
-  readonly flops: string;
-  readonly tokens: number;
-  /** GPU time the peer reported over all runs (touchPeer), milliseconds. */
-  readonly gpuMs: number;
-  /** ISO time of the last touchPeer or credit; null only if the peers row is missing. */
-  readonly lastSeen: string | null;
-  /** Rounds the peer was credited in. */
-  readonly rounds: number;
-}
-
 export interface LeaderboardDbRow {
   peer_key: string;
   name: string | null;
@@ -125,7 +111,7 @@ export function toLeaderboardRow(row: LeaderboardDbRow): LeaderboardRow {
   return {
     publicKey: row.peer_key,
     name: row.name,
-    credits: Number(BigInt(row.flops)) / 1e12,
+    credits: creditsOf(row.flops),
     flops: row.flops,
     tokens: Number(row.tokens),
     gpuMs: Number(row.gpu_ms ?? 0),

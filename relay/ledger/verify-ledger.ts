@@ -2,13 +2,16 @@
 // API: every entry re-hashed and linked to the one before (protocol/ledger-chain.ts), then
 // every published head checked against the relay's key and the entry it names. Reads page
 // by page, so memory stays flat however long the chain grows.
+
+import { MAX_LEDGER_PAGE } from '../../protocol/ledger-api.ts';
 import { type ChainCheck, verifyChainSegment } from '../../protocol/ledger-chain.ts';
 import { GENESIS_HASH } from '../../protocol/ledger-entry.ts';
 import { verifyHead } from '../../protocol/ledger-signatures.ts';
 import { ENTRY_COLUMNS, type EntryRow, type HeadRow, toEntry, toHead } from './rows.ts';
 import type { Sql } from './sql.ts';
 
-const PAGE = 1000;
+/** Rows read per query, the same page an outside auditor reads through the API. */
+const PAGE = MAX_LEDGER_PAGE;
 
 export async function verifyLedger(sql: Sql, relayPublicKey: string): Promise<ChainCheck> {
   let height = 0;

@@ -6,6 +6,7 @@
 import { initParams } from '../../kernels/gpt/init.ts';
 import { paramLayout } from '../../kernels/gpt/layout.ts';
 import { modelHash } from '../../protocol/model-hash.ts';
+import type { LossPoint, RunSummary } from '../../protocol/run-api.ts';
 import { type RunConfig, runIdentity } from '../../protocol/run-config.ts';
 import { CheckpointStore } from '../checkpoints/checkpoint-store.ts';
 import type { Clock } from '../clock.ts';
@@ -26,20 +27,6 @@ export interface RelayRunOptions {
   readonly log: Logger;
   /** After each commit (metrics). */
   readonly onCommitted?: (record: CommitRecord, disagreeing: number) => void;
-}
-
-export interface RunSummary {
-  readonly id: string;
-  readonly name: string;
-  readonly configHash: string;
-  readonly paramCount: number;
-  readonly committedRound: number;
-  readonly modelHash: string;
-  readonly peers: number;
-  readonly roundInProgress: { round: number; phase: string; members: number } | null;
-  readonly epoch: number;
-  readonly checkpoint: { readonly round: number; readonly modelHash: string } | null;
-  readonly hashDisagreements: number;
 }
 
 /** How many recent committed hashes are remembered for checkpoint uploads. */
@@ -180,9 +167,7 @@ export class RelayRun {
     };
   }
 
-  async lossCurve(): Promise<
-    { round: number; trainLoss: number | null; tokens: number; committedAt: string }[]
-  > {
+  async lossCurve(): Promise<LossPoint[]> {
     return (await this.ledger.rounds(this.id)).map((r) => ({
       round: r.round,
       trainLoss: r.trainLoss,

@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { openNodeContext } from '../../kernels/node/open-context.ts';
 import { fileTuneCache } from '../../kernels/node/tune-cache-file.ts';
+import { creditsOf } from '../../protocol/credits.ts';
 import { STATE_DIR } from '../../relay/state-dir.ts';
 import type { PipelineEvent } from '../src/peer/pipeline-volunteer.ts';
 import type { VolunteerEvent } from '../src/peer/volunteer.ts';
@@ -62,7 +63,7 @@ function describe(event: VolunteerEvent): string | null {
     case 'committed':
       return `[${name}] round ${event.round} committed ${event.hash.slice(0, 12)} (inner loss ${event.trainLoss.toFixed(4)})`;
     case 'receipt':
-      credits += Number(BigInt(event.receipt.entry.flops)) / 1e12;
+      credits += creditsOf(event.receipt.entry.flops);
       return `[${name}] receipt for round ${event.receipt.entry.round}: ${credits.toFixed(4)} credits so far`;
     case 'traffic':
       return `[${name}] sent ${event.bytesSent.toLocaleString('en')} B in all (this frame ${event.frameBytes.toLocaleString('en')} B, dense ${event.denseBytes.toLocaleString('en')} B)`;
@@ -81,7 +82,7 @@ function describeStage(event: PipelineEvent): string | null {
     case 'committed':
       return `[${name}] step ${event.step} committed${event.loss === null ? '' : ` (loss ${event.loss.toFixed(4)})`}`;
     case 'receipt':
-      credits += Number(BigInt(event.receipt.entry.flops)) / 1e12;
+      credits += creditsOf(event.receipt.entry.flops);
       return `[${name}] receipt for step ${event.receipt.entry.round}: ${credits.toFixed(6)} credits so far`;
     case 'step':
       return event.phase === 'aborted' ? `[${name}] step ${event.step} aborted` : null;

@@ -6,6 +6,7 @@ import { wrap } from 'comlink';
 import SimplePeer from 'simple-peer/simplepeer.min.js';
 import { paramLayout } from '../../kernels/gpt/layout.ts';
 import { noiseStreamOf } from '../../kernels/round/round-engine.ts';
+import { creditsOf } from '../../protocol/credits.ts';
 import type { RunConfig } from '../../protocol/run-config.ts';
 import { IdbVolunteerStore } from './peer/idb-store.ts';
 import { identityFromKeyPair, type PeerIdentity } from './peer/identity.ts';
@@ -48,7 +49,7 @@ let credits = 0;
 
 async function showReceipts(): Promise<number> {
   const receipts = await store.receipts();
-  credits = receipts.reduce((sum, r) => sum + Number(BigInt(r.entry.flops)) / 1e12, 0);
+  credits = receipts.reduce((sum, r) => sum + creditsOf(r.entry.flops), 0);
   setText('receipts', String(receipts.length));
   setText('credits', credits === 0 || credits >= 0.01 ? credits.toFixed(3) : credits.toExponential(2));
   return credits;
@@ -231,10 +232,9 @@ async function join(adapter: Awaited<ReturnType<VolunteerWorkerApi['adapter']>>)
 }
 
 async function refreshRun(runId: string, chart: LiveChart): Promise<void> {
-  const response = await fetch(`/api/runs/${runId}`).catch(() => null);
-  if (!response?.ok) return;
-  const run = (await response.json()) as { loss: { round: number; trainLoss: number | null }[] };
-  const points = run.loss.filter((p) => p.trainLoss !== null);
+  const loss = await new RelayApi(location.origin, runId).lossCurve().catch(() => null);
+  if (!loss) return;
+  const points = loss.filter((p) => p.trainLoss !== null);
   chart.set(
     points.map((p) => p.round),
     points.map((p) => p.trainLoss as number),

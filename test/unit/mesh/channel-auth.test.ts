@@ -1,12 +1,8 @@
 // The handshake state machine with the wire replaced by a queue: two honest sides finish,
 // an impostor or an out-of-order frame fails it, and nothing happens after cancel().
 import { expect, it } from 'vitest';
+import { type AuthFrame, decodeAuthFrame, encodeAuthFrame } from '../../../protocol/mesh-auth-frame.ts';
 import { type AuthFailure, ChannelAuth } from '../../../web/src/peer/channel-auth.ts';
-import {
-  type AuthFrame,
-  decodeAuthFrame,
-  encodeAuthFrame,
-} from '../../../web/src/peer/channel-auth-frames.ts';
 import type { PeerIdentity } from '../../../web/src/peer/identity.ts';
 import { newIdentity } from './mesh-harness.ts';
 

@@ -5,7 +5,7 @@ import SimplePeer from 'simple-peer';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { encodeBase64url } from '../../../protocol/base64url.ts';
 import { CHUNK_HEADER_BYTES, splitIntoChunks, TOTAL_BYTES_OFFSET } from '../../../protocol/frame-chunks.ts';
-import { encodeAuthFrame } from '../../../web/src/peer/channel-auth-frames.ts';
+import { encodeAuthFrame } from '../../../protocol/mesh-auth-frame.ts';
 import { meshTopic, parseMeshSignal } from '../../../web/src/peer/mesh-signals.ts';
 import { SignalClient } from '../../../web/src/peer/signal-client.ts';
 import {

@@ -1,13 +1,14 @@
 // The "audit the chain" button: runs the whole-ledger audit (chain-audit.ts) and reports
 // the height it reached or the first failure, with progress while it pages.
+
+import type { LedgerPageBody } from '../../../protocol/ledger-api.ts';
 import { auditChain } from './chain-audit.ts';
 import { shortHash } from './format.ts';
-import type { LedgerPage } from './public-api.ts';
 
 export function wireAuditButton(
   button: HTMLButtonElement,
   result: HTMLElement,
-  page: (after: number, limit: number) => Promise<LedgerPage>,
+  page: (after: number, limit: number) => Promise<LedgerPageBody>,
 ): void {
   button.addEventListener('click', () => {
     button.disabled = true;

@@ -1,7 +1,7 @@
 // Which column the board is sorted by, and the order that gives. Rank is the relay's order
 // (most verified FLOPs first), so it stays attached to a volunteer whichever column is sorted;
 // every other order breaks ties by rank so rows never swap places between two polls.
-import type { LeaderboardRow } from './public-api.ts';
+import type { LeaderboardRow } from '../../../protocol/ledger-api.ts';
 
 export type SortKey = 'rank' | 'name' | 'credits' | 'tokens' | 'gpuMs' | 'lastSeen';
 export type SortDirection = 'ascending' | 'descending';

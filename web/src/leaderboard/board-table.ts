@@ -3,6 +3,8 @@
 // pattern), and updated in place on every poll. Each volunteer keeps one <tr> for the life of
 // the page and only cells whose text changed are written, so a poll that changes nothing
 // changes nothing on screen, and rows move rather than blink when the order changes.
+
+import type { LeaderboardRow } from '../../../protocol/ledger-api.ts';
 import {
   type BoardSort,
   DEFAULT_SORT,
@@ -14,7 +16,6 @@ import {
   sortRows,
 } from './board-sort.ts';
 import { formatAgo, formatCredits, formatDuration, formatTokens, shortKey } from './format.ts';
-import type { LeaderboardRow } from './public-api.ts';
 
 /** Cells in column order, one per sort key; matches the <th>s in leaderboard.html. */
 const COLUMNS = SORT_KEYS;

@@ -2,10 +2,11 @@
 // re-hash and re-link every entry (protocol/ledger-chain.ts), and check that the chain holds
 // the hash the relay's signed head names at that height. A relay that rewrote any entry, or
 // served a different history from the one it signed, fails here at the first bad height.
+
+import { type LedgerPageBody, MAX_LEDGER_PAGE } from '../../../protocol/ledger-api.ts';
 import { type ChainCheck, verifyChainSegment } from '../../../protocol/ledger-chain.ts';
 import { GENESIS_HASH, parseLedgerEntry } from '../../../protocol/ledger-entry.ts';
 import { verifyHead } from '../../../protocol/ledger-signatures.ts';
-import { LEDGER_PAGE_LIMIT, type LedgerPage } from './public-api.ts';
 
 export type ChainAuditFailure = Extract<ChainCheck, { ok: false }>;
 
@@ -22,14 +23,14 @@ export type ChainAudit =
 
 export interface ChainAuditOptions {
   /** One page of the ledger after `after`. */
-  readonly page: (after: number, limit: number) => Promise<LedgerPage>;
+  readonly page: (after: number, limit: number) => Promise<LedgerPageBody>;
   /** Called after each page with the height checked so far. */
   readonly onProgress?: (height: number) => void;
   readonly pageSize?: number;
 }
 
 export async function auditChain(options: ChainAuditOptions): Promise<ChainAudit> {
-  const pageSize = options.pageSize ?? LEDGER_PAGE_LIMIT;
+  const pageSize = options.pageSize ?? MAX_LEDGER_PAGE;
   // The head as of the first page: later pages may run past it as rounds commit meanwhile.
   const first = await options.page(0, pageSize);
   const { head, relayKey } = first;

@@ -1,7 +1,9 @@
 // The link to the run's latest stored checkpoint (safetensors), with the round and model
 // hash it holds so a downloader can check what they got (protocol/model-hash.ts).
+
+import type { RunSummary } from '../../../protocol/run-api.ts';
 import { shortHash } from './format.ts';
-import { checkpointUrl, type RunSummary } from './public-api.ts';
+import { checkpointUrl } from './public-api.ts';
 
 export function showCheckpoint(link: HTMLAnchorElement, about: HTMLElement, run: RunSummary): void {
   const { checkpoint } = run;

@@ -2,9 +2,10 @@
 // against the relay's public key. An auditor who keeps a verified head can later tell whether
 // the history the relay serves is still the one it vouched for. The signature is checked once
 // per distinct head, not on every poll.
+
+import type { LedgerPageBody } from '../../../protocol/ledger-api.ts';
 import { verifyHead } from '../../../protocol/ledger-signatures.ts';
 import { shortHash } from './format.ts';
-import type { LedgerPage } from './public-api.ts';
 
 export class LedgerHeadView {
   private shown = '';
@@ -14,7 +15,7 @@ export class LedgerHeadView {
     private readonly signature: HTMLElement,
   ) {}
 
-  async show(page: LedgerPage): Promise<void> {
+  async show(page: LedgerPageBody): Promise<void> {
     const { head, relayKey } = page;
     const key = head ? `${relayKey}|${head.hash}|${head.signature}` : `${relayKey}|empty`;
     if (key === this.shown) return;

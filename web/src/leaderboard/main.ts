@@ -2,13 +2,15 @@
 // checkpoint, and the signed ledger head, with tools to audit the chain and check a receipt
 // in the browser. Polls the relay's public API; every view updates in place so a poll that
 // changes nothing changes nothing on screen.
+
+import type { LossPoint, RunSummary } from '../../../protocol/run-api.ts';
 import { LiveChart } from '../volunteer/charts.ts';
 import { wireAuditButton } from './audit-panel.ts';
 import { BoardTable } from './board-table.ts';
 import { showCheckpoint } from './checkpoint-link.ts';
 import { Freshness } from './freshness.ts';
 import { LedgerHeadView } from './ledger-head.ts';
-import { type LossPoint, PublicApi, type RunSummary } from './public-api.ts';
+import { PublicApi } from './public-api.ts';
 import { wireReceiptForm } from './receipt-form.ts';
 
 /** How often the page asks the relay for new figures; rounds commit every few seconds at most. */

@@ -1,56 +1,12 @@
-// The relay's public HTTP API as the leaderboard reads it (relay/http/run-routes.ts and
-// relay/http/ledger-routes.ts). Shapes are the relay's; anything the page must not take on
-// trust (heads, entries, receipts) is checked by the protocol/ verifiers, which accept unknown.
-
-export interface RunSummary {
-  readonly id: string;
-  readonly name: string;
-  readonly paramCount: number;
-  readonly committedRound: number;
-  readonly modelHash: string | null;
-  readonly peers: number;
-  readonly roundInProgress: boolean;
-  readonly epoch: number;
-  /** The newest stored checkpoint; null until a peer has uploaded one. */
-  readonly checkpoint: { readonly round: number; readonly modelHash: string } | null;
-}
-
-export interface LossPoint {
-  readonly round: number;
-  readonly trainLoss: number | null;
-  readonly tokens: number;
-  readonly committedAt: string;
-}
-
-export interface LeaderboardRow {
-  readonly publicKey: string;
-  readonly name: string | null;
-  /** TFLOP of verified work: flops / 1e12. */
-  readonly credits: number;
-  readonly flops: string;
-  readonly tokens: number;
-  readonly gpuMs: number;
-  /** ISO time, or null when the relay has no peers row for the key. */
-  readonly lastSeen: string | null;
-  readonly rounds: number;
-}
-
-export interface LedgerPage {
-  readonly relayKey: string;
-  /** Unchecked: pass to verifyHead before believing it. */
-  readonly head: {
-    readonly height: number;
-    readonly hash: string;
-    readonly runId: string;
-    readonly round: number;
-    readonly signature: string;
-  } | null;
-  /** Unchecked: pass to verifyChainSegment before believing them. */
-  readonly entries: readonly unknown[];
-}
-
-/** The relay's cap on entries per /api/ledger page (MAX_LEDGER_PAGE in ledger-routes.ts). */
-export const LEDGER_PAGE_LIMIT = 1000;
+// The relay's public HTTP API as the leaderboard reads it. Every body is parsed with its
+// schema from protocol/run-api.ts and protocol/ledger-api.ts, the ones the relay's routes are
+// typed by; a body that is not what the contract says fails the poll with ERR_HTTP_BODY
+// instead of breaking the page further in. Anything the page must not take on trust (heads,
+// entries, receipts) is then checked by the protocol/ verifiers.
+import type * as v from 'valibot';
+import { parseHttpBody } from '../../../protocol/http-body.ts';
+import { LeaderboardBody, type LeaderboardRow, LedgerPageBody } from '../../../protocol/ledger-api.ts';
+import { LossCurvePart, type LossPoint, type RunSummary, RunsBody } from '../../../protocol/run-api.ts';
 
 export type GetJson = (path: string) => Promise<unknown>;
 
@@ -61,24 +17,40 @@ export async function fetchJson(path: string): Promise<unknown> {
   return response.json();
 }
 
+/** The relay answered, but not with the body its contract describes. */
+export class PublicApiError extends Error {
+  readonly code = 'ERR_HTTP_BODY';
+
+  constructor(message: string) {
+    super(message);
+    this.name = 'PublicApiError';
+  }
+}
+
 export class PublicApi {
   constructor(private readonly getJson: GetJson = fetchJson) {}
 
   async runs(): Promise<readonly RunSummary[]> {
-    return ((await this.getJson('/api/runs')) as { runs: RunSummary[] }).runs;
+    return (await this.read('/api/runs', RunsBody)).runs;
   }
 
   async lossCurve(runId: string): Promise<readonly LossPoint[]> {
-    return ((await this.getJson(`/api/runs/${encodeURIComponent(runId)}`)) as { loss: LossPoint[] }).loss;
+    return (await this.read(`/api/runs/${encodeURIComponent(runId)}`, LossCurvePart)).loss;
   }
 
   async leaderboard(): Promise<readonly LeaderboardRow[]> {
-    return ((await this.getJson('/api/leaderboard')) as { rows: LeaderboardRow[] }).rows;
+    return (await this.read('/api/leaderboard', LeaderboardBody)).rows;
   }
 
   /** Up to `limit` entries with heights above `after`, with the relay key and the current head. */
-  async ledger(after: number, limit: number): Promise<LedgerPage> {
-    return (await this.getJson(`/api/ledger?after=${after}&limit=${limit}`)) as LedgerPage;
+  async ledger(after: number, limit: number): Promise<LedgerPageBody> {
+    return this.read(`/api/ledger?after=${after}&limit=${limit}`, LedgerPageBody);
+  }
+
+  private async read<T>(path: string, schema: v.GenericSchema<unknown, T>): Promise<T> {
+    const parsed = parseHttpBody(schema, await this.getJson(path));
+    if (!parsed.ok) throw new PublicApiError(`${path}: ${parsed.error.message}`);
+    return parsed.value;
   }
 }
 

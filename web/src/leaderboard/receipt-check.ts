@@ -4,9 +4,9 @@
 // that same entry at its height today. Each way it can fail gets its own verdict, so the page
 // can say what is wrong instead of only "invalid".
 import * as v from 'valibot';
+import type { LedgerPageBody } from '../../../protocol/ledger-api.ts';
 import { entryHash, type LedgerEntry, parseLedgerEntry } from '../../../protocol/ledger-entry.ts';
 import { ReceiptSchema, verifyReceipt } from '../../../protocol/ledger-signatures.ts';
-import type { LedgerPage } from './public-api.ts';
 
 export type ReceiptVerdict =
   | { readonly kind: 'verified'; readonly entry: LedgerEntry }
@@ -23,7 +23,7 @@ export type ReceiptVerdict =
 /** `page(after, limit)` reads the relay's ledger (/api/ledger). */
 export async function checkReceipt(
   text: string,
-  page: (after: number, limit: number) => Promise<LedgerPage>,
+  page: (after: number, limit: number) => Promise<LedgerPageBody>,
 ): Promise<ReceiptVerdict> {
   let json: unknown;
   try {

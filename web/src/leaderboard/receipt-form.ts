@@ -1,14 +1,15 @@
 // The "verify a receipt" form: a volunteer pastes a receipt from the volunteer page and gets
 // a verdict in words. The verdict element is a status region, so it is read out when it lands.
+import { creditsOf } from '../../../protocol/credits.ts';
+import type { LedgerPageBody } from '../../../protocol/ledger-api.ts';
 import { formatCredits, formatTokens, shortHash } from './format.ts';
-import type { LedgerPage } from './public-api.ts';
 import { checkReceipt, type ReceiptVerdict } from './receipt-check.ts';
 
 export function wireReceiptForm(
   form: HTMLFormElement,
   input: HTMLTextAreaElement,
   verdict: HTMLElement,
-  page: (after: number, limit: number) => Promise<LedgerPage>,
+  page: (after: number, limit: number) => Promise<LedgerPageBody>,
 ): void {
   form.addEventListener('submit', (event) => {
     event.preventDefault();
@@ -36,7 +37,7 @@ export function describeVerdict(verdict: ReceiptVerdict): { ok: boolean; text: s
   switch (verdict.kind) {
     case 'verified': {
       const { entry } = verdict;
-      const credits = formatCredits(Number(BigInt(entry.flops)) / 1e12);
+      const credits = formatCredits(creditsOf(entry.flops));
       return {
         ok: true,
         text: `Verified: this relay signed the receipt, and the ledger holds the entry at height ${entry.height} (round ${entry.round}, ${formatTokens(entry.tokens)} tokens, ${credits} TFLOP).`,

@@ -9,10 +9,15 @@
 // A side is authenticated once it has checked the other's signature *and* heard `accepted`
 // from it. Both sides then know the other has checked them, so payload sent after that point
 // always finds the receiver ready (the channel is ordered), and payload arriving earlier is
-// a protocol breach. Frame formats: channel-auth-frames.ts.
+// a protocol breach. Frame formats: protocol/mesh-auth-frame.ts.
 import { decodeBase64url, encodeBase64url } from '../../../protocol/base64url.ts';
 import { verifyEd25519 } from '../../../protocol/ed25519-verify.ts';
-import { AUTH_NONCE_BYTES, type AuthFrame, authTranscript, encodeAuthFrame } from './channel-auth-frames.ts';
+import {
+  AUTH_NONCE_BYTES,
+  type AuthFrame,
+  authTranscript,
+  encodeAuthFrame,
+} from '../../../protocol/mesh-auth-frame.ts';
 import type { PeerIdentity } from './identity.ts';
 
 export type AuthFailure = 'auth-failed' | 'protocol';

@@ -6,8 +6,8 @@
 // and, before authentication, cost the other side this link.
 import type { TrafficStats } from '../../../kernels/round/transport.ts';
 import { ChunkAssembler, splitIntoChunks } from '../../../protocol/frame-chunks.ts';
+import { decodeAuthFrame, isAuthFrame } from '../../../protocol/mesh-auth-frame.ts';
 import { ChannelAuth } from './channel-auth.ts';
-import { decodeAuthFrame, isAuthFrame } from './channel-auth-frames.ts';
 import { ChannelClosedError, ChannelWriter } from './channel-writer.ts';
 import type { PeerIdentity } from './identity.ts';
 import { MeshError, type PeerDownReason } from './mesh-errors.ts';

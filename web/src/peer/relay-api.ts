@@ -1,14 +1,20 @@
 // What a volunteer fetches from the relay over HTTP: the run config (checked against the hash
 // the relay's welcome named), the tokens of an assigned range (byte ranges of the shard files,
 // so a round downloads only its own tokens), the committed state, and the state upload. The
-// same code runs in a browser and in Node 20 (both have fetch).
+// same code runs in a browser and in Node 20 (both have fetch). JSON bodies are parsed with
+// their schemas in protocol/run-api.ts, the ones the relay's routes are typed by.
+import type * as v from 'valibot';
+import { parseHttpBody } from '../../../protocol/http-body.ts';
+import {
+  CHECKPOINT_HASH_HEADER,
+  LossCurvePart,
+  type LossPoint,
+  RunConfigPart,
+  type ShardListing,
+  ShardListingBody,
+} from '../../../protocol/run-api.ts';
 import { parseRunConfig, type RunConfig, runIdentity } from '../../../protocol/run-config.ts';
 import { bytesPerToken, readTokenShardHeader, type TokenShardHeader } from '../../../protocol/token-shard.ts';
-
-export interface ShardListing {
-  readonly vocabSize: number;
-  readonly splits: { readonly train: { readonly shards: readonly { readonly tokens: number }[] } };
-}
 
 export class RelayApiError extends Error {
   constructor(
@@ -39,7 +45,7 @@ export class RelayApi {
 
   /** The run config, refused unless it hashes to `configHash` from the welcome. */
   async runConfig(configHash: string): Promise<RunConfig> {
-    const body = (await this.json(`/api/runs/${this.runId}`)) as { config?: unknown };
+    const body = await this.json(`/api/runs/${this.runId}`, RunConfigPart);
     const config = parseRunConfig(body.config);
     if (!config)
       throw new RelayApiError('ERR_RELAY_CONFIG', 'the relay served a run config this volunteer cannot read');
@@ -50,6 +56,11 @@ export class RelayApi {
         `the run config hashes to ${actual}, the relay announced ${configHash}`,
       );
     return config;
+  }
+
+  /** The run's loss curve: one point per committed round. */
+  async lossCurve(): Promise<LossPoint[]> {
+    return (await this.json(`/api/runs/${this.runId}`, LossCurvePart)).loss;
   }
 
   /** Tokens [start, end) of the training split, across shard files as needed. */
@@ -92,7 +103,7 @@ export class RelayApi {
   ): Promise<Uint8Array | null> {
     const response = await this.fetchImpl(`${this.base}/api/runs/${this.runId}/checkpoint`);
     if (!response.ok) throw new RelayApiError('ERR_RELAY_HTTP', `checkpoint: HTTP ${response.status}`);
-    if (response.headers.get('x-potluck-model-hash') !== hash || !response.body) {
+    if (response.headers.get(CHECKPOINT_HASH_HEADER) !== hash || !response.body) {
       await response.body?.cancel();
       return null;
     }
@@ -126,7 +137,7 @@ export class RelayApi {
   }
 
   private async shardListing(): Promise<ShardListing> {
-    this.listing ??= (await this.json(`/api/runs/${this.runId}/dataset`)) as ShardListing;
+    this.listing ??= await this.json(`/api/runs/${this.runId}/dataset`, ShardListingBody);
     return this.listing;
   }
 
@@ -166,9 +177,21 @@ export class RelayApi {
     return response.status === 200 ? bytes.subarray(first, last + 1) : bytes;
   }
 
-  private async json(path: string): Promise<unknown> {
+  /** A GET's JSON body as `schema` reads it; anything else is ERR_RELAY_DATA. */
+  private async json<T>(path: string, schema: v.GenericSchema<unknown, T>): Promise<T> {
     const response = await this.get(path);
     if (!response.ok) throw new RelayApiError('ERR_RELAY_HTTP', `${path}: HTTP ${response.status}`);
-    return response.json();
+    let json: unknown;
+    try {
+      json = await response.json();
+    } catch (error) {
+      throw new RelayApiError(
+        'ERR_RELAY_DATA',
+        `${path}: ${error instanceof Error ? error.message : 'not JSON'}`,
+      );
+    }
+    const parsed = parseHttpBody(schema, json);
+    if (!parsed.ok) throw new RelayApiError('ERR_RELAY_DATA', `${path}: ${parsed.error.message}`);
+    return parsed.value;
   }
 }

@@ -1,28 +1,11 @@
-// What one entry of the swarm document's `peers` map holds, and how a reader turns the map
-// into a roster: every entry checked, stale ones dropped. Any peer in the room can write any
-// key of a Yjs map with any value, so the entries are untrusted input: `parseRosterEntry` and
-// `readRoster` never throw, cap every string and accept only finite numbers. They check shape
-// only. An entry under a key says nothing about who wrote it, and its numbers (credits
-// included) are that writer's own claim: the relay's ledger is the truth, and the roster is
-// for display.
+// How a reader turns the swarm document's `peers` map into a roster: every entry checked
+// against its schema (protocol/swarm-doc-entry.ts), stale ones dropped. Any peer in the room
+// can write any key of a Yjs map with any value, so the entries are untrusted input:
+// `parseRosterEntry` and `readRoster` never throw. They check shape only: an entry under a key
+// says nothing about who wrote it, and its numbers are that writer's own claim.
 import * as v from 'valibot';
-import { MAX_NAME_LENGTH } from '../../../protocol/swarm-messages.ts';
+import { type PeerEntry, PeerEntrySchema } from '../../../protocol/swarm-doc-entry.ts';
 import { isPeerKey } from './mesh-signals.ts';
-
-/**
- * Where a peer is in its round loop: the phases of VolunteerEvent's `round` event
- * (volunteer.ts), plus `idle` (joined, no round yet) and `paused` (the person paused donating).
- */
-export const SWARM_PHASES = [
-  'idle',
-  'paused',
-  'training',
-  'exchanging',
-  'summing',
-  'committed',
-  'aborted',
-] as const;
-export type SwarmPhase = (typeof SWARM_PHASES)[number];
 
 /** A raw Ed25519 key in base64url is 43 characters; anything longer is not looked at. */
 const MAX_KEY_LENGTH = 64;
@@ -31,45 +14,11 @@ export const DEFAULT_STALE_MS = 60_000;
 /** Most entries a roster lists: a hostile peer can add keys without end; a page cannot show them. */
 export const DEFAULT_MAX_ROSTER_ENTRIES = 1_024;
 
-/** What a peer writes under its own key. */
-export interface PeerEntry {
-  /** The name the person chose (the leaderboard's, capped the same). */
-  readonly name: string;
-  /** The round the peer is in or last finished. */
-  readonly round: number;
-  readonly phase: SwarmPhase;
-  /** The last training loss; null before the first round. */
-  readonly loss: number | null;
-  readonly tokensPerSec: number;
-  /** Peer-mesh traffic since the peer joined. */
-  readonly bytesSent: number;
-  readonly bytesReceived: number;
-  /** The credits the peer says the relay gave it; the ledger is the truth. */
-  readonly credits: number;
-  /** The writer's wall clock (ms since the epoch) when it wrote the entry. */
-  readonly updatedAt: number;
-}
-
 /** One roster row: an entry and the key it was found under. */
 export interface PeerMetrics extends PeerEntry {
   /** The map key: a well-formed public key, not proof that its owner wrote the entry. */
   readonly key: string;
 }
-
-const Count = v.pipe(v.number(), v.finite(), v.minValue(0));
-
-/** v.object keeps only the fields it names, so extra fields a writer adds are dropped. */
-export const PeerEntrySchema = v.object({
-  name: v.pipe(v.string(), v.maxLength(MAX_NAME_LENGTH)),
-  round: v.pipe(v.number(), v.safeInteger(), v.minValue(0)),
-  phase: v.picklist(SWARM_PHASES),
-  loss: v.nullable(v.pipe(v.number(), v.finite())),
-  tokensPerSec: Count,
-  bytesSent: Count,
-  bytesReceived: Count,
-  credits: v.pipe(v.number(), v.finite()),
-  updatedAt: Count,
-});
 
 /** Whether `key` is what a `peers` map key must be: a canonical base64url Ed25519 public key. */
 export function isRosterKey(key: unknown): key is string {

@@ -18,17 +18,11 @@
 import * as v from 'valibot';
 import { WebrtcProvider as YWebrtcProvider } from 'y-webrtc';
 import * as Y from 'yjs';
+import { type PeerEntry, PeerEntrySchema } from '../../../protocol/swarm-doc-entry.ts';
 import { MAX_RUN_ID_LENGTH } from './mesh.ts';
 import type { MeshIceServer } from './mesh-simple-peer.ts';
 import { SwarmDocError } from './swarm-doc-errors.ts';
-import {
-  DEFAULT_STALE_MS,
-  isRosterKey,
-  type PeerEntry,
-  PeerEntrySchema,
-  type PeerMetrics,
-  readRoster,
-} from './swarm-doc-roster.ts';
+import { DEFAULT_STALE_MS, isRosterKey, type PeerMetrics, readRoster } from './swarm-doc-roster.ts';
 
 /** The room of run `runId`; peers of other runs never meet in it. */
 export function swarmRoom(runId: string): string {

@@ -12,7 +12,7 @@ import {
   decodeAuthFrame,
   encodeAuthFrame,
   isAuthFrame,
-} from '../../../web/src/peer/channel-auth-frames.ts';
+} from '../../../protocol/mesh-auth-frame.ts';
 
 const frames: AuthFrame[] = [
   { kind: 'challenge', nonce: new Uint8Array(32).fill(7) },

@@ -1,12 +1,13 @@
-// The three frames of the mesh's mutual authentication (channel-auth.ts), sent on the data
-// channel before any payload. They are binary like payload chunks (protocol/frame-chunks.ts,
-// magic "PLTC") and told apart by their own magic: simple-peer turns text messages into
+// The three frames of the mesh's mutual authentication (web/src/peer/channel-auth.ts), sent on
+// the data channel before any payload. They are binary like payload chunks (frame-chunks.ts)
+// and told apart by their own magic (frame-magics.ts): simple-peer turns text messages into
 // bytes on the way in, so the message type cannot be the discriminator.
 //
 // Layout:
 //
 //   offset  size  field
-//   0       4     magic, ASCII "PLTA" (Potluck auth)
+//   0       4     magic, ASCII "PLTM" (Potluck mesh auth). It was "PLTA" until activation
+//                 frames took that magic too; peers of both builds cannot meet in one mesh.
 //   4       1     version, currently 1
 //   5       1     kind: 1 challenge, 2 response, 3 accepted
 //   6       2     reserved, 0
@@ -14,13 +15,13 @@
 //                 challenge  32 bytes  a fresh random nonce
 //                 response   64 bytes  Ed25519 signature of authTranscript(...) over that nonce
 //                 accepted    0 bytes  "your response checked out"
-import { encodeBase64url } from '../../../protocol/base64url.ts';
-import { ED25519_SIGNATURE_BYTES } from '../../../protocol/ed25519-verify.ts';
+import { encodeBase64url } from './base64url.ts';
+import { ED25519_SIGNATURE_BYTES } from './ed25519-verify.ts';
+import { VERSION_OFFSET } from './frame-envelope.ts';
+import { hasMagic, MAGIC_OFFSET, MESH_AUTH_MAGIC } from './frame-magics.ts';
 
-export const AUTH_MAGIC = Uint8Array.of(0x50, 0x4c, 0x54, 0x41);
 export const AUTH_VERSION = 1;
-export const AUTH_MAGIC_OFFSET = 0;
-export const AUTH_VERSION_OFFSET = AUTH_MAGIC_OFFSET + AUTH_MAGIC.length;
+export const AUTH_VERSION_OFFSET = VERSION_OFFSET;
 export const AUTH_KIND_OFFSET = AUTH_VERSION_OFFSET + 1;
 export const AUTH_RESERVED_OFFSET = AUTH_KIND_OFFSET + 1;
 export const AUTH_HEADER_BYTES = AUTH_RESERVED_OFFSET + 2;
@@ -46,7 +47,7 @@ export type AuthFrame =
 function frame(kind: AuthKind, body: Uint8Array = new Uint8Array(0)): Uint8Array<ArrayBuffer> {
   if (body.length !== BODY_BYTES[kind]) throw new RangeError(`a ${kind} body is ${BODY_BYTES[kind]} bytes`);
   const bytes = new Uint8Array(AUTH_HEADER_BYTES + body.length);
-  bytes.set(AUTH_MAGIC, AUTH_MAGIC_OFFSET);
+  bytes.set(MESH_AUTH_MAGIC, MAGIC_OFFSET);
   bytes[AUTH_VERSION_OFFSET] = AUTH_VERSION;
   bytes[AUTH_KIND_OFFSET] = KIND_CODES[kind];
   bytes.set(body, AUTH_HEADER_BYTES);
@@ -70,7 +71,7 @@ export function encodeAuthFrame(message: AuthFrame): Uint8Array<ArrayBuffer> {
 
 /** Whether `bytes` starts like an auth frame (as opposed to a payload chunk). */
 export function isAuthFrame(bytes: Uint8Array): boolean {
-  return bytes.length >= AUTH_MAGIC.length && AUTH_MAGIC.every((b, i) => bytes[AUTH_MAGIC_OFFSET + i] === b);
+  return hasMagic(bytes, MESH_AUTH_MAGIC);
 }
 
 /** The frame in `bytes`, or null for anything malformed. Never throws. */
@@ -102,7 +103,8 @@ export function authTranscript(
   verifierKey: string,
   nonce: Uint8Array,
 ): Uint8Array<ArrayBuffer> {
+  // TextEncoder always returns a fresh ArrayBuffer-backed array; the cast only tells TS so.
   return new TextEncoder().encode(
     `${AUTH_CONTEXT}|${runId}|${signerKey}|${verifierKey}|${encodeBase64url(nonce)}`,
-  );
+  ) as Uint8Array<ArrayBuffer>;
 }

@@ -1,0 +1,61 @@
+// The relay's public ledger routes as both sides see them (relay/http/ledger-routes.ts builds
+// these bodies, typed by the schemas here; the leaderboard parses them with the same schemas).
+//
+//   GET /api/leaderboard                    LeaderboardBody
+//   GET /api/ledger?after=HEIGHT&limit=N    LedgerPageBody: up to N entries above HEIGHT
+//   GET /api/relay                          RelayBody: the key that signs heads and receipts
+import * as v from 'valibot';
+import { IntegerText, IsoTime, PublicKeyText, RunId } from './ledger-entry.ts';
+
+/** Most entries one `/api/ledger` page holds; a larger `limit` is cut to this. */
+export const MAX_LEDGER_PAGE = 1000;
+
+const Count = v.pipe(v.number(), v.safeInteger(), v.minValue(0));
+
+export const LeaderboardRow = v.object({
+  publicKey: PublicKeyText,
+  name: v.nullable(v.string()),
+  /** Credits for display, creditsOf(flops) (credits.ts). */
+  credits: v.pipe(v.number(), v.finite(), v.minValue(0)),
+  /** Exact FLOPs as decimal text. */
+  flops: IntegerText,
+  tokens: Count,
+  /** GPU time the peer reported over all runs, milliseconds. */
+  gpuMs: v.pipe(v.number(), v.finite(), v.minValue(0)),
+  /** ISO time of the last time the peer was seen or credited; null when the relay has no peers row. */
+  lastSeen: v.nullable(IsoTime),
+  /** Rounds the peer was credited in. */
+  rounds: Count,
+});
+export type LeaderboardRow = v.InferOutput<typeof LeaderboardRow>;
+
+export const LeaderboardBody = v.object({ runId: RunId, rows: v.array(LeaderboardRow) });
+export type LeaderboardBody = v.InferOutput<typeof LeaderboardBody>;
+
+/**
+ * A head as served, not yet believed: its fields have their types, and verifyHead
+ * (ledger-signatures.ts) decides whether the relay's signature holds, so that a bad one is
+ * reported as such rather than as an unreadable page.
+ */
+export const ServedHead = v.object({
+  height: v.number(),
+  hash: v.string(),
+  runId: v.string(),
+  round: v.number(),
+  signature: v.string(),
+});
+
+export const LedgerPageBody = v.object({
+  relayKey: PublicKeyText,
+  /** The latest signed head; null while the ledger is empty. */
+  head: v.nullable(ServedHead),
+  /**
+   * Entries in height order. Left unknown here: verifyChainSegment (ledger-chain.ts) checks
+   * each, so an auditor learns the height of the first bad one.
+   */
+  entries: v.pipe(v.array(v.unknown()), v.maxLength(MAX_LEDGER_PAGE)),
+});
+export type LedgerPageBody = v.InferOutput<typeof LedgerPageBody>;
+
+export const RelayBody = v.object({ relayKey: PublicKeyText, runId: RunId });
+export type RelayBody = v.InferOutput<typeof RelayBody>;

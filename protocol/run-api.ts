@@ -1,0 +1,101 @@
+// The relay's `/api/runs` routes as both sides see them (relay/http/run-routes.ts builds these
+// bodies, typed by the schemas here; the leaderboard and the volunteer parse them with the same
+// schemas), so a field that changes on one side fails to compile on the other.
+//
+//   GET  /api/runs                       RunsBody
+//   GET  /api/runs/:id                   RunDetailBody: the summary, the run config, the loss curve
+//   GET  /api/runs/:id/checkpoint        safetensors bytes; CHECKPOINT_*_HEADER name what they hold
+//   POST /api/runs/:id/checkpoint?round  CheckpointUploadBody (201, or 200 when already stored)
+//   GET  /api/runs/:id/dataset           the data set's manifest, read as a ShardListingBody
+//   GET  /api/runs/:id/shards/:n         token-shard bytes (token-shard.ts), with Range requests
+//   GET  /healthz                        HealthBody
+import * as v from 'valibot';
+import { RunId, Sha256Hex } from './ledger-entry.ts';
+import { RunConfigSchema } from './run-config.ts';
+
+const Count = v.pipe(v.number(), v.safeInteger(), v.minValue(0));
+/** A round number, or -1 for "none yet" (θ_0, before any round commits). */
+const RoundOrNone = v.pipe(v.number(), v.safeInteger(), v.minValue(-1));
+
+/** The committed round of the newest stored checkpoint. */
+export const CHECKPOINT_ROUND_HEADER = 'x-potluck-round';
+/** The model hash (model-hash.ts) of the checkpoint's weights and momentum. */
+export const CHECKPOINT_HASH_HEADER = 'x-potluck-model-hash';
+
+export const RoundInProgress = v.object({
+  round: Count,
+  /** The coordinator's phase, in words: shown, never acted on. */
+  phase: v.string(),
+  members: Count,
+});
+
+export const RunSummaryBody = v.object({
+  id: RunId,
+  name: v.string(),
+  configHash: Sha256Hex,
+  paramCount: Count,
+  committedRound: RoundOrNone,
+  modelHash: Sha256Hex,
+  /** Volunteers connected to the relay now. */
+  peers: Count,
+  /** The round being trained, or null between rounds. */
+  roundInProgress: v.nullable(RoundInProgress),
+  epoch: Count,
+  /** The newest stored checkpoint; round -1 is the initial weights. */
+  checkpoint: v.nullable(v.object({ round: RoundOrNone, modelHash: Sha256Hex })),
+  /** Model-hash reports that disagreed with the committed hash since the relay started. */
+  hashDisagreements: Count,
+});
+export type RunSummary = v.InferOutput<typeof RunSummaryBody>;
+
+export const RunsBody = v.object({ runs: v.array(RunSummaryBody) });
+export type RunsBody = v.InferOutput<typeof RunsBody>;
+
+/** One committed round: a point of the run's loss curve. */
+export const LossPoint = v.object({
+  round: Count,
+  /** Mean training loss the round's peers reported; null when none did. */
+  trainLoss: v.nullable(v.pipe(v.number(), v.finite())),
+  tokens: Count,
+  /** ISO time. */
+  committedAt: v.string(),
+});
+export type LossPoint = v.InferOutput<typeof LossPoint>;
+
+export const RunDetailBody = v.object({
+  ...RunSummaryBody.entries,
+  config: RunConfigSchema,
+  loss: v.array(LossPoint),
+});
+export type RunDetailBody = v.InferOutput<typeof RunDetailBody>;
+
+/** What the volunteer reads of a run: its config checked apart (it must hash to the welcome's). */
+export const RunConfigPart = v.object({ config: v.unknown() });
+/** What a page reads of a run to draw its loss curve. */
+export const LossCurvePart = v.pick(RunDetailBody, ['loss']);
+
+export const CheckpointUploadBody = v.variant('stored', [
+  v.object({ stored: v.literal(false), reason: v.string() }),
+  v.object({ stored: v.literal(true), round: RoundOrNone, modelHash: Sha256Hex }),
+]);
+export type CheckpointUploadBody = v.InferOutput<typeof CheckpointUploadBody>;
+
+const SplitListing = v.object({ shards: v.pipe(v.array(v.object({ tokens: Count })), v.readonly()) });
+
+/**
+ * The part of the data set's manifest (relay/datasets/manifest.ts serves it whole) a volunteer
+ * needs to turn a token range into byte ranges of shard files.
+ */
+export const ShardListingBody = v.object({
+  vocabSize: v.pipe(Count, v.minValue(1)),
+  splits: v.object({ train: SplitListing, val: SplitListing }),
+});
+export type ShardListing = v.InferOutput<typeof ShardListingBody>;
+
+export const HealthBody = v.object({
+  ok: v.literal(true),
+  runId: RunId,
+  committedRound: RoundOrNone,
+  peers: Count,
+});
+export type HealthBody = v.InferOutput<typeof HealthBody>;
