@@ -9,12 +9,12 @@ import { initParams } from '../../../kernels/gpt/init.ts';
 import { blockNames, paramLayout, WTE } from '../../../kernels/gpt/layout.ts';
 import type { GpuContext } from '../../../kernels/gpu/context.ts';
 import { defaultTuning } from '../../../kernels/ops/matmul-tuning.ts';
-import { PipelineRunner } from '../../../kernels/pipeline/pipeline-runner.ts';
 import { splitLayers } from '../../../kernels/pipeline/stage-layout.ts';
 import type { TokenBatch } from '../../../kernels/train/batch.ts';
 import { createRng } from '../../../protocol/rng.ts';
 import { expectClose } from '../../helpers/compare.ts';
 import { nodeContext } from '../../helpers/node-context.ts';
+import { PipelineRunner } from '../../helpers/pipeline/pipeline-runner.ts';
 
 const CONFIG: GptConfig = { vocabSize: 256, contextLength: 16, dModel: 32, nLayer: 4, nHead: 4 };
 const T = 16;

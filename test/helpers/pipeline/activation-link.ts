@@ -10,7 +10,10 @@
 // that comes back in a later epoch finds its base. AQ-SGD itself sends gradients plain (they do
 // not change slowly the way a sample's activations do), but either direction may choose.
 
-import { ActivationCache } from '../../protocol/activation-cache.ts';
+import { GpuActivationCodec } from '../../../kernels/compress/gpu-activation-codec.ts';
+import type { GpuContext } from '../../../kernels/gpu/context.ts';
+import { GpuError } from '../../../kernels/gpu/errors.ts';
+import { ActivationCache } from '../../../protocol/activation-cache.ts';
 import {
   ACTIVATION_CODECS,
   type ActivationCodec,
@@ -23,10 +26,7 @@ import {
   dequantizeActivations,
   encodeActivationFrame,
   isDeltaCodec,
-} from '../../protocol/activation-frame.ts';
-import { GpuActivationCodec } from '../compress/gpu-activation-codec.ts';
-import type { GpuContext } from '../gpu/context.ts';
-import { GpuError } from '../gpu/errors.ts';
+} from '../../../protocol/activation-frame.ts';
 
 /** What each direction of a link sends. */
 export interface LinkCodecs {

@@ -9,18 +9,19 @@
 // the first stage (stage-layout.ts), the stages agree on the global gradient norm (each sends its
 // sum of squares), every stage takes its AdamW step, and the first stage's new embedding is
 // copied to the head.
-import { type ActivationDirection, isDeltaCodec } from '../../protocol/activation-frame.ts';
-import type { GptConfig } from '../gpt/config.ts';
-import { WTE } from '../gpt/layout.ts';
-import type { GpuContext } from '../gpu/context.ts';
-import type { AdamWHyperparameters } from '../ops/adamw.ts';
-import type { AttentionTuning } from '../ops/attention.ts';
-import type { TuningChoice } from '../ops/matmul-tuning.ts';
-import type { TokenBatch } from '../train/batch.ts';
+
+import type { GptConfig } from '../../../kernels/gpt/config.ts';
+import { WTE } from '../../../kernels/gpt/layout.ts';
+import type { GpuContext } from '../../../kernels/gpu/context.ts';
+import type { AdamWHyperparameters } from '../../../kernels/ops/adamw.ts';
+import type { AttentionTuning } from '../../../kernels/ops/attention.ts';
+import type { TuningChoice } from '../../../kernels/ops/matmul-tuning.ts';
+import { GpuStage } from '../../../kernels/pipeline/gpu-stage.ts';
+import { type LayerRange, stageLayout } from '../../../kernels/pipeline/stage-layout.ts';
+import type { TokenBatch } from '../../../kernels/train/batch.ts';
+import { type ActivationDirection, isDeltaCodec } from '../../../protocol/activation-frame.ts';
 import { ActivationLink, type LinkCodecs } from './activation-link.ts';
-import { GpuStage } from './gpu-stage.ts';
 import { oneForwardOneBackward, type PipelineOp, type PipelineSchedule, peakInFlight } from './schedule.ts';
-import { type LayerRange, stageLayout } from './stage-layout.ts';
 
 export interface PipelineOptions {
   /** Each stage's layers, e.g. splitLayers(config.nLayer, S). */
