@@ -1,5 +1,7 @@
 // Pipeline schedules as data: for S stages and M microbatches, the ordered forward (F m) and
 // backward (B m) ops each stage runs in one optimizer step, and a simulator that times them.
+// The textbook reference for the order stage volunteers run (kernels/pipeline/stage-order.ts):
+// with frames crossing in order it is this 1F1B (test/unit/pipeline/stage-order.test.ts).
 //
 // 1F1B, PipeDream-flush (Narayanan et al. 2021, "Memory-efficient pipeline-parallel DNN
 // training", and Megatron-LM's default schedule): stage s (0-based) first runs S − s − 1 warm-up
