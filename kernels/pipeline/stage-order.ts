@@ -10,9 +10,10 @@
 // are in flight on the first stage too). Inputs arrive from peers in any order; the order only
 // reads what is here, so a slow neighbour delays the step and never deadlocks it.
 
-export type StageOp =
-  | { readonly type: 'forward'; readonly microbatch: number }
-  | { readonly type: 'backward'; readonly microbatch: number };
+export interface StageOp {
+  readonly type: 'forward' | 'backward';
+  readonly microbatch: number;
+}
 
 /** Where one stage stands in a step. */
 export interface StageProgress {

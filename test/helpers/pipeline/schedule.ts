@@ -11,9 +11,10 @@
 // (S − 1)/(M + S − 1) of the time with equal op times, but stage s holds at most S − s
 // microbatches' activations at once instead of all M.
 
-export type PipelineOp =
-  | { readonly type: 'forward'; readonly microbatch: number }
-  | { readonly type: 'backward'; readonly microbatch: number };
+import type { StageOp } from '../../../kernels/pipeline/stage-order.ts';
+
+/** The ops of stage-order.ts: a schedule lists what nextStageOp() hands out one at a time. */
+export type PipelineOp = StageOp;
 
 export interface PipelineSchedule {
   readonly stages: number;

@@ -1,5 +1,7 @@
-// With compression off (fp32 frames), a model split into stages and run through the 1F1B
-// schedule computes what the unsplit GpuGpt computes on the same batch: the loss, every
+// With compression off (fp32 frames), a model split into stages, each running its microbatches
+// in the order a stage volunteer does (kernels/pipeline/stage-order.ts; with the in-process
+// runner's in-order links that order is 1F1B), computes what the unsplit GpuGpt computes on the
+// same batch: the loss, every
 // parameter gradient (the tied embedding's included), and, step after step, the parameters.
 // Only the order of float additions differs (microbatch sums, the split gradient norm).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
