@@ -15,7 +15,7 @@
 //   8       4     round (u32)
 //   12      4     microbatch (u32): its index within the round
 //   16      4     sampleIdBase (u32): data position of the microbatch's first sequence; with
-//                 boundary and direction it keys the activation cache (activation-cache.ts)
+//                 boundary and direction it keys the activation cache (test/helpers/pipeline/activation-cache.ts)
 //   20      4     rows (u32): B * T
 //   24      4     width (u32): C
 //   28      2     boundary (u16): the stage boundary crossed, 0 between stages 0 and 1
@@ -336,7 +336,7 @@ export function signedCode(words: Uint32Array, bits: 4 | 8, j: number): number {
 
 /**
  * The tensor a frame carries, (rows, width) row-major. Delta codecs need `cached`, the
- * activation this peer holds for the frame's key (activation-cache.ts), of rows * width values;
+ * activation this peer holds for the frame's key (test/helpers/pipeline/activation-cache.ts), of rows * width values;
  * without it, or with another length, the result is ERR_FRAME_NO_CACHE. Never throws.
  */
 export function dequantizeActivations(

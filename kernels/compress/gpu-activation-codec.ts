@@ -2,7 +2,7 @@
 // quantized where it lives, on the GPU, so that only the payload crosses back to the CPU:
 // blockwise int8 or int4, optionally as the delta against the cached copy both peers hold
 // (kernels/wgsl/activation_quantize.wgsl; protocol/activation-frame.ts is the format, and
-// protocol/activation-cache.ts decides delta or plain and keeps the base).
+// test/helpers/pipeline/activation-cache.ts decides delta or plain and keeps the base).
 //
 // The sender's loop per microbatch:
 //   choice = cache.codecFor(key, rows * width, bits)

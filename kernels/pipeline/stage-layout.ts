@@ -82,7 +82,7 @@ export interface StageLayout {
  * Splits nLayer layers into S contiguous ranges whose sizes differ by at most one. The extra
  * layers go to the interior stages first, then to the first: the last stage already carries the
  * head (2·V·C FLOPs per token, several layers' worth at GPT-2's vocabulary), and under 1F1B the
- * first stage keeps the most microbatches' activations (S of them; see schedule.ts).
+ * first stage keeps the most microbatches' activations (S of them; see stage-order.ts).
  */
 export function splitLayers(nLayer: number, S: number): LayerRange[] {
   if (!(Number.isInteger(S) && S >= 1)) throw new RangeError(`stages must be a positive integer, got ${S}`);

@@ -24,8 +24,8 @@ import type { Clock } from '../clock.ts';
 import type { Logger } from '../logger.ts';
 import type { CommitRound, CreditLine, PeerLink, PeerSpeed } from '../rounds/coordinator.ts';
 import type { ShardPool, TokenRange } from '../rounds/shard-pool.ts';
+import type { SwarmCoordinator } from '../swarm/swarm-coordinator.ts';
 import { stageCredits } from './stage-credits.ts';
-import { planStages } from './stage-plan.ts';
 
 export interface PipelineCoordinatorOptions {
   readonly config: RunConfig;
@@ -47,7 +47,6 @@ export interface StageReportInput {
 
 interface PeerState {
   link: PeerLink;
-  speed: (PeerSpeed & { readonly memoryBytes?: number }) | null;
   ready: boolean;
 }
 
@@ -63,7 +62,8 @@ interface OpenStep {
   closing: boolean;
 }
 
-export class PipelineCoordinator {
+export class PipelineCoordinator implements SwarmCoordinator {
+  readonly kind = 'pipeline';
   readonly pipeline: PipelineConfig;
   private readonly split: LayerRange[];
   private readonly peers = new Map<string, PeerState>();
@@ -107,13 +107,11 @@ export class PipelineCoordinator {
   }
 
   join(link: PeerLink): void {
-    this.peers.set(link.id, { link, speed: null, ready: false });
+    this.peers.set(link.id, { link, ready: false });
   }
 
-  capabilities(id: string, report: PeerSpeed & { readonly memoryBytes?: number }): void {
-    const peer = this.peers.get(id);
-    if (peer) peer.speed = report;
-  }
+  /** A claim the seating does not weigh (seat()). */
+  capabilities(_id: string, _report: PeerSpeed): void {}
 
   /** A pipeline peer says ready once, when its engine is up; the hash it holds is θ_0 or its stage's. */
   ready(id: string, _round: number, _modelHash: string | null): void {
@@ -181,36 +179,19 @@ export class PipelineCoordinator {
   }
 
   /**
-   * Seats the ready volunteers: the planner's stages when it can price them (memory and speed
-   * known), else round robin in arrival order, which the test volunteers (no speed yet) get.
+   * Seats the ready volunteers round robin in arrival order on the even split. Every volunteer
+   * builds its stage from that split (kernels/pipeline/stage-engine.ts), and the relay has no
+   * measure of a pipeline volunteer's speed or memory to weigh a seating by: what a volunteer
+   * reports in `capabilities` is its own claim.
    */
   private seat(): void {
-    const { config, log } = this.options;
     const ready = [...this.peers.values()].filter((p) => p.ready);
     const S = this.pipeline.stages;
     if (this.seating || ready.length < S) return;
-    const plan = planStages(
-      config.model,
-      ready.map((p) => ({
-        id: p.link.id,
-        memoryBytes: p.speed?.memoryBytes ?? 0,
-        tokensPerSec: p.speed?.tokensPerSec ?? 0,
-        uplinkBytesPerSec: p.speed?.uplinkBytesPerSec ?? 0,
-      })),
-      {
-        stages: S,
-        microbatch: { B: this.pipeline.microbatchSize, T: config.inner.seqLen },
-        microbatches: this.pipeline.microbatches,
-      },
+    this.seating = Array.from({ length: S }, (_, s) =>
+      ready.filter((_, i) => i % S === s).map((p) => p.link.id),
     );
-    const planned = plan.ok && plan.stages.every((st, s) => sameLayers(st.layers, this.split[s]));
-    this.seating = planned
-      ? plan.stages.map((st) => st.members.map((m) => m.id))
-      : Array.from({ length: S }, (_, s) => ready.filter((_, i) => i % S === s).map((p) => p.link.id));
-    log.info(
-      { stages: this.seating.map((ids) => ids.length), planned },
-      planned ? 'pipeline seated by the stage planner' : 'pipeline seated round robin',
-    );
+    this.options.log.info({ stages: this.seating.map((ids) => ids.length) }, 'pipeline seated round robin');
     this.openStep();
   }
 
@@ -385,8 +366,4 @@ export class PipelineCoordinator {
     this.options.onCommitted?.(record);
     this.openStep();
   }
-}
-
-function sameLayers(a: LayerRange | undefined, b: LayerRange | undefined): boolean {
-  return !!a && !!b && a.start === b.start && a.end === b.end;
 }

@@ -4,11 +4,14 @@
 //
 // The counts come from the relay's own record: the microbatches it routed to a volunteer on a
 // stage whose step committed (docs/ARCHITECTURE.md, "Credits"). A `stage-report`'s count is a
-// claim and is never passed here. Work that the plan did not assign is refused, not credited.
+// claim and is never passed here. Work on a stage the volunteer was not seated on is refused,
+// not credited.
 // FLOPs are a bigint, as in relay/rounds/coordinator.ts's CreditLine: tokens × FLOPs per token
 // passes 2^53 within a long run of a large model.
+
+import type { GptConfig } from '../../kernels/gpt/config.ts';
 import { stageFlopsPerToken } from '../../kernels/pipeline/stage-flops.ts';
-import type { StagePlan } from './stage-plan.ts';
+import type { LayerRange } from '../../kernels/pipeline/stage-layout.ts';
 
 export interface StageWork {
   readonly stage: number;
@@ -40,13 +43,13 @@ export interface StageCredits {
   readonly perStage: readonly bigint[];
 }
 
-/** What credits need of a plan: the model, the microbatch shape, each stage's layers and members. */
+/** What credits need of a seating: the model, the microbatch shape, each stage's layers and members. */
 export interface CreditedPlan {
-  readonly model: StagePlan['model'];
+  readonly model: GptConfig;
   readonly options: { readonly B: number; readonly T: number };
   readonly stages: readonly {
     readonly stage: number;
-    readonly layers: StagePlan['stages'][number]['layers'];
+    readonly layers: LayerRange;
     readonly members: readonly { readonly id: string }[];
   }[];
 }

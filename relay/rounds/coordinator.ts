@@ -13,6 +13,7 @@ import { innerLearningRate, type RunConfig } from '../../protocol/run-config.ts'
 import type { RelayMessage } from '../../protocol/swarm-messages.ts';
 import type { Clock } from '../clock.ts';
 import type { Logger } from '../logger.ts';
+import type { SwarmCoordinator } from '../swarm/swarm-coordinator.ts';
 import { decideCounted, type ManifestSummary, tallyHashes } from './decide.ts';
 import type { ShardPool, TokenRange } from './shard-pool.ts';
 import { sizeRound } from './sizing.ts';
@@ -126,7 +127,8 @@ const UPLOAD_ASK_INTERVAL_MS = 10_000;
 export const CATCH_UP_WAIT_MS = 10_000;
 const CATCH_UP_POLL_MS = 250;
 
-export class Coordinator {
+export class Coordinator implements SwarmCoordinator {
+  readonly kind = 'rounds';
   private readonly peers = new Map<string, PeerState>();
   private current: OpenRound | null = null;
   private gatherTimer: unknown = null;
@@ -202,6 +204,9 @@ export class Coordinator {
     c.hashes.set(id, hash);
     if ([...c.summers].every((s) => c.hashes.has(s) || !this.peers.has(s))) void this.finalize(c);
   }
+
+  /** Pipeline steps have no place in a rounds run; the session refuses them first. */
+  stageReport(): void {}
 
   /** The peer disconnected or said goodbye: never wait for it. */
   leave(id: string): void {

@@ -1,5 +1,5 @@
 // One volunteer's connection to `/swarm`, from the relay's side: the Ed25519 challenge, then
-// typed messages handed to the round coordinator. Every frame is parsed against the
+// typed messages handed to the run's coordinator (swarm-coordinator.ts). Every frame is parsed against the
 // protocol's schemas and every credit-earning message's signature is checked before the
 // coordinator sees it. Bad input ends this connection only, with a reason; nothing here
 // throws out to the socket's event handlers.
@@ -18,8 +18,7 @@ import {
   stageReportMessage,
 } from '../../protocol/swarm-signing.ts';
 import type { Logger } from '../logger.ts';
-import { PipelineCoordinator } from '../pipeline/pipeline-coordinator.ts';
-import type { Coordinator } from '../rounds/coordinator.ts';
+import type { SwarmCoordinator } from './swarm-coordinator.ts';
 
 /** What a session needs of its socket. */
 export interface SessionSocket {
@@ -37,7 +36,7 @@ export const CLOSE = {
 export interface SessionOptions {
   readonly socket: SessionSocket;
   /** DiLoCo rounds, or the steps of a pipeline-parallel run (run config `pipeline`). */
-  readonly coordinator: Coordinator | PipelineCoordinator;
+  readonly coordinator: SwarmCoordinator;
   readonly runId: string;
   readonly configHash: string;
   readonly relayKey: string;
@@ -110,7 +109,7 @@ export class SwarmSession {
     const peer = this.peerId;
     if (!peer) return this.refuse('ERR_SWARM_UNAUTHENTICATED', `${message.type} before hello`);
     // Rounds and pipeline steps have their own credit-earning messages; the other kind's is refused.
-    const pipeline = coordinator instanceof PipelineCoordinator;
+    const pipeline = coordinator.kind === 'pipeline';
     const roundsOnly = message.type === 'manifest' || message.type === 'model-hash';
     if (roundsOnly ? pipeline : message.type === 'stage-report' && !pipeline)
       return this.refuse(
@@ -135,7 +134,7 @@ export class SwarmSession {
         this.ended();
         return;
       case 'stage-report':
-        if ((await this.signed(message, stageReportMessage(runId, message))) && pipeline)
+        if (await this.signed(message, stageReportMessage(runId, message)))
           coordinator.stageReport(peer, message);
         return;
       default: {

@@ -5,7 +5,6 @@
 import { pathToFileURL } from 'node:url';
 import { autotuneMatmul, type TuneCache } from '../../kernels/gpu/autotune.ts';
 import type { GpuContext } from '../../kernels/gpu/context.ts';
-import { memoryTuneCache } from '../../kernels/gpu/tune-cache-memory.ts';
 import { openNodeContext } from '../../kernels/node/open-context.ts';
 import { gemmDispatch } from '../../kernels/ops/matmul.ts';
 import {
@@ -18,6 +17,7 @@ import {
 } from '../../kernels/ops/matmul-tuning.ts';
 import type { GemmShape } from '../../kernels/reference/gemm.ts';
 import { randomFloats } from '../helpers/compare.ts';
+import { memoryTuneCache } from '../helpers/tune-cache-memory.ts';
 
 export interface BenchIterations {
   /** Untimed runs first (pipeline compilation, first touch of the buffers). */

@@ -3,7 +3,7 @@
 // fp32 ones, and what it costs in validation loss against the unsplit model, every row trained
 // on the same batches of the default model and data. Everything is real but the wire: the
 // stages share one GPU and the links hand each other the encoded frames in memory
-// (kernels/pipeline/pipeline-runner.ts). See pipeline/batch-pool.ts for why the batches come
+// (test/helpers/pipeline/pipeline-runner.ts). See pipeline/batch-pool.ts for why the batches come
 // from a fixed pool, and pipeline/train-pipeline.ts for what the byte counts include.
 import { join } from 'node:path';
 import { DEFAULT_MODEL } from '../../kernels/gpt/config.ts';

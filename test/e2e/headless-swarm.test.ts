@@ -8,13 +8,13 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { memoryTuneCache } from '../../kernels/gpu/tune-cache-memory.ts';
 import type { RelayHandle } from '../../relay/server.ts';
 import { type NodeVolunteer, startNodeVolunteer } from '../../web/node/node-volunteer.ts';
 import type { VolunteerEvent } from '../../web/src/peer/volunteer.ts';
 import { nodeContext } from '../helpers/node-context.ts';
 import { stateValidationLoss } from '../helpers/state-validation-loss.ts';
 import { smallDataset, startTestRelay } from '../helpers/test-relay.ts';
+import { memoryTuneCache } from '../helpers/tune-cache-memory.ts';
 
 const MODEL = { vocabSize: 256, contextLength: 32, dModel: 32, nLayer: 1, nHead: 2 };
 

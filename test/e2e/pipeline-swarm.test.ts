@@ -10,7 +10,7 @@ import { stageFlopsPerToken } from '../../kernels/pipeline/stage-flops.ts';
 import { splitLayers } from '../../kernels/pipeline/stage-layout.ts';
 import type { RelayHandle } from '../../relay/server.ts';
 import type { NodePipelineVolunteer } from '../../web/node/node-pipeline-volunteer.ts';
-import type { PipelineEvent } from '../../web/src/peer/pipeline-volunteer.ts';
+import type { PipelineEvent } from '../../web/src/peer/pipeline-events.ts';
 import { enlistPipelineVolunteer, lossEnds, pipelineCoordinator } from '../helpers/pipeline-run.ts';
 import { smallDataset, startTestRelay } from '../helpers/test-relay.ts';
 

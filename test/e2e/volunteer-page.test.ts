@@ -12,13 +12,13 @@ import { join } from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright';
 import { build } from 'vite';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { memoryTuneCache } from '../../kernels/gpu/tune-cache-memory.ts';
 import type { RelayHandle } from '../../relay/server.ts';
 import { CHROMIUM_WEBGPU_ARGS } from '../../vitest.config.ts';
 import { type NodeVolunteer, startNodeVolunteer } from '../../web/node/node-volunteer.ts';
 import { nodeContext } from '../helpers/node-context.ts';
 import { stateValidationLoss } from '../helpers/state-validation-loss.ts';
 import { smallDataset, startTestRelay } from '../helpers/test-relay.ts';
+import { memoryTuneCache } from '../helpers/tune-cache-memory.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const SCREENSHOTS = new URL('./screenshots/', import.meta.url).pathname;

@@ -9,7 +9,7 @@ import {
   type NodePipelineVolunteer,
   startNodePipelineVolunteer,
 } from '../../web/node/node-pipeline-volunteer.ts';
-import type { PipelineEvent } from '../../web/src/peer/pipeline-volunteer.ts';
+import type { PipelineEvent } from '../../web/src/peer/pipeline-events.ts';
 import { nodeContext } from './node-context.ts';
 
 export function pipelineCoordinator(relay: RelayHandle): PipelineCoordinator {

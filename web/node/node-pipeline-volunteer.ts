@@ -3,7 +3,8 @@
 // stage on Dawn in-process.
 import type { GpuContext } from '../../kernels/gpu/context.ts';
 import { LocalStageVolunteerEngine } from '../../kernels/pipeline/stage-volunteer-engine.ts';
-import { type PipelineEvent, PipelineVolunteer } from '../src/peer/pipeline-volunteer.ts';
+import type { PipelineEvent } from '../src/peer/pipeline-events.ts';
+import { PipelineVolunteer } from '../src/peer/pipeline-volunteer.ts';
 import { adapterReport } from '../src/peer/swarm-client.ts';
 import type { FileVolunteerStore } from './file-store.ts';
 import { connectToRelay, type NodeLink, refuseRun, stopOnce } from './node-connection.ts';

@@ -6,7 +6,7 @@ import { openNodeContext } from '../../kernels/node/open-context.ts';
 import { fileTuneCache } from '../../kernels/node/tune-cache-file.ts';
 import { creditsOf } from '../../protocol/credits.ts';
 import { STATE_DIR } from '../../relay/state-dir.ts';
-import type { PipelineEvent } from '../src/peer/pipeline-volunteer.ts';
+import type { PipelineEvent } from '../src/peer/pipeline-events.ts';
 import type { VolunteerEvent } from '../src/peer/volunteer.ts';
 import { connectToRelay } from './node-connection.ts';
 import { startNodePipelineVolunteer } from './node-pipeline-volunteer.ts';

@@ -6,9 +6,9 @@ import type { GptConfig } from '../../../kernels/gpt/config.ts';
 import { GpuGpt } from '../../../kernels/gpt/gpu-gpt.ts';
 import type { GpuContext } from '../../../kernels/gpu/context.ts';
 import type { TuningChoice } from '../../../kernels/ops/matmul-tuning.ts';
-import { PipelineRunner } from '../../../kernels/pipeline/pipeline-runner.ts';
 import { splitLayers } from '../../../kernels/pipeline/stage-layout.ts';
 import type { TokenBatch } from '../../../kernels/train/batch.ts';
+import { PipelineRunner } from '../../helpers/pipeline/pipeline-runner.ts';
 
 export interface OneStageCheck {
   readonly unsplitLoss: number;

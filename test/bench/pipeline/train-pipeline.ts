@@ -8,10 +8,10 @@
 import type { GptConfig } from '../../../kernels/gpt/config.ts';
 import type { GpuContext } from '../../../kernels/gpu/context.ts';
 import type { TuningChoice } from '../../../kernels/ops/matmul-tuning.ts';
-import type { LinkCodecs } from '../../../kernels/pipeline/activation-link.ts';
-import { PipelineRunner } from '../../../kernels/pipeline/pipeline-runner.ts';
 import { splitLayers } from '../../../kernels/pipeline/stage-layout.ts';
 import type { TrainConfig } from '../../../kernels/train/config.ts';
+import type { LinkCodecs } from '../../helpers/pipeline/activation-link.ts';
+import { PipelineRunner } from '../../helpers/pipeline/pipeline-runner.ts';
 import type { BatchPool } from './batch-pool.ts';
 import { hyperAt } from './step-hyper.ts';
 

@@ -11,12 +11,12 @@ import type { GpuGpt } from '../../../kernels/gpt/gpu-gpt.ts';
 import type { TuneCache } from '../../../kernels/gpu/autotune.ts';
 import type { GpuContext } from '../../../kernels/gpu/context.ts';
 import type { RoundConfig } from '../../../kernels/round/config.ts';
-import { MemoryNetwork } from '../../../kernels/round/memory-transport.ts';
 import { type CountedContribution, RoundPeer } from '../../../kernels/round/round-peer.ts';
 import type { TrainConfig } from '../../../kernels/train/config.ts';
 import { type TrainData, Trainer } from '../../../kernels/train/trainer.ts';
 import { deriveSeed } from '../../../protocol/random-k.ts';
 import { createRng } from '../../../protocol/rng.ts';
+import { MemoryNetwork } from '../../helpers/memory-transport.ts';
 import { peerRng } from './peer-data.ts';
 
 export interface SwarmSetup {

@@ -6,10 +6,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { autotuneMatmul, tuneKey } from '../../../kernels/gpu/autotune.ts';
 import type { GpuContext } from '../../../kernels/gpu/context.ts';
-import { memoryTuneCache } from '../../../kernels/gpu/tune-cache-memory.ts';
 import { fileTuneCache } from '../../../kernels/node/tune-cache-file.ts';
 import { candidatesFor, type MatmulTuning, tuningName } from '../../../kernels/ops/matmul-tuning.ts';
 import { nodeContext } from '../../helpers/node-context.ts';
+import { memoryTuneCache } from '../../helpers/tune-cache-memory.ts';
 
 let ctx: GpuContext;
 beforeAll(async () => {

@@ -84,6 +84,8 @@ function setup() {
   } as unknown as SwarmClient;
   let deliver: (from: string, bytes: Uint8Array) => void = () => {};
   const sent: { to: string; bytes: Uint8Array }[] = [];
+  const upHandlers = new Set<(key: string) => void>();
+  const connectedPeers = [TWIN, UP, STRANGER];
   const network = {
     connect: () => {},
     send: async (to: string, bytes: Uint8Array) => {
@@ -93,9 +95,13 @@ function setup() {
       deliver = h;
       return () => {};
     },
+    onPeerUp: (h: (key: string) => void) => {
+      upHandlers.add(h);
+      return () => upHandlers.delete(h);
+    },
     onPeerDown: () => () => {},
     traffic: { bytesSent: 0, bytesReceived: 0 },
-    connectedPeers: [TWIN, UP, STRANGER],
+    connectedPeers,
   };
   const calls: string[] = [];
   const ok = <T>(value: T) => ({ ok: true as const, value });
@@ -139,14 +145,22 @@ function setup() {
       uplinkBytesPerSec: 0,
       downlinkBytesPerSec: 0,
     },
-    sleep: (ms) => new Promise((r) => setTimeout(r, Math.min(ms, 5))),
   });
   const tell = (m: RelayMessage) => {
     for (const l of relayListeners) l(m);
   };
+  /** The mesh connects to `key` (or reconnects), as PeerMesh reports it. */
+  const linkUp = (key: string) => {
+    if (!connectedPeers.includes(key)) connectedPeers.push(key);
+    for (const h of [...upHandlers]) h(key);
+  };
+  const linkDown = (key: string) => connectedPeers.splice(connectedPeers.indexOf(key), 1);
   return {
     volunteer,
     tell,
+    linkUp,
+    linkDown,
+    listeners: () => upHandlers.size,
     deliver: (from: string, b: Uint8Array) => deliver(from, b),
     sent,
     calls,
@@ -206,4 +220,27 @@ it('rolls back an aborted step and takes up the next attempt', async () => {
   deliver(UP, gradientFrame(3, 0)); // the aborted attempt's gradient is stale now
   await new Promise((r) => setTimeout(r, 50));
   expect(calls.some((c) => c.startsWith('backward'))).toBe(false);
+});
+
+it('sends an activation once its link comes up, and stops waiting when the step is aborted', async () => {
+  const { volunteer, tell, sent, calls, linkUp, linkDown, listeners } = setup();
+  linkDown(UP);
+  await volunteer.start();
+  tell(assignment(5));
+  await expect.poll(() => calls.filter((c) => c.startsWith('forward 5')).length).toBe(1);
+  await new Promise((r) => setTimeout(r, 50));
+  // The first forward's frame waits for the link to UP; nothing else runs meanwhile.
+  expect(sent.filter((s) => s.to === UP)).toHaveLength(0);
+  expect(listeners()).toBe(1);
+  linkUp(UP);
+  await expect.poll(() => sent.filter((s) => s.to === UP).length).toBe(2);
+  expect(listeners()).toBe(0);
+
+  linkDown(UP);
+  tell(assignment(6)); // the relay moved on: the step is taken up again, and UP is gone
+  await expect.poll(() => calls.filter((c) => c.startsWith('forward 6')).length).toBe(1);
+  expect(listeners()).toBe(1);
+  tell({ type: 'stage-abort', step: 4, reason: 'the step passed its deadline' });
+  await expect.poll(() => calls.at(-1)).toBe('rollback');
+  expect(listeners()).toBe(0);
 });

@@ -6,14 +6,14 @@ import type { GptConfig } from '../../../kernels/gpt/config.ts';
 import { initParams } from '../../../kernels/gpt/init.ts';
 import type { GpuContext } from '../../../kernels/gpu/context.ts';
 import { defaultTuning } from '../../../kernels/ops/matmul-tuning.ts';
-import type { LinkCodecs } from '../../../kernels/pipeline/activation-link.ts';
-import { PipelineRunner } from '../../../kernels/pipeline/pipeline-runner.ts';
 import { splitLayers } from '../../../kernels/pipeline/stage-layout.ts';
 import { MemorySplit } from '../../../kernels/train/memory-split.ts';
 import { createRng } from '../../../protocol/rng.ts';
 import { brownSample } from '../../helpers/brown-sample.ts';
 import { difference } from '../../helpers/compare.ts';
 import { nodeContext } from '../../helpers/node-context.ts';
+import type { LinkCodecs } from '../../helpers/pipeline/activation-link.ts';
+import { PipelineRunner } from '../../helpers/pipeline/pipeline-runner.ts';
 
 const CONFIG: GptConfig = { vocabSize: 256, contextLength: 16, dModel: 32, nLayer: 4, nHead: 4 };
 const T = 16;

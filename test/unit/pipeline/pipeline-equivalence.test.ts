@@ -1,5 +1,7 @@
-// With compression off (fp32 frames), a model split into stages and run through the 1F1B
-// schedule computes what the unsplit GpuGpt computes on the same batch: the loss, every
+// With compression off (fp32 frames), a model split into stages, each running its microbatches
+// in the order a stage volunteer does (kernels/pipeline/stage-order.ts; with the in-process
+// runner's in-order links that order is 1F1B), computes what the unsplit GpuGpt computes on the
+// same batch: the loss, every
 // parameter gradient (the tied embedding's included), and, step after step, the parameters.
 // Only the order of float additions differs (microbatch sums, the split gradient norm).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,12 +11,12 @@ import { initParams } from '../../../kernels/gpt/init.ts';
 import { blockNames, paramLayout, WTE } from '../../../kernels/gpt/layout.ts';
 import type { GpuContext } from '../../../kernels/gpu/context.ts';
 import { defaultTuning } from '../../../kernels/ops/matmul-tuning.ts';
-import { PipelineRunner } from '../../../kernels/pipeline/pipeline-runner.ts';
 import { splitLayers } from '../../../kernels/pipeline/stage-layout.ts';
 import type { TokenBatch } from '../../../kernels/train/batch.ts';
 import { createRng } from '../../../protocol/rng.ts';
 import { expectClose } from '../../helpers/compare.ts';
 import { nodeContext } from '../../helpers/node-context.ts';
+import { PipelineRunner } from '../../helpers/pipeline/pipeline-runner.ts';
 
 const CONFIG: GptConfig = { vocabSize: 256, contextLength: 16, dModel: 32, nLayer: 4, nHead: 4 };
 const T = 16;

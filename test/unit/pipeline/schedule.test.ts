@@ -11,7 +11,7 @@ import {
   peakInFlight,
   simulate,
   validateSchedule,
-} from '../../../kernels/pipeline/schedule.ts';
+} from '../../helpers/pipeline/schedule.ts';
 
 const name = (op: PipelineOp) => `${op.type === 'forward' ? 'F' : 'B'}${op.microbatch}`;
 

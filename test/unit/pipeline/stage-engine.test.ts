@@ -7,7 +7,6 @@ import { initParams } from '../../../kernels/gpt/init.ts';
 import { WTE } from '../../../kernels/gpt/layout.ts';
 import type { GpuContext } from '../../../kernels/gpu/context.ts';
 import { defaultTuning } from '../../../kernels/ops/matmul-tuning.ts';
-import { PipelineRunner } from '../../../kernels/pipeline/pipeline-runner.ts';
 import { StageEngine } from '../../../kernels/pipeline/stage-engine.ts';
 import { splitLayers } from '../../../kernels/pipeline/stage-layout.ts';
 import { createRng } from '../../../protocol/rng.ts';
@@ -15,6 +14,7 @@ import { decodeTensorFrame } from '../../../protocol/tensor-frame.ts';
 import { resolveRunConfig } from '../../../relay/run/run-config.ts';
 import { expectClose } from '../../helpers/compare.ts';
 import { nodeContext } from '../../helpers/node-context.ts';
+import { PipelineRunner } from '../../helpers/pipeline/pipeline-runner.ts';
 
 const resolved = resolveRunConfig({
   model: { vocabSize: 256, contextLength: 16, dModel: 32, nLayer: 2, nHead: 2 },

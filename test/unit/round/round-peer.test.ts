@@ -7,13 +7,13 @@ import { GpuGpt } from '../../../kernels/gpt/gpu-gpt.ts';
 import { initParams } from '../../../kernels/gpt/init.ts';
 import type { GpuContext } from '../../../kernels/gpu/context.ts';
 import { defaultTuning } from '../../../kernels/ops/matmul-tuning.ts';
-import { MemoryNetwork } from '../../../kernels/round/memory-transport.ts';
 import { RoundPeer } from '../../../kernels/round/round-peer.ts';
 import { DEFAULT_TRAIN } from '../../../kernels/train/config.ts';
 import { MemorySplit } from '../../../kernels/train/memory-split.ts';
 import { Trainer } from '../../../kernels/train/trainer.ts';
 import { createRng } from '../../../protocol/rng.ts';
 import { brownSample } from '../../helpers/brown-sample.ts';
+import { MemoryNetwork } from '../../helpers/memory-transport.ts';
 import { nodeContext } from '../../helpers/node-context.ts';
 
 const MODEL: GptConfig = { vocabSize: 256, contextLength: 16, dModel: 16, nLayer: 1, nHead: 2 };

@@ -7,7 +7,6 @@ import type { GptConfig } from '../../../kernels/gpt/config.ts';
 import { GpuGpt } from '../../../kernels/gpt/gpu-gpt.ts';
 import { initParams } from '../../../kernels/gpt/init.ts';
 import type { GpuContext } from '../../../kernels/gpu/context.ts';
-import { memoryTuneCache } from '../../../kernels/gpu/tune-cache-memory.ts';
 import { defaultTuning } from '../../../kernels/ops/matmul-tuning.ts';
 import { DENSE } from '../../../kernels/round/config.ts';
 import { DEFAULT_TRAIN, type TrainConfig } from '../../../kernels/train/config.ts';
@@ -18,6 +17,7 @@ import { shardTokens } from '../../bench/swarm/peer-data.ts';
 import { simulateDiloco } from '../../bench/swarm/simulate-diloco.ts';
 import { brownSample } from '../../helpers/brown-sample.ts';
 import { nodeContext } from '../../helpers/node-context.ts';
+import { memoryTuneCache } from '../../helpers/tune-cache-memory.ts';
 
 const MODEL: GptConfig = { vocabSize: 256, contextLength: 32, dModel: 32, nLayer: 2, nHead: 2 };
 const TRAIN: TrainConfig = {

@@ -4,12 +4,12 @@
 import { expect, it } from 'vitest';
 import { initParams } from '../../../kernels/gpt/init.ts';
 import { paramLayout } from '../../../kernels/gpt/layout.ts';
-import { memoryTuneCache } from '../../../kernels/gpu/tune-cache-memory.ts';
 import { decodeLocalState } from '../../../kernels/round/local-state-file.ts';
 import { LocalVolunteerEngine } from '../../../kernels/round/volunteer-engine.ts';
 import { resolveRunConfig } from '../../../relay/run/run-config.ts';
 import { brownSample } from '../../helpers/brown-sample.ts';
 import { nodeContext } from '../../helpers/node-context.ts';
+import { memoryTuneCache } from '../../helpers/tune-cache-memory.ts';
 
 const resolved = resolveRunConfig({
   model: { vocabSize: 256, contextLength: 16, dModel: 32, nLayer: 1, nHead: 2 },

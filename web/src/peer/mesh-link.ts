@@ -4,7 +4,7 @@
 // (channel-writer.ts) and reassembled by an assembler of its own, so one sender's chunks never
 // touch another's. Nothing the other side sends can throw out of here: bad frames are counted
 // and, before authentication, cost the other side this link.
-import type { TrafficStats } from '../../../kernels/round/transport.ts';
+
 import { ChunkAssembler, splitIntoChunks } from '../../../protocol/frame-chunks.ts';
 import { decodeAuthFrame, isAuthFrame } from '../../../protocol/mesh-auth-frame.ts';
 import { ChannelAuth } from './channel-auth.ts';
@@ -14,6 +14,7 @@ import { MeshError, type PeerDownReason } from './mesh-errors.ts';
 import type { MeshLimits } from './mesh-limits.ts';
 import type { MeshSignalData } from './mesh-signals.ts';
 import type { MeshDataChannel, MeshPeer } from './mesh-simple-peer.ts';
+import type { TrafficStats } from './transport.ts';
 
 /**
  * Auth frames that may arrive before our own 'connect' event (the other side's channel can

@@ -1,4 +1,4 @@
-// PeerMesh: the round code's Transport (kernels/round/transport.ts) over WebRTC data
+// PeerMesh: the peers' Transport (transport.ts) over WebRTC data
 // channels, the same code in the page and in the headless Node volunteer. Signaling goes
 // through the relay's /signal topics (mesh-signals.ts); every connection authenticates both
 // ways before it carries a byte of payload (channel-auth.ts); messages travel as chunks with
@@ -8,7 +8,6 @@
 //   Node     SimplePeer from 'simple-peer', wrtc from '@roamhq/wrtc', `new WebSocket(url)` of 'ws'
 
 import { safeParse } from 'valibot';
-import { emptyTraffic, type TrafficStats, type Transport } from '../../../kernels/round/transport.ts';
 import { encodeBase64url } from '../../../protocol/base64url.ts';
 import type { PublishMessage } from '../../../protocol/signal-messages.ts';
 import type { PeerIdentity } from './identity.ts';
@@ -26,6 +25,7 @@ import {
 } from './mesh-signals.ts';
 import type { MeshIceServer, MeshPeer, MeshPeerConstructor, MeshWrtc } from './mesh-simple-peer.ts';
 import type { SignalChannel } from './signal-client.ts';
+import { emptyTraffic, type TrafficStats, type Transport } from './transport.ts';
 
 export interface PeerMeshOptions {
   readonly identity: PeerIdentity;

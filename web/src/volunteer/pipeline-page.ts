@@ -6,11 +6,12 @@
 import type { Remote } from 'comlink';
 import { activationFrameBytes } from '../../../protocol/activation-frame.ts';
 import type { RunConfig } from '../../../protocol/run-config.ts';
-import { type PipelineEvent, PipelineVolunteer } from '../peer/pipeline-volunteer.ts';
+import type { PipelineEvent } from '../peer/pipeline-events.ts';
+import { PipelineVolunteer, type PipelineVolunteerOptions } from '../peer/pipeline-volunteer.ts';
 import type { RelayApi } from '../peer/relay-api.ts';
 import type { SwarmClient } from '../peer/swarm-client.ts';
 import type { SwarmDoc } from '../peer/swarm-doc.ts';
-import type { FrameNetwork, VolunteerStore } from '../peer/volunteer.ts';
+import type { VolunteerStore } from '../peer/volunteer.ts';
 import type { VolunteerWorkerApi } from '../worker/volunteer-api.ts';
 import type { LiveChart } from './charts.ts';
 
@@ -27,7 +28,7 @@ export interface PipelinePageOptions {
   readonly client: SwarmClient;
   readonly relay: RelayApi;
   readonly config: RunConfig;
-  readonly network: FrameNetwork;
+  readonly network: PipelineVolunteerOptions['network'];
   readonly store: VolunteerStore;
   readonly worker: Remote<VolunteerWorkerApi>;
   readonly swarm: SwarmDoc;

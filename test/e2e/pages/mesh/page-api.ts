@@ -1,7 +1,7 @@
 // What the mesh test page offers the test driving it (test/e2e/mesh-chromium.test.ts), on
 // `window.meshPage`. Bulk bytes never cross page.evaluate: both sides make them from a seed
 // and compare SHA-256 digests.
-import type { TrafficStats } from '../../../../kernels/round/transport.ts';
+import type { TrafficStats } from '../../../../web/src/peer/transport.ts';
 
 export interface MeshPageApi {
   /** Makes an identity, a signal client and a PeerMesh; returns the page's public key. */

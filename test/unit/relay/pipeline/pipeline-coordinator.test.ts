@@ -217,3 +217,24 @@ it('seats a latecomer on the thinnest stage, which sends it its state, and stall
   for (const id of other) coordinator.leave(id);
   expect(coordinator.roundInProgress).toBeNull();
 });
+
+it('seats round robin in arrival order on the even split, whatever the volunteers claim of themselves', async () => {
+  const { clock, coordinator, last } = setup();
+  // C claims a huge GPU and A a tiny one: a claim the relay has not measured buys no seat.
+  const claim = (memoryBytes: number, tokensPerSec: number) => ({
+    tokensPerSec,
+    uplinkBytesPerSec: 1e9,
+    downlinkBytesPerSec: 1e9,
+    memoryBytes,
+  });
+  coordinator.capabilities(C, claim(2 ** 40, 1e9));
+  coordinator.capabilities(A, claim(1, 1));
+  for (const id of [A, B, C]) coordinator.ready(id, -1, null);
+  clock.advance(100);
+  const split = splitLayers(4, 2);
+  for (const id of [A, B, C]) {
+    const a = last(id, 'stage-assignment');
+    expect(a?.stages).toEqual([[A, C].sort(), [B]]);
+    expect(a?.layers).toEqual(split[a?.stage ?? -1]);
+  }
+});

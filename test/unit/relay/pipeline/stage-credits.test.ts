@@ -3,27 +3,39 @@
 import { describe, expect, it } from 'vitest';
 import type { GptConfig } from '../../../../kernels/gpt/config.ts';
 import { stageFlopsPerToken } from '../../../../kernels/pipeline/stage-flops.ts';
-import { stageCost } from '../../../../relay/pipeline/stage-cost.ts';
-import { stageCredits } from '../../../../relay/pipeline/stage-credits.ts';
-import { assemblePlan } from '../../../../relay/pipeline/stage-plan.ts';
-import { allCuts, resolved } from './plan-fixtures.ts';
+import { type CreditedPlan, stageCredits } from '../../../../relay/pipeline/stage-credits.ts';
 
 const MODEL: GptConfig = { vocabSize: 50304, contextLength: 1024, dModel: 768, nLayer: 6, nHead: 12 };
-const OPTIONS = resolved(MODEL, { stages: 'auto', microbatch: { B: 4, T: 1024 } });
+const OPTIONS = { B: 4, T: 1024 };
 
-/** A plan over `cuts` with two volunteers per stage, s.a and s.b. */
-function planOver(cuts: readonly number[]) {
-  const S = cuts.length - 1;
-  const volunteers = Array.from({ length: S }, (_, s) =>
-    ['a', 'b'].map((x) => ({
-      id: `${s}.${x}`,
-      flopsPerSec: 1e12,
-      memoryBytes: 2 ** 40,
-      uplinkBytesPerSec: 1e6,
+/** Every composition of L layers into S non-empty contiguous stages, as cut lists. */
+function* allCuts(L: number, S: number): Generator<number[]> {
+  const cuts = [0];
+  function* extend(s: number): Generator<number[]> {
+    if (s === S) {
+      yield [...cuts, L];
+      return;
+    }
+    for (let b = (cuts[s - 1] as number) + 1; b <= L - (S - s); b++) {
+      cuts[s] = b;
+      yield* extend(s + 1);
+    }
+    cuts.length = s;
+  }
+  yield* extend(1);
+}
+
+/** Stage s holds layers [cuts[s], cuts[s + 1]) with two volunteers, s.a and s.b. */
+function planOver(cuts: readonly number[]): CreditedPlan {
+  return {
+    model: MODEL,
+    options: OPTIONS,
+    stages: cuts.slice(1).map((end, s) => ({
+      stage: s,
+      layers: { start: cuts[s] as number, end },
+      members: [{ id: `${s}.a` }, { id: `${s}.b` }],
     })),
-  ).flat();
-  const stageOf = Int32Array.from(volunteers, (_, i) => Math.floor(i / 2));
-  return assemblePlan(MODEL, OPTIONS, stageCost(MODEL, OPTIONS), volunteers, [], cuts, stageOf, false);
+  };
 }
 
 describe('stageCredits', () => {

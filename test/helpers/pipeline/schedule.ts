@@ -1,5 +1,7 @@
 // Pipeline schedules as data: for S stages and M microbatches, the ordered forward (F m) and
 // backward (B m) ops each stage runs in one optimizer step, and a simulator that times them.
+// The textbook reference for the order stage volunteers run (kernels/pipeline/stage-order.ts):
+// with frames crossing in order it is this 1F1B (test/unit/pipeline/stage-order.test.ts).
 //
 // 1F1B, PipeDream-flush (Narayanan et al. 2021, "Memory-efficient pipeline-parallel DNN
 // training", and Megatron-LM's default schedule): stage s (0-based) first runs S − s − 1 warm-up
@@ -9,9 +11,10 @@
 // (S − 1)/(M + S − 1) of the time with equal op times, but stage s holds at most S − s
 // microbatches' activations at once instead of all M.
 
-export type PipelineOp =
-  | { readonly type: 'forward'; readonly microbatch: number }
-  | { readonly type: 'backward'; readonly microbatch: number };
+import type { StageOp } from '../../../kernels/pipeline/stage-order.ts';
+
+/** The ops of stage-order.ts: a schedule lists what nextStageOp() hands out one at a time. */
+export type PipelineOp = StageOp;
 
 export interface PipelineSchedule {
   readonly stages: number;

@@ -1,26 +1,30 @@
-// Pipeline-parallel training in one process: S GpuStages (gpu-stage.ts) on one device, run
-// through the 1F1B schedule (schedule.ts), with every boundary tensor crossing an in-memory
+// Pipeline-parallel training in one process: S GpuStages (kernels/pipeline/gpu-stage.ts) on one
+// device, each running its microbatches in the order a stage volunteer does
+// (kernels/pipeline/stage-order.ts, through drive-stages.ts), with every boundary tensor crossing an in-memory
 // ActivationLink (activation-link.ts) as the encoded frame a peer would send. It is the compute
 // core of pipeline parallelism, and the reference a networked pipeline must agree with: with the
 // fp32 codec a step equals the unsplit model's step on the same batch.
 //
-// One step, as in PipeDream-flush: every stage runs its forwards and backwards (the runner picks
-// any stage whose next op has its input), the head's gradient of the tied embedding goes back to
+// One step, as in PipeDream-flush: every stage runs its forwards and backwards (the runner gives
+// every stage whose next op has its input that op), the head's gradient of the tied embedding goes back to
 // the first stage (stage-layout.ts), the stages agree on the global gradient norm (each sends its
 // sum of squares), every stage takes its AdamW step, and the first stage's new embedding is
 // copied to the head.
-import { type ActivationDirection, isDeltaCodec } from '../../protocol/activation-frame.ts';
-import type { GptConfig } from '../gpt/config.ts';
-import { WTE } from '../gpt/layout.ts';
-import type { GpuContext } from '../gpu/context.ts';
-import type { AdamWHyperparameters } from '../ops/adamw.ts';
-import type { AttentionTuning } from '../ops/attention.ts';
-import type { TuningChoice } from '../ops/matmul-tuning.ts';
-import type { TokenBatch } from '../train/batch.ts';
+
+import type { GptConfig } from '../../../kernels/gpt/config.ts';
+import { WTE } from '../../../kernels/gpt/layout.ts';
+import type { GpuContext } from '../../../kernels/gpu/context.ts';
+import type { AdamWHyperparameters } from '../../../kernels/ops/adamw.ts';
+import type { AttentionTuning } from '../../../kernels/ops/attention.ts';
+import type { TuningChoice } from '../../../kernels/ops/matmul-tuning.ts';
+import { GpuStage } from '../../../kernels/pipeline/gpu-stage.ts';
+import { type LayerRange, stageLayout } from '../../../kernels/pipeline/stage-layout.ts';
+import type { StageOp } from '../../../kernels/pipeline/stage-order.ts';
+import type { TokenBatch } from '../../../kernels/train/batch.ts';
+import { type ActivationDirection, isDeltaCodec } from '../../../protocol/activation-frame.ts';
 import { ActivationLink, type LinkCodecs } from './activation-link.ts';
-import { GpuStage } from './gpu-stage.ts';
-import { oneForwardOneBackward, type PipelineOp, type PipelineSchedule, peakInFlight } from './schedule.ts';
-import { type LayerRange, stageLayout } from './stage-layout.ts';
+import { stageOps, stageOrder } from './drive-stages.ts';
+import { peakInFlight } from './schedule.ts';
 
 export interface PipelineOptions {
   /** Each stage's layers, e.g. splitLayers(config.nLayer, S). */
@@ -61,7 +65,8 @@ export interface PipelineStepReport {
 export class PipelineRunner {
   readonly stages: readonly GpuStage[];
   readonly links: readonly ActivationLink[];
-  readonly schedule: PipelineSchedule;
+  /** Each stage's ops in the order it runs them. */
+  readonly order: readonly (readonly StageOp[])[];
   private round = 0;
   private destroyed = false;
 
@@ -72,7 +77,7 @@ export class PipelineRunner {
   ) {
     const { split, microbatchSize: B, microbatches: M, T } = options;
     const S = split.length;
-    this.schedule = oneForwardOneBackward(S, M);
+    this.order = stageOrder(S, M);
     const codecs = options.codecs ?? { forward: 'fp32', backward: 'fp32' };
     this.stages = split.map(
       (_, s) =>
@@ -81,7 +86,7 @@ export class PipelineRunner {
           T,
           matmul: options.matmul,
           attention: options.attention,
-          slots: peakInFlight(this.schedule.ops[s] ?? []),
+          slots: peakInFlight(this.order[s] ?? []),
           microbatches: M,
         }),
     );
@@ -153,7 +158,7 @@ export class PipelineRunner {
     for (const link of this.links) link.resetTraffic();
 
     const losses = new Array<number>(M).fill(Number.NaN);
-    const run = async (s: number, op: PipelineOp) => {
+    const run = async (s: number, op: StageOp) => {
       const stage = this.stages[s] as GpuStage;
       const m = op.microbatch;
       if (op.type === 'forward') {
@@ -218,31 +223,11 @@ export class PipelineRunner {
     return { ...report, tiedBytes, ...(gradNorm === undefined ? {} : { gradNorm }) };
   }
 
-  /**
-   * Runs each stage's ops in its order, any stage whose next op has its input waiting: in one
-   * process the order across stages is free, so long as every op finds what it needs.
-   */
-  private async runSchedule(run: (s: number, op: PipelineOp) => Promise<void>): Promise<void> {
-    const { ops } = this.schedule;
-    const next = ops.map(() => 0);
-    let remaining = ops.reduce((n, list) => n + list.length, 0);
-    while (remaining > 0) {
-      let progressed = false;
-      for (const [s, list] of ops.entries()) {
-        const op = list[next[s] as number];
-        if (!op || !this.ready(s, op)) continue;
-        await run(s, op);
-        next[s] = (next[s] as number) + 1;
-        remaining--;
-        progressed = true;
-      }
-      if (!progressed) throw new Error('pipeline schedule deadlocked: no stage has its input');
-    }
-  }
-
-  private ready(s: number, op: PipelineOp): boolean {
-    if (op.type === 'forward') return s === 0 || this.linkBelow(s).peek('forward') === op.microbatch;
-    return s === this.stages.length - 1 || this.linkAbove(s).peek('backward') === op.microbatch;
+  /** Runs the stages' ops in the volunteers' order, each when its input has crossed its link. */
+  private async runSchedule(run: (s: number, op: StageOp) => Promise<void>): Promise<void> {
+    const waiting = (s: number, type: StageOp['type'], m: number) =>
+      (type === 'forward' ? this.linkBelow(s) : this.linkAbove(s)).peek(type) === m;
+    for (const [s, op] of stageOps(this.stages.length, this.options.microbatches, waiting)) await run(s, op);
   }
 
   private linkBelow(s: number): ActivationLink {

@@ -1,7 +1,7 @@
-// How a peer's round code talks to other peers: whole messages in, whole messages out. The
-// browser implements it over WebRTC data channels (simple-peer), the headless volunteer over
-// Node WebRTC, and the swarm simulator in memory (memory-transport.ts); the round code above
-// it is the same everywhere.
+// What a peer's mesh offers the volunteers above it: whole messages in, whole messages out.
+// PeerMesh (mesh.ts) implements it over WebRTC data channels, in the page (simple-peer) and in
+// the headless volunteer (Node WebRTC); the tests' swarm simulator implements it in memory
+// (test/helpers/memory-transport.ts). The volunteers see it through FrameNetwork (volunteer.ts).
 
 export interface Transport {
   readonly id: string;

@@ -3,7 +3,6 @@
 // receiver's caches stay bit-identical over many microbatches, evictions and shape changes.
 import { describe, expect, it } from 'vitest';
 import { encodeActivationsReference } from '../../../kernels/reference/activation-codec.ts';
-import { ActivationCache, type ActivationKey } from '../../../protocol/activation-cache.ts';
 import {
   type ActivationCodec,
   type ActivationDirection,
@@ -13,6 +12,7 @@ import {
   isDeltaCodec,
 } from '../../../protocol/activation-frame.ts';
 import { createRng, type Rng } from '../../../protocol/rng.ts';
+import { ActivationCache, type ActivationKey } from '../../helpers/pipeline/activation-cache.ts';
 
 const BLOCK_SIZE = 64;
 

@@ -21,8 +21,8 @@ import {
   dequantizeActivations,
   isDeltaCodec,
   quantizedCodec,
-} from './activation-frame.ts';
-import type { DecodeResult } from './frame-errors.ts';
+} from '../../../protocol/activation-frame.ts';
+import type { DecodeResult } from '../../../protocol/frame-errors.ts';
 
 export interface ActivationKey {
   readonly boundary: number;

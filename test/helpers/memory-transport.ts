@@ -1,7 +1,7 @@
 // An in-memory network for the swarm simulator and tests: the real chunking and reassembly
 // (protocol/frame-chunks.ts), the real byte counts, only the wire replaced by a function call.
 import { ChunkAssembler, splitIntoChunks } from '../../protocol/frame-chunks.ts';
-import { emptyTraffic, type TrafficStats, type Transport } from './transport.ts';
+import { emptyTraffic, type TrafficStats, type Transport } from '../../web/src/peer/transport.ts';
 
 export class MemoryNetwork {
   private readonly peers = new Map<string, MemoryTransport>();

@@ -1,5 +1,5 @@
 // A TuneCache in memory: for tests, and for runs that should not remember anything.
-import type { TuneCache } from './autotune.ts';
+import type { TuneCache } from '../../kernels/gpu/autotune.ts';
 
 export function memoryTuneCache(entries: Map<string, string> = new Map()): TuneCache {
   return {

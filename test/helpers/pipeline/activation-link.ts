@@ -3,14 +3,16 @@
 // quantized on the sender's GPU (kernels/compress/gpu-activation-codec.ts) and decoded on the
 // receiver's CPU, exactly the bytes a WebRTC data channel would carry between two volunteers.
 //
-// Each end keeps its own ActivationCache (protocol/activation-cache.ts) when a direction uses a
+// Each end keeps its own ActivationCache (activation-cache.ts) when a direction uses a
 // delta codec: the AQ-SGD scheme (Wang et al. 2022) sends the change of a sample's activation
 // since it last crossed, which needs the sender and the receiver to hold the same base. The
 // cache key is the microbatch's sample id, the data position of its first sequence, so a sample
 // that comes back in a later epoch finds its base. AQ-SGD itself sends gradients plain (they do
 // not change slowly the way a sample's activations do), but either direction may choose.
 
-import { ActivationCache } from '../../protocol/activation-cache.ts';
+import { GpuActivationCodec } from '../../../kernels/compress/gpu-activation-codec.ts';
+import type { GpuContext } from '../../../kernels/gpu/context.ts';
+import { GpuError } from '../../../kernels/gpu/errors.ts';
 import {
   ACTIVATION_CODECS,
   type ActivationCodec,
@@ -23,10 +25,8 @@ import {
   dequantizeActivations,
   encodeActivationFrame,
   isDeltaCodec,
-} from '../../protocol/activation-frame.ts';
-import { GpuActivationCodec } from '../compress/gpu-activation-codec.ts';
-import type { GpuContext } from '../gpu/context.ts';
-import { GpuError } from '../gpu/errors.ts';
+} from '../../../protocol/activation-frame.ts';
+import { ActivationCache } from './activation-cache.ts';
 
 /** What each direction of a link sends. */
 export interface LinkCodecs {
