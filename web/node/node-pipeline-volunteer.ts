@@ -5,8 +5,13 @@ import type { GpuContext } from '../../kernels/gpu/context.ts';
 import { LocalStageVolunteerEngine } from '../../kernels/pipeline/stage-volunteer-engine.ts';
 import { type PipelineEvent, PipelineVolunteer } from '../src/peer/pipeline-volunteer.ts';
 import { adapterReport } from '../src/peer/swarm-client.ts';
-import type { FileVolunteerStore } from './file-store.ts';
-import { connectToRelay, type NodeLink, refuseRun, stopOnce } from './node-connection.ts';
+import {
+  connectToRelay,
+  type HeadlessVolunteer,
+  headless,
+  type NodeLink,
+  refuseRun,
+} from './node-connection.ts';
 
 export interface NodePipelineVolunteerOptions {
   /** http(s)://host:port of the relay. */
@@ -20,13 +25,7 @@ export interface NodePipelineVolunteerOptions {
   readonly onEvent?: (event: PipelineEvent) => void;
 }
 
-export interface NodePipelineVolunteer {
-  readonly volunteer: PipelineVolunteer;
-  readonly peerId: string;
-  readonly runId: string;
-  readonly store: FileVolunteerStore;
-  stop(): Promise<void>;
-}
+export type NodePipelineVolunteer = HeadlessVolunteer<PipelineVolunteer>;
 
 /** Joins a pipeline run; `link` when the caller already connected (to see which kind of run it is). */
 export async function startNodePipelineVolunteer(
@@ -34,7 +33,7 @@ export async function startNodePipelineVolunteer(
   given?: NodeLink,
 ): Promise<NodePipelineVolunteer> {
   const link = given ?? (await connectToRelay(options));
-  const { store, identity, client, relay, config, mesh } = link;
+  const { store, client, relay, config, mesh } = link;
   if (!config.pipeline) refuseRun(link, 'this run trains in DiLoCo rounds: join it with startNodeVolunteer');
   const engine = new LocalStageVolunteerEngine(options.ctx, config);
   const volunteer = new PipelineVolunteer({
@@ -54,18 +53,8 @@ export async function startNodePipelineVolunteer(
     onEvent: options.onEvent,
   });
   await volunteer.start();
-  return {
-    volunteer,
-    peerId: identity.publicKey,
-    runId: client.runId,
-    store,
-    stop: stopOnce(
-      link,
-      () => volunteer.stop(),
-      async () => {
-        await volunteer.idle();
-        await engine.destroy();
-      },
-    ),
-  };
+  return headless(link, volunteer, async () => {
+    await volunteer.idle();
+    await engine.destroy();
+  });
 }
