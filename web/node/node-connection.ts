@@ -4,6 +4,7 @@
 import wrtc from '@roamhq/wrtc';
 import SimplePeer from 'simple-peer';
 import WebSocket from 'ws';
+import type { GpuContext } from '../../kernels/gpu/context.ts';
 import { identityFromKeyPair } from '../src/peer/identity.ts';
 import type { MeshPeerConstructor, MeshWrtc } from '../src/peer/mesh-simple-peer.ts';
 import { connectToRelay as joinRun, openMesh, type RunLink } from '../src/peer/run-link.ts';
@@ -32,15 +33,36 @@ export async function connectToRelay(options: {
   return { ...(await openMesh(options.relay, link, NODE)), store };
 }
 
+/** What every headless volunteer is started with. */
+export interface HeadlessOptions {
+  /** http(s)://host:port of the relay. */
+  readonly relay: string;
+  readonly name: string;
+  /** Keeps the key, the receipts and (in a DiLoCo run) the last committed state. */
+  readonly stateDir: string;
+  readonly ctx: GpuContext;
+}
+
 /**
- * Turns away a run of the other kind (a round volunteer joined a pipeline run, or the reverse):
- * closes what the link opened, then throws with `message`.
+ * The link for a run of one kind (`pipeline` or DiLoCo rounds): `given` when the caller already
+ * connected (to see which kind of run it is). A run of the other kind is turned away: what the
+ * link opened is closed, and it throws.
  */
-export function refuseRun(link: NodeLink, message: string): never {
+export async function linkForRun(
+  options: HeadlessOptions,
+  given: NodeLink | undefined,
+  pipeline: boolean,
+): Promise<NodeLink> {
+  const link = given ?? (await connectToRelay(options));
+  if (Boolean(link.config.pipeline) === pipeline) return link;
   link.mesh.destroy();
   link.signal.close();
   link.client.close('another kind of run');
-  throw new Error(message);
+  throw new Error(
+    pipeline
+      ? 'this run trains in DiLoCo rounds: join it with startNodeVolunteer'
+      : 'this run is pipeline parallel: join it with startNodePipelineVolunteer',
+  );
 }
 
 /** A headless volunteer, whichever way its run trains. */

@@ -1,25 +1,18 @@
 // The headless volunteer in a pipeline-parallel run: the same peer runtime as a tab
 // (web/src/peer/pipeline-volunteer.ts) over the same connection (node-connection.ts), with its
 // stage on Dawn in-process.
-import type { GpuContext } from '../../kernels/gpu/context.ts';
 import { LocalStageVolunteerEngine } from '../../kernels/pipeline/stage-volunteer-engine.ts';
 import { type PipelineEvent, PipelineVolunteer } from '../src/peer/pipeline-volunteer.ts';
 import { adapterReport } from '../src/peer/swarm-client.ts';
 import {
-  connectToRelay,
+  type HeadlessOptions,
   type HeadlessVolunteer,
   headless,
+  linkForRun,
   type NodeLink,
-  refuseRun,
 } from './node-connection.ts';
 
-export interface NodePipelineVolunteerOptions {
-  /** http(s)://host:port of the relay. */
-  readonly relay: string;
-  readonly name: string;
-  /** Keeps the key and the receipts. */
-  readonly stateDir: string;
-  readonly ctx: GpuContext;
+export interface NodePipelineVolunteerOptions extends HeadlessOptions {
   /** Bytes of GPU memory offered to the stage planner. */
   readonly memoryBytes?: number;
   readonly onEvent?: (event: PipelineEvent) => void;
@@ -32,9 +25,8 @@ export async function startNodePipelineVolunteer(
   options: NodePipelineVolunteerOptions,
   given?: NodeLink,
 ): Promise<NodePipelineVolunteer> {
-  const link = given ?? (await connectToRelay(options));
+  const link = await linkForRun(options, given, true);
   const { store, client, relay, config, mesh } = link;
-  if (!config.pipeline) refuseRun(link, 'this run trains in DiLoCo rounds: join it with startNodeVolunteer');
   const engine = new LocalStageVolunteerEngine(options.ctx, config);
   const volunteer = new PipelineVolunteer({
     client,

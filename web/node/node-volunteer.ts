@@ -4,27 +4,20 @@
 // as a tab, so the two train together in one round.
 import { paramLayout } from '../../kernels/gpt/layout.ts';
 import type { TuneCache } from '../../kernels/gpu/autotune.ts';
-import type { GpuContext } from '../../kernels/gpu/context.ts';
 import { noiseStreamOf } from '../../kernels/round/round-engine.ts';
 import { LocalVolunteerEngine } from '../../kernels/round/volunteer-engine.ts';
 import { roundVolunteer } from '../src/peer/run-link.ts';
 import { adapterReport } from '../src/peer/swarm-client.ts';
 import type { Volunteer, VolunteerEvent } from '../src/peer/volunteer.ts';
 import {
-  connectToRelay,
+  type HeadlessOptions,
   type HeadlessVolunteer,
   headless,
+  linkForRun,
   type NodeLink,
-  refuseRun,
 } from './node-connection.ts';
 
-export interface NodeVolunteerOptions {
-  /** http(s)://host:port of the relay. */
-  readonly relay: string;
-  readonly name: string;
-  /** Keeps the key, the last committed state and the receipts. */
-  readonly stateDir: string;
-  readonly ctx: GpuContext;
+export interface NodeVolunteerOptions extends HeadlessOptions {
   readonly tuneCache: TuneCache;
   /** Fraction of the time the GPU may work, in (0, 1]. */
   readonly dutyCycle?: number;
@@ -38,10 +31,8 @@ export async function startNodeVolunteer(
   options: NodeVolunteerOptions,
   given?: NodeLink,
 ): Promise<NodeVolunteer> {
-  const link = given ?? (await connectToRelay(options));
+  const link = await linkForRun(options, given, false);
   const { store, identity, config } = link;
-  if (config.pipeline)
-    refuseRun(link, 'this run is pipeline parallel: join it with startNodePipelineVolunteer');
   const engine = await LocalVolunteerEngine.create({
     ctx: options.ctx,
     config,
