@@ -84,12 +84,14 @@ it('trains a round in the volunteer worker, through the engine adapter', async (
   const first = mean(losses.slice(0, 5));
   const last = mean(losses.slice(-5));
   console.log(`round losses ${first.toFixed(3)} -> ${last.toFixed(3)}; mean ${report.meanLoss.toFixed(3)}`);
-  expect(first).toBeGreaterThan(5); // ~ln 256 at initialisation
+  // ~ln 256 at initialisation; no warmup at the round's learning rate, so it falls at once.
+  expect(losses[0]).toBeGreaterThan(5);
   expect(last).toBeLessThan(first - 1);
 
-  const frame = await engine.contribute(work);
+  const assignment = { round: 0, seed: 11 }; // not `work`: its tokens are gone
+  const frame = await engine.contribute(assignment);
   expect(frame.byteLength).toBeGreaterThan(0);
-  const outcome = await engine.finish(work, [{ peer: 'self', tokens: report.tokens, frame }]);
+  const outcome = await engine.finish(assignment, [{ peer: 'self', tokens: report.tokens, frame }]);
   expect(outcome.refused).toBe(0);
   expect(await engine.commit(0, outcome.hash)).toBe(true);
   expect(await engine.stateHash()).toBe(outcome.hash);
