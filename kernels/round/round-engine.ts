@@ -5,7 +5,6 @@
 // in the browser's worker and in the headless Node volunteer.
 import { modelHash } from '../../protocol/model-hash.ts';
 import { deriveSeed } from '../../protocol/random-k.ts';
-import { createRng } from '../../protocol/rng.ts';
 import type { RunConfig } from '../../protocol/run-config.ts';
 import { GpuCompressor } from '../compress/gpu-compressor.ts';
 import { createModel } from '../gpt/create-model.ts';
@@ -14,7 +13,6 @@ import type { TuneCache } from '../gpu/autotune.ts';
 import type { GpuContext } from '../gpu/context.ts';
 import { AssignedRange } from '../train/assigned-range.ts';
 import type { TrainConfig } from '../train/config.ts';
-import type { TrainData } from '../train/trainer.ts';
 import { Trainer } from '../train/trainer.ts';
 import type { LocalState } from './local-state-file.ts';
 import type { CountedContribution, RoundOutcome } from './round-peer.ts';
@@ -48,24 +46,10 @@ export interface EngineOptions {
   readonly now?: () => number;
 }
 
-/**
- * What changes each round under one Trainer: the assigned range and the learning rate. One
- * Trainer for the whole run keeps AdamW's step count, so its bias correction stays right.
- */
-class RoundInputs implements TrainData {
-  range: AssignedRange | null = null;
-  learningRate = 0;
-  sampleBatch(batchSize: number, seqLen: number) {
-    if (!this.range) throw new Error('no tokens assigned');
-    return this.range.sampleBatch(batchSize, seqLen);
-  }
-}
-
 export class RoundEngine {
   private destroyed = false;
 
   private constructor(
-    private readonly inputs: RoundInputs,
     private readonly config: RunConfig,
     private readonly model: GpuGpt,
     private readonly compressor: GpuCompressor,
@@ -99,15 +83,9 @@ export class RoundEngine {
       evalBatches: 1,
       seed: config.seed,
     };
-    const inputs = new RoundInputs();
-    const trainer = new Trainer({
-      model,
-      config: train,
-      train: inputs,
-      rng: createRng(config.seed), // unused: assigned ranges are read in order
-      now,
-      learningRate: () => inputs.learningRate,
-    });
+    // One Trainer for the whole run keeps AdamW's step count, so its bias correction stays
+    // right; each round hands it that round's range and learning rate (train()).
+    const trainer = new Trainer({ model, config: train, now });
     const peer = new RoundPeer({
       id: 'self',
       noiseStream: options.noiseStream,
@@ -118,7 +96,7 @@ export class RoundEngine {
       weights: state.weights,
     });
     peer.adopt(state.weights, state.momentum);
-    return new RoundEngine(inputs, config, model, compressor, trainer, peer, now);
+    return new RoundEngine(config, model, compressor, trainer, peer, now);
   }
 
   /** Hash of θ_r and the momentum this engine holds. */
@@ -143,24 +121,30 @@ export class RoundEngine {
     pace?: (stepMillis: number) => Promise<void>,
   ): Promise<{ tokens: number; meanLoss: number }> {
     this.check();
-    this.inputs.range = new AssignedRange(work.tokens, this.config.model.vocabSize);
-    this.inputs.learningRate = work.learningRate;
+    const inputs = {
+      data: new AssignedRange(work.tokens, this.config.model.vocabSize),
+      learningRate: work.learningRate,
+    };
     const tokensPerStep = this.config.inner.batchSize * this.config.inner.seqLen;
     let step = 0;
     let last = this.now();
-    const report = await this.peer.train(async (loss) => {
-      const now = this.now();
-      const millis = now - last;
-      step++;
-      onStep?.({
-        step,
-        steps: work.innerSteps,
-        loss,
-        tokensPerSec: (tokensPerStep * 1000) / Math.max(1, millis),
-      });
-      await pace?.(millis);
-      last = this.now();
-    }, work.innerSteps);
+    const report = await this.peer.train(
+      async (loss) => {
+        const now = this.now();
+        const millis = now - last;
+        step++;
+        onStep?.({
+          step,
+          steps: work.innerSteps,
+          loss,
+          tokensPerSec: (tokensPerStep * 1000) / Math.max(1, millis),
+        });
+        await pace?.(millis);
+        last = this.now();
+      },
+      work.innerSteps,
+      inputs,
+    );
     return report;
   }
 

@@ -14,7 +14,7 @@ import { deriveSeed } from '../../protocol/random-k.ts';
 import { decodeTensorFrame, encodeTensorFrame } from '../../protocol/tensor-frame.ts';
 import type { GpuCompressor } from '../compress/gpu-compressor.ts';
 import type { GpuGpt } from '../gpt/gpu-gpt.ts';
-import type { Trainer } from '../train/trainer.ts';
+import type { StepInputs, Trainer } from '../train/trainer.ts';
 import { aggregate, type Contribution } from './aggregate.ts';
 import type { RoundConfig } from './config.ts';
 import { NesterovOuter, nesterovStep } from './outer-optimizer.ts';
@@ -91,10 +91,14 @@ export class RoundPeer {
     this.pending = null;
   }
 
-  /** Steps 2-3: load θ_r and take H inner steps (`steps`: the relay may size a peer's share). */
+  /**
+   * Steps 2-3: load θ_r and take H inner steps (`steps`: the relay may size a peer's share), on
+   * the trainer's own batches or on `inputs` (the range and learning rate the relay assigned).
+   */
   async train(
     onStep?: (loss: number) => void | Promise<void>,
     steps = this.options.round.innerSteps,
+    inputs?: StepInputs,
   ): Promise<InnerReport> {
     const { model, trainer, compressor } = this.options;
     model.setParams(this.weights);
@@ -102,7 +106,7 @@ export class RoundPeer {
     let tokens = 0;
     let lossSum = 0;
     for (let h = 0; h < steps; h++) {
-      const report = await trainer.trainStep();
+      const report = await trainer.trainStep(inputs);
       tokens += model.B * model.T;
       lossSum += report.loss;
       await onStep?.(report.loss); // the caller may idle here (throttle, pause)

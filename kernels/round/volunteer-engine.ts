@@ -4,6 +4,7 @@
 // adds to RoundEngine what a donated GPU needs: state files in and out (checkpoints), a
 // duty-cycle throttle that really idles the GPU, and pause.
 import type { RunConfig } from '../../protocol/run-config.ts';
+import { initParams } from '../gpt/init.ts';
 import { paramLayout } from '../gpt/layout.ts';
 import type { TuneCache } from '../gpu/autotune.ts';
 import type { GpuContext } from '../gpu/context.ts';
@@ -49,7 +50,8 @@ export interface VolunteerEngine {
 export interface LocalEngineOptions {
   readonly ctx: GpuContext;
   readonly config: RunConfig;
-  readonly initial: RoundState;
+  /** θ_r and the outer momentum to start from; default θ_0 of the run's seed and no momentum. */
+  readonly initial?: RoundState;
   readonly tuneCache: TuneCache;
   readonly noiseStream: number;
   readonly sleep?: (ms: number) => Promise<void>;
@@ -70,15 +72,19 @@ export class LocalVolunteerEngine implements VolunteerEngine {
   ) {}
 
   static async create(options: LocalEngineOptions): Promise<LocalVolunteerEngine> {
+    const { config } = options;
     const engine = await RoundEngine.create({
       ctx: options.ctx,
-      config: options.config,
-      state: options.initial,
+      config,
+      state: options.initial ?? {
+        weights: initParams(config.model, config.seed),
+        momentum: new Float32Array(paramLayout(config.model).totalFloats),
+      },
       tuneCache: options.tuneCache,
       noiseStream: options.noiseStream,
     });
     const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
-    return new LocalVolunteerEngine(engine, options.config, sleep);
+    return new LocalVolunteerEngine(engine, config, sleep);
   }
 
   stateHash(): Promise<string> {

@@ -6,9 +6,29 @@ import type { TokenBatch } from './batch.ts';
 import type { TrainConfig } from './config.ts';
 import { learningRateAt } from './schedule.ts';
 
-/** Where training batches come from (shard files in Node, memory in the browser). */
+/** Where training batches come from, in the order they are trained on. */
 export interface TrainData {
+  sampleBatch(batchSize: number, seqLen: number): TokenBatch;
+}
+
+/** A split that draws random windows (shard files in Node, memory in the browser). */
+export interface RandomSplit {
   sampleBatch(batchSize: number, seqLen: number, rng: { nextBelow(n: number): number }): TokenBatch;
+}
+
+/** Batches drawn from `split` with `rng` (nanoGPT's get_batch): the seed fixes the batch order. */
+export function randomBatches(split: RandomSplit, rng: { nextBelow(n: number): number }): TrainData {
+  return { sampleBatch: (batchSize, seqLen) => split.sampleBatch(batchSize, seqLen, rng) };
+}
+
+/**
+ * What one step may take from its caller instead of the trainer's own: a volunteer trains each
+ * round on the range the relay assigned it, at the learning rate the relay computed for the
+ * round (relay/run/run-config.ts).
+ */
+export interface StepInputs {
+  readonly data: TrainData;
+  readonly learningRate: number;
 }
 
 /** Where validation batches come from: the same fixed windows every time. */
@@ -32,16 +52,10 @@ export interface StepReport {
 export interface TrainerOptions {
   readonly model: GpuGpt;
   readonly config: TrainConfig;
-  readonly train: TrainData;
-  /** Seeded: batch order is reproducible. */
-  readonly rng: { nextBelow(n: number): number };
+  /** Every step's batches, unless the step is given its own (StepInputs). */
+  readonly train?: TrainData;
   /** Milliseconds; injected so tests and workers choose their clock. */
   readonly now: () => number;
-  /**
-   * The learning rate of 0-based `step`; default: the config's warmup + cosine schedule. A
-   * volunteer uses the rate the relay computed for the round instead (relay/run/run-config.ts).
-   */
-  readonly learningRate?: (step: number) => number;
 }
 
 export class Trainer {
@@ -62,14 +76,19 @@ export class Trainer {
     return this.step >= this.options.config.steps;
   }
 
-  /** One optimizer step on a fresh random batch. */
-  async trainStep(): Promise<StepReport> {
-    const { model, config, train, rng, now } = this.options;
+  /**
+   * One optimizer step on the next batch: the trainer's own at the config's warmup + cosine
+   * schedule, or `inputs`' at its learning rate.
+   */
+  async trainStep(inputs?: StepInputs): Promise<StepReport> {
+    const { model, config, now } = this.options;
     const start = now();
     // 1. schedule
-    const lr = this.options.learningRate?.(this.step) ?? learningRateAt(this.step, config);
+    const lr = inputs ? inputs.learningRate : learningRateAt(this.step, config);
     // 2. data
-    const batch = train.sampleBatch(config.batchSize, config.seqLen, rng);
+    const train = inputs?.data ?? this.options.train;
+    if (!train) throw new Error('no tokens assigned');
+    const batch = train.sampleBatch(config.batchSize, config.seqLen);
     // 3. forward, backward, clip, AdamW: one submission
     const loss = await model.trainStep(batch.inputs, batch.targets, {
       lr,

@@ -8,7 +8,7 @@ import { initParams } from '../../kernels/gpt/init.ts';
 import { writeCheckpoint } from '../../kernels/node/checkpoint-files.ts';
 import { openNodeContext } from '../../kernels/node/open-context.ts';
 import { fileTuneCache } from '../../kernels/node/tune-cache-file.ts';
-import { Trainer } from '../../kernels/train/trainer.ts';
+import { randomBatches, Trainer } from '../../kernels/train/trainer.ts';
 import { createRng } from '../../protocol/rng.ts';
 import { DEFAULT_BROWN_DIR, ensurePrepared } from '../datasets/ensure-prepared.ts';
 import { openSplit } from '../datasets/loader.ts';
@@ -80,8 +80,7 @@ async function main(argv: readonly string[]): Promise<void> {
   const trainer = new Trainer({
     model,
     config,
-    train: data.train,
-    rng: createRng(config.seed + 1),
+    train: randomBatches(data.train, createRng(config.seed + 1)),
     now: () => performance.now(),
   });
   let stopping = false;

@@ -4,24 +4,23 @@
 import wrtc from '@roamhq/wrtc';
 import SimplePeer from 'simple-peer';
 import WebSocket from 'ws';
-import type { RunConfig } from '../../protocol/run-config.ts';
-import { identityFromKeyPair, type PeerIdentity } from '../src/peer/identity.ts';
-import { PeerMesh } from '../src/peer/mesh.ts';
+import type { GpuContext } from '../../kernels/gpu/context.ts';
+import { identityFromKeyPair } from '../src/peer/identity.ts';
 import type { MeshPeerConstructor, MeshWrtc } from '../src/peer/mesh-simple-peer.ts';
-import { RelayApi } from '../src/peer/relay-api.ts';
-import { SignalClient } from '../src/peer/signal-client.ts';
-import { SwarmClient, type SwarmSocket } from '../src/peer/swarm-client.ts';
+import { connectToRelay as joinRun, openMesh, type RunLink } from '../src/peer/run-link.ts';
+import type { Volunteer } from '../src/peer/volunteer.ts';
 import { FileVolunteerStore } from './file-store.ts';
 
-export interface NodeLink {
+export interface NodeLink extends RunLink {
   readonly store: FileVolunteerStore;
-  readonly identity: PeerIdentity;
-  readonly client: SwarmClient;
-  readonly relay: RelayApi;
-  readonly config: RunConfig;
-  readonly signal: SignalClient;
-  readonly mesh: PeerMesh;
 }
+
+const NODE = {
+  platform: 'node',
+  socket: (url: string) => new WebSocket(url) as never,
+  SimplePeer: SimplePeer as unknown as MeshPeerConstructor,
+  wrtc: wrtc as unknown as MeshWrtc,
+} as const;
 
 export async function connectToRelay(options: {
   relay: string;
@@ -30,57 +29,69 @@ export async function connectToRelay(options: {
 }): Promise<NodeLink> {
   const store = await FileVolunteerStore.open(options.stateDir);
   const identity = await identityFromKeyPair(await store.keyPair());
-  const wsBase = options.relay.replace(/^http/, 'ws');
-  const client = await SwarmClient.connect({
-    url: `${wsBase}/swarm`,
-    identity,
-    name: options.name,
-    platform: 'node',
-    socket: (url) => new WebSocket(url) as unknown as SwarmSocket,
-  });
-  const relay = new RelayApi(options.relay, client.runId);
-  const config = await relay.runConfig(client.configHash);
-  const signal = new SignalClient({ url: `${wsBase}/signal`, socket: (url) => new WebSocket(url) as never });
-  await signal.ready();
-  const mesh = new PeerMesh({
-    identity,
-    signal,
-    SimplePeer: SimplePeer as unknown as MeshPeerConstructor,
-    wrtc: wrtc as unknown as MeshWrtc,
-    runId: client.runId,
-    iceServers: client.iceServers,
-  });
-  return { store, identity, client, relay, config, signal, mesh };
+  const link = await joinRun(options.relay, identity, options.name, NODE);
+  return { ...(await openMesh(options.relay, link, NODE)), store };
+}
+
+/** What every headless volunteer is started with. */
+export interface HeadlessOptions {
+  /** http(s)://host:port of the relay. */
+  readonly relay: string;
+  readonly name: string;
+  /** Keeps the key, the receipts and (in a DiLoCo run) the last committed state. */
+  readonly stateDir: string;
+  readonly ctx: GpuContext;
 }
 
 /**
- * Turns away a run of the other kind (a round volunteer joined a pipeline run, or the reverse):
- * closes what the link opened, then throws with `message`.
+ * The link for a run of one kind (`pipeline` or DiLoCo rounds): `given` when the caller already
+ * connected (to see which kind of run it is). A run of the other kind is turned away: what the
+ * link opened is closed, and it throws.
  */
-export function refuseRun(link: NodeLink, message: string): never {
+export async function linkForRun(
+  options: HeadlessOptions,
+  given: NodeLink | undefined,
+  pipeline: boolean,
+): Promise<NodeLink> {
+  const link = given ?? (await connectToRelay(options));
+  if (Boolean(link.config.pipeline) === pipeline) return link;
   link.mesh.destroy();
   link.signal.close();
   link.client.close('another kind of run');
-  throw new Error(message);
+  throw new Error(
+    pipeline
+      ? 'this run trains in DiLoCo rounds: join it with startNodeVolunteer'
+      : 'this run is pipeline parallel: join it with startNodePipelineVolunteer',
+  );
+}
+
+/** A headless volunteer, whichever way its run trains. */
+export interface HeadlessVolunteer<V> {
+  readonly volunteer: V;
+  readonly peerId: string;
+  readonly runId: string;
+  readonly store: FileVolunteerStore;
+  stop(): Promise<void>;
 }
 
 /**
- * A headless volunteer's stop(), safe to call twice: it leaves the relay and the mesh at once,
- * then waits for the GPU work under way before freeing the engine.
+ * The headless volunteer on `link`. Its stop() is safe to call twice: it leaves the relay and
+ * the mesh at once, then waits for the GPU work under way before freeing the engine (`release`).
  */
-export function stopOnce(
+export function headless<V extends Pick<Volunteer, 'stop'>>(
   link: NodeLink,
-  leave: () => void,
+  volunteer: V,
   release: () => Promise<void>,
-): () => Promise<void> {
+): HeadlessVolunteer<V> {
   let stopping: Promise<void> | null = null;
-  return () => {
+  const stop = () => {
     stopping ??= (async () => {
-      leave();
+      volunteer.stop();
       link.mesh.destroy();
       link.signal.close();
       await release();
     })();
     return stopping;
   };
+  return { volunteer, peerId: link.identity.publicKey, runId: link.client.runId, store: link.store, stop };
 }

@@ -1,42 +1,33 @@
 // The headless volunteer in a pipeline-parallel run: the same peer runtime as a tab
 // (web/src/peer/pipeline-volunteer.ts) over the same connection (node-connection.ts), with its
 // stage on Dawn in-process.
-import type { GpuContext } from '../../kernels/gpu/context.ts';
 import { LocalStageVolunteerEngine } from '../../kernels/pipeline/stage-volunteer-engine.ts';
 import type { PipelineEvent } from '../src/peer/pipeline-events.ts';
 import { PipelineVolunteer } from '../src/peer/pipeline-volunteer.ts';
 import { adapterReport } from '../src/peer/swarm-client.ts';
-import type { FileVolunteerStore } from './file-store.ts';
-import { connectToRelay, type NodeLink, refuseRun, stopOnce } from './node-connection.ts';
+import {
+  type HeadlessOptions,
+  type HeadlessVolunteer,
+  headless,
+  linkForRun,
+  type NodeLink,
+} from './node-connection.ts';
 
-export interface NodePipelineVolunteerOptions {
-  /** http(s)://host:port of the relay. */
-  readonly relay: string;
-  readonly name: string;
-  /** Keeps the key and the receipts. */
-  readonly stateDir: string;
-  readonly ctx: GpuContext;
+export interface NodePipelineVolunteerOptions extends HeadlessOptions {
   /** Bytes of GPU memory offered to the stage planner. */
   readonly memoryBytes?: number;
   readonly onEvent?: (event: PipelineEvent) => void;
 }
 
-export interface NodePipelineVolunteer {
-  readonly volunteer: PipelineVolunteer;
-  readonly peerId: string;
-  readonly runId: string;
-  readonly store: FileVolunteerStore;
-  stop(): Promise<void>;
-}
+export type NodePipelineVolunteer = HeadlessVolunteer<PipelineVolunteer>;
 
 /** Joins a pipeline run; `link` when the caller already connected (to see which kind of run it is). */
 export async function startNodePipelineVolunteer(
   options: NodePipelineVolunteerOptions,
   given?: NodeLink,
 ): Promise<NodePipelineVolunteer> {
-  const link = given ?? (await connectToRelay(options));
-  const { store, identity, client, relay, config, mesh } = link;
-  if (!config.pipeline) refuseRun(link, 'this run trains in DiLoCo rounds: join it with startNodeVolunteer');
+  const link = await linkForRun(options, given, true);
+  const { store, client, relay, config, mesh } = link;
   const engine = new LocalStageVolunteerEngine(options.ctx, config);
   const volunteer = new PipelineVolunteer({
     client,
@@ -55,18 +46,8 @@ export async function startNodePipelineVolunteer(
     onEvent: options.onEvent,
   });
   await volunteer.start();
-  return {
-    volunteer,
-    peerId: identity.publicKey,
-    runId: client.runId,
-    store,
-    stop: stopOnce(
-      link,
-      () => volunteer.stop(),
-      async () => {
-        await volunteer.idle();
-        await engine.destroy();
-      },
-    ),
-  };
+  return headless(link, volunteer, async () => {
+    await volunteer.idle();
+    await engine.destroy();
+  });
 }

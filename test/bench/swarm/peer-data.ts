@@ -4,7 +4,7 @@
 // baseline and the simulated peers see the same tokens step for step.
 import type { TokenBatch } from '../../../kernels/train/batch.ts';
 import { MemorySplit } from '../../../kernels/train/memory-split.ts';
-import type { TrainData } from '../../../kernels/train/trainer.ts';
+import type { RandomSplit, TrainData } from '../../../kernels/train/trainer.ts';
 import { createRng, type Rng } from '../../../protocol/rng.ts';
 
 export function shardTokens(tokens: Uint16Array, peers: number, vocabSize: number): MemorySplit[] {
@@ -25,7 +25,7 @@ export class GlobalBatchData implements TrainData {
   private readonly rngs: Rng[];
 
   constructor(
-    private readonly shards: readonly TrainData[],
+    private readonly shards: readonly RandomSplit[],
     seed: number,
   ) {
     this.rngs = shards.map((_, p) => peerRng(seed, p));

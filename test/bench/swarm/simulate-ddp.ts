@@ -10,13 +10,13 @@ import { createModel } from '../../../kernels/gpt/create-model.ts';
 import type { TuneCache } from '../../../kernels/gpu/autotune.ts';
 import type { GpuContext } from '../../../kernels/gpu/context.ts';
 import type { TrainConfig } from '../../../kernels/train/config.ts';
-import { type TrainData, Trainer } from '../../../kernels/train/trainer.ts';
+import { type RandomSplit, Trainer } from '../../../kernels/train/trainer.ts';
 import { GlobalBatchData } from './peer-data.ts';
 
 export interface DdpSetup {
   readonly ctx: GpuContext;
   readonly model: GptConfig;
-  readonly shards: readonly TrainData[];
+  readonly shards: readonly RandomSplit[];
   /** Per-peer batch and the schedule; `steps` as given. */
   readonly train: TrainConfig;
   readonly init: Float32Array;
@@ -44,7 +44,6 @@ export async function simulateDdp(setup: DdpSetup) {
       model,
       config: global,
       train: new GlobalBatchData(shards, train.seed),
-      rng: { nextBelow: () => 0 }, // unused: GlobalBatchData draws with each peer's own stream
       now: () => performance.now(),
     });
     while (!trainer.done) {

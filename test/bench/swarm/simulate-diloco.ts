@@ -13,7 +13,7 @@ import type { GpuContext } from '../../../kernels/gpu/context.ts';
 import type { RoundConfig } from '../../../kernels/round/config.ts';
 import { type CountedContribution, RoundPeer } from '../../../kernels/round/round-peer.ts';
 import type { TrainConfig } from '../../../kernels/train/config.ts';
-import { type TrainData, Trainer } from '../../../kernels/train/trainer.ts';
+import { type RandomSplit, randomBatches, Trainer } from '../../../kernels/train/trainer.ts';
 import { deriveSeed } from '../../../protocol/random-k.ts';
 import { createRng } from '../../../protocol/rng.ts';
 import { MemoryNetwork } from '../../helpers/memory-transport.ts';
@@ -23,7 +23,7 @@ export interface SwarmSetup {
   readonly ctx: GpuContext;
   readonly model: GptConfig;
   /** One training shard per peer. */
-  readonly shards: readonly TrainData[];
+  readonly shards: readonly RandomSplit[];
   /** Per-peer batch shape and the inner AdamW schedule; `steps` is ignored (rounds x H). */
   readonly train: TrainConfig;
   readonly round: RoundConfig;
@@ -75,8 +75,7 @@ export async function simulateDiloco(setup: SwarmSetup): Promise<SwarmResult> {
       const trainer = new Trainer({
         model,
         config: train,
-        train: shard,
-        rng: peerRng(train.seed, p),
+        train: randomBatches(shard, peerRng(train.seed, p)),
         now: () => performance.now(),
       });
       const transport = network.join(id);

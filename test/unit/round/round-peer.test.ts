@@ -10,7 +10,7 @@ import { defaultTuning } from '../../../kernels/ops/matmul-tuning.ts';
 import { RoundPeer } from '../../../kernels/round/round-peer.ts';
 import { DEFAULT_TRAIN } from '../../../kernels/train/config.ts';
 import { MemorySplit } from '../../../kernels/train/memory-split.ts';
-import { Trainer } from '../../../kernels/train/trainer.ts';
+import { randomBatches, Trainer } from '../../../kernels/train/trainer.ts';
 import { createRng } from '../../../protocol/rng.ts';
 import { brownSample } from '../../helpers/brown-sample.ts';
 import { MemoryNetwork } from '../../helpers/memory-transport.ts';
@@ -39,8 +39,7 @@ function peer(id: string, p: number): RoundPeer {
   const trainer = new Trainer({
     model,
     config,
-    train: new MemorySplit(brownSample(2).train, 256),
-    rng: createRng(p),
+    train: randomBatches(new MemorySplit(brownSample(2).train, 256), createRng(p)),
     now: () => 0,
   });
   const round = { innerSteps: 2, outerLr: 0.7, outerMomentum: 0.9, compression: compressor.settings };

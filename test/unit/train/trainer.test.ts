@@ -6,7 +6,7 @@ import { initParams } from '../../../kernels/gpt/init.ts';
 import { defaultTuning } from '../../../kernels/ops/matmul-tuning.ts';
 import { DEFAULT_TRAIN, type TrainConfig } from '../../../kernels/train/config.ts';
 import { MemorySplit } from '../../../kernels/train/memory-split.ts';
-import { type TrainData, Trainer } from '../../../kernels/train/trainer.ts';
+import { type RandomSplit, randomBatches, Trainer } from '../../../kernels/train/trainer.ts';
 import { createRng } from '../../../protocol/rng.ts';
 import { unigramEntropy } from '../../../protocol/unigram-entropy.ts';
 import { brownSample } from '../../helpers/brown-sample.ts';
@@ -36,7 +36,7 @@ const LEARNER: TrainConfig = {
   steps: 150,
 };
 
-async function makeTrainer(config: TrainConfig, train: TrainData) {
+async function makeTrainer(config: TrainConfig, split: RandomSplit) {
   const ctx = await nodeContext();
   const model = new GpuGpt(ctx, config.model, {
     B: config.batchSize,
@@ -47,8 +47,8 @@ async function makeTrainer(config: TrainConfig, train: TrainData) {
   const trainer = new Trainer({
     model,
     config,
-    train,
-    rng: createRng(config.seed + 1),
+    // Init and batch order draw from separate streams of the same seed.
+    train: randomBatches(split, createRng(config.seed + 1)),
     now: () => performance.now(),
   });
   return { model, trainer };

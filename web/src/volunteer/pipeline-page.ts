@@ -14,6 +14,8 @@ import type { SwarmDoc } from '../peer/swarm-doc.ts';
 import type { VolunteerStore } from '../peer/volunteer.ts';
 import type { VolunteerWorkerApi } from '../worker/volunteer-api.ts';
 import type { LiveChart } from './charts.ts';
+import { bytes, setText } from './page-view.ts';
+import { stageEngineIn } from './worker-engines.ts';
 
 /** A step's phases as the swarm table names a round's. */
 const SWARM_PHASE = {
@@ -37,8 +39,6 @@ export interface PipelinePageOptions {
   readonly lossChart: LiveChart;
   readonly refreshRun: () => void;
   readonly showReceipts: () => Promise<number>;
-  readonly setText: (id: string, text: string) => void;
-  readonly bytes: (n: number) => string;
 }
 
 const layersText = (l: { start: number; end: number }) =>
@@ -46,10 +46,10 @@ const layersText = (l: { start: number; end: number }) =>
 
 /** Starts the pipeline volunteer; resolves to its stop(). */
 export async function startPipelinePage(o: PipelinePageOptions): Promise<(reason: string) => void> {
-  const { config, setText } = o;
+  const { config } = o;
   const pipeline = config.pipeline;
   if (!pipeline) throw new Error('not a pipeline run');
-  const engine = await o.worker.createStageEngine(config);
+  const engine = await stageEngineIn(o.worker, config);
   const values = pipeline.microbatchSize * config.inner.seqLen * config.model.dModel;
   const ratio = (values * 4) / activationFrameBytes(pipeline.forward, values, pipeline.blockSize);
   setText('compression', `${pipeline.forward} ↑ ${pipeline.backward} ↓ (${ratio.toFixed(1)}x)`);
@@ -91,8 +91,8 @@ export async function startPipelinePage(o: PipelinePageOptions): Promise<(reason
         );
       case 'traffic':
         o.swarm.publish({ bytesSent: event.bytesSent, bytesReceived: event.bytesReceived });
-        setText('sent', o.bytes(event.bytesSent));
-        setText('received', o.bytes(event.bytesReceived));
+        setText('sent', bytes(event.bytesSent));
+        setText('received', bytes(event.bytesReceived));
         return;
       case 'receipt':
         void o.showReceipts().then((credits) => o.swarm.publish({ credits }));

@@ -1,19 +1,16 @@
 // The volunteer worker's interface as the page sees it through comlink: one declaration types
-// both sides.
+// both sides. The engines it hands out cross with engine-comlink.ts.
 import type { ProxyMarked } from 'comlink';
 import type { AdapterSummary } from '../../../kernels/gpu/device.ts';
 import type { StageVolunteerEngine } from '../../../kernels/pipeline/stage-volunteer-engine.ts';
 import type { VolunteerEngine } from '../../../kernels/round/volunteer-engine.ts';
 import type { RunConfig } from '../../../protocol/run-config.ts';
 
-/** The engine's methods, served from the worker (VolunteerEngine, every call async). */
-export type WorkerEngine = VolunteerEngine;
-
 export interface VolunteerWorkerApi {
   /** Acquires the GPU in the worker; rejects with ERR_WEBGPU_UNAVAILABLE when there is none. */
   adapter(): Promise<AdapterSummary & { maxBufferBytes: number }>;
   /** Builds the model for the run (θ_0 until a state is imported); returns a comlink proxy. */
-  createEngine(config: RunConfig, noiseStream: number): Promise<WorkerEngine & ProxyMarked>;
+  createEngine(config: RunConfig, noiseStream: number): Promise<VolunteerEngine & ProxyMarked>;
   /** A pipeline run's stage engine (its stage is opened when the relay names it); a comlink proxy. */
   createStageEngine(config: RunConfig): Promise<StageVolunteerEngine & ProxyMarked>;
 }

@@ -1,7 +1,7 @@
-// The training worker's interface, as the page sees it through comlink. Messages are typed
-// on both sides by this one declaration; buffers cross with transfer().
-import type { AdapterSummary } from '../../../kernels/gpu/device.ts';
-import type { TrainConfig } from '../../../kernels/train/config.ts';
+// The test's training worker (train-worker.ts), as the test page sees it through comlink.
+// Messages are typed on both sides by this one declaration; buffers cross with transfer().
+import type { AdapterSummary } from '../../kernels/gpu/device.ts';
+import type { TrainConfig } from '../../kernels/train/config.ts';
 
 export interface TrainRequest {
   readonly config: TrainConfig;

@@ -1,26 +1,17 @@
-// The dedicated Worker that trains on the volunteer's GPU: the same engine as the Node
-// command (kernels/), reached from the page through comlink.
+// The test's dedicated Worker: plain training from scratch (the same Trainer as the Node
+// command, kernels/train/trainer.ts) on the worker's GPU, reached through comlink, with a
+// validation loss before and after.
 import { expose } from 'comlink';
-import { createModel } from '../../../kernels/gpt/create-model.ts';
-import { initParams } from '../../../kernels/gpt/init.ts';
-import { GpuContext } from '../../../kernels/gpu/context.ts';
-import { acquireDevice } from '../../../kernels/gpu/device.ts';
-import { idbTuneCache } from '../../../kernels/gpu/tune-cache-idb.ts';
-import { MemorySplit } from '../../../kernels/train/memory-split.ts';
-import { Trainer } from '../../../kernels/train/trainer.ts';
-import { createRng } from '../../../protocol/rng.ts';
+import { createModel } from '../../kernels/gpt/create-model.ts';
+import { initParams } from '../../kernels/gpt/init.ts';
+import { idbTuneCache } from '../../kernels/gpu/tune-cache-idb.ts';
+import { MemorySplit } from '../../kernels/train/memory-split.ts';
+import { randomBatches, Trainer } from '../../kernels/train/trainer.ts';
+import { createRng } from '../../protocol/rng.ts';
+import { workerGpu } from '../../web/src/worker/worker-gpu.ts';
 import type { TrainProgress, TrainRequest, TrainResult, TrainWorkerApi } from './train-api.ts';
 
-let context: Promise<GpuContext> | null = null;
-
-function gpuContext(): Promise<GpuContext> {
-  context ??= acquireDevice(self.navigator.gpu, 'worker').then((acquired) => new GpuContext(acquired));
-  // A failed acquisition is not cached: the volunteer may enable WebGPU and try again.
-  context.catch(() => {
-    context = null;
-  });
-  return context;
-}
+const gpuContext = workerGpu('worker');
 
 const api: TrainWorkerApi = {
   async adapter() {
@@ -42,8 +33,7 @@ const api: TrainWorkerApi = {
       const trainer = new Trainer({
         model,
         config,
-        train,
-        rng: createRng(config.seed + 1),
+        train: randomBatches(train, createRng(config.seed + 1)),
         now: () => performance.now(),
       });
       const valBefore = await trainer.validate(val);

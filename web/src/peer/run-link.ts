@@ -1,0 +1,81 @@
+// What a volunteer opens to join the relay's run, the same in a tab and headless: the
+// authenticated `/swarm` connection, the relay's HTTP API and the run config it serves, then the
+// WebRTC mesh signaled through the relay's `/signal`; and the round runtime (volunteer.ts) on
+// top of them, before it has measured anything.
+import type { RunConfig } from '../../../protocol/run-config.ts';
+import type { PeerIdentity } from './identity.ts';
+import { PeerMesh } from './mesh.ts';
+import type { MeshPeerConstructor, MeshWrtc } from './mesh-simple-peer.ts';
+import { RelayApi } from './relay-api.ts';
+import { SignalClient, type SignalSocket } from './signal-client.ts';
+import { SwarmClient, type SwarmSocket } from './swarm-client.ts';
+import { Volunteer, type VolunteerOptions } from './volunteer.ts';
+
+export interface RelayLink {
+  readonly identity: PeerIdentity;
+  readonly client: SwarmClient;
+  readonly relay: RelayApi;
+  readonly config: RunConfig;
+}
+
+export interface RunLink extends RelayLink {
+  readonly signal: SignalClient;
+  readonly mesh: PeerMesh;
+}
+
+/** The platform's WebSocket and WebRTC. */
+export interface LinkPlatform {
+  readonly platform: 'browser' | 'node';
+  readonly socket: (url: string) => SwarmSocket & SignalSocket;
+  readonly SimplePeer: MeshPeerConstructor;
+  /** Node's WebRTC (`@roamhq/wrtc`); none in the browser. */
+  readonly wrtc?: MeshWrtc;
+}
+
+/** Joins the relay's run (`relay`: its http(s) origin) and fetches the run config. */
+export async function connectToRelay(
+  relay: string,
+  identity: PeerIdentity,
+  name: string,
+  platform: LinkPlatform,
+): Promise<RelayLink> {
+  const client = await SwarmClient.connect({
+    url: `${relay.replace(/^http/, 'ws')}/swarm`,
+    identity,
+    name,
+    platform: platform.platform,
+    socket: platform.socket,
+  });
+  const api = new RelayApi(relay, client.runId);
+  return { identity, client, relay: api, config: await api.runConfig(client.configHash) };
+}
+
+/** Opens the run's mesh once signaling is up. */
+export async function openMesh(relay: string, link: RelayLink, platform: LinkPlatform): Promise<RunLink> {
+  const signal = new SignalClient({ url: `${relay.replace(/^http/, 'ws')}/signal`, socket: platform.socket });
+  await signal.ready();
+  const mesh = new PeerMesh({
+    identity: link.identity,
+    signal,
+    SimplePeer: platform.SimplePeer,
+    wrtc: platform.wrtc,
+    runId: link.client.runId,
+    iceServers: link.client.iceServers,
+  });
+  return { ...link, signal, mesh };
+}
+
+/** The round runtime on `link`: it reports no speed until it has trained. */
+export function roundVolunteer(
+  link: RunLink,
+  parts: Pick<VolunteerOptions, 'engine' | 'store' | 'adapter' | 'paramCount' | 'onEvent'>,
+): Volunteer {
+  return new Volunteer({
+    ...parts,
+    client: link.client,
+    network: link.mesh,
+    relay: link.relay,
+    runId: link.client.runId,
+    speed: { tokensPerSec: 0, uplinkBytesPerSec: 0, downlinkBytesPerSec: 0 },
+  });
+}
