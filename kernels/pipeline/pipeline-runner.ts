@@ -6,21 +6,21 @@
 //
 // One step, as in PipeDream-flush: every stage runs its forwards and backwards (the runner picks
 // any stage whose next op has its input), the head's gradient of the tied embedding goes back to
-// the first stage (stage-layout.ts), the stages agree on the global gradient norm (each sends its
+// the first stage (protocol/stage-layout.ts), the stages agree on the global gradient norm (each sends its
 // sum of squares), every stage takes its AdamW step, and the first stage's new embedding is
 // copied to the head.
 import { type ActivationDirection, isDeltaCodec } from '../../protocol/activation-frame.ts';
-import type { GptConfig } from '../gpt/config.ts';
-import { WTE } from '../gpt/layout.ts';
+import type { GptConfig } from '../../protocol/gpt-config.ts';
+import { WTE } from '../../protocol/param-layout.ts';
+import { type LayerRange, stageLayout } from '../../protocol/stage-layout.ts';
+import type { TokenBatch } from '../../protocol/token-batch.ts';
 import type { GpuContext } from '../gpu/context.ts';
 import type { AdamWHyperparameters } from '../ops/adamw.ts';
 import type { AttentionTuning } from '../ops/attention.ts';
 import type { TuningChoice } from '../ops/matmul-tuning.ts';
-import type { TokenBatch } from '../train/batch.ts';
 import { ActivationLink, type LinkCodecs } from './activation-link.ts';
 import { GpuStage } from './gpu-stage.ts';
 import { oneForwardOneBackward, type PipelineOp, type PipelineSchedule, peakInFlight } from './schedule.ts';
-import { type LayerRange, stageLayout } from './stage-layout.ts';
 
 export interface PipelineOptions {
   /** Each stage's layers, e.g. splitLayers(config.nLayer, S). */
@@ -107,7 +107,7 @@ export class PipelineRunner {
     return this.stages.at(-1) as GpuStage;
   }
 
-  /** Loads a whole-model flat buffer (kernels/gpt/layout.ts) into every stage. */
+  /** Loads a whole-model flat buffer (protocol/param-layout.ts) into every stage. */
   setParams(params: Float32Array): void {
     for (const stage of this.stages) stage.setParams(params);
   }

@@ -6,6 +6,7 @@
 import { modelHash } from '../../protocol/model-hash.ts';
 import { deriveSeed } from '../../protocol/random-k.ts';
 import { createRng } from '../../protocol/rng.ts';
+import type { RoundState } from '../../protocol/round-state-file.ts';
 import type { RunConfig } from '../../protocol/run-config.ts';
 import { GpuCompressor } from '../compress/gpu-compressor.ts';
 import { createModel } from '../gpt/create-model.ts';
@@ -19,7 +20,6 @@ import { Trainer } from '../train/trainer.ts';
 import type { LocalState } from './local-state-file.ts';
 import type { CountedContribution, RoundOutcome } from './round-peer.ts';
 import { RoundPeer } from './round-peer.ts';
-import type { RoundState } from './round-state-file.ts';
 
 export interface RoundWork {
   readonly round: number;

@@ -1,10 +1,10 @@
 // The training loop, shared by the Node command and the browser worker. It reads like
 // nanoGPT's train.py: per step, the schedule, then forward + backward + clip + AdamW (one GPU
 // submission, see GpuGpt.trainStep), then what to log; validation on request.
+import { learningRateAt } from '../../protocol/learning-rate.ts';
+import type { TokenBatch } from '../../protocol/token-batch.ts';
 import type { GpuGpt } from '../gpt/gpu-gpt.ts';
-import type { TokenBatch } from './batch.ts';
-import type { TrainConfig } from './config.ts';
-import { learningRateAt } from './schedule.ts';
+import { type TrainConfig, trainSchedule } from './config.ts';
 
 /** Where training batches come from (shard files in Node, memory in the browser). */
 export interface TrainData {
@@ -39,7 +39,7 @@ export interface TrainerOptions {
   readonly now: () => number;
   /**
    * The learning rate of 0-based `step`; default: the config's warmup + cosine schedule. A
-   * volunteer uses the rate the relay computed for the round instead (relay/run/run-config.ts).
+   * volunteer uses the rate the relay computed for the round instead (protocol/run-config.ts).
    */
   readonly learningRate?: (step: number) => number;
 }
@@ -67,7 +67,7 @@ export class Trainer {
     const { model, config, train, rng, now } = this.options;
     const start = now();
     // 1. schedule
-    const lr = this.options.learningRate?.(this.step) ?? learningRateAt(this.step, config);
+    const lr = this.options.learningRate?.(this.step) ?? learningRateAt(this.step, trainSchedule(config));
     // 2. data
     const batch = train.sampleBatch(config.batchSize, config.seqLen, rng);
     // 3. forward, backward, clip, AdamW: one submission

@@ -5,10 +5,8 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { assembleBatch, checkBatchShape, type TokenBatch } from '../../kernels/train/batch.ts';
-import type { WindowLocation } from '../../kernels/train/windows.ts';
-import { sequentialWindowCount, sequentialWindows, WindowIndex } from '../../kernels/train/windows.ts';
 import type { Rng } from '../../protocol/rng.ts';
+import { assembleBatch, checkBatchShape, type TokenBatch } from '../../protocol/token-batch.ts';
 import type { TokenShardHeader } from '../../protocol/token-shard.ts';
 import {
   bytesPerToken,
@@ -17,6 +15,8 @@ import {
   TOKEN_SHARD_HEADER_BYTES,
   tokenShardByteLength,
 } from '../../protocol/token-shard.ts';
+import type { WindowLocation } from '../../protocol/token-windows.ts';
+import { sequentialWindowCount, sequentialWindows, WindowIndex } from '../../protocol/token-windows.ts';
 import { DatasetError } from './errors.ts';
 import type { DatasetManifest, ShardEntry, SplitName } from './manifest.ts';
 import { readManifest } from './manifest.ts';

@@ -4,8 +4,8 @@
 //, never thrown. One bad volunteer is set aside on its own, so a hostile
 // peer cannot stop the relay from planning for everyone else; bad options or a bad model refuse
 // the whole plan, since they come from the operator and nothing sensible can be planned.
-import { type GptConfig, validateConfig } from '../../kernels/gpt/config.ts';
-import { stageFlopsPerToken } from '../../kernels/pipeline/stage-flops.ts';
+import { type GptConfig, validateConfig } from '../../protocol/gpt-config.ts';
+import { stageFlopsPerToken } from '../../protocol/model-flops.ts';
 
 /** A volunteer as the relay measured it. Give exactly one of flopsPerSec and tokensPerSec. */
 export interface VolunteerInput {
@@ -205,7 +205,7 @@ export function resolveOptions(model: GptConfig, options: PlanOptions): Resolved
 /**
  * Splits the list into usable volunteers and rejected ones. tokensPerSec, measured on this
  * run's whole model, becomes FLOP/s through the model's training FLOPs per token at T, the
- * convention stage-flops.ts credits by. A throughput of 0 means "not measured yet": such a
+ * convention protocol/model-flops.ts credits by. A throughput of 0 means "not measured yet": such a
  * volunteer cannot be balanced, so it waits (sizing.ts guesses the median instead, which a
  * pipeline cannot afford: one slow stage slows every stage).
  */

@@ -1,4 +1,4 @@
-// What a candidate stage costs: its training FLOPs per token (stage-flops.ts, the convention
+// What a candidate stage costs: its training FLOPs per token (protocol/model-flops.ts, the convention
 // credits use) and the bytes a volunteer needs to hold it. The planner asks for thousands of
 // candidate layer ranges, so the costs come from prefix sums built once per model instead of a
 // stageLayout per candidate; test/unit/relay/pipeline/stage-cost.test.ts checks that the
@@ -9,9 +9,9 @@
 // parameter of the tied wte copy the copy bytes, per microbatch in flight one activation slot
 // (stage-slot.ts), and once per stage the backward scratch (activations.ts's GradientScratch).
 // Padding floats count: the GPU allocates them.
-import type { GptConfig } from '../../kernels/gpt/config.ts';
-import { blockNames, LNF_BIAS, LNF_WEIGHT, paramLayout, WPE, WTE } from '../../kernels/gpt/layout.ts';
-import { stageFlopsPerToken } from '../../kernels/pipeline/stage-flops.ts';
+import type { GptConfig } from '../../protocol/gpt-config.ts';
+import { stageFlopsPerToken } from '../../protocol/model-flops.ts';
+import { blockNames, LNF_BIAS, LNF_WEIGHT, paramLayout, WPE, WTE } from '../../protocol/param-layout.ts';
 import type { ResolvedOptions } from './plan-input.ts';
 
 const FLOAT_BYTES = 4;
@@ -68,7 +68,7 @@ export function stageCost(model: GptConfig, options: ResolvedOptions): StageCost
   const scratchWords = 14 * BT * C + 2;
   const microbatches = options.microbatches ?? Number.POSITIVE_INFINITY;
 
-  // stage-flops.ts's count is linear in the layers plus the head's term; read both off it once,
+  // protocol/model-flops.ts's count is linear in the layers plus the head's term; read both off it once,
   // since the search asks for millions of ranges (the cost test checks every range against it).
   const oneLayer = (isLast: boolean) =>
     stageFlopsPerToken(model, { layers: { start: 0, end: 1 }, isLast }, T).training;

@@ -16,8 +16,8 @@
 // a larger S must gain AUTO_MIN_GAIN to win, since each stage boundary costs transfers the
 // model does not price. Data parallelism is S = 1, chosen whenever the whole model fits the
 // volunteers that matter.
-import type { GptConfig } from '../../kernels/gpt/config.ts';
-import type { LayerRange } from '../../kernels/pipeline/stage-layout.ts';
+import type { GptConfig } from '../../protocol/gpt-config.ts';
+import type { LayerRange } from '../../protocol/stage-layout.ts';
 import {
   checkModel,
   checkVolunteers,
@@ -44,7 +44,7 @@ export interface PlannedStage {
   readonly layers: LayerRange;
   /** Fastest first. */
   readonly members: readonly PlannedMember[];
-  /** Training FLOPs per token (stage-flops.ts). */
+  /** Training FLOPs per token (protocol/model-flops.ts). */
   readonly flopsPerToken: number;
   /** Bytes each member needs to hold the stage. */
   readonly memoryBytes: number;

@@ -1,11 +1,11 @@
 // What a volunteer must download when it takes a stage it does not fully hold, and from whom.
 // A stage's state is its layers plus, on the first stage, the token and position embeddings
 // (wte, wpe) and, on the last, the final LayerNorm and its copy of wte for the tied head
-// (kernels/pipeline/stage-layout.ts). Any live peer of the old plan holding a part can serve it;
+// (protocol/stage-layout.ts). Any live peer of the old plan holding a part can serve it;
 // wte is held by the first stage (its owner) and by the last (a copy kept bit-identical after
 // every step). A part no live peer holds comes from the relay's last checkpoint, and the
 // progress made on it since then is lost: the pipeline must resume from that checkpoint.
-import type { LayerRange } from '../../kernels/pipeline/stage-layout.ts';
+import type { LayerRange } from '../../protocol/stage-layout.ts';
 import type { StagePlan } from './stage-plan.ts';
 
 export type WeightFetch =

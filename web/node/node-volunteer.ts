@@ -2,12 +2,13 @@
 // WebGPU through Dawn (the `webgpu` package), WebRTC through @roamhq/wrtc (prebuilt per
 // platform, no build step), and a folder instead of IndexedDB. It speaks the same protocol
 // as a tab, so the two train together in one round.
-import { initParams } from '../../kernels/gpt/init.ts';
-import { paramLayout } from '../../kernels/gpt/layout.ts';
+
 import type { TuneCache } from '../../kernels/gpu/autotune.ts';
 import type { GpuContext } from '../../kernels/gpu/context.ts';
 import { noiseStreamOf } from '../../kernels/round/round-engine.ts';
 import { LocalVolunteerEngine } from '../../kernels/round/volunteer-engine.ts';
+import { initParams } from '../../protocol/init-params.ts';
+import { paramLayout } from '../../protocol/param-layout.ts';
 import { adapterReport } from '../src/peer/swarm-client.ts';
 import { Volunteer, type VolunteerEvent } from '../src/peer/volunteer.ts';
 import type { FileVolunteerStore } from './file-store.ts';

@@ -4,8 +4,8 @@
 // IndexedDB, so a reload resumes where it was (and resumes donating if it was donating).
 import { wrap } from 'comlink';
 import SimplePeer from 'simple-peer/simplepeer.min.js';
-import { paramLayout } from '../../kernels/gpt/layout.ts';
 import { noiseStreamOf } from '../../kernels/round/round-engine.ts';
+import { paramLayout } from '../../protocol/param-layout.ts';
 import type { RunConfig } from '../../protocol/run-config.ts';
 import { IdbVolunteerStore } from './peer/idb-store.ts';
 import { identityFromKeyPair, type PeerIdentity } from './peer/identity.ts';

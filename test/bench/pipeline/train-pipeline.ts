@@ -5,13 +5,14 @@
 // bytes per token one link carries each way. The tied embedding's per-step exchange between the
 // first and last stage (its gradient down, its new weights up) is weights, not activations, and
 // is reported apart.
-import type { GptConfig } from '../../../kernels/gpt/config.ts';
+
 import type { GpuContext } from '../../../kernels/gpu/context.ts';
 import type { TuningChoice } from '../../../kernels/ops/matmul-tuning.ts';
 import type { LinkCodecs } from '../../../kernels/pipeline/activation-link.ts';
 import { PipelineRunner } from '../../../kernels/pipeline/pipeline-runner.ts';
-import { splitLayers } from '../../../kernels/pipeline/stage-layout.ts';
 import type { TrainConfig } from '../../../kernels/train/config.ts';
+import type { GptConfig } from '../../../protocol/gpt-config.ts';
+import { splitLayers } from '../../../protocol/stage-layout.ts';
 import type { BatchPool } from './batch-pool.ts';
 import { hyperAt } from './step-hyper.ts';
 

@@ -2,12 +2,12 @@
 // command (kernels/), reached from the page through comlink.
 import { expose } from 'comlink';
 import { createModel } from '../../../kernels/gpt/create-model.ts';
-import { initParams } from '../../../kernels/gpt/init.ts';
 import { GpuContext } from '../../../kernels/gpu/context.ts';
 import { acquireDevice } from '../../../kernels/gpu/device.ts';
 import { idbTuneCache } from '../../../kernels/gpu/tune-cache-idb.ts';
 import { MemorySplit } from '../../../kernels/train/memory-split.ts';
 import { Trainer } from '../../../kernels/train/trainer.ts';
+import { initParams } from '../../../protocol/init-params.ts';
 import { createRng } from '../../../protocol/rng.ts';
 import type { TrainProgress, TrainRequest, TrainResult, TrainWorkerApi } from './train-api.ts';
 

@@ -2,8 +2,6 @@
 // pipeline run the stage engine (kernels/pipeline/stage-volunteer-engine.ts), behind comlink. The page's peer runtime drives it; tokens, frames and state files cross as
 // transferred buffers, never copies.
 import { expose, proxy, transfer } from 'comlink';
-import { initParams } from '../../../kernels/gpt/init.ts';
-import { paramLayout } from '../../../kernels/gpt/layout.ts';
 import { GpuContext } from '../../../kernels/gpu/context.ts';
 import { acquireDevice } from '../../../kernels/gpu/device.ts';
 import { idbTuneCache } from '../../../kernels/gpu/tune-cache-idb.ts';
@@ -11,6 +9,8 @@ import { LocalStageVolunteerEngine } from '../../../kernels/pipeline/stage-volun
 import type { RoundWork, StepProgress } from '../../../kernels/round/round-engine.ts';
 import type { CountedContribution } from '../../../kernels/round/round-peer.ts';
 import { LocalVolunteerEngine } from '../../../kernels/round/volunteer-engine.ts';
+import { initParams } from '../../../protocol/init-params.ts';
+import { paramLayout } from '../../../protocol/param-layout.ts';
 import type { RunConfig } from '../../../protocol/run-config.ts';
 import type { VolunteerWorkerApi, WorkerEngine } from './volunteer-api.ts';
 

@@ -1,7 +1,7 @@
 // Shared by the stage planner's tests: a brute-force planner to compare against, the
 // invariants every plan must keep, and seeded volunteers.
 import { expect } from 'vitest';
-import type { GptConfig } from '../../../../kernels/gpt/config.ts';
+import type { GptConfig } from '../../../../protocol/gpt-config.ts';
 import {
   type PlanOptions,
   type ResolvedOptions,

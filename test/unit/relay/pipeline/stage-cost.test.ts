@@ -1,9 +1,9 @@
 // The planner's price of a stage agrees with what the pipeline code builds: parameter floats
 // with stageLayout, FLOPs with stageFlopsPerToken, activation slots with 1F1B's S − s.
 import { describe, expect, it } from 'vitest';
-import type { GptConfig } from '../../../../kernels/gpt/config.ts';
-import { stageFlopsPerToken } from '../../../../kernels/pipeline/stage-flops.ts';
-import { stageLayout } from '../../../../kernels/pipeline/stage-layout.ts';
+import type { GptConfig } from '../../../../protocol/gpt-config.ts';
+import { stageFlopsPerToken } from '../../../../protocol/model-flops.ts';
+import { stageLayout } from '../../../../protocol/stage-layout.ts';
 import { stageCost } from '../../../../relay/pipeline/stage-cost.ts';
 import { allCuts, resolved } from './plan-fixtures.ts';
 

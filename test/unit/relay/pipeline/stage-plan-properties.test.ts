@@ -3,7 +3,7 @@
 // stage empty.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { GptConfig } from '../../../../kernels/gpt/config.ts';
+import type { GptConfig } from '../../../../protocol/gpt-config.ts';
 import type { PlanErrorCode, PlanOptions, VolunteerInput } from '../../../../relay/pipeline/plan-input.ts';
 import { planStages } from '../../../../relay/pipeline/stage-plan.ts';
 import { expectPlanInvariants } from './plan-fixtures.ts';

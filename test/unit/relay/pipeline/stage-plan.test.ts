@@ -2,8 +2,8 @@
 // every plan keeps its invariants (memory fits, stages cover the model, each volunteer once).
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { GptConfig } from '../../../../kernels/gpt/config.ts';
-import { stageFlopsPerToken } from '../../../../kernels/pipeline/stage-flops.ts';
+import type { GptConfig } from '../../../../protocol/gpt-config.ts';
+import { stageFlopsPerToken } from '../../../../protocol/model-flops.ts';
 import type { VolunteerInput } from '../../../../relay/pipeline/plan-input.ts';
 import { stageCost } from '../../../../relay/pipeline/stage-cost.ts';
 import { AUTO_MIN_GAIN, planStages } from '../../../../relay/pipeline/stage-plan.ts';

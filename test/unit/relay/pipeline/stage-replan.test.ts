@@ -2,7 +2,7 @@
 // stage's last volunteer is replaced from the stage with the most slack, and only when no stage
 // can spare one is everything planned afresh; each step says who fetches which weights from whom.
 import { describe, expect, it } from 'vitest';
-import type { GptConfig } from '../../../../kernels/gpt/config.ts';
+import type { GptConfig } from '../../../../protocol/gpt-config.ts';
 import type { Volunteer } from '../../../../relay/pipeline/plan-input.ts';
 import { stageCost } from '../../../../relay/pipeline/stage-cost.ts';
 import { assemblePlan, type StagePlan } from '../../../../relay/pipeline/stage-plan.ts';

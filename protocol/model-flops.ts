@@ -8,7 +8,7 @@
 //
 // Embedding lookups, LayerNorms, GELU, biases and the softmax are left out, as both papers do:
 // they are O(C) per token beside the O(C²) products.
-import type { GptConfig } from '../gpt/config.ts';
+import type { GptConfig } from './gpt-config.ts';
 import type { StageLayout } from './stage-layout.ts';
 
 export interface StageFlops {
