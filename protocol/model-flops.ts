@@ -35,3 +35,11 @@ export function stageFlopsPerToken(
   const forward = 2 * matmulParams + layers * 4 * T * C;
   return { matmulParams, forward, training: 3 * forward };
 }
+
+/**
+ * Training FLOPs of `tokens` tokens through a model of `paramCount` parameters: 6·N·D (Kaplan et
+ * al. 2020), exact as a bigint. What a data-parallel round credits each peer for.
+ */
+export function trainingFlops(paramCount: number, tokens: number): bigint {
+  return 6n * BigInt(paramCount) * BigInt(tokens);
+}

@@ -10,6 +10,7 @@ import { assembleBatch, checkBatchShape, type TokenBatch } from '../../protocol/
 import type { TokenShardHeader } from '../../protocol/token-shard.ts';
 import {
   bytesPerToken,
+  decodeTokenIds,
   decodeTokenShard,
   readTokenShardHeader,
   TOKEN_SHARD_HEADER_BYTES,
@@ -124,15 +125,13 @@ export class SplitLoader {
     const read = readSync(shard.fd, bytes, 0, bytes.length, position);
     if (read !== bytes.length)
       throw new DatasetError('ERR_SHARD_INVALID', `${shard.entry.file} shrank while open`);
-    const view = new DataView(bytes.buffer);
     const window = new Uint32Array(span);
-    for (let i = 0; i < span; i++) {
-      const id = width === 2 ? view.getUint16(i * width, true) : view.getUint32(i * width, true);
-      if (id >= shard.header.vocabSize) {
-        throw new DatasetError('ERR_SHARD_INVALID', `${shard.entry.file}: token ${offset + i} is ${id}`);
-      }
-      window[i] = id;
-    }
+    const bad = decodeTokenIds(bytes, shard.header.dtype, window, 0, shard.header.vocabSize);
+    if (bad)
+      throw new DatasetError(
+        'ERR_SHARD_INVALID',
+        `${shard.entry.file}: token ${offset + bad.index} is ${bad.id}`,
+      );
     return window;
   }
 }

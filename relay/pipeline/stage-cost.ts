@@ -11,10 +11,9 @@
 // Padding floats count: the GPU allocates them.
 import type { GptConfig } from '../../protocol/gpt-config.ts';
 import { stageFlopsPerToken } from '../../protocol/model-flops.ts';
+import { activationWords, FLOAT_BYTES } from '../../protocol/model-memory.ts';
 import { blockNames, LNF_BIAS, LNF_WEIGHT, paramLayout, WPE, WTE } from '../../protocol/param-layout.ts';
 import type { ResolvedOptions } from './plan-input.ts';
-
-const FLOAT_BYTES = 4;
 
 export interface StageCost {
   readonly nLayer: number;
@@ -35,7 +34,7 @@ export interface StageCost {
 }
 
 export function stageCost(model: GptConfig, options: ResolvedOptions): StageCost {
-  const { vocabSize: V, dModel: C, nHead: NH, nLayer: L } = model;
+  const { dModel: C, nLayer: L } = model;
   const { B, T } = options;
   const BT = B * T;
   const global = paramLayout(model);
@@ -54,18 +53,8 @@ export function stageCost(model: GptConfig, options: ResolvedOptions): StageCost
   const finalNormFloats = floatsOf(LNF_WEIGHT) + floatsOf(LNF_BIAS);
   const wteFloats = floatsOf(WTE);
 
-  // One activation slot, in 4-byte words (stage-slot.ts, activations.ts's allocateBlockBuffers).
-  // A block keeps ln1, atty, attproj, residual2, ln2, fcproj, residual3 (C each), qkv (3C),
-  // fch and its GELU (4C each): 18·C per token, four LayerNorm statistics, and the
-  // attention's log-sum-exp per head.
-  const blockWords = BT * (18 * C + 4) + B * NH * T;
-  const inputWords = BT * C;
-  // The first stage's encoder inputs: tokens and positions (BT each), V + 1 bucket offsets.
-  const encoderWords = 2 * BT + V + 1;
-  // The last stage's lnf (C) and its two statistics, logits (V), losses and targets.
-  const headWords = BT * (C + 4 + V);
-  // GradientScratch: dresidual, dln, datty (C each), dqkv (3C), dfch and dfchGelu (4C each); clip's 2.
-  const scratchWords = 14 * BT * C + 2;
+  // One activation slot and the backward scratch, in 4-byte words (stage-slot.ts).
+  const words = activationWords(model, B, T);
   const microbatches = options.microbatches ?? Number.POSITIVE_INFINITY;
 
   // protocol/model-flops.ts's count is linear in the layers plus the head's term; read both off it once,
@@ -95,11 +84,11 @@ export function stageCost(model: GptConfig, options: ResolvedOptions): StageCost
     memoryBytes(s, S, a, b) {
       const { owned, copy } = paramFloats(s, S, a, b);
       const slotWords =
-        inputWords + (s === 0 ? encoderWords : 0) + (b - a) * blockWords + (s === S - 1 ? headWords : 0);
+        words.input + (s === 0 ? words.encoder : 0) + (b - a) * words.block + (s === S - 1 ? words.head : 0);
       return (
         owned * options.stateBytesPerParam +
         copy * options.copyBytesPerParam +
-        FLOAT_BYTES * (slots(s, S) * slotWords + scratchWords)
+        FLOAT_BYTES * (slots(s, S) * slotWords + words.scratch)
       );
     },
   };
