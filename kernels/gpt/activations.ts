@@ -1,7 +1,8 @@
 // Every GPU buffer the model's forward and backward passes use for one (B, T), allocated once
 // and labelled (`h.2.qkv`, `grad.fch`, ...) so validation errors name the tensor involved.
+
+import type { GptConfig } from '../../protocol/gpt-config.ts';
 import type { GpuContext } from '../gpu/context.ts';
-import type { GptConfig } from './config.ts';
 
 /** What one block keeps from forward for backward. */
 export interface BlockBuffers {

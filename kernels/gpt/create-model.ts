@@ -1,16 +1,17 @@
 // Builds a ready-to-train GpuGpt: autotunes the matmul kernels for this adapter (or reuses the
 // cached choice) and loads the initial weights.
+
+import type { GptConfig } from '../../protocol/gpt-config.ts';
 import { autotuneMatmul, type TuneCache } from '../gpu/autotune.ts';
 import type { GpuContext } from '../gpu/context.ts';
 import type { AttentionTuning } from '../ops/attention.ts';
-import type { GptConfig } from './config.ts';
 import { modelGemmShapes } from './gemm-shapes.ts';
 import { GpuGpt } from './gpu-gpt.ts';
 
 export interface CreateModelOptions {
   readonly B: number;
   readonly T: number;
-  /** Initial flat parameters (kernels/gpt/init.ts or a checkpoint). */
+  /** Initial flat parameters (protocol/init-params.ts or a checkpoint). */
   readonly params: Float32Array;
   readonly tuneCache: TuneCache;
   readonly attention?: Partial<AttentionTuning>;

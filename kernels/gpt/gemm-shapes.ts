@@ -1,7 +1,8 @@
 // Every matrix multiply the model runs for one (B, T), forward and backward: what the start-up
 // autotune times (it keeps the largest of each transpose class as that class's representative).
+
+import type { GptConfig } from '../../protocol/gpt-config.ts';
 import type { GemmShape } from '../reference/gemm.ts';
-import type { GptConfig } from './config.ts';
 
 export function modelGemmShapes(config: GptConfig, B: number, T: number): GemmShape[] {
   const { dModel: C, vocabSize: V } = config;

@@ -4,6 +4,8 @@
 // accumulated into by every branch) and the tied embedding's (the classifier writes it, the
 // embedding's backward adds to it last). A block and the head have recorders of their own, so
 // that a pipeline stage (kernels/pipeline/gpu-stage.ts) records just its layer range.
+
+import { blockNames, LNF_BIAS, LNF_WEIGHT, WPE, WTE } from '../../protocol/param-layout.ts';
 import type { Dispatch } from '../gpu/context.ts';
 import { attentionBackward } from '../ops/attention.ts';
 import { encoderBackward } from '../ops/encoder.ts';
@@ -11,7 +13,6 @@ import { geluBackward } from '../ops/gelu.ts';
 import { layernormBackward } from '../ops/layernorm.ts';
 import { classifierBackward, linearBackward } from '../ops/matmul.ts';
 import type { Activations, BlockBuffers, GradientScratch } from './activations.ts';
-import { blockNames, LNF_BIAS, LNF_WEIGHT, WPE, WTE } from './layout.ts';
 import type { BlockPass, PassContext } from './pass-context.ts';
 
 /** Backward from dlogits (left in the logits buffer by the loss) to every parameter gradient. */

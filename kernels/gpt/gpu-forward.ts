@@ -2,6 +2,8 @@
 // and the tied classifier's logits. The op order mirrors CpuGpt.forward (kernels/reference/gpt.ts).
 // A block and the head have recorders of their own, so that a pipeline stage
 // (kernels/pipeline/gpu-stage.ts) records just its layer range with this same code.
+
+import { blockNames, LNF_BIAS, LNF_WEIGHT, WPE, WTE } from '../../protocol/param-layout.ts';
 import type { Dispatch } from '../gpu/context.ts';
 import { attentionForward } from '../ops/attention.ts';
 import { encoderForward } from '../ops/encoder.ts';
@@ -10,7 +12,6 @@ import { layernormForward } from '../ops/layernorm.ts';
 import { classifierForward, linearForward } from '../ops/matmul.ts';
 import { residualForward } from '../ops/residual.ts';
 import type { Activations, BlockBuffers } from './activations.ts';
-import { blockNames, LNF_BIAS, LNF_WEIGHT, WPE, WTE } from './layout.ts';
 import type { BlockPass, PassContext } from './pass-context.ts';
 
 /** Embedding, blocks, final LayerNorm and logits: everything before the loss. */

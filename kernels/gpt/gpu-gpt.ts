@@ -1,6 +1,9 @@
 // GPT-2 on the GPU: the flat parameter, gradient and AdamW state buffers, and the passes
 // (forward, backward, optimizer) recorded once for a fixed (B, T) and replayed every step in a
 // single compute pass. The op order mirrors kernels/reference/gpt.ts, which it is tested against.
+
+import type { GptConfig } from '../../protocol/gpt-config.ts';
+import { type ParamLayout, paramLayout } from '../../protocol/param-layout.ts';
 import type { Dispatch, GpuContext } from '../gpu/context.ts';
 import { GpuError } from '../gpu/errors.ts';
 import { sliceFloats } from '../gpu/slice.ts';
@@ -16,10 +19,8 @@ import {
   allocateGradientScratch,
   type GradientScratch,
 } from './activations.ts';
-import type { GptConfig } from './config.ts';
 import { recordBackward } from './gpu-backward.ts';
 import { recordForward } from './gpu-forward.ts';
-import { type ParamLayout, paramLayout } from './layout.ts';
 import type { PassContext } from './pass-context.ts';
 
 export interface GpuGptOptions {

@@ -1,11 +1,12 @@
 // What recording a pass of the GPU model needs: the device, the shapes, the buffers, and how
 // to bind one named tensor of the flat parameter or gradient buffer.
+
+import type { GptConfig } from '../../protocol/gpt-config.ts';
 import type { BufferSlice, GpuContext } from '../gpu/context.ts';
 import type { AttentionTuning } from '../ops/attention.ts';
 import type { EncoderInputs } from '../ops/encoder.ts';
 import type { TuningChoice } from '../ops/matmul-tuning.ts';
 import type { Activations } from './activations.ts';
-import type { GptConfig } from './config.ts';
 
 export interface PassContext {
   readonly ctx: GpuContext;

@@ -1,17 +1,17 @@
 // A checkpoint on disk is a Hugging Face model folder: model.safetensors + config.json, so
 // `GPT2LMHeadModel.from_pretrained(dir)` loads what we train and we load what it saves. The
-// byte formats live in kernels/gpt/checkpoint.ts; this file only moves them through the file
+// byte formats live in protocol/hf-checkpoint.ts; this file only moves them through the file
 // system, which is why it is the Node side.
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { GptConfig } from '../../protocol/gpt-config.ts';
 import {
   type CheckpointErrorCode,
   configFromHfJson,
   hfConfigJson,
   paramsFromSafetensors,
   paramsToSafetensors,
-} from '../gpt/checkpoint.ts';
-import type { GptConfig } from '../gpt/config.ts';
+} from '../../protocol/hf-checkpoint.ts';
 
 export const MODEL_FILE = 'model.safetensors';
 export const CONFIG_FILE = 'config.json';

@@ -1,7 +1,7 @@
 // LayerNorm builders: forward writes out, mean, rstd (all overwritten); backward accumulates
 // into dinp and overwrites dweight, dbias. C must be a multiple of 4.
 
-import { LAYERNORM_EPS } from '../gpt/config.ts';
+import { LAYERNORM_EPS } from '../../protocol/gpt-config.ts';
 import type { Dispatch, GpuContext, Tensor } from '../gpu/context.ts';
 import { GpuError } from '../gpu/errors.ts';
 import { gridFor, requireVec4 } from '../gpu/grid.ts';

@@ -1,4 +1,4 @@
-// One pipeline stage on the GPU: its share of the parameters (stage-layout.ts), their gradients
+// One pipeline stage on the GPU: its share of the parameters (protocol/stage-layout.ts), their gradients
 // summed over the step's microbatches, AdamW's moments, and K activation slots (stage-slot.ts).
 // The passes are the whole model's own recorders (kernels/gpt/gpu-forward.ts and
 // gpu-backward.ts) run over the stage's layers; the stage adds the boundary tensors and the
@@ -16,11 +16,12 @@
 // same as one unsplit batch; the loss reported per microbatch is its own mean, and the mean of
 // these M equal-sized means is the batch's mean.
 
+import type { GptConfig } from '../../protocol/gpt-config.ts';
+import { WPE, WTE } from '../../protocol/param-layout.ts';
+import type { StageLayout } from '../../protocol/stage-layout.ts';
 import { allocateGradientScratch, type GradientScratch } from '../gpt/activations.ts';
-import type { GptConfig } from '../gpt/config.ts';
 import { recordBlockBackward, recordHeadBackward } from '../gpt/gpu-backward.ts';
 import { recordBlockForward, recordHeadForward } from '../gpt/gpu-forward.ts';
-import { WPE, WTE } from '../gpt/layout.ts';
 import type { BlockPass } from '../gpt/pass-context.ts';
 import type { Dispatch, GpuContext } from '../gpu/context.ts';
 import { GpuError } from '../gpu/errors.ts';
@@ -33,7 +34,6 @@ import { GlobalNorm } from '../ops/gradnorm.ts';
 import type { TuningChoice } from '../ops/matmul-tuning.ts';
 import { residualForward } from '../ops/residual.ts';
 import { type Command, submitCommands } from './commands.ts';
-import type { StageLayout } from './stage-layout.ts';
 import { allocateSlot, type StageSlot, slotBuffers } from './stage-slot.ts';
 
 export interface GpuStageOptions {
@@ -407,7 +407,7 @@ export class GpuStage {
     return { m: await this.ctx.readFloats(this.m, 0, owned), v: await this.ctx.readFloats(this.v, 0, owned) };
   }
 
-  /** Loads the stage's share of a whole-model flat buffer (kernels/gpt/layout.ts). */
+  /** Loads the stage's share of a whole-model flat buffer (protocol/param-layout.ts). */
   setParams(global: Float32Array): void {
     this.assertAlive();
     this.ctx.write(this.params, this.layout.gather(global));

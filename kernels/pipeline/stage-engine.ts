@@ -20,16 +20,16 @@ import {
   encodeActivationFrame,
 } from '../../protocol/activation-frame.ts';
 import { type DecodeResult, refuse } from '../../protocol/frame-errors.ts';
+import { initParams } from '../../protocol/init-params.ts';
+import { WTE } from '../../protocol/param-layout.ts';
 import type { PipelineConfig, RunConfig } from '../../protocol/run-config.ts';
 import { sha256Hex } from '../../protocol/sha256.ts';
+import { type LayerRange, type StageLayout, splitLayers, stageLayout } from '../../protocol/stage-layout.ts';
 import { decodeTensorFrame, encodeTensorFrame, type TensorKind } from '../../protocol/tensor-frame.ts';
 import { GpuActivationCodec } from '../compress/gpu-activation-codec.ts';
-import { initParams } from '../gpt/init.ts';
-import { WTE } from '../gpt/layout.ts';
 import type { GpuContext } from '../gpu/context.ts';
 import { defaultTuning } from '../ops/matmul-tuning.ts';
 import { GpuStage } from './gpu-stage.ts';
-import { type LayerRange, type StageLayout, splitLayers, stageLayout } from './stage-layout.ts';
 
 /** Peers' frames are untrusted: what they could get wrong comes back as a frame error. */
 export type StageResult<T> = DecodeResult<T>;
@@ -242,7 +242,7 @@ export class StageEngine {
     return { ok: true, value: undefined };
   }
 
-  /** The stage's weights in its local layout (stage-layout.ts), the tied copy included. */
+  /** The stage's weights in its local layout (protocol/stage-layout.ts), the tied copy included. */
   readParams(): Promise<Float32Array> {
     return this.gpu.readParams();
   }

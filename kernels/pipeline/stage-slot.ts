@@ -2,11 +2,12 @@
 // pass of one microbatch. A stage has as many slots as microbatches it may hold in flight; under
 // 1F1B that is S − s for stage s (schedule.ts), so the last stage, which alone holds the
 // vocabulary-sized logits, needs one.
+
+import type { GptConfig } from '../../protocol/gpt-config.ts';
+import type { StageLayout } from '../../protocol/stage-layout.ts';
 import { allocateBlockBuffers, type BlockBuffers } from '../gpt/activations.ts';
-import type { GptConfig } from '../gpt/config.ts';
 import type { GpuContext } from '../gpu/context.ts';
 import { EncoderInputs } from '../ops/encoder.ts';
-import type { StageLayout } from './stage-layout.ts';
 
 /** The last stage's final LayerNorm, logits and loss buffers. */
 export interface HeadBuffers {

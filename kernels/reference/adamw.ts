@@ -1,6 +1,6 @@
 // CPU reference for AdamW with decoupled weight decay (Loshchilov & Hutter, as in
 // torch.optim.AdamW): decay applies to the prefix [0, decayEnd) of the flat buffer only
-// (see kernels/gpt/layout.ts), and gradients are first multiplied by `gradScale` (the
+// (see protocol/param-layout.ts), and gradients are first multiplied by `gradScale` (the
 // global-norm clip factor).
 
 import type { Floats } from './floats.ts';

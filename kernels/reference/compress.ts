@@ -1,10 +1,11 @@
 // CPU reference of kernels/compress/gpu-compressor.ts, written for clarity: the same random-k
 // hash, top-k by a full sort (ties: lower index first), and the same quantization formula and
 // noise, in f32 arithmetic. Tests hold the GPU to it.
+
+import { type CompressionSettings, topKCount } from '../../protocol/compression-settings.ts';
 import { blockCount, levelsFor, packCodes, type QuantBits } from '../../protocol/quantize.ts';
 import { isCandidate, keepMaxFor, randomKHash, unitFromHash } from '../../protocol/random-k.ts';
 import { type CompressedTensor, QUANTIZE_WORKGROUP } from '../compress/gpu-compressor.ts';
-import { type CompressionSettings, topKCount } from '../compress/settings.ts';
 
 /** acc = start − current + residual, as the GPU computes it (f32, left to right). */
 export function accumulateReference(

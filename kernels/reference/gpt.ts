@@ -1,7 +1,15 @@
 // The whole GPT-2 forward and backward pass on the CPU, composed from the per-op references.
 // It is slow and simple on purpose: the GPU model and PyTorch's answers are checked against it.
-import type { GptConfig } from '../gpt/config.ts';
-import { blockNames, LNF_BIAS, LNF_WEIGHT, type ParamLayout, paramLayout, WPE, WTE } from '../gpt/layout.ts';
+import type { GptConfig } from '../../protocol/gpt-config.ts';
+import {
+  blockNames,
+  LNF_BIAS,
+  LNF_WEIGHT,
+  type ParamLayout,
+  paramLayout,
+  WPE,
+  WTE,
+} from '../../protocol/param-layout.ts';
 import { attentionBackward, attentionForward } from './attention.ts';
 import { crossEntropyForwardBackward } from './crossentropy.ts';
 import { encoderBackward, encoderForward } from './encoder.ts';
@@ -57,7 +65,7 @@ export class CpuGpt {
 
   constructor(
     readonly config: GptConfig,
-    /** Flat parameters in the layout of kernels/gpt/layout.ts; float64 for gradient checks. */
+    /** Flat parameters in the layout of protocol/param-layout.ts; float64 for gradient checks. */
     readonly params: Floats,
   ) {
     this.layout = paramLayout(config);

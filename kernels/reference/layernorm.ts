@@ -1,6 +1,6 @@
 // CPU reference for LayerNorm over the last dimension (GPT-2: eps 1e-5, biased variance).
 // Saves each row's mean and reciprocal standard deviation for the backward pass.
-import { LAYERNORM_EPS } from '../gpt/config.ts';
+import { LAYERNORM_EPS } from '../../protocol/gpt-config.ts';
 
 import type { Floats } from './floats.ts';
 

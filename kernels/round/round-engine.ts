@@ -5,6 +5,7 @@
 // in the browser's worker and in the headless Node volunteer.
 import { modelHash } from '../../protocol/model-hash.ts';
 import { deriveSeed } from '../../protocol/random-k.ts';
+import type { RoundState } from '../../protocol/round-state-file.ts';
 import type { RunConfig } from '../../protocol/run-config.ts';
 import { GpuCompressor } from '../compress/gpu-compressor.ts';
 import { createModel } from '../gpt/create-model.ts';
@@ -17,7 +18,6 @@ import { Trainer } from '../train/trainer.ts';
 import type { LocalState } from './local-state-file.ts';
 import type { CountedContribution, RoundOutcome } from './round-peer.ts';
 import { RoundPeer } from './round-peer.ts';
-import type { RoundState } from './round-state-file.ts';
 
 export interface RoundWork {
   readonly round: number;

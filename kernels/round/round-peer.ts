@@ -11,12 +11,12 @@ import { expandFrame } from '../../protocol/expand-frame.ts';
 import type { FrameError } from '../../protocol/frame-errors.ts';
 import { modelHash } from '../../protocol/model-hash.ts';
 import { deriveSeed } from '../../protocol/random-k.ts';
+import type { RoundConfig } from '../../protocol/run-config.ts';
 import { decodeTensorFrame, encodeTensorFrame } from '../../protocol/tensor-frame.ts';
 import type { GpuCompressor } from '../compress/gpu-compressor.ts';
 import type { GpuGpt } from '../gpt/gpu-gpt.ts';
 import type { StepInputs, Trainer } from '../train/trainer.ts';
 import { aggregate, type Contribution } from './aggregate.ts';
-import type { RoundConfig } from './config.ts';
 import { NesterovOuter, nesterovStep } from './outer-optimizer.ts';
 import { frameOf, sentValues } from './payload.ts';
 

@@ -3,20 +3,21 @@
 // in-process by the headless Node volunteer and across comlink by the browser's worker. It
 // adds to RoundEngine what a donated GPU needs: state files in and out (checkpoints), a
 // duty-cycle throttle that really idles the GPU, and pause.
+
+import { initParams } from '../../protocol/init-params.ts';
+import { paramLayout } from '../../protocol/param-layout.ts';
+import { decodeRoundState, encodeRoundState, type RoundState } from '../../protocol/round-state-file.ts';
 import type { RunConfig } from '../../protocol/run-config.ts';
-import { initParams } from '../gpt/init.ts';
-import { paramLayout } from '../gpt/layout.ts';
 import type { TuneCache } from '../gpu/autotune.ts';
 import type { GpuContext } from '../gpu/context.ts';
 import { decodeLocalState, encodeLocalState } from './local-state-file.ts';
 import { RoundEngine, type RoundWork, type StepProgress } from './round-engine.ts';
 import type { CountedContribution } from './round-peer.ts';
-import { decodeRoundState, encodeRoundState, type RoundState } from './round-state-file.ts';
 
 export interface VolunteerEngine {
   /** Hash of the committed state this engine holds. */
   stateHash(): Promise<string>;
-  /** The committed state as a safetensors file (kernels/round/round-state-file.ts). */
+  /** The committed state as a safetensors file (protocol/round-state-file.ts). */
   exportState(): Promise<Uint8Array>;
   /** Takes a state file if it hashes to `expectedHash`; says why not otherwise. */
   importState(

@@ -2,7 +2,7 @@
 // h·B … h·B + B − 1, each T + 1 tokens starting T apart, so the round trains on every token of
 // its range exactly once (the relay sized the range for the peer's steps: steps·B·T + 1
 // tokens). A range too short for the steps asked wraps around rather than failing mid-round.
-import { assembleBatch, checkBatchShape, type TokenBatch } from './batch.ts';
+import { assembleBatch, checkBatchShape, type TokenBatch } from '../../protocol/token-batch.ts';
 import type { TrainData } from './trainer.ts';
 
 export class AssignedRange implements TrainData {

@@ -1,5 +1,8 @@
-// One training configuration object, nanoGPT style: every default with the reason for it.
-import { DEFAULT_MODEL, type GptConfig } from '../gpt/config.ts';
+// One training configuration object, nanoGPT style: every default with the reason for it. The
+// train command's defaults are a run's (protocol/run-config.ts) where both have the setting.
+import type { GptConfig } from '../../protocol/gpt-config.ts';
+import type { LearningRateSchedule } from '../../protocol/learning-rate.ts';
+import { DEFAULT_RUN } from '../../protocol/run-config.ts';
 
 export interface TrainConfig {
   readonly model: GptConfig;
@@ -18,7 +21,7 @@ export interface TrainConfig {
   readonly beta1: number;
   readonly beta2: number;
   readonly eps: number;
-  /** Decoupled weight decay on 2-D weights (see kernels/gpt/layout.ts). */
+  /** Decoupled weight decay on 2-D weights (see protocol/param-layout.ts). */
   readonly weightDecay: number;
   /** Global gradient-norm clip; 0 disables it. */
   readonly gradClip: number;
@@ -30,20 +33,33 @@ export interface TrainConfig {
   readonly seed: number;
 }
 
+const { inner } = DEFAULT_RUN;
+
 export const DEFAULT_TRAIN: TrainConfig = {
-  model: DEFAULT_MODEL,
+  model: DEFAULT_RUN.model,
   batchSize: 16, // 16 x 64 = 1024 tokens per step
-  seqLen: 64, // the whole default context
+  seqLen: inner.seqLen, // the whole default context
   steps: 600, // a few minutes on SwiftShader; far more on a real GPU
-  learningRate: 3e-3, // small models tolerate (and need) a high rate to learn in few steps
+  learningRate: inner.learningRate,
   warmupSteps: 30, // ~5% of the default run: keeps Adam's early updates sane
-  minLrRatio: 0.1, // as in nanoGPT/Chinchilla: decay to 10% of the peak
-  beta1: 0.9,
-  beta2: 0.95, // GPT-3's choice: steadier for small batches than 0.999
-  eps: 1e-8,
-  weightDecay: 0.1, // GPT-3 / nanoGPT
-  gradClip: 1.0, // GPT-2/3 global-norm clip
+  minLrRatio: inner.minLrRatio,
+  beta1: inner.beta1,
+  beta2: inner.beta2,
+  eps: inner.eps,
+  weightDecay: inner.weightDecay,
+  gradClip: inner.gradClip,
   evalEvery: 100,
   evalBatches: 8,
-  seed: 1337,
+  seed: DEFAULT_RUN.seed,
 };
+
+/** The learning-rate schedule of a train command's run: warmup and decay counted in steps. */
+export function trainSchedule(c: TrainConfig): LearningRateSchedule {
+  return {
+    learningRate: c.learningRate,
+    minLrRatio: c.minLrRatio,
+    warmup: c.warmupSteps,
+    total: c.steps,
+    ramp: 'to-peak',
+  };
+}

@@ -1,7 +1,7 @@
 // A split held in memory as one token array: what the browser worker trains on (it has no
 // shard files), with the same sampling and evaluation windows as the file loader.
-import { assembleBatch, type TokenBatch } from './batch.ts';
-import { sequentialWindowCount, sequentialWindows, WindowIndex } from './windows.ts';
+import { assembleBatch, type TokenBatch } from '../../protocol/token-batch.ts';
+import { sequentialWindowCount, sequentialWindows, WindowIndex } from '../../protocol/token-windows.ts';
 
 export class MemorySplit {
   constructor(

@@ -1,10 +1,10 @@
 // The training loop, shared by the Node command and the browser worker. It reads like
 // nanoGPT's train.py: per step, the schedule, then forward + backward + clip + AdamW (one GPU
 // submission, see GpuGpt.trainStep), then what to log; validation on request.
+import { learningRateAt } from '../../protocol/learning-rate.ts';
+import type { TokenBatch } from '../../protocol/token-batch.ts';
 import type { GpuGpt } from '../gpt/gpu-gpt.ts';
-import type { TokenBatch } from './batch.ts';
-import type { TrainConfig } from './config.ts';
-import { learningRateAt } from './schedule.ts';
+import { type TrainConfig, trainSchedule } from './config.ts';
 
 /** Where training batches come from, in the order they are trained on. */
 export interface TrainData {
@@ -84,7 +84,7 @@ export class Trainer {
     const { model, config, now } = this.options;
     const start = now();
     // 1. schedule
-    const lr = inputs ? inputs.learningRate : learningRateAt(this.step, config);
+    const lr = inputs ? inputs.learningRate : learningRateAt(this.step, trainSchedule(config));
     // 2. data
     const train = inputs?.data ?? this.options.train;
     if (!train) throw new Error('no tokens assigned');

@@ -1,4 +1,4 @@
-// Committed round states on disk (weights + outer momentum, kernels/round/round-state-file.ts),
+// Committed round states on disk (weights + outer momentum, protocol/round-state-file.ts),
 // one safetensors file per model hash, so `/api/runs/:id/checkpoint` can serve the newest one
 // a late joiner or a downloader needs. The relay never computes weights after θ_0 (no
 // gradients pass through it): a peer that reported the committed hash uploads them, and the
@@ -6,8 +6,8 @@
 // name and renamed, so a crash never leaves half a checkpoint.
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { GptConfig } from '../../kernels/gpt/config.ts';
-import { decodeRoundState, encodeRoundState, type RoundState } from '../../kernels/round/round-state-file.ts';
+import type { GptConfig } from '../../protocol/gpt-config.ts';
+import { decodeRoundState, encodeRoundState, type RoundState } from '../../protocol/round-state-file.ts';
 
 export interface StoredCheckpoint {
   readonly round: number;

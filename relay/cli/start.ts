@@ -3,8 +3,9 @@
 // port. Every option is also an environment variable; flags win.
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
+import { DEFAULT_RUN } from '../../protocol/run-config.ts';
 import { createLogger } from '../logger.ts';
-import { DEFAULT_RUN, resolveRunConfig } from '../run/run-config.ts';
+import { resolveRunConfig } from '../run/run-config.ts';
 import { startRelay } from '../server.ts';
 import { STATE_DIR } from '../state-dir.ts';
 import { ensureWebBuild } from './ensure-web-build.ts';

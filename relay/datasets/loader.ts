@@ -5,18 +5,19 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { assembleBatch, checkBatchShape, type TokenBatch } from '../../kernels/train/batch.ts';
-import type { WindowLocation } from '../../kernels/train/windows.ts';
-import { sequentialWindowCount, sequentialWindows, WindowIndex } from '../../kernels/train/windows.ts';
 import type { Rng } from '../../protocol/rng.ts';
+import { assembleBatch, checkBatchShape, type TokenBatch } from '../../protocol/token-batch.ts';
 import type { TokenShardHeader } from '../../protocol/token-shard.ts';
 import {
   bytesPerToken,
+  decodeTokenIds,
   decodeTokenShard,
   readTokenShardHeader,
   TOKEN_SHARD_HEADER_BYTES,
   tokenShardByteLength,
 } from '../../protocol/token-shard.ts';
+import type { WindowLocation } from '../../protocol/token-windows.ts';
+import { sequentialWindowCount, sequentialWindows, WindowIndex } from '../../protocol/token-windows.ts';
 import { DatasetError } from './errors.ts';
 import type { DatasetManifest, ShardEntry, SplitName } from './manifest.ts';
 import { readManifest } from './manifest.ts';
@@ -124,15 +125,13 @@ export class SplitLoader {
     const read = readSync(shard.fd, bytes, 0, bytes.length, position);
     if (read !== bytes.length)
       throw new DatasetError('ERR_SHARD_INVALID', `${shard.entry.file} shrank while open`);
-    const view = new DataView(bytes.buffer);
     const window = new Uint32Array(span);
-    for (let i = 0; i < span; i++) {
-      const id = width === 2 ? view.getUint16(i * width, true) : view.getUint32(i * width, true);
-      if (id >= shard.header.vocabSize) {
-        throw new DatasetError('ERR_SHARD_INVALID', `${shard.entry.file}: token ${offset + i} is ${id}`);
-      }
-      window[i] = id;
-    }
+    const bad = decodeTokenIds(bytes, shard.header.dtype, window, 0, shard.header.vocabSize);
+    if (bad)
+      throw new DatasetError(
+        'ERR_SHARD_INVALID',
+        `${shard.entry.file}: token ${offset + bad.index} is ${bad.id}`,
+      );
     return window;
   }
 }

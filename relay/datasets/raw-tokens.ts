@@ -3,6 +3,7 @@
 // reads them. With no header there is nothing to check but the length (and, when the
 // caller knows it, the vocabulary), so prefer token shards for anything kept.
 import { readFile } from 'node:fs/promises';
+import { decodeTokenIds, TokenDtype } from '../../protocol/token-shard.ts';
 import { DatasetError } from './errors.ts';
 
 export type RawTokensResult =
@@ -29,20 +30,16 @@ export function decodeRawTokens(bytes: Uint8Array, vocabSize?: number): RawToken
       },
     };
   }
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const tokens = new Uint16Array(bytes.length / 2);
-  for (let i = 0; i < tokens.length; i++) {
-    const id = view.getUint16(2 * i, true);
-    if (vocabSize !== undefined && id >= vocabSize) {
-      return {
-        ok: false,
-        error: {
-          code: 'ERR_RAW_TOKENS_OUT_OF_RANGE',
-          message: `token ${i} is ${id}, vocab size is ${vocabSize}`,
-        },
-      };
-    }
-    tokens[i] = id;
+  const bad = decodeTokenIds(bytes, TokenDtype.uint16, tokens, 0, vocabSize);
+  if (bad) {
+    return {
+      ok: false,
+      error: {
+        code: 'ERR_RAW_TOKENS_OUT_OF_RANGE',
+        message: `token ${bad.index} is ${bad.id}, vocab size is ${vocabSize}`,
+      },
+    };
   }
   return { ok: true, tokens };
 }

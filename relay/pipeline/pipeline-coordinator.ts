@@ -17,9 +17,10 @@
 // Credits are the relay's own arithmetic (stage-credits.ts): each volunteer earns its stage's
 // training FLOPs for the tokens of the microbatches the committed step routed through it; the
 // `stage-report` only proves the step finished and which weights it produced.
-import { type LayerRange, splitLayers } from '../../kernels/pipeline/stage-layout.ts';
+
 import { innerLearningRate, type PipelineConfig, type RunConfig } from '../../protocol/run-config.ts';
 import { sha256Hex } from '../../protocol/sha256.ts';
+import { type LayerRange, splitLayers } from '../../protocol/stage-layout.ts';
 import type { Clock } from '../clock.ts';
 import type { Logger } from '../logger.ts';
 import type { CommitRound, CreditLine, PeerLink, PeerSpeed } from '../rounds/coordinator.ts';

@@ -1,5 +1,5 @@
 // Credits for pipeline work: a volunteer earns the forward and backward FLOPs of its stage's
-// layers (kernels/pipeline/stage-flops.ts) for every token it processed, so over all stages a
+// layers (protocol/model-flops.ts) for every token it processed, so over all stages a
 // microbatch earns exactly the whole model's training FLOPs, split by what each stage did.
 //
 // The counts come from the relay's own record: the microbatches it routed to a volunteer on a
@@ -9,9 +9,9 @@
 // FLOPs are a bigint, as in relay/rounds/coordinator.ts's CreditLine: tokens × FLOPs per token
 // passes 2^53 within a long run of a large model.
 
-import type { GptConfig } from '../../kernels/gpt/config.ts';
-import { stageFlopsPerToken } from '../../kernels/pipeline/stage-flops.ts';
-import type { LayerRange } from '../../kernels/pipeline/stage-layout.ts';
+import type { GptConfig } from '../../protocol/gpt-config.ts';
+import { stageFlopsPerToken } from '../../protocol/model-flops.ts';
+import type { LayerRange } from '../../protocol/stage-layout.ts';
 
 export interface StageWork {
   readonly stage: number;

@@ -8,6 +8,8 @@
 // model hash a majority reports and writes the credits in one ledger transaction. A peer
 // that stops answering is simply not waited for past a deadline; its unused shard returns to
 // the pool. Credits are computed here, from what was assigned and counted, never claimed.
+
+import { trainingFlops } from '../../protocol/model-flops.ts';
 import { deriveSeed } from '../../protocol/random-k.ts';
 import { innerLearningRate, type RunConfig } from '../../protocol/run-config.ts';
 import type { RelayMessage } from '../../protocol/swarm-messages.ts';
@@ -415,7 +417,7 @@ export class Coordinator implements SwarmCoordinator {
       credits: c.counted.map((peer) => {
         const { tokens } = c.members.get(peer) as Member;
         const busyMs = Math.max(0, Math.round((c.manifests.get(peer)?.arrivedAt ?? c.openedAt) - c.openedAt));
-        return { peerKey: peer, tokens, flops: 6n * BigInt(paramCount) * BigInt(tokens), busyMs };
+        return { peerKey: peer, tokens, flops: trainingFlops(paramCount, tokens), busyMs };
       }),
     };
     let outcome: CommitOutcome;

@@ -3,9 +3,10 @@
 // committed round in the ledger: the coordinator starts from that round's model hash, and the
 // shard pool replays every committed round's ranges so none is trained twice in the epoch.
 
-import { initParams } from '../../kernels/gpt/init.ts';
-import { paramLayout } from '../../kernels/gpt/layout.ts';
+import { expectedFrameBytes } from '../../protocol/compression-settings.ts';
+import { initParams } from '../../protocol/init-params.ts';
 import { modelHash } from '../../protocol/model-hash.ts';
+import { paramLayout } from '../../protocol/param-layout.ts';
 import type { LossPoint, RunSummary } from '../../protocol/run-api.ts';
 import { type RunConfig, runIdentity } from '../../protocol/run-config.ts';
 import { CheckpointStore } from '../checkpoints/checkpoint-store.ts';
@@ -73,10 +74,7 @@ export class RelayRun {
     const committed = last
       ? { round: last.round, modelHash: last.modelHash }
       : { round: -1, modelHash: initHash };
-    const { compression } = config.round;
-    const kept = layout.totalFloats * compression.randomK * compression.topK;
-    const bitsPerValue = compression.bits + 32 / compression.blockSize + (compression.topK < 1 ? 8 : 0);
-    const frameBytes = Math.ceil((kept * bitsPerValue) / 8) + 64;
+    const frameBytes = expectedFrameBytes(layout.totalFloats, config.round.compression);
 
     let run: RelayRun | null = null;
     // One ledger transaction per round (or pipeline step); GPU time is bookkeeping beside it.

@@ -4,15 +4,15 @@
 //   (b) full training-step tokens/s (forward, backward, clip, AdamW) of the same GPT.
 // Prints a table and both ratios; with --json the last line is one JSON object.
 import { parseArgs } from 'node:util';
-import { DEFAULT_MODEL } from '../../kernels/gpt/config.ts';
 import { modelGemmShapes } from '../../kernels/gpt/gemm-shapes.ts';
 import { GpuGpt } from '../../kernels/gpt/gpu-gpt.ts';
-import { initParams } from '../../kernels/gpt/init.ts';
 import { autotuneMatmul } from '../../kernels/gpu/autotune.ts';
 import { GpuContext } from '../../kernels/gpu/context.ts';
 import { acquireDevice } from '../../kernels/gpu/device.ts';
 import { nodeGpu } from '../../kernels/node/node-gpu.ts';
 import { DEFAULT_TRAIN } from '../../kernels/train/config.ts';
+import { DEFAULT_MODEL } from '../../protocol/gpt-config.ts';
+import { initParams } from '../../protocol/init-params.ts';
 import { memoryTuneCache } from '../helpers/tune-cache-memory.ts';
 import { benchOurMatmul } from './matmul-ours.ts';
 import { createTfjsGpt } from './tfjs/tfjs-gpt.ts';

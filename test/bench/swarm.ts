@@ -4,14 +4,14 @@
 // See swarm/simulate-diloco.ts for what is real (everything but the wire) and
 // swarm/simulate-ddp.ts for how the baseline is counted.
 import { join } from 'node:path';
-import { DEFAULT_MODEL } from '../../kernels/gpt/config.ts';
 import { modelGemmShapes } from '../../kernels/gpt/gemm-shapes.ts';
 import { GpuGpt } from '../../kernels/gpt/gpu-gpt.ts';
-import { initParams } from '../../kernels/gpt/init.ts';
 import { autotuneMatmul } from '../../kernels/gpu/autotune.ts';
 import { openNodeContext } from '../../kernels/node/open-context.ts';
 import { fileTuneCache } from '../../kernels/node/tune-cache-file.ts';
 import { DEFAULT_TRAIN, type TrainConfig } from '../../kernels/train/config.ts';
+import { DEFAULT_MODEL } from '../../protocol/gpt-config.ts';
+import { initParams } from '../../protocol/init-params.ts';
 import { DEFAULT_BROWN_DIR, ensurePrepared } from '../../relay/datasets/ensure-prepared.ts';
 import { loadSplitTokens, openSplit } from '../../relay/datasets/loader.ts';
 import { readManifest } from '../../relay/datasets/manifest.ts';

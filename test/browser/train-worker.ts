@@ -3,10 +3,10 @@
 // validation loss before and after.
 import { expose } from 'comlink';
 import { createModel } from '../../kernels/gpt/create-model.ts';
-import { initParams } from '../../kernels/gpt/init.ts';
 import { idbTuneCache } from '../../kernels/gpu/tune-cache-idb.ts';
 import { MemorySplit } from '../../kernels/train/memory-split.ts';
 import { randomBatches, Trainer } from '../../kernels/train/trainer.ts';
+import { initParams } from '../../protocol/init-params.ts';
 import { createRng } from '../../protocol/rng.ts';
 import { workerGpu } from '../../web/src/worker/worker-gpu.ts';
 import type { TrainProgress, TrainRequest, TrainResult, TrainWorkerApi } from './train-api.ts';

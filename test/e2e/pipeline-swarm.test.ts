@@ -6,8 +6,8 @@
 // and training goes on; a volunteer that comes later fetches the stage's weights from a replica
 // and steps with it.
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { stageFlopsPerToken } from '../../kernels/pipeline/stage-flops.ts';
-import { splitLayers } from '../../kernels/pipeline/stage-layout.ts';
+import { stageFlopsPerToken } from '../../protocol/model-flops.ts';
+import { splitLayers } from '../../protocol/stage-layout.ts';
 import type { RelayHandle } from '../../relay/server.ts';
 import type { NodePipelineVolunteer } from '../../web/node/node-pipeline-volunteer.ts';
 import type { PipelineEvent } from '../../web/src/peer/pipeline-events.ts';

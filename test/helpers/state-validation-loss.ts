@@ -1,10 +1,11 @@
 // Validation loss of a committed round state (a checkpoint file from the relay), on the GPU:
 // how the end-to-end tests show that a swarm's committed model learned.
-import type { GptConfig } from '../../kernels/gpt/config.ts';
+
 import { GpuGpt } from '../../kernels/gpt/gpu-gpt.ts';
 import { defaultTuning } from '../../kernels/ops/matmul-tuning.ts';
-import { decodeRoundState } from '../../kernels/round/round-state-file.ts';
 import { MemorySplit } from '../../kernels/train/memory-split.ts';
+import type { GptConfig } from '../../protocol/gpt-config.ts';
+import { decodeRoundState } from '../../protocol/round-state-file.ts';
 import { loadSplitTokens } from '../../relay/datasets/loader.ts';
 import { nodeContext } from './node-context.ts';
 

@@ -2,10 +2,11 @@
 // WebGPU through Dawn (the `webgpu` package), WebRTC through @roamhq/wrtc (prebuilt per
 // platform, no build step), and a folder instead of IndexedDB. It speaks the same protocol
 // as a tab, so the two train together in one round.
-import { paramLayout } from '../../kernels/gpt/layout.ts';
+
 import type { TuneCache } from '../../kernels/gpu/autotune.ts';
 import { noiseStreamOf } from '../../kernels/round/round-engine.ts';
 import { LocalVolunteerEngine } from '../../kernels/round/volunteer-engine.ts';
+import { paramLayout } from '../../protocol/param-layout.ts';
 import { roundVolunteer } from '../src/peer/run-link.ts';
 import { adapterReport } from '../src/peer/swarm-client.ts';
 import type { Volunteer, VolunteerEvent } from '../src/peer/volunteer.ts';

@@ -4,8 +4,9 @@
 // IndexedDB, so a reload resumes where it was (and resumes donating if it was donating).
 import { wrap } from 'comlink';
 import SimplePeer from 'simple-peer/simplepeer.min.js';
-import { paramLayout } from '../../kernels/gpt/layout.ts';
 import { creditsOf } from '../../protocol/credits.ts';
+import { volunteerMemoryBytes } from '../../protocol/model-memory.ts';
+import { paramLayout } from '../../protocol/param-layout.ts';
 import type { RunConfig } from '../../protocol/run-config.ts';
 import { IdbVolunteerStore } from './peer/idb-store.ts';
 import { identityFromKeyPair, type PeerIdentity } from './peer/identity.ts';
@@ -159,12 +160,7 @@ async function refreshRun(runId: string, chart: LiveChart): Promise<void> {
 
 function showMemory(config: RunConfig, maxBufferBytes: number): void {
   const layout = paramLayout(config.model);
-  // Weights, gradients, AdamW's two moments, the compressor's start, accumulator and residual.
-  const paramBytes = layout.totalFloats * 4 * 7;
-  const { batchSize: B, seqLen: T } = config.inner;
-  const { dModel: C, nLayer: L, vocabSize: V } = config.model;
-  const activationBytes = 4 * B * T * (L * 16 * C + 2 * V);
-  const total = paramBytes + activationBytes;
+  const total = volunteerMemoryBytes(config.model, config.inner.batchSize, config.inner.seqLen);
   setText(
     'gpu',
     `${$('gpu').textContent}. This run needs about ${bytes(total)} of GPU memory (${layout.paramCount.toLocaleString('en')} parameters); the largest buffer your GPU allows is ${bytes(maxBufferBytes)}.`,

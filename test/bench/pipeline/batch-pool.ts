@@ -6,9 +6,10 @@
 // A sequence's sample id is its window's start in the split. The windows are distinct, so
 // the first sequence of each microbatch, which keys the link's cache, names that microbatch
 // alone, whichever step it lands in.
-import { assembleBatch, type TokenBatch } from '../../../kernels/train/batch.ts';
-import { WindowIndex, type WindowLocation } from '../../../kernels/train/windows.ts';
+
 import type { Rng } from '../../../protocol/rng.ts';
+import { assembleBatch, type TokenBatch } from '../../../protocol/token-batch.ts';
+import { WindowIndex, type WindowLocation } from '../../../protocol/token-windows.ts';
 
 export interface PoolBatch {
   readonly batch: TokenBatch;

@@ -2,12 +2,13 @@
 // rows, one batch goes through both, the unsplit GpuGpt and a 1-stage PipelineRunner with the
 // bench's microbatches, and their losses and gradients are compared. They differ only in the
 // order of float additions (microbatch sums), so the gap column measures the codecs alone.
-import type { GptConfig } from '../../../kernels/gpt/config.ts';
+
 import { GpuGpt } from '../../../kernels/gpt/gpu-gpt.ts';
 import type { GpuContext } from '../../../kernels/gpu/context.ts';
 import type { TuningChoice } from '../../../kernels/ops/matmul-tuning.ts';
-import { splitLayers } from '../../../kernels/pipeline/stage-layout.ts';
-import type { TokenBatch } from '../../../kernels/train/batch.ts';
+import type { GptConfig } from '../../../protocol/gpt-config.ts';
+import { splitLayers } from '../../../protocol/stage-layout.ts';
+import type { TokenBatch } from '../../../protocol/token-batch.ts';
 import { PipelineRunner } from '../../helpers/pipeline/pipeline-runner.ts';
 
 export interface OneStageCheck {

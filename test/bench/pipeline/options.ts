@@ -2,9 +2,9 @@
 // (`--config FILE`, any subset of PipelineBenchConfig; flags win over the file).
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { DEFAULT_MODEL, type GptConfig, validateConfig } from '../../../kernels/gpt/config.ts';
 import { DEFAULT_TRAIN } from '../../../kernels/train/config.ts';
 import { ACTIVATION_CODECS, type ActivationCodec } from '../../../protocol/activation-frame.ts';
+import { DEFAULT_MODEL, type GptConfig, validateConfig } from '../../../protocol/gpt-config.ts';
 import { isValidBlockSize } from '../../../protocol/quantize.ts';
 
 /** What crosses every boundary of a split model, one row of the table per stage count. */

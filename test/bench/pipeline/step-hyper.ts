@@ -3,13 +3,13 @@
 // and every pipeline take exactly these, step for step.
 
 import type { AdamWHyperparameters } from '../../../kernels/ops/adamw.ts';
-import type { TrainConfig } from '../../../kernels/train/config.ts';
-import { learningRateAt } from '../../../kernels/train/schedule.ts';
+import { type TrainConfig, trainSchedule } from '../../../kernels/train/config.ts';
+import { learningRateAt } from '../../../protocol/learning-rate.ts';
 
 /** The hyperparameters of 0-based `step`. */
 export function hyperAt(step: number, train: TrainConfig): AdamWHyperparameters {
   return {
-    lr: learningRateAt(step, train),
+    lr: learningRateAt(step, trainSchedule(train)),
     beta1: train.beta1,
     beta2: train.beta2,
     eps: train.eps,

@@ -5,11 +5,12 @@
 // bytes per token one link carries each way. The tied embedding's per-step exchange between the
 // first and last stage (its gradient down, its new weights up) is weights, not activations, and
 // is reported apart.
-import type { GptConfig } from '../../../kernels/gpt/config.ts';
+
 import type { GpuContext } from '../../../kernels/gpu/context.ts';
 import type { TuningChoice } from '../../../kernels/ops/matmul-tuning.ts';
-import { splitLayers } from '../../../kernels/pipeline/stage-layout.ts';
 import type { TrainConfig } from '../../../kernels/train/config.ts';
+import type { GptConfig } from '../../../protocol/gpt-config.ts';
+import { splitLayers } from '../../../protocol/stage-layout.ts';
 import type { LinkCodecs } from '../../helpers/pipeline/activation-link.ts';
 import { PipelineRunner } from '../../helpers/pipeline/pipeline-runner.ts';
 import type { BatchPool } from './batch-pool.ts';

@@ -2,11 +2,12 @@
 // per step (forward, backward, clip, AdamW), no boundary and no microbatches. A pipeline with
 // fp32 links computes the same steps up to the order of float additions
 // (test/unit/pipeline/pipeline-equivalence.test.ts), which the 2- and 4-stage fp32 rows show.
-import type { GptConfig } from '../../../kernels/gpt/config.ts';
+
 import { createModel } from '../../../kernels/gpt/create-model.ts';
 import type { TuneCache } from '../../../kernels/gpu/autotune.ts';
 import type { GpuContext } from '../../../kernels/gpu/context.ts';
 import type { TrainConfig } from '../../../kernels/train/config.ts';
+import type { GptConfig } from '../../../protocol/gpt-config.ts';
 import type { BatchPool } from './batch-pool.ts';
 import { hyperAt } from './step-hyper.ts';
 

@@ -2,10 +2,13 @@
 // (`--config FILE`, any subset of SwarmBenchConfig; flags win over the file).
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { type CompressionSettings, validateCompression } from '../../../kernels/compress/settings.ts';
-import { DEFAULT_MODEL, type GptConfig, validateConfig } from '../../../kernels/gpt/config.ts';
-import { DENSE } from '../../../kernels/round/config.ts';
 import { DEFAULT_TRAIN } from '../../../kernels/train/config.ts';
+import {
+  type CompressionSettings,
+  DENSE,
+  validateCompression,
+} from '../../../protocol/compression-settings.ts';
+import { DEFAULT_MODEL, type GptConfig, validateConfig } from '../../../protocol/gpt-config.ts';
 
 export interface MethodSpec {
   readonly name: string;

@@ -2,10 +2,11 @@
 // (as the relay hands out token ranges), and the data-parallel baseline's global batch made
 // of every peer's batch from its own shard with the peer's own random stream, so that the
 // baseline and the simulated peers see the same tokens step for step.
-import type { TokenBatch } from '../../../kernels/train/batch.ts';
+
 import { MemorySplit } from '../../../kernels/train/memory-split.ts';
 import type { RandomSplit, TrainData } from '../../../kernels/train/trainer.ts';
 import { createRng, type Rng } from '../../../protocol/rng.ts';
+import type { TokenBatch } from '../../../protocol/token-batch.ts';
 
 export function shardTokens(tokens: Uint16Array, peers: number, vocabSize: number): MemorySplit[] {
   const size = Math.floor(tokens.length / peers);

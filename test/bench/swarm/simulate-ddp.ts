@@ -5,12 +5,12 @@
 // the same trajectory; it is simulated that way. Its traffic is that of the cheapest dense
 // all-reduce, a ring: each peer sends 2 (P − 1) / P of the fp32 gradient per step.
 
-import type { GptConfig } from '../../../kernels/gpt/config.ts';
 import { createModel } from '../../../kernels/gpt/create-model.ts';
 import type { TuneCache } from '../../../kernels/gpu/autotune.ts';
 import type { GpuContext } from '../../../kernels/gpu/context.ts';
 import type { TrainConfig } from '../../../kernels/train/config.ts';
 import { type RandomSplit, Trainer } from '../../../kernels/train/trainer.ts';
+import type { GptConfig } from '../../../protocol/gpt-config.ts';
 import { GlobalBatchData } from './peer-data.ts';
 
 export interface DdpSetup {

@@ -4,18 +4,19 @@
 // aggregation and outer step that volunteers run. Only the transport is in memory. The
 // relay's part is played here: it opens each round with a shared seed, counts every
 // contribution, and checks that every peer reports the same model hash.
+
 import { GpuCompressor } from '../../../kernels/compress/gpu-compressor.ts';
-import type { GptConfig } from '../../../kernels/gpt/config.ts';
 import { createModel } from '../../../kernels/gpt/create-model.ts';
 import type { GpuGpt } from '../../../kernels/gpt/gpu-gpt.ts';
 import type { TuneCache } from '../../../kernels/gpu/autotune.ts';
 import type { GpuContext } from '../../../kernels/gpu/context.ts';
-import type { RoundConfig } from '../../../kernels/round/config.ts';
 import { type CountedContribution, RoundPeer } from '../../../kernels/round/round-peer.ts';
 import type { TrainConfig } from '../../../kernels/train/config.ts';
 import { type RandomSplit, randomBatches, Trainer } from '../../../kernels/train/trainer.ts';
+import type { GptConfig } from '../../../protocol/gpt-config.ts';
 import { deriveSeed } from '../../../protocol/random-k.ts';
 import { createRng } from '../../../protocol/rng.ts';
+import type { RoundConfig } from '../../../protocol/run-config.ts';
 import { MemoryNetwork } from '../../helpers/memory-transport.ts';
 import { peerRng } from './peer-data.ts';
 

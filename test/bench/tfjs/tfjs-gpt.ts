@@ -1,14 +1,14 @@
 // Our GPT-2, written a second time with plain tfjs ops, so the benchmark can time a full
 // training step of the same model on tfjs-backend-webgpu: same parameter names and shapes
-// (kernels/gpt/layout.ts, Conv1D weights [in, out]), same initial weights for the same seed
-// (kernels/gpt/init.ts), same optimizer step (global-norm clip, then AdamW, as
+// (protocol/param-layout.ts, Conv1D weights [in, out]), same initial weights for the same seed
+// (protocol/init-params.ts), same optimizer step (global-norm clip, then AdamW, as
 // kernels/reference/adamw.ts). Written as a tfjs user would, with tfjs's own ops, so that
 // what is timed is tfjs, not a port of our kernels.
 import type { Scalar, Tensor, Tensor2D, Variable } from '@tensorflow/tfjs-core';
-import { type GptConfig, LAYERNORM_EPS, validateConfig } from '../../../kernels/gpt/config.ts';
-import { initParams } from '../../../kernels/gpt/init.ts';
-import { blockNames, LNF_BIAS, LNF_WEIGHT, paramLayout, WPE, WTE } from '../../../kernels/gpt/layout.ts';
 import { DEFAULT_TRAIN, type TrainConfig } from '../../../kernels/train/config.ts';
+import { type GptConfig, LAYERNORM_EPS, validateConfig } from '../../../protocol/gpt-config.ts';
+import { initParams } from '../../../protocol/init-params.ts';
+import { blockNames, LNF_BIAS, LNF_WEIGHT, paramLayout, WPE, WTE } from '../../../protocol/param-layout.ts';
 import type { Tfjs } from './tfjs-node-webgpu.ts';
 
 /** The optimizer settings the step uses; a constant learning rate (no schedule in a benchmark). */
@@ -43,7 +43,7 @@ let nextModelId = 0;
 
 /**
  * A tfjs GPT with GPT-2's initialisation from `seed` (the weights our model gets from the same
- * seed), or with the given flat parameters (layout of kernels/gpt/layout.ts).
+ * seed), or with the given flat parameters (layout of protocol/param-layout.ts).
  */
 export function createTfjsGpt(
   tf: Tfjs,
@@ -86,7 +86,7 @@ export function createTfjsGpt(
   return state;
 }
 
-/** The parameters as one flat buffer in the layout of kernels/gpt/layout.ts (padding zero). */
+/** The parameters as one flat buffer in the layout of protocol/param-layout.ts (padding zero). */
 export async function readTfjsParams(model: TfjsGpt): Promise<Float32Array> {
   const layout = paramLayout(model.config);
   const flat = new Float32Array(layout.totalFloats);

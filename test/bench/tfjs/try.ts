@@ -1,9 +1,10 @@
 // Prints tfjs-backend-webgpu's figures for the default model on this machine's adapter:
 // matMul GFLOP/s at the model's shapes and full training-step tokens/s.
 //   node --import tsx --import ./kernels/node/raw-loader.mjs test/bench/tfjs/try.ts [steps]
-import { DEFAULT_MODEL } from '../../../kernels/gpt/config.ts';
+
 import { acquireDevice } from '../../../kernels/gpu/device.ts';
 import { nodeGpu } from '../../../kernels/node/node-gpu.ts';
+import { DEFAULT_MODEL } from '../../../protocol/gpt-config.ts';
 import { createTfjsGpt } from './tfjs-gpt.ts';
 import { benchTfjsMatmul } from './tfjs-matmul.ts';
 import { createTfjsWebgpu, webgpuBackend } from './tfjs-node-webgpu.ts';

@@ -11,17 +11,17 @@
 // sum of squares), every stage takes its AdamW step, and the first stage's new embedding is
 // copied to the head.
 
-import type { GptConfig } from '../../../kernels/gpt/config.ts';
-import { WTE } from '../../../kernels/gpt/layout.ts';
 import type { GpuContext } from '../../../kernels/gpu/context.ts';
 import type { AdamWHyperparameters } from '../../../kernels/ops/adamw.ts';
 import type { AttentionTuning } from '../../../kernels/ops/attention.ts';
 import type { TuningChoice } from '../../../kernels/ops/matmul-tuning.ts';
 import { GpuStage } from '../../../kernels/pipeline/gpu-stage.ts';
-import { type LayerRange, stageLayout } from '../../../kernels/pipeline/stage-layout.ts';
 import type { StageOp } from '../../../kernels/pipeline/stage-order.ts';
-import type { TokenBatch } from '../../../kernels/train/batch.ts';
 import { type ActivationDirection, isDeltaCodec } from '../../../protocol/activation-frame.ts';
+import type { GptConfig } from '../../../protocol/gpt-config.ts';
+import { WTE } from '../../../protocol/param-layout.ts';
+import { type LayerRange, stageLayout } from '../../../protocol/stage-layout.ts';
+import type { TokenBatch } from '../../../protocol/token-batch.ts';
 import { ActivationLink, type LinkCodecs } from './activation-link.ts';
 import { stageOps, stageOrder } from './drive-stages.ts';
 import { peakInFlight } from './schedule.ts';
@@ -112,7 +112,7 @@ export class PipelineRunner {
     return this.stages.at(-1) as GpuStage;
   }
 
-  /** Loads a whole-model flat buffer (kernels/gpt/layout.ts) into every stage. */
+  /** Loads a whole-model flat buffer (protocol/param-layout.ts) into every stage. */
   setParams(params: Float32Array): void {
     for (const stage of this.stages) stage.setParams(params);
   }

@@ -3,12 +3,12 @@
 // for the behaviour any GPT shows (ln V at init, causality, learning a repeated batch).
 import type { Tensor, Tensor2D } from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import type { GptConfig } from '../../../kernels/gpt/config.ts';
-import { initParams } from '../../../kernels/gpt/init.ts';
-import { paramLayout } from '../../../kernels/gpt/layout.ts';
 import { adamwStep } from '../../../kernels/reference/adamw.ts';
 import { CpuGpt } from '../../../kernels/reference/gpt.ts';
 import { clipScale, globalNorm } from '../../../kernels/reference/gradnorm.ts';
+import type { GptConfig } from '../../../protocol/gpt-config.ts';
+import { initParams } from '../../../protocol/init-params.ts';
+import { paramLayout } from '../../../protocol/param-layout.ts';
 import {
   createTfjsGpt,
   readTfjsParams,

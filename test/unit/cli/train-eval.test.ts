@@ -8,8 +8,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { readCheckpoint } from '../../../kernels/node/checkpoint-files.ts';
+import { evaluationWindows } from '../../../kernels/node/cli/eval.ts';
 import { CpuGpt } from '../../../kernels/reference/gpt.ts';
-import { evaluationWindows } from '../../../relay/cli/eval.ts';
 import { readBrownCorpus } from '../../../relay/datasets/brown.ts';
 
 const run = promisify(execFile);
@@ -58,7 +58,7 @@ describe('npm run prepare-data / train / eval', () => {
     await command('relay/cli/prepare.ts', ['--out', data, ...files]);
 
     const out = join(dir, 'checkpoint');
-    const lines = await command('relay/cli/train.ts', [
+    const lines = await command('kernels/node/cli/train.ts', [
       ...[
         '--preset',
         'tiny',
@@ -94,9 +94,16 @@ describe('npm run prepare-data / train / eval', () => {
     const tokenFile = join(dir, 'tokens.u16');
     await writeFile(tokenFile, new Uint8Array(tokens.buffer));
     const result = JSON.parse(
-      (await command('relay/cli/eval.ts', ['--checkpoint', out, '--tokens', tokenFile, '--batch', '2'])).at(
-        -1,
-      ) as string,
+      (
+        await command('kernels/node/cli/eval.ts', [
+          '--checkpoint',
+          out,
+          '--tokens',
+          tokenFile,
+          '--batch',
+          '2',
+        ])
+      ).at(-1) as string,
     );
     expect(result.tokens).toBe(tokens.length - 1);
 

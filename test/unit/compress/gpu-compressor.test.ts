@@ -3,9 +3,9 @@
 // and error feedback loses nothing over many rounds.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GpuCompressor } from '../../../kernels/compress/gpu-compressor.ts';
-import type { CompressionSettings } from '../../../kernels/compress/settings.ts';
 import type { GpuContext } from '../../../kernels/gpu/context.ts';
 import { accumulateReference, compressReference } from '../../../kernels/reference/compress.ts';
+import type { CompressionSettings } from '../../../protocol/compression-settings.ts';
 import { dequantize, quantStep, unpackCode } from '../../../protocol/quantize.ts';
 import { createRng } from '../../../protocol/rng.ts';
 import { nodeContext } from '../../helpers/node-context.ts';

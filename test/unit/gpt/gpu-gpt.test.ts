@@ -2,12 +2,12 @@
 // gradient; determinism; and one training step against the reference AdamW.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { GpuGpt } from '../../../kernels/gpt/gpu-gpt.ts';
-import { initParams } from '../../../kernels/gpt/init.ts';
 import type { GpuContext } from '../../../kernels/gpu/context.ts';
 import { defaultTuning } from '../../../kernels/ops/matmul-tuning.ts';
 import { adamwStep } from '../../../kernels/reference/adamw.ts';
 import { CpuGpt } from '../../../kernels/reference/gpt.ts';
 import { clipScale, globalNorm } from '../../../kernels/reference/gradnorm.ts';
+import { initParams } from '../../../protocol/init-params.ts';
 import { expectBitIdentical, expectClose } from '../../helpers/compare.ts';
 import { nodeContext } from '../../helpers/node-context.ts';
 import { loadTinyFixture } from '../model/gpt2-tiny.ts';

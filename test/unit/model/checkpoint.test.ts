@@ -4,19 +4,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
-  configFromHfJson,
-  hfConfigJson,
-  paramsFromSafetensors,
-  paramsToSafetensors,
-} from '../../../kernels/gpt/checkpoint.ts';
-import { DEFAULT_MODEL, type GptConfig } from '../../../kernels/gpt/config.ts';
-import { initParams } from '../../../kernels/gpt/init.ts';
-import { paramLayout } from '../../../kernels/gpt/layout.ts';
-import {
   CheckpointFileError,
   readCheckpoint,
   writeCheckpoint,
 } from '../../../kernels/node/checkpoint-files.ts';
+import { DEFAULT_MODEL, type GptConfig } from '../../../protocol/gpt-config.ts';
+import {
+  configFromHfJson,
+  hfConfigJson,
+  paramsFromSafetensors,
+  paramsToSafetensors,
+} from '../../../protocol/hf-checkpoint.ts';
+import { initParams } from '../../../protocol/init-params.ts';
+import { paramLayout } from '../../../protocol/param-layout.ts';
 import {
   decodeSafetensors,
   encodeSafetensors,

@@ -2,9 +2,9 @@
 // random model: a check of the reference that needs no outside answers. Weights are large
 // (std 0.5) and biases and LayerNorm parameters randomised, so no gradient is trivially zero.
 import { describe, expect, it } from 'vitest';
-import type { GptConfig } from '../../../kernels/gpt/config.ts';
-import { initParams } from '../../../kernels/gpt/init.ts';
 import { CpuGpt } from '../../../kernels/reference/gpt.ts';
+import type { GptConfig } from '../../../protocol/gpt-config.ts';
+import { initParams } from '../../../protocol/init-params.ts';
 import { createRng } from '../../../protocol/rng.ts';
 
 const CONFIG: GptConfig = { vocabSize: 16, contextLength: 5, dModel: 8, nLayer: 2, nHead: 2 };

@@ -1,8 +1,8 @@
 // Loads the PyTorch reference vectors in test/fixtures/gpt2-tiny (see its README.md) through
 // the project's own readers, so a test of the model also exercises the checkpoint path.
 import { readFileSync } from 'node:fs';
-import { configFromHfJson, paramsFromSafetensors } from '../../../kernels/gpt/checkpoint.ts';
-import type { GptConfig } from '../../../kernels/gpt/config.ts';
+import type { GptConfig } from '../../../protocol/gpt-config.ts';
+import { configFromHfJson, paramsFromSafetensors } from '../../../protocol/hf-checkpoint.ts';
 import { type DecodedTensor, decodeSafetensors } from '../../../protocol/safetensors.ts';
 
 export const GPT2_TINY = new URL('../../fixtures/gpt2-tiny/', import.meta.url);

@@ -1,9 +1,9 @@
 // GPT-2 initialisation: deterministic from the seed, with GPT-2's statistics.
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_MODEL } from '../../../kernels/gpt/config.ts';
-import { INIT_STD, initParams } from '../../../kernels/gpt/init.ts';
-import { blockNames, LNF_BIAS, LNF_WEIGHT, paramLayout, WPE, WTE } from '../../../kernels/gpt/layout.ts';
 import { CpuGpt } from '../../../kernels/reference/gpt.ts';
+import { DEFAULT_MODEL } from '../../../protocol/gpt-config.ts';
+import { INIT_STD, initParams } from '../../../protocol/init-params.ts';
+import { blockNames, LNF_BIAS, LNF_WEIGHT, paramLayout, WPE, WTE } from '../../../protocol/param-layout.ts';
 import { createRng } from '../../../protocol/rng.ts';
 import { expectBitIdentical } from '../../helpers/compare.ts';
 

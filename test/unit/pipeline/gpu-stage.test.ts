@@ -2,14 +2,14 @@
 // unsplit model's loss and gradients, including with two microbatches in flight at once; and
 // out-of-order calls fail with stable codes.
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { GptConfig } from '../../../kernels/gpt/config.ts';
 import { GpuGpt } from '../../../kernels/gpt/gpu-gpt.ts';
-import { initParams } from '../../../kernels/gpt/init.ts';
-import { WTE } from '../../../kernels/gpt/layout.ts';
 import type { GpuContext } from '../../../kernels/gpu/context.ts';
 import { defaultTuning } from '../../../kernels/ops/matmul-tuning.ts';
 import { GpuStage } from '../../../kernels/pipeline/gpu-stage.ts';
-import { splitLayers, stageLayout } from '../../../kernels/pipeline/stage-layout.ts';
+import type { GptConfig } from '../../../protocol/gpt-config.ts';
+import { initParams } from '../../../protocol/init-params.ts';
+import { WTE } from '../../../protocol/param-layout.ts';
+import { splitLayers, stageLayout } from '../../../protocol/stage-layout.ts';
 import { expectClose } from '../../helpers/compare.ts';
 import { nodeContext } from '../../helpers/node-context.ts';
 

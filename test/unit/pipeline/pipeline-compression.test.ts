@@ -2,13 +2,13 @@
 // gradients, the pipeline still learns real text with int8 both ways, and the delta codec
 // (AQ-SGD) kicks in when a sample comes back.
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { GptConfig } from '../../../kernels/gpt/config.ts';
-import { initParams } from '../../../kernels/gpt/init.ts';
 import type { GpuContext } from '../../../kernels/gpu/context.ts';
 import { defaultTuning } from '../../../kernels/ops/matmul-tuning.ts';
-import { splitLayers } from '../../../kernels/pipeline/stage-layout.ts';
 import { MemorySplit } from '../../../kernels/train/memory-split.ts';
+import type { GptConfig } from '../../../protocol/gpt-config.ts';
+import { initParams } from '../../../protocol/init-params.ts';
 import { createRng } from '../../../protocol/rng.ts';
+import { splitLayers } from '../../../protocol/stage-layout.ts';
 import { brownSample } from '../../helpers/brown-sample.ts';
 import { difference } from '../../helpers/compare.ts';
 import { nodeContext } from '../../helpers/node-context.ts';

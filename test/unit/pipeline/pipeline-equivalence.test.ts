@@ -5,15 +5,15 @@
 // parameter gradient (the tied embedding's included), and, step after step, the parameters.
 // Only the order of float additions differs (microbatch sums, the split gradient norm).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { GptConfig } from '../../../kernels/gpt/config.ts';
 import { GpuGpt } from '../../../kernels/gpt/gpu-gpt.ts';
-import { initParams } from '../../../kernels/gpt/init.ts';
-import { blockNames, paramLayout, WTE } from '../../../kernels/gpt/layout.ts';
 import type { GpuContext } from '../../../kernels/gpu/context.ts';
 import { defaultTuning } from '../../../kernels/ops/matmul-tuning.ts';
-import { splitLayers } from '../../../kernels/pipeline/stage-layout.ts';
-import type { TokenBatch } from '../../../kernels/train/batch.ts';
+import type { GptConfig } from '../../../protocol/gpt-config.ts';
+import { initParams } from '../../../protocol/init-params.ts';
+import { blockNames, paramLayout, WTE } from '../../../protocol/param-layout.ts';
 import { createRng } from '../../../protocol/rng.ts';
+import { splitLayers } from '../../../protocol/stage-layout.ts';
+import type { TokenBatch } from '../../../protocol/token-batch.ts';
 import { expectClose } from '../../helpers/compare.ts';
 import { nodeContext } from '../../helpers/node-context.ts';
 import { PipelineRunner } from '../../helpers/pipeline/pipeline-runner.ts';

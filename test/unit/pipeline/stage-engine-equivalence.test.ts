@@ -4,11 +4,11 @@
 // and gradients on the same batch from the same θ_0, the tied embedding's included.
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { GpuGpt } from '../../../kernels/gpt/gpu-gpt.ts';
-import { initParams } from '../../../kernels/gpt/init.ts';
-import { WTE } from '../../../kernels/gpt/layout.ts';
 import type { GpuContext } from '../../../kernels/gpu/context.ts';
 import { defaultTuning } from '../../../kernels/ops/matmul-tuning.ts';
 import { StageEngine } from '../../../kernels/pipeline/stage-engine.ts';
+import { initParams } from '../../../protocol/init-params.ts';
+import { WTE } from '../../../protocol/param-layout.ts';
 import { createRng } from '../../../protocol/rng.ts';
 import { decodeTensorFrame } from '../../../protocol/tensor-frame.ts';
 import { resolveRunConfig } from '../../../relay/run/run-config.ts';

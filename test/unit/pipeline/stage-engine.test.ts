@@ -3,13 +3,13 @@
 // the unsplit pipeline's gradients; both replicas step to the same weights; an aborted step is
 // undone; a frame that is hostile or belongs elsewhere is refused without running anything.
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { initParams } from '../../../kernels/gpt/init.ts';
-import { WTE } from '../../../kernels/gpt/layout.ts';
 import type { GpuContext } from '../../../kernels/gpu/context.ts';
 import { defaultTuning } from '../../../kernels/ops/matmul-tuning.ts';
 import { StageEngine } from '../../../kernels/pipeline/stage-engine.ts';
-import { splitLayers } from '../../../kernels/pipeline/stage-layout.ts';
+import { initParams } from '../../../protocol/init-params.ts';
+import { WTE } from '../../../protocol/param-layout.ts';
 import { createRng } from '../../../protocol/rng.ts';
+import { splitLayers } from '../../../protocol/stage-layout.ts';
 import { decodeTensorFrame } from '../../../protocol/tensor-frame.ts';
 import { resolveRunConfig } from '../../../relay/run/run-config.ts';
 import { expectClose } from '../../helpers/compare.ts';

@@ -2,10 +2,10 @@
 // buffer owned by exactly one stage (the head's copy of wte by none), local buffers that keep
 // the alignment and decay-prefix rules, and per-stage FLOPs that add up to the model's.
 import { describe, expect, it } from 'vitest';
-import type { GptConfig } from '../../../kernels/gpt/config.ts';
-import { paramLayout, TENSOR_ALIGN_FLOATS, WPE, WTE } from '../../../kernels/gpt/layout.ts';
-import { stageFlopsPerToken } from '../../../kernels/pipeline/stage-flops.ts';
-import { splitLayers, stageLayout, validateSplit } from '../../../kernels/pipeline/stage-layout.ts';
+import type { GptConfig } from '../../../protocol/gpt-config.ts';
+import { stageFlopsPerToken } from '../../../protocol/model-flops.ts';
+import { paramLayout, TENSOR_ALIGN_FLOATS, WPE, WTE } from '../../../protocol/param-layout.ts';
+import { splitLayers, stageLayout, validateSplit } from '../../../protocol/stage-layout.ts';
 
 const CONFIG: GptConfig = { vocabSize: 256, contextLength: 16, dModel: 32, nLayer: 7, nHead: 4 };
 

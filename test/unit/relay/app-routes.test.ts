@@ -1,8 +1,8 @@
 // The relay's HTTP routes through `app.request()`: no port, the real run, ledger and
 // checkpoints behind them.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { paramsToSafetensors } from '../../../kernels/gpt/checkpoint.ts';
-import { initParams } from '../../../kernels/gpt/init.ts';
+import { paramsToSafetensors } from '../../../protocol/hf-checkpoint.ts';
+import { initParams } from '../../../protocol/init-params.ts';
 import { decodeTokenShard } from '../../../protocol/token-shard.ts';
 import type { RelayHandle } from '../../../relay/server.ts';
 import { smallDataset, startTestRelay } from '../../helpers/test-relay.ts';

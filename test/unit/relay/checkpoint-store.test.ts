@@ -4,10 +4,10 @@ import { mkdtemp, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
-import { paramsToSafetensors } from '../../../kernels/gpt/checkpoint.ts';
-import { initParams } from '../../../kernels/gpt/init.ts';
-import { encodeRoundState } from '../../../kernels/round/round-state-file.ts';
+import { paramsToSafetensors } from '../../../protocol/hf-checkpoint.ts';
+import { initParams } from '../../../protocol/init-params.ts';
 import { modelHash } from '../../../protocol/model-hash.ts';
+import { encodeRoundState } from '../../../protocol/round-state-file.ts';
 import { CheckpointStore } from '../../../relay/checkpoints/checkpoint-store.ts';
 
 const MODEL = { vocabSize: 256, contextLength: 16, dModel: 32, nLayer: 1, nHead: 2 };

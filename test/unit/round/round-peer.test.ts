@@ -1,16 +1,17 @@
 // A peer refuses a counted frame it cannot use (garbage, another round, another model) with
 // a typed error and still completes the round with the rest; every peer refuses the same.
+
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { GpuCompressor } from '../../../kernels/compress/gpu-compressor.ts';
-import type { GptConfig } from '../../../kernels/gpt/config.ts';
 import { GpuGpt } from '../../../kernels/gpt/gpu-gpt.ts';
-import { initParams } from '../../../kernels/gpt/init.ts';
 import type { GpuContext } from '../../../kernels/gpu/context.ts';
 import { defaultTuning } from '../../../kernels/ops/matmul-tuning.ts';
 import { RoundPeer } from '../../../kernels/round/round-peer.ts';
 import { DEFAULT_TRAIN } from '../../../kernels/train/config.ts';
 import { MemorySplit } from '../../../kernels/train/memory-split.ts';
 import { randomBatches, Trainer } from '../../../kernels/train/trainer.ts';
+import type { GptConfig } from '../../../protocol/gpt-config.ts';
+import { initParams } from '../../../protocol/init-params.ts';
 import { createRng } from '../../../protocol/rng.ts';
 import { brownSample } from '../../helpers/brown-sample.ts';
 import { MemoryNetwork } from '../../helpers/memory-transport.ts';

@@ -2,15 +2,15 @@
 // in-memory transport, fixed-order aggregation, outer Nesterov) and end every round with
 // bit-identical weights, although each sums the contributions in a different arrival order.
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { CompressionSettings } from '../../../kernels/compress/settings.ts';
-import type { GptConfig } from '../../../kernels/gpt/config.ts';
 import { GpuGpt } from '../../../kernels/gpt/gpu-gpt.ts';
-import { initParams } from '../../../kernels/gpt/init.ts';
 import type { GpuContext } from '../../../kernels/gpu/context.ts';
 import { defaultTuning } from '../../../kernels/ops/matmul-tuning.ts';
-import { DENSE } from '../../../kernels/round/config.ts';
 import { DEFAULT_TRAIN, type TrainConfig } from '../../../kernels/train/config.ts';
 import { MemorySplit } from '../../../kernels/train/memory-split.ts';
+import type { CompressionSettings } from '../../../protocol/compression-settings.ts';
+import { DENSE } from '../../../protocol/compression-settings.ts';
+import type { GptConfig } from '../../../protocol/gpt-config.ts';
+import { initParams } from '../../../protocol/init-params.ts';
 import { modelHash } from '../../../protocol/model-hash.ts';
 import { validationLoss } from '../../bench/swarm/evaluate.ts';
 import { shardTokens } from '../../bench/swarm/peer-data.ts';

@@ -2,10 +2,10 @@
 // training until resumed, state files round-trip under their hash, a round's outcome is kept
 // only when the relay commits it, and the peer's own optimizer and residual state survive.
 import { expect, it } from 'vitest';
-import { initParams } from '../../../kernels/gpt/init.ts';
-import { paramLayout } from '../../../kernels/gpt/layout.ts';
 import { decodeLocalState } from '../../../kernels/round/local-state-file.ts';
 import { LocalVolunteerEngine } from '../../../kernels/round/volunteer-engine.ts';
+import { initParams } from '../../../protocol/init-params.ts';
+import { paramLayout } from '../../../protocol/param-layout.ts';
 import { resolveRunConfig } from '../../../relay/run/run-config.ts';
 import { brownSample } from '../../helpers/brown-sample.ts';
 import { nodeContext } from '../../helpers/node-context.ts';

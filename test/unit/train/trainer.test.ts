@@ -1,12 +1,13 @@
 // Training actually learns: a fixed seed's first losses are pinned (a regression test), a tiny
 // model overfits one batch, and a short run beats the data's unigram entropy on held-out text.
+
 import { describe, expect, it } from 'vitest';
 import { GpuGpt } from '../../../kernels/gpt/gpu-gpt.ts';
-import { initParams } from '../../../kernels/gpt/init.ts';
 import { defaultTuning } from '../../../kernels/ops/matmul-tuning.ts';
 import { DEFAULT_TRAIN, type TrainConfig } from '../../../kernels/train/config.ts';
 import { MemorySplit } from '../../../kernels/train/memory-split.ts';
 import { type RandomSplit, randomBatches, Trainer } from '../../../kernels/train/trainer.ts';
+import { initParams } from '../../../protocol/init-params.ts';
 import { createRng } from '../../../protocol/rng.ts';
 import { unigramEntropy } from '../../../protocol/unigram-entropy.ts';
 import { brownSample } from '../../helpers/brown-sample.ts';

@@ -14,7 +14,12 @@ import {
   ShardListingBody,
 } from '../../../protocol/run-api.ts';
 import { parseRunConfig, type RunConfig, runIdentity } from '../../../protocol/run-config.ts';
-import { bytesPerToken, readTokenShardHeader, type TokenShardHeader } from '../../../protocol/token-shard.ts';
+import {
+  bytesPerToken,
+  decodeTokenIds,
+  readTokenShardHeader,
+  type TokenShardHeader,
+} from '../../../protocol/token-shard.ts';
 
 export class RelayApiError extends Error {
   constructor(
@@ -85,8 +90,7 @@ export class RelayApi {
           first + (to - from) * width - 1,
         );
         onBytes?.(bytes.length);
-        const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-        for (let i = 0; i < to - from; i++) out[from - range.start + i] = view.getUint16(i * width, true);
+        decodeTokenIds(bytes.subarray(0, (to - from) * width), header.dtype, out, from - range.start);
       }
       shardStart = shardEnd;
     }

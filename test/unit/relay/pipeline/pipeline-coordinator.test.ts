@@ -4,8 +4,8 @@
 // was routed, and a replica that leaves (or a deadline) aborts the step, which re-opens at once
 // over the volunteers left with the lost one's microbatches on its stage's other replica.
 import { expect, it } from 'vitest';
-import { stageFlopsPerToken } from '../../../../kernels/pipeline/stage-flops.ts';
-import { splitLayers } from '../../../../kernels/pipeline/stage-layout.ts';
+import { stageFlopsPerToken } from '../../../../protocol/model-flops.ts';
+import { splitLayers } from '../../../../protocol/stage-layout.ts';
 import type { RelayMessage } from '../../../../protocol/swarm-messages.ts';
 import { ManualClock } from '../../../../relay/clock.ts';
 import { silentLogger } from '../../../../relay/logger.ts';

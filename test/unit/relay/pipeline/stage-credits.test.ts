@@ -1,8 +1,8 @@
 // Pipeline credits: each stage earns its own layers' training FLOPs for the tokens the relay
-// routed through it, and over all stages that is the whole model's, as stage-flops.ts counts it.
+// routed through it, and over all stages that is the whole model's, as protocol/model-flops.ts counts it.
 import { describe, expect, it } from 'vitest';
-import type { GptConfig } from '../../../../kernels/gpt/config.ts';
-import { stageFlopsPerToken } from '../../../../kernels/pipeline/stage-flops.ts';
+import type { GptConfig } from '../../../../protocol/gpt-config.ts';
+import { stageFlopsPerToken } from '../../../../protocol/model-flops.ts';
 import { type CreditedPlan, stageCredits } from '../../../../relay/pipeline/stage-credits.ts';
 
 const MODEL: GptConfig = { vocabSize: 50304, contextLength: 1024, dModel: 768, nLayer: 6, nHead: 12 };
@@ -46,7 +46,7 @@ describe('stageCredits', () => {
       { layers: { start: 0, end: MODEL.nLayer }, isLast: true },
       T,
     ).training;
-    // PaLM's count, which stage-flops.ts implements: 6·N + 12·L·T·C per token, N = 12·L·C² + V·C.
+    // PaLM's count, which protocol/model-flops.ts implements: 6·N + 12·L·T·C per token, N = 12·L·C² + V·C.
     const { nLayer: L, dModel: C, vocabSize: V } = MODEL;
     expect(whole).toBe(6 * (12 * L * C * C + V * C) + 12 * L * T * C);
     const microbatches = 1_000_003; // a long run: tokens × FLOPs pass 2^53

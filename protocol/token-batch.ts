@@ -1,7 +1,7 @@
 // What a training or evaluation step consumes: B windows of T tokens and their next tokens.
 // Sources differ (shard files in Node, an in-memory array in a browser worker); batches and
 // how they are cut from windows do not.
-import type { WindowLocation } from './windows.ts';
+import type { WindowLocation } from './token-windows.ts';
 
 /**
  * B sequences of T tokens, row-major (B, T). Uint32 whatever the shard dtype: WGSL storage

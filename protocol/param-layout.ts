@@ -6,8 +6,8 @@
 // so AdamW decays the single prefix [0, decayEnd) of the buffer. Each tensor starts on a
 // 64-float (256-byte) boundary, the largest storage-binding offset alignment WebGPU allows,
 // so any tensor can be bound on its own; padding floats are zero and stay zero.
-import type { GptConfig } from './config.ts';
-import { validateConfig } from './config.ts';
+import type { GptConfig } from './gpt-config.ts';
+import { validateConfig } from './gpt-config.ts';
 
 export const TENSOR_ALIGN_FLOATS = 64;
 

@@ -9,9 +9,10 @@
 // rounded to float32 once; Math.random is never used. One caveat: the generator's normals go
 // through Math.log/sin/cos, which ECMAScript does not require to be correctly rounded, so two
 // engines could in principle differ in a last bit; the round's model-hash check catches that.
-import { createRng, type Rng } from '../../protocol/rng.ts';
-import type { GptConfig } from './config.ts';
-import { blockNames, paramLayout } from './layout.ts';
+
+import type { GptConfig } from './gpt-config.ts';
+import { blockNames, paramLayout } from './param-layout.ts';
+import { createRng, type Rng } from './rng.ts';
 
 /** Hugging Face GPT2Config.initializer_range. */
 export const INIT_STD = 0.02;
@@ -25,7 +26,7 @@ export interface InitOptions {
 }
 
 /**
- * A fresh flat parameter buffer (layout of kernels/gpt/layout.ts) initialised as GPT-2 is.
+ * A fresh flat parameter buffer (layout of protocol/param-layout.ts) initialised as GPT-2 is.
  * `source` is a seed for protocol/rng.ts's generator, or a generator to draw from (which it
  * advances). Padding floats are zero.
  */

@@ -3,18 +3,18 @@
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { SingleBar } from 'cli-progress';
-import { createModel } from '../../kernels/gpt/create-model.ts';
-import { initParams } from '../../kernels/gpt/init.ts';
-import { writeCheckpoint } from '../../kernels/node/checkpoint-files.ts';
-import { openNodeContext } from '../../kernels/node/open-context.ts';
-import { fileTuneCache } from '../../kernels/node/tune-cache-file.ts';
-import { randomBatches, Trainer } from '../../kernels/train/trainer.ts';
-import { createRng } from '../../protocol/rng.ts';
-import { DEFAULT_BROWN_DIR, ensurePrepared } from '../datasets/ensure-prepared.ts';
-import { openSplit } from '../datasets/loader.ts';
-import { readManifest } from '../datasets/manifest.ts';
-import { BROWN_SOURCE } from '../datasets/source.ts';
-import { STATE_DIR } from '../state-dir.ts';
+import { initParams } from '../../../protocol/init-params.ts';
+import { createRng } from '../../../protocol/rng.ts';
+import { DEFAULT_BROWN_DIR, ensurePrepared } from '../../../relay/datasets/ensure-prepared.ts';
+import { openSplit } from '../../../relay/datasets/loader.ts';
+import { readManifest } from '../../../relay/datasets/manifest.ts';
+import { BROWN_SOURCE } from '../../../relay/datasets/source.ts';
+import { STATE_DIR } from '../../../relay/state-dir.ts';
+import { createModel } from '../../gpt/create-model.ts';
+import { randomBatches, Trainer } from '../../train/trainer.ts';
+import { writeCheckpoint } from '../checkpoint-files.ts';
+import { openNodeContext } from '../open-context.ts';
+import { fileTuneCache } from '../tune-cache-file.ts';
 import { parseTrainCli, TRAIN_HELP } from './train-options.ts';
 
 /** The JSON line `--json` ends with. */

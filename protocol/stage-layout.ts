@@ -1,4 +1,4 @@
-// Which layers, and which parts of the flat parameter buffer (kernels/gpt/layout.ts), one
+// Which layers, and which parts of the flat parameter buffer (protocol/param-layout.ts), one
 // pipeline stage holds. Stages are contiguous layer ranges (GPipe, Huang et al. 2019); the first
 // also holds the token and position embeddings, the last the final LayerNorm and the head.
 //
@@ -18,7 +18,7 @@
 // order: decayed tensors still come first (AdamW decays one prefix), every tensor still starts
 // on a 256-byte boundary (ranges start on one and span whole aligned tensors), and the tied
 // copy, wte being the first tensor of the global buffer, is the local buffer's prefix.
-import type { GptConfig } from '../gpt/config.ts';
+import type { GptConfig } from './gpt-config.ts';
 import {
   blockNames,
   LNF_BIAS,
@@ -28,7 +28,7 @@ import {
   type TensorSpec,
   WPE,
   WTE,
-} from '../gpt/layout.ts';
+} from './param-layout.ts';
 
 /** Layers [start, end) of the model, by global index. */
 export interface LayerRange {

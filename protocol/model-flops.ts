@@ -8,7 +8,7 @@
 //
 // Embedding lookups, LayerNorms, GELU, biases and the softmax are left out, as both papers do:
 // they are O(C) per token beside the O(C²) products.
-import type { GptConfig } from '../gpt/config.ts';
+import type { GptConfig } from './gpt-config.ts';
 import type { StageLayout } from './stage-layout.ts';
 
 export interface StageFlops {
@@ -34,4 +34,12 @@ export function stageFlopsPerToken(
   const matmulParams = layers * 12 * C * C + (stage.isLast ? V * C : 0);
   const forward = 2 * matmulParams + layers * 4 * T * C;
   return { matmulParams, forward, training: 3 * forward };
+}
+
+/**
+ * Training FLOPs of `tokens` tokens through a model of `paramCount` parameters: 6·N·D (Kaplan et
+ * al. 2020), exact as a bigint. What a data-parallel round credits each peer for.
+ */
+export function trainingFlops(paramCount: number, tokens: number): bigint {
+  return 6n * BigInt(paramCount) * BigInt(tokens);
 }

@@ -8,13 +8,13 @@
 
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import type { GptConfig } from '../../kernels/gpt/config.ts';
-import { GpuGpt } from '../../kernels/gpt/gpu-gpt.ts';
-import type { GpuContext } from '../../kernels/gpu/context.ts';
-import { readCheckpoint } from '../../kernels/node/checkpoint-files.ts';
-import { openNodeContext } from '../../kernels/node/open-context.ts';
-import { defaultTuning } from '../../kernels/ops/matmul-tuning.ts';
-import { readRawTokens } from '../datasets/raw-tokens.ts';
+import type { GptConfig } from '../../../protocol/gpt-config.ts';
+import { readRawTokens } from '../../../relay/datasets/raw-tokens.ts';
+import { GpuGpt } from '../../gpt/gpu-gpt.ts';
+import type { GpuContext } from '../../gpu/context.ts';
+import { defaultTuning } from '../../ops/matmul-tuning.ts';
+import { readCheckpoint } from '../checkpoint-files.ts';
+import { openNodeContext } from '../open-context.ts';
 
 const HELP = `Usage: npm run eval -- --checkpoint DIR --tokens FILE [--batch N]
 

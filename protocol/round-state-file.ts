@@ -1,12 +1,13 @@
 // A committed round's outer state as one file: the weights as a Hugging Face GPT2LMHeadModel
-// checkpoint (kernels/gpt/checkpoint.ts) plus the outer Nesterov momentum as one extra flat
+// checkpoint (protocol/hf-checkpoint.ts) plus the outer Nesterov momentum as one extra flat
 // tensor. `transformers` loads it as a model and ignores the extra tensor; a late joiner
 // loads both and takes the next outer step exactly as the peers that were there all along.
 // Its model hash (protocol/model-hash.ts) covers both.
-import { modelHash } from '../../protocol/model-hash.ts';
-import { paramsFromSafetensors, paramsToSafetensors } from '../gpt/checkpoint.ts';
-import type { GptConfig } from '../gpt/config.ts';
-import { paramLayout } from '../gpt/layout.ts';
+
+import type { GptConfig } from './gpt-config.ts';
+import { paramsFromSafetensors, paramsToSafetensors } from './hf-checkpoint.ts';
+import { modelHash } from './model-hash.ts';
+import { paramLayout } from './param-layout.ts';
 
 export const MOMENTUM_TENSOR = 'potluck.outer_momentum';
 

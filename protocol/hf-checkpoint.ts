@@ -5,15 +5,16 @@
 // The layout already uses Hugging Face's names and Conv1D [in, out] shapes, so tensors are
 // copied as they are. lm_head.weight is left out: it is tied to wte, and `save_pretrained`
 // leaves it out as well.
+
+import { type GptConfig, LAYERNORM_EPS, validateConfig } from './gpt-config.ts';
+import { paramLayout } from './param-layout.ts';
 import {
   type DecodedTensor,
   decodeSafetensors,
   encodeSafetensors,
   type SafetensorsError,
   type SafetensorsInput,
-} from '../../protocol/safetensors.ts';
-import { type GptConfig, LAYERNORM_EPS, validateConfig } from './config.ts';
-import { paramLayout } from './layout.ts';
+} from './safetensors.ts';
 
 export type CheckpointErrorCode =
   | SafetensorsError['code'] // the file itself is not valid safetensors

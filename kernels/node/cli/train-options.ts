@@ -1,9 +1,9 @@
 // `npm run train` flags: every default comes from DEFAULT_TRAIN / DEFAULT_MODEL, and bigger
 // models are one flag away (--preset, or --d-model / --layers / --heads / --context).
 import { parseArgs } from 'node:util';
-import type { GptConfig } from '../../kernels/gpt/config.ts';
-import { validateConfig } from '../../kernels/gpt/config.ts';
-import { DEFAULT_TRAIN, type TrainConfig } from '../../kernels/train/config.ts';
+import type { GptConfig } from '../../../protocol/gpt-config.ts';
+import { validateConfig } from '../../../protocol/gpt-config.ts';
+import { DEFAULT_TRAIN, type TrainConfig } from '../../train/config.ts';
 
 /** Named model sizes: `tiny` for smoke tests, `small` the default, larger ones for real GPUs. */
 export const PRESETS: Readonly<Record<string, GptConfig>> = {
