@@ -2,8 +2,8 @@
 // WGSL has no includes, and one copy of the hash keeps GPU and CPU in step.
 
 import accumulate from '../wgsl/compress_accumulate.wgsl?raw';
-import blockKeys from '../wgsl/compress_block_keys.wgsl?raw';
 import blockCounts from '../wgsl/compress_block_counts.wgsl?raw';
+import blockKeys from '../wgsl/compress_block_keys.wgsl?raw';
 import blockScan from '../wgsl/compress_block_scan.wgsl?raw';
 import common from '../wgsl/compress_common.wgsl?raw';
 import compact from '../wgsl/compress_compact.wgsl?raw';
