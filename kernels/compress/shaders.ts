@@ -3,6 +3,7 @@
 
 import accumulate from '../wgsl/compress_accumulate.wgsl?raw';
 import blockCounts from '../wgsl/compress_block_counts.wgsl?raw';
+import blockKeys from '../wgsl/compress_block_keys.wgsl?raw';
 import blockScan from '../wgsl/compress_block_scan.wgsl?raw';
 import common from '../wgsl/compress_common.wgsl?raw';
 import compact from '../wgsl/compress_compact.wgsl?raw';
@@ -12,14 +13,16 @@ import quantize from '../wgsl/compress_quantize.wgsl?raw';
 import selectBin from '../wgsl/compress_select_bin.wgsl?raw';
 
 const withCommon = (source: string) => `${common}\n${source}`;
+// The two compaction steps that count a thread's kept keys also share that count.
+const withBlockKeys = (source: string) => withCommon(`${blockKeys}\n${source}`);
 
 export const COMPRESS_SHADERS = {
   compress_accumulate: withCommon(accumulate),
   compress_histogram: withCommon(histogram),
   compress_select_bin: withCommon(selectBin),
-  compress_block_counts: withCommon(blockCounts),
+  compress_block_counts: withBlockKeys(blockCounts),
   compress_block_scan: withCommon(blockScan),
-  compress_compact: withCommon(compact),
+  compress_compact: withBlockKeys(compact),
   compress_quantize: withCommon(quantize),
   compress_error_feedback: withCommon(errorFeedback),
 } as const;

@@ -24,17 +24,21 @@ export interface BlockBuffers {
   readonly residual3: GPUBuffer; // (BT, C)
 }
 
-export interface Activations {
-  /** Embedding output: the first block's input. */
-  readonly encoded: GPUBuffer; // (BT, C)
-  readonly blocks: readonly BlockBuffers[];
+/** The final LayerNorm, logits and loss buffers: the whole model's, or a last pipeline stage's. */
+export interface HeadBuffers {
   readonly lnf: GPUBuffer; // (BT, C)
   readonly lnfMean: GPUBuffer; // (BT)
   readonly lnfRstd: GPUBuffer; // (BT)
-  /** Logits, overwritten in place by dlogits when training. */
+  /** Logits, overwritten in place by dlogits when training (the loss is fused). */
   readonly logits: GPUBuffer; // (BT, V)
   readonly losses: GPUBuffer; // (BT)
   readonly targets: GPUBuffer; // (BT) u32
+}
+
+export interface Activations extends HeadBuffers {
+  /** Embedding output: the first block's input. */
+  readonly encoded: GPUBuffer; // (BT, C)
+  readonly blocks: readonly BlockBuffers[];
 }
 
 /**
@@ -51,20 +55,30 @@ export interface GradientScratch {
 }
 
 export function allocateActivations(ctx: GpuContext, config: GptConfig, B: number, T: number): Activations {
-  const { dModel: C, nLayer: L, vocabSize: V } = config;
+  const { dModel: C, nLayer: L } = config;
   const BT = B * T;
   const f = (label: string, floats: number) => ctx.createStorage(label, floats * 4);
   const blocks: BlockBuffers[] = [];
   for (let l = 0; l < L; l++) blocks.push(allocateBlockBuffers(ctx, config, B, T, `h.${l}.`));
+  return { encoded: f('encoded', BT * C), blocks, ...allocateHeadBuffers(ctx, config, BT, '') };
+}
+
+/** The head's buffers, labelled `${prefix}lnf` and so on. */
+export function allocateHeadBuffers(
+  ctx: GpuContext,
+  config: GptConfig,
+  BT: number,
+  prefix: string,
+): HeadBuffers {
+  const { dModel: C, vocabSize: V } = config;
+  const f = (label: string, floats: number) => ctx.createStorage(`${prefix}${label}`, floats * 4);
   return {
-    encoded: f('encoded', BT * C),
-    blocks,
     lnf: f('lnf', BT * C),
     lnfMean: f('lnf.mean', BT),
     lnfRstd: f('lnf.rstd', BT),
     logits: f('logits', BT * V),
     losses: f('losses', BT),
-    targets: ctx.createStorage('targets', BT * 4),
+    targets: f('targets', BT),
   };
 }
 

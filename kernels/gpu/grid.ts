@@ -1,5 +1,5 @@
 // Workgroup grids for one-thread-per-element kernels, and the vec4 shape check they share.
-import type { GpuContext } from './context.ts';
+import type { Dispatch, GpuContext, Tensor } from './context.ts';
 import { GpuError } from './errors.ts';
 
 /**
@@ -20,4 +20,27 @@ export function requireVec4(label: string, floats: number): void {
   if (!Number.isInteger(floats) || floats <= 0 || floats % 4 !== 0) {
     throw new GpuError('ERR_SHAPE', `${label}: ${floats} floats is not a positive multiple of 4`);
   }
+}
+
+/**
+ * One dispatch of an elementwise vec4 kernel over `n` floats (a thread per vec4): checks n,
+ * makes the kernel's `Params { n4 }` uniform, bound after `tensors`, and folds the grid.
+ */
+export function vec4Dispatch(
+  ctx: GpuContext,
+  label: string,
+  pass: string,
+  kernel: { readonly name: string; readonly source: string },
+  tensors: readonly Tensor[],
+  n: number,
+  workgroupSize: number,
+): Dispatch {
+  requireVec4(label, n);
+  const params = ctx.createUniform(`${label}:params`, [n / 4]);
+  return ctx.dispatch(
+    `${label}:${pass}`,
+    { ...kernel, constants: { WORKGROUP_SIZE: workgroupSize } },
+    [...tensors, params],
+    gridFor(ctx, n / 4, workgroupSize),
+  );
 }

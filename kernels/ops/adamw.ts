@@ -4,20 +4,14 @@
 import type { Dispatch, GpuContext, Tensor } from '../gpu/context.ts';
 import { GpuError } from '../gpu/errors.ts';
 import { gridFor, requireVec4 } from '../gpu/grid.ts';
+import type { AdamWSettings } from '../reference/adamw.ts';
 import source from '../wgsl/adamw.wgsl?raw';
 
 const WORKGROUP_SIZE = 256;
 /** Words in adamw.wgsl's Hyper struct. */
 const HYPER_WORDS = 10;
 
-export interface AdamWHyperparameters {
-  readonly lr: number;
-  readonly beta1: number;
-  readonly beta2: number;
-  readonly eps: number;
-  readonly weightDecay: number;
-  /** 1-based step count, for the bias corrections. */
-  readonly step: number;
+export interface AdamWHyperparameters extends AdamWSettings {
   /** Clip the global gradient norm to this; <= 0 turns clipping off. */
   readonly maxNorm: number;
 }

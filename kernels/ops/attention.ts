@@ -5,9 +5,16 @@
 // rebuilds the softmax from it. The CPU reference is kernels/reference/attention.ts.
 import type { Dispatch, GpuContext, Tensor } from '../gpu/context.ts';
 import { GpuError } from '../gpu/errors.ts';
-import dkvSource from '../wgsl/attention_backward_dkv.wgsl?raw';
-import dqSource from '../wgsl/attention_backward_dq.wgsl?raw';
-import forwardSource from '../wgsl/attention_forward.wgsl?raw';
+import dkvKernel from '../wgsl/attention_backward_dkv.wgsl?raw';
+import dqKernel from '../wgsl/attention_backward_dq.wgsl?raw';
+import common from '../wgsl/attention_common.wgsl?raw';
+import forwardKernel from '../wgsl/attention_forward.wgsl?raw';
+
+// Each kernel with attention_common.wgsl prepended (WGSL has no includes): the walk over one
+// (batch, head), the Row registers and the Params uniform are written once.
+const forwardSource = `${common}\n${forwardKernel}`;
+const dqSource = `${common}\n${dqKernel}`;
+const dkvSource = `${common}\n${dkvKernel}`;
 
 /** Largest head size: the kernels hold a head vector as four 16-float chunks (their `Row`). */
 export const ATTENTION_MAX_HEAD_SIZE = 64;

@@ -1,11 +1,16 @@
 // GELU builders (tanh approximation). Both outputs are overwritten; n must divide by 4.
 
 import type { Dispatch, GpuContext, Tensor } from '../gpu/context.ts';
-import { gridFor, requireVec4 } from '../gpu/grid.ts';
-import backwardSource from '../wgsl/gelu_backward.wgsl?raw';
-import forwardSource from '../wgsl/gelu_forward.wgsl?raw';
+import { vec4Dispatch } from '../gpu/grid.ts';
+import backwardKernel from '../wgsl/gelu_backward.wgsl?raw';
+import common from '../wgsl/gelu_common.wgsl?raw';
+import forwardKernel from '../wgsl/gelu_forward.wgsl?raw';
 
 const WORKGROUP_SIZE = 256;
+
+// Each kernel with gelu_common.wgsl (the constants, Params and u) prepended: WGSL has no includes.
+const forward = { name: 'gelu_forward', source: `${common}\n${forwardKernel}` };
+const backward = { name: 'gelu_backward', source: `${common}\n${backwardKernel}` };
 
 /** out (n) = gelu(inp). Overwrites out. */
 export function geluForward(
@@ -14,16 +19,7 @@ export function geluForward(
   n: number,
   label = 'gelu',
 ): Dispatch[] {
-  requireVec4(label, n);
-  const params = ctx.createUniform(`${label}:params`, [n / 4]);
-  return [
-    ctx.dispatch(
-      `${label}:forward`,
-      { name: 'gelu_forward', source: forwardSource, constants: { WORKGROUP_SIZE } },
-      [t.out, t.inp, params],
-      gridFor(ctx, n / 4, WORKGROUP_SIZE),
-    ),
-  ];
+  return [vec4Dispatch(ctx, label, 'forward', forward, [t.out, t.inp], n, WORKGROUP_SIZE)];
 }
 
 /** dinp (n) = gelu'(inp) * dout. Overwrites dinp. */
@@ -33,14 +29,5 @@ export function geluBackward(
   n: number,
   label = 'gelu',
 ): Dispatch[] {
-  requireVec4(label, n);
-  const params = ctx.createUniform(`${label}:params`, [n / 4]);
-  return [
-    ctx.dispatch(
-      `${label}:backward`,
-      { name: 'gelu_backward', source: backwardSource, constants: { WORKGROUP_SIZE } },
-      [t.dinp, t.inp, t.dout, params],
-      gridFor(ctx, n / 4, WORKGROUP_SIZE),
-    ),
-  ];
+  return [vec4Dispatch(ctx, label, 'backward', backward, [t.dinp, t.inp, t.dout], n, WORKGROUP_SIZE)];
 }

@@ -12,10 +12,18 @@ import type { Dispatch, GpuContext, Tensor } from '../gpu/context.ts';
 import { GpuError } from '../gpu/errors.ts';
 import type { GemmShape } from '../reference/gemm.ts';
 import biasBackwardSource from '../wgsl/matmul_backward_bias.wgsl?raw';
-import registerSource from '../wgsl/matmul_forward.wgsl?raw';
-import scalarSource from '../wgsl/matmul_forward_scalar.wgsl?raw';
-import sharedSource from '../wgsl/matmul_forward_shared.wgsl?raw';
+import common from '../wgsl/matmul_common.wgsl?raw';
+import registerKernel from '../wgsl/matmul_forward.wgsl?raw';
+import scalarKernel from '../wgsl/matmul_forward_scalar.wgsl?raw';
+import sharedKernel from '../wgsl/matmul_forward_shared.wgsl?raw';
+import vec4Common from '../wgsl/matmul_vec4.wgsl?raw';
 import { assertTuning, resolveTuning, type TuningChoice } from './matmul-tuning.ts';
+
+// The forward kernels with their shared contract and bindings prepended (WGSL has no
+// includes), and the two vec4 families with their 4x4 pieces.
+const scalarSource = `${common}\n${scalarKernel}`;
+const registerSource = `${common}\n${vec4Common}\n${registerKernel}`;
+const sharedSource = `${common}\n${vec4Common}\n${sharedKernel}`;
 
 export interface GemmArgs extends GemmShape {
   /** (M, N) */

@@ -2,23 +2,16 @@
 // pass of one microbatch. A stage has as many slots as microbatches it may hold in flight; under
 // 1F1B that is S − s for stage s (schedule.ts), so the last stage, which alone holds the
 // vocabulary-sized logits, needs one.
-
 import type { GptConfig } from '../../protocol/gpt-config.ts';
 import type { StageLayout } from '../../protocol/stage-layout.ts';
-import { allocateBlockBuffers, type BlockBuffers } from '../gpt/activations.ts';
+import {
+  allocateBlockBuffers,
+  allocateHeadBuffers,
+  type BlockBuffers,
+  type HeadBuffers,
+} from '../gpt/activations.ts';
 import type { GpuContext } from '../gpu/context.ts';
 import { EncoderInputs } from '../ops/encoder.ts';
-
-/** The last stage's final LayerNorm, logits and loss buffers. */
-export interface HeadBuffers {
-  readonly lnf: GPUBuffer; // (BT, C)
-  readonly lnfMean: GPUBuffer; // (BT)
-  readonly lnfRstd: GPUBuffer; // (BT)
-  /** Logits, overwritten in place by dlogits in the forward pass (the loss is fused). */
-  readonly logits: GPUBuffer; // (BT, V)
-  readonly losses: GPUBuffer; // (BT)
-  readonly targets: GPUBuffer; // (BT) u32
-}
 
 export interface StageSlot {
   /** The first block's input: the embedding's output on the first stage, else the boundary activation received. */
@@ -27,7 +20,7 @@ export interface StageSlot {
   readonly tokens: EncoderInputs | null;
   /** One per layer of the stage, in order. */
   readonly blocks: readonly BlockBuffers[];
-  /** Last stage only. */
+  /** Last stage only: the final LayerNorm, logits and loss. */
   readonly head: HeadBuffers | null;
 }
 
@@ -50,16 +43,7 @@ export function allocateSlot(
     input: f(layout.isFirst ? 'encoded' : 'input', BT * C),
     tokens: layout.isFirst ? new EncoderInputs(ctx, { B, T, C, V }, `${prefix}encoder`) : null,
     blocks,
-    head: layout.isLast
-      ? {
-          lnf: f('lnf', BT * C),
-          lnfMean: f('lnf.mean', BT),
-          lnfRstd: f('lnf.rstd', BT),
-          logits: f('logits', BT * V),
-          losses: f('losses', BT),
-          targets: f('targets', BT),
-        }
-      : null,
+    head: layout.isLast ? allocateHeadBuffers(ctx, config, BT, prefix) : null,
   };
 }
 

@@ -5,14 +5,18 @@
 
 import type { Floats } from './floats.ts';
 
-export interface AdamWHyper {
+/** The optimizer's own settings, shared by this reference and the GPU builder (kernels/ops/adamw.ts). */
+export interface AdamWSettings {
   readonly lr: number;
   readonly beta1: number;
   readonly beta2: number;
   readonly eps: number;
   readonly weightDecay: number;
-  /** 1-based step count, for bias correction. */
+  /** 1-based step count, for the bias corrections. */
   readonly step: number;
+}
+
+export interface AdamWHyper extends AdamWSettings {
   /** Elements [0, decayEnd) get weight decay. */
   readonly decayEnd: number;
   /** Multiplies every gradient first (global-norm clipping). */

@@ -8,9 +8,6 @@
 @group(0) @binding(3) var<storage, read> state: array<u32, 4>;
 @group(0) @binding(4) var<uniform> params: Params;
 
-override WORKGROUP_SIZE: u32 = 256u;
-override PER_THREAD: u32 = 4u;
-
 var<workgroup> above_count: atomic<u32>;
 var<workgroup> tie_count: atomic<u32>;
 
@@ -23,18 +20,9 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
   workgroupBarrier();
   let threshold = state[STATE_THRESHOLD];
   let first = (wid.x * WORKGROUP_SIZE + lid.x) * PER_THREAD;
-  var above = 0u;
-  var ties = 0u;
-  for (var e = 0u; e < PER_THREAD; e++) {
-    let i = first + e;
-    if (i < params.n) {
-      let key = keys[i];
-      above += select(0u, 1u, key > threshold);
-      ties += select(0u, 1u, key == threshold);
-    }
-  }
-  atomicAdd(&above_count, above);
-  atomicAdd(&tie_count, ties);
+  let counts = count_keys(first, threshold);
+  atomicAdd(&above_count, counts.x);
+  atomicAdd(&tie_count, counts.y);
   workgroupBarrier();
   if (lid.x == 0u) {
     block_above[wid.x] = atomicLoad(&above_count);

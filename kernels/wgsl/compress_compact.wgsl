@@ -12,9 +12,6 @@
 @group(0) @binding(6) var<storage, read> state: array<u32, 4>;
 @group(0) @binding(7) var<uniform> params: Params;
 
-override WORKGROUP_SIZE: u32 = 256u;
-override PER_THREAD: u32 = 4u;
-
 var<workgroup> thread_ties: array<u32, WORKGROUP_SIZE>;
 var<workgroup> thread_above: array<u32, WORKGROUP_SIZE>;
 
@@ -23,18 +20,9 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
   let threshold = state[STATE_THRESHOLD];
   let allowance = state[STATE_TIES];
   let first = (wid.x * WORKGROUP_SIZE + lid.x) * PER_THREAD;
-  var above = 0u;
-  var ties = 0u;
-  for (var e = 0u; e < PER_THREAD; e++) {
-    let i = first + e;
-    if (i < params.n) {
-      let key = keys[i];
-      above += select(0u, 1u, key > threshold);
-      ties += select(0u, 1u, key == threshold);
-    }
-  }
-  thread_above[lid.x] = above;
-  thread_ties[lid.x] = ties;
+  let counts = count_keys(first, threshold);
+  thread_above[lid.x] = counts.x;
+  thread_ties[lid.x] = counts.y;
   workgroupBarrier();
   if (lid.x == 0u) {
     // Exclusive prefixes: ties before each thread, then kept values before each thread.

@@ -1,31 +1,12 @@
 // out (M, N) = op(A) @ op(B) [+ bias] [+ out] for any M, N, K: the fallback when a shape breaks
 // the vec4 alignment rules of matmul_forward.wgsl / matmul_forward_shared.wgsl (an operand's
 // contiguous axis or N not a multiple of 4, or a buffer offset not 16-byte aligned).
-// Same contract and binding order, scalar bindings. Each invocation owns a 4x4 block of `out`
+// Same contract and bindings (matmul_common.wgsl, prepended by kernels/ops/matmul.ts), as f32. Each invocation owns a 4x4 block of `out`
 // and walks K one step at a time with scalar loads; no workgroup memory, so it runs on every
 // adapter. About 2.5x slower than the register family on SwiftShader (1.5 against 4.3 GFLOP/s
 // at 1024x128x383 against 1024x128x384); the default model never needs it.
 
-struct Shape {
-  M: u32,
-  N: u32,
-  K: u32,
-  _pad: u32,
-}
-
-@group(0) @binding(0) var<storage, read_write> out: array<f32>;
-@group(0) @binding(1) var<storage, read> a: array<f32>;
-@group(0) @binding(2) var<storage, read> b: array<f32>;
-// N floats; bound to a 16-byte dummy when HAS_BIAS is false.
-@group(0) @binding(3) var<storage, read> bias: array<f32>;
-@group(0) @binding(4) var<uniform> shape: Shape;
-
-override TRANS_A: bool = false;
-override TRANS_B: bool = false;
-override HAS_BIAS: bool = false;
-override ACCUMULATE: bool = false;
-override WG_X: u32 = 8u;
-override WG_Y: u32 = 8u;
+alias Elem = f32;
 
 // op(A)[m][k] for k < K; rows past M are clamped (their outputs are never stored).
 fn elemA(m: u32, k: u32) -> f32 {
