@@ -21,7 +21,7 @@ import { openPostgres } from './ledger/sql-postgres.ts';
 import type { Logger } from './logger.ts';
 import { createRelayMetrics, observeRun } from './metrics.ts';
 import { RelayRun } from './run/relay-run.ts';
-import { createSignalServer } from './signal/server.ts';
+import { createSignalServer } from './signal/index.ts';
 import { createSwarmEndpoint, type SwarmLimits } from './swarm/swarm-endpoint.ts';
 
 /** `databaseUrl` for an in-memory PGlite: tests, and demos that should leave nothing behind. */

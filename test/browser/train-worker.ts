@@ -4,7 +4,7 @@
 import { expose } from 'comlink';
 import { createModel } from '../../kernels/gpt/create-model.ts';
 import { idbTuneCache } from '../../kernels/gpu/tune-cache-idb.ts';
-import { MemorySplit } from '../../kernels/train/memory-split.ts';
+import { MemorySplit } from '../helpers/memory-split.ts';
 import { randomBatches, Trainer } from '../../kernels/train/trainer.ts';
 import { initParams } from '../../protocol/init-params.ts';
 import { createRng } from '../../protocol/rng.ts';

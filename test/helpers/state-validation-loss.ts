@@ -3,7 +3,7 @@
 
 import { GpuGpt } from '../../kernels/gpt/gpu-gpt.ts';
 import { defaultTuning } from '../../kernels/ops/matmul-tuning.ts';
-import { MemorySplit } from '../../kernels/train/memory-split.ts';
+import { MemorySplit } from './memory-split.ts';
 import type { GptConfig } from '../../protocol/gpt-config.ts';
 import { decodeRoundState } from '../../protocol/round-state-file.ts';
 import { loadSplitTokens } from '../../relay/datasets/loader.ts';

@@ -3,7 +3,7 @@
 // of every peer's batch from its own shard with the peer's own random stream, so that the
 // baseline and the simulated peers see the same tokens step for step.
 
-import { MemorySplit } from '../../../kernels/train/memory-split.ts';
+import { MemorySplit } from '../../helpers/memory-split.ts';
 import type { RandomSplit, TrainData } from '../../../kernels/train/trainer.ts';
 import { createRng, type Rng } from '../../../protocol/rng.ts';
 import type { TokenBatch } from '../../../protocol/token-batch.ts';

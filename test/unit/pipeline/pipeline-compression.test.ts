@@ -4,7 +4,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { GpuContext } from '../../../kernels/gpu/context.ts';
 import { defaultTuning } from '../../../kernels/ops/matmul-tuning.ts';
-import { MemorySplit } from '../../../kernels/train/memory-split.ts';
+import { MemorySplit } from '../../helpers/memory-split.ts';
 import type { GptConfig } from '../../../protocol/gpt-config.ts';
 import { initParams } from '../../../protocol/init-params.ts';
 import { createRng } from '../../../protocol/rng.ts';

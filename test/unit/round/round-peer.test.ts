@@ -8,7 +8,7 @@ import type { GpuContext } from '../../../kernels/gpu/context.ts';
 import { defaultTuning } from '../../../kernels/ops/matmul-tuning.ts';
 import { RoundPeer } from '../../../kernels/round/round-peer.ts';
 import { DEFAULT_TRAIN } from '../../../kernels/train/config.ts';
-import { MemorySplit } from '../../../kernels/train/memory-split.ts';
+import { MemorySplit } from '../../helpers/memory-split.ts';
 import { randomBatches, Trainer } from '../../../kernels/train/trainer.ts';
 import type { GptConfig } from '../../../protocol/gpt-config.ts';
 import { initParams } from '../../../protocol/init-params.ts';

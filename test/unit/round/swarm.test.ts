@@ -6,7 +6,7 @@ import { GpuGpt } from '../../../kernels/gpt/gpu-gpt.ts';
 import type { GpuContext } from '../../../kernels/gpu/context.ts';
 import { defaultTuning } from '../../../kernels/ops/matmul-tuning.ts';
 import { DEFAULT_TRAIN, type TrainConfig } from '../../../kernels/train/config.ts';
-import { MemorySplit } from '../../../kernels/train/memory-split.ts';
+import { MemorySplit } from '../../helpers/memory-split.ts';
 import type { CompressionSettings } from '../../../protocol/compression-settings.ts';
 import { DENSE } from '../../../protocol/compression-settings.ts';
 import type { GptConfig } from '../../../protocol/gpt-config.ts';

@@ -1,5 +1,5 @@
-// A split held in memory as one token array: what the browser worker trains on (it has no
-// shard files), with the same sampling and evaluation windows as the file loader.
+// A split held in memory as one token array, for tests and benchmarks that train on a sample
+// without shard files; the same sampling and evaluation windows as the file loader.
 import { assembleBatch, type TokenBatch } from '../../protocol/token-batch.ts';
 import { sequentialWindowCount, sequentialWindows, WindowIndex } from '../../protocol/token-windows.ts';
 
