@@ -6,7 +6,7 @@
 //   GET  /api/runs/:id                   RunDetailBody: the summary, the run config, the loss curve
 //   GET  /api/runs/:id/checkpoint        safetensors bytes; CHECKPOINT_*_HEADER name what they hold
 //   POST /api/runs/:id/checkpoint?round  CheckpointUploadBody (201, or 200 when already stored)
-//   GET  /api/runs/:id/dataset           the data set's manifest, read as a ShardListingBody
+//   GET  /api/runs/:id/dataset           the data set's manifest (dataset-manifest.ts)
 //   GET  /api/runs/:id/shards/:n         token-shard bytes (token-shard.ts), with Range requests
 //   GET  /healthz                        HealthBody
 import * as v from 'valibot';
@@ -79,18 +79,6 @@ export const CheckpointUploadBody = v.variant('stored', [
   v.object({ stored: v.literal(true), round: RoundOrNone, modelHash: Sha256Hex }),
 ]);
 export type CheckpointUploadBody = v.InferOutput<typeof CheckpointUploadBody>;
-
-const SplitListing = v.object({ shards: v.pipe(v.array(v.object({ tokens: Count })), v.readonly()) });
-
-/**
- * The part of the data set's manifest (relay/datasets/manifest.ts serves it whole) a volunteer
- * needs to turn a token range into byte ranges of shard files.
- */
-export const ShardListingBody = v.object({
-  vocabSize: v.pipe(Count, v.minValue(1)),
-  splits: v.object({ train: SplitListing, val: SplitListing }),
-});
-export type ShardListing = v.InferOutput<typeof ShardListingBody>;
 
 export const HealthBody = v.object({
   ok: v.literal(true),

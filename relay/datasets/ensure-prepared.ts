@@ -3,9 +3,10 @@
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { DatasetManifest } from '../../protocol/dataset-manifest.ts';
+import { SPLITS } from '../../protocol/dataset-manifest.ts';
 import { DatasetError } from './errors.ts';
-import type { DatasetManifest } from './manifest.ts';
-import { readManifest, SPLITS } from './manifest.ts';
+import { readManifest } from './manifest.ts';
 import type { PrepareProgress } from './prepare.ts';
 import { prepareDataset } from './prepare.ts';
 import type { DatasetSource } from './source.ts';

@@ -5,6 +5,7 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { DatasetManifest, ShardEntry, SplitName } from '../../protocol/dataset-manifest.ts';
 import type { Rng } from '../../protocol/rng.ts';
 import { assembleBatch, checkBatchShape, type TokenBatch } from '../../protocol/token-batch.ts';
 import type { TokenShardHeader } from '../../protocol/token-shard.ts';
@@ -19,7 +20,6 @@ import {
 import type { WindowLocation } from '../../protocol/token-windows.ts';
 import { sequentialWindowCount, sequentialWindows, WindowIndex } from '../../protocol/token-windows.ts';
 import { DatasetError } from './errors.ts';
-import type { DatasetManifest, ShardEntry, SplitName } from './manifest.ts';
 import { readManifest } from './manifest.ts';
 
 interface OpenShard {

@@ -1,9 +1,10 @@
 // The relay's dataset by name or path: "brown" is the Brown Corpus, prepared into the state
 // folder on first use; anything else is a folder made by `npm run prepare-data`.
 import { join, resolve } from 'node:path';
+import type { DatasetManifest } from '../../protocol/dataset-manifest.ts';
 import type { Logger } from '../logger.ts';
 import { ensurePrepared } from './ensure-prepared.ts';
-import { type DatasetManifest, readManifest } from './manifest.ts';
+import { readManifest } from './manifest.ts';
 import { BROWN_SOURCE } from './source.ts';
 
 export interface OpenedDataset {

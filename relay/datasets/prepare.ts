@@ -4,22 +4,25 @@
 // so preparing twice gives byte-identical files.
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import type {
+  DatasetManifest,
+  SourceRecord,
+  SplitManifest,
+  SplitName,
+} from '../../protocol/dataset-manifest.ts';
+import {
+  isShardFileName,
+  MANIFEST_FORMAT,
+  MANIFEST_VERSION,
+  SPLITS,
+} from '../../protocol/dataset-manifest.ts';
 import type { Tokenizer } from '../../protocol/tokenizer.ts';
 import { byteTokenizer } from '../../protocol/tokenizer.ts';
 import { countTokens, entropyFromCounts } from '../../protocol/unigram-entropy.ts';
 import type { SourceDocument } from './document.ts';
 import { DatasetError } from './errors.ts';
-import type { DatasetManifest, SplitManifest, SplitName } from './manifest.ts';
-import {
-  isShardFileName,
-  MANIFEST_FILE,
-  MANIFEST_FORMAT,
-  MANIFEST_VERSION,
-  SPLITS,
-  writeManifest,
-} from './manifest.ts';
+import { MANIFEST_FILE, writeManifest } from './manifest.ts';
 import { ShardWriter } from './shard-writer.ts';
-import type { SourceRecord } from './source.ts';
 import {
   DOCUMENT_SEPARATOR,
   describeSplitRule,

@@ -2,8 +2,8 @@
 // ...), so preparing a large corpus never holds more than one shard of tokens at a time.
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { ShardEntry, SplitName } from '../../protocol/dataset-manifest.ts';
 import { encodeTokenShard, MAX_SHARD_TOKENS } from '../../protocol/token-shard.ts';
-import type { ShardEntry, SplitName } from './manifest.ts';
 
 /** `train_000.bin`: three digits at least, more when a split needs over a thousand shards. */
 export function shardFileName(split: SplitName, index: number): string {

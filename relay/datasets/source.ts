@@ -3,6 +3,7 @@
 // against what a command asks for instead of silently training on something else.
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
+import type { SourceRecord } from '../../protocol/dataset-manifest.ts';
 import { brownPackageDir, brownPackageVersion, readBrownCorpus } from './brown.ts';
 import type { SourceDocument } from './document.ts';
 import { DatasetError } from './errors.ts';
@@ -11,11 +12,6 @@ export type DatasetSource =
   | { readonly kind: 'brown' }
   /** Each file is one document, read as UTF-8. */
   | { readonly kind: 'files'; readonly paths: readonly string[] };
-
-/** The source as the manifest records it: resolved paths, the package version. */
-export type SourceRecord =
-  | { readonly kind: 'brown'; readonly package: string }
-  | { readonly kind: 'files'; readonly files: readonly string[] };
 
 export const BROWN_SOURCE: DatasetSource = { kind: 'brown' };
 

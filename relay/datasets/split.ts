@@ -10,7 +10,7 @@
 // With fewer documents than that (a user's single book, say) there is nothing to draw
 // from, so the documents are joined and the last ceil(n / VAL_EVERY) tokens of the n are
 // validation: a cut inside the text, still 5%, still deterministic.
-import type { SplitName } from './manifest.ts';
+import type { SplitName } from '../../protocol/dataset-manifest.ts';
 
 /** One document in VAL_EVERY is held out for validation. */
 export const VAL_EVERY = 20;

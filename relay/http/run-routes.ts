@@ -1,9 +1,11 @@
 // `/api/runs`: the run's config and progress, its committed weights, and its token shards.
 // Each JSON body is typed by its schema in protocol/run-api.ts, which the pages parse it with.
+
 import { open, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
+import type { DatasetManifest } from '../../protocol/dataset-manifest.ts';
 import type { ErrorBody } from '../../protocol/http-body.ts';
 import {
   CHECKPOINT_HASH_HEADER,
@@ -11,7 +13,6 @@ import {
   type CheckpointUploadBody,
   type RunDetailBody,
   type RunsBody,
-  type ShardListing,
 } from '../../protocol/run-api.ts';
 import type { RelayRun } from '../run/relay-run.ts';
 import { parseByteRange } from './byte-range.ts';
@@ -69,7 +70,7 @@ export function runRoutes(run: RelayRun): Hono {
 
   routes.get('/:id/dataset', (c) => {
     known(c.req.param('id'));
-    return c.json(run.dataset.manifest satisfies ShardListing);
+    return c.json(run.dataset.manifest satisfies DatasetManifest);
   });
 
   routes.get('/:id/shards/:n', async (c) => {

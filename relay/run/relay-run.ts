@@ -4,6 +4,7 @@
 // shard pool replays every committed round's ranges so none is trained twice in the epoch.
 
 import { expectedFrameBytes } from '../../protocol/compression-settings.ts';
+import type { DatasetManifest } from '../../protocol/dataset-manifest.ts';
 import { initParams } from '../../protocol/init-params.ts';
 import { modelHash } from '../../protocol/model-hash.ts';
 import { paramLayout } from '../../protocol/param-layout.ts';
@@ -11,7 +12,6 @@ import type { LossPoint, RunSummary } from '../../protocol/run-api.ts';
 import { type RunConfig, runIdentity } from '../../protocol/run-config.ts';
 import { CheckpointStore } from '../checkpoints/checkpoint-store.ts';
 import type { Clock } from '../clock.ts';
-import type { DatasetManifest } from '../datasets/manifest.ts';
 import type { Ledger } from '../ledger/ledger.ts';
 import type { Logger } from '../logger.ts';
 import { PipelineCoordinator } from '../pipeline/pipeline-coordinator.ts';

@@ -4,11 +4,11 @@
 import { expose } from 'comlink';
 import { createModel } from '../../kernels/gpt/create-model.ts';
 import { idbTuneCache } from '../../kernels/gpu/tune-cache-idb.ts';
-import { MemorySplit } from '../helpers/memory-split.ts';
 import { randomBatches, Trainer } from '../../kernels/train/trainer.ts';
 import { initParams } from '../../protocol/init-params.ts';
 import { createRng } from '../../protocol/rng.ts';
 import { workerGpu } from '../../web/src/worker/worker-gpu.ts';
+import { MemorySplit } from '../helpers/memory-split.ts';
 import type { TrainProgress, TrainRequest, TrainResult, TrainWorkerApi } from './train-api.ts';
 
 const gpuContext = workerGpu('worker');

@@ -3,10 +3,10 @@
 
 import { GpuGpt } from '../../kernels/gpt/gpu-gpt.ts';
 import { defaultTuning } from '../../kernels/ops/matmul-tuning.ts';
-import { MemorySplit } from './memory-split.ts';
 import type { GptConfig } from '../../protocol/gpt-config.ts';
 import { decodeRoundState } from '../../protocol/round-state-file.ts';
 import { loadSplitTokens } from '../../relay/datasets/loader.ts';
+import { MemorySplit } from './memory-split.ts';
 import { nodeContext } from './node-context.ts';
 
 /** Mean loss over the first `batches` validation batches of (B, T) of the dataset in `dataset`. */

@@ -3,10 +3,10 @@
 // of every peer's batch from its own shard with the peer's own random stream, so that the
 // baseline and the simulated peers see the same tokens step for step.
 
-import { MemorySplit } from '../../helpers/memory-split.ts';
 import type { RandomSplit, TrainData } from '../../../kernels/train/trainer.ts';
 import { createRng, type Rng } from '../../../protocol/rng.ts';
 import type { TokenBatch } from '../../../protocol/token-batch.ts';
+import { MemorySplit } from '../../helpers/memory-split.ts';
 
 export function shardTokens(tokens: Uint16Array, peers: number, vocabSize: number): MemorySplit[] {
   const size = Math.floor(tokens.length / peers);

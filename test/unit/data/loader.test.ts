@@ -2,11 +2,11 @@ import { mkdtemp, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { DatasetManifest } from '../../../protocol/dataset-manifest.ts';
 import { createRng } from '../../../protocol/rng.ts';
 import { decodeTokenShard } from '../../../protocol/token-shard.ts';
 import { sequentialWindowCount, WindowIndex } from '../../../protocol/token-windows.ts';
 import { loadSplitTokens, openSplit } from '../../../relay/datasets/loader.ts';
-import type { DatasetManifest } from '../../../relay/datasets/manifest.ts';
 import { prepareDataset } from '../../../relay/datasets/prepare.ts';
 import { decodeRawTokens, readRawTokens } from '../../../relay/datasets/raw-tokens.ts';
 

@@ -4,13 +4,13 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { GpuContext } from '../../../kernels/gpu/context.ts';
 import { defaultTuning } from '../../../kernels/ops/matmul-tuning.ts';
-import { MemorySplit } from '../../helpers/memory-split.ts';
 import type { GptConfig } from '../../../protocol/gpt-config.ts';
 import { initParams } from '../../../protocol/init-params.ts';
 import { createRng } from '../../../protocol/rng.ts';
 import { splitLayers } from '../../../protocol/stage-layout.ts';
 import { brownSample } from '../../helpers/brown-sample.ts';
 import { difference } from '../../helpers/compare.ts';
+import { MemorySplit } from '../../helpers/memory-split.ts';
 import { nodeContext } from '../../helpers/node-context.ts';
 import type { LinkCodecs } from '../../helpers/pipeline/activation-link.ts';
 import { PipelineRunner } from '../../helpers/pipeline/pipeline-runner.ts';

@@ -1,9 +1,11 @@
 // Every JSON body the relay serves is what its schema in protocol/ says, and the clients that
 // read it (the leaderboard's PublicApi, the volunteer's RelayApi) parse the relay's real
 // answers with those schemas, while a relay answering garbage gets a typed error, not a crash.
+
 import type * as v from 'valibot';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { creditsOf, FLOPS_PER_CREDIT } from '../../../protocol/credits.ts';
+import { DatasetManifestSchema } from '../../../protocol/dataset-manifest.ts';
 import { ErrorBody, parseHttpBody } from '../../../protocol/http-body.ts';
 import { LeaderboardBody, LedgerPageBody, MAX_LEDGER_PAGE, RelayBody } from '../../../protocol/ledger-api.ts';
 import { parseLedgerEntry } from '../../../protocol/ledger-entry.ts';
@@ -15,7 +17,6 @@ import {
   HealthBody,
   RunDetailBody,
   RunsBody,
-  ShardListingBody,
 } from '../../../protocol/run-api.ts';
 import type { RelayHandle } from '../../../relay/server.ts';
 import { PublicApi, PublicApiError } from '../../../web/src/leaderboard/public-api.ts';
@@ -56,9 +57,9 @@ describe('what the relay sends', () => {
     expect(runs.map((r) => r.id)).toEqual([runId]);
     const detail = expectBody(RunDetailBody, await body(`/api/runs/${runId}`));
     expect(detail.loss.map((p) => p.round)).toEqual([0, 1]);
-    // The volunteer reads only the shard listing of the manifest the relay serves whole.
+    // The volunteer reads the manifest with the schema the relay reads it from disk with.
     const manifest = relay.run.dataset.manifest;
-    const listing = parseHttpBody(ShardListingBody, await body(`/api/runs/${runId}/dataset`));
+    const listing = parseHttpBody(DatasetManifestSchema, await body(`/api/runs/${runId}/dataset`));
     expect(listing).toMatchObject({ ok: true, value: { vocabSize: manifest.vocabSize } });
     if (listing.ok)
       expect(listing.value.splits.train.shards.map((s) => s.tokens)).toEqual(
@@ -156,7 +157,7 @@ describe('the schemas refuse malformed bodies', () => {
     const tooLong = { ...page, entries: Array.from({ length: MAX_LEDGER_PAGE + 1 }, () => ({})) };
     expect(parseHttpBody(LedgerPageBody, tooLong).ok).toBe(false);
     expect(parseHttpBody(LedgerPageBody, { ...page, relayKey: 'not a key' }).ok).toBe(false);
-    expect(parseHttpBody(ShardListingBody, { vocabSize: 0, splits: {} }).ok).toBe(false);
+    expect(parseHttpBody(DatasetManifestSchema, { vocabSize: 0, splits: {} }).ok).toBe(false);
     expect(parseHttpBody(CheckpointUploadBody, { stored: true }).ok).toBe(false);
   });
 });

@@ -8,12 +8,12 @@ import type { GpuContext } from '../../../kernels/gpu/context.ts';
 import { defaultTuning } from '../../../kernels/ops/matmul-tuning.ts';
 import { RoundPeer } from '../../../kernels/round/round-peer.ts';
 import { DEFAULT_TRAIN } from '../../../kernels/train/config.ts';
-import { MemorySplit } from '../../helpers/memory-split.ts';
 import { randomBatches, Trainer } from '../../../kernels/train/trainer.ts';
 import type { GptConfig } from '../../../protocol/gpt-config.ts';
 import { initParams } from '../../../protocol/init-params.ts';
 import { createRng } from '../../../protocol/rng.ts';
 import { brownSample } from '../../helpers/brown-sample.ts';
+import { MemorySplit } from '../../helpers/memory-split.ts';
 import { MemoryNetwork } from '../../helpers/memory-transport.ts';
 import { nodeContext } from '../../helpers/node-context.ts';
 

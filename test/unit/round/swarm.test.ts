@@ -6,7 +6,6 @@ import { GpuGpt } from '../../../kernels/gpt/gpu-gpt.ts';
 import type { GpuContext } from '../../../kernels/gpu/context.ts';
 import { defaultTuning } from '../../../kernels/ops/matmul-tuning.ts';
 import { DEFAULT_TRAIN, type TrainConfig } from '../../../kernels/train/config.ts';
-import { MemorySplit } from '../../helpers/memory-split.ts';
 import type { CompressionSettings } from '../../../protocol/compression-settings.ts';
 import { DENSE } from '../../../protocol/compression-settings.ts';
 import type { GptConfig } from '../../../protocol/gpt-config.ts';
@@ -16,6 +15,7 @@ import { validationLoss } from '../../bench/swarm/evaluate.ts';
 import { shardTokens } from '../../bench/swarm/peer-data.ts';
 import { simulateDiloco } from '../../bench/swarm/simulate-diloco.ts';
 import { brownSample } from '../../helpers/brown-sample.ts';
+import { MemorySplit } from '../../helpers/memory-split.ts';
 import { nodeContext } from '../../helpers/node-context.ts';
 import { memoryTuneCache } from '../../helpers/tune-cache-memory.ts';
 

@@ -5,12 +5,12 @@ import { describe, expect, it } from 'vitest';
 import { GpuGpt } from '../../../kernels/gpt/gpu-gpt.ts';
 import { defaultTuning } from '../../../kernels/ops/matmul-tuning.ts';
 import { DEFAULT_TRAIN, type TrainConfig } from '../../../kernels/train/config.ts';
-import { MemorySplit } from '../../helpers/memory-split.ts';
 import { type RandomSplit, randomBatches, Trainer } from '../../../kernels/train/trainer.ts';
 import { initParams } from '../../../protocol/init-params.ts';
 import { createRng } from '../../../protocol/rng.ts';
 import { unigramEntropy } from '../../../protocol/unigram-entropy.ts';
 import { brownSample } from '../../helpers/brown-sample.ts';
+import { MemorySplit } from '../../helpers/memory-split.ts';
 import { nodeContext } from '../../helpers/node-context.ts';
 
 const TINY: TrainConfig = {

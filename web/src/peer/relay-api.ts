@@ -3,15 +3,15 @@
 // so a round downloads only its own tokens), the committed state, and the state upload. The
 // same code runs in a browser and in Node 20 (both have fetch). JSON bodies are parsed with
 // their schemas in protocol/run-api.ts, the ones the relay's routes are typed by.
+
 import type * as v from 'valibot';
+import { type DatasetManifest, DatasetManifestSchema } from '../../../protocol/dataset-manifest.ts';
 import { parseHttpBody } from '../../../protocol/http-body.ts';
 import {
   CHECKPOINT_HASH_HEADER,
   LossCurvePart,
   type LossPoint,
   RunConfigPart,
-  type ShardListing,
-  ShardListingBody,
 } from '../../../protocol/run-api.ts';
 import { parseRunConfig, type RunConfig, runIdentity } from '../../../protocol/run-config.ts';
 import {
@@ -39,7 +39,7 @@ const GET_RETRY_MS = [250, 1_000, 3_000];
 
 export class RelayApi {
   private readonly headers = new Map<number, TokenShardHeader>();
-  private listing: ShardListing | null = null;
+  private listing: DatasetManifest | null = null;
 
   constructor(
     /** http(s)://host:port of the relay. */
@@ -140,8 +140,8 @@ export class RelayApi {
     if (!response.ok) throw new RelayApiError('ERR_RELAY_HTTP', `checkpoint upload: HTTP ${response.status}`);
   }
 
-  private async shardListing(): Promise<ShardListing> {
-    this.listing ??= await this.json(`/api/runs/${this.runId}/dataset`, ShardListingBody);
+  private async shardListing(): Promise<DatasetManifest> {
+    this.listing ??= await this.json(`/api/runs/${this.runId}/dataset`, DatasetManifestSchema);
     return this.listing;
   }
 
