@@ -35,23 +35,27 @@ export interface ParamLayout {
   get(name: string): TensorSpec;
 }
 
-/** Names of one block's tensors, `h.{l}.` included. */
-export function blockNames(layer: number) {
-  const p = `transformer.h.${layer}.`;
-  return {
-    ln1w: `${p}ln_1.weight`,
-    ln1b: `${p}ln_1.bias`,
-    qkvw: `${p}attn.c_attn.weight`,
-    qkvb: `${p}attn.c_attn.bias`,
-    attprojw: `${p}attn.c_proj.weight`,
-    attprojb: `${p}attn.c_proj.bias`,
-    ln2w: `${p}ln_2.weight`,
-    ln2b: `${p}ln_2.bias`,
-    fcw: `${p}mlp.c_fc.weight`,
-    fcb: `${p}mlp.c_fc.bias`,
-    fcprojw: `${p}mlp.c_proj.weight`,
-    fcprojb: `${p}mlp.c_proj.bias`,
-  } as const;
+/** A block's modules, each with a weight and a bias: our short name, then Hugging Face's. */
+const BLOCK_MODULES = {
+  ln1: 'ln_1',
+  qkv: 'attn.c_attn',
+  attproj: 'attn.c_proj',
+  ln2: 'ln_2',
+  fc: 'mlp.c_fc',
+  fcproj: 'mlp.c_proj',
+} as const;
+
+/** `qkvw` is the qkv module's weight, `qkvb` its bias. */
+export type BlockTensor = `${keyof typeof BLOCK_MODULES}${'w' | 'b'}`;
+
+/** Names of one block's tensors, `h.{l}.` included, in module order, each weight before its bias. */
+export function blockNames(layer: number): Readonly<Record<BlockTensor, string>> {
+  const names: Partial<Record<BlockTensor, string>> = {};
+  for (const [short, module] of Object.entries(BLOCK_MODULES) as [keyof typeof BLOCK_MODULES, string][]) {
+    names[`${short}w`] = `transformer.h.${layer}.${module}.weight`;
+    names[`${short}b`] = `transformer.h.${layer}.${module}.bias`;
+  }
+  return names as Record<BlockTensor, string>;
 }
 
 export const WTE = 'transformer.wte.weight';

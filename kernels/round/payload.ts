@@ -7,21 +7,15 @@ import type { TensorFrame } from '../../protocol/tensor-frame.ts';
 import type { CompressedTensor } from '../compress/gpu-compressor.ts';
 
 export function frameOf(payload: CompressedTensor, round: number): TensorFrame {
-  const { seed, keepMax, paramOffset, paramCount, candidateCount, indices, bits, blockSize } = payload;
+  // The payload carries the frame's header fields under the frame's names; only the indices
+  // become ordinals.
+  const { indices, ...fields } = payload;
   return {
+    ...fields,
     kind: 'pseudo-gradient',
     round,
-    seed,
-    keepMax,
-    paramOffset,
-    paramCount,
-    candidateCount,
-    bits,
-    blockSize,
-    ordinals: indices.length === candidateCount ? null : ordinalsOf(payload),
+    ordinals: indices.length === fields.candidateCount ? null : ordinalsOf(payload),
     valueCount: indices.length,
-    scales: payload.scales,
-    words: payload.words,
   };
 }
 

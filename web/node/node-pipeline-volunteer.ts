@@ -8,46 +8,45 @@ import { adapterReport } from '../src/peer/swarm-client.ts';
 import {
   type HeadlessOptions,
   type HeadlessVolunteer,
-  headless,
-  linkForRun,
   type NodeLink,
+  startHeadless,
 } from './node-connection.ts';
 
-export interface NodePipelineVolunteerOptions extends HeadlessOptions {
+export interface NodePipelineVolunteerOptions extends HeadlessOptions<PipelineEvent> {
   /** Bytes of GPU memory offered to the stage planner. */
   readonly memoryBytes?: number;
-  readonly onEvent?: (event: PipelineEvent) => void;
 }
 
 export type NodePipelineVolunteer = HeadlessVolunteer<PipelineVolunteer>;
 
 /** Joins a pipeline run; `link` when the caller already connected (to see which kind of run it is). */
-export async function startNodePipelineVolunteer(
+export function startNodePipelineVolunteer(
   options: NodePipelineVolunteerOptions,
   given?: NodeLink,
 ): Promise<NodePipelineVolunteer> {
-  const link = await linkForRun(options, given, true);
-  const { store, client, relay, config, mesh } = link;
-  const engine = new LocalStageVolunteerEngine(options.ctx, config);
-  const volunteer = new PipelineVolunteer({
-    client,
-    network: mesh,
-    engine,
-    relay,
-    store,
-    capabilities: {
-      adapter: adapterReport(options.ctx.adapter),
-      maxBufferBytes: 1 << 30,
-      memoryBytes: options.memoryBytes ?? 1 << 30,
-      tokensPerSec: 0,
-      uplinkBytesPerSec: 0,
-      downlinkBytesPerSec: 0,
-    },
-    onEvent: options.onEvent,
-  });
-  await volunteer.start();
-  return headless(link, volunteer, async () => {
-    await volunteer.idle();
-    await engine.destroy();
+  return startHeadless(options, given, true, async (link) => {
+    const { store, client, relay, config, mesh } = link;
+    const engine = new LocalStageVolunteerEngine(options.ctx, config);
+    const volunteer = new PipelineVolunteer({
+      client,
+      network: mesh,
+      engine,
+      relay,
+      store,
+      capabilities: {
+        adapter: adapterReport(options.ctx.adapter),
+        maxBufferBytes: 1 << 30,
+        memoryBytes: options.memoryBytes ?? 1 << 30,
+        tokensPerSec: 0,
+        uplinkBytesPerSec: 0,
+        downlinkBytesPerSec: 0,
+      },
+      onEvent: options.onEvent,
+    });
+    const release = async () => {
+      await volunteer.idle();
+      await engine.destroy();
+    };
+    return { volunteer, release };
   });
 }

@@ -13,41 +13,36 @@ import type { Volunteer, VolunteerEvent } from '../src/peer/volunteer.ts';
 import {
   type HeadlessOptions,
   type HeadlessVolunteer,
-  headless,
-  linkForRun,
   type NodeLink,
+  startHeadless,
 } from './node-connection.ts';
 
-export interface NodeVolunteerOptions extends HeadlessOptions {
+export interface NodeVolunteerOptions extends HeadlessOptions<VolunteerEvent> {
   readonly tuneCache: TuneCache;
   /** Fraction of the time the GPU may work, in (0, 1]. */
   readonly dutyCycle?: number;
-  readonly onEvent?: (event: VolunteerEvent) => void;
 }
 
 export type NodeVolunteer = HeadlessVolunteer<Volunteer>;
 
 /** Joins a DiLoCo run; `link` when the caller already connected (to see which kind of run it is). */
-export async function startNodeVolunteer(
-  options: NodeVolunteerOptions,
-  given?: NodeLink,
-): Promise<NodeVolunteer> {
-  const link = await linkForRun(options, given, false);
-  const { store, identity, config } = link;
-  const engine = await LocalVolunteerEngine.create({
-    ctx: options.ctx,
-    config,
-    tuneCache: options.tuneCache,
-    noiseStream: noiseStreamOf(config.seed, identity.publicKey),
+export function startNodeVolunteer(options: NodeVolunteerOptions, given?: NodeLink): Promise<NodeVolunteer> {
+  return startHeadless(options, given, false, async (link) => {
+    const { store, identity, config } = link;
+    const engine = await LocalVolunteerEngine.create({
+      ctx: options.ctx,
+      config,
+      tuneCache: options.tuneCache,
+      noiseStream: noiseStreamOf(config.seed, identity.publicKey),
+    });
+    if (options.dutyCycle !== undefined) await engine.setDutyCycle(options.dutyCycle);
+    const volunteer = roundVolunteer(link, {
+      engine,
+      store,
+      adapter: adapterReport(options.ctx.adapter),
+      paramCount: paramLayout(config.model).paramCount,
+      onEvent: options.onEvent,
+    });
+    return { volunteer, release: () => engine.destroy() };
   });
-  if (options.dutyCycle !== undefined) await engine.setDutyCycle(options.dutyCycle);
-  const volunteer = roundVolunteer(link, {
-    engine,
-    store,
-    adapter: adapterReport(options.ctx.adapter),
-    paramCount: paramLayout(config.model).paramCount,
-    onEvent: options.onEvent,
-  });
-  await volunteer.start();
-  return headless(link, volunteer, () => engine.destroy());
 }
