@@ -4,10 +4,14 @@
 import { LAYERNORM_EPS } from '../../protocol/gpt-config.ts';
 import type { Dispatch, GpuContext, Tensor } from '../gpu/context.ts';
 import { GpuError } from '../gpu/errors.ts';
-import { gridFor, requireVec4 } from '../gpu/grid.ts';
-import backwardSource from '../wgsl/layernorm_backward.wgsl?raw';
-import reduceSource from '../wgsl/layernorm_backward_reduce.wgsl?raw';
-import forwardSource from '../wgsl/layernorm_forward.wgsl?raw';
+import { gridFor, requireVec4, withGridEntry } from '../gpu/grid.ts';
+import backwardKernel from '../wgsl/layernorm_backward.wgsl?raw';
+import reduceKernel from '../wgsl/layernorm_backward_reduce.wgsl?raw';
+import forwardKernel from '../wgsl/layernorm_forward.wgsl?raw';
+
+const forwardSource = withGridEntry(forwardKernel);
+const backwardSource = withGridEntry(backwardKernel);
+const reduceSource = withGridEntry(reduceKernel);
 
 /** Rows per thread-per-row workgroup. */
 const WORKGROUP_SIZE = 64;
