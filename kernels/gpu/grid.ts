@@ -1,7 +1,8 @@
 // Workgroup grids for one-thread-per-element kernels, and the vec4 shape check they share.
-import type { Dispatch, GpuContext, Tensor } from './context.ts';
+
 import gridEntry from '../wgsl/grid_common.wgsl?raw';
 import vec4Entry from '../wgsl/vec4_common.wgsl?raw';
+import type { Dispatch, GpuContext, Tensor } from './context.ts';
 import { GpuError } from './errors.ts';
 
 /**

@@ -4,8 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { GpuContext } from '../../../kernels/gpu/context.ts';
 import { acquireDevice } from '../../../kernels/gpu/device.ts';
 import { GpuError } from '../../../kernels/gpu/errors.ts';
-import { nodeGpu } from '../../../kernels/node/node-gpu.ts';
 import { withVec4Entry } from '../../../kernels/gpu/grid.ts';
+import { nodeGpu } from '../../../kernels/node/node-gpu.ts';
 import residualKernel from '../../../kernels/wgsl/residual_forward.wgsl?raw';
 
 const residualSource = withVec4Entry(residualKernel);

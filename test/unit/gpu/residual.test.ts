@@ -62,7 +62,11 @@ describe('gridFor', () => {
     const a = randomFloats(4 * n4, 5);
     const b = randomFloats(4 * n4, 6);
     const out = ctx.createStorage('residual:out', 16 * n4);
-    const spec = { name: 'residual_forward', source: withVec4Entry(residualKernel), constants: { WORKGROUP_SIZE: 1 } };
+    const spec = {
+      name: 'residual_forward',
+      source: withVec4Entry(residualKernel),
+      constants: { WORKGROUP_SIZE: 1 },
+    };
     const buffers = [
       out,
       ctx.createStorageFrom('a', a),
