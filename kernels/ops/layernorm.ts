@@ -9,10 +9,6 @@ import backwardKernel from '../wgsl/layernorm_backward.wgsl?raw';
 import reduceKernel from '../wgsl/layernorm_backward_reduce.wgsl?raw';
 import forwardKernel from '../wgsl/layernorm_forward.wgsl?raw';
 
-const forwardSource = withGridEntry(forwardKernel);
-const backwardSource = withGridEntry(backwardKernel);
-const reduceSource = withGridEntry(reduceKernel);
-
 /** Rows per thread-per-row workgroup. */
 const WORKGROUP_SIZE = 64;
 /** Rows per partial column sum in the backward; see layernorm_backward.wgsl. */
@@ -37,7 +33,11 @@ export function layernormForward(
   return [
     ctx.dispatch(
       `${label}:forward`,
-      { name: 'layernorm_forward', source: forwardSource, constants: { WORKGROUP_SIZE, EPS: LAYERNORM_EPS } },
+      {
+        name: 'layernorm_forward',
+        source: withGridEntry(forwardKernel),
+        constants: { WORKGROUP_SIZE, EPS: LAYERNORM_EPS },
+      },
       [t.out, t.mean, t.rstd, t.inp, t.weight, t.bias, params],
       gridFor(ctx, N, WORKGROUP_SIZE),
     ),
@@ -82,13 +82,17 @@ export function layernormBackward(
   return [
     ctx.dispatch(
       `${label}:backward`,
-      { name: 'layernorm_backward', source: backwardSource, constants },
+      { name: 'layernorm_backward', source: withGridEntry(backwardKernel), constants },
       [t.dinp, partials, t.dout, t.inp, t.weight, t.mean, t.rstd, params],
       gridFor(ctx, N + chunks * c4, WORKGROUP_SIZE),
     ),
     ctx.dispatch(
       `${label}:backward:reduce`,
-      { name: 'layernorm_backward_reduce', source: reduceSource, constants: { WORKGROUP_SIZE } },
+      {
+        name: 'layernorm_backward_reduce',
+        source: withGridEntry(reduceKernel),
+        constants: { WORKGROUP_SIZE },
+      },
       [t.dweight, t.dbias, partials, reduceParams],
       [Math.ceil(c4 / WORKGROUP_SIZE)],
     ),
