@@ -1,11 +1,31 @@
 // Workgroup grids for one-thread-per-element kernels, and the vec4 shape check they share.
+
+import gridEntry from '../wgsl/grid_common.wgsl?raw';
+import vec4Entry from '../wgsl/vec4_common.wgsl?raw';
 import type { Dispatch, GpuContext, Tensor } from './context.ts';
 import { GpuError } from './errors.ts';
 
 /**
+ * A one-thread-per-item kernel with grid_common.wgsl's entry point prepended (WGSL has no
+ * includes): the flat index over gridFor's grid and the drop of the overshoot are written once.
+ * The kernel defines `thread_count()` and `run_thread(i)`.
+ */
+export function withGridEntry(kernel: string): string {
+  return `${gridEntry}\n${kernel}`;
+}
+
+/**
+ * An elementwise vec4 kernel for vec4Dispatch: withGridEntry, plus vec4_common.wgsl's `Params`
+ * (the uniform vec4Dispatch makes) and `thread_count()`, a thread per vec4.
+ */
+export function withVec4Entry(kernel: string): string {
+  return withGridEntry(`${vec4Entry}\n${kernel}`);
+}
+
+/**
  * Workgroups for `threads` invocations of a 1-D kernel of `workgroupSize`, folded into y when
  * x would pass the device limit. Kernels rebuild the linear index as
- * `gid.x + gid.y * num_workgroups.x * WORKGROUP_SIZE` and drop the overshoot.
+ * `gid.x + gid.y * num_workgroups.x * WORKGROUP_SIZE` and drop the overshoot (withGridEntry).
  */
 export function gridFor(ctx: GpuContext, threads: number, workgroupSize: number): [number, number] {
   const groups = Math.max(1, Math.ceil(threads / workgroupSize));

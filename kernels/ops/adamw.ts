@@ -3,9 +3,11 @@
 
 import type { Dispatch, GpuContext, Tensor } from '../gpu/context.ts';
 import { GpuError } from '../gpu/errors.ts';
-import { gridFor, requireVec4 } from '../gpu/grid.ts';
+import { gridFor, requireVec4, withGridEntry } from '../gpu/grid.ts';
 import type { AdamWSettings } from '../reference/adamw.ts';
-import source from '../wgsl/adamw.wgsl?raw';
+import kernel from '../wgsl/adamw.wgsl?raw';
+
+const source = withGridEntry(kernel);
 
 const WORKGROUP_SIZE = 256;
 /** Words in adamw.wgsl's Hyper struct. */

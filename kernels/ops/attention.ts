@@ -82,13 +82,11 @@ export function attentionForward(
   args: AttentionForwardArgs,
   tuning: Partial<AttentionTuning> = {},
 ): Dispatch[] {
-  const { B, T, C, NH, label = 'attention' } = args;
-  const hs = headSize(args);
-  const tune = resolveTuning(ctx, tuning);
-  checkSizes(label, {
-    out: [args.out, B * T * C],
-    lse: [args.lse, B * NH * T],
-    qkv: [args.qkv, B * T * 3 * C],
+  const { label = 'attention' } = args;
+  const { hs, tune } = checkCall(ctx, args, tuning, {
+    out: [args.out, 'out'],
+    lse: [args.lse, 'lse'],
+    qkv: [args.qkv, 'qkv'],
   });
   checkNoAlias(label, [args.out, args.lse], [args.qkv]);
   const resources = [args.out, args.lse, args.qkv];
@@ -106,38 +104,38 @@ export function attentionBackward(
   args: AttentionBackwardArgs,
   tuning: Partial<AttentionTuning> = {},
 ): Dispatch[] {
-  const { B, T, C, NH, label = 'attention' } = args;
-  const hs = headSize(args);
-  const tune = resolveTuning(ctx, tuning);
-  checkSizes(label, {
-    dqkv: [args.dqkv, B * T * 3 * C],
-    dout: [args.dout, B * T * C],
-    qkv: [args.qkv, B * T * 3 * C],
-    out: [args.out, B * T * C],
-    lse: [args.lse, B * NH * T],
+  const { B, T, NH, label = 'attention' } = args;
+  const { hs, tune } = checkCall(ctx, args, tuning, {
+    dqkv: [args.dqkv, 'qkv'],
+    dout: [args.dout, 'out'],
+    qkv: [args.qkv, 'qkv'],
+    out: [args.out, 'out'],
+    lse: [args.lse, 'lse'],
   });
   checkNoAlias(label, [args.dqkv], [args.dout, args.qkv, args.out, args.lse]);
   const D = ctx.createStorage(`${label}.D`, B * NH * T * 4); // (B, NH, T)
-  const wg = tune.workgroupSize;
-  const dq = record(
-    ctx,
-    args,
-    `${label}.backward_dq`,
-    { name: 'attention_backward_dq', source: dqSource, rows: tune.dqRows },
-    hs,
-    wg,
-    [args.dqkv, D, args.dout, args.qkv, args.out, args.lse],
-  );
-  const dkv = record(
-    ctx,
-    args,
-    `${label}.backward_dkv`,
-    { name: 'attention_backward_dkv', source: dkvSource, rows: tune.dkvRows },
-    hs,
-    wg,
-    [args.dqkv, D, args.dout, args.qkv, args.lse],
-  );
-  return [dq, dkv];
+  // The two passes differ in kernel and bindings only.
+  const pass = (name: string, source: string, rows: number, resources: Tensor[]) =>
+    record(
+      ctx,
+      args,
+      `${label}.${name.slice('attention_'.length)}`,
+      { name, source, rows },
+      hs,
+      tune.workgroupSize,
+      resources,
+    );
+  return [
+    pass('attention_backward_dq', dqSource, tune.dqRows, [
+      args.dqkv,
+      D,
+      args.dout,
+      args.qkv,
+      args.out,
+      args.lse,
+    ]),
+    pass('attention_backward_dkv', dkvSource, tune.dkvRows, [args.dqkv, D, args.dout, args.qkv, args.lse]),
+  ];
 }
 
 /**
@@ -209,13 +207,31 @@ function bufferOf(binding: Tensor): GPUBuffer {
   return 'buffer' in binding ? binding.buffer : binding;
 }
 
-/** Each binding must hold its tensor: a short one would silently read zeros (robust access). */
-function checkSizes(label: string, tensors: Record<string, [Tensor, number]>): void {
-  for (const [name, [binding, floats]] of Object.entries(tensors)) {
+/** The three tensor shapes attention binds: (B, T, 3C) like qkv, (B, T, C) like out, (B, NH, T). */
+type TensorShape = 'qkv' | 'out' | 'lse';
+
+/**
+ * The checks every builder starts with, in this order: the shape (its head size), the tuning,
+ * then each binding against its tensor's size (a short one would silently read zeros under
+ * robust access).
+ */
+function checkCall(
+  ctx: GpuContext,
+  args: AttentionShape,
+  tuning: Partial<AttentionTuning>,
+  tensors: Record<string, [Tensor, TensorShape]>,
+): { hs: number; tune: AttentionTuning } {
+  const hs = headSize(args);
+  const tune = resolveTuning(ctx, tuning);
+  const { B, T, C, NH, label = 'attention' } = args;
+  const floatsOf: Record<TensorShape, number> = { qkv: B * T * 3 * C, out: B * T * C, lse: B * NH * T };
+  for (const [name, [binding, shape]] of Object.entries(tensors)) {
+    const floats = floatsOf[shape];
     if (binding.size < floats * 4) {
       throw new GpuError('ERR_SHAPE', `${label}: ${name} holds ${binding.size} bytes, needs ${floats * 4}`);
     }
   }
+  return { hs, tune };
 }
 
 /**

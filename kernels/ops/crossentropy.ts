@@ -4,8 +4,10 @@
 
 import type { Dispatch, GpuContext, Tensor } from '../gpu/context.ts';
 import { GpuError } from '../gpu/errors.ts';
-import { gridFor, requireVec4 } from '../gpu/grid.ts';
-import source from '../wgsl/crossentropy_forward_backward.wgsl?raw';
+import { gridFor, requireVec4, withGridEntry } from '../gpu/grid.ts';
+import kernel from '../wgsl/crossentropy_forward_backward.wgsl?raw';
+
+const source = withGridEntry(kernel);
 
 const WORKGROUP_SIZE = 64;
 

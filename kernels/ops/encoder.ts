@@ -3,9 +3,12 @@
 // builds each step from the tokens it uploads anyway (no atomics, no float reordering).
 
 import type { Dispatch, GpuContext, Tensor } from '../gpu/context.ts';
-import { gridFor, requireVec4 } from '../gpu/grid.ts';
-import backwardSource from '../wgsl/encoder_backward.wgsl?raw';
-import forwardSource from '../wgsl/encoder_forward.wgsl?raw';
+import { gridFor, requireVec4, withGridEntry } from '../gpu/grid.ts';
+import backwardKernel from '../wgsl/encoder_backward.wgsl?raw';
+import forwardKernel from '../wgsl/encoder_forward.wgsl?raw';
+
+const forwardSource = withGridEntry(forwardKernel);
+const backwardSource = withGridEntry(backwardKernel);
 
 const FORWARD_WORKGROUP_SIZE = 256;
 /**

@@ -4,10 +4,10 @@
 import { LAYERNORM_EPS } from '../../protocol/gpt-config.ts';
 import type { Dispatch, GpuContext, Tensor } from '../gpu/context.ts';
 import { GpuError } from '../gpu/errors.ts';
-import { gridFor, requireVec4 } from '../gpu/grid.ts';
-import backwardSource from '../wgsl/layernorm_backward.wgsl?raw';
-import reduceSource from '../wgsl/layernorm_backward_reduce.wgsl?raw';
-import forwardSource from '../wgsl/layernorm_forward.wgsl?raw';
+import { gridFor, requireVec4, withGridEntry } from '../gpu/grid.ts';
+import backwardKernel from '../wgsl/layernorm_backward.wgsl?raw';
+import reduceKernel from '../wgsl/layernorm_backward_reduce.wgsl?raw';
+import forwardKernel from '../wgsl/layernorm_forward.wgsl?raw';
 
 /** Rows per thread-per-row workgroup. */
 const WORKGROUP_SIZE = 64;
@@ -33,7 +33,11 @@ export function layernormForward(
   return [
     ctx.dispatch(
       `${label}:forward`,
-      { name: 'layernorm_forward', source: forwardSource, constants: { WORKGROUP_SIZE, EPS: LAYERNORM_EPS } },
+      {
+        name: 'layernorm_forward',
+        source: withGridEntry(forwardKernel),
+        constants: { WORKGROUP_SIZE, EPS: LAYERNORM_EPS },
+      },
       [t.out, t.mean, t.rstd, t.inp, t.weight, t.bias, params],
       gridFor(ctx, N, WORKGROUP_SIZE),
     ),
@@ -78,13 +82,17 @@ export function layernormBackward(
   return [
     ctx.dispatch(
       `${label}:backward`,
-      { name: 'layernorm_backward', source: backwardSource, constants },
+      { name: 'layernorm_backward', source: withGridEntry(backwardKernel), constants },
       [t.dinp, partials, t.dout, t.inp, t.weight, t.mean, t.rstd, params],
       gridFor(ctx, N + chunks * c4, WORKGROUP_SIZE),
     ),
     ctx.dispatch(
       `${label}:backward:reduce`,
-      { name: 'layernorm_backward_reduce', source: reduceSource, constants: { WORKGROUP_SIZE } },
+      {
+        name: 'layernorm_backward_reduce',
+        source: withGridEntry(reduceKernel),
+        constants: { WORKGROUP_SIZE },
+      },
       [t.dweight, t.dbias, partials, reduceParams],
       [Math.ceil(c4 / WORKGROUP_SIZE)],
     ),

@@ -29,14 +29,12 @@ struct Hyper {
 @group(0) @binding(4) var<storage, read> norm: array<f32>;
 @group(0) @binding(5) var<uniform> hyper: Hyper;
 
-override WORKGROUP_SIZE: u32 = 256u;
+// The entry point is grid_common.wgsl's (prepended): a thread per vec4.
+fn thread_count() -> u32 {
+  return hyper.n4;
+}
 
-@compute @workgroup_size(WORKGROUP_SIZE)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let i = gid.x + gid.y * groups.x * WORKGROUP_SIZE;
-  if (i >= hyper.n4) {
-    return;
-  }
+fn run_thread(i: u32) {
   var scale = 1.0;
   if (hyper.max_norm > 0.0) {
     scale = min(1.0, hyper.max_norm / (norm[0] + 1e-6));

@@ -24,18 +24,17 @@ struct Params {
 @group(0) @binding(2) var<storage, read> targets: array<u32>;
 @group(0) @binding(3) var<uniform> params: Params;
 
-override WORKGROUP_SIZE: u32 = 64u;
 override BACKWARD: bool = true;
 
 const LOWEST: f32 = -3.4028234663852886e38;
 const LANES = vec4(0u, 1u, 2u, 3u);
 
-@compute @workgroup_size(WORKGROUP_SIZE)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let row = gid.x + gid.y * groups.x * WORKGROUP_SIZE;
-  if (row >= params.n) {
-    return;
-  }
+// The entry point is grid_common.wgsl's (prepended): a thread per row.
+fn thread_count() -> u32 {
+  return params.n;
+}
+
+fn run_thread(row: u32) {
   let base = row * params.vp4;
   let full = params.v / 4u; // vec4s made only of real logits
   let tail = params.v % 4u; // real logits in the vec4 after them

@@ -21,11 +21,12 @@ struct Params {
 @group(0) @binding(4) var<storage, read> positions: array<u32>;
 @group(0) @binding(5) var<uniform> params: Params;
 
-override WORKGROUP_SIZE: u32 = 64u;
+// The entry point is grid_common.wgsl's (prepended): the dwpe threads, then the dwte ones.
+fn thread_count() -> u32 {
+  return (params.t + params.v) * params.c4;
+}
 
-@compute @workgroup_size(WORKGROUP_SIZE)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let i = gid.x + gid.y * groups.x * WORKGROUP_SIZE;
+fn run_thread(i: u32) {
   let c4 = params.c4;
   let wpe_threads = params.t * c4;
   if (i < wpe_threads) {
@@ -39,9 +40,6 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     return;
   }
   let k = i - wpe_threads;
-  if (k >= params.v * c4) {
-    return;
-  }
   let v = k / c4;
   let j = k % c4;
   let end = offsets[v + 1u];

@@ -14,15 +14,13 @@ struct Params {
 @group(0) @binding(3) var<storage, read> wpe: array<vec4<f32>>;
 @group(0) @binding(4) var<uniform> params: Params;
 
-override WORKGROUP_SIZE: u32 = 256u;
+// The entry point is grid_common.wgsl's (prepended): a thread per vec4 of out.
+fn thread_count() -> u32 {
+  return params.n * params.c4;
+}
 
-@compute @workgroup_size(WORKGROUP_SIZE)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let i = gid.x + gid.y * groups.x * WORKGROUP_SIZE;
+fn run_thread(i: u32) {
   let c4 = params.c4;
-  if (i >= params.n * c4) {
-    return;
-  }
   let pos = i / c4;
   let j = i % c4;
   out[i] = wte[tokens[pos] * c4 + j] + wpe[(pos % params.t) * c4 + j];

@@ -15,12 +15,8 @@
 // activations give 0 * finite rather than 0 * inf = NaN.
 const X_CLAMP: f32 = 20.0;
 
-@compute @workgroup_size(WORKGROUP_SIZE)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let i = element(gid, groups);
-  if (i >= params.n4) {
-    return;
-  }
+// Params, the entry point and a thread per vec4: vec4_common.wgsl and grid_common.wgsl (prepended).
+fn run_thread(i: u32) {
   let x = clamp(inp[i], vec4(-X_CLAMP), vec4(X_CLAMP));
   let x2 = x * x;
   let u = clamped_u(x + CUBIC * x2 * x);

@@ -5,12 +5,8 @@
 @group(0) @binding(1) var<storage, read> inp: array<vec4<f32>>;
 @group(0) @binding(2) var<uniform> params: Params;
 
-@compute @workgroup_size(WORKGROUP_SIZE)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let i = element(gid, groups);
-  if (i >= params.n4) {
-    return;
-  }
+// Params, the entry point and a thread per vec4: vec4_common.wgsl and grid_common.wgsl (prepended).
+fn run_thread(i: u32) {
   let x = inp[i];
   let u = clamped_u(x + CUBIC * x * x * x);
   out[i] = x / (1.0 + exp(-2.0 * u));

@@ -34,7 +34,6 @@ struct Params {
 @group(0) @binding(6) var<storage, read> rstd: array<f32>;
 @group(0) @binding(7) var<uniform> params: Params;
 
-override WORKGROUP_SIZE: u32 = 64u;
 override ROWS_PER_CHUNK: u32 = 64u;
 
 fn hsum(v: vec4<f32>) -> f32 {
@@ -79,15 +78,16 @@ fn column_partial(chunk: u32, j: u32) {
   partials[(chunk * 2u + 1u) * c4 + j] = db;
 }
 
-@compute @workgroup_size(WORKGROUP_SIZE)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let i = gid.x + gid.y * groups.x * WORKGROUP_SIZE;
+// The entry point is grid_common.wgsl's (prepended): the row threads, then the column ones.
+fn thread_count() -> u32 {
+  return params.n + params.chunks * params.c4;
+}
+
+fn run_thread(i: u32) {
   if (i < params.n) {
     row_dinp(i);
     return;
   }
   let p = i - params.n;
-  if (p < params.chunks * params.c4) {
-    column_partial(p / params.c4, p % params.c4);
-  }
+  column_partial(p / params.c4, p % params.c4);
 }

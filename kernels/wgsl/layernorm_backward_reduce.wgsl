@@ -12,15 +12,13 @@ struct Params {
 @group(0) @binding(2) var<storage, read> partials: array<vec4<f32>>;
 @group(0) @binding(3) var<uniform> params: Params;
 
-override WORKGROUP_SIZE: u32 = 64u;
+// The entry point is grid_common.wgsl's (prepended): a thread per vec4 column.
+fn thread_count() -> u32 {
+  return params.c4;
+}
 
-@compute @workgroup_size(WORKGROUP_SIZE)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let j = gid.x;
+fn run_thread(j: u32) {
   let c4 = params.c4;
-  if (j >= c4) {
-    return;
-  }
   var dw = vec4(0.0);
   var db = vec4(0.0);
   for (var chunk = 0u; chunk < params.chunks; chunk++) {

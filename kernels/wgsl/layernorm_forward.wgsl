@@ -22,16 +22,15 @@ struct Params {
 @group(0) @binding(5) var<storage, read> bias: array<vec4<f32>>;
 @group(0) @binding(6) var<uniform> params: Params;
 
-override WORKGROUP_SIZE: u32 = 64u;
 // GPT-2's epsilon; set from kernels/gpt/config.ts LAYERNORM_EPS.
 override EPS: f32 = 1e-5;
 
-@compute @workgroup_size(WORKGROUP_SIZE)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let row = gid.x + gid.y * groups.x * WORKGROUP_SIZE;
-  if (row >= params.n) {
-    return;
-  }
+// The entry point is grid_common.wgsl's (prepended): a thread per row.
+fn thread_count() -> u32 {
+  return params.n;
+}
+
+fn run_thread(row: u32) {
   let c4 = params.c4;
   let base = row * c4;
   let width = f32(c4 * 4u);

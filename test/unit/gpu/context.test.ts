@@ -4,8 +4,11 @@ import { describe, expect, it } from 'vitest';
 import { GpuContext } from '../../../kernels/gpu/context.ts';
 import { acquireDevice } from '../../../kernels/gpu/device.ts';
 import { GpuError } from '../../../kernels/gpu/errors.ts';
+import { withVec4Entry } from '../../../kernels/gpu/grid.ts';
 import { nodeGpu } from '../../../kernels/node/node-gpu.ts';
-import residualSource from '../../../kernels/wgsl/residual_forward.wgsl?raw';
+import residualKernel from '../../../kernels/wgsl/residual_forward.wgsl?raw';
+
+const residualSource = withVec4Entry(residualKernel);
 
 async function freshContext(): Promise<GpuContext> {
   return new GpuContext(await acquireDevice(await nodeGpu(), 'context-test'));
@@ -27,7 +30,7 @@ describe('GpuContext', () => {
     const tooSmall = ctx.createStorage('too-small', 4);
     // A uniform buffer where the shader wants storage: invalid bind group, reported by WebGPU.
     const uniform = ctx.createUniform('params', [1]);
-    const spec = { name: 'residual_forward', source: residualSource };
+    const spec = { name: 'residual_forward', source: residualSource, constants: { WORKGROUP_SIZE: 64 } };
     expect(() => ctx.dispatch('bad', spec, [uniform, tooSmall, tooSmall, uniform], [1])).not.toThrow();
     await expect(ctx.sync()).rejects.toMatchObject({ name: 'GpuError', code: 'ERR_GPU_VALIDATION' });
     // Reported once, then forgotten.

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import type { GpuContext } from '../../../kernels/gpu/context.ts';
 import { GpuError } from '../../../kernels/gpu/errors.ts';
-import { gridFor } from '../../../kernels/gpu/grid.ts';
+import { gridFor, withVec4Entry } from '../../../kernels/gpu/grid.ts';
 import { residualForward } from '../../../kernels/ops/residual.ts';
 import { residualForward as reference } from '../../../kernels/reference/residual.ts';
-import residualSource from '../../../kernels/wgsl/residual_forward.wgsl?raw';
+import residualKernel from '../../../kernels/wgsl/residual_forward.wgsl?raw';
 import { expectBitIdentical, expectClose, randomFloats } from '../../helpers/compare.ts';
 import { nodeContext } from '../../helpers/node-context.ts';
 
@@ -62,7 +62,11 @@ describe('gridFor', () => {
     const a = randomFloats(4 * n4, 5);
     const b = randomFloats(4 * n4, 6);
     const out = ctx.createStorage('residual:out', 16 * n4);
-    const spec = { name: 'residual_forward', source: residualSource, constants: { WORKGROUP_SIZE: 1 } };
+    const spec = {
+      name: 'residual_forward',
+      source: withVec4Entry(residualKernel),
+      constants: { WORKGROUP_SIZE: 1 },
+    };
     const buffers = [
       out,
       ctx.createStorageFrom('a', a),
