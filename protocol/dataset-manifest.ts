@@ -4,6 +4,7 @@
 // disk (relay/datasets/manifest.ts) and serves it at `/api/runs/:id/dataset`; volunteers read
 // it there to turn a token range into byte ranges of shard files. One schema for both.
 import * as v from 'valibot';
+import { MAX_GPT_DIMENSIONS } from './gpt-config.ts';
 
 export const MANIFEST_FORMAT = 'potluck-dataset';
 export const MANIFEST_VERSION = 1;
@@ -55,6 +56,10 @@ function splitSchema(name: SplitName) {
       unigramEntropyNats: v.pipe(v.number(), v.minValue(0)),
     }),
     v.check(
+      (split) => new Set(split.shards.map((shard) => shard.file)).size === split.shards.length,
+      `splits.${name} lists a shard file twice`,
+    ),
+    v.check(
       (split) => split.shards.reduce((sum, shard) => sum + shard.tokens, 0) === split.tokens,
       (issue) => {
         const split = issue.input as { tokens: number; shards: readonly { tokens: number }[] };
@@ -74,7 +79,8 @@ export const DatasetManifestSchema = v.pipe(
       (issue) => `version ${String(issue.input)}, expected ${MANIFEST_VERSION}`,
     ),
     tokenizer: v.string(),
-    vocabSize: PositiveCount,
+    /** A vocabulary a model can have (gpt-config.ts): token ids are read into u32 on the GPU. */
+    vocabSize: v.pipe(PositiveCount, v.maxValue(MAX_GPT_DIMENSIONS.vocabSize)),
     source: SourceRecordSchema,
     /** The split rule in words, for people reading the file. */
     splitRule: v.string(),
@@ -83,6 +89,11 @@ export const DatasetManifestSchema = v.pipe(
     shardTokens: PositiveCount,
     splits: v.pipe(v.object({ train: splitSchema('train'), val: splitSchema('val') }), v.readonly()),
   }),
+  // Shards are cut at shardTokens; a bigger one is not one this format writes.
+  v.check(
+    (m) => [...m.splits.train.shards, ...m.splits.val.shards].every((shard) => shard.tokens <= m.shardTokens),
+    'a shard holds more than shardTokens tokens',
+  ),
   v.readonly(),
 );
 export type DatasetManifest = v.InferOutput<typeof DatasetManifestSchema>;

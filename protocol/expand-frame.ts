@@ -2,7 +2,7 @@
 // regenerated from the frame's seed (they were never sent), then the ordinals pick from them.
 import { type DecodeResult, refuse } from './frame-errors.ts';
 import { dequantize } from './quantize.ts';
-import { KEEP_ALL, randomKCandidates } from './random-k.ts';
+import { countCandidates, KEEP_ALL, randomKCandidates } from './random-k.ts';
 import type { TensorFrame } from './tensor-frame.ts';
 
 export interface SparseValues {
@@ -11,15 +11,21 @@ export interface SparseValues {
   readonly values: Float32Array;
 }
 
-/** Never throws: a frame whose candidate count does not match its seed is refused. */
+/**
+ * Never throws: a frame whose candidate count does not match its seed is refused. The count is
+ * checked before the candidates are listed, so a header that claims a huge range but sends no
+ * values costs a pass over the hashes, not an allocation of the range. (A round's caller also
+ * checks paramCount against its model first: kernels/round/round-peer.ts.)
+ */
 export function expandFrame(frame: TensorFrame): DecodeResult<SparseValues> {
   const { seed, keepMax, paramOffset, paramCount, candidateCount, ordinals, valueCount } = frame;
-  const candidates = randomKCandidates(seed, keepMax, paramOffset, paramCount);
-  if (candidates.length !== candidateCount)
+  const expected = countCandidates(seed, keepMax, paramOffset, paramCount);
+  if (expected !== candidateCount)
     return refuse(
       'ERR_FRAME_FIELD',
-      `seed ${seed} gives ${candidates.length} candidates, the frame says ${candidateCount}`,
+      `seed ${seed} gives ${expected} candidates, the frame says ${candidateCount}`,
     );
+  const candidates = randomKCandidates(seed, keepMax, paramOffset, paramCount);
   let indices: Uint32Array;
   if (ordinals === null) indices = candidates;
   else if (keepMax >= KEEP_ALL) indices = Uint32Array.from(ordinals, (o) => o + paramOffset);

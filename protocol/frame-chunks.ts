@@ -44,6 +44,18 @@ export interface AssemblerLimits {
   readonly maxChunkBytes: number;
 }
 
+/**
+ * The smallest stride a multi-chunk message may use. Senders cut at MAX_CHUNK_BYTES; a receiver
+ * allows smaller chunks (a peer may tune them down) but not so small that a message's chunk
+ * count approaches its byte count.
+ */
+export const MIN_STRIDE = 1024;
+
+/** What a message in progress holds: its bytes and one flag per chunk. */
+function heldFor(total: number, count: number): number {
+  return total + count;
+}
+
 /** One dense fp32 frame of 16M parameters fits; two such in flight at most. */
 export const DEFAULT_ASSEMBLER_LIMITS: AssemblerLimits = {
   maxMessageBytes: 64 * 2 ** 20,
@@ -122,7 +134,7 @@ export class ChunkAssembler {
   drop(messageId: number): void {
     const message = this.pending.get(messageId);
     if (!message) return;
-    this.held -= message.total;
+    this.held -= heldFor(message.total, message.count);
     this.pending.delete(messageId);
   }
 
@@ -143,7 +155,11 @@ export class ChunkAssembler {
     const stride = view.getUint32(STRIDE_OFFSET, true);
     if (total > limits.maxMessageBytes)
       return refused('ERR_CHUNK_TOO_LARGE', `a ${total}-byte message exceeds ${limits.maxMessageBytes}`);
-    if (stride < 1 || count !== Math.max(1, Math.ceil(total / stride)) || index >= count)
+    // Every chunk but the last carries `stride` bytes, so a stride beyond what one chunk can carry
+    // never completes, and one far below an honest sender's (MIN_STRIDE) only multiplies the
+    // chunks a message needs and the bookkeeping held for it.
+    const fits = stride <= limits.maxChunkBytes - CHUNK_HEADER_BYTES && (count === 1 || stride >= MIN_STRIDE);
+    if (!fits || stride < 1 || count !== Math.max(1, Math.ceil(total / stride)) || index >= count)
       return refused(
         'ERR_CHUNK_HEADER',
         `chunk ${index} of ${count} does not fit ${total} bytes in strides of ${stride}`,
@@ -169,10 +185,10 @@ export class ChunkAssembler {
       if (count === 1) return { status: 'complete', messageId, bytes: payload.slice() };
       if (this.pending.size >= limits.maxPendingMessages)
         return refused('ERR_CHUNK_BACKLOG', `${this.pending.size} messages already in progress`);
-      if (this.held + total > limits.maxPendingBytes)
+      if (this.held + heldFor(total, count) > limits.maxPendingBytes)
         return refused(
           'ERR_CHUNK_BACKLOG',
-          `${this.held} bytes already held; ${total} more exceed ${limits.maxPendingBytes}`,
+          `${this.held} bytes already held; ${heldFor(total, count)} more exceed ${limits.maxPendingBytes}`,
         );
       message = {
         count,
@@ -183,7 +199,7 @@ export class ChunkAssembler {
         received: 0,
       };
       this.pending.set(messageId, message);
-      this.held += total;
+      this.held += heldFor(total, count);
     }
     message.bytes.set(payload, start);
     message.seen[index] = 1;

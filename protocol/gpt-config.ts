@@ -29,12 +29,43 @@ export const DEFAULT_MODEL: GptConfig = {
   nHead: 4, // head size 32
 };
 
+/**
+ * The largest shape any peer is asked to build. A run config comes over the network, and a
+ * shape's arithmetic (the parameter layout lists every tensor of every layer) runs before any
+ * GPU says no: these caps keep a hostile or mistaken config from exhausting a volunteer's memory
+ * on the CPU. They sit far above what fits a browser tab today (GPT-2 XL: 50,257 / 1,024 /
+ * 1,600 / 48 / 25).
+ */
+export const MAX_GPT_DIMENSIONS: Readonly<GptConfig> = {
+  vocabSize: 2 ** 20,
+  contextLength: 2 ** 16,
+  dModel: 2 ** 15,
+  nLayer: 1024,
+  nHead: 1024,
+};
+
+/**
+ * Parameters, all together: the flat fp32 buffers are indexed with u32 in the kernels, and a
+ * peer holds several of them (weights, gradients, moments, residual).
+ */
+export const MAX_PARAMETERS = 2 ** 31;
+
+/** GPT-2's parameter count for a shape, without building its layout (param-layout.ts does). */
+export function gptParameterCount(m: GptConfig): number {
+  const perBlock = 12 * m.dModel * m.dModel + 13 * m.dModel;
+  return m.vocabSize * m.dModel + m.contextLength * m.dModel + m.nLayer * perBlock + 2 * m.dModel;
+}
+
 const count = (name: keyof GptConfig) =>
   v.pipe(
     v.number(),
     v.check(
       (x) => Number.isSafeInteger(x) && x >= 1,
       (issue) => `${name} must be a positive integer, got ${issue.input}`,
+    ),
+    v.check(
+      (x) => x <= MAX_GPT_DIMENSIONS[name],
+      (issue) => `${name} must be at most ${MAX_GPT_DIMENSIONS[name]}, got ${issue.input}`,
     ),
   );
 
@@ -46,6 +77,13 @@ export const GptConfigSchema = v.pipe(
     nLayer: count('nLayer'),
     nHead: count('nHead'),
   }),
+  v.forward(
+    v.check(
+      (m) => gptParameterCount(m) <= MAX_PARAMETERS,
+      (issue) => `${gptParameterCount(issue.input)} parameters exceed ${MAX_PARAMETERS}`,
+    ),
+    ['dModel'],
+  ),
   // Heads split the residual stream evenly (head size dModel / nHead).
   v.forward(
     v.check(

@@ -16,8 +16,16 @@ const Positive = v.pipe(v.number(), v.finite(), v.gtValue(0));
 const PositiveInt = v.pipe(v.number(), v.safeInteger(), v.minValue(1));
 const Fraction = v.pipe(v.number(), v.finite(), v.gtValue(0), v.maxValue(1));
 
+/**
+ * Caps on what one peer is asked to do, so a config from the network cannot ask for work (or
+ * buffers) no volunteer could ever finish: sequences per step, and inner steps per round.
+ */
+export const MAX_BATCH_SEQUENCES = 4096;
+export const MAX_INNER_STEPS = 100_000;
+const BatchSize = v.pipe(PositiveInt, v.maxValue(MAX_BATCH_SEQUENCES));
+
 const InnerSchema = v.object({
-  batchSize: PositiveInt,
+  batchSize: BatchSize,
   seqLen: PositiveInt,
   learningRate: Positive,
   warmupRounds: v.pipe(v.number(), v.safeInteger(), v.minValue(0)),
@@ -30,7 +38,7 @@ const InnerSchema = v.object({
 });
 
 const RoundSchema = v.object({
-  innerSteps: PositiveInt,
+  innerSteps: v.pipe(PositiveInt, v.maxValue(MAX_INNER_STEPS)),
   outerLr: Positive,
   outerMomentum: v.pipe(v.number(), v.minValue(0), v.ltValue(1)),
   compression: CompressionSchema,
@@ -56,6 +64,11 @@ const ScheduleSchema = v.pipe(
     v.check((s) => s.minRoundMs <= s.maxRoundMs, 'exceeds schedule.maxRoundMs'),
     ['minRoundMs'],
   ),
+  // A round seats at most maxGroupSize peers, so it could never gather more than that.
+  v.forward(
+    v.check((s) => s.minPeers <= s.maxGroupSize, 'exceeds schedule.maxGroupSize: no round could open'),
+    ['minPeers'],
+  ),
 );
 
 /** Activation codecs a pipeline run may send between volunteers (the delta codecs are not yet). */
@@ -67,7 +80,7 @@ const PipelineSchema = v.object({
   /** Microbatches per optimizer step, each routed through one replica of every stage. */
   microbatches: v.pipe(PositiveInt, v.maxValue(32)),
   /** Sequences per microbatch. */
-  microbatchSize: PositiveInt,
+  microbatchSize: BatchSize,
   /** What activations (forward) and their gradients (backward) cross the wire as. */
   forward: v.picklist(PIPELINE_CODECS),
   backward: v.picklist(PIPELINE_CODECS),

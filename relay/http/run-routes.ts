@@ -5,7 +5,7 @@ import { open, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
-import type { DatasetManifest } from '../../protocol/dataset-manifest.ts';
+import type { DatasetManifest, SplitName } from '../../protocol/dataset-manifest.ts';
 import type { ErrorBody } from '../../protocol/http-body.ts';
 import {
   CHECKPOINT_HASH_HEADER,
@@ -75,8 +75,12 @@ export function runRoutes(run: RelayRun): Hono {
 
   routes.get('/:id/shards/:n', async (c) => {
     known(c.req.param('id'));
-    const split = c.req.query('split') === 'val' ? 'val' : 'train';
-    const n = Number(c.req.param('n'));
+    // One spelling per shard, so caches and logs see one URL for it: `0`, not `00` or `0x0`.
+    const splitParam = c.req.query('split') ?? 'train';
+    if (splitParam !== 'train' && splitParam !== 'val')
+      throw new HTTPException(400, { message: 'split must be train or val' });
+    const split: SplitName = splitParam;
+    const n = /^(0|[1-9]\d{0,8})$/.test(c.req.param('n')) ? Number(c.req.param('n')) : Number.NaN;
     const shard = Number.isSafeInteger(n) ? run.dataset.manifest.splits[split].shards[n] : undefined;
     if (!shard) throw new HTTPException(404, { message: `no ${split} shard ${c.req.param('n')}` });
     const file = join(run.dataset.dir, shard.file);

@@ -54,6 +54,17 @@ describe('the data set manifest', () => {
     expect(refusal(withField(['shardTokens'], 1.5))).toMatch(/shardTokens/);
   });
 
+  it('refuses a vocabulary no model can have, a shard bigger than shardTokens, a shard listed twice', () => {
+    expect(refusal(withField(['vocabSize'], 2 ** 40))).toMatch(/vocabSize/);
+    expect(refusal(withField(['splits', 'val', 'shards', 0, 'tokens'], 2 ** 53 - 1))).toMatch(/tokens/);
+    const twice = JSON.parse(JSON.stringify(GOOD));
+    twice.splits.train.shards[1].file = 'train_000.bin';
+    expect(refusal(twice)).toMatch(/splits.train lists a shard file twice/);
+    const big = JSON.parse(JSON.stringify(GOOD));
+    big.splits.val = split('val', [1001]);
+    expect(refusal(big)).toMatch(/more than shardTokens/);
+  });
+
   it('refuses an unknown source kind', () => {
     expect(refusal(withField(['source'], { kind: 'url', url: 'x' }))).toMatch(/"brown" or "files"/);
   });

@@ -3,9 +3,13 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
+  CHUNK_COUNT_OFFSET,
   CHUNK_HEADER_BYTES,
+  CHUNK_INDEX_OFFSET,
   ChunkAssembler,
   MAX_CHUNK_BYTES,
+  MIN_STRIDE,
+  STRIDE_OFFSET,
   splitIntoChunks,
   TOTAL_BYTES_OFFSET,
 } from '../../../protocol/frame-chunks.ts';
@@ -28,7 +32,7 @@ describe('frame chunks', () => {
     fc.assert(
       fc.property(
         fc.array(fc.nat({ max: 100 * 1024 }), { minLength: 1, maxLength: 4 }),
-        fc.integer({ min: CHUNK_HEADER_BYTES + 1, max: MAX_CHUNK_BYTES }),
+        fc.integer({ min: CHUNK_HEADER_BYTES + MIN_STRIDE, max: MAX_CHUNK_BYTES }),
         fc.nat(),
         (sizes, chunkBytes, seed) => {
           const messages = sizes.map((size, id) => message(size, seed + id));
@@ -105,6 +109,28 @@ describe('frame chunks', () => {
     expect(assembler.pendingBytes).toBe(0);
   });
 
+  it('refuses strides too small to be honest or too large to ever complete, before allocating', () => {
+    const header = (stride: number, total: number) => {
+      const chunk = new Uint8Array(CHUNK_HEADER_BYTES + 1);
+      chunk.set(splitIntoChunks(7, message(40_000, 1))[0]?.subarray(0, CHUNK_HEADER_BYTES) as Uint8Array);
+      const view = new DataView(chunk.buffer);
+      view.setUint32(TOTAL_BYTES_OFFSET, total, true);
+      view.setUint32(STRIDE_OFFSET, stride, true);
+      view.setUint32(CHUNK_COUNT_OFFSET, Math.ceil(total / stride), true);
+      view.setUint32(CHUNK_INDEX_OFFSET, Math.ceil(total / stride) - 1, true);
+      return chunk;
+    };
+    const assembler = new ChunkAssembler();
+    // 64 MiB in 1-byte strides: 64 Mi chunks, and as many flags held for them.
+    expect(assembler.push(header(1, 64 * 2 ** 20))).toMatchObject({
+      status: 'refused',
+      error: { code: 'ERR_CHUNK_HEADER' },
+    });
+    expect(assembler.push(header(MIN_STRIDE - 1, 10 * MIN_STRIDE))).toMatchObject({ status: 'refused' });
+    expect(assembler.push(header(MAX_CHUNK_BYTES, 4 * MAX_CHUNK_BYTES))).toMatchObject({ status: 'refused' });
+    expect(assembler.pendingBytes).toBe(0);
+  });
+
   it('refuses oversized chunks, duplicates, and a backlog past its caps', () => {
     const assembler = new ChunkAssembler({ maxPendingMessages: 2, maxPendingBytes: 1_000_000 });
     expect(assembler.push(new Uint8Array(MAX_CHUNK_BYTES + 1))).toMatchObject({
@@ -123,9 +149,10 @@ describe('frame chunks', () => {
       error: { code: 'ERR_CHUNK_BACKLOG' },
     });
     expect(assembler.pendingMessages).toBe(2);
-    expect(assembler.pendingBytes).toBe(80_000);
+    // Each message holds its bytes and a flag for each of its 3 chunks.
+    expect(assembler.pendingBytes).toBe(80_006);
     assembler.drop(2);
-    expect(assembler.pendingBytes).toBe(40_000);
+    expect(assembler.pendingBytes).toBe(40_003);
     const bytes = new ChunkAssembler({ maxPendingBytes: 50_000 });
     bytes.push(splitIntoChunks(1, message(40_000, 1))[0] as Uint8Array);
     expect(bytes.push(splitIntoChunks(2, message(40_000, 2))[0] as Uint8Array)).toMatchObject({

@@ -2,13 +2,22 @@
 // volunteers run (parseRunConfig) applies them all: one test per rule, each breaking only it.
 import { describe, expect, it } from 'vitest';
 import { DENSE, validateCompression } from '../../../protocol/compression-settings.ts';
-import { DEFAULT_MODEL, validateConfig } from '../../../protocol/gpt-config.ts';
+import {
+  DEFAULT_MODEL,
+  gptParameterCount,
+  MAX_GPT_DIMENSIONS,
+  MAX_PARAMETERS,
+  validateConfig,
+} from '../../../protocol/gpt-config.ts';
 import { learningRateAt } from '../../../protocol/learning-rate.ts';
+import { paramLayout } from '../../../protocol/param-layout.ts';
 import {
   checkRunConfig,
   DEFAULT_PIPELINE,
   DEFAULT_RUN,
   innerLearningRate,
+  MAX_BATCH_SEQUENCES,
+  MAX_INNER_STEPS,
   parseRunConfig,
   type RunConfig,
 } from '../../../protocol/run-config.ts';
@@ -58,6 +67,27 @@ describe('parseRunConfig', () => {
       refused({ model: { nLayer: 0 } }, 'model.nLayer', 'nLayer must be a positive integer, got 0');
       refused({ model: { vocabSize: 2.5 } }, 'model.vocabSize', 'vocabSize must be a positive integer');
     });
+    it('no dimension exceeds its cap, so no peer builds a layout that exhausts its memory', () => {
+      // 2^24 layers once took a volunteer's heap to 4 GB and aborted it, uncatchably.
+      refused(
+        { model: { nLayer: 2 ** 24 } },
+        'model.nLayer',
+        `nLayer must be at most ${MAX_GPT_DIMENSIONS.nLayer}`,
+      );
+      refused({ model: { vocabSize: 2 ** 40 } }, 'model.vocabSize', 'vocabSize must be at most');
+      refused({ model: { dModel: 2 ** 50 } }, 'model.dModel', 'dModel must be at most');
+    });
+    it('the parameter count stays within what u32 indexing and a peer can hold', () => {
+      const big = { vocabSize: 2 ** 20, contextLength: 1024, dModel: 2 ** 14, nLayer: 16, nHead: 16 };
+      refused({ model: big }, 'model.dModel', `parameters exceed ${MAX_PARAMETERS}`);
+    });
+    it('counts parameters as the layout lays them out', () => {
+      for (const model of [
+        DEFAULT_MODEL,
+        { vocabSize: 50_257, contextLength: 1024, dModel: 768, nLayer: 12, nHead: 12 },
+      ])
+        expect(gptParameterCount(model)).toBe(paramLayout(model).paramCount);
+    });
     it('dModel is a multiple of nHead', () => {
       refused(
         { model: { dModel: 132, nHead: 8 } },
@@ -84,6 +114,13 @@ describe('parseRunConfig', () => {
         'inner.seqLen',
         'exceeds model.contextLength',
       );
+    });
+    it(`a step is at most ${MAX_BATCH_SEQUENCES} sequences`, () => {
+      refused({ inner: { batchSize: MAX_BATCH_SEQUENCES + 1 } }, 'inner.batchSize', /.+/);
+      refused({ pipeline: { microbatchSize: 2 ** 40 } }, 'pipeline.microbatchSize', /.+/);
+    });
+    it(`a round is at most ${MAX_INNER_STEPS} inner steps`, () => {
+      refused({ round: { innerSteps: 2 ** 53 - 1 } }, 'round.innerSteps', /.+/);
     });
     it('minLrRatio is in (0, 1]', () => {
       refused({ inner: { minLrRatio: 0 } }, 'inner.minLrRatio', /.+/);
@@ -142,6 +179,13 @@ describe('parseRunConfig', () => {
         { schedule: { minRoundMs: 10_000, maxRoundMs: 5_000 } },
         'schedule.minRoundMs',
         'exceeds schedule.maxRoundMs',
+      );
+    });
+    it('minPeers does not exceed maxGroupSize (else no round could open)', () => {
+      refused(
+        { schedule: { minPeers: 17, maxGroupSize: 16 } },
+        'schedule.minPeers',
+        'exceeds schedule.maxGroupSize',
       );
     });
     it('a group holds at most 64 peers', () => {

@@ -160,6 +160,20 @@ describe('tensor frame', () => {
       expect(expandFrame(decoded.value)).toMatchObject({ ok: false, error: { code: 'ERR_FRAME_FIELD' } });
   });
 
+  it('refuses a header that claims a huge range but sends nothing, without listing the range', () => {
+    // 48 bytes: 2^28 parameters, keepMax just under KEEP_ALL, no candidates, no values.
+    const hex =
+      '504c5446010120010000000000000000feffffff0000000000000010000000000000000020000000000000009feda9cb';
+    const bytes = Uint8Array.from(hex.match(/../g) ?? [], (byte) => Number.parseInt(byte, 16));
+    const decoded = decodeTensorFrame(bytes);
+    expect(decoded.ok).toBe(true);
+    if (!decoded.ok) return;
+    const before = process.memoryUsage().arrayBuffers;
+    expect(expandFrame(decoded.value)).toMatchObject({ ok: false, error: { code: 'ERR_FRAME_FIELD' } });
+    // Listing 2^28 candidates would take 1 GiB.
+    expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(2 ** 20);
+  });
+
   it('refuses every truncation', () => {
     fc.assert(
       fc.property(frameArbitrary, fc.double({ min: 0, max: 1, noNaN: true }), (frame, cut) => {

@@ -95,6 +95,11 @@ describe('relay routes', () => {
     expect((await get(`/api/runs/${runId}/shards/0?split=val`)).status).toBe(200);
     expect((await get(`/api/runs/${runId}/shards/99`)).status).toBe(404);
     expect((await get(`/api/runs/${runId}/shards/-1`)).status).toBe(404);
+    // One spelling per shard, and no split but the two there are.
+    for (const n of ['00', '0x0', '0.0', '%200', '1e0'])
+      expect((await get(`/api/runs/${runId}/shards/${n}`)).status, n).toBe(404);
+    for (const split of ['VAL', '__proto__', '../x'])
+      expect((await get(`/api/runs/${runId}/shards/0?split=${split}`)).status, split).toBe(400);
   });
 
   it('pages the ledger and refuses malformed queries', async () => {

@@ -1,5 +1,10 @@
 // Every limit of PeerMesh, named, with its default and the reason for it.
-import { DEFAULT_ASSEMBLER_LIMITS, MAX_CHUNK_BYTES } from '../../../protocol/frame-chunks.ts';
+import {
+  CHUNK_HEADER_BYTES,
+  DEFAULT_ASSEMBLER_LIMITS,
+  MAX_CHUNK_BYTES,
+  MIN_STRIDE,
+} from '../../../protocol/frame-chunks.ts';
 
 export interface MeshLimits {
   /** Links kept at once, ours and unsolicited ones together. */
@@ -65,7 +70,9 @@ export function resolveMeshLimits(limits: Partial<MeshLimits> = {}): MeshLimits 
   for (const [name, value] of Object.entries(resolved)) positive(name, value);
   if (resolved.lowWaterMark > resolved.highWaterMark)
     throw new RangeError('lowWaterMark must not exceed highWaterMark');
-  if (resolved.chunkBytes > MAX_CHUNK_BYTES)
-    throw new RangeError(`chunkBytes above ${MAX_CHUNK_BYTES} would be refused by receivers`);
+  if (resolved.chunkBytes > MAX_CHUNK_BYTES || resolved.chunkBytes < CHUNK_HEADER_BYTES + MIN_STRIDE)
+    throw new RangeError(
+      `chunkBytes outside [${CHUNK_HEADER_BYTES + MIN_STRIDE}, ${MAX_CHUNK_BYTES}] would be refused by receivers`,
+    );
   return resolved;
 }
