@@ -23,12 +23,14 @@
 // route names for it (stage-step.ts), or does not decode, is dropped and the step's deadline
 // handles the rest. Nothing here polls: waits end when the frame or link they wait for arrives,
 // or when the step ends.
+
 import { nextStageOp } from '../../../kernels/pipeline/stage-order.ts';
 import type { StageVolunteerEngine } from '../../../kernels/pipeline/stage-volunteer-engine.ts';
 import type { RelayMessage } from '../../../protocol/swarm-messages.ts';
 import { deliver, type LinkNetwork } from './link-delivery.ts';
 import type { PipelineEvent } from './pipeline-events.ts';
 import type { RelayApi } from './relay-api.ts';
+import { RelayDrivenPeer } from './relay-driven-peer.ts';
 import { noticeEvent } from './relay-notices.ts';
 import { EarlyFrames, tagFrame } from './stage-frames.ts';
 import { type StageAssignment, StageStep } from './stage-step.ts';
@@ -47,18 +49,17 @@ export interface PipelineVolunteerOptions {
   readonly onEvent?: (event: PipelineEvent) => void;
 }
 
-export class PipelineVolunteer {
+export class PipelineVolunteer extends RelayDrivenPeer<PipelineEvent> {
   private work: StageStep | null = null;
   private readonly early = new EarlyFrames();
   private stage: number | null = null;
-  private stopped = false;
-  private queue: Promise<void> = Promise.resolve();
   private pumping: Promise<void> = Promise.resolve();
-  private readonly unsubscribe: (() => void)[] = [];
   /** Steps this peer saw committed, for the page and the tests. */
   committedSteps = 0;
 
-  constructor(private readonly options: PipelineVolunteerOptions) {}
+  constructor(private readonly options: PipelineVolunteerOptions) {
+    super(options);
+  }
 
   get peerId(): string {
     return this.options.client.peerId;
@@ -72,28 +73,20 @@ export class PipelineVolunteer {
   async start(): Promise<void> {
     const { client, network } = this.options;
     this.unsubscribe.push(network.onMessage((from, bytes) => this.frame(from, bytes)));
-    this.unsubscribe.push(
-      client.on((message) => {
-        this.queue = this.queue
-          .then(() => this.handle(message))
-          .catch((error: unknown) =>
-            this.emit({
-              type: 'status',
-              text: `pipeline step failed: ${error instanceof Error ? error.message : error}`,
-            }),
-          );
-      }),
-    );
+    this.listen();
     client.capabilities(this.options.capabilities);
     client.ready(-1, null);
   }
 
-  stop(reason = 'leaving'): void {
-    if (this.stopped) return;
-    this.stopped = true;
+  protected override leaving(): void {
     this.work?.abort();
-    for (const off of this.unsubscribe) off();
-    this.options.client.close(reason);
+  }
+
+  protected failed(error: unknown): void {
+    this.emit({
+      type: 'status',
+      text: `pipeline step failed: ${error instanceof Error ? error.message : error}`,
+    });
   }
 
   /** Resolves when the GPU work under way has stopped (after stop(), before freeing the engine). */
@@ -101,12 +94,7 @@ export class PipelineVolunteer {
     await this.pumping;
   }
 
-  private emit(event: PipelineEvent): void {
-    this.options.onEvent?.(event);
-  }
-
-  private async handle(message: RelayMessage): Promise<void> {
-    if (this.stopped) return;
+  protected async handle(message: RelayMessage): Promise<void> {
     switch (message.type) {
       case 'stage-assignment':
         return this.begin(message);

@@ -18,6 +18,7 @@ import { sha256Hex } from '../../../protocol/sha256.ts';
 import type { RelayMessage } from '../../../protocol/swarm-messages.ts';
 import { frameRound } from '../../../protocol/tensor-frame.ts';
 import type { RelayApi } from './relay-api.ts';
+import { RelayDrivenPeer } from './relay-driven-peer.ts';
 import { noticeEvent } from './relay-notices.ts';
 import type { SwarmClient } from './swarm-client.ts';
 
@@ -86,7 +87,7 @@ const STATE_RETRIES = 30;
 
 type Assignment = Extract<RelayMessage, { type: 'assignment' }>;
 
-export class Volunteer {
+export class Volunteer extends RelayDrivenPeer<VolunteerEvent> {
   /** The committed round and hash this volunteer holds. */
   held = { round: -2, hash: '' };
   private inbox = new Map<string, Uint8Array>();
@@ -95,22 +96,20 @@ export class Volunteer {
   private own: { round: number; seed: number; frame: Uint8Array; hash: string } | null = null;
   private pending: { round: number; hash: string; loss: number } | null = null;
   private paused = false;
-  private stopped = false;
-  private queue: Promise<void> = Promise.resolve();
-  private readonly unsubscribe: (() => void)[] = [];
 
   private speed: VolunteerOptions['speed'];
 
   private readonly sleep: (ms: number) => Promise<void>;
 
   constructor(private readonly options: VolunteerOptions) {
+    super(options);
     this.speed = options.speed;
     this.sleep = options.sleep ?? ((ms) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   }
 
   /** Restores persisted state, reports capabilities and asks for work. */
   async start(): Promise<void> {
-    const { client, network, store, engine, runId } = this.options;
+    const { network, store, engine, runId } = this.options;
     const saved = await store.loadState(runId);
     if (saved) {
       const imported = await engine.importState(saved.bytes, saved.hash);
@@ -128,20 +127,7 @@ export class Volunteer {
     if (this.held.round === -2) this.held = { round: -1, hash: await engine.stateHash() };
     this.unsubscribe.push(network.onMessage((from, frame) => this.inbox.set(from, frame)));
     this.unsubscribe.push(network.onPeerDown((key) => this.gone.add(key)));
-    // Messages are handled one at a time, in order: a round's steps depend on each other.
-    this.unsubscribe.push(
-      client.on((message) => {
-        this.queue = this.queue
-          .then(() => this.handle(message))
-          .catch((error: unknown) => {
-            this.emit({
-              type: 'status',
-              text: `round failed: ${error instanceof Error ? error.message : error}`,
-            });
-            this.askForWork();
-          });
-      }),
-    );
+    this.listen();
     this.reportCapabilities();
     this.askForWork();
   }
@@ -162,24 +148,16 @@ export class Volunteer {
     if (!paused) this.askForWork();
   }
 
-  /** Leaves the run cleanly (pagehide, Ctrl-C): the relay stops waiting for this peer at once. */
-  stop(reason = 'leaving'): void {
-    if (this.stopped) return;
-    this.stopped = true;
-    for (const off of this.unsubscribe) off();
-    this.options.client.close(reason);
+  protected failed(error: unknown): void {
+    this.emit({ type: 'status', text: `round failed: ${error instanceof Error ? error.message : error}` });
+    this.askForWork();
   }
 
   private askForWork(): void {
     if (!this.paused && !this.stopped) this.options.client.ready(this.held.round, this.held.hash);
   }
 
-  private emit(event: VolunteerEvent): void {
-    this.options.onEvent?.(event);
-  }
-
-  private async handle(message: RelayMessage): Promise<void> {
-    if (this.stopped) return;
+  protected async handle(message: RelayMessage): Promise<void> {
     switch (message.type) {
       case 'resync':
         return this.resync(message.round, message.modelHash);

@@ -1,0 +1,53 @@
+// What the round volunteer (volunteer.ts) and the pipeline volunteer (pipeline-volunteer.ts)
+// share: both are driven by the relay's /swarm messages, which they handle one at a time in
+// arrival order (a round's or a step's phases depend on each other), both report what they do
+// as events, and both leave the run once, cleanly.
+import type { RelayMessage } from '../../../protocol/swarm-messages.ts';
+import type { SwarmClient } from './swarm-client.ts';
+
+export interface RelayDriven<Event> {
+  readonly client: SwarmClient;
+  readonly onEvent?: (event: Event) => void;
+}
+
+export abstract class RelayDrivenPeer<Event> {
+  protected stopped = false;
+  /** Subscriptions to undo when the peer leaves. */
+  protected readonly unsubscribe: (() => void)[] = [];
+  private queue: Promise<void> = Promise.resolve();
+
+  constructor(private readonly driven: RelayDriven<Event>) {}
+
+  /** One relay message; called in arrival order, never two at once. */
+  protected abstract handle(message: RelayMessage): Promise<void>;
+
+  /** What a message whose handling failed leaves behind (an event, a fresh `ready`). */
+  protected abstract failed(error: unknown): void;
+
+  /** Called once by stop(), before the subscriptions are undone: abandon the work under way. */
+  protected leaving(): void {}
+
+  protected emit(event: Event): void {
+    this.driven.onEvent?.(event);
+  }
+
+  /** Starts handling the relay's messages. */
+  protected listen(): void {
+    this.unsubscribe.push(
+      this.driven.client.on((message) => {
+        this.queue = this.queue
+          .then(() => (this.stopped ? undefined : this.handle(message)))
+          .catch((error: unknown) => this.failed(error));
+      }),
+    );
+  }
+
+  /** Leaves the run cleanly (pagehide, Ctrl-C): the relay stops waiting for this peer at once. */
+  stop(reason = 'leaving'): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.leaving();
+    for (const off of this.unsubscribe) off();
+    this.driven.client.close(reason);
+  }
+}
