@@ -11,20 +11,23 @@ import errorFeedback from '../wgsl/compress_error_feedback.wgsl?raw';
 import histogram from '../wgsl/compress_histogram.wgsl?raw';
 import quantize from '../wgsl/compress_quantize.wgsl?raw';
 import selectBin from '../wgsl/compress_select_bin.wgsl?raw';
+import stream from '../wgsl/compress_stream.wgsl?raw';
 
 const withCommon = (source: string) => `${common}\n${source}`;
 // The two compaction steps that count a thread's kept keys also share that count.
 const withBlockKeys = (source: string) => withCommon(`${blockKeys}\n${source}`);
+// The two kernels that stream over an array, a thread per index, share their entry point.
+const withStream = (source: string) => withCommon(`${stream}\n${source}`);
 
 export const COMPRESS_SHADERS = {
-  compress_accumulate: withCommon(accumulate),
+  compress_accumulate: withStream(accumulate),
   compress_histogram: withCommon(histogram),
   compress_select_bin: withCommon(selectBin),
   compress_block_counts: withBlockKeys(blockCounts),
   compress_block_scan: withCommon(blockScan),
   compress_compact: withBlockKeys(compact),
   compress_quantize: withCommon(quantize),
-  compress_error_feedback: withCommon(errorFeedback),
+  compress_error_feedback: withStream(errorFeedback),
 } as const;
 
 export type CompressShader = keyof typeof COMPRESS_SHADERS;

@@ -2,7 +2,7 @@
 
 import gridEntry from '../wgsl/grid_common.wgsl?raw';
 import vec4Entry from '../wgsl/vec4_common.wgsl?raw';
-import type { Dispatch, GpuContext, Tensor } from './context.ts';
+import type { Dispatch, GpuContext, ShaderSpec, Tensor } from './context.ts';
 import { GpuError } from './errors.ts';
 
 /**
@@ -43,6 +43,22 @@ export function requireVec4(label: string, floats: number): void {
 }
 
 /**
+ * One dispatch of a one-thread-per-item kernel (withGridEntry) over `threads` items: sets its
+ * WORKGROUP_SIZE override (before the spec's other constants) and folds the grid with gridFor.
+ */
+export function gridDispatch(
+  ctx: GpuContext,
+  label: string,
+  spec: ShaderSpec,
+  resources: readonly Tensor[],
+  threads: number,
+  workgroupSize: number,
+): Dispatch {
+  const constants = { WORKGROUP_SIZE: workgroupSize, ...spec.constants };
+  return ctx.dispatch(label, { ...spec, constants }, resources, gridFor(ctx, threads, workgroupSize));
+}
+
+/**
  * One dispatch of an elementwise vec4 kernel over `n` floats (a thread per vec4): checks n,
  * makes the kernel's `Params { n4 }` uniform, bound after `tensors`, and folds the grid.
  */
@@ -50,17 +66,37 @@ export function vec4Dispatch(
   ctx: GpuContext,
   label: string,
   pass: string,
-  kernel: { readonly name: string; readonly source: string },
+  kernel: ShaderSpec,
   tensors: readonly Tensor[],
   n: number,
   workgroupSize: number,
 ): Dispatch {
   requireVec4(label, n);
   const params = ctx.createUniform(`${label}:params`, [n / 4]);
-  return ctx.dispatch(
-    `${label}:${pass}`,
-    { ...kernel, constants: { WORKGROUP_SIZE: workgroupSize } },
-    [...tensors, params],
-    gridFor(ctx, n / 4, workgroupSize),
-  );
+  return gridDispatch(ctx, `${label}:${pass}`, kernel, [...tensors, params], n / 4, workgroupSize);
+}
+
+/**
+ * The builder of an elementwise vec4 op: `tensors` names the kernel's bindings in order (the
+ * Params uniform follows them), and every call is one vec4Dispatch over `n` floats. `label`
+ * defaults to `defaultLabel`.
+ */
+export function vec4Builder<K extends string>(
+  kernel: ShaderSpec,
+  pass: string,
+  tensors: readonly K[],
+  defaultLabel: string,
+  workgroupSize: number,
+): (ctx: GpuContext, t: Readonly<Record<K, Tensor>>, n: number, label?: string) => Dispatch[] {
+  return (ctx, t, n, label = defaultLabel) => [
+    vec4Dispatch(
+      ctx,
+      label,
+      pass,
+      kernel,
+      tensors.map((name) => t[name]),
+      n,
+      workgroupSize,
+    ),
+  ];
 }

@@ -3,12 +3,12 @@
 // builds each step from the tokens it uploads anyway (no atomics, no float reordering).
 
 import type { Dispatch, GpuContext, Tensor } from '../gpu/context.ts';
-import { gridFor, requireVec4, withGridEntry } from '../gpu/grid.ts';
+import { gridDispatch, requireVec4, withGridEntry } from '../gpu/grid.ts';
 import backwardKernel from '../wgsl/encoder_backward.wgsl?raw';
 import forwardKernel from '../wgsl/encoder_forward.wgsl?raw';
 
-const forwardSource = withGridEntry(forwardKernel);
-const backwardSource = withGridEntry(backwardKernel);
+const forward = { name: 'encoder_forward', source: withGridEntry(forwardKernel) };
+const backward = { name: 'encoder_backward', source: withGridEntry(backwardKernel) };
 
 const FORWARD_WORKGROUP_SIZE = 256;
 /**
@@ -96,15 +96,13 @@ export function encoderForward(
   const c4 = C / 4;
   const params = ctx.createUniform(`${label}:params`, [B * T, T, c4]);
   return [
-    ctx.dispatch(
+    gridDispatch(
+      ctx,
       `${label}:forward`,
-      {
-        name: 'encoder_forward',
-        source: forwardSource,
-        constants: { WORKGROUP_SIZE: FORWARD_WORKGROUP_SIZE },
-      },
+      forward,
       [t.out, inputs.tokens, t.wte, t.wpe, params],
-      gridFor(ctx, B * T * c4, FORWARD_WORKGROUP_SIZE),
+      B * T * c4,
+      FORWARD_WORKGROUP_SIZE,
     ),
   ];
 }
@@ -121,15 +119,13 @@ export function encoderBackward(
   const c4 = C / 4;
   const params = ctx.createUniform(`${label}:backward:params`, [B, T, c4, V]);
   return [
-    ctx.dispatch(
+    gridDispatch(
+      ctx,
       `${label}:backward`,
-      {
-        name: 'encoder_backward',
-        source: backwardSource,
-        constants: { WORKGROUP_SIZE: BACKWARD_WORKGROUP_SIZE },
-      },
+      backward,
       [t.dwte, t.dwpe, t.dout, inputs.offsets, inputs.positions, params],
-      gridFor(ctx, (T + V) * c4, BACKWARD_WORKGROUP_SIZE),
+      (T + V) * c4,
+      BACKWARD_WORKGROUP_SIZE,
     ),
   ];
 }

@@ -1,7 +1,6 @@
 // GELU builders (tanh approximation). Both outputs are overwritten; n must divide by 4.
 
-import type { Dispatch, GpuContext, Tensor } from '../gpu/context.ts';
-import { vec4Dispatch, withVec4Entry } from '../gpu/grid.ts';
+import { vec4Builder, withVec4Entry } from '../gpu/grid.ts';
 import backwardKernel from '../wgsl/gelu_backward.wgsl?raw';
 import common from '../wgsl/gelu_common.wgsl?raw';
 import forwardKernel from '../wgsl/gelu_forward.wgsl?raw';
@@ -14,21 +13,13 @@ const forward = { name: 'gelu_forward', source: withVec4Entry(`${common}\n${forw
 const backward = { name: 'gelu_backward', source: withVec4Entry(`${common}\n${backwardKernel}`) };
 
 /** out (n) = gelu(inp). Overwrites out. */
-export function geluForward(
-  ctx: GpuContext,
-  t: { out: Tensor; inp: Tensor },
-  n: number,
-  label = 'gelu',
-): Dispatch[] {
-  return [vec4Dispatch(ctx, label, 'forward', forward, [t.out, t.inp], n, WORKGROUP_SIZE)];
-}
+export const geluForward = vec4Builder(forward, 'forward', ['out', 'inp'], 'gelu', WORKGROUP_SIZE);
 
 /** dinp (n) = gelu'(inp) * dout. Overwrites dinp. */
-export function geluBackward(
-  ctx: GpuContext,
-  t: { dinp: Tensor; inp: Tensor; dout: Tensor },
-  n: number,
-  label = 'gelu',
-): Dispatch[] {
-  return [vec4Dispatch(ctx, label, 'backward', backward, [t.dinp, t.inp, t.dout], n, WORKGROUP_SIZE)];
-}
+export const geluBackward = vec4Builder(
+  backward,
+  'backward',
+  ['dinp', 'inp', 'dout'],
+  'gelu',
+  WORKGROUP_SIZE,
+);

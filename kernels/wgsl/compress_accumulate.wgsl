@@ -9,18 +9,17 @@
 @group(0) @binding(4) var<storage, read> residual: array<f32>;
 @group(0) @binding(5) var<uniform> params: Params;
 
-override WORKGROUP_SIZE: u32 = 256u;
+// The entry point is compress_stream.wgsl's (prepended).
+fn stream_count() -> u32 {
+  return params.n;
+}
 
-@compute @workgroup_size(WORKGROUP_SIZE)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let stride = groups.x * WORKGROUP_SIZE;
-  for (var i = gid.x; i < params.n; i += stride) {
-    let a = (start[i] - current[i]) + residual[i];
-    acc[i] = a;
-    var key = 0u;
-    if (random_k_hash(params.seed, i) <= params.keep_max) {
-      key = bitcast<u32>(abs(a)) + 1u;
-    }
-    keys[i] = key;
+fn stream_item(i: u32) {
+  let a = (start[i] - current[i]) + residual[i];
+  acc[i] = a;
+  var key = 0u;
+  if (random_k_hash(params.seed, i) <= params.keep_max) {
+    key = bitcast<u32>(abs(a)) + 1u;
   }
+  keys[i] = key;
 }

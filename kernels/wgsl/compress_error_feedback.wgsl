@@ -9,20 +9,22 @@
 @group(0) @binding(3) var<storage, read> sent: array<f32>;
 @group(0) @binding(4) var<uniform> params: Params;
 
-override WORKGROUP_SIZE: u32 = 256u;
 override SCATTER: bool = false;
 
-@compute @workgroup_size(WORKGROUP_SIZE)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let stride = groups.x * WORKGROUP_SIZE;
+// The entry point is compress_stream.wgsl's (prepended): over the k kept values when
+// SCATTER, else over all n.
+fn stream_count() -> u32 {
   if (SCATTER) {
-    for (var j = gid.x; j < params.k; j += stride) {
-      let i = kept_index[j];
-      residual[i] = acc[i] - sent[j];
-    }
+    return params.k;
+  }
+  return params.n;
+}
+
+fn stream_item(j: u32) {
+  if (SCATTER) {
+    let i = kept_index[j];
+    residual[i] = acc[i] - sent[j];
   } else {
-    for (var i = gid.x; i < params.n; i += stride) {
-      residual[i] = acc[i];
-    }
+    residual[j] = acc[j];
   }
 }
