@@ -26,12 +26,10 @@
 
 import { nextStageOp } from '../../../kernels/pipeline/stage-order.ts';
 import type { StageVolunteerEngine } from '../../../kernels/pipeline/stage-volunteer-engine.ts';
-import type { RelayMessage } from '../../../protocol/swarm-messages.ts';
 import { deliver, type LinkNetwork } from './link-delivery.ts';
 import type { PipelineEvent } from './pipeline-events.ts';
 import type { RelayApi } from './relay-api.ts';
-import { RelayDrivenPeer } from './relay-driven-peer.ts';
-import { noticeEvent } from './relay-notices.ts';
+import { RelayDrivenPeer, type RunMessage } from './relay-driven-peer.ts';
 import { EarlyFrames, tagFrame } from './stage-frames.ts';
 import { type StageAssignment, StageStep } from './stage-step.ts';
 import { syncStage } from './stage-sync.ts';
@@ -94,7 +92,7 @@ export class PipelineVolunteer extends RelayDrivenPeer<PipelineEvent> {
     await this.pumping;
   }
 
-  protected async handle(message: RelayMessage): Promise<void> {
+  protected async handle(message: RunMessage): Promise<void> {
     switch (message.type) {
       case 'stage-assignment':
         return this.begin(message);
@@ -124,11 +122,6 @@ export class PipelineVolunteer extends RelayDrivenPeer<PipelineEvent> {
         this.emit({ type: 'status', text: `step ${message.step} aborted: ${message.reason}` });
         return;
       }
-      case 'receipt':
-      case 'wait':
-      case 'error':
-        this.emit(await noticeEvent(message, this.options.client.relayKey, this.options.store));
-        return;
       default:
         return; // the data-parallel round's messages do not come in a pipeline run
     }

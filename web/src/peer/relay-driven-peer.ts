@@ -1,14 +1,23 @@
 // What the round volunteer (volunteer.ts) and the pipeline volunteer (pipeline-volunteer.ts)
 // share: both are driven by the relay's /swarm messages, which they handle one at a time in
-// arrival order (a round's or a step's phases depend on each other), both report what they do
-// as events, and both leave the run once, cleanly.
+// arrival order (a round's or a step's phases depend on each other), both take the relay's
+// notices alike (relay-notices.ts), both report what they do as events, and both leave the run
+// once, cleanly.
+import type { Receipt } from '../../../protocol/ledger-signatures.ts';
 import type { RelayMessage } from '../../../protocol/swarm-messages.ts';
+import { isNotice, type Notice, type NoticeEvent, noticeEvent } from './relay-notices.ts';
 import type { SwarmClient } from './swarm-client.ts';
 
 export interface RelayDriven<Event> {
   readonly client: SwarmClient;
-  readonly onEvent?: (event: Event) => void;
+  /** Where verified receipts are kept. */
+  readonly store: { addReceipt(receipt: Receipt): Promise<void> };
+  /** Every kind of volunteer shows the relay's notices among its own events. */
+  readonly onEvent?: (event: Event | NoticeEvent) => void;
 }
+
+/** A relay message other than a notice: what each kind of volunteer handles its own way. */
+export type RunMessage = Exclude<RelayMessage, Notice>;
 
 export abstract class RelayDrivenPeer<Event> {
   protected stopped = false;
@@ -19,7 +28,7 @@ export abstract class RelayDrivenPeer<Event> {
   constructor(private readonly driven: RelayDriven<Event>) {}
 
   /** One relay message; called in arrival order, never two at once. */
-  protected abstract handle(message: RelayMessage): Promise<void>;
+  protected abstract handle(message: RunMessage): Promise<void>;
 
   /** What a message whose handling failed leaves behind (an event, a fresh `ready`). */
   protected abstract failed(error: unknown): void;
@@ -27,7 +36,7 @@ export abstract class RelayDrivenPeer<Event> {
   /** Called once by stop(), before the subscriptions are undone: abandon the work under way. */
   protected leaving(): void {}
 
-  protected emit(event: Event): void {
+  protected emit(event: Event | NoticeEvent): void {
     this.driven.onEvent?.(event);
   }
 
@@ -36,10 +45,17 @@ export abstract class RelayDrivenPeer<Event> {
     this.unsubscribe.push(
       this.driven.client.on((message) => {
         this.queue = this.queue
-          .then(() => (this.stopped ? undefined : this.handle(message)))
+          .then(() =>
+            this.stopped ? undefined : isNotice(message) ? this.notice(message) : this.handle(message),
+          )
           .catch((error: unknown) => this.failed(error));
       }),
     );
+  }
+
+  private async notice(message: Notice): Promise<void> {
+    const { client, store } = this.driven;
+    this.emit(await noticeEvent(message, client.relayKey, store));
   }
 
   /** Leaves the run cleanly (pagehide, Ctrl-C): the relay stops waiting for this peer at once. */

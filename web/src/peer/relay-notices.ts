@@ -8,7 +8,11 @@ export type NoticeEvent =
   | { readonly type: 'receipt'; readonly receipt: Receipt }
   | { readonly type: 'status'; readonly text: string };
 
-type Notice = Extract<RelayMessage, { type: 'receipt' | 'wait' | 'error' }>;
+export type Notice = Extract<RelayMessage, { type: 'receipt' | 'wait' | 'error' }>;
+
+export function isNotice(message: RelayMessage): message is Notice {
+  return message.type === 'receipt' || message.type === 'wait' || message.type === 'error';
+}
 
 /** What the volunteer shows for a notice; a receipt is verified and stored first. */
 export async function noticeEvent(

@@ -18,8 +18,7 @@ import { sha256Hex } from '../../../protocol/sha256.ts';
 import type { RelayMessage } from '../../../protocol/swarm-messages.ts';
 import { frameRound } from '../../../protocol/tensor-frame.ts';
 import type { RelayApi } from './relay-api.ts';
-import { RelayDrivenPeer } from './relay-driven-peer.ts';
-import { noticeEvent } from './relay-notices.ts';
+import { RelayDrivenPeer, type RunMessage } from './relay-driven-peer.ts';
 import type { SwarmClient } from './swarm-client.ts';
 
 /** What the runtime needs of the peer mesh (web/src/peer/mesh.ts fits). */
@@ -157,7 +156,7 @@ export class Volunteer extends RelayDrivenPeer<VolunteerEvent> {
     if (!this.paused && !this.stopped) this.options.client.ready(this.held.round, this.held.hash);
   }
 
-  protected async handle(message: RelayMessage): Promise<void> {
+  protected async handle(message: RunMessage): Promise<void> {
     switch (message.type) {
       case 'resync':
         return this.resync(message.round, message.modelHash);
@@ -182,11 +181,6 @@ export class Volunteer extends RelayDrivenPeer<VolunteerEvent> {
         await this.options.engine.discard();
         this.emit({ type: 'round', round: message.round, phase: 'aborted', peers: 0 });
         this.askForWork();
-        return;
-      case 'receipt':
-      case 'wait':
-      case 'error':
-        this.emit(await noticeEvent(message, this.options.client.relayKey, this.options.store));
         return;
       case 'challenge':
       case 'welcome':
