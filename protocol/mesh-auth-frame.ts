@@ -15,10 +15,12 @@
 //                 challenge  32 bytes  a fresh random nonce
 //                 response   64 bytes  Ed25519 signature of authTranscript(...) over that nonce
 //                 accepted    0 bytes  "your response checked out"
+
 import { encodeBase64url } from './base64url.ts';
 import { ED25519_SIGNATURE_BYTES } from './ed25519-verify.ts';
 import { VERSION_OFFSET } from './frame-envelope.ts';
 import { hasMagic, MAGIC_OFFSET, MESH_AUTH_MAGIC } from './frame-magics.ts';
+import { unreachable } from './unreachable.ts';
 
 export const AUTH_VERSION = 1;
 export const AUTH_VERSION_OFFSET = VERSION_OFFSET;
@@ -63,8 +65,7 @@ export function encodeAuthFrame(message: AuthFrame): Uint8Array<ArrayBuffer> {
     case 'accepted':
       return frame('accepted');
     default: {
-      const unknown: never = message;
-      throw new TypeError(`unknown auth frame ${JSON.stringify(unknown)}`);
+      return unreachable(message, 'auth frame');
     }
   }
 }

@@ -13,24 +13,17 @@
 // ICE candidates or encrypted base64 in `data`, and the relay must not care which.
 import * as v from 'valibot';
 
-/** Longest frame text accepted, in UTF-16 code units; the relay caps bytes before this. */
-export const MAX_SIGNAL_TEXT_LENGTH = 64 * 1024;
-/** Longest room name. y-webrtc rooms are user-chosen names; 256 leaves room for UUID prefixes. */
-export const MAX_SIGNAL_TOPIC_LENGTH = 256;
-/** Most topics in one subscribe/unsubscribe. A provider sends one per room it has open. */
-export const MAX_SIGNAL_TOPICS_PER_MESSAGE = 64;
+export const DEFAULT_SIGNAL_LIMITS = {
+  /** Longest frame text accepted, in UTF-16 code units; the relay caps bytes before this. */
+  maxTextLength: 64 * 1024,
+  /** Longest room name. y-webrtc rooms are user-chosen names; 256 leaves room for UUID prefixes. */
+  maxTopicLength: 256,
+  /** Most topics in one subscribe/unsubscribe. A provider sends one per room it has open. */
+  maxTopicsPerMessage: 64,
+} as const;
 
-export interface SignalLimits {
-  readonly maxTextLength: number;
-  readonly maxTopicLength: number;
-  readonly maxTopicsPerMessage: number;
-}
-
-export const DEFAULT_SIGNAL_LIMITS: SignalLimits = {
-  maxTextLength: MAX_SIGNAL_TEXT_LENGTH,
-  maxTopicLength: MAX_SIGNAL_TOPIC_LENGTH,
-  maxTopicsPerMessage: MAX_SIGNAL_TOPICS_PER_MESSAGE,
-};
+/** The limits a parser applies; a relay may tighten them (relay/signal/options.ts). */
+export type SignalLimits = { readonly [K in keyof typeof DEFAULT_SIGNAL_LIMITS]: number };
 
 export type SignalErrorCode =
   | 'ERR_SIGNAL_TOO_LARGE' // text longer than maxTextLength (checked before parsing)

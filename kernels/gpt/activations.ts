@@ -2,6 +2,7 @@
 // and labelled (`h.2.qkv`, `grad.fch`, ...) so validation errors name the tensor involved.
 
 import type { GptConfig } from '../../protocol/gpt-config.ts';
+import { FLOAT_BYTES } from '../../protocol/model-memory.ts';
 import type { GpuContext } from '../gpu/context.ts';
 
 /** What one block keeps from forward for backward. */
@@ -54,10 +55,15 @@ export interface GradientScratch {
   readonly datty: GPUBuffer; // (BT, C)
 }
 
+/** Makes fp32 storage buffers of a given length, labelled `${prefix}${label}` for GPU debuggers. */
+export function floatBuffers(ctx: GpuContext, prefix = ''): (label: string, floats: number) => GPUBuffer {
+  return (label, floats) => ctx.createStorage(`${prefix}${label}`, floats * FLOAT_BYTES);
+}
+
 export function allocateActivations(ctx: GpuContext, config: GptConfig, B: number, T: number): Activations {
   const { dModel: C, nLayer: L } = config;
   const BT = B * T;
-  const f = (label: string, floats: number) => ctx.createStorage(label, floats * 4);
+  const f = floatBuffers(ctx);
   const blocks: BlockBuffers[] = [];
   for (let l = 0; l < L; l++) blocks.push(allocateBlockBuffers(ctx, config, B, T, `h.${l}.`));
   return { encoded: f('encoded', BT * C), blocks, ...allocateHeadBuffers(ctx, config, BT, '') };
@@ -71,7 +77,7 @@ export function allocateHeadBuffers(
   prefix: string,
 ): HeadBuffers {
   const { dModel: C, vocabSize: V } = config;
-  const f = (label: string, floats: number) => ctx.createStorage(`${prefix}${label}`, floats * 4);
+  const f = floatBuffers(ctx, prefix);
   return {
     lnf: f('lnf', BT * C),
     lnfMean: f('lnf.mean', BT),
@@ -92,7 +98,7 @@ export function allocateBlockBuffers(
 ): BlockBuffers {
   const { dModel: C, nHead: NH } = config;
   const BT = B * T;
-  const f = (label: string, floats: number) => ctx.createStorage(`${prefix}${label}`, floats * 4);
+  const f = floatBuffers(ctx, prefix);
   return {
     ln1: f('ln1', BT * C),
     ln1Mean: f('ln1.mean', BT),
@@ -114,7 +120,7 @@ export function allocateBlockBuffers(
 
 export function allocateGradientScratch(ctx: GpuContext, config: GptConfig, BT: number): GradientScratch {
   const C = config.dModel;
-  const f = (label: string, floats: number) => ctx.createStorage(`grad.${label}`, floats * 4);
+  const f = floatBuffers(ctx, 'grad.');
   return {
     dresidual: f('residual', BT * C),
     dlnf: f('ln', BT * C),

@@ -5,7 +5,7 @@
 // embedding's backward adds to it last). A block and the head have recorders of their own, so
 // that a pipeline stage (kernels/pipeline/gpu-stage.ts) records just its layer range.
 
-import { blockNames, LNF_BIAS, LNF_WEIGHT, WPE, WTE } from '../../protocol/param-layout.ts';
+import { LNF_BIAS, LNF_WEIGHT, WPE, WTE } from '../../protocol/param-layout.ts';
 import type { Dispatch } from '../gpu/context.ts';
 import { attentionBackward } from '../ops/attention.ts';
 import { encoderBackward } from '../ops/encoder.ts';
@@ -13,7 +13,7 @@ import { geluBackward } from '../ops/gelu.ts';
 import { layernormBackward } from '../ops/layernorm.ts';
 import { classifierBackward, linearBackward } from '../ops/matmul.ts';
 import type { Activations, BlockBuffers, GradientScratch } from './activations.ts';
-import type { BlockPass, PassContext } from './pass-context.ts';
+import { type BlockPass, blockScope, type PassContext, passSizes } from './pass-context.ts';
 
 /** Backward from dlogits (left in the logits buffer by the loss) to every parameter gradient. */
 export function recordBackward(pass: PassContext, s: GradientScratch): Dispatch[] {
@@ -42,11 +42,8 @@ export function recordHeadBackward(
   acts: Pick<Activations, 'lnf' | 'lnfMean' | 'lnfRstd' | 'logits'>,
   lastResidual: GPUBuffer,
 ): Dispatch[] {
-  const { ctx, config, B, T, matmul } = pass;
-  const { dModel: C, vocabSize: V } = config;
-  const N = B * T;
-  const p = pass.param;
-  const g = pass.grad;
+  const { ctx, matmul, param: p, grad: g } = pass;
+  const { C, V, N } = passSizes(pass);
   // logits = lnf @ wte^T. dwte is written here; the embedding's backward adds to it last.
   return [
     ...classifierBackward(
@@ -85,13 +82,8 @@ export function recordBlockBackward(
   a: BlockBuffers,
   residualIn: GPUBuffer,
 ): Dispatch[] {
-  const { ctx, config, B, T, matmul, attention } = pass;
-  const { dModel: C, nHead: NH } = config;
-  const N = B * T;
-  const p = pass.param;
-  const g = pass.grad;
-  const n = blockNames(layer);
-  const label = `h.${layer}`;
+  const { ctx, B, T, matmul, attention, param: p, grad: g } = pass;
+  const { C, NH, N, names: n, label } = blockScope(pass, layer);
   // residual3 = residual2 + fcproj: dresidual is the gradient of both.
   return [
     ...linearBackward(

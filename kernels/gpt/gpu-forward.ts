@@ -3,7 +3,7 @@
 // A block and the head have recorders of their own, so that a pipeline stage
 // (kernels/pipeline/gpu-stage.ts) records just its layer range with this same code.
 
-import { blockNames, LNF_BIAS, LNF_WEIGHT, WPE, WTE } from '../../protocol/param-layout.ts';
+import { LNF_BIAS, LNF_WEIGHT, WPE, WTE } from '../../protocol/param-layout.ts';
 import type { Dispatch } from '../gpu/context.ts';
 import { attentionForward } from '../ops/attention.ts';
 import { encoderForward } from '../ops/encoder.ts';
@@ -12,7 +12,7 @@ import { layernormForward } from '../ops/layernorm.ts';
 import { classifierForward, linearForward } from '../ops/matmul.ts';
 import { residualForward } from '../ops/residual.ts';
 import type { Activations, BlockBuffers } from './activations.ts';
-import type { BlockPass, PassContext } from './pass-context.ts';
+import { type BlockPass, blockScope, type PassContext, passSizes } from './pass-context.ts';
 
 /** Embedding, blocks, final LayerNorm and logits: everything before the loss. */
 export function recordForward(pass: PassContext): Dispatch[] {
@@ -36,12 +36,8 @@ export function recordBlockForward(
   a: BlockBuffers,
   residual: GPUBuffer,
 ): Dispatch[] {
-  const { ctx, config, B, T, matmul, attention } = pass;
-  const { dModel: C, nHead: NH } = config;
-  const N = B * T;
-  const p = pass.param;
-  const n = blockNames(layer);
-  const label = `h.${layer}`;
+  const { ctx, B, T, matmul, attention, param: p } = pass;
+  const { C, NH, N, names: n, label } = blockScope(pass, layer);
   return [
     ...layernormForward(
       ctx,
@@ -135,10 +131,8 @@ export function recordHeadForward(
   acts: Pick<Activations, 'lnf' | 'lnfMean' | 'lnfRstd' | 'logits'>,
   residual: GPUBuffer,
 ): Dispatch[] {
-  const { ctx, config, B, T, matmul } = pass;
-  const { dModel: C, vocabSize: V } = config;
-  const N = B * T;
-  const p = pass.param;
+  const { ctx, matmul, param: p } = pass;
+  const { C, V, N } = passSizes(pass);
   return [
     ...layernormForward(
       ctx,

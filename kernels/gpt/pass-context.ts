@@ -2,6 +2,7 @@
 // to bind one named tensor of the flat parameter or gradient buffer.
 
 import type { GptConfig } from '../../protocol/gpt-config.ts';
+import { blockNames } from '../../protocol/param-layout.ts';
 import type { BufferSlice, GpuContext } from '../gpu/context.ts';
 import type { AttentionTuning } from '../ops/attention.ts';
 import type { EncoderInputs } from '../ops/encoder.ts';
@@ -31,3 +32,14 @@ export type BlockPass = Pick<
   PassContext,
   'ctx' | 'config' | 'B' | 'T' | 'param' | 'grad' | 'matmul' | 'attention'
 >;
+
+/** The sizes a pass's kernels take, forward or backward: width, heads, vocabulary, rows (B·T). */
+export function passSizes(pass: BlockPass) {
+  const { dModel: C, nHead: NH, vocabSize: V } = pass.config;
+  return { C, NH, V, N: pass.B * pass.T };
+}
+
+/** What recording block `layer` adds: its tensors' names and its dispatches' labels. */
+export function blockScope(pass: BlockPass, layer: number) {
+  return { ...passSizes(pass), names: blockNames(layer), label: `h.${layer}` };
+}

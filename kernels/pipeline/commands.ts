@@ -1,6 +1,7 @@
 // A submission that mixes compute passes with buffer clears and copies, in order. GpuContext.run
 // clears only before its one pass; a pipeline stage also needs a copy between two passes (the
 // gradient accumulation) and a clear after one (the gradients, after the optimizer step).
+import { unreachable } from '../../protocol/unreachable.ts';
 import type { Dispatch, GpuContext } from '../gpu/context.ts';
 
 export type Command =
@@ -30,8 +31,7 @@ export function submitCommands(ctx: GpuContext, label: string, commands: readonl
         break;
       }
       default: {
-        const never: never = command;
-        throw new Error(`unknown command ${JSON.stringify(never)}`);
+        unreachable(command, 'command');
       }
     }
   }

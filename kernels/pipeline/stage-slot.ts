@@ -8,6 +8,7 @@ import {
   allocateBlockBuffers,
   allocateHeadBuffers,
   type BlockBuffers,
+  floatBuffers,
   type HeadBuffers,
 } from '../gpt/activations.ts';
 import type { GpuContext } from '../gpu/context.ts';
@@ -35,7 +36,7 @@ export function allocateSlot(
   const { dModel: C, vocabSize: V } = config;
   const BT = B * T;
   const prefix = `stage${layout.stage}.slot${index}.`;
-  const f = (label: string, floats: number) => ctx.createStorage(`${prefix}${label}`, floats * 4);
+  const f = floatBuffers(ctx, prefix);
   const blocks: BlockBuffers[] = [];
   for (let l = layout.layers.start; l < layout.layers.end; l++)
     blocks.push(allocateBlockBuffers(ctx, config, B, T, `${prefix}h.${l}.`));

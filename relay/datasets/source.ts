@@ -1,9 +1,11 @@
 // Where a data set's text comes from: the bundled Brown Corpus, or the operator's own text
 // files. The manifest records the source, so a prepared directory can later be checked
 // against what a command asks for instead of silently training on something else.
+
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { SourceRecord } from '../../protocol/dataset-manifest.ts';
+import { unreachable } from '../../protocol/unreachable.ts';
 import { brownPackageDir, brownPackageVersion, readBrownCorpus } from './brown.ts';
 import type { SourceDocument } from './document.ts';
 import { DatasetError } from './errors.ts';
@@ -23,7 +25,7 @@ export function describeSource(source: DatasetSource): SourceRecord {
     case 'files':
       return { kind: 'files', files: source.paths.map((p) => resolve(p)) };
     default:
-      return assertNever(source);
+      return unreachable(source, 'dataset source');
   }
 }
 
@@ -51,10 +53,6 @@ export async function loadDocuments(source: DatasetSource): Promise<SourceDocume
       return documents;
     }
     default:
-      return assertNever(source);
+      return unreachable(source, 'dataset source');
   }
-}
-
-function assertNever(value: never): never {
-  throw new Error(`unhandled dataset source ${JSON.stringify(value)}`);
 }

@@ -1,9 +1,11 @@
 // One signaling client: its rate limit, its topics, its liveness, and what each of its
 // messages does. Nothing a peer sends can throw out of these handlers: a bad frame closes
 // this connection with a stable code and leaves every other one alone.
+
 import type { Duplex } from 'node:stream';
 import type { RawData, WebSocket } from 'ws';
 import type { SignalMessage, SignalParseResult } from '../../protocol/signal-messages.ts';
+import { unreachable } from '../../protocol/unreachable.ts';
 import { TokenBucket } from '../limits/token-bucket.ts';
 import type { ResolvedSignalOptions } from './options.ts';
 import { withClientCount } from './publish-payload.ts';
@@ -165,8 +167,7 @@ export class SignalConnection implements Subscriber, Corkable {
         this.send(PONG);
         return;
       default: {
-        const unknown: never = message;
-        throw new Error(`unhandled signal message ${JSON.stringify(unknown)}`);
+        unreachable(message, 'signal message');
       }
     }
   }

@@ -1,7 +1,7 @@
 // Every limit of the /signal endpoint, named, with the default and the reason for it. The relay
 // is a shared resource run by volunteers: each connection gets a fixed slice of it.
 import type { Registry } from 'prom-client';
-import { MAX_SIGNAL_TOPIC_LENGTH, MAX_SIGNAL_TOPICS_PER_MESSAGE } from '../../protocol/signal-messages.ts';
+import { DEFAULT_SIGNAL_LIMITS } from '../../protocol/signal-messages.ts';
 import { type Logger, silentLogger } from '../logger.ts';
 
 /** The relay's logger interface (pino fits as is). */
@@ -68,10 +68,13 @@ function positive(name: string, value: number): number {
 export function resolveSignalOptions(options: SignalServerOptions = {}): ResolvedSignalOptions {
   return {
     maxFrameBytes: positive('maxFrameBytes', options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES),
-    maxTopicLength: positive('maxTopicLength', options.maxTopicLength ?? MAX_SIGNAL_TOPIC_LENGTH),
+    maxTopicLength: positive(
+      'maxTopicLength',
+      options.maxTopicLength ?? DEFAULT_SIGNAL_LIMITS.maxTopicLength,
+    ),
     maxTopicsPerMessage: positive(
       'maxTopicsPerMessage',
-      options.maxTopicsPerMessage ?? MAX_SIGNAL_TOPICS_PER_MESSAGE,
+      options.maxTopicsPerMessage ?? DEFAULT_SIGNAL_LIMITS.maxTopicsPerMessage,
     ),
     maxTopicsPerConnection: positive(
       'maxTopicsPerConnection',

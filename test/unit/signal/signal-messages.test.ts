@@ -4,9 +4,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   createSignalParser,
-  MAX_SIGNAL_TEXT_LENGTH,
-  MAX_SIGNAL_TOPIC_LENGTH,
-  MAX_SIGNAL_TOPICS_PER_MESSAGE,
+  DEFAULT_SIGNAL_LIMITS,
   parseSignalMessage,
   type SignalErrorCode,
 } from '../../../protocol/signal-messages.ts';
@@ -42,8 +40,11 @@ describe('parseSignalMessage', () => {
   });
 
   it('refuses malformed and hostile messages with stable codes', () => {
-    const longTopic = 'x'.repeat(MAX_SIGNAL_TOPIC_LENGTH + 1);
-    const manyTopics = Array.from({ length: MAX_SIGNAL_TOPICS_PER_MESSAGE + 1 }, (_, i) => `t${i}`);
+    const longTopic = 'x'.repeat(DEFAULT_SIGNAL_LIMITS.maxTopicLength + 1);
+    const manyTopics = Array.from(
+      { length: DEFAULT_SIGNAL_LIMITS.maxTopicsPerMessage + 1 },
+      (_, i) => `t${i}`,
+    );
     const cases: [string, SignalErrorCode][] = [
       ['', 'ERR_SIGNAL_JSON'],
       ['{"type":"ping"', 'ERR_SIGNAL_JSON'],
@@ -64,7 +65,7 @@ describe('parseSignalMessage', () => {
       ['{"type":"publish","topic":"r","data":{"__proto__":{"polluted":1}}}', 'ERR_SIGNAL_PROTO'],
       ['{"__proto__":1,"type":"ping"}', 'ERR_SIGNAL_PROTO'],
       ['{"type":"publish","topic":"r","data":[[{"_\\u005fproto__":1}]]}', 'ERR_SIGNAL_PROTO'],
-      [`{"type":"ping","pad":"${'x'.repeat(MAX_SIGNAL_TEXT_LENGTH)}"}`, 'ERR_SIGNAL_TOO_LARGE'],
+      [`{"type":"ping","pad":"${'x'.repeat(DEFAULT_SIGNAL_LIMITS.maxTextLength)}"}`, 'ERR_SIGNAL_TOO_LARGE'],
     ];
     for (const [text, code] of cases)
       expect([text.slice(0, 60), codeOf(text)]).toEqual([text.slice(0, 60), code]);
@@ -107,8 +108,8 @@ describe('parseSignalMessage', () => {
   });
 
   it('returns valid messages as sent (property)', () => {
-    const topic = fc.string({ minLength: 1, maxLength: MAX_SIGNAL_TOPIC_LENGTH });
-    const topics = fc.array(topic, { maxLength: MAX_SIGNAL_TOPICS_PER_MESSAGE });
+    const topic = fc.string({ minLength: 1, maxLength: DEFAULT_SIGNAL_LIMITS.maxTopicLength });
+    const topics = fc.array(topic, { maxLength: DEFAULT_SIGNAL_LIMITS.maxTopicsPerMessage });
     const message = fc.oneof(
       fc.record({ type: fc.constant('subscribe'), topics }),
       fc.record({ type: fc.constant('unsubscribe'), topics }),

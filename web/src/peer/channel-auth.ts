@@ -10,6 +10,7 @@
 // from it. Both sides then know the other has checked them, so payload sent after that point
 // always finds the receiver ready (the channel is ordered), and payload arriving earlier is
 // a protocol breach. Frame formats: protocol/mesh-auth-frame.ts.
+
 import { decodeBase64url, encodeBase64url } from '../../../protocol/base64url.ts';
 import { verifyEd25519 } from '../../../protocol/ed25519-verify.ts';
 import {
@@ -18,6 +19,7 @@ import {
   authTranscript,
   encodeAuthFrame,
 } from '../../../protocol/mesh-auth-frame.ts';
+import { unreachable } from '../../../protocol/unreachable.ts';
 import type { PeerIdentity } from './identity.ts';
 
 export type AuthFailure = 'auth-failed' | 'protocol';
@@ -88,8 +90,7 @@ export class ChannelAuth {
         }
         return;
       default: {
-        const unknown: never = frame;
-        throw new TypeError(`unknown auth frame ${JSON.stringify(unknown)}`);
+        unreachable(frame, 'auth frame');
       }
     }
   }

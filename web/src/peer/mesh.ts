@@ -10,6 +10,7 @@
 import { safeParse } from 'valibot';
 import { encodeBase64url } from '../../../protocol/base64url.ts';
 import type { PublishMessage } from '../../../protocol/signal-messages.ts';
+import { unreachable } from '../../../protocol/unreachable.ts';
 import type { PeerIdentity } from './identity.ts';
 import { MeshError, type PeerDownReason } from './mesh-errors.ts';
 import { type MeshLimits, resolveMeshLimits } from './mesh-limits.ts';
@@ -386,8 +387,7 @@ export class PeerMesh implements Transport {
         this.onSignal(signal);
         return;
       default: {
-        const unknown: never = signal;
-        throw new TypeError(`unknown mesh signal ${JSON.stringify(unknown)}`);
+        unreachable(signal, 'mesh signal');
       }
     }
   }

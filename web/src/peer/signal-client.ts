@@ -56,7 +56,7 @@ export const SIGNAL_RECONNECT_DELAY_MS = 500;
 export const SIGNAL_MAX_RECONNECT_DELAY_MS = 30_000;
 /** A mesh of 32 peers joining at once sends an offer and a few candidates each. */
 export const SIGNAL_MAX_QUEUED = 512;
-/** Topics per subscribe frame; the relay refuses more (MAX_SIGNAL_TOPICS_PER_MESSAGE). */
+/** Topics per subscribe frame; the relay refuses more (DEFAULT_SIGNAL_LIMITS.maxTopicsPerMessage). */
 const TOPICS_PER_FRAME = 64;
 /** WebSocket.OPEN, the same number in the DOM and in `ws`. */
 const SOCKET_OPEN = 1;
