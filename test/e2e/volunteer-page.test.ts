@@ -189,7 +189,10 @@ it('three browser volunteers and a headless Node volunteer train together; the l
   const receiptsBefore = Number(await text(tab.page, '#receipts'));
   await tab.page.reload();
   await expect.poll(() => text(tab.page, '#peer-id'), { timeout: 30_000 }).toBe(tab.key);
-  expect(Number(await text(tab.page, '#receipts'))).toBeGreaterThanOrEqual(receiptsBefore);
+  // The receipts are read from IndexedDB after the identity is shown: wait for them.
+  await expect
+    .poll(async () => Number(await text(tab.page, '#receipts')), { timeout: 30_000 })
+    .toBeGreaterThanOrEqual(receiptsBefore);
   await expect
     .poll(() => text(tab.page, '#status'), { timeout: 60_000 })
     .toMatch(/Joined run|Training|Round|waiting/);
