@@ -58,6 +58,11 @@ export async function decodeRoundState(
       };
     momentum = tensor.data;
   }
+  // A model with a NaN or an infinity in it trains nothing: whoever sent it, it is not a state
+  // to adopt, store or serve.
+  const nonFinite = firstNonFinite(parsed.params) ?? firstNonFinite(momentum);
+  if (nonFinite !== null)
+    return { ok: false, code: 'ERR_STATE_INVALID', message: `the state holds ${nonFinite}` };
   const hash = await modelHash(parsed.params, momentum);
   if (expectedHash !== null && hash !== expectedHash)
     return {
@@ -66,4 +71,10 @@ export async function decodeRoundState(
       message: `state hashes to ${hash}, expected ${expectedHash}`,
     };
   return { ok: true, state: { weights: parsed.params, momentum }, hash };
+}
+
+function firstNonFinite(values: Float32Array): string | null {
+  for (let i = 0; i < values.length; i++)
+    if (!Number.isFinite(values[i])) return `${values[i]} at float ${i}`;
+  return null;
 }

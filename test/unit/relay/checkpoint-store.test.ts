@@ -49,3 +49,22 @@ it('checks uploads against the committed hash and keeps the newest three', async
   expect((await reopened.check(bytes, hashes[4] as string)).ok).toBe(true);
   expect(reopened.has(hashes[0] as string)).toBe(false);
 });
+
+it('refuses a state with a NaN or an infinity in it, even when it hashes to the committed hash', async () => {
+  // A lone member once got such a hash committed and the relay stored and served the state.
+  const store = await CheckpointStore.open(await mkdtemp(join(tmpdir(), 'potluck-ckpt-')), MODEL);
+  const weights = initParams(MODEL, 1);
+  for (const [bad, where] of [
+    [Number.NaN, 'weights'],
+    [Number.POSITIVE_INFINITY, 'momentum'],
+  ] as const) {
+    const state = { weights: weights.slice(), momentum: new Float32Array(weights.length) };
+    state[where][7] = bad;
+    const hash = await modelHash(state.weights, state.momentum);
+    expect(await store.check(encodeRoundState(MODEL, state), hash)).toMatchObject({
+      ok: false,
+      code: 'ERR_CHECKPOINT_INVALID',
+      message: expect.stringContaining(`${bad} at float 7`),
+    });
+  }
+});
