@@ -120,3 +120,18 @@ export function paramLayout(config: GptConfig): ParamLayout {
 function alignUp(value: number, to: number): number {
   return Math.ceil(value / to) * to;
 }
+
+/**
+ * Zeroes the alignment padding between tensors (and after the last). Padding is no parameter:
+ * nothing reads it, a checkpoint does not carry it, and a state read back from one has zeros
+ * there. An update that wrote into it (a 1-bit frame decodes every sent index to ±scale, padding
+ * included) would leave weights that no longer hash the same after a round trip through a file.
+ */
+export function zeroPadding(values: Float32Array, layout: ParamLayout): void {
+  let end = 0;
+  for (const tensor of layout.tensors) {
+    values.fill(0, end, tensor.offset);
+    end = tensor.offset + tensor.size;
+  }
+  values.fill(0, end, layout.totalFloats);
+}

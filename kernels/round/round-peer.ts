@@ -10,6 +10,7 @@
 import { expandFrame } from '../../protocol/expand-frame.ts';
 import type { FrameError } from '../../protocol/frame-errors.ts';
 import { modelHash } from '../../protocol/model-hash.ts';
+import { zeroPadding } from '../../protocol/param-layout.ts';
 import { deriveSeed } from '../../protocol/random-k.ts';
 import type { RoundConfig } from '../../protocol/run-config.ts';
 import { decodeTensorFrame, encodeTensorFrame } from '../../protocol/tensor-frame.ts';
@@ -140,8 +141,11 @@ export class RoundPeer {
     // may still abort (no majority), and then this peer must still hold θ_r.
     const weights = this.weights.slice();
     const momentum = this.outer.momentum.slice();
-    if (contributions.length > 0)
-      nesterovStep(weights, momentum, aggregate(n, contributions), this.outer.lr, this.outer.mu);
+    if (contributions.length > 0) {
+      const update = aggregate(n, contributions);
+      zeroPadding(update, this.options.model.layout);
+      nesterovStep(weights, momentum, update, this.outer.lr, this.outer.mu);
+    }
     const hash = await modelHash(weights, momentum);
     this.pending = { round: assignment.round, weights, momentum, hash };
     return { hash, refused };

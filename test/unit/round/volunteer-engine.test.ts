@@ -19,12 +19,12 @@ const resolved = resolveRunConfig({
 if (!resolved.ok) throw new Error(resolved.message);
 const config = resolved.config;
 
-async function engine(sleep: (ms: number) => Promise<void> = async () => {}) {
-  const n = paramLayout(config.model).totalFloats;
+async function engine(sleep: (ms: number) => Promise<void> = async () => {}, run = config) {
+  const n = paramLayout(run.model).totalFloats;
   return LocalVolunteerEngine.create({
     ctx: await nodeContext(),
-    config,
-    initial: { weights: initParams(config.model, config.seed), momentum: new Float32Array(n) },
+    config: run,
+    initial: { weights: initParams(run.model, run.seed), momentum: new Float32Array(n) },
     tuneCache: memoryTuneCache(),
     noiseStream: 7,
     sleep,
@@ -146,4 +146,31 @@ it('shutting down mid-training stops at the next step and frees the GPU only aft
   await e.destroy();
   await expect(training).rejects.toThrow(/shut down during training/);
   expect(steps).toEqual([1]);
+});
+
+it('commits a 1-bit round on a padded model to a state that hashes the same after a file round trip', async () => {
+  // dModel 32: every (32)-float LayerNorm tensor is padded to 64 floats. A 1-bit frame decodes
+  // each sent index to ±scale, padding included; the committed weights must still equal what a
+  // checkpoint (which carries no padding) reads back as.
+  const oneBit = resolveRunConfig({
+    ...config,
+    round: { ...config.round, compression: { randomK: 0.7, topK: 1, bits: 1, blockSize: 512 } },
+  });
+  if (!oneBit.ok) throw new Error(oneBit.message);
+  const layout = paramLayout(oneBit.config.model);
+  expect(layout.totalFloats).toBeGreaterThan(layout.paramCount);
+  const a = await engine(undefined, oneBit.config);
+  const b = await engine(undefined, oneBit.config);
+  try {
+    for (const round of [0, 1]) {
+      await a.train(work(round));
+      const frame = await a.contribute(work(round));
+      const { hash } = await a.finish(work(round), [{ peer: 'a', tokens: 96, frame }]);
+      expect(await a.commit(round, hash)).toBe(true);
+      expect(await b.importState(await a.exportState(), hash)).toEqual({ ok: true });
+    }
+  } finally {
+    await a.destroy();
+    await b.destroy();
+  }
 });
