@@ -11,6 +11,7 @@ export type FrameErrorCode =
   | 'ERR_FRAME_TRAILING_BYTES' // more bytes than the header explains
   | 'ERR_FRAME_CHECKSUM' // the CRC-32 does not match: corrupted in transit
   | 'ERR_FRAME_INDEX' // the index list is malformed, unsorted or out of range
+  | 'ERR_FRAME_FORMAT' // well formed, but not in the run's compression (frame-format.ts)
   | 'ERR_FRAME_VALUE' // a scale or value is NaN, infinite or negative where it cannot be
   | 'ERR_FRAME_NO_CACHE' // a delta frame whose cached base this reader lacks or holds in another shape
   | 'ERR_CHUNK_HEADER' // a chunk's header is malformed or disagrees with its message

@@ -9,6 +9,7 @@
 // momentum, where every peer computes the same bits.
 import { expandFrame } from '../../protocol/expand-frame.ts';
 import type { FrameError } from '../../protocol/frame-errors.ts';
+import { inRunFormat } from '../../protocol/frame-format.ts';
 import { modelHash } from '../../protocol/model-hash.ts';
 import { zeroPadding } from '../../protocol/param-layout.ts';
 import { deriveSeed } from '../../protocol/random-k.ts';
@@ -187,6 +188,8 @@ export class RoundPeer {
       };
       return { ok: false as const, error };
     }
+    const format = inRunFormat(frame, this.options.round.compression);
+    if (!format.ok) return format;
     return expandFrame(frame);
   }
 }
