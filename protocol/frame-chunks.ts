@@ -148,6 +148,9 @@ export class ChunkAssembler {
     if (!hasMagic(chunk, CHUNK_MAGIC)) return refused('ERR_CHUNK_HEADER', 'not a chunk');
     if (view.getUint8(CHUNK_VERSION_OFFSET) !== CHUNK_VERSION)
       return refused('ERR_CHUNK_HEADER', 'unknown chunk version');
+    // Reserved means zero, so a later version can give these bytes a meaning.
+    if (chunk.subarray(CHUNK_RESERVED_OFFSET, MESSAGE_ID_OFFSET).some((byte) => byte !== 0))
+      return refused('ERR_CHUNK_HEADER', 'reserved bytes are not zero');
     const messageId = view.getUint32(MESSAGE_ID_OFFSET, true);
     const index = view.getUint32(CHUNK_INDEX_OFFSET, true);
     const count = view.getUint32(CHUNK_COUNT_OFFSET, true);

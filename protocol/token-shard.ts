@@ -131,6 +131,10 @@ export function readTokenShardHeader(bytes: Uint8Array): TokenShardHeaderResult 
       `header length ${headerLength} not a multiple of 4 in [${TOKEN_SHARD_HEADER_BYTES}, ${MAX_HEADER_BYTES}]`,
     );
   }
+  // Reserved means zero: a reader that let other values through would give a later version no
+  // field it could safely start using.
+  if (view.getUint32(RESERVED_OFFSET, true) !== 0)
+    return fail('ERR_SHARD_BAD_HEADER', 'the reserved field is not zero');
   const dtype = view.getUint32(DTYPE_OFFSET, true);
   if (!isSupportedDtype(dtype)) return fail('ERR_SHARD_BAD_DTYPE', `dtype code ${dtype} is not supported`);
   const vocabSize = view.getUint32(VOCAB_SIZE_OFFSET, true);

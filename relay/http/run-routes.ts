@@ -20,7 +20,8 @@ import { parseByteRange } from './byte-range.ts';
 export function runRoutes(run: RelayRun): Hono {
   const routes = new Hono();
   const known = (id: string) => {
-    if (id !== run.id) throw new HTTPException(404, { message: `no run ${id}` });
+    // The id is the caller's text: echo a bounded prefix of it, never a 10 KB path back.
+    if (id !== run.id) throw new HTTPException(404, { message: `no run ${JSON.stringify(id.slice(0, 64))}` });
   };
 
   routes.get('/', (c) => c.json({ runs: [run.summary()] } satisfies RunsBody));
@@ -53,10 +54,12 @@ export function runRoutes(run: RelayRun): Hono {
   // if they hash to a committed hash, so the uploader needs no trust.
   routes.post('/:id/checkpoint', async (c) => {
     known(c.req.param('id'));
-    const round = Number(c.req.query('round'));
+    const roundText = c.req.query('round') ?? '';
+    if (!/^(-1|0|[1-9]\d{0,9})$/.test(roundText))
+      throw new HTTPException(400, { message: 'round must be a round number (-1 for the initial state)' });
+    const round = Number(roundText);
     const expected = run.committedHash(round);
-    if (expected === null)
-      throw new HTTPException(409, { message: `round ${c.req.query('round')} is not committed` });
+    if (expected === null) throw new HTTPException(409, { message: `round ${round} is not committed` });
     if (run.checkpoints.has(expected))
       return c.json({ stored: false, reason: 'already stored' } satisfies CheckpointUploadBody);
     const bytes = new Uint8Array(await c.req.arrayBuffer());

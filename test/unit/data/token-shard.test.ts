@@ -6,6 +6,7 @@ import {
   encodeTokenShard,
   HEADER_LENGTH_OFFSET,
   MAX_SHARD_TOKENS,
+  RESERVED_OFFSET,
   readTokenShardHeader,
   TOKEN_COUNT_OFFSET,
   TOKEN_SHARD_HEADER_BYTES,
@@ -101,6 +102,7 @@ describe('token shard format', () => {
     expect(errorCode(withU32(good, HEADER_LENGTH_OFFSET, 8))).toBe('ERR_SHARD_BAD_HEADER');
     expect(errorCode(withU32(good, HEADER_LENGTH_OFFSET, 34))).toBe('ERR_SHARD_BAD_HEADER');
     expect(errorCode(withU32(good, HEADER_LENGTH_OFFSET, 0xffffffff))).toBe('ERR_SHARD_BAD_HEADER');
+    expect(errorCode(withU32(good, RESERVED_OFFSET, 0xdeadbeef))).toBe('ERR_SHARD_BAD_HEADER');
     expect(errorCode(withU32(good, DTYPE_OFFSET, TokenDtype.uint32))).toBe('ERR_SHARD_BAD_DTYPE');
     expect(errorCode(withU32(good, DTYPE_OFFSET, 0))).toBe('ERR_SHARD_BAD_DTYPE');
     expect(errorCode(withU32(good, VOCAB_SIZE_OFFSET, 0))).toBe('ERR_SHARD_BAD_VOCAB');

@@ -6,6 +6,7 @@ import {
   CHUNK_COUNT_OFFSET,
   CHUNK_HEADER_BYTES,
   CHUNK_INDEX_OFFSET,
+  CHUNK_RESERVED_OFFSET,
   ChunkAssembler,
   MAX_CHUNK_BYTES,
   MIN_STRIDE,
@@ -107,6 +108,15 @@ describe('frame chunks', () => {
       error: { code: 'ERR_CHUNK_TOO_LARGE' },
     });
     expect(assembler.pendingBytes).toBe(0);
+  });
+
+  it('refuses a chunk whose reserved bytes are not zero', () => {
+    const chunk = splitIntoChunks(5, message(40_000, 1))[0] as Uint8Array;
+    chunk[CHUNK_RESERVED_OFFSET + 2] = 0xff;
+    expect(new ChunkAssembler().push(chunk)).toMatchObject({
+      status: 'refused',
+      error: { code: 'ERR_CHUNK_HEADER', message: 'reserved bytes are not zero' },
+    });
   });
 
   it('refuses strides too small to be honest or too large to ever complete, before allocating', () => {

@@ -64,6 +64,17 @@ describe('relay routes', () => {
       body: wrong as Uint8Array<ArrayBuffer>,
     });
     expect(notCommitted.status).toBe(409);
+    // A round that is no round number is a bad request, not an uncommitted round.
+    for (const round of ['abc', '0x0', '1e400', '', '-2', '01'])
+      expect(
+        (await get(`/api/runs/${runId}/checkpoint?round=${round}`, { method: 'POST', body: '' })).status,
+        round,
+      ).toBe(400);
+    expect((await get(`/api/runs/${runId}/checkpoint`, { method: 'POST', body: '' })).status).toBe(400);
+    // An unknown run id is echoed back only in part.
+    const longId = await get(`/api/runs/${'x'.repeat(10_000)}`);
+    expect(longId.status).toBe(404);
+    expect((await longId.text()).length).toBeLessThan(300);
     // Round -1 is θ_0, already stored: a second copy is not written.
     const dup = await get(`/api/runs/${runId}/checkpoint?round=-1`, {
       method: 'POST',
