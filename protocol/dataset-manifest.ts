@@ -3,8 +3,10 @@
 // everything from this one file and can check the shards against it. The relay reads it from
 // disk (relay/datasets/manifest.ts) and serves it at `/api/runs/:id/dataset`; volunteers read
 // it there to turn a token range into byte ranges of shard files. One schema for both.
+
 import * as v from 'valibot';
 import { MAX_GPT_DIMENSIONS } from './gpt-config.ts';
+import { firstIssue } from './schema-issue.ts';
 
 export const MANIFEST_FORMAT = 'potluck-dataset';
 export const MANIFEST_VERSION = 1;
@@ -111,8 +113,8 @@ export type ManifestParse =
 export function parseManifest(json: unknown): ManifestParse {
   const parsed = v.safeParse(DatasetManifestSchema, json);
   if (parsed.success) return { ok: true, manifest: parsed.output };
-  const issue = parsed.issues[0];
-  const path = v.getDotPath(issue);
-  const message = path && !issue.message.startsWith(path) ? `${path}: ${issue.message}` : issue.message;
-  return { ok: false, error: { code: 'ERR_MANIFEST_INVALID', message } };
+  // This schema's own messages name their field already; valibot's do not.
+  const { path, message } = firstIssue(parsed.issues);
+  const text = path && !message.startsWith(path) ? `${path}: ${message}` : message;
+  return { ok: false, error: { code: 'ERR_MANIFEST_INVALID', message: text } };
 }

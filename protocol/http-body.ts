@@ -1,7 +1,9 @@
 // Reading a JSON body the relay sent over HTTP (run-api.ts, ledger-api.ts) against its schema.
 // The relay is trusted no more than a peer: a body that is not what the contract says becomes
 // a typed error, never a crash deep inside whatever reads a field of it.
+
 import * as v from 'valibot';
+import { issueText } from './schema-issue.ts';
 
 /** What every relay error answers with, whatever its status. */
 export const ErrorBody = v.object({
@@ -18,10 +20,5 @@ export type HttpBodyParse<T> =
 export function parseHttpBody<T>(schema: v.GenericSchema<unknown, T>, json: unknown): HttpBodyParse<T> {
   const parsed = v.safeParse(schema, json);
   if (parsed.success) return { ok: true, value: parsed.output };
-  const issue = parsed.issues[0];
-  const path = v.getDotPath(issue);
-  return {
-    ok: false,
-    error: { code: 'ERR_HTTP_BODY', message: `${path ? `${path}: ` : ''}${issue.message}` },
-  };
+  return { ok: false, error: { code: 'ERR_HTTP_BODY', message: issueText(parsed.issues) } };
 }

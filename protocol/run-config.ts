@@ -10,6 +10,7 @@ import * as v from 'valibot';
 import { BlockSizeSchema, CompressionSchema } from './compression-settings.ts';
 import { DEFAULT_MODEL, GptConfigSchema } from './gpt-config.ts';
 import { learningRateAt } from './learning-rate.ts';
+import { firstIssue } from './schema-issue.ts';
 import { sha256Hex } from './sha256.ts';
 
 const Positive = v.pipe(v.number(), v.finite(), v.gtValue(0));
@@ -184,9 +185,8 @@ export type RunConfigCheck = { ok: true; config: RunConfig } | { ok: false; mess
 export function checkRunConfig(input: unknown): RunConfigCheck {
   const parsed = v.safeParse(RunConfigSchema, input);
   if (parsed.success) return { ok: true, config: parsed.output };
-  const issue = parsed.issues[0];
-  const path = issue.path?.map((p) => String(p.key)).join('.') ?? '';
-  return { ok: false, message: `run config ${path}: ${issue.message}` };
+  const { path, message } = firstIssue(parsed.issues);
+  return { ok: false, message: `run config ${path}: ${message}` };
 }
 
 /** Validates a run config received from the relay; never throws. */

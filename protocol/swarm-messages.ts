@@ -23,9 +23,11 @@
 //   peer  → stage-report       (signed) its stage's weights hash after the step, its loss sum
 //   relay → stage-commit       every replica of every stage agreed: the step counts, credits given
 //   relay → stage-abort        a replica left or the deadline passed: undo the step, await the next
+
 import * as v from 'valibot';
 import { PublicKeyText, Sha256Hex } from './ledger-entry.ts';
 import { SignatureText } from './ledger-signatures.ts';
+import { issueText } from './schema-issue.ts';
 
 /** Bytes of one JSON frame on `/swarm`; the largest legitimate one is a manifest of a full group. */
 export const MAX_SWARM_FRAME_BYTES = 64 * 1024;
@@ -333,9 +335,7 @@ export function parseSwarmFrame<T>(schema: v.GenericSchema<unknown, T>, text: st
   }
   const parsed = v.safeParse(schema, json);
   if (!parsed.success) {
-    const issue = parsed.issues[0];
-    const path = issue.path?.map((p) => String(p.key)).join('.') ?? '';
-    return fail('ERR_SWARM_SCHEMA', `${path ? `${path}: ` : ''}${issue.message}`);
+    return fail('ERR_SWARM_SCHEMA', issueText(parsed.issues));
   }
   return { ok: true, value: parsed.output };
 }

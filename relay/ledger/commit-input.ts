@@ -1,8 +1,10 @@
 // What the round coordinator hands the ledger when a round commits, and the checks it must
 // pass first: every field ends up in hashed, signed, permanent entries, so a malformed one
 // is refused before anything is written.
+
 import * as v from 'valibot';
 import { MAX_ROUND, PublicKeyText, RunId, Sha256Hex } from '../../protocol/ledger-entry.ts';
+import { issueText } from '../../protocol/schema-issue.ts';
 import { LedgerError } from './errors.ts';
 
 export interface RoundCredit {
@@ -58,9 +60,7 @@ const InputSchema = v.object({
 export function checkCommitInput(input: CommitRoundInput): void {
   const result = v.safeParse(InputSchema, input);
   if (!result.success) {
-    const issue = result.issues[0];
-    const path = issue.path?.map((item) => String(item.key)).join('.') ?? '';
-    throw new LedgerError('ERR_LEDGER_INPUT', `${path ? `${path}: ` : ''}${issue.message}`);
+    throw new LedgerError('ERR_LEDGER_INPUT', issueText(result.issues));
   }
 }
 
