@@ -25,7 +25,7 @@ export function expandFrame(frame: TensorFrame): DecodeResult<SparseValues> {
       'ERR_FRAME_FIELD',
       `seed ${seed} gives ${expected} candidates, the frame says ${candidateCount}`,
     );
-  const candidates = randomKCandidates(seed, keepMax, paramOffset, paramCount);
+  const candidates = randomKCandidates(seed, keepMax, paramOffset, paramCount, expected);
   let indices: Uint32Array;
   if (ordinals === null) indices = candidates;
   else if (keepMax >= KEEP_ALL) indices = Uint32Array.from(ordinals, (o) => o + paramOffset);

@@ -66,9 +66,18 @@ export function countCandidates(seed: number, keepMax: number, offset: number, c
   return n;
 }
 
-/** The candidates among [offset, offset + count), ascending (global indices). */
-export function randomKCandidates(seed: number, keepMax: number, offset: number, count: number): Uint32Array {
-  const out = new Uint32Array(countCandidates(seed, keepMax, offset, count));
+/**
+ * The candidates among [offset, offset + count), ascending (global indices). A caller that has
+ * already counted them (countCandidates) passes the count, saving a pass over the hashes.
+ */
+export function randomKCandidates(
+  seed: number,
+  keepMax: number,
+  offset: number,
+  count: number,
+  candidateCount = countCandidates(seed, keepMax, offset, count),
+): Uint32Array {
+  const out = new Uint32Array(candidateCount);
   if (keepMax >= KEEP_ALL) {
     for (let j = 0; j < count; j++) out[j] = offset + j;
     return out;

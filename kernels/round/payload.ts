@@ -25,13 +25,15 @@ export function sentValues(payload: CompressedTensor): Float32Array {
   return dequantize(words, scales, bits, blockSize, indices.length);
 }
 
-function ordinalsOf({ seed, keepMax, paramOffset, paramCount, indices }: CompressedTensor): Uint32Array {
+function ordinalsOf(payload: CompressedTensor): Uint32Array {
+  const { seed, keepMax, paramOffset, paramCount, candidateCount, indices } = payload;
   const ordinals = new Uint32Array(indices.length);
   if (keepMax >= KEEP_ALL) {
     for (let j = 0; j < indices.length; j++) ordinals[j] = (indices[j] as number) - paramOffset;
     return ordinals;
   }
-  const candidates = randomKCandidates(seed, keepMax, paramOffset, paramCount);
+  // The compressor counted the candidates already (gpu-compressor.ts).
+  const candidates = randomKCandidates(seed, keepMax, paramOffset, paramCount, candidateCount);
   let c = 0;
   for (let j = 0; j < indices.length; j++) {
     const index = indices[j] as number;
