@@ -38,12 +38,35 @@ const InnerSchema = v.object({
   gradClip: v.pipe(v.number(), v.minValue(0)),
 });
 
+const AggregationSchema = v.object({
+  rule: v.picklist(['mean', 'clipped-mean', 'centered-clip']),
+  normBound: v.pipe(v.number(), v.finite(), v.minValue(1), v.maxValue(100)),
+  clipRadius: v.pipe(v.number(), v.finite(), v.gtValue(0), v.maxValue(100)),
+  iterations: v.pipe(v.number(), v.safeInteger(), v.minValue(0), v.maxValue(10)),
+});
+
 const RoundSchema = v.object({
   innerSteps: v.pipe(PositiveInt, v.maxValue(MAX_INNER_STEPS)),
   outerLr: Positive,
   outerMomentum: v.pipe(v.number(), v.minValue(0), v.ltValue(1)),
   compression: CompressionSchema,
+  /** How the counted contributions are combined (protocol/robust-aggregate.ts). */
+  aggregation: AggregationSchema,
 });
+
+/**
+ * The relay's own check of every state before it commits it (relay/rounds/state-guard.ts): the
+ * validation loss on a fixed held-out batch, measured by the relay on the CPU.
+ */
+const GuardSchema = v.object({
+  /** Held-out sequences of seqLen tokens the relay scores each new state on; 0 turns it off. */
+  validationSequences: v.pipe(v.number(), v.safeInteger(), v.minValue(0), v.maxValue(64)),
+  /** A state scoring above (1 + margin) × the best of the kept checkpoints is rolled back. */
+  rollbackMargin: v.pipe(v.number(), v.finite(), v.gtValue(0)),
+  /** Committed states the relay keeps to roll back to. */
+  keepCheckpoints: v.pipe(PositiveInt, v.maxValue(64)),
+});
+export type GuardConfig = v.InferOutput<typeof GuardSchema>;
 
 /** One round's configuration (docs/ARCHITECTURE.md, "One training round"). */
 export type RoundConfig = v.InferOutput<typeof RoundSchema>;
@@ -60,6 +83,9 @@ const ScheduleSchema = v.pipe(
     maxInnerStepsFactor: v.pipe(v.number(), v.finite(), v.minValue(1)),
     slowestSpeedRatio: v.pipe(v.number(), v.finite(), v.minValue(0), v.maxValue(1)),
     checkpointEvery: PositiveInt,
+    /** The round decides once this fraction of its members sent a frame, plus graceMs. */
+    quorum: Fraction,
+    graceMs: v.pipe(v.number(), v.safeInteger(), v.minValue(0)),
   }),
   v.forward(
     v.check((s) => s.minRoundMs <= s.maxRoundMs, 'exceeds schedule.maxRoundMs'),
@@ -102,6 +128,7 @@ export const RunConfigSchema = v.pipe(
     inner: InnerSchema,
     round: RoundSchema,
     schedule: ScheduleSchema,
+    guard: GuardSchema,
     /** Present: the run is pipeline parallel (kernels/pipeline/, relay/pipeline/) instead of DiLoCo rounds. */
     pipeline: v.optional(PipelineSchema),
   }),
@@ -150,6 +177,9 @@ export const DEFAULT_RUN: RunConfig = {
     // parameter, ~1,000x less than per-step all-reduce at H = 50. Sending more of the parameters
     // coarsely beat sending fewer finely (random 10% at 4 bits, top-k) in every run we made.
     compression: { randomK: 0.7, topK: 1, bits: 1, blockSize: 512 },
+    // CenteredClip over norm-bounded contributions: one peer moves the aggregate by at most its
+    // weight times twice the typical spread (bench:byzantine has the figures).
+    aggregation: { rule: 'centered-clip', normBound: 2, clipRadius: 2, iterations: 3 },
   },
   schedule: {
     minPeers: 1, // a lone volunteer still trains; its rounds are plain local training
@@ -162,6 +192,13 @@ export const DEFAULT_RUN: RunConfig = {
     maxInnerStepsFactor: 4, // a fast peer does at most this many times H
     slowestSpeedRatio: 0.125, // peers slower than this fraction of the median wait out the round
     checkpointEvery: 1, // a peer uploads the committed weights every this many rounds
+    quorum: 0.75, // decide once 3/4 of the members sent their frame...
+    graceMs: 5_000, // ...plus this long for the rest, so one silent member cannot stall a round
+  },
+  guard: {
+    validationSequences: 8, // the relay scores each new state on 8 held-out sequences
+    rollbackMargin: 0.25, // 25% above the best kept state is a jump, not noise
+    keepCheckpoints: 4,
   },
 };
 

@@ -7,19 +7,17 @@
 //               take the outer Nesterov step on the CPU, hash θ_{r+1}
 // The GPU holds θ_local, AdamW's moments and the residual; the CPU holds θ_r and the outer
 // momentum, where every peer computes the same bits.
-import { expandFrame } from '../../protocol/expand-frame.ts';
+import { CodedError } from '../../protocol/coded-error.ts';
 import type { FrameError } from '../../protocol/frame-errors.ts';
-import { inRunFormat } from '../../protocol/frame-format.ts';
 import { modelHash } from '../../protocol/model-hash.ts';
-import { zeroPadding } from '../../protocol/param-layout.ts';
+import { NesterovOuter } from '../../protocol/outer-optimizer.ts';
 import { deriveSeed } from '../../protocol/random-k.ts';
+import { type CountedFrame, roundUpdate } from '../../protocol/round-update.ts';
 import type { RoundConfig } from '../../protocol/run-config.ts';
-import { decodeTensorFrame, encodeTensorFrame } from '../../protocol/tensor-frame.ts';
+import { encodeTensorFrame } from '../../protocol/tensor-frame.ts';
 import type { GpuCompressor } from '../compress/gpu-compressor.ts';
 import type { GpuGpt } from '../gpt/gpu-gpt.ts';
 import type { StepInputs, Trainer } from '../train/trainer.ts';
-import { aggregate, type Contribution } from './aggregate.ts';
-import { NesterovOuter, nesterovStep } from './outer-optimizer.ts';
 import { frameOf, sentValues } from './payload.ts';
 
 export interface RoundPeerOptions {
@@ -42,12 +40,8 @@ export interface RoundAssignment {
   readonly seed: number;
 }
 
-/** A contribution the relay counted: who sent it, the tokens it assigned them, the frame. */
-export interface CountedContribution {
-  readonly peer: string;
-  readonly tokens: number;
-  readonly frame: Uint8Array;
-}
+/** A contribution the relay counted (protocol/round-update.ts). */
+export type CountedContribution = CountedFrame;
 
 export interface RoundOutcome {
   /** SHA-256 of θ_{r+1}: equal on every peer that summed the same set. */
@@ -128,28 +122,26 @@ export class RoundPeer {
     return encodeTensorFrame(frameOf(payload, assignment.round));
   }
 
-  /** Step 6: sum the counted set, take the outer step, and hash the new weights. */
-  async finish(assignment: RoundAssignment, counted: readonly CountedContribution[]): Promise<RoundOutcome> {
-    const n = this.weights.length;
-    const contributions: Contribution[] = [];
-    const refused: { peer: string; error: FrameError }[] = [];
-    for (const { peer, tokens, frame } of counted) {
-      const decoded = this.decode(assignment, frame);
-      if (decoded.ok) contributions.push({ peer, tokens, ...decoded.value });
-      else refused.push({ peer, error: decoded.error });
-    }
+  /** Step 6: sum the counted set robustly, take the outer step, and hash the new weights. */
+  async finish(assignment: RoundAssignment, counted: readonly CountedFrame[]): Promise<RoundOutcome> {
+    const { model, round } = this.options;
+    const expected = {
+      round: assignment.round,
+      seed: assignment.seed,
+      totalFloats: this.weights.length,
+      compression: round.compression,
+    };
     // θ_{r+1} is computed beside θ_r and kept pending: until the relay commits it, the round
-    // may still abort (no majority), and then this peer must still hold θ_r.
-    const weights = this.weights.slice();
-    const momentum = this.outer.momentum.slice();
-    if (contributions.length > 0) {
-      const update = aggregate(n, contributions);
-      zeroPadding(update, this.options.model.layout);
-      nesterovStep(weights, momentum, update, this.outer.lr, this.outer.mu);
+    // may still abort, and then this peer must still hold θ_r.
+    const update = roundUpdate(this.weights, this.outer.momentum, counted, expected, model.layout, round);
+    if (!update.ok) {
+      // The relay computes the same from the same frames and aborts the round: θ_r stays.
+      this.pending = null;
+      throw new CodedError('ERR_ROUND_NOT_FINITE', `round ${assignment.round}: ${update.reason}`);
     }
-    const hash = await modelHash(weights, momentum);
-    this.pending = { round: assignment.round, weights, momentum, hash };
-    return { hash, refused };
+    const hash = await modelHash(update.weights, update.momentum);
+    this.pending = { round: assignment.round, weights: update.weights, momentum: update.momentum, hash };
+    return { hash, refused: update.refused };
   }
 
   /**
@@ -168,28 +160,5 @@ export class RoundPeer {
   /** The round aborted: θ_r stays. */
   discard(): void {
     this.pending = null;
-  }
-
-  private decode(assignment: RoundAssignment, bytes: Uint8Array) {
-    const decoded = decodeTensorFrame(bytes);
-    if (!decoded.ok) return decoded;
-    const frame = decoded.value;
-    // A frame for another round, seed or model would silently corrupt the sum.
-    if (
-      frame.kind !== 'pseudo-gradient' ||
-      frame.round !== assignment.round ||
-      frame.seed !== assignment.seed ||
-      frame.paramOffset !== 0 ||
-      frame.paramCount !== this.weights.length
-    ) {
-      const error: FrameError = {
-        code: 'ERR_FRAME_FIELD',
-        message: `${frame.kind} frame for round ${frame.round} seed ${frame.seed} over ${frame.paramCount} parameters; expected round ${assignment.round} seed ${assignment.seed} over ${this.weights.length}`,
-      };
-      return { ok: false as const, error };
-    }
-    const format = inRunFormat(frame, this.options.round.compression);
-    if (!format.ok) return format;
-    return expandFrame(frame);
   }
 }

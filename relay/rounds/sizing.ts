@@ -2,7 +2,7 @@
 // as a peer of median speed needs for H inner steps, and every member is given the steps it
 // can do in that time, so a slow laptop and a fast desktop finish together instead of the
 // desktop idling at the barrier. The aggregate weights each contribution by its tokens
-// (kernels/round/aggregate.ts), so unequal shares are averaged correctly.
+// (protocol/aggregate.ts), so unequal shares are averaged correctly.
 
 export interface Candidate {
   readonly peer: string;

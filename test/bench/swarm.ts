@@ -12,6 +12,7 @@ import { fileTuneCache } from '../../kernels/node/tune-cache-file.ts';
 import { DEFAULT_TRAIN, type TrainConfig } from '../../kernels/train/config.ts';
 import { DEFAULT_MODEL } from '../../protocol/gpt-config.ts';
 import { initParams } from '../../protocol/init-params.ts';
+import { PLAIN_MEAN } from '../../protocol/robust-aggregate.ts';
 import { DEFAULT_BROWN_DIR, ensurePrepared } from '../../relay/datasets/ensure-prepared.ts';
 import { loadSplitTokens, openSplit } from '../../relay/datasets/loader.ts';
 import { readManifest } from '../../relay/datasets/manifest.ts';
@@ -105,6 +106,7 @@ for (const method of config.methods) {
       outerLr: method.outerLr ?? config.outerLr,
       outerMomentum: method.outerMomentum ?? config.outerMomentum,
       compression: method.compression,
+      aggregation: method.aggregation ?? PLAIN_MEAN,
     },
     rounds: config.rounds,
     init,

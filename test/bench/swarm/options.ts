@@ -9,6 +9,7 @@ import {
   validateCompression,
 } from '../../../protocol/compression-settings.ts';
 import { DEFAULT_MODEL, type GptConfig, validateConfig } from '../../../protocol/gpt-config.ts';
+import type { AggregationSettings } from '../../../protocol/robust-aggregate.ts';
 
 export interface MethodSpec {
   readonly name: string;
@@ -16,6 +17,8 @@ export interface MethodSpec {
   /** The outer step for this method; the config's when absent. */
   readonly outerLr?: number;
   readonly outerMomentum?: number;
+  /** How contributions are combined; the plain mean when absent. */
+  readonly aggregation?: AggregationSettings;
 }
 
 export interface SwarmBenchConfig {

@@ -12,6 +12,7 @@ import { randomBatches, Trainer } from '../../../kernels/train/trainer.ts';
 import type { GptConfig } from '../../../protocol/gpt-config.ts';
 import { initParams } from '../../../protocol/init-params.ts';
 import { createRng } from '../../../protocol/rng.ts';
+import { PLAIN_MEAN } from '../../../protocol/robust-aggregate.ts';
 import { brownSample } from '../../helpers/brown-sample.ts';
 import { MemorySplit } from '../../helpers/memory-split.ts';
 import { MemoryNetwork } from '../../helpers/memory-transport.ts';
@@ -43,7 +44,13 @@ function peer(id: string, p: number): RoundPeer {
     train: randomBatches(new MemorySplit(brownSample(2).train, 256), createRng(p)),
     now: () => 0,
   });
-  const round = { innerSteps: 2, outerLr: 0.7, outerMomentum: 0.9, compression: compressor.settings };
+  const round = {
+    innerSteps: 2,
+    outerLr: 0.7,
+    outerMomentum: 0.9,
+    compression: compressor.settings,
+    aggregation: PLAIN_MEAN,
+  };
   return new RoundPeer({
     id,
     noiseStream: p,

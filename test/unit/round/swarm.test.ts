@@ -11,6 +11,7 @@ import { DENSE } from '../../../protocol/compression-settings.ts';
 import type { GptConfig } from '../../../protocol/gpt-config.ts';
 import { initParams } from '../../../protocol/init-params.ts';
 import { modelHash } from '../../../protocol/model-hash.ts';
+import { PLAIN_MEAN } from '../../../protocol/robust-aggregate.ts';
 import { validationLoss } from '../../bench/swarm/evaluate.ts';
 import { shardTokens } from '../../bench/swarm/peer-data.ts';
 import { simulateDiloco } from '../../bench/swarm/simulate-diloco.ts';
@@ -43,7 +44,7 @@ async function run(compression: CompressionSettings, rounds: number, innerSteps:
     model: MODEL,
     shards: shardTokens(sample.train, PEERS, MODEL.vocabSize),
     train: TRAIN,
-    round: { innerSteps, outerLr: 0.7, outerMomentum: 0.9, compression },
+    round: { innerSteps, outerLr: 0.7, outerMomentum: 0.9, compression, aggregation: PLAIN_MEAN },
     rounds,
     init: initParams(MODEL, TRAIN.seed),
     tuneCache: memoryTuneCache(),

@@ -1,6 +1,6 @@
 // The outer Nesterov step matches PyTorch's SGD(nesterov=True) and is pure fp32 arithmetic.
 import { expect, it } from 'vitest';
-import { NesterovOuter } from '../../../kernels/round/outer-optimizer.ts';
+import { NesterovOuter } from '../../../protocol/outer-optimizer.ts';
 import { createRng } from '../../../protocol/rng.ts';
 
 it('follows torch.optim.SGD with Nesterov momentum over several steps', () => {

@@ -2,7 +2,7 @@
 // weighted by the tokens the relay assigned.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { aggregate, type Contribution } from '../../../kernels/round/aggregate.ts';
+import { aggregate, type Contribution } from '../../../protocol/aggregate.ts';
 import { createRng } from '../../../protocol/rng.ts';
 
 function randomContribution(
