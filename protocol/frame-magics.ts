@@ -25,6 +25,8 @@ export const CHUNK_MAGIC = ascii('PLTC');
 export const MESH_AUTH_MAGIC = ascii('PLTM');
 /** ASCII "PLTK": a file of training tokens (token-shard.ts). */
 export const TOKEN_SHARD_MAGIC = ascii('PLTK');
+/** ASCII "PLTS": an author's signed claim of its round frame's hash (frame-claim.ts). */
+export const FRAME_CLAIM_MAGIC = ascii('PLTS');
 
 /** Every magic by format, for the test that keeps them distinct. */
 export const FRAME_MAGICS: Readonly<Record<string, Uint8Array>> = {
@@ -33,6 +35,7 @@ export const FRAME_MAGICS: Readonly<Record<string, Uint8Array>> = {
   chunk: CHUNK_MAGIC,
   'mesh auth frame': MESH_AUTH_MAGIC,
   'token shard': TOKEN_SHARD_MAGIC,
+  'frame claim': FRAME_CLAIM_MAGIC,
 };
 
 /** Whether `bytes` is at least a magic long and starts with `magic`. Never throws. */

@@ -5,7 +5,9 @@
 //   GET  /api/runs                       RunsBody
 //   GET  /api/runs/:id                   RunDetailBody: the summary, the run config, the loss curve
 //   GET  /api/runs/:id/checkpoint        safetensors bytes; CHECKPOINT_*_HEADER name what they hold
-//   POST /api/runs/:id/checkpoint?round  CheckpointUploadBody (201, or 200 when already stored)
+//   PUT  /api/runs/:id/rounds/:r/frames/:peer   a member's frame (FRAME_CLAIM_HEADER: its signed
+//                                        claim); FrameUploadBody (201, or 200 when already held)
+//   GET  /api/runs/:id/rounds/:r/frames/:peer   a counted frame of the last committed round
 //   GET  /api/runs/:id/dataset           the data set's manifest (dataset-manifest.ts)
 //   GET  /api/runs/:id/shards/:n         token-shard bytes (token-shard.ts), with Range requests
 //   GET  /healthz                        HealthBody
@@ -27,6 +29,8 @@ export const RoundInProgress = v.object({
   /** The coordinator's phase, in words: shown, never acted on. */
   phase: v.string(),
   members: Count,
+  /** Epoch milliseconds. */
+  deadline: v.optional(Count),
 });
 
 export const RunSummaryBody = v.object({
@@ -45,6 +49,8 @@ export const RunSummaryBody = v.object({
   checkpoint: v.nullable(v.object({ round: RoundOrNone, modelHash: Sha256Hex })),
   /** Model-hash reports that disagreed with the committed hash since the relay started. */
   hashDisagreements: Count,
+  /** Rounds whose new state the relay's guard refused since the relay started. */
+  rolledBack: Count,
 });
 export type RunSummary = v.InferOutput<typeof RunSummaryBody>;
 
@@ -74,11 +80,11 @@ export const RunConfigPart = v.object({ config: v.unknown() });
 /** What a page reads of a run to draw its loss curve. */
 export const LossCurvePart = v.pick(RunDetailBody, ['loss']);
 
-export const CheckpointUploadBody = v.variant('stored', [
-  v.object({ stored: v.literal(false), reason: v.string() }),
-  v.object({ stored: v.literal(true), round: RoundOrNone, modelHash: Sha256Hex }),
-]);
-export type CheckpointUploadBody = v.InferOutput<typeof CheckpointUploadBody>;
+/** The author's signature of frameClaimMessage(runId, round, sha256(body)), base64url. */
+export const FRAME_CLAIM_HEADER = 'x-potluck-frame-claim';
+
+export const FrameUploadBody = v.object({ stored: v.boolean(), frameHash: Sha256Hex });
+export type FrameUploadBody = v.InferOutput<typeof FrameUploadBody>;
 
 export const HealthBody = v.object({
   ok: v.literal(true),

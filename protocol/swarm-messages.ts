@@ -11,10 +11,12 @@
 //   peer  → capabilities   adapter, memory, measured speed and bandwidth
 //   peer  → ready          the round and model hash it holds
 //   relay → assignment     a round: group, data shard, seed, deadline, model hash
+//   (HTTP)                 the peer uploads its frame with its signed frame claim, and sends
+//                          frame and claim to the group over the mesh
 //   peer  → manifest       (signed) its frame's hash, and which frames of others it holds
-//   relay → decision       the contributions that count: those every survivor holds
-//   peer  → model-hash     (signed) hash of θ_{r+1} after summing the counted set
-//   relay → commit         the committed hash and the signed ledger head
+//   relay → decision       the contributions that count: the valid frames the relay holds
+//   relay → commit         the state the relay computed from them, and the signed ledger head
+//   peer  → model-hash     (signed) the hash the peer computed: a consistency report only
 //   relay → receipt        one signed receipt per credited contribution
 // `wait`, `resync`, `round-aborted` and `error` are the relay's other answers.
 //
@@ -84,7 +86,12 @@ export const Ready = v.object({
   modelHash: v.nullable(Sha256Hex),
 });
 
-export const HeldFrame = v.object({ peer: PeerKey, frameHash: Sha256Hex });
+/**
+ * A frame of another member this peer holds, with the author's signed claim that came with it
+ * (frame-claim.ts): if the relay holds a different frame from that author, the two claims
+ * prove equivocation.
+ */
+export const HeldFrame = v.object({ peer: PeerKey, frameHash: Sha256Hex, claim: Signature });
 
 export const Manifest = v.object({
   type: v.literal('manifest'),
@@ -200,7 +207,7 @@ export const Decision = v.object({
   round: Round,
   /** Sorted by peer id: the order every peer sums in. */
   counted: v.pipe(v.array(CountedEntry), v.maxLength(MAX_GROUP_SIZE)),
-  /** Epoch milliseconds: model hashes after it do not count. */
+  /** Epoch milliseconds: model hashes after it are not looked at. */
   deadline: Count,
 });
 
@@ -215,8 +222,6 @@ export const Commit = v.object({
   round: Round,
   modelHash: Sha256Hex,
   head: v.nullable(SignedHead),
-  /** This peer is asked to upload the weights (POST /api/runs/:id/checkpoint?round=R). */
-  uploadCheckpoint: v.boolean(),
 });
 
 export const Resync = v.object({
@@ -224,13 +229,6 @@ export const Resync = v.object({
   /** The last committed round; -1 before the first (θ_0). */
   round: v.pipe(v.number(), v.safeInteger(), v.minValue(-1)),
   /** The committed hash to fetch (from a peer, else the relay's checkpoint). */
-  modelHash: Sha256Hex,
-});
-
-/** The relay lacks the committed state (its designated uploader left): this peer holds it. */
-export const UploadRequest = v.object({
-  type: v.literal('upload-request'),
-  round: v.pipe(v.number(), v.safeInteger(), v.minValue(0)),
   modelHash: Sha256Hex,
 });
 
@@ -306,7 +304,6 @@ export const RelayMessage = v.variant('type', [
   Decision,
   Commit,
   Resync,
-  UploadRequest,
   RoundAborted,
   ReceiptMessage,
   ErrorMessage,

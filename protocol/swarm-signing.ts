@@ -14,7 +14,8 @@ export interface ManifestFields {
   readonly round: number;
   readonly frameHash: string;
   readonly frameBytes: number;
-  readonly holds: readonly { readonly peer: string; readonly frameHash: string }[];
+  /** With each, the author's signed claim that came with the frame (frame-claim.ts). */
+  readonly holds: readonly { readonly peer: string; readonly frameHash: string; readonly claim: string }[];
   readonly trainLoss: number | null;
 }
 
@@ -28,6 +29,15 @@ export function manifestMessage(runId: string, m: ManifestFields): Uint8Array {
   return encoder.encode(
     `potluck-manifest-v1|${runId}|${m.round}|${m.frameHash}|${m.frameBytes}|${holds}|${loss}`,
   );
+}
+
+/**
+ * An author's claim that its contribution to `round` is the frame hashing to `frameHash`. It
+ * travels with the frame (to the relay, and to every peer over the mesh), so two different
+ * frames from one author in one round are proven by two of these signatures: equivocation.
+ */
+export function frameClaimMessage(runId: string, round: number, frameHash: string): Uint8Array {
+  return encoder.encode(`potluck-frame-v1|${runId}|${round}|${frameHash}`);
 }
 
 /** The hash of θ_{r+1} a peer computed after summing the counted set. */

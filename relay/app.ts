@@ -1,7 +1,8 @@
 // The relay's HTTP side as a Hono app, apart from any server: tests call
 // `app.request()` without a port, and relay/server.ts serves it and routes WebSocket
-// upgrades (`/swarm`, `/signal`) next to it. No gradient ever passes through here; the only
-// large bodies are checkpoints and token shards, both checked or bounded.
+// upgrades (`/swarm`, `/signal`) next to it. The only large bodies are round frames (bounded
+// by the run's frame size, and checked by the coordinator) and the checkpoints and shards the
+// relay serves.
 import { serveStatic } from '@hono/node-server/serve-static';
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
@@ -25,10 +26,10 @@ export function createApp(options: AppOptions): Hono {
   const { run, metrics, webDir } = options;
   const app = new Hono();
   app.use('*', relaySecurityHeaders());
-  // Only checkpoint uploads carry a body of any size; everything else is bounded small.
+  // Only frame uploads carry a body of any size, and no more than a frame; the rest is small.
   app.use('/api/*', async function limitBodies(c, next) {
-    const isCheckpoint = c.req.method === 'POST' && c.req.path.endsWith('/checkpoint');
-    const maxSize = isCheckpoint ? run.maxCheckpointBytes : 16 * 1024;
+    const isFrame = c.req.method === 'PUT' && /\/rounds\/[^/]+\/frames\/[^/]+$/.test(c.req.path);
+    const maxSize = isFrame ? run.maxFrameBytes : 16 * 1024;
     return bodyLimit({
       maxSize,
       onError: () => {

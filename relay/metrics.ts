@@ -8,7 +8,6 @@ export interface RelayMetrics {
   readonly roundsCommitted: Counter;
   readonly creditedFlops: Counter;
   readonly creditedTokens: Counter;
-  readonly hashDisagreements: Counter;
 }
 
 export function createRelayMetrics(): RelayMetrics {
@@ -26,11 +25,6 @@ export function createRelayMetrics(): RelayMetrics {
       help: 'Training FLOPs credited (6 x parameters x tokens) since the relay started',
       registers: [registry],
     }),
-    hashDisagreements: new Counter({
-      name: 'potluck_model_hash_disagreements_total',
-      help: 'Model-hash reports that differed from the committed hash (those peers were told to resync)',
-      registers: [registry],
-    }),
     creditedTokens: new Counter({
       name: 'potluck_credited_tokens_total',
       help: 'Training tokens credited since the relay started',
@@ -42,6 +36,22 @@ export function createRelayMetrics(): RelayMetrics {
 /** Gauges of the run's live state, read at scrape time. */
 export function observeRun(metrics: RelayMetrics, run: () => RelayRun | null): void {
   const { registry } = metrics;
+  new Gauge({
+    name: 'potluck_model_hash_disagreements',
+    help: 'Model-hash reports that differed from the state the relay committed, since it started',
+    registers: [registry],
+    collect() {
+      this.set(run()?.summary().hashDisagreements ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'potluck_rounds_rolled_back',
+    help: 'Rounds whose new state the relay refused on its validation loss, since it started',
+    registers: [registry],
+    collect() {
+      this.set(run()?.summary().rolledBack ?? 0);
+    },
+  });
   new Gauge({
     name: 'potluck_swarm_peers',
     help: 'Authenticated volunteers connected to /swarm',

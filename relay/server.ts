@@ -73,9 +73,8 @@ export async function startRelay(options: RelayOptions): Promise<RelayHandle> {
       checkpointDir: join(stateDir, 'checkpoints'),
       clock,
       log,
-      onCommitted: (record, disagreeing) => {
+      onCommitted: (record) => {
         metrics.roundsCommitted.inc();
-        metrics.hashDisagreements.inc(disagreeing);
         for (const credit of record.credits) {
           metrics.creditedFlops.inc(Number(credit.flops));
           metrics.creditedTokens.inc(credit.tokens);

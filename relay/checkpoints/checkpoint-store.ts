@@ -1,9 +1,8 @@
 // Committed round states on disk (weights + outer momentum, protocol/round-state-file.ts),
-// one safetensors file per model hash, so `/api/runs/:id/checkpoint` can serve the newest one
-// a late joiner or a downloader needs. The relay never computes weights after θ_0 (no
-// gradients pass through it): a peer that reported the committed hash uploads them, and the
-// upload is kept only if it hashes to that committed hash. Files are written to a temporary
-// name and renamed, so a crash never leaves half a checkpoint.
+// one safetensors file per committed round, so `/api/runs/:id/checkpoint` can serve the newest
+// one a late joiner or a downloader needs, and the relay can resume, or roll back to one of
+// the last few. The relay computes every state itself (relay/rounds/coordinator.ts). Files are
+// written to a temporary name and renamed, so a crash never leaves half a checkpoint.
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { GptConfig } from '../../protocol/gpt-config.ts';
@@ -19,8 +18,6 @@ export type CheckpointCheck =
   | { ok: true; state: RoundState }
   | { ok: false; code: 'ERR_CHECKPOINT_INVALID' | 'ERR_CHECKPOINT_HASH'; message: string };
 
-/** Keep this many newest checkpoints; older ones are deleted. */
-const KEEP = 3;
 const NAME = /^round-(\d{8})-([0-9a-f]{64})\.safetensors$/;
 
 export class CheckpointStore {
@@ -30,9 +27,11 @@ export class CheckpointStore {
     private readonly dir: string,
     private readonly model: GptConfig,
     private stored: StoredCheckpoint[],
+    /** Keep this many newest checkpoints; older ones are deleted. */
+    private readonly keep: number,
   ) {}
 
-  static async open(dir: string, model: GptConfig): Promise<CheckpointStore> {
+  static async open(dir: string, model: GptConfig, keep = 3): Promise<CheckpointStore> {
     await mkdir(dir, { recursive: true });
     const stored: StoredCheckpoint[] = [];
     for (const name of await readdir(dir)) {
@@ -41,7 +40,7 @@ export class CheckpointStore {
         stored.push({ round: Number(match[1]) - 1, modelHash: match[2] as string, file: join(dir, name) });
     }
     stored.sort((a, b) => a.round - b.round);
-    return new CheckpointStore(dir, model, stored);
+    return new CheckpointStore(dir, model, stored, Math.max(1, keep));
   }
 
   /** The newest stored checkpoint, or null. */
@@ -57,6 +56,14 @@ export class CheckpointStore {
     return new Uint8Array(await readFile(checkpoint.file));
   }
 
+  /** The newest kept state that hashes to `hash`, checked, or null. */
+  async load(hash: string): Promise<RoundState | null> {
+    const stored = this.stored.filter((c) => c.modelHash === hash).pop();
+    if (!stored) return null;
+    const checked = await this.check(await this.read(stored), hash);
+    return checked.ok ? checked.state : null;
+  }
+
   /** Parses `bytes` as this run's round state and checks that it hashes to `expectedHash`. */
   async check(bytes: Uint8Array, expectedHash: string): Promise<CheckpointCheck> {
     const decoded = await decodeRoundState(this.model, bytes, expectedHash);
@@ -66,9 +73,8 @@ export class CheckpointStore {
   }
 
   /**
-   * Stores a state already checked to hash to `hash` (round -1 is θ_0). Saves run one at a
-   * time: two peers may upload the same state at once (the designated uploader and one asked
-   * later), and the second must find the first's file, not race it for the same name.
+   * Stores a state known to hash to `hash` (round -1 is θ_0). Saves run one at a time, so two
+   * saves of one state find each other's file rather than race for its name.
    */
   save(round: number, hash: string, state: RoundState): Promise<StoredCheckpoint> {
     const saved = this.saving.then(() => this.write(round, hash, state));
@@ -86,7 +92,7 @@ export class CheckpointStore {
     await rename(temporary, file);
     const stored = { round, modelHash: hash, file };
     this.stored = [...this.stored.filter((c) => c.file !== file), stored].sort((a, b) => a.round - b.round);
-    while (this.stored.length > KEEP) {
+    while (this.stored.length > this.keep) {
       const old = this.stored.shift() as StoredCheckpoint;
       await rm(old.file, { force: true });
     }

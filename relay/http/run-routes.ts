@@ -10,10 +10,13 @@ import type { ErrorBody } from '../../protocol/http-body.ts';
 import {
   CHECKPOINT_HASH_HEADER,
   CHECKPOINT_ROUND_HEADER,
-  type CheckpointUploadBody,
+  FRAME_CLAIM_HEADER,
+  type FrameUploadBody,
   type RunDetailBody,
   type RunsBody,
 } from '../../protocol/run-api.ts';
+import { unreachable } from '../../protocol/unreachable.ts';
+import { Coordinator } from '../rounds/coordinator.ts';
 import type { RelayRun } from '../run/relay-run.ts';
 import { parseByteRange } from './byte-range.ts';
 
@@ -50,25 +53,45 @@ export function runRoutes(run: RelayRun): Hono {
     return c.body(await run.checkpoints.read(latest));
   });
 
-  // A peer that reported the committed hash uploads the weights it holds; they are kept only
-  // if they hash to a committed hash, so the uploader needs no trust.
-  routes.post('/:id/checkpoint', async (c) => {
+  // A member's frame for the open round, signed by its author (relay/rounds/round-frames.ts).
+  // The body limit (app.ts) is the run's frame size; the coordinator checks the rest.
+  routes.put('/:id/rounds/:round/frames/:peer', async (c) => {
     known(c.req.param('id'));
-    const roundText = c.req.query('round') ?? '';
-    if (!/^(-1|0|[1-9]\d{0,9})$/.test(roundText))
-      throw new HTTPException(400, { message: 'round must be a round number (-1 for the initial state)' });
-    const round = Number(roundText);
-    const expected = run.committedHash(round);
-    if (expected === null) throw new HTTPException(409, { message: `round ${round} is not committed` });
-    if (run.checkpoints.has(expected))
-      return c.json({ stored: false, reason: 'already stored' } satisfies CheckpointUploadBody);
+    const coordinator = roundsOnly(run);
+    const round = roundParam(c.req.param('round'));
+    const claim = c.req.header(FRAME_CLAIM_HEADER) ?? '';
     const bytes = new Uint8Array(await c.req.arrayBuffer());
-    const checked = await run.checkpoints.check(bytes, expected);
-    if (!checked.ok)
-      return c.json({ error: { code: checked.code, message: checked.message } } satisfies ErrorBody, 422);
-    await run.checkpoints.save(round, expected, checked.state);
-    run.log.info({ round, modelHash: expected }, 'checkpoint stored');
-    return c.json({ stored: true, round, modelHash: expected } satisfies CheckpointUploadBody, 201);
+    const outcome = await coordinator.upload(c.req.param('peer'), round, bytes, claim);
+    switch (outcome.kind) {
+      case 'stored':
+        return c.json({ stored: true, frameHash: outcome.frameHash } satisfies FrameUploadBody, 201);
+      case 'duplicate':
+        return c.json({ stored: false, frameHash: outcome.frameHash } satisfies FrameUploadBody);
+      case 'equivocation':
+        return c.json(
+          {
+            error: { code: 'ERR_EQUIVOCATION', message: 'a different frame was signed for this round: the key is excluded' },
+          } satisfies ErrorBody,
+          409,
+        );
+      case 'refused':
+        return c.json({ error: { code: outcome.code, message: outcome.message } } satisfies ErrorBody, outcome.status);
+      default:
+        return unreachable(outcome, 'upload outcome');
+    }
+  });
+
+  // A counted frame of the last committed round, for a peer whose mesh copy is missing or
+  // differs from the one the relay counted.
+  routes.get('/:id/rounds/:round/frames/:peer', (c) => {
+    known(c.req.param('id'));
+    const round = roundParam(c.req.param('round'));
+    const held = roundsOnly(run).committedFrames;
+    const frame = held?.round === round ? held.frames.get(c.req.param('peer')) : undefined;
+    if (!frame) throw new HTTPException(404, { message: `no counted frame of that peer in round ${round}` });
+    c.header('content-type', 'application/octet-stream');
+    c.header('cache-control', 'public, max-age=3600, immutable');
+    return c.body(frame.slice());
   });
 
   routes.get('/:id/dataset', (c) => {
@@ -118,4 +141,16 @@ async function readSlice(file: string, start: number, length: number): Promise<U
   } finally {
     await handle.close();
   }
+}
+
+function roundsOnly(run: RelayRun): Coordinator {
+  if (!(run.coordinator instanceof Coordinator))
+    throw new HTTPException(404, { message: 'this run is pipeline parallel: it has no round frames' });
+  return run.coordinator;
+}
+
+/** One spelling per round number, so a cache sees one URL for it. */
+function roundParam(text: string): number {
+  if (!/^(0|[1-9]\d{0,9})$/.test(text)) throw new HTTPException(400, { message: 'round must be a round number' });
+  return Number(text);
 }

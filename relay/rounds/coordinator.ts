@@ -1,24 +1,35 @@
 // The round state machine on the relay (docs/ARCHITECTURE.md, "One training round"):
 //
-//   idle ──(minPeers ready, after gatherMs)──▶ training ──(all manifests, or deadline)──▶
-//   hashing ──(all hashes, or hash deadline)──▶ committing ──▶ idle
+//   idle ──(minPeers ready, after gatherMs)──▶ training ──(every frame in; or a quorum of
+//   them plus graceMs; or the deadline)──▶ deciding ──▶ idle
 //
-// Opening a round assigns each member a shard and a number of inner steps sized by its speed.
-// Closing it fixes the contributions every summing peer holds (decide.ts), then commits the
-// model hash a majority reports and writes the credits in one ledger transaction. A peer
-// that stops answering is simply not waited for past a deadline; its unused shard returns to
-// the pool. Credits are computed here, from what was assigned and counted, never claimed.
+// Opening a round assigns each member a shard and a number of inner steps sized by the speed
+// the relay measured (claims are not used). Each member uploads its frame with a signed claim
+// (round-frames.ts) and sends a signed manifest. Deciding counts the valid frames the relay
+// holds from members that sent a manifest naming them, minus proven equivocators; the relay
+// then computes θ_{r+1} itself with the peers' own arithmetic (protocol/round-update.ts),
+// scores it on a held-out batch (state-guard.ts), and commits it with the credits in one
+// ledger transaction. No head count of peers decides anything: peers' hash reports are only
+// compared with the committed hash. A member that did not get a contribution counted is
+// benched with back-off (benching.ts).
 
+import { modelHash } from '../../protocol/model-hash.ts';
 import { trainingFlops } from '../../protocol/model-flops.ts';
+import type { ParamLayout } from '../../protocol/param-layout.ts';
 import { deriveSeed } from '../../protocol/random-k.ts';
+import type { AggregationReport } from '../../protocol/robust-aggregate.ts';
+import type { RoundState } from '../../protocol/round-state-file.ts';
+import { type CountedFrame, roundUpdate } from '../../protocol/round-update.ts';
 import { innerLearningRate, type RunConfig } from '../../protocol/run-config.ts';
 import type { RelayMessage } from '../../protocol/swarm-messages.ts';
 import type { Clock } from '../clock.ts';
 import type { Logger } from '../logger.ts';
 import type { SwarmCoordinator } from '../swarm/swarm-coordinator.ts';
-import { decideCounted, type ManifestSummary, tallyHashes } from './decide.ts';
+import { Benching } from './benching.ts';
+import { type EquivocationProof, RoundFrames, type UploadOutcome } from './round-frames.ts';
 import type { ShardPool, TokenRange } from './shard-pool.ts';
 import { sizeRound } from './sizing.ts';
+import { type KeptState, StateGuard } from './state-guard.ts';
 
 /** What the coordinator needs of a connected, authenticated peer. */
 export interface PeerLink {
@@ -37,7 +48,7 @@ export interface CreditLine {
   readonly tokens: number;
   /** 6 x parameters x tokens. */
   readonly flops: bigint;
-  /** GPU time as the relay saw it: from the assignment to the manifest (not a claim). */
+  /** GPU time as the relay saw it: from the assignment to the frame's upload (not a claim). */
   readonly busyMs: number;
 }
 
@@ -58,27 +69,36 @@ export interface CommitOutcome {
 /** The ledger as the coordinator uses it: one transaction per round. */
 export type CommitRound = (record: CommitRecord) => Promise<CommitOutcome>;
 
+/** Where the relay keeps the states it commits (relay/checkpoints/checkpoint-store.ts). */
+export interface StateStore {
+  save(round: number, hash: string, state: RoundState): Promise<unknown>;
+  /** A kept state by hash, or null. */
+  load(hash: string): Promise<RoundState | null>;
+}
+
 export interface CoordinatorOptions {
   readonly config: RunConfig;
   readonly configHash: string;
-  /** Real parameters of the model (padding excluded): what credits count. */
-  readonly paramCount: number;
-  /** Expected bytes of one contribution frame, for the transfer part of the deadline. */
+  readonly runId: string;
+  readonly layout: ParamLayout;
+  /** Bytes of one contribution frame in the run's format: uploads above it are refused. */
   readonly frameBytes: number;
-  /** The last committed round (-1 before the first) and its model hash (θ_0's before it). */
+  /** The last committed round (-1 before the first), its model hash and its state. */
   readonly committed: { readonly round: number; readonly modelHash: string };
+  readonly state: RoundState;
+  readonly states: StateStore;
+  /** Validation loss of a state on the guard's held-out batch; null when the guard is off. */
+  readonly validate: ((weights: Float32Array) => number) | null;
   readonly pool: ShardPool;
   readonly commit: CommitRound;
   readonly clock: Clock;
   readonly log: Logger;
-  /** Called after every commit (metrics, the API's progress, checkpoint requests). */
-  /** Whether the relay still lacks the checkpoint of `hash` (late joiners need it). */
-  readonly needsCheckpoint?: (hash: string) => boolean;
-  /** Called after every commit with who reported the committed hash and who another one. */
-  readonly onCommitted?: (
-    record: CommitRecord,
-    votes: { agreeing: readonly string[]; disagreeing: readonly string[] },
-  ) => void;
+  /** Keys proven to equivocate earlier: never seated. */
+  readonly excluded?: ReadonlySet<string>;
+  readonly onEquivocation?: (proof: EquivocationProof) => void;
+  /** Called after every commit with the peers whose reported hash disagreed so far. */
+  readonly onCommitted?: (record: CommitRecord) => void;
+  readonly onRolledBack?: (round: number, toRound: number, reason: string) => void;
 }
 
 interface PeerState {
@@ -98,36 +118,48 @@ interface Member {
   readonly tokens: number;
 }
 
+interface Manifest {
+  readonly frameHash: string;
+  readonly holds: readonly ManifestInput['holds'][number][];
+  readonly trainLoss: number | null;
+}
+
 interface OpenRound {
   readonly round: number;
   readonly seed: number;
   readonly members: Map<string, Member>;
-  phase: 'training' | 'hashing' | 'committing';
+  phase: 'training' | 'deciding';
   readonly openedAt: number;
-  manifests: Map<string, ManifestSummary & { trainLoss: number | null; arrivedAt: number }>;
-  counted: string[];
-  summers: Set<string>;
-  hashes: Map<string, string>;
+  readonly deadline: number;
+  readonly frames: RoundFrames;
+  readonly manifests: Map<string, Manifest>;
+  readonly equivocators: Set<string>;
   timer: unknown;
+  graceTimer: unknown;
 }
 
 export interface ManifestInput {
   readonly round: number;
   readonly frameHash: string;
-  readonly holds: readonly { readonly peer: string; readonly frameHash: string }[];
+  readonly holds: readonly { readonly peer: string; readonly frameHash: string; readonly claim: string }[];
   readonly trainLoss: number | null;
 }
 
-const UPLOAD_ASK_INTERVAL_MS = 10_000;
+/** The frames of the last committed round, for peers that lack one (GET .../frames/:peer). */
+export interface CommittedFrames {
+  readonly round: number;
+  readonly frames: ReadonlyMap<string, Uint8Array>;
+}
+
 /**
  * A peer told to resync (it missed a round, or joined during one) is waited for this long before
- * the next round opens without it. Rounds of a small model commit every few seconds; without the
- * wait the peers in the last round would say ready and start the next one before a peer that
- * must download the state could, again and again. Bounded, so a peer that never comes back costs
- * each round at most this, and only once (missedCatchUp).
+ * the next round opens without it. Bounded, so a peer that never comes back costs each round at
+ * most this, and only once (missedCatchUp).
  */
 export const CATCH_UP_WAIT_MS = 10_000;
 const CATCH_UP_POLL_MS = 250;
+/** Uplink claims are only used for the transfer part of the deadline, and bounded there. */
+export const UPLINK_BOUNDS = { min: 100_000, max: 1e9 } as const;
 
 export class Coordinator implements SwarmCoordinator {
   readonly kind = 'rounds';
@@ -135,21 +167,45 @@ export class Coordinator implements SwarmCoordinator {
   private current: OpenRound | null = null;
   private gatherTimer: unknown = null;
   private committed: { round: number; modelHash: string };
+  private state: RoundState;
   private closed = false;
-  /** When an upload of the committed state was last asked for, by hash: ask at most every 10 s. */
-  private uploadAsked = new Map<string, number>();
+  private readonly guard: StateGuard | null = null;
+  private readonly benching = new Benching();
+  private readonly excluded: Set<string>;
+  /** Tokens per second the relay measured per peer key: assignment to upload. */
+  private readonly measured = new Map<string, number>();
+  private lastFrames: CommittedFrames | null = null;
+  /** Rounds whose new state the guard refused. */
+  rolledBack = 0;
+  /** Hash reports that differed from the committed hash. */
+  hashDisagreements = 0;
 
-  constructor(private readonly options: CoordinatorOptions) {
+  constructor(
+    private readonly options: CoordinatorOptions,
+    initialValLoss: number | null = null,
+  ) {
     this.committed = { ...options.committed };
+    this.state = options.state;
+    this.excluded = new Set(options.excluded ?? []);
+    const { guard } = options.config;
+    if (options.validate && initialValLoss !== null)
+      this.guard = new StateGuard(guard.rollbackMargin, guard.keepCheckpoints, {
+        ...this.committed,
+        valLoss: initialValLoss,
+      });
   }
 
   get lastCommitted(): { readonly round: number; readonly modelHash: string } {
     return this.committed;
   }
 
+  get committedFrames(): CommittedFrames | null {
+    return this.lastFrames;
+  }
+
   get roundInProgress(): { round: number; phase: string; members: number; deadline?: number } | null {
     const c = this.current;
-    return c ? { round: c.round, phase: c.phase, members: c.members.size } : null;
+    return c ? { round: c.round, phase: c.phase, members: c.members.size, deadline: c.deadline } : null;
   }
 
   get connectedPeers(): number {
@@ -157,6 +213,10 @@ export class Coordinator implements SwarmCoordinator {
   }
 
   join(link: PeerLink): void {
+    if (this.excluded.has(link.id)) {
+      link.send({ type: 'wait', reason: 'this key was proven to equivocate and is excluded', retryAt: null });
+      return;
+    }
     this.peers.set(link.id, { link, speed: null, ready: false, catchingUpSince: null, missedCatchUp: false });
   }
 
@@ -178,7 +238,6 @@ export class Coordinator implements SwarmCoordinator {
     peer.ready = true;
     peer.catchingUpSince = null;
     peer.missedCatchUp = false;
-    this.askForCheckpoint(peer);
     if (this.current) {
       if (!this.current.members.has(id))
         peer.link.send({ type: 'wait', reason: `round ${this.current.round} is in progress`, retryAt: null });
@@ -187,24 +246,34 @@ export class Coordinator implements SwarmCoordinator {
     this.scheduleOpen();
   }
 
+  /** A member's frame upload (HTTP), with its signed claim. */
+  async upload(id: string, round: number, bytes: Uint8Array, claim: string): Promise<UploadOutcome> {
+    const c = this.current;
+    if (c?.phase !== 'training' || round !== c.round || !c.members.has(id))
+      return { kind: 'refused', status: 403, code: 'ERR_NOT_A_MEMBER', message: `not a member of an open round ${round}` };
+    const outcome = await c.frames.upload(id, bytes, claim, () => this.options.clock.now());
+    if (outcome.kind === 'equivocation') this.equivocated(c, outcome.proof);
+    else if (outcome.kind === 'stored') this.progress(c);
+    return outcome;
+  }
+
   manifest(id: string, input: ManifestInput): void {
     const c = this.current;
     if (c?.phase !== 'training' || input.round !== c.round || !c.members.has(id) || c.manifests.has(id))
       return;
     c.manifests.set(id, {
       frameHash: input.frameHash,
-      holds: new Map(input.holds.filter((h) => c.members.has(h.peer)).map((h) => [h.peer, h.frameHash])),
+      holds: input.holds.filter((h) => c.members.has(h.peer) && h.peer !== id),
       trainLoss: input.trainLoss,
-      arrivedAt: this.options.clock.now(),
     });
-    if (c.manifests.size === this.liveMembers(c).length) this.decide(c);
+    this.progress(c);
   }
 
+  /** A consistency report: the relay committed what it computed; a differing peer resyncs. */
   modelHash(id: string, round: number, hash: string): void {
-    const c = this.current;
-    if (c?.phase !== 'hashing' || round !== c.round || !c.summers.has(id) || c.hashes.has(id)) return;
-    c.hashes.set(id, hash);
-    if ([...c.summers].every((s) => c.hashes.has(s) || !this.peers.has(s))) void this.finalize(c);
+    if (round !== this.committed.round || hash === this.committed.modelHash) return;
+    this.hashDisagreements++;
+    this.options.log.warn({ round, peer: id, hash, committed: this.committed.modelHash }, 'peer computed another state');
   }
 
   /** Pipeline steps have no place in a rounds run; the session refuses them first. */
@@ -214,26 +283,16 @@ export class Coordinator implements SwarmCoordinator {
   leave(id: string): void {
     this.peers.delete(id);
     const c = this.current;
-    if (!c?.members.has(id)) return;
-    if (c.phase === 'training' && c.manifests.size === this.liveMembers(c).length) this.decide(c);
-    else if (c.phase === 'hashing' && [...c.summers].every((s) => c.hashes.has(s) || !this.peers.has(s)))
-      void this.finalize(c);
+    if (c?.members.has(id)) this.progress(c);
   }
 
   close(): void {
     this.closed = true;
     this.options.clock.clearTimeout(this.gatherTimer);
-    if (this.current) this.options.clock.clearTimeout(this.current.timer);
-  }
-
-  /** A synced peer is asked to upload the committed state when the relay does not hold it. */
-  private askForCheckpoint(peer: PeerState): void {
-    const { round, modelHash } = this.committed;
-    if (round < 0 || !this.options.needsCheckpoint?.(modelHash)) return;
-    const now = this.options.clock.now();
-    if (now - (this.uploadAsked.get(modelHash) ?? Number.NEGATIVE_INFINITY) < UPLOAD_ASK_INTERVAL_MS) return;
-    this.uploadAsked.set(modelHash, now);
-    peer.link.send({ type: 'upload-request', round, modelHash });
+    if (this.current) {
+      this.options.clock.clearTimeout(this.current.timer);
+      this.options.clock.clearTimeout(this.current.graceTimer);
+    }
   }
 
   private catchUp(peer: PeerState): void {
@@ -254,8 +313,35 @@ export class Coordinator implements SwarmCoordinator {
     return waiting;
   }
 
-  private liveMembers(c: OpenRound): string[] {
-    return [...c.members.keys()].filter((id) => this.peers.has(id) || c.manifests.has(id));
+  /** Members whose frame and manifest are both in, naming the same frame. */
+  private complete(c: OpenRound): string[] {
+    return [...c.members.keys()].filter((id) => {
+      const frame = c.frames.get(id);
+      return frame !== undefined && c.manifests.get(id)?.frameHash === frame.frameHash && !c.equivocators.has(id);
+    });
+  }
+
+  /**
+   * Decide now when every member still connected is complete; start the grace period once a
+   * quorum of the members is: a member that is silent (or slow on purpose) costs the round at
+   * most graceMs beyond the others.
+   */
+  private progress(c: OpenRound): void {
+    if (this.current !== c || c.phase !== 'training') return;
+    const complete = this.complete(c);
+    const waitingFor = [...c.members.keys()].filter(
+      (id) => this.peers.has(id) && !c.equivocators.has(id) && !complete.includes(id),
+    );
+    if (waitingFor.length === 0) {
+      void this.decide(c);
+      return;
+    }
+    const { quorum, graceMs } = this.options.config.schedule;
+    if (c.graceTimer === null && complete.length >= Math.ceil(quorum * c.members.size)) {
+      const { clock } = this.options;
+      const wait = Math.max(0, Math.min(graceMs, c.deadline - clock.now()));
+      c.graceTimer = clock.setTimeout(() => void this.decide(c), wait);
+    }
   }
 
   private scheduleOpen(): void {
@@ -281,15 +367,25 @@ export class Coordinator implements SwarmCoordinator {
 
   private open(): void {
     const { config, clock, pool, log } = this.options;
-    const candidates = [...this.peers.values()].filter((p) => p.ready);
+    const round = this.committed.round + 1;
+    const ready = [...this.peers.values()].filter((p) => p.ready);
+    const benched = ready.filter((p) => this.benching.benched(p.link.id, round));
+    const candidates = ready.filter((p) => !this.benching.benched(p.link.id, round));
+    for (const p of benched)
+      p.link.send({
+        type: 'wait',
+        reason: `benched until round ${this.benching.until(p.link.id)}: missed an earlier round's deadline`,
+        retryAt: null,
+      });
     if (this.current || candidates.length < config.schedule.minPeers) return;
     const { batchSize: B, seqLen: T } = config.inner;
     const tokensPerStep = B * T;
+    // Only what the relay measured sizes a share: a claim of 1e6 tokens/s earns nothing here.
     const sizing = sizeRound(
       candidates.map((p) => ({
         peer: p.link.id,
-        tokensPerSec: p.speed?.tokensPerSec ?? 0,
-        uplinkBytesPerSec: p.speed?.uplinkBytesPerSec ?? 0,
+        tokensPerSec: this.measured.get(p.link.id) ?? 0,
+        uplinkBytesPerSec: 0,
       })),
       {
         ...config.schedule,
@@ -298,7 +394,6 @@ export class Coordinator implements SwarmCoordinator {
         minMembers: config.schedule.minPeers,
       },
     );
-    const round = this.committed.round + 1;
     const members = new Map<string, Member>();
     // No round is in progress, so no range is held: a spent epoch can roll over now.
     pool.rollUnlessServes(sizing.shares.length, tokensPerStep + 1);
@@ -315,19 +410,26 @@ export class Coordinator implements SwarmCoordinator {
       members.set(share.peer, { shard, innerSteps, tokens: innerSteps * tokensPerStep });
     }
     if (members.size === 0) return;
+    const seed = deriveSeed(config.seed, round);
     const deadline = clock.now() + this.roundMillis(sizing.innerSeconds, members.size, candidates);
     const c: OpenRound = {
       round,
-      seed: deriveSeed(config.seed, round),
+      seed,
       members,
       openedAt: clock.now(),
+      deadline,
       phase: 'training',
+      frames: new RoundFrames(
+        this.options.runId,
+        { round, seed, totalFloats: this.options.layout.totalFloats, compression: config.round.compression },
+        this.options.frameBytes,
+      ),
       manifests: new Map(),
-      counted: [],
-      summers: new Set(),
-      hashes: new Map(),
-      timer: clock.setTimeout(() => this.decide(c), deadline - clock.now()),
+      equivocators: new Set(),
+      timer: null,
+      graceTimer: null,
     };
+    c.timer = clock.setTimeout(() => void this.decide(c), deadline - clock.now());
     this.current = c;
     const group = [...members].map(([peer, m]) => ({
       peer,
@@ -343,7 +445,7 @@ export class Coordinator implements SwarmCoordinator {
         round,
         configHash: this.options.configHash,
         modelHash: this.committed.modelHash,
-        seed: c.seed,
+        seed,
         group,
         shard: m.shard,
         innerSteps: m.innerSteps,
@@ -353,125 +455,217 @@ export class Coordinator implements SwarmCoordinator {
     }
     for (const id of sizing.waiting)
       this.peers.get(id)?.link.send({ type: 'wait', reason: 'not in this round’s group', retryAt: deadline });
-    log.info({ round, members: members.size, deadline }, 'round opened');
+    log.info({ round, members: members.size, benched: benched.length, deadline }, 'round opened');
   }
 
   /** Expected inner time with slack, plus the all-gather over the slowest uplink, clamped. */
   private roundMillis(innerSeconds: number, groupSize: number, candidates: readonly PeerState[]): number {
     const { schedule } = this.options.config;
-    const uplinks = candidates.map((p) => p.speed?.uplinkBytesPerSec ?? 0).filter((u) => u > 0);
+    const uplinks = candidates.map((p) =>
+      Math.min(UPLINK_BOUNDS.max, Math.max(UPLINK_BOUNDS.min, p.speed?.uplinkBytesPerSec ?? 1e6)),
+    );
     const slowestUplink = uplinks.length > 0 ? Math.min(...uplinks) : 1e6;
     const transferSeconds = (this.options.frameBytes * Math.max(0, groupSize - 1)) / slowestUplink;
     const ms = 1000 * schedule.deadlineSlack * (innerSeconds + transferSeconds);
     return Math.round(Math.min(schedule.maxRoundMs, Math.max(schedule.minRoundMs, ms)));
   }
 
-  private decide(c: OpenRound): void {
-    if (this.current !== c || c.phase !== 'training') return;
-    const { clock, config } = this.options;
-    clock.clearTimeout(c.timer);
-    const { counted, summers } = decideCounted(c.manifests);
-    if (counted.length === 0) {
-      this.abort(
-        c,
-        c.manifests.size === 0 ? 'no manifest arrived before the deadline' : 'no frame is held by a majority',
-      );
-      return;
-    }
-    c.phase = 'hashing';
-    c.counted = [...counted];
-    c.summers = new Set(summers);
-    const deadline = clock.now() + config.schedule.hashTimeoutMs;
-    const decision: RelayMessage = {
-      type: 'decision',
+  private equivocated(c: OpenRound, proof: EquivocationProof): void {
+    if (c.equivocators.has(proof.author)) return;
+    c.equivocators.add(proof.author);
+    this.excluded.add(proof.author);
+    this.options.log.warn(
+      { round: c.round, author: proof.author, reportedBy: proof.reportedBy, claims: proof.claims },
+      'equivocation proven: the author is excluded',
+    );
+    this.options.onEquivocation?.(proof);
+    this.peers.get(proof.author)?.link.send({
+      type: 'round-aborted',
       round: c.round,
-      counted: counted.map((peer) => ({
-        peer,
-        tokens: (c.members.get(peer) as Member).tokens,
-        frameHash: (c.manifests.get(peer) as ManifestSummary).frameHash,
-      })),
-      deadline,
-    };
-    for (const id of c.manifests.keys()) this.peers.get(id)?.link.send(decision);
-    c.timer = clock.setTimeout(() => void this.finalize(c), config.schedule.hashTimeoutMs);
+      reason: 'two different frames signed for one round: this key is excluded',
+    });
   }
 
-  private async finalize(c: OpenRound): Promise<void> {
-    if (this.current !== c || c.phase !== 'hashing') return;
-    const { clock, log, paramCount } = this.options;
+  private async decide(c: OpenRound): Promise<void> {
+    if (this.current !== c || c.phase !== 'training') return;
+    const { clock, log, config, layout } = this.options;
+    c.phase = 'deciding';
     clock.clearTimeout(c.timer);
-    c.phase = 'committing';
-    const tally = tallyHashes(c.hashes);
-    if (!tally.winner) {
-      if (c.hashes.size > 0)
-        log.warn({ round: c.round, hashes: Object.fromEntries(c.hashes) }, 'model hashes split');
-      this.abort(c, c.hashes.size === 0 ? 'no model hash arrived' : 'no majority on the model hash');
+    clock.clearTimeout(c.graceTimer);
+    // Frames peers received over the mesh that differ from the relay's copy: proof or nothing.
+    for (const [reporter, manifest] of c.manifests)
+      for (const held of manifest.holds) {
+        if (c.equivocators.has(held.peer)) continue;
+        const proof = await c.frames.checkReport(reporter, held.peer, held.frameHash, held.claim);
+        if (proof) this.equivocated(c, proof);
+      }
+    const counted = this.complete(c).sort();
+    if (counted.length === 0) {
+      this.abort(c, c.manifests.size === 0 ? 'no manifest arrived before the deadline' : 'no valid frame arrived');
       return;
     }
-    const losses = [...c.manifests.values()].map((m) => m.trainLoss).filter((l): l is number => l !== null);
+    const frames: CountedFrame[] = counted.map((peer) => ({
+      peer,
+      tokens: (c.members.get(peer) as Member).tokens,
+      frame: (c.frames.get(peer) as { bytes: Uint8Array }).bytes,
+    }));
+    const expected = { round: c.round, seed: c.seed, totalFloats: layout.totalFloats, compression: config.round.compression };
+    const update = roundUpdate(this.state.weights, this.state.momentum, frames, expected, layout, config.round);
+    if (!update.ok) {
+      this.abort(c, update.reason);
+      return;
+    }
+    const next = { weights: update.weights, momentum: update.momentum };
+    const hash = await modelHash(next.weights, next.momentum);
+    const valLoss = this.options.validate?.(next.weights) ?? null;
+    const verdict = this.guard && valLoss !== null ? this.guard.judge(valLoss) : { accept: true as const };
+    for (const id of c.members.keys())
+      if (!counted.includes(id) && !c.equivocators.has(id)) {
+        const rounds = this.benching.missed(id, c.round);
+        log.info({ round: c.round, peer: id, rounds }, 'member missed the decision: benched');
+      }
+    if (!verdict.accept) {
+      this.examine(c, update.report);
+      await this.rollBack(c, verdict.reason, verdict.rollbackTo);
+      return;
+    }
+    for (const id of counted) {
+      this.benching.contributed(id);
+      const arrived = c.frames.get(id)?.arrivedAt ?? clock.now();
+      const seconds = Math.max(1e-3, (arrived - c.openedAt) / 1000);
+      this.measured.set(id, (c.members.get(id) as Member).tokens / seconds);
+    }
+    const losses = counted.map((id) => c.manifests.get(id)?.trainLoss).filter((l): l is number => typeof l === 'number');
     const record: CommitRecord = {
       round: c.round,
-      modelHash: tally.winner,
+      modelHash: hash,
       trainLoss: losses.length > 0 ? losses.reduce((a, b) => a + b, 0) / losses.length : null,
-      shards: c.counted.map((peer) => (c.members.get(peer) as Member).shard),
-      credits: c.counted.map((peer) => {
+      shards: counted.map((peer) => (c.members.get(peer) as Member).shard),
+      credits: counted.map((peer) => {
         const { tokens } = c.members.get(peer) as Member;
-        const busyMs = Math.max(0, Math.round((c.manifests.get(peer)?.arrivedAt ?? c.openedAt) - c.openedAt));
-        return { peerKey: peer, tokens, flops: trainingFlops(paramCount, tokens), busyMs };
+        const busyMs = Math.max(0, Math.round((c.frames.get(peer)?.arrivedAt ?? c.openedAt) - c.openedAt));
+        return { peerKey: peer, tokens, flops: trainingFlops(this.options.layout.paramCount, tokens), busyMs };
       }),
     };
     let outcome: CommitOutcome;
     try {
+      // The state file first: a commit the ledger holds must always have its state on disk.
+      await this.options.states.save(c.round, hash, next);
       outcome = await this.options.commit(record);
     } catch (error) {
       log.error({ round: c.round, err: error }, 'round commit failed; aborting the round');
       this.abort(c, 'the ledger could not record the round');
       return;
     }
-    for (const [peer, m] of c.members) if (!c.counted.includes(peer)) this.options.pool.release(m.shard);
-    this.committed = { round: c.round, modelHash: tally.winner };
+    for (const [peer, m] of c.members) if (!counted.includes(peer)) this.options.pool.release(m.shard);
+    this.committed = { round: c.round, modelHash: hash };
+    this.state = next;
+    this.guard?.committed({ round: c.round, modelHash: hash, valLoss: valLoss as number });
+    this.lastFrames = { round: c.round, frames: new Map(frames.map((f) => [f.peer, f.frame])) };
     this.current = null;
-    log.info(
-      { round: c.round, modelHash: tally.winner, counted: c.counted.length, disagreeing: tally.disagreeing },
-      'round committed',
-    );
-    // One agreeing peer, in turn, uploads the weights so late joiners can fetch them.
-    const uploader =
-      c.round % this.options.config.schedule.checkpointEvery === 0
-        ? tally.agreeing[c.round % tally.agreeing.length]
-        : undefined;
-    const commit = (id: string): RelayMessage => ({
-      type: 'commit',
+    log.info({ round: c.round, modelHash: hash, counted: counted.length, valLoss }, 'round committed');
+    const decision: RelayMessage = {
+      type: 'decision',
       round: c.round,
-      modelHash: tally.winner as string,
-      head: outcome.head,
-      uploadCheckpoint: id === uploader,
-    });
-    const resync: RelayMessage = { type: 'resync', round: c.round, modelHash: tally.winner };
+      counted: frames.map(({ peer, tokens }) => ({ peer, tokens, frameHash: c.frames.get(peer)?.frameHash as string })),
+      deadline: clock.now() + config.schedule.hashTimeoutMs,
+    };
+    const commit: RelayMessage = { type: 'commit', round: c.round, modelHash: hash, head: outcome.head };
     for (const id of c.members.keys()) {
       const peer = this.peers.get(id);
       if (!peer) continue;
-      const link = peer.link;
-      if (!tally.agreeing.includes(id)) this.catchUp(peer);
-      link.send(tally.agreeing.includes(id) ? commit(id) : resync);
+      if (c.manifests.has(id) && !c.equivocators.has(id)) {
+        peer.link.send(decision);
+        peer.link.send(commit);
+      } else {
+        this.catchUp(peer);
+        peer.link.send({ type: 'resync', round: c.round, modelHash: hash });
+      }
       const receipt = outcome.receipts.get(id);
-      if (receipt !== undefined) link.send({ type: 'receipt', receipt });
+      if (receipt !== undefined) peer.link.send({ type: 'receipt', receipt });
     }
-    // Peers that said ready while the round ran hold the state it started from, which is no
-    // longer the committed one: assigned as they are, they would train and sum from stale
-    // weights and split the next round's hashes. They catch up first.
+    this.resyncWaiting(c);
+    this.options.onCommitted?.(record);
+    this.scheduleOpen();
+  }
+
+  /**
+   * Peers that said ready while the round ran hold the state it started from, which is no
+   * longer the committed one: assigned as they are, they would train from stale weights.
+   */
+  private resyncWaiting(c: OpenRound): void {
+    const resync: RelayMessage = { type: 'resync', round: this.committed.round, modelHash: this.committed.modelHash };
     for (const [id, peer] of this.peers)
       if (peer.ready && !c.members.has(id)) {
         peer.ready = false;
         this.catchUp(peer);
         peer.link.send(resync);
       }
-    this.options.onCommitted?.(record, { agreeing: tally.agreeing, disagreeing: tally.disagreeing });
+  }
+
+  /** A refused state's contributors: those the aggregation had to bound are benched too. */
+  private examine(c: OpenRound, report: AggregationReport): void {
+    const suspects = [...c.members.keys()].filter(
+      (id) => (report.normScale.get(id) ?? 1) < 1 || (report.clipScale.get(id) ?? 1) < 1,
+    );
+    for (const id of suspects) this.benching.missed(id, c.round);
+    this.options.log.warn(
+      {
+        round: c.round,
+        suspects,
+        normScale: Object.fromEntries(report.normScale),
+        clipScale: Object.fromEntries(report.clipScale),
+      },
+      'refused state: contributions the aggregate had to bound',
+    );
+  }
+
+  /**
+   * The guard refused the new state. When the best kept state is the committed one, the round
+   * just aborts. Otherwise the run goes back to it: round r commits that older state, with no
+   * credits, so the ledger shows the rollback and every peer resyncs to it.
+   */
+  private async rollBack(c: OpenRound, reason: string, to: KeptState): Promise<void> {
+    const { log } = this.options;
+    this.rolledBack++;
+    this.options.onRolledBack?.(c.round, to.round, reason);
+    if (to.modelHash === this.committed.modelHash) {
+      this.abort(c, `state refused: ${reason}`);
+      return;
+    }
+    const state = await this.options.states.load(to.modelHash);
+    if (!state) {
+      log.error({ round: c.round, to }, 'the state to roll back to is gone; the round aborts');
+      this.abort(c, `state refused: ${reason}`);
+      return;
+    }
+    try {
+      await this.options.states.save(c.round, to.modelHash, state);
+      await this.options.commit({ round: c.round, modelHash: to.modelHash, trainLoss: null, shards: [], credits: [] });
+    } catch (error) {
+      log.error({ round: c.round, err: error }, 'rollback commit failed; aborting the round');
+      this.abort(c, `state refused: ${reason}`);
+      return;
+    }
+    for (const m of c.members.values()) this.options.pool.release(m.shard);
+    this.committed = { round: c.round, modelHash: to.modelHash };
+    this.state = state;
+    this.guard?.committed({ ...to, round: c.round });
+    this.current = null;
+    log.warn({ round: c.round, toRound: to.round, modelHash: to.modelHash, reason }, 'rolled back');
+    for (const id of c.members.keys()) {
+      const peer = this.peers.get(id);
+      if (!peer) continue;
+      this.catchUp(peer);
+      peer.link.send({ type: 'resync', round: c.round, modelHash: to.modelHash });
+    }
+    this.resyncWaiting(c);
     this.scheduleOpen();
   }
 
   private abort(c: OpenRound, reason: string): void {
     this.options.clock.clearTimeout(c.timer);
+    this.options.clock.clearTimeout(c.graceTimer);
     for (const m of c.members.values()) this.options.pool.release(m.shard);
     this.current = null;
     this.options.log.warn({ round: c.round, reason }, 'round aborted');

@@ -1,7 +1,8 @@
 // One training run as the relay holds it: its config and identity, the dataset it hands out,
 // the round coordinator, the ledger and the checkpoints. Opening it resumes from the last
-// committed round in the ledger: the coordinator starts from that round's model hash, and the
-// shard pool replays every committed round's ranges so none is trained twice in the epoch.
+// committed round in the ledger: the coordinator starts from that round's state (the relay
+// wrote it before it committed the round), and the shard pool replays every committed round's
+// ranges so none is trained twice in the epoch.
 
 import { expectedFrameBytes } from '../../protocol/compression-settings.ts';
 import type { DatasetManifest } from '../../protocol/dataset-manifest.ts';
@@ -13,10 +14,13 @@ import { type RunConfig, runIdentity } from '../../protocol/run-config.ts';
 import { CheckpointStore } from '../checkpoints/checkpoint-store.ts';
 import type { Clock } from '../clock.ts';
 import type { Ledger } from '../ledger/ledger.ts';
+import { loadSplitTokens } from '../datasets/loader.ts';
 import type { Logger } from '../logger.ts';
 import { PipelineCoordinator } from '../pipeline/pipeline-coordinator.ts';
 import { type CommitRecord, type CommitRound, Coordinator } from '../rounds/coordinator.ts';
+import { EquivocationLog } from '../rounds/equivocation-log.ts';
 import { ShardPool } from '../rounds/shard-pool.ts';
+import { validationLoss } from '../rounds/validation-loss.ts';
 
 export interface RelayRunOptions {
   readonly config: RunConfig;
@@ -27,23 +31,21 @@ export interface RelayRunOptions {
   readonly clock: Clock;
   readonly log: Logger;
   /** After each commit (metrics). */
-  readonly onCommitted?: (record: CommitRecord, disagreeing: number) => void;
+  readonly onCommitted?: (record: CommitRecord) => void;
 }
 
-/** How many recent committed hashes are remembered for checkpoint uploads. */
-const RECENT_HASHES = 16;
+export class RelayRunError extends Error {
+  readonly code = 'ERR_RUN_STATE_MISSING';
+}
 
 export class RelayRun {
-  private readonly recent = new Map<number, string>();
-  /** Model-hash reports that disagreed with the committed hash since the relay started. */
-  hashDisagreements = 0;
-
   private constructor(
     readonly id: string,
     readonly configHash: string,
     readonly config: RunConfig,
     readonly paramCount: number,
-    readonly maxCheckpointBytes: number,
+    /** Bytes of one round frame in the run's format: the upload limit. */
+    readonly maxFrameBytes: number,
     readonly dataset: RelayRunOptions['dataset'],
     readonly ledger: Ledger,
     readonly relayKey: string,
@@ -58,7 +60,9 @@ export class RelayRun {
     const { runId, configHash } = await runIdentity(config);
     const layout = paramLayout(config.model);
     await ledger.ensureRun(runId, config);
-    const checkpoints = await CheckpointStore.open(`${options.checkpointDir}/${runId}`, config.model);
+    const runDir = `${options.checkpointDir}/${runId}`;
+    // Every kept state the guard may roll back to, and the one being committed.
+    const checkpoints = await CheckpointStore.open(runDir, config.model, config.guard.keepCheckpoints + 1);
     // θ_0 is the one set of weights the relay makes itself: every peer can check its hash.
     const init = {
       weights: initParams(config.model, config.seed),
@@ -75,8 +79,6 @@ export class RelayRun {
       ? { round: last.round, modelHash: last.modelHash }
       : { round: -1, modelHash: initHash };
     const frameBytes = expectedFrameBytes(layout.totalFloats, config.round.compression);
-
-    let run: RelayRun | null = null;
     // One ledger transaction per round (or pipeline step); GPU time is bookkeeping beside it.
     const commit: CommitRound = async (record) => {
       const result = await ledger.commitRound({
@@ -101,34 +103,49 @@ export class RelayRun {
           commit,
           clock: options.clock,
           log,
-          onCommitted: (record) => {
-            run?.remember(record.round, record.modelHash);
-            options.onCommitted?.(record, 0);
-          },
+          onCommitted: (record) => options.onCommitted?.(record),
         })
-      : new Coordinator({
+      : await roundCoordinator();
+    async function roundCoordinator(): Promise<Coordinator> {
+      const state = committed.round < 0 ? init : await checkpoints.load(committed.modelHash);
+      if (!state)
+        throw new RelayRunError(
+          `the ledger's last round ${committed.round} (${committed.modelHash.slice(0, 12)}) has no state file in ${runDir}; ` +
+            'this state folder was written by an older relay: start a new run or restore the checkpoint',
+        );
+      const validate = validationLoss(config, await loadSplitTokens(dataset.dir, 'val'));
+      const equivocations = await EquivocationLog.open(`${runDir}/equivocations.jsonl`);
+      return new Coordinator(
+        {
           config,
           configHash,
-          paramCount: layout.paramCount,
+          runId,
+          layout,
           frameBytes,
           committed,
+          state,
+          states: checkpoints,
+          validate,
           pool,
           clock: options.clock,
           log,
-          needsCheckpoint: (hash) => !checkpoints.has(hash),
           commit,
-          onCommitted: (record, votes) => {
-            run?.remember(record.round, record.modelHash);
-            if (run) run.hashDisagreements += votes.disagreeing.length;
-            options.onCommitted?.(record, votes.disagreeing.length);
-          },
-        });
-    run = new RelayRun(
+          excluded: equivocations.authors,
+          onEquivocation: (proof) =>
+            void equivocations
+              .record(proof)
+              .catch((error: unknown) => log.error({ err: error }, 'could not record an equivocation')),
+          onCommitted: (record) => options.onCommitted?.(record),
+        },
+        validate?.(state.weights) ?? null,
+      );
+    }
+    const run = new RelayRun(
       runId,
       configHash,
       config,
       layout.paramCount,
-      layout.totalFloats * 8 + 64 * 1024, // weights and momentum, fp32, plus the header
+      frameBytes,
       dataset,
       ledger,
       options.relayKey,
@@ -137,15 +154,8 @@ export class RelayRun {
       log,
       coordinator,
     );
-    run.remember(-1, initHash);
-    for (const r of rounds.slice(-RECENT_HASHES)) run.remember(r.round, r.modelHash);
     log.info({ runId, committedRound: committed.round, modelHash: committed.modelHash }, 'run opened');
     return run;
-  }
-
-  /** The committed model hash of `round` if it is recent, else null. */
-  committedHash(round: number): string | null {
-    return this.recent.get(round) ?? null;
   }
 
   summary(): RunSummary {
@@ -161,7 +171,8 @@ export class RelayRun {
       roundInProgress: this.coordinator.roundInProgress,
       epoch: this.pool.epoch,
       checkpoint: latest ? { round: latest.round, modelHash: latest.modelHash } : null,
-      hashDisagreements: this.hashDisagreements,
+      hashDisagreements: this.coordinator instanceof Coordinator ? this.coordinator.hashDisagreements : 0,
+      rolledBack: this.coordinator instanceof Coordinator ? this.coordinator.rolledBack : 0,
     };
   }
 
@@ -172,11 +183,5 @@ export class RelayRun {
       tokens: r.tokens,
       committedAt: r.committedAt,
     }));
-  }
-
-  private remember(round: number, hash: string): void {
-    this.recent.set(round, hash);
-    for (const key of this.recent.keys())
-      if (this.recent.size > RECENT_HASHES + 1 && key >= 0) this.recent.delete(key);
   }
 }

@@ -9,6 +9,7 @@ import { type DatasetManifest, DatasetManifestSchema } from '../../../protocol/d
 import { parseHttpBody } from '../../../protocol/http-body.ts';
 import {
   CHECKPOINT_HASH_HEADER,
+  FRAME_CLAIM_HEADER,
   LossCurvePart,
   type LossPoint,
   RunConfigPart,
@@ -131,13 +132,28 @@ export class RelayApi {
     return bytes;
   }
 
-  async uploadState(round: number, bytes: Uint8Array): Promise<void> {
-    const response = await this.fetchImpl(`${this.base}/api/runs/${this.runId}/checkpoint?round=${round}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/octet-stream' },
+  /** This peer's frame for the open round, with its signed claim: the copy the relay counts. */
+  async uploadFrame(round: number, peer: string, bytes: Uint8Array, claim: string): Promise<void> {
+    const response = await this.fetchImpl(this.framePath(round, peer), {
+      method: 'PUT',
+      headers: { 'content-type': 'application/octet-stream', [FRAME_CLAIM_HEADER]: claim },
       body: bytes as Uint8Array<ArrayBuffer>,
     });
-    if (!response.ok) throw new RelayApiError('ERR_RELAY_HTTP', `checkpoint upload: HTTP ${response.status}`);
+    if (!response.ok) {
+      const text = await response.text().catch(() => '');
+      throw new RelayApiError('ERR_RELAY_HTTP', `frame upload: HTTP ${response.status} ${text.slice(0, 200)}`);
+    }
+  }
+
+  /** A frame the relay counted in the last committed round, for one this peer lacks. */
+  async countedFrame(round: number, peer: string): Promise<Uint8Array> {
+    const response = await this.get(this.framePath(round, peer).slice(this.base.length));
+    if (!response.ok) throw new RelayApiError('ERR_RELAY_HTTP', `counted frame: HTTP ${response.status}`);
+    return new Uint8Array(await response.arrayBuffer());
+  }
+
+  private framePath(round: number, peer: string): string {
+    return `${this.base}/api/runs/${this.runId}/rounds/${round}/frames/${encodeURIComponent(peer)}`;
   }
 
   private async shardListing(): Promise<DatasetManifest> {

@@ -12,6 +12,7 @@ import {
   type RelayMessage,
 } from '../../../protocol/swarm-messages.ts';
 import {
+  frameClaimMessage,
   helloMessage,
   type ManifestFields,
   manifestMessage,
@@ -179,6 +180,11 @@ export class SwarmClient {
   async manifest(fields: ManifestFields): Promise<void> {
     const signature = await this.identity.sign(manifestMessage(this.runId, fields));
     this.send({ type: 'manifest', ...fields, holds: [...fields.holds], signature });
+  }
+
+  /** This peer's signed claim that its frame for `round` hashes to `frameHash` (frame-claim.ts). */
+  frameClaim(round: number, frameHash: string): Promise<string> {
+    return this.identity.sign(frameClaimMessage(this.runId, round, frameHash));
   }
 
   async modelHash(round: number, hash: string): Promise<void> {

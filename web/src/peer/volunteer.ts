@@ -2,10 +2,13 @@
 // (docs/ARCHITECTURE.md, "One training round", from the peer's side):
 //
 //   resync      hold the committed state: ours already, or the relay's checkpoint
-//   assignment  fetch the assigned tokens, train, compress, send the frame to the group,
-//               wait for theirs (until shortly before the deadline), send a signed manifest
-//   decision    sum the counted frames, outer step, send the signed model hash
-//   commit      keep the new state (persist it; upload it when asked), ask for the next round
+//   assignment  fetch the assigned tokens, train, compress; upload the frame with its signed
+//               claim to the relay (the copy that counts) and send both to the group; wait
+//               for theirs (until shortly before the deadline), send a signed manifest
+//   decision    sum the counted frames (the relay's copy of any this peer lacks or holds in
+//               another version), outer step, report the hash
+//   commit      keep the new state if it is the one the relay computed (else resync), persist
+//               it, ask for the next round
 //   receipt     verify it against the relay's key and keep it
 //
 // Everything platform-specific comes in as a dependency: the /swarm client, the peer mesh,
@@ -14,6 +17,7 @@
 import type { StepProgress } from '../../../kernels/round/round-engine.ts';
 import type { VolunteerEngine } from '../../../kernels/round/volunteer-engine.ts';
 import type { Receipt } from '../../../protocol/ledger-signatures.ts';
+import { decodeFrameClaim, encodeFrameClaim, type FrameClaim, isFrameClaim } from '../../../protocol/frame-claim.ts';
 import { sha256Hex } from '../../../protocol/sha256.ts';
 import type { RelayMessage } from '../../../protocol/swarm-messages.ts';
 import { frameRound } from '../../../protocol/tensor-frame.ts';
@@ -90,6 +94,8 @@ export class Volunteer extends RelayDrivenPeer<VolunteerEvent> {
   /** The committed round and hash this volunteer holds. */
   held = { round: -2, hash: '' };
   private inbox = new Map<string, Uint8Array>();
+  /** The signed claim each author sent with its frame (protocol/frame-claim.ts). */
+  private claims = new Map<string, FrameClaim>();
   /** Peers whose link went down since the current round's assignment. */
   private gone = new Set<string>();
   private own: { round: number; seed: number; frame: Uint8Array; hash: string } | null = null;
@@ -124,7 +130,7 @@ export class Volunteer extends RelayDrivenPeer<VolunteerEvent> {
       }
     }
     if (this.held.round === -2) this.held = { round: -1, hash: await engine.stateHash() };
-    this.unsubscribe.push(network.onMessage((from, frame) => this.inbox.set(from, frame)));
+    this.unsubscribe.push(network.onMessage((from, message) => this.received(from, message)));
     this.unsubscribe.push(network.onPeerDown((key) => this.gone.add(key)));
     this.listen();
     this.reportCapabilities();
@@ -166,17 +172,6 @@ export class Volunteer extends RelayDrivenPeer<VolunteerEvent> {
         return this.sum(message);
       case 'commit':
         return this.commit(message);
-      case 'upload-request':
-        if (message.modelHash === this.held.hash)
-          await this.options.relay
-            .uploadState(message.round, await this.options.engine.exportState())
-            .catch((error: unknown) =>
-              this.emit({
-                type: 'status',
-                text: `checkpoint upload failed: ${error instanceof Error ? error.message : error}`,
-              }),
-            );
-        return;
       case 'round-aborted':
         await this.options.engine.discard();
         this.emit({ type: 'round', round: message.round, phase: 'aborted', peers: 0 });
@@ -219,6 +214,13 @@ export class Volunteer extends RelayDrivenPeer<VolunteerEvent> {
     this.askForWork();
   }
 
+  private received(from: string, message: Uint8Array): void {
+    if (isFrameClaim(message)) {
+      const claim = decodeFrameClaim(message);
+      if (claim) this.claims.set(from, claim);
+    } else this.inbox.set(from, message);
+  }
+
   /** The frame `peer` sent for `round`; one left over from an aborted round does not count. */
   private frameOf(peer: string, round: number): Uint8Array | undefined {
     const frame = this.inbox.get(peer);
@@ -254,18 +256,24 @@ export class Volunteer extends RelayDrivenPeer<VolunteerEvent> {
     const frameHash = await sha256Hex(frame);
     this.own = { round: a.round, seed: a.seed, frame, hash: frameHash };
     this.emit({ type: 'round', round: a.round, phase: 'exchanging', peers: a.group.length });
-    await Promise.all(others.map((peer) => network.send(peer, frame).catch(() => undefined)));
+    const claim = await client.frameClaim(a.round, frameHash);
+    const claimMessage = encodeFrameClaim({ round: a.round, frameHash, signature: claim });
+    const uploaded = relay.uploadFrame(a.round, client.peerId, frame, claim).catch((error: unknown) =>
+      this.emit({ type: 'status', text: `frame upload failed: ${error instanceof Error ? error.message : error}` }),
+    );
+    await Promise.all(
+      others.map((peer) =>
+        network
+          .send(peer, frame)
+          .then(() => network.send(peer, claimMessage))
+          .catch(() => undefined),
+      ),
+    );
+    await uploaded;
     // Wait for the others' frames, but never past the point where the manifest would be late.
     const awaited = () => others.filter((p) => !this.frameOf(p, a.round) && !this.gone.has(p));
     while (awaited().length > 0 && now() < a.deadline - MANIFEST_MARGIN_MS) await this.sleep(50);
-    const holds = await Promise.all(
-      others
-        .filter((p) => this.frameOf(p, a.round))
-        .map(async (peer) => ({
-          peer,
-          frameHash: await sha256Hex(this.frameOf(peer, a.round) as Uint8Array),
-        })),
-    );
+    const holds = await this.heldFrames(others, a.round);
     this.emit({
       type: 'traffic',
       bytesSent: network.traffic.bytesSent,
@@ -283,14 +291,34 @@ export class Volunteer extends RelayDrivenPeer<VolunteerEvent> {
     });
   }
 
+  /**
+   * The frames of others this peer holds with a claim that names them: a frame without its
+   * author's claim proves nothing to the relay, so it is not listed (the relay's copy serves).
+   */
+  private async heldFrames(others: readonly string[], round: number) {
+    const holds = [];
+    for (const peer of others) {
+      const frame = this.frameOf(peer, round);
+      const claim = this.claims.get(peer);
+      if (!frame || claim?.round !== round) continue;
+      const frameHash = await sha256Hex(frame);
+      if (claim.frameHash === frameHash) holds.push({ peer, frameHash, claim: claim.signature });
+    }
+    return holds;
+  }
+
   private async sum(d: Extract<RelayMessage, { type: 'decision' }>): Promise<void> {
     const own = this.own;
     if (!own || own.round !== d.round) return;
     const counted = [];
     for (const entry of d.counted) {
-      const frame = entry.peer === this.options.client.peerId ? own.frame : this.frameOf(entry.peer, d.round);
-      // Without every counted frame this peer cannot land on the committed state: it resyncs.
-      if (!frame || (await sha256Hex(frame)) !== entry.frameHash) return;
+      let frame = entry.peer === this.options.client.peerId ? own.frame : this.frameOf(entry.peer, d.round);
+      // Missing, or another version than the relay counted (an author that equivocated): the
+      // relay's copy is the one that counts.
+      if (!frame || (await sha256Hex(frame)) !== entry.frameHash) {
+        frame = await this.options.relay.countedFrame(d.round, entry.peer);
+        if ((await sha256Hex(frame)) !== entry.frameHash) return; // the commit then resyncs us
+      }
       counted.push({ peer: entry.peer, tokens: entry.tokens, frame });
     }
     this.emit({ type: 'round', round: d.round, phase: 'summing', peers: counted.length });
@@ -300,24 +328,18 @@ export class Volunteer extends RelayDrivenPeer<VolunteerEvent> {
   }
 
   private async commit(c: Extract<RelayMessage, { type: 'commit' }>): Promise<void> {
-    const { engine, store, relay, runId } = this.options;
+    const { engine, store, runId } = this.options;
     const pending = this.pending;
     const kept = pending?.round === c.round && (await engine.commit(c.round, c.modelHash));
     if (!pending || !kept) return this.resync(c.round, c.modelHash);
     this.held = { round: c.round, hash: c.modelHash };
     this.inbox = new Map();
+    this.claims = new Map();
     const bytes = await engine.exportState();
     await store.saveState(runId, c.round, c.modelHash, bytes);
     await store.saveLocal(runId, await engine.exportLocalState(c.round));
     this.emit({ type: 'committed', round: c.round, hash: c.modelHash, trainLoss: pending.loss });
     this.emit({ type: 'round', round: c.round, phase: 'committed', peers: 0 });
-    if (c.uploadCheckpoint)
-      await relay.uploadState(c.round, bytes).catch((error: unknown) =>
-        this.emit({
-          type: 'status',
-          text: `checkpoint upload failed: ${error instanceof Error ? error.message : error}`,
-        }),
-      );
     this.askForWork();
   }
 }

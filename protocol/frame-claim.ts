@@ -1,0 +1,70 @@
+// An author's signed claim of its round frame, as it travels over the mesh right after the
+// frame itself (docs/ARCHITECTURE.md, "Untrusted volunteers"). A receiver keeps the claim with
+// the frame and names its signature in its manifest; the relay holds the author's own upload,
+// signed the same way. Two valid signatures over two different hashes for one round prove
+// that the author equivocated, whoever reports them.
+//
+// Layout (fixed size):
+//
+//   offset  size  field
+//   0       4     magic, ASCII "PLTS" (frame-magics.ts)
+//   4       1     version, currently 1
+//   5       3     reserved, 0
+//   8       4     round, u32 little-endian
+//   12      32    SHA-256 of the frame
+//   44      64    Ed25519 signature of frameClaimMessage(runId, round, hash)
+
+import { decodeBase64url, encodeBase64url } from './base64url.ts';
+import { ED25519_SIGNATURE_BYTES } from './ed25519-verify.ts';
+import { VERSION_OFFSET } from './frame-envelope.ts';
+import { FRAME_CLAIM_MAGIC, hasMagic, MAGIC_OFFSET } from './frame-magics.ts';
+
+export const CLAIM_VERSION = 1;
+const ROUND_OFFSET = 8;
+const HASH_OFFSET = 12;
+const HASH_BYTES = 32;
+const SIGNATURE_OFFSET = HASH_OFFSET + HASH_BYTES;
+export const FRAME_CLAIM_BYTES = SIGNATURE_OFFSET + ED25519_SIGNATURE_BYTES;
+
+export interface FrameClaim {
+  readonly round: number;
+  /** Hex SHA-256 of the claimed frame. */
+  readonly frameHash: string;
+  /** Canonical base64url Ed25519 signature of frameClaimMessage(runId, round, frameHash). */
+  readonly signature: string;
+}
+
+export function encodeFrameClaim(claim: FrameClaim): Uint8Array<ArrayBuffer> {
+  const signature = decodeBase64url(claim.signature);
+  if (!/^[0-9a-f]{64}$/.test(claim.frameHash)) throw new RangeError('a frame hash is 64 hex digits');
+  if (signature?.length !== ED25519_SIGNATURE_BYTES) throw new RangeError('a claim signature is 64 bytes');
+  if (!Number.isInteger(claim.round) || claim.round < 0 || claim.round > 0xffffffff)
+    throw new RangeError(`round ${claim.round} is not a u32`);
+  const bytes = new Uint8Array(FRAME_CLAIM_BYTES);
+  bytes.set(FRAME_CLAIM_MAGIC, MAGIC_OFFSET);
+  bytes[VERSION_OFFSET] = CLAIM_VERSION;
+  new DataView(bytes.buffer).setUint32(ROUND_OFFSET, claim.round, true);
+  for (let i = 0; i < HASH_BYTES; i++)
+    bytes[HASH_OFFSET + i] = Number.parseInt(claim.frameHash.slice(2 * i, 2 * i + 2), 16);
+  bytes.set(signature, SIGNATURE_OFFSET);
+  return bytes;
+}
+
+/** Whether `bytes` starts like a frame claim (as opposed to a frame or an auth message). */
+export function isFrameClaim(bytes: Uint8Array): boolean {
+  return hasMagic(bytes, FRAME_CLAIM_MAGIC);
+}
+
+/** The claim in `bytes`, or null for anything malformed. Never throws. */
+export function decodeFrameClaim(bytes: Uint8Array): FrameClaim | null {
+  if (bytes.length !== FRAME_CLAIM_BYTES || !isFrameClaim(bytes)) return null;
+  if (bytes[VERSION_OFFSET] !== CLAIM_VERSION) return null;
+  if (bytes[VERSION_OFFSET + 1] !== 0 || bytes[VERSION_OFFSET + 2] !== 0 || bytes[VERSION_OFFSET + 3] !== 0)
+    return null;
+  const round = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(ROUND_OFFSET, true);
+  let frameHash = '';
+  for (let i = 0; i < HASH_BYTES; i++)
+    frameHash += (bytes[HASH_OFFSET + i] as number).toString(16).padStart(2, '0');
+  const signature = encodeBase64url(bytes.subarray(SIGNATURE_OFFSET, FRAME_CLAIM_BYTES));
+  return { round, frameHash, signature };
+}
