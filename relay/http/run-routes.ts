@@ -70,12 +70,18 @@ export function runRoutes(run: RelayRun): Hono {
       case 'equivocation':
         return c.json(
           {
-            error: { code: 'ERR_EQUIVOCATION', message: 'a different frame was signed for this round: the key is excluded' },
+            error: {
+              code: 'ERR_EQUIVOCATION',
+              message: 'a different frame was signed for this round: the key is excluded',
+            },
           } satisfies ErrorBody,
           409,
         );
       case 'refused':
-        return c.json({ error: { code: outcome.code, message: outcome.message } } satisfies ErrorBody, outcome.status);
+        return c.json(
+          { error: { code: outcome.code, message: outcome.message } } satisfies ErrorBody,
+          outcome.status,
+        );
       default:
         return unreachable(outcome, 'upload outcome');
     }
@@ -151,6 +157,7 @@ function roundsOnly(run: RelayRun): Coordinator {
 
 /** One spelling per round number, so a cache sees one URL for it. */
 function roundParam(text: string): number {
-  if (!/^(0|[1-9]\d{0,9})$/.test(text)) throw new HTTPException(400, { message: 'round must be a round number' });
+  if (!/^(0|[1-9]\d{0,9})$/.test(text))
+    throw new HTTPException(400, { message: 'round must be a round number' });
   return Number(text);
 }

@@ -13,8 +13,8 @@
 // compared with the committed hash. A member that did not get a contribution counted is
 // benched with back-off (benching.ts).
 
-import { modelHash } from '../../protocol/model-hash.ts';
 import { trainingFlops } from '../../protocol/model-flops.ts';
+import { modelHash } from '../../protocol/model-hash.ts';
 import type { ParamLayout } from '../../protocol/param-layout.ts';
 import { deriveSeed } from '../../protocol/random-k.ts';
 import type { AggregationReport } from '../../protocol/robust-aggregate.ts';
@@ -158,6 +158,7 @@ export interface CommittedFrames {
  */
 export const CATCH_UP_WAIT_MS = 10_000;
 const CATCH_UP_POLL_MS = 250;
+const EXCLUDED = 'this key signed two different frames for one round and is excluded from the run';
 /** Uplink claims are only used for the transfer part of the deadline, and bounded there. */
 export const UPLINK_BOUNDS = { min: 100_000, max: 1e9 } as const;
 
@@ -214,7 +215,7 @@ export class Coordinator implements SwarmCoordinator {
 
   join(link: PeerLink): void {
     if (this.excluded.has(link.id)) {
-      link.send({ type: 'wait', reason: 'this key was proven to equivocate and is excluded', retryAt: null });
+      link.send({ type: 'wait', reason: EXCLUDED, retryAt: null });
       return;
     }
     this.peers.set(link.id, { link, speed: null, ready: false, catchingUpSince: null, missedCatchUp: false });
@@ -229,6 +230,10 @@ export class Coordinator implements SwarmCoordinator {
   ready(id: string, round: number, modelHash: string | null): void {
     const peer = this.peers.get(id);
     if (!peer) return;
+    if (this.excluded.has(id)) {
+      peer.link.send({ type: 'wait', reason: EXCLUDED, retryAt: null });
+      return;
+    }
     if (round !== this.committed.round || modelHash !== this.committed.modelHash) {
       peer.ready = false;
       this.catchUp(peer);
@@ -250,7 +255,12 @@ export class Coordinator implements SwarmCoordinator {
   async upload(id: string, round: number, bytes: Uint8Array, claim: string): Promise<UploadOutcome> {
     const c = this.current;
     if (c?.phase !== 'training' || round !== c.round || !c.members.has(id))
-      return { kind: 'refused', status: 403, code: 'ERR_NOT_A_MEMBER', message: `not a member of an open round ${round}` };
+      return {
+        kind: 'refused',
+        status: 403,
+        code: 'ERR_NOT_A_MEMBER',
+        message: `not a member of an open round ${round}`,
+      };
     const outcome = await c.frames.upload(id, bytes, claim, () => this.options.clock.now());
     if (outcome.kind === 'equivocation') this.equivocated(c, outcome.proof);
     else if (outcome.kind === 'stored') this.progress(c);
@@ -273,7 +283,10 @@ export class Coordinator implements SwarmCoordinator {
   modelHash(id: string, round: number, hash: string): void {
     if (round !== this.committed.round || hash === this.committed.modelHash) return;
     this.hashDisagreements++;
-    this.options.log.warn({ round, peer: id, hash, committed: this.committed.modelHash }, 'peer computed another state');
+    this.options.log.warn(
+      { round, peer: id, hash, committed: this.committed.modelHash },
+      'peer computed another state',
+    );
   }
 
   /** Pipeline steps have no place in a rounds run; the session refuses them first. */
@@ -317,7 +330,9 @@ export class Coordinator implements SwarmCoordinator {
   private complete(c: OpenRound): string[] {
     return [...c.members.keys()].filter((id) => {
       const frame = c.frames.get(id);
-      return frame !== undefined && c.manifests.get(id)?.frameHash === frame.frameHash && !c.equivocators.has(id);
+      return (
+        frame !== undefined && c.manifests.get(id)?.frameHash === frame.frameHash && !c.equivocators.has(id)
+      );
     });
   }
 
@@ -368,7 +383,7 @@ export class Coordinator implements SwarmCoordinator {
   private open(): void {
     const { config, clock, pool, log } = this.options;
     const round = this.committed.round + 1;
-    const ready = [...this.peers.values()].filter((p) => p.ready);
+    const ready = [...this.peers.values()].filter((p) => p.ready && !this.excluded.has(p.link.id));
     const benched = ready.filter((p) => this.benching.benched(p.link.id, round));
     const candidates = ready.filter((p) => !this.benching.benched(p.link.id, round));
     for (const p of benched)
@@ -501,7 +516,10 @@ export class Coordinator implements SwarmCoordinator {
       }
     const counted = this.complete(c).sort();
     if (counted.length === 0) {
-      this.abort(c, c.manifests.size === 0 ? 'no manifest arrived before the deadline' : 'no valid frame arrived');
+      this.abort(
+        c,
+        c.manifests.size === 0 ? 'no manifest arrived before the deadline' : 'no valid frame arrived',
+      );
       return;
     }
     const frames: CountedFrame[] = counted.map((peer) => ({
@@ -509,8 +527,20 @@ export class Coordinator implements SwarmCoordinator {
       tokens: (c.members.get(peer) as Member).tokens,
       frame: (c.frames.get(peer) as { bytes: Uint8Array }).bytes,
     }));
-    const expected = { round: c.round, seed: c.seed, totalFloats: layout.totalFloats, compression: config.round.compression };
-    const update = roundUpdate(this.state.weights, this.state.momentum, frames, expected, layout, config.round);
+    const expected = {
+      round: c.round,
+      seed: c.seed,
+      totalFloats: layout.totalFloats,
+      compression: config.round.compression,
+    };
+    const update = roundUpdate(
+      this.state.weights,
+      this.state.momentum,
+      frames,
+      expected,
+      layout,
+      config.round,
+    );
     if (!update.ok) {
       this.abort(c, update.reason);
       return;
@@ -535,7 +565,9 @@ export class Coordinator implements SwarmCoordinator {
       const seconds = Math.max(1e-3, (arrived - c.openedAt) / 1000);
       this.measured.set(id, (c.members.get(id) as Member).tokens / seconds);
     }
-    const losses = counted.map((id) => c.manifests.get(id)?.trainLoss).filter((l): l is number => typeof l === 'number');
+    const losses = counted
+      .map((id) => c.manifests.get(id)?.trainLoss)
+      .filter((l): l is number => typeof l === 'number');
     const record: CommitRecord = {
       round: c.round,
       modelHash: hash,
@@ -544,7 +576,12 @@ export class Coordinator implements SwarmCoordinator {
       credits: counted.map((peer) => {
         const { tokens } = c.members.get(peer) as Member;
         const busyMs = Math.max(0, Math.round((c.frames.get(peer)?.arrivedAt ?? c.openedAt) - c.openedAt));
-        return { peerKey: peer, tokens, flops: trainingFlops(this.options.layout.paramCount, tokens), busyMs };
+        return {
+          peerKey: peer,
+          tokens,
+          flops: trainingFlops(this.options.layout.paramCount, tokens),
+          busyMs,
+        };
       }),
     };
     let outcome: CommitOutcome;
@@ -567,7 +604,11 @@ export class Coordinator implements SwarmCoordinator {
     const decision: RelayMessage = {
       type: 'decision',
       round: c.round,
-      counted: frames.map(({ peer, tokens }) => ({ peer, tokens, frameHash: c.frames.get(peer)?.frameHash as string })),
+      counted: frames.map(({ peer, tokens }) => ({
+        peer,
+        tokens,
+        frameHash: c.frames.get(peer)?.frameHash as string,
+      })),
       deadline: clock.now() + config.schedule.hashTimeoutMs,
     };
     const commit: RelayMessage = { type: 'commit', round: c.round, modelHash: hash, head: outcome.head };
@@ -594,7 +635,11 @@ export class Coordinator implements SwarmCoordinator {
    * longer the committed one: assigned as they are, they would train from stale weights.
    */
   private resyncWaiting(c: OpenRound): void {
-    const resync: RelayMessage = { type: 'resync', round: this.committed.round, modelHash: this.committed.modelHash };
+    const resync: RelayMessage = {
+      type: 'resync',
+      round: this.committed.round,
+      modelHash: this.committed.modelHash,
+    };
     for (const [id, peer] of this.peers)
       if (peer.ready && !c.members.has(id)) {
         peer.ready = false;
@@ -641,7 +686,13 @@ export class Coordinator implements SwarmCoordinator {
     }
     try {
       await this.options.states.save(c.round, to.modelHash, state);
-      await this.options.commit({ round: c.round, modelHash: to.modelHash, trainLoss: null, shards: [], credits: [] });
+      await this.options.commit({
+        round: c.round,
+        modelHash: to.modelHash,
+        trainLoss: null,
+        shards: [],
+        credits: [],
+      });
     } catch (error) {
       log.error({ round: c.round, err: error }, 'rollback commit failed; aborting the round');
       this.abort(c, `state refused: ${reason}`);

@@ -5,7 +5,7 @@
 // the mesh) has equivocated, and the two signatures prove it to anyone.
 
 import { verifyEd25519 } from '../../protocol/ed25519-verify.ts';
-import { type FrameExpectation, decodeContribution } from '../../protocol/round-update.ts';
+import { decodeContribution, type FrameExpectation } from '../../protocol/round-update.ts';
 import { sha256Hex } from '../../protocol/sha256.ts';
 import { frameClaimMessage } from '../../protocol/swarm-signing.ts';
 
@@ -62,7 +62,11 @@ export class RoundFrames {
    */
   async upload(author: string, bytes: Uint8Array, claim: string, now: () => number): Promise<UploadOutcome> {
     if (bytes.byteLength > this.maxFrameBytes)
-      return refused(400, 'ERR_FRAME_TOO_LARGE', `${bytes.byteLength} bytes; a frame of this run is at most ${this.maxFrameBytes}`);
+      return refused(
+        400,
+        'ERR_FRAME_TOO_LARGE',
+        `${bytes.byteLength} bytes; a frame of this run is at most ${this.maxFrameBytes}`,
+      );
     const frameHash = await sha256Hex(bytes);
     if (!(await this.verifyClaim(author, frameHash, claim)))
       return refused(403, 'ERR_FRAME_CLAIM', 'the frame claim does not verify against the author’s key');
@@ -70,7 +74,10 @@ export class RoundFrames {
     if (previous)
       return previous.frameHash === frameHash
         ? { kind: 'duplicate', frameHash }
-        : { kind: 'equivocation', proof: this.proof(author, previous, { frameHash, signature: claim }, author) };
+        : {
+            kind: 'equivocation',
+            proof: this.proof(author, previous, { frameHash, signature: claim }, author),
+          };
     const decoded = decodeContribution(bytes, this.expected);
     if (!decoded.ok) return refused(400, decoded.error.code, decoded.error.message);
     this.held.set(author, { bytes, frameHash, claim, arrivedAt: now() });

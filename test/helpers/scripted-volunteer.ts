@@ -1,30 +1,44 @@
-// A volunteer that speaks the real /swarm protocol (real Ed25519 keys, real signatures, the
-// real SwarmClient over a real WebSocket) but does no training: its "frame" and "weights" are
-// hashes derived from the round, so every honest scripted peer lands on the same model hash
-// the way real peers do after summing the same set. The relay cannot tell the difference —
-// it never sees weights — which is what makes this a fair test of the relay's coordination.
-// Knobs make it misbehave: go silent at a phase, claim to hold nothing, report a wrong hash.
+// A volunteer that speaks the real protocol (real Ed25519 keys and signatures, the real
+// SwarmClient over a real WebSocket, real frame uploads and the relay's real HTTP API) but
+// trains on no GPU: its pseudo-gradient is a small deterministic vector per peer and round,
+// framed on the CPU in the run's format (cpu-frame.ts). It sums the counted frames with the
+// peers' own arithmetic (protocol/round-update.ts), so an honest scripted peer lands on the
+// state the relay commits exactly as a real one does. Knobs make it misbehave: go silent at a
+// phase, scale or flip its vector, upload one frame and announce another, report a wrong hash.
 
 import { WebSocket } from 'ws';
+import { initParams } from '../../protocol/init-params.ts';
+import { modelHash } from '../../protocol/model-hash.ts';
+import { paramLayout } from '../../protocol/param-layout.ts';
+import { createRng } from '../../protocol/rng.ts';
+import { decodeRoundState, type RoundState } from '../../protocol/round-state-file.ts';
+import { roundUpdate } from '../../protocol/round-update.ts';
+import type { RunConfig } from '../../protocol/run-config.ts';
 import { sha256Hex } from '../../protocol/sha256.ts';
 import type { RelayMessage } from '../../protocol/swarm-messages.ts';
 import { generateKeyPair, identityFromKeyPair, type PeerIdentity } from '../../web/src/peer/identity.ts';
+import { RelayApi } from '../../web/src/peer/relay-api.ts';
 import {
   SwarmClient as Client,
   type SwarmClient,
   type SwarmSocket,
 } from '../../web/src/peer/swarm-client.ts';
+import { cpuFrame } from './cpu-frame.ts';
 
 export interface ScriptedBehaviour {
   /** Stop answering (stay connected) once this message arrives. */
   readonly silentAt?: 'assignment' | 'decision';
-  /** Claim to hold no one else's frame. */
-  readonly deaf?: boolean;
-  /** Report a wrong model hash. */
+  /** Report a wrong model hash (the relay commits what it computed anyway). */
   readonly liar?: boolean;
-  /** Reported training speed (tokens/s). */
+  /** Multiplies this peer's vector: -20 is a sign flip ×20. */
+  readonly scale?: number;
+  /** Uploads one frame and signs a second, different one for the mesh: equivocation. */
+  readonly equivocate?: boolean;
+  /** Reported training speed (tokens/s): a claim the relay does not use. */
   readonly tokensPerSec?: number;
-  /** Milliseconds between the assignment and the manifest. */
+  /** Reported uplink (bytes/s): a claim the relay bounds. */
+  readonly uplinkBytesPerSec?: number;
+  /** Milliseconds between the assignment and the upload. */
   readonly trainMs?: number;
 }
 
@@ -42,9 +56,18 @@ export interface ScriptedVolunteer {
 
 export const wsFactory = (url: string) => new WebSocket(url) as unknown as SwarmSocket;
 
-const hashText = (text: string) => sha256Hex(new TextEncoder().encode(text));
-
-export const frameHashOf = (peer: string, round: number) => hashText(`frame|${peer}|${round}`);
+/** Peer `peer`'s pseudo-gradient for `round`: small, deterministic, different per peer. */
+export function scriptedVector(n: number, peer: string, round: number, scale = 1): Float32Array {
+  let seed = round;
+  for (const c of peer) seed = (seed * 31 + c.charCodeAt(0)) >>> 0;
+  const rng = createRng(seed);
+  const common = createRng(round + 7);
+  // Shared direction plus a peer's own noise, as honest pseudo-gradients are.
+  return Float32Array.from(
+    { length: n },
+    () => scale * 1e-3 * (common.nextNormal() + 0.5 * rng.nextNormal()),
+  );
+}
 
 export async function startScriptedVolunteer(
   relayUrl: string,
@@ -60,27 +83,50 @@ export async function startScriptedVolunteer(
     platform: 'node',
     socket: wsFactory,
   });
+  const relay = new RelayApi(relayUrl, client.runId);
+  const config: RunConfig = await relay.runConfig(client.configHash);
+  const layout = paramLayout(config.model);
+  let state: RoundState = {
+    weights: initParams(config.model, config.seed),
+    momentum: new Float32Array(layout.totalFloats),
+  };
   const receipts: unknown[] = [];
   const messages: RelayMessage[] = [];
-  const held = { round: -2, hash: null as string | null };
+  const held = { round: -1, hash: (await modelHash(state.weights, state.momentum)) as string | null };
   let commitCount = 0;
   const waiters: { count: number; resolve: () => void }[] = [];
   let silent = false;
-  let group: string[] = [];
+  let assignment: { round: number; seed: number } | null = null;
+  let pending: { round: number; hash: string; state: RoundState } | null = null;
 
+  // Messages are handled one at a time, in order, as the real peer runtime does.
+  let queue = Promise.resolve();
   client.on((message) => {
     messages.push(message);
     if (silent) return;
-    void handle(message).catch(() => {
-      // The socket closed under an async reply: the test looks at what arrived.
-    });
+    queue = queue
+      .then(() => handle(message))
+      .catch(() => {
+        // The socket closed under an async reply: the test looks at what arrived.
+      });
   });
+
+  async function resync(round: number, hash: string): Promise<void> {
+    if (hash !== held.hash) {
+      const bytes = await relay.state(hash);
+      if (!bytes) return; // not the relay's newest: ask again below, the answer says what to fetch
+      const decoded = await decodeRoundState(config.model, bytes, hash);
+      if (!decoded.ok) throw new Error(`${name}: relay state does not check out: ${decoded.message}`);
+      state = decoded.state;
+    }
+    held.round = round;
+    held.hash = hash;
+  }
 
   async function handle(message: RelayMessage): Promise<void> {
     switch (message.type) {
       case 'resync':
-        held.round = message.round;
-        held.hash = message.modelHash;
+        await resync(message.round, message.modelHash);
         client.ready(held.round, held.hash);
         return;
       case 'assignment': {
@@ -88,20 +134,40 @@ export async function startScriptedVolunteer(
           silent = true;
           return;
         }
-        group = message.group.map((m) => m.peer);
+        assignment = { round: message.round, seed: message.seed };
         if (behaviour.trainMs) await new Promise((r) => setTimeout(r, behaviour.trainMs));
-        const holds = behaviour.deaf
-          ? []
-          : await Promise.all(
-              group
-                .filter((p) => p !== me.publicKey)
-                .map(async (peer) => ({ peer, frameHash: await frameHashOf(peer, message.round) })),
-            );
+        const vector = scriptedVector(layout.totalFloats, me.publicKey, message.round, behaviour.scale ?? 1);
+        const frame = cpuFrame(vector, config.round.compression, message.round, message.seed);
+        const frameHash = await sha256Hex(frame);
+        await relay.uploadFrame(
+          message.round,
+          me.publicKey,
+          frame,
+          await client.frameClaim(message.round, frameHash),
+        );
+        if (behaviour.equivocate) {
+          // A second frame for the same round, signed too: the relay must refuse and exclude.
+          const other = cpuFrame(
+            vector.map((x) => -20 * x),
+            config.round.compression,
+            message.round,
+            message.seed,
+          );
+          const otherHash = await sha256Hex(other);
+          await relay
+            .uploadFrame(
+              message.round,
+              me.publicKey,
+              other,
+              await client.frameClaim(message.round, otherHash),
+            )
+            .catch(() => undefined);
+        }
         await client.manifest({
           round: message.round,
-          frameHash: await frameHashOf(me.publicKey, message.round),
-          frameBytes: 1000,
-          holds,
+          frameHash,
+          frameBytes: frame.byteLength,
+          holds: [],
           trainLoss: 3 - message.round * 0.01,
         });
         return;
@@ -111,24 +177,49 @@ export async function startScriptedVolunteer(
           silent = true;
           return;
         }
-        const counted = message.counted.map((c) => `${c.peer}:${c.frameHash}:${c.tokens}`).join(',');
-        const hash = behaviour.liar
-          ? await hashText(`lie|${me.publicKey}|${message.round}`)
-          : await hashText(`model|${held.hash}|${message.round}|${counted}`);
-        pendingHash = { round: message.round, hash };
-        await client.modelHash(message.round, hash);
+        if (assignment?.round !== message.round) return;
+        const counted = [];
+        for (const c of message.counted)
+          counted.push({
+            peer: c.peer,
+            tokens: c.tokens,
+            frame: await relay.countedFrame(message.round, c.peer),
+          });
+        const update = roundUpdate(
+          state.weights,
+          state.momentum,
+          counted,
+          {
+            round: message.round,
+            seed: assignment.seed,
+            totalFloats: layout.totalFloats,
+            compression: config.round.compression,
+          },
+          layout,
+          config.round,
+        );
+        if (!update.ok) return;
+        const hash = await modelHash(update.weights, update.momentum);
+        pending = { round: message.round, hash, state: update };
+        await client.modelHash(
+          message.round,
+          behaviour.liar ? await sha256Hex(new TextEncoder().encode(`lie|${name}`)) : hash,
+        );
         return;
       }
       case 'commit':
-        if (pendingHash?.round === message.round) {
+        if (pending?.round === message.round && pending.hash === message.modelHash) {
+          state = pending.state;
           held.round = message.round;
           held.hash = message.modelHash;
-        }
+        } else await resync(message.round, message.modelHash);
+        pending = null;
         commitCount++;
         for (const w of waiters.filter((w) => commitCount >= w.count)) w.resolve();
         client.ready(held.round, held.hash);
         return;
       case 'round-aborted':
+        pending = null;
         client.ready(held.round, held.hash);
         return;
       case 'receipt':
@@ -138,17 +229,16 @@ export async function startScriptedVolunteer(
         return;
     }
   }
-  let pendingHash: { round: number; hash: string } | null = null;
 
   client.capabilities({
     adapter: { vendor: 'test', architecture: 'scripted', description: name, isSoftware: true },
     maxBufferBytes: 1 << 28,
     memoryBytes: 1 << 30,
     tokensPerSec: behaviour.tokensPerSec ?? 1000,
-    uplinkBytesPerSec: 1e7,
+    uplinkBytesPerSec: behaviour.uplinkBytesPerSec ?? 1e7,
     downlinkBytesPerSec: 1e7,
   });
-  client.ready(-1, null); // "I hold nothing": the relay answers with what to sync to
+  client.ready(held.round, held.hash);
 
   return {
     identity: me,

@@ -22,10 +22,17 @@ export async function smallDataset(documents = 6): Promise<string> {
   return dir;
 }
 
+/**
+ * A small model for relay tests: scripted peers frame and sum it on the CPU, and the relay
+ * scores each state on the CPU, so the default model would make every round take seconds.
+ */
+export const SCRIPTED_MODEL = { vocabSize: 256, contextLength: 64, dModel: 32, nLayer: 1, nHead: 2 };
+
 /** Fast rounds: scripted peers answer at once, so deadlines only matter for silent ones. */
 export function fastRun(dataset: string, overrides: Record<string, unknown> = {}): RunConfig {
   const resolved = resolveRunConfig({
     dataset,
+    model: SCRIPTED_MODEL,
     schedule: {
       minPeers: 1,
       gatherMs: 200, // scripted peers answer at once: this paces rounds under /swarm's rate limit
@@ -34,7 +41,9 @@ export function fastRun(dataset: string, overrides: Record<string, unknown> = {}
       hashTimeoutMs: 1_000,
       ...((overrides.schedule as object) ?? {}),
     },
-    ...Object.fromEntries(Object.entries(overrides).filter(([k]) => k !== 'schedule')),
+    // The relay scores every state on the CPU: two sequences keep a test's rounds quick.
+    guard: { validationSequences: 2, ...((overrides.guard as object) ?? {}) },
+    ...Object.fromEntries(Object.entries(overrides).filter(([k]) => k !== 'schedule' && k !== 'guard')),
   });
   if (!resolved.ok) throw new Error(resolved.message);
   return resolved.config;

@@ -96,7 +96,8 @@ describe('the import graph', () => {
     for (const file of sourceFiles('relay')) {
       for (const target of importsOf(file)) {
         const gpuOrPage =
-          (target.startsWith('kernels/') && !target.startsWith('kernels/reference/')) || target.startsWith('web/');
+          (target.startsWith('kernels/') && !target.startsWith('kernels/reference/')) ||
+          target.startsWith('web/');
         expect(gpuOrPage, `${file} → ${target}`).toBe(false);
       }
     }

@@ -1,8 +1,7 @@
 // The relay's HTTP routes through `app.request()`: no port, the real run, ledger and
 // checkpoints behind them.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { paramsToSafetensors } from '../../../protocol/hf-checkpoint.ts';
-import { initParams } from '../../../protocol/init-params.ts';
+import { FRAME_CLAIM_HEADER } from '../../../protocol/run-api.ts';
 import { decodeTokenShard } from '../../../protocol/token-shard.ts';
 import type { RelayHandle } from '../../../relay/server.ts';
 import { smallDataset, startTestRelay } from '../../helpers/test-relay.ts';
@@ -56,36 +55,27 @@ describe('relay routes', () => {
     expect(again.status).toBe(304);
   });
 
-  it('keeps an uploaded checkpoint only when it hashes to a committed hash', async () => {
-    const { config } = relay.run;
-    const wrong = paramsToSafetensors(config.model, initParams(config.model, config.seed + 1));
-    const notCommitted = await get(`/api/runs/${runId}/checkpoint?round=5`, {
-      method: 'POST',
-      body: wrong as Uint8Array<ArrayBuffer>,
-    });
-    expect(notCommitted.status).toBe(409);
-    // A round that is no round number is a bad request, not an uncommitted round.
-    for (const round of ['abc', '0x0', '1e400', '', '-2', '01'])
+  it('takes frames only from members of an open round, no larger than a frame of the run', async () => {
+    const frames = `/api/runs/${runId}/rounds/0/frames/${'A'.repeat(43)}`;
+    const put = (path: string, body: Uint8Array) =>
+      get(path, {
+        method: 'PUT',
+        body: body as Uint8Array<ArrayBuffer>,
+        headers: { [FRAME_CLAIM_HEADER]: 'x' },
+      });
+    expect((await put(frames, new Uint8Array(100))).status).toBe(403); // no round is open
+    expect((await put(frames, new Uint8Array(relay.run.maxFrameBytes + 1))).status).toBe(413);
+    // A round that is no round number is a bad request.
+    for (const round of ['abc', '0x0', '1e400', '-2', '01'])
       expect(
-        (await get(`/api/runs/${runId}/checkpoint?round=${round}`, { method: 'POST', body: '' })).status,
+        (await put(`/api/runs/${runId}/rounds/${round}/frames/x`, new Uint8Array(1))).status,
         round,
       ).toBe(400);
-    expect((await get(`/api/runs/${runId}/checkpoint`, { method: 'POST', body: '' })).status).toBe(400);
+    expect((await get(frames)).status).toBe(404); // nothing committed yet
     // An unknown run id is echoed back only in part.
     const longId = await get(`/api/runs/${'x'.repeat(10_000)}`);
     expect(longId.status).toBe(404);
     expect((await longId.text()).length).toBeLessThan(300);
-    // Round -1 is θ_0, already stored: a second copy is not written.
-    const dup = await get(`/api/runs/${runId}/checkpoint?round=-1`, {
-      method: 'POST',
-      body: wrong as Uint8Array<ArrayBuffer>,
-    });
-    expect(await dup.json()).toMatchObject({ stored: false });
-    const garbage = await get(`/api/runs/${runId}/checkpoint?round=-1`, {
-      method: 'POST',
-      body: new Uint8Array(relay.run.maxCheckpointBytes + 1),
-    });
-    expect(garbage.status).toBe(413);
   });
 
   it('serves token shards whole and by byte range', async () => {

@@ -15,7 +15,7 @@ import { type Receipt, verifyHead, verifyReceipt } from '../../../protocol/ledge
 import { createRng } from '../../../protocol/rng.ts';
 import { generateKeyPair, identityFromKeyPair, type PeerIdentity } from '../../../web/src/peer/identity.ts';
 import { type ScriptedVolunteer, startScriptedVolunteer } from '../../helpers/scripted-volunteer.ts';
-import { smallDataset } from '../../helpers/test-relay.ts';
+import { SCRIPTED_MODEL, smallDataset } from '../../helpers/test-relay.ts';
 
 const ROOT = new URL('../../../', import.meta.url).pathname;
 const KILLS = 8;
@@ -76,6 +76,8 @@ it(`loses no acknowledged credit across ${KILLS} SIGKILLs mid-commit`, async () 
     runFile,
     JSON.stringify({
       dataset,
+      model: SCRIPTED_MODEL,
+      guard: { validationSequences: 2 },
       schedule: { minPeers: 3, gatherMs: 0, minRoundMs: 2_000, maxRoundMs: 2_000, hashTimeoutMs: 2_000 },
     }),
   );

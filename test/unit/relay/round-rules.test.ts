@@ -1,8 +1,7 @@
-// The pure rules behind a round: which token ranges are handed out, how work is sized by
-// speed, which contributions count, and which model hash commits.
+// The pure rules behind a round: which token ranges are handed out, and how work is sized by
+// the speed the relay measured.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { decideCounted, type ManifestSummary, tallyHashes } from '../../../relay/rounds/decide.ts';
 import { ShardPool, type TokenRange } from '../../../relay/rounds/shard-pool.ts';
 import { sizeRound } from '../../../relay/rounds/sizing.ts';
 
@@ -147,73 +146,5 @@ describe('sizeRound', () => {
     );
     const steps = Object.fromEntries(sizing.shares.map((s) => [s.peer, s.innerSteps]));
     expect(steps).toEqual({ rocket: 80, new: 20, x: 20, y: 20 });
-  });
-});
-
-describe('decideCounted', () => {
-  const manifest = (frameHash: string, holds: Record<string, string>): ManifestSummary => ({
-    frameHash,
-    holds: new Map(Object.entries(holds)),
-  });
-
-  it('counts every frame when every survivor holds every other', () => {
-    const result = decideCounted(
-      new Map([
-        ['b', manifest('hb', { a: 'ha', c: 'hc' })],
-        ['a', manifest('ha', { b: 'hb', c: 'hc' })],
-        ['c', manifest('hc', { a: 'ha', b: 'hb' })],
-      ]),
-    );
-    expect(result).toEqual({ counted: ['a', 'b', 'c'], summers: ['a', 'b', 'c'] });
-  });
-
-  it('leaves a survivor that received nothing out of the sum instead of shrinking the set', () => {
-    const result = decideCounted(
-      new Map([
-        ['a', manifest('ha', { b: 'hb', c: 'hc' })],
-        ['b', manifest('hb', { a: 'ha', c: 'hc' })],
-        ['c', manifest('hc', {})],
-      ]),
-    );
-    expect(result).toEqual({ counted: ['a', 'b', 'c'], summers: ['a', 'b'] });
-  });
-
-  it('does not count a frame whose holders saw another hash than its author declared', () => {
-    const result = decideCounted(
-      new Map([
-        ['a', manifest('ha', { b: 'hb', c: 'tampered' })],
-        ['b', manifest('hb', { a: 'ha', c: 'tampered' })],
-        ['c', manifest('hc', { a: 'ha', b: 'hb' })],
-      ]),
-    );
-    expect(result.counted).toEqual(['a', 'b']);
-    expect(result.summers).toEqual(['a', 'b', 'c']);
-  });
-});
-
-describe('tallyHashes', () => {
-  it('commits the hash of a strict majority and names the others', () => {
-    expect(
-      tallyHashes(
-        new Map([
-          ['a', 'h'],
-          ['b', 'h'],
-          ['c', 'x'],
-        ]),
-      ),
-    ).toEqual({
-      winner: 'h',
-      agreeing: ['a', 'b'],
-      disagreeing: ['c'],
-    });
-    expect(
-      tallyHashes(
-        new Map([
-          ['a', 'h'],
-          ['b', 'x'],
-        ]),
-      ).winner,
-    ).toBeNull();
-    expect(tallyHashes(new Map()).winner).toBeNull();
   });
 });

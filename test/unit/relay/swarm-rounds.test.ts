@@ -43,13 +43,12 @@ describe('rounds over /swarm', () => {
       const { run } = relay;
       const { batchSize, seqLen } = run.config.inner;
       const assignments = [...a.messages, ...b.messages].filter((m) => m.type === 'assignment');
-      // bob reported twice alice's speed: each got H x speed / median steps (median 1500 tokens/s).
+      // bob claimed twice alice's speed; claims size nothing: both start at H, and later
+      // shares follow what the relay measured (bob takes 60 ms longer each round).
       const first = assignments.find((m) => m.type === 'assignment' && m.group.length === 2);
       if (first?.type !== 'assignment') throw new Error('no round with both of them');
-      const steps = Object.fromEntries(first.group.map((m) => [m.peer, m.innerSteps]));
       const H = run.config.round.innerSteps;
-      expect(steps[a.identity.publicKey]).toBe(Math.round((H * 1000) / 1500));
-      expect(steps[b.identity.publicKey]).toBe(Math.round((H * 2000) / 1500));
+      expect(first.group.map((m) => m.innerSteps)).toEqual([H, H]);
 
       // Receipts come after their commit: every one held now must already be in the ledger.
       const held = [...a.receipts, ...b.receipts];
@@ -81,10 +80,9 @@ describe('rounds over /swarm', () => {
         rows: { publicKey: string; name: string; tokens: number; gpuMs: number; rounds: number }[];
       };
       expect(board.rows.map((r) => r.name).sort()).toEqual(['alice', 'bob']);
-      // GPU time is what the relay saw (assignment to manifest), not a claim: bob takes 60 ms.
+      // GPU time is what the relay saw (assignment to upload), not a claim: bob takes 60 ms.
       const bobRow = board.rows.find((r) => r.name === 'bob');
       expect(bobRow?.gpuMs).toBeGreaterThanOrEqual(60 * (bobRow?.rounds ?? 1));
-      expect(board.rows[0]?.publicKey).toBe(b.identity.publicKey);
     });
   });
 
@@ -113,7 +111,7 @@ describe('rounds over /swarm', () => {
     });
   });
 
-  it('does not wait for a peer that vanishes after the decision, and resyncs a liar', async () => {
+  it('does not wait for a peer that vanishes after the decision, and a liar changes nothing', async () => {
     await withRelay({}, async (relay) => {
       const peers = await Promise.all(['p1', 'p2', 'p3'].map((n) => startScriptedVolunteer(relay.url, n)));
       const liar = await startScriptedVolunteer(relay.url, 'liar', { liar: true });
@@ -122,11 +120,9 @@ describe('rounds over /swarm', () => {
       setTimeout(() => quitter.client.close(), 200);
       await Promise.all(peers.map((p) => p.commits(2)));
       expect(new Set(peers.map((p) => p.held.hash)).size).toBe(1);
-      // Once the liar has been in a committed round, it is told to resync to the majority's hash.
-      await expect
-        .poll(() => liar.messages.some((m) => m.type === 'resync' && m.round >= 0), { timeout: 30_000 })
-        .toBe(true);
-      expect(liar.messages.some((m) => m.type === 'commit')).toBe(false);
+      // The liar reported another hash: the relay committed what it computed, and counted the lie.
+      await expect.poll(() => relay.run.summary().hashDisagreements, { timeout: 30_000 }).toBeGreaterThan(0);
+      expect(relay.run.coordinator.lastCommitted.modelHash).toBe(peers[0]?.held.hash);
     });
   });
 

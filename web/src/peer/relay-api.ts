@@ -141,7 +141,10 @@ export class RelayApi {
     });
     if (!response.ok) {
       const text = await response.text().catch(() => '');
-      throw new RelayApiError('ERR_RELAY_HTTP', `frame upload: HTTP ${response.status} ${text.slice(0, 200)}`);
+      throw new RelayApiError(
+        'ERR_RELAY_HTTP',
+        `frame upload: HTTP ${response.status} ${text.slice(0, 200)}`,
+      );
     }
   }
 

@@ -16,8 +16,13 @@
 
 import type { StepProgress } from '../../../kernels/round/round-engine.ts';
 import type { VolunteerEngine } from '../../../kernels/round/volunteer-engine.ts';
+import {
+  decodeFrameClaim,
+  encodeFrameClaim,
+  type FrameClaim,
+  isFrameClaim,
+} from '../../../protocol/frame-claim.ts';
 import type { Receipt } from '../../../protocol/ledger-signatures.ts';
-import { decodeFrameClaim, encodeFrameClaim, type FrameClaim, isFrameClaim } from '../../../protocol/frame-claim.ts';
 import { sha256Hex } from '../../../protocol/sha256.ts';
 import type { RelayMessage } from '../../../protocol/swarm-messages.ts';
 import { frameRound } from '../../../protocol/tensor-frame.ts';
@@ -259,7 +264,10 @@ export class Volunteer extends RelayDrivenPeer<VolunteerEvent> {
     const claim = await client.frameClaim(a.round, frameHash);
     const claimMessage = encodeFrameClaim({ round: a.round, frameHash, signature: claim });
     const uploaded = relay.uploadFrame(a.round, client.peerId, frame, claim).catch((error: unknown) =>
-      this.emit({ type: 'status', text: `frame upload failed: ${error instanceof Error ? error.message : error}` }),
+      this.emit({
+        type: 'status',
+        text: `frame upload failed: ${error instanceof Error ? error.message : error}`,
+      }),
     );
     await Promise.all(
       others.map((peer) =>
