@@ -2,7 +2,8 @@
 // these bodies, typed by the schemas here; the leaderboard parses them with the same schemas).
 //
 //   GET /api/leaderboard                    LeaderboardBody
-//   GET /api/ledger?after=HEIGHT&limit=N    LedgerPageBody: up to N entries above HEIGHT
+//   GET /api/ledger?after=HEIGHT&limit=N    LedgerPageBody: up to N entries above HEIGHT (N is
+//                                           cut to 1..MAX_LEDGER_PAGE; the body says which)
 //   GET /api/relay                          RelayBody: the key that signs heads and receipts
 import * as v from 'valibot';
 import { IntegerText, IsoTime, PublicKeyText, RunId } from './ledger-entry.ts';
@@ -47,6 +48,8 @@ export const ServedHead = v.object({
 
 export const LedgerPageBody = v.object({
   relayKey: PublicKeyText,
+  /** The limit applied: the one asked for, cut to 1..MAX_LEDGER_PAGE. */
+  limit: v.pipe(Count, v.minValue(1), v.maxValue(MAX_LEDGER_PAGE)),
   /** The latest signed head; null while the ledger is empty. */
   head: v.nullable(ServedHead),
   /**

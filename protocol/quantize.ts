@@ -81,6 +81,37 @@ export function packCodes(codes: ArrayLike<number>, bits: QuantBits, blockSize: 
   return words;
 }
 
+/**
+ * Why `words` is not the one packing of its codes, or null when it is: every bit past the last
+ * code (the last block's padding) is zero, and so is every code of a block whose scale is zero,
+ * which decodes to zeros whatever its codes say (the GPU and the reference write zeros there).
+ * For bits = 32 there is no packing. The caller has checked the lengths, as for dequantize.
+ */
+export function strayCodeBits(
+  words: Uint32Array,
+  scales: Float32Array,
+  bits: QuantBits,
+  blockSize: number,
+  count: number,
+): string | null {
+  if (bits === 32) return null;
+  const perWord = 32 / bits;
+  const wordsPerBlock = blockSize / perWord;
+  for (let b = 0; b < scales.length; b++) {
+    if (scales[b] !== 0) continue;
+    const end = Math.min(words.length, (b + 1) * wordsPerBlock);
+    for (let w = b * wordsPerBlock; w < end; w++)
+      if (words[w] !== 0) return `block ${b} has a zero scale but nonzero codes`;
+  }
+  const firstPadWord = Math.floor(count / perWord);
+  const usedBits = (count % perWord) * bits;
+  if (usedBits > 0 && (words[firstPadWord] as number) >>> usedBits !== 0)
+    return `padding bits after value ${count - 1} are set`;
+  for (let w = usedBits > 0 ? firstPadWord + 1 : firstPadWord; w < words.length; w++)
+    if (words[w] !== 0) return `padding word ${w} is not zero`;
+  return null;
+}
+
 /** The code of value `j`. */
 export function unpackCode(words: Uint32Array, bits: QuantBits, j: number): number {
   if (bits === 32) return words[j] as number;

@@ -27,6 +27,7 @@
 //   relay → stage-abort        a replica left or the deadline passed: undo the step, await the next
 
 import * as v from 'valibot';
+import { DisplayName } from './display-name.ts';
 import { PublicKeyText, Sha256Hex } from './ledger-entry.ts';
 import { SignatureText } from './ledger-signatures.ts';
 import { issueText } from './schema-issue.ts';
@@ -56,7 +57,7 @@ export const Hello = v.object({
   publicKey: PeerKey,
   /** Ed25519 over helloMessage(nonce, runId) (protocol/swarm-signing.ts). */
   signature: Signature,
-  name: v.optional(ShortText(MAX_NAME_LENGTH)),
+  name: v.optional(DisplayName(MAX_NAME_LENGTH)),
   /** 'browser' or 'node': shown on the leaderboard, never trusted for anything. */
   platform: v.picklist(['browser', 'node']),
 });
@@ -170,7 +171,7 @@ export const Welcome = v.object({
 
 export const GroupMember = v.object({
   peer: PeerKey,
-  name: ShortText(MAX_NAME_LENGTH),
+  name: DisplayName(MAX_NAME_LENGTH),
   /** Inner steps this member was given (its share follows its measured speed). */
   innerSteps: Count,
 });

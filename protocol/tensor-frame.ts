@@ -33,6 +33,11 @@
 //                 padding to a multiple of 4 so what follows is 4-aligned
 //           ...   scales: one f32 per block (bits < 32 only)
 //           ...   words: the packed codes, or the raw f32 values for bits = 32
+//
+// A content has exactly one encoding, so a frame's hash (what manifests and decisions name)
+// identifies what it says: varints are minimal, the index section is no longer than its
+// padding needs, a frame sending every candidate says so with the flag rather than listing
+// them, a scale is never -0, and padding bits and the codes of a zero-scale block are zero.
 import {
   checkFrameBytes,
   type FrameEnvelope,
@@ -53,6 +58,7 @@ import {
   MAX_BLOCK_SIZE,
   packedWordCount,
   type QuantBits,
+  strayCodeBits,
 } from './quantize.ts';
 import { MAX_VARINT_BYTES, readVarint, varintLength, writeVarint } from './varint.ts';
 
@@ -163,12 +169,16 @@ export function encodeTensorFrame(frame: TensorFrame): Uint8Array {
     throw new RangeError('tensor frame: counts out of order (values <= candidates <= parameters)');
   if ((ordinals === null ? candidateCount : ordinals.length) !== valueCount)
     throw new RangeError(`tensor frame: ${ordinals?.length} ordinals for ${valueCount} values`);
+  if (ordinals !== null && valueCount === candidateCount)
+    throw new RangeError('tensor frame: a frame sending every candidate has ordinals null');
   const scales = scaleCount(bits, valueCount, blockSize);
   const words = packedWordCount(valueCount, bits, blockSize);
   if (frame.scales.length !== scales || frame.words.length !== words)
     throw new RangeError(
       `tensor frame: needs ${scales} scales and ${words} words, got ${frame.scales.length} and ${frame.words.length}`,
     );
+  const stray = strayCodeBits(frame.words, frame.scales, bits, blockSize, valueCount);
+  if (stray) throw new RangeError(`tensor frame: ${stray}`);
 
   let indexBytes = 0;
   if (ordinals) {
@@ -252,6 +262,8 @@ export function decodeTensorFrame(
       `${valueCount} values of ${candidateCount} candidates of ${paramCount} parameters`,
     );
   const all = (flags & FLAG_ALL_CANDIDATES) !== 0;
+  if (!all && valueCount === candidateCount)
+    return refuse('ERR_FRAME_INDEX', 'every candidate is listed; such a frame sets the all-candidates flag');
   if (
     all
       ? valueCount !== candidateCount || indexBytes !== 0
@@ -275,7 +287,7 @@ export function decodeTensorFrame(
     let previous = -1;
     for (let j = 0; j < valueCount; j++) {
       const gap = readVarint(bytes, at, indexEnd);
-      if (!gap) return refuse('ERR_FRAME_INDEX', `index ${j} is cut off or overflows`);
+      if (!gap) return refuse('ERR_FRAME_INDEX', `index ${j} is cut off, overlong or overflows`);
       const ordinal = previous + 1 + gap.value;
       if (ordinal >= candidateCount)
         return refuse('ERR_FRAME_INDEX', `ordinal ${ordinal} is past ${candidateCount} candidates`);
@@ -283,6 +295,11 @@ export function decodeTensorFrame(
       previous = ordinal;
       at = gap.next;
     }
+    if (indexEnd - at >= 4)
+      return refuse(
+        'ERR_FRAME_INDEX',
+        `index section of ${indexBytes} bytes holds ${at - TENSOR_FRAME_HEADER_BYTES}`,
+      );
     for (; at < indexEnd; at++)
       if (bytes[at] !== 0) return refuse('ERR_FRAME_INDEX', 'index padding is not zero');
   }
@@ -291,6 +308,8 @@ export function decodeTensorFrame(
   for (let b = 0; b < scales; b++, at += 4) {
     const scale = view.getFloat32(at, true);
     if (!(Number.isFinite(scale) && scale >= 0)) return refuse('ERR_FRAME_VALUE', `scale ${b} is ${scale}`);
+    // -0 decodes as 0 does: two encodings of one block.
+    if (Object.is(scale, -0)) return refuse('ERR_FRAME_VALUE', `scale ${b} is -0`);
     scaleArray[b] = scale;
   }
   const wordArray = new Uint32Array(words);
@@ -299,6 +318,8 @@ export function decodeTensorFrame(
     if (bits === 32 && !Number.isFinite(view.getFloat32(at, true)))
       return refuse('ERR_FRAME_VALUE', `value ${w} is not finite`);
   }
+  const stray = strayCodeBits(wordArray, scaleArray, bits, blockSize, valueCount);
+  if (stray) return refuse('ERR_FRAME_FIELD', stray);
   const frame: TensorFrame = {
     kind,
     round,

@@ -21,15 +21,17 @@ export function ledgerRoutes(run: RelayRun): Hono {
 
   routes.get('/ledger', async (c) => {
     const after = c.req.query('after') ?? '0';
-    const limit = c.req.query('limit') ?? String(MAX_LEDGER_PAGE);
-    if (!/^\d{1,15}$/.test(after) || !/^\d{1,4}$/.test(limit))
+    const asked = c.req.query('limit') ?? String(MAX_LEDGER_PAGE);
+    // Any limit is a wish: a larger one gets the largest page (the body says which limit
+    // applied), so an auditor's client need not know MAX_LEDGER_PAGE. Only what is no number
+    // at all is a bad request.
+    if (!/^\d{1,15}$/.test(after) || !/^\d+$/.test(asked))
       throw new HTTPException(400, { message: 'after and limit must be non-negative integers' });
-    const entries: LedgerEntry[] = await run.ledger.entriesAfter(
-      Number(after),
-      Math.min(MAX_LEDGER_PAGE, Math.max(1, Number(limit))),
-    );
+    const limit = Math.min(MAX_LEDGER_PAGE, Math.max(1, Number(asked)));
+    const entries: LedgerEntry[] = await run.ledger.entriesAfter(Number(after), limit);
     return c.json({
       relayKey: run.relayKey,
+      limit,
       head: await run.ledger.head(),
       entries,
     } satisfies LedgerPageBody);

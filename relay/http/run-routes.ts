@@ -19,6 +19,7 @@ import { unreachable } from '../../protocol/unreachable.ts';
 import { Coordinator } from '../rounds/coordinator.ts';
 import type { RelayRun } from '../run/relay-run.ts';
 import { parseByteRange } from './byte-range.ts';
+import { ifNoneMatchHits } from './if-none-match.ts';
 
 export function runRoutes(run: RelayRun): Hono {
   const routes = new Hono();
@@ -47,7 +48,7 @@ export function runRoutes(run: RelayRun): Hono {
     c.header(CHECKPOINT_ROUND_HEADER, String(latest.round));
     c.header(CHECKPOINT_HASH_HEADER, latest.modelHash);
     c.header('cache-control', 'no-cache');
-    if (c.req.header('if-none-match') === etag) return c.body(null, 304);
+    if (ifNoneMatchHits(c.req.header('if-none-match'), etag)) return c.body(null, 304);
     c.header('content-type', 'application/octet-stream');
     c.header('content-disposition', `attachment; filename="${run.id}-round-${latest.round}.safetensors"`);
     return c.body(await run.checkpoints.read(latest));

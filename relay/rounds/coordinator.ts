@@ -81,8 +81,10 @@ export interface CoordinatorOptions {
   readonly configHash: string;
   readonly runId: string;
   readonly layout: ParamLayout;
-  /** Bytes of one contribution frame in the run's format: uploads above it are refused. */
+  /** Expected bytes of one contribution frame, for the transfer part of the deadline. */
   readonly frameBytes: number;
+  /** The most bytes a frame in the run's format can take: uploads above it are refused. */
+  readonly maxFrameBytes: number;
   /** The last committed round (-1 before the first), its model hash and its state. */
   readonly committed: { readonly round: number; readonly modelHash: string };
   readonly state: RoundState;
@@ -437,7 +439,7 @@ export class Coordinator implements SwarmCoordinator {
       frames: new RoundFrames(
         this.options.runId,
         { round, seed, totalFloats: this.options.layout.totalFloats, compression: config.round.compression },
-        this.options.frameBytes,
+        this.options.maxFrameBytes,
       ),
       manifests: new Map(),
       equivocators: new Set(),

@@ -6,6 +6,7 @@
 
 import { expectedFrameBytes } from '../../protocol/compression-settings.ts';
 import type { DatasetManifest } from '../../protocol/dataset-manifest.ts';
+import { maxFrameBytesInRunFormat } from '../../protocol/frame-format.ts';
 import { initParams } from '../../protocol/init-params.ts';
 import { modelHash } from '../../protocol/model-hash.ts';
 import { paramLayout } from '../../protocol/param-layout.ts';
@@ -79,6 +80,7 @@ export class RelayRun {
       ? { round: last.round, modelHash: last.modelHash }
       : { round: -1, modelHash: initHash };
     const frameBytes = expectedFrameBytes(layout.totalFloats, config.round.compression);
+    const maxFrameBytes = maxFrameBytesInRunFormat(layout.totalFloats, config.round.compression);
     // One ledger transaction per round (or pipeline step); GPU time is bookkeeping beside it.
     const commit: CommitRound = async (record) => {
       const result = await ledger.commitRound({
@@ -122,6 +124,7 @@ export class RelayRun {
           runId,
           layout,
           frameBytes,
+          maxFrameBytes,
           committed,
           state,
           states: checkpoints,
@@ -145,7 +148,7 @@ export class RelayRun {
       configHash,
       config,
       layout.paramCount,
-      frameBytes,
+      maxFrameBytes,
       dataset,
       ledger,
       options.relayKey,

@@ -3,6 +3,7 @@
 // (quorum and grace, benching, equivocation, robust aggregation, the guard) exactly.
 
 import { expectedFrameBytes } from '../../protocol/compression-settings.ts';
+import { maxFrameBytesInRunFormat } from '../../protocol/frame-format.ts';
 import { initParams } from '../../protocol/init-params.ts';
 import { modelHash } from '../../protocol/model-hash.ts';
 import { paramLayout } from '../../protocol/param-layout.ts';
@@ -105,6 +106,7 @@ export async function createHarness(
       runId: RUN_ID,
       layout,
       frameBytes: expectedFrameBytes(layout.totalFloats, config.round.compression),
+      maxFrameBytes: maxFrameBytesInRunFormat(layout.totalFloats, config.round.compression),
       committed: { round: -1, modelHash: hash },
       state,
       states: {

@@ -100,6 +100,7 @@ function setup() {
       return () => upHandlers.delete(h);
     },
     onPeerDown: () => () => {},
+    onPeerRefused: () => () => {},
     traffic: { bytesSent: 0, bytesReceived: 0 },
     connectedPeers,
   };

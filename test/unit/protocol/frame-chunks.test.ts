@@ -110,6 +110,39 @@ describe('frame chunks', () => {
     expect(assembler.pendingBytes).toBe(0);
   });
 
+  it("refuses the first chunk of a message above a run's cap, and takes one of exactly the cap", () => {
+    // A run whose frames are at most 100,000 bytes; a peer announces 64 MiB in a first chunk
+    // that is otherwise honest: an assembler with the global cap would hold 64 MiB for it.
+    const cap = 100_000;
+    const announced = 2 ** 26;
+    const first = splitIntoChunks(1, message(20_000, 3))[0] as Uint8Array;
+    const view = new DataView(first.buffer);
+    view.setUint32(TOTAL_BYTES_OFFSET, announced, true);
+    view.setUint32(CHUNK_COUNT_OFFSET, Math.ceil(announced / view.getUint32(STRIDE_OFFSET, true)), true);
+    const global = new ChunkAssembler();
+    expect(global.push(first)).toEqual({ status: 'partial' });
+    expect(global.pendingBytes).toBeGreaterThan(announced);
+
+    const assembler = new ChunkAssembler({ maxMessageBytes: cap });
+    expect(assembler.push(first)).toMatchObject({
+      status: 'refused',
+      error: { code: 'ERR_CHUNK_TOO_LARGE', message: `a ${announced}-byte message exceeds ${cap}` },
+    });
+    expect(assembler.pendingBytes).toBe(0);
+    expect(assembler.pendingMessages).toBe(0);
+    // One byte over is refused as well; exactly the cap goes through whole.
+    expect(assembler.push(splitIntoChunks(2, message(cap + 1, 4))[0] as Uint8Array)).toMatchObject({
+      status: 'refused',
+      error: { code: 'ERR_CHUNK_TOO_LARGE' },
+    });
+    const honest = message(cap, 5);
+    const results = splitIntoChunks(3, honest).map((chunk) => assembler.push(chunk));
+    const last = results.pop();
+    expect(results.every((result) => result.status === 'partial')).toBe(true);
+    expect(last?.status).toBe('complete');
+    expect(last?.status === 'complete' && same(last.bytes, honest)).toBe(true);
+  });
+
   it('refuses a chunk whose reserved bytes are not zero', () => {
     const chunk = splitIntoChunks(5, message(40_000, 1))[0] as Uint8Array;
     chunk[CHUNK_RESERVED_OFFSET + 2] = 0xff;

@@ -111,6 +111,25 @@ describe('varint and CRC-32', () => {
     expect(readVarint(Uint8Array.of(0x80, 0x80, 0x80, 0x80, 0x80, 0x01), 0)).toBeNull();
   });
 
+  it('reads only the shortest encoding of a value', () => {
+    // 0 in two bytes, 1 in three, 127 in two: overlong, each.
+    expect(readVarint(Uint8Array.of(0x80, 0x00), 0)).toBeNull();
+    expect(readVarint(Uint8Array.of(0x81, 0x80, 0x00), 0)).toBeNull();
+    expect(readVarint(Uint8Array.of(0xff, 0x00), 0)).toBeNull();
+    expect(readVarint(Uint8Array.of(0x80, 0x80, 0x80, 0x80, 0x00), 0)).toBeNull();
+    // Whatever bytes it accepts are exactly what writeVarint writes for that value.
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 1, maxLength: 5 }), (bytes) => {
+        const read = readVarint(bytes, 0);
+        if (!read) return;
+        const out = new Uint8Array(5);
+        const end = writeVarint(out, 0, read.value);
+        expect(out.subarray(0, end)).toEqual(bytes.subarray(0, read.next));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
   it('matches the standard check value', () => {
     // The CRC-32 check value of "123456789" (ITU-T V.42, zlib).
     expect(crc32(new TextEncoder().encode('123456789'))).toBe(0xcbf43926);

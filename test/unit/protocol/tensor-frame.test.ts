@@ -7,6 +7,7 @@ import { expandFrame } from '../../../protocol/expand-frame.ts';
 import {
   blockCount,
   dequantize,
+  packCodes,
   packedWordCount,
   QUANT_BITS,
   type QuantBits,
@@ -18,8 +19,11 @@ import {
   CHECKSUM_OFFSET,
   decodeTensorFrame,
   encodeTensorFrame,
+  FLAGS_OFFSET,
   frameRound,
+  INDEX_BYTES_OFFSET,
   PARAM_COUNT_OFFSET,
+  RESERVED_OFFSET,
   TENSOR_FRAME_HEADER_BYTES,
   type TensorFrame,
   type TensorKind,
@@ -50,21 +54,32 @@ const frameArbitrary: fc.Arbitrary<TensorFrame> = fc
   .map(({ kind, seed, round, fraction, paramOffset, paramCount, bits, blockSize, subset, all, noise }) => {
     const keepMax = keepMaxFor(fraction);
     const candidates = randomKCandidates(seed, keepMax, paramOffset, paramCount);
-    const ordinals = all
-      ? null
-      : Uint32Array.from(candidates.keys()).filter(
-          (o) => ((o * 2654435761 + noise) >>> 0) / 2 ** 32 < subset,
-        );
+    const listed = Uint32Array.from(candidates.keys()).filter(
+      (o) => ((o * 2654435761 + noise) >>> 0) / 2 ** 32 < subset,
+    );
+    // A list of every candidate is sent as the all-candidates flag: one encoding per content.
+    const ordinals = all || listed.length === candidates.length ? null : listed;
     const valueCount = ordinals ? ordinals.length : candidates.length;
     const scales = Float32Array.from(
       { length: bits === 32 ? 0 : blockCount(valueCount, blockSize) },
       (_, b) => (b * 0.37 + (noise % 7)) * 1e-3,
     );
-    const words = Uint32Array.from({ length: packedWordCount(valueCount, bits, blockSize) }, (_, w) =>
+    // Codes are zero in the padding and in a zero-scale block, as every encoder writes them.
+    const words =
       bits === 32
-        ? (new Uint32Array(Float32Array.of((w - (noise % 100)) * 0.25).buffer)[0] as number)
-        : (Math.imul(w + 1, 0x9e3779b1) ^ noise) >>> 0,
-    );
+        ? Uint32Array.from(
+            { length: valueCount },
+            (_, w) => new Uint32Array(Float32Array.of((w - (noise % 100)) * 0.25).buffer)[0] as number,
+          )
+        : packCodes(
+            Array.from({ length: valueCount }, (_, j) =>
+              scales[Math.floor(j / blockSize)] === 0
+                ? 0
+                : ((Math.imul(j + 1, 0x9e3779b1) ^ noise) >>> 0) % 2 ** bits,
+            ),
+            bits,
+            blockSize,
+          );
     return {
       kind,
       round,
@@ -285,6 +300,179 @@ describe('tensor frame', () => {
     )[0] as TensorFrame;
     const bytes = encodeTensorFrame(frame);
     expect(bytes.length).toBe(TENSOR_FRAME_HEADER_BYTES + 4 * (frame.scales.length + frame.words.length));
+  });
+});
+
+/** A small 4-bit frame listing ordinals 0, 5 and 9 of 64 candidates: one block, 4 words. */
+function smallFrame(overrides: Partial<TensorFrame> = {}): TensorFrame {
+  return {
+    kind: 'pseudo-gradient',
+    round: 7,
+    seed: 1,
+    keepMax: KEEP_ALL,
+    paramOffset: 0,
+    paramCount: 64,
+    candidateCount: 64,
+    bits: 4,
+    blockSize: 32,
+    ordinals: Uint32Array.of(0, 5, 9),
+    valueCount: 3,
+    scales: Float32Array.of(0.5),
+    words: packCodes([1, 2, 3], 4, 32),
+    ...overrides,
+  };
+}
+
+/** `frame` encoded, then changed by `patch` and resealed so that only the change is refused. */
+function patched(frame: TensorFrame, patch: (bytes: Uint8Array, view: DataView) => unknown) {
+  const bytes = encodeTensorFrame(frame);
+  // A patch that changes the length returns the new bytes; one that edits in place, nothing.
+  const returned = patch(bytes, new DataView(bytes.buffer));
+  const changed = returned instanceof Uint8Array ? returned : bytes;
+  return decodeTensorFrame(reseal(changed));
+}
+
+describe('one encoding per frame', () => {
+  const at = TENSOR_FRAME_HEADER_BYTES;
+  /** Where the small frame's words start: its 3 one-byte varints pad to 4, then 1 scale. */
+  const wordsAt = at + 4 + 4;
+
+  it('re-encodes every frame it accepts to the same bytes', () => {
+    // Honest frames with a few bytes changed: whatever still decodes re-encodes unchanged.
+    fc.assert(
+      fc.property(
+        frameArbitrary,
+        fc.array(
+          fc.record({
+            // Anywhere, or where the encodings with room to spare live: the index section
+            // right after the header, and the last block's padding at the end.
+            from: fc.constantFrom('start', 'index', 'end'),
+            at: fc.nat(),
+            // A continuation bit or a zero byte is how an overlong varint starts or ends.
+            value: fc.oneof(fc.constantFrom(0x00, 0x80, 0x81), fc.nat({ max: 255 })),
+          }),
+          { minLength: 1, maxLength: 3 },
+        ),
+        (frame, edits) => {
+          const bytes = encodeTensorFrame(frame);
+          // The magic, version and checksum stay, so the deeper checks are what decide.
+          const body = bytes.length - 5;
+          for (const edit of edits) {
+            const i =
+              edit.from === 'start'
+                ? 5 + (edit.at % body)
+                : edit.from === 'index'
+                  ? TENSOR_FRAME_HEADER_BYTES + (edit.at % 8)
+                  : bytes.length - 1 - (edit.at % 8);
+            if (i >= 5 && i < bytes.length && (i < CHECKSUM_OFFSET || i >= TENSOR_FRAME_HEADER_BYTES))
+              bytes[i] = edit.value;
+          }
+          const decoded = decodeTensorFrame(reseal(bytes));
+          if (decoded.ok) expect(encodeTensorFrame(decoded.value)).toEqual(bytes);
+        },
+      ),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('accepts the small frame as it is encoded', () => {
+    expect(patched(smallFrame(), () => undefined)).toMatchObject({ ok: true });
+  });
+
+  it('refuses an overlong varint', () => {
+    // The first ordinal, 0, written as 0x80 0x00; the next two shifted right by one byte.
+    const decoded = patched(smallFrame(), (bytes) => {
+      bytes.set([0x80, 0x00, 4, 3], at);
+    });
+    expect(decoded).toMatchObject({ ok: false, error: { code: 'ERR_FRAME_INDEX' } });
+    expect(decoded.ok || decoded.error.message).toMatch(/overlong/);
+  });
+
+  it('refuses an index section longer than its padding needs', () => {
+    const decoded = patched(smallFrame(), (bytes, view) => {
+      const longer = new Uint8Array(bytes.length + 4);
+      longer.set(bytes.subarray(0, at + 4));
+      longer.set(bytes.subarray(at + 4), at + 8);
+      new DataView(longer.buffer).setUint32(
+        INDEX_BYTES_OFFSET,
+        view.getUint32(INDEX_BYTES_OFFSET, true) + 4,
+        true,
+      );
+      return longer;
+    });
+    expect(decoded).toMatchObject({ ok: false, error: { code: 'ERR_FRAME_INDEX' } });
+  });
+
+  it('refuses nonzero index padding', () => {
+    const decoded = patched(smallFrame(), (bytes) => {
+      bytes[at + 3] = 1;
+    });
+    expect(decoded).toMatchObject({ ok: false, error: { code: 'ERR_FRAME_INDEX' } });
+  });
+
+  it('refuses a list of every candidate where the flag says it in no bytes', () => {
+    const every = smallFrame({
+      candidateCount: 3,
+      ordinals: null,
+      paramCount: 3,
+    });
+    // The same content with its ordinals listed: 0, 1, 2 as gaps of 0.
+    const decoded = patched(every, (bytes, view) => {
+      const listed = new Uint8Array(bytes.length + 4);
+      listed.set(bytes.subarray(0, at));
+      listed.set(bytes.subarray(at), at + 4);
+      const listedView = new DataView(listed.buffer);
+      listedView.setUint8(FLAGS_OFFSET, 0);
+      listedView.setUint32(INDEX_BYTES_OFFSET, 4, true);
+      expect(view.getUint8(FLAGS_OFFSET)).toBe(1);
+      return listed;
+    });
+    expect(decoded).toMatchObject({ ok: false, error: { code: 'ERR_FRAME_INDEX' } });
+    expect(() => encodeTensorFrame({ ...every, ordinals: Uint32Array.of(0, 1, 2) })).toThrow(RangeError);
+  });
+
+  it('refuses padding bits set after the last code', () => {
+    // Code 3 of the small frame is the fourth nibble of word 0: bit 12 and up are padding.
+    for (const [word, value] of [
+      [0, 0x321 | (1 << 12)],
+      [0, 0x321 | (1 << 31)],
+      [3, 1],
+    ] as const) {
+      const decoded = patched(smallFrame(), (_, view) => {
+        view.setUint32(wordsAt + 4 * word, value, true);
+      });
+      expect(decoded).toMatchObject({ ok: false, error: { code: 'ERR_FRAME_FIELD' } });
+    }
+    expect(() => encodeTensorFrame(smallFrame({ words: Uint32Array.of(0x321, 0, 0, 1) }))).toThrow(
+      RangeError,
+    );
+  });
+
+  it('refuses codes in a block whose scale is zero, and a scale of -0', () => {
+    const zero = smallFrame({ scales: Float32Array.of(0), words: new Uint32Array(4) });
+    expect(patched(zero, () => undefined)).toMatchObject({ ok: true });
+    expect(
+      patched(zero, (_, view) => {
+        view.setUint32(wordsAt, 0x001, true);
+      }),
+    ).toMatchObject({ ok: false, error: { code: 'ERR_FRAME_FIELD' } });
+    expect(
+      patched(zero, (_, view) => {
+        view.setFloat32(wordsAt - 4, -0, true);
+      }),
+    ).toMatchObject({ ok: false, error: { code: 'ERR_FRAME_VALUE' } });
+  });
+
+  it('refuses set reserved bytes and unknown flags', () => {
+    for (const patch of [
+      (view: DataView) => view.setUint16(RESERVED_OFFSET, 1, true),
+      (view: DataView) => view.setUint16(RESERVED_OFFSET, 0x8000, true),
+      (view: DataView) => view.setUint8(FLAGS_OFFSET, 2),
+    ])
+      expect(patched(smallFrame(), (_, view) => patch(view))).toMatchObject({
+        ok: false,
+        error: { code: 'ERR_FRAME_FIELD' },
+      });
   });
 });
 

@@ -53,6 +53,27 @@ describe('relay routes', () => {
     expect((await relay.run.checkpoints.check(bytes, hash)).ok).toBe(true);
     const again = await get(`/api/runs/${runId}/checkpoint`, { headers: { 'if-none-match': `"${hash}"` } });
     expect(again.status).toBe(304);
+    // RFC 9110, 13.1.2: "*" matches any current representation, a list matches when one of its
+    // tags does, weakly compared; anything else gets the weights.
+    const other = `"${'0'.repeat(64)}"`;
+    for (const [header, status] of [
+      ['*', 304],
+      [' * ', 304],
+      [`${other}, "${hash}"`, 304],
+      [`W/"${hash}"`, 304],
+      [`${other},W/"${hash}" `, 304],
+      [other, 200],
+      [hash, 200],
+      [`"${hash}`, 200],
+      ['', 200],
+      ['**', 200],
+    ] as const) {
+      const answer = await get(`/api/runs/${runId}/checkpoint`, { headers: { 'if-none-match': header } });
+      expect(answer.status, header).toBe(status);
+      // A 304 still names the representation the client holds.
+      expect(answer.headers.get('etag')).toBe(`"${hash}"`);
+      await answer.arrayBuffer();
+    }
   });
 
   it('takes frames only from members of an open round, no larger than a frame of the run', async () => {

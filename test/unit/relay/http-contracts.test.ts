@@ -84,9 +84,23 @@ describe('what the relay sends', () => {
     expectBody(RelayBody, await body('/api/relay'));
   });
 
-  it('caps an audit page at MAX_LEDGER_PAGE', async () => {
-    const page = expectBody(LedgerPageBody, await body(`/api/ledger?after=0&limit=${MAX_LEDGER_PAGE + 1}`));
-    expect(page.entries.length).toBeLessThanOrEqual(MAX_LEDGER_PAGE);
+  it('caps an audit page at MAX_LEDGER_PAGE, and says which limit applied', async () => {
+    for (const [asked, applied] of [
+      [`${MAX_LEDGER_PAGE + 1}`, MAX_LEDGER_PAGE],
+      [`${MAX_LEDGER_PAGE * 10}`, MAX_LEDGER_PAGE],
+      ['9'.repeat(40), MAX_LEDGER_PAGE],
+      [`${MAX_LEDGER_PAGE}`, MAX_LEDGER_PAGE],
+      ['2', 2],
+      ['0', 1],
+    ] as const) {
+      const page = expectBody(LedgerPageBody, await body(`/api/ledger?after=0&limit=${asked}`));
+      expect(page.limit, asked).toBe(applied);
+      expect(page.entries.length).toBeLessThanOrEqual(applied);
+    }
+    // Without a limit, the largest page.
+    expect(expectBody(LedgerPageBody, await body('/api/ledger?after=0')).limit).toBe(MAX_LEDGER_PAGE);
+    // Two of the three entries on a page of 2: the cap is applied, not only reported.
+    expect(expectBody(LedgerPageBody, await body('/api/ledger?after=0&limit=2')).entries).toHaveLength(2);
   });
 
   it('answers errors with ErrorBody', async () => {

@@ -27,6 +27,7 @@ export type PeerDownReason =
   | 'error' // WebRTC reported an error (simple-peer's ERR_* codes)
   | 'auth-failed' // the other side could not sign for the key it claimed
   | 'protocol' // it broke the handshake: payload before authentication, bad or repeated frames
+  | 'refused' // it announced a message above limits.maxMessageBytes (onPeerRefused says which)
   | 'timeout' // not connected and authenticated within limits.connectTimeoutMs
   | 'replaced' // a newer attempt for the same key took its place
   | 'disconnected' // we called disconnect()

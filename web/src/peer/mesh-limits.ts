@@ -5,6 +5,9 @@ import {
   MAX_CHUNK_BYTES,
   MIN_STRIDE,
 } from '../../../protocol/frame-chunks.ts';
+import { maxFrameBytesInRunFormat } from '../../../protocol/frame-format.ts';
+import { paramLayout } from '../../../protocol/param-layout.ts';
+import type { RunConfig } from '../../../protocol/run-config.ts';
 
 export interface MeshLimits {
   /** Links kept at once, ours and unsolicited ones together. */
@@ -28,7 +31,10 @@ export interface MeshLimits {
 
 /** A round's group: all-gather is fine up to here, bigger groups reduce-scatter (DESIGN step 5). */
 export const MAX_MESH_PEERS = 32;
-/** Same cap as the chunk assembler's default: one dense fp32 frame of 16M parameters. */
+/**
+ * Same cap as the chunk assembler's default: one dense fp32 frame of 16M parameters. A run
+ * narrows it (runMeshLimits); this is what a mesh without a run config takes.
+ */
 export const MAX_MESH_MESSAGE_BYTES = DEFAULT_ASSEMBLER_LIMITS.maxMessageBytes;
 /**
  * Chromium throws once 16 MiB are queued on one channel; 1 MiB keeps far from that while
@@ -58,6 +64,21 @@ export const DEFAULT_MESH_LIMITS: MeshLimits = {
   reconnectDelayMs: MESH_RECONNECT_DELAY_MS,
   maxReconnectDelayMs: MESH_MAX_RECONNECT_DELAY_MS,
 };
+
+/**
+ * The limits of a run's mesh. In a data-parallel run the only message a peer sends over it is
+ * its round's pseudo-gradient frame, in the run's format, whose size is bounded exactly by the
+ * run config (the mesh-auth frames of the handshake are not chunked messages and have their
+ * own fixed size, mesh-auth-frame.ts). So a chunk announcing more is refused at once instead of
+ * being waited for until the round's deadline. A pipeline run carries activation frames and
+ * stage frames (a whole stage's state, for a new replica) over the same mesh; it keeps the
+ * default cap.
+ */
+export function runMeshLimits(config: RunConfig): Partial<MeshLimits> {
+  if (config.pipeline) return {};
+  const paramFloats = paramLayout(config.model).totalFloats;
+  return { maxMessageBytes: maxFrameBytesInRunFormat(paramFloats, config.round.compression) };
+}
 
 function positive(name: string, value: number): number {
   if (!(Number.isFinite(value) && value > 0)) throw new RangeError(`${name} must be positive, not ${value}`);

@@ -6,6 +6,7 @@
 // and, before authentication, cost the other side this link.
 
 import { ChunkAssembler, splitIntoChunks } from '../../../protocol/frame-chunks.ts';
+import type { FrameError } from '../../../protocol/frame-errors.ts';
 import { decodeAuthFrame, isAuthFrame } from '../../../protocol/mesh-auth-frame.ts';
 import { ChannelAuth } from './channel-auth.ts';
 import { ChannelClosedError, ChannelWriter } from './channel-writer.ts';
@@ -31,6 +32,11 @@ export interface MeshLinkEvents {
   down(reason: PeerDownReason, wasUp: boolean): void;
   /** One whole message from the other side. */
   message(bytes: Uint8Array): void;
+  /**
+   * The other side announced a message (or sent a chunk) larger than the limits allow, which
+   * an honest peer never does; the link closes with 'refused' right after.
+   */
+  refused(error: FrameError): void;
 }
 
 export interface MeshLinkOptions {
@@ -207,6 +213,12 @@ export class MeshLink {
     const result = this.assembler.push(data);
     if (result.status === 'refused') {
       traffic.refused++;
+      // The first chunk of an oversized message says so: waiting for the rest would only keep
+      // the other peers waiting for a frame that can never count.
+      if (result.error.code === 'ERR_CHUNK_TOO_LARGE') {
+        events.refused(result.error);
+        this.close('refused');
+      }
       return;
     }
     if (result.status !== 'complete') return;

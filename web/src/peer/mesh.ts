@@ -9,6 +9,7 @@
 
 import { safeParse } from 'valibot';
 import { encodeBase64url } from '../../../protocol/base64url.ts';
+import type { FrameError } from '../../../protocol/frame-errors.ts';
 import type { PublishMessage } from '../../../protocol/signal-messages.ts';
 import { unreachable } from '../../../protocol/unreachable.ts';
 import type { PeerIdentity } from './identity.ts';
@@ -58,6 +59,7 @@ const SESSION_BYTES = 16;
 type PeerUpHandler = (key: string) => void;
 type PeerDownHandler = (key: string, reason: PeerDownReason) => void;
 type MessageHandler = (from: string, message: Uint8Array) => void;
+type PeerRefusedHandler = (key: string, error: FrameError) => void;
 
 const defaultRandom = (bytes: number): Uint8Array<ArrayBuffer> =>
   crypto.getRandomValues(new Uint8Array(bytes));
@@ -96,6 +98,7 @@ export class PeerMesh implements Transport {
   private readonly messageHandlers = new Set<MessageHandler>();
   private readonly upHandlers = new Set<PeerUpHandler>();
   private readonly downHandlers = new Set<PeerDownHandler>();
+  private readonly refusedHandlers = new Set<PeerRefusedHandler>();
   /** waitForPeers() checks, run once more by destroy(). */
   private readonly destroyWaiters = new Set<() => void>();
   private readonly stopListening: () => void;
@@ -207,6 +210,16 @@ export class PeerMesh implements Transport {
     return () => this.downHandlers.delete(handler);
   }
 
+  /**
+   * A peer announced a message above limits.maxMessageBytes: its first chunk is refused, before
+   * anything of the announced size is allocated, and its link closes ('refused', then
+   * onPeerDown if it was up).
+   */
+  onPeerRefused(handler: PeerRefusedHandler): () => void {
+    this.refusedHandlers.add(handler);
+    return () => this.refusedHandlers.delete(handler);
+  }
+
   onMessage(handler: MessageHandler): () => void {
     this.messageHandlers.add(handler);
     return () => this.messageHandlers.delete(handler);
@@ -249,6 +262,7 @@ export class PeerMesh implements Transport {
     this.messageHandlers.clear();
     this.upHandlers.clear();
     this.downHandlers.clear();
+    this.refusedHandlers.clear();
   }
 
   private assertAlive(): void {
@@ -357,6 +371,7 @@ export class PeerMesh implements Transport {
             this.scheduleRetry(key);
         },
         message: (bytes) => notify(this.messageHandlers, key, bytes),
+        refused: (error) => notify(this.refusedHandlers, key, error),
       },
     });
     this.links.set(key, link);

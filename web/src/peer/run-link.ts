@@ -5,6 +5,7 @@
 import type { RunConfig } from '../../../protocol/run-config.ts';
 import type { PeerIdentity } from './identity.ts';
 import { PeerMesh } from './mesh.ts';
+import { runMeshLimits } from './mesh-limits.ts';
 import type { MeshPeerConstructor, MeshWrtc } from './mesh-simple-peer.ts';
 import { RelayApi } from './relay-api.ts';
 import { SignalClient, type SignalSocket } from './signal-client.ts';
@@ -61,6 +62,7 @@ export async function openMesh(relay: string, link: RelayLink, platform: LinkPla
     wrtc: platform.wrtc,
     runId: link.client.runId,
     iceServers: link.client.iceServers,
+    limits: runMeshLimits(link.config),
   });
   return { ...link, signal, mesh };
 }

@@ -22,6 +22,7 @@ import {
   type FrameClaim,
   isFrameClaim,
 } from '../../../protocol/frame-claim.ts';
+import type { FrameError } from '../../../protocol/frame-errors.ts';
 import type { Receipt } from '../../../protocol/ledger-signatures.ts';
 import { sha256Hex } from '../../../protocol/sha256.ts';
 import type { RelayMessage } from '../../../protocol/swarm-messages.ts';
@@ -37,6 +38,8 @@ export interface FrameNetwork {
   onMessage(handler: (from: string, message: Uint8Array) => void): () => void;
   /** A link went down: its peer's frame is not waited for any longer this round. */
   onPeerDown(handler: (key: string) => void): () => void;
+  /** A peer announced a message larger than the run allows: its frame is not waited for either. */
+  onPeerRefused(handler: (key: string, error: FrameError) => void): () => void;
   readonly traffic: { readonly bytesSent: number; readonly bytesReceived: number };
   readonly connectedPeers: readonly string[];
 }
@@ -137,6 +140,7 @@ export class Volunteer extends RelayDrivenPeer<VolunteerEvent> {
     if (this.held.round === -2) this.held = { round: -1, hash: await engine.stateHash() };
     this.unsubscribe.push(network.onMessage((from, message) => this.received(from, message)));
     this.unsubscribe.push(network.onPeerDown((key) => this.gone.add(key)));
+    this.unsubscribe.push(network.onPeerRefused((key) => this.gone.add(key)));
     this.listen();
     this.reportCapabilities();
     this.askForWork();

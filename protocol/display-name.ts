@@ -1,0 +1,27 @@
+// A name a volunteer chooses and the public leaderboard shows. Whatever a peer sends there is
+// read by strangers, so a name may not hold characters that are invisible or rearrange the text
+// around them: control characters (NUL included), bidi embeddings, overrides and isolates (the
+// "Trojan Source" characters, CVE-2021-42574), bidi marks, zero-width characters and lone
+// surrogates. A name holding one is refused, not cleaned: the peer can choose another.
+import * as v from 'valibot';
+
+/**
+ * \p{Cc}: C0 controls, DEL and C1 controls. U+061C, U+200E, U+200F: bidi marks. U+202A–U+202E:
+ * embeddings and overrides. U+2066–U+2069: isolates. U+200B–U+200D, U+2060, U+FEFF: zero-width
+ * space, non-joiner, joiner, word joiner and no-break space (U+2061–U+2064 are invisible
+ * operators, U+2065 is unassigned). \p{Cs}: a surrogate with no partner.
+ */
+const UNSHOWABLE = /[\p{Cc}\p{Cs}\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]/u;
+
+/** Whether `name` holds none of the characters a display name may not. */
+export function isShowableName(name: string): boolean {
+  return !UNSHOWABLE.test(name);
+}
+
+/** A display name of at most `max` UTF-16 units, every character of it showable. */
+export const DisplayName = (max: number) =>
+  v.pipe(
+    v.string(),
+    v.maxLength(max),
+    v.check(isShowableName, 'a name may not hold control, bidi or zero-width characters'),
+  );

@@ -1,0 +1,70 @@
+// A hello's display name goes on the public leaderboard: characters that are invisible or
+// reorder the text around them (controls, bidi overrides and isolates, zero-width ones) are
+// refused with the schema's typed error; ordinary names in any script pass.
+import { describe, expect, it } from 'vitest';
+import { isShowableName } from '../../../protocol/display-name.ts';
+import { MAX_NAME_LENGTH, parsePeerMessage } from '../../../protocol/swarm-messages.ts';
+import { generateKeyPair, identityFromKeyPair } from '../../../web/src/peer/identity.ts';
+
+const identity = await identityFromKeyPair(await generateKeyPair());
+const signature = await identity.sign(new Uint8Array(8));
+
+const hello = (name: string) =>
+  parsePeerMessage(
+    JSON.stringify({ type: 'hello', publicKey: identity.publicKey, signature, name, platform: 'node' }),
+  );
+
+const REFUSED: Record<string, string> = {
+  NUL: 'ada\u0000',
+  BEL: '\u0007ada',
+  'line feed': 'ada\nlovelace',
+  DEL: 'ada\u007f',
+  'C1 CSI': 'ada\u009b',
+  LRE: '\u202aada',
+  RLO: 'ada\u202elace',
+  PDF: 'ada\u202c',
+  LRI: '\u2066ada',
+  PDI: 'ada\u2069',
+  LRM: 'ada\u200e',
+  RLM: 'ada\u200f',
+  'Arabic letter mark': 'ada\u061c',
+  'zero-width space': 'a\u200bda',
+  'zero-width non-joiner': 'a\u200cda',
+  'zero-width joiner': 'a\u200dda',
+  'word joiner': 'a\u2060da',
+  'zero-width no-break space': '\ufeffada',
+  'lone surrogate': 'ada\ud800',
+};
+
+describe('display names', () => {
+  for (const [what, name] of Object.entries(REFUSED))
+    it(`refuses a name with a ${what}`, () => {
+      expect(isShowableName(name)).toBe(false);
+      expect(hello(name)).toEqual({
+        ok: false,
+        error: {
+          code: 'ERR_SWARM_SCHEMA',
+          message: 'name: a name may not hold control, bidi or zero-width characters',
+        },
+      });
+    });
+
+  it('accepts names in any script, with spaces, punctuation and emoji', () => {
+    for (const name of [
+      'Ada',
+      'ada lovelace',
+      'Émile-Zoë',
+      '日本語の名前',
+      'مرحبا',
+      'עברית',
+      '🚀 rocket',
+      "o'brien",
+    ])
+      expect(hello(name)).toMatchObject({ ok: true, value: { name } });
+    expect(hello('x'.repeat(MAX_NAME_LENGTH))).toMatchObject({ ok: true });
+    expect(hello('x'.repeat(MAX_NAME_LENGTH + 1))).toMatchObject({
+      ok: false,
+      error: { code: 'ERR_SWARM_SCHEMA' },
+    });
+  });
+});
