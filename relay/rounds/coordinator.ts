@@ -202,6 +202,11 @@ export class Coordinator implements SwarmCoordinator {
     return this.committed;
   }
 
+  /** Keys proven to have equivocated: never seated again. */
+  get excludedPeers(): ReadonlySet<string> {
+    return this.excluded;
+  }
+
   get committedFrames(): CommittedFrames | null {
     return this.lastFrames;
   }

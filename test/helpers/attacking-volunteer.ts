@@ -1,0 +1,231 @@
+// An attacking volunteer for end-to-end tests, built on the project's own peer runtime: the
+// real Volunteer, SwarmClient, mesh (real WebRTC) and relay API, with a GPU-less engine that
+// crafts its frames on the CPU instead of training. What a stranger with our source could run:
+//
+//   sign-flip   sends −k × the direction the model moved last round (θ_r − θ_{r−1}), framed in
+//               the run's format so the relay cannot refuse it for its shape
+//   zero        sends nothing useful (an all-zero frame) and, with `lie`, reports a crafted
+//               model hash: three of these are "colluding identities"
+//   equivocate  uploads a harmless frame to the relay but sends the group, over the mesh, a
+//               −20× frame with a valid signed claim, hoping they sum that one
+
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { RoundWork, StepProgress } from '../../kernels/round/round-engine.ts';
+import type { VolunteerEngine } from '../../kernels/round/volunteer-engine.ts';
+import { encodeFrameClaim, isFrameClaim } from '../../protocol/frame-claim.ts';
+import { hasMagic, TENSOR_FRAME_MAGIC } from '../../protocol/frame-magics.ts';
+import { initParams } from '../../protocol/init-params.ts';
+import { modelHash } from '../../protocol/model-hash.ts';
+import { paramLayout } from '../../protocol/param-layout.ts';
+import { decodeRoundState, encodeRoundState, type RoundState } from '../../protocol/round-state-file.ts';
+import { type CountedFrame, roundUpdate } from '../../protocol/round-update.ts';
+import type { RunConfig } from '../../protocol/run-config.ts';
+import { sha256Hex } from '../../protocol/sha256.ts';
+import { frameClaimMessage } from '../../protocol/swarm-signing.ts';
+import { type NodeLink, startHeadless } from '../../web/node/node-connection.ts';
+import type { FrameNetwork, Volunteer } from '../../web/src/peer/volunteer.ts';
+import { Volunteer as VolunteerClass } from '../../web/src/peer/volunteer.ts';
+import { cpuFrame } from './cpu-frame.ts';
+import { nodeContext } from './node-context.ts';
+
+export type Attack =
+  | { readonly kind: 'sign-flip'; readonly scale: number }
+  | { readonly kind: 'zero'; readonly lie: boolean }
+  | { readonly kind: 'equivocate' };
+
+export interface AttackingVolunteer {
+  readonly peerId: string;
+  readonly volunteer: Volunteer;
+  stop(): Promise<void>;
+}
+
+/** Joins the run at `relay` as an attacker. */
+export async function startAttackingVolunteer(
+  relay: string,
+  name: string,
+  attack: Attack,
+): Promise<AttackingVolunteer> {
+  const started = await startHeadless(
+    { relay, name, stateDir: await mkdtemp(join(tmpdir(), `potluck-${name}-`)), ctx: await nodeContext() },
+    undefined,
+    false,
+    async (link) => {
+      const engine = new CraftingEngine(link.config, attack);
+      const network = attack.kind === 'equivocate' ? new EquivocatingNetwork(link, engine) : link.mesh;
+      const client = attack.kind === 'zero' && attack.lie ? withCraftedHashes(link.client) : link.client;
+      const volunteer = new VolunteerClass({
+        client,
+        network,
+        relay: link.relay,
+        engine,
+        store: link.store,
+        runId: link.client.runId,
+        speed: { tokensPerSec: 1e9, uplinkBytesPerSec: 1e9, downlinkBytesPerSec: 1e9 }, // lies, all
+        adapter: { vendor: 'attacker', architecture: 'none', description: name, isSoftware: true },
+        paramCount: paramLayout(link.config.model).paramCount,
+      });
+      return { volunteer, release: async () => undefined };
+    },
+  );
+  return { peerId: started.peerId, volunteer: started.volunteer, stop: started.stop };
+}
+
+/** The relay's client, but every model hash it reports is made up. */
+function withCraftedHashes(client: NodeLink['client']): NodeLink['client'] {
+  const crafted = Object.create(client) as NodeLink['client'];
+  crafted.modelHash = (round: number) => client.modelHash(round, 'c0ffee'.repeat(10).padEnd(64, '0'));
+  return crafted;
+}
+
+/** A VolunteerEngine with no GPU: the state on the CPU, frames crafted rather than trained. */
+class CraftingEngine implements VolunteerEngine {
+  private state: RoundState;
+  private previous: RoundState | null = null;
+  private pending: { round: number; hash: string; state: RoundState } | null = null;
+  private readonly layout;
+  /** The frame equivocation sends the group instead of the uploaded one. */
+  meshFrame: { round: number; bytes: Uint8Array } | null = null;
+
+  constructor(
+    private readonly config: RunConfig,
+    private readonly attack: Attack,
+  ) {
+    this.layout = paramLayout(config.model);
+    this.state = {
+      weights: initParams(config.model, config.seed),
+      momentum: new Float32Array(this.layout.totalFloats),
+    };
+  }
+
+  stateHash(): Promise<string> {
+    return modelHash(this.state.weights, this.state.momentum);
+  }
+
+  async exportState(): Promise<Uint8Array> {
+    return encodeRoundState(this.config.model, this.state);
+  }
+
+  async importState(bytes: Uint8Array, expectedHash: string) {
+    const decoded = await decodeRoundState(this.config.model, bytes, expectedHash);
+    if (!decoded.ok) return { ok: false as const, message: decoded.message };
+    this.previous = this.state;
+    this.state = decoded.state;
+    return { ok: true as const };
+  }
+
+  async train(work: RoundWork, _onStep?: (progress: StepProgress) => void) {
+    const { batchSize, seqLen } = this.config.inner;
+    return { tokens: work.innerSteps * batchSize * seqLen, meanLoss: 1 }; // no work, a fine loss
+  }
+
+  /** −scale × the last committed step: the direction honest peers are pushing the model in. */
+  private flipped(scale: number): Float32Array {
+    const n = this.layout.totalFloats;
+    const values = new Float32Array(n);
+    if (!this.previous) return values.fill(1e-3 * scale);
+    for (let i = 0; i < n; i++)
+      values[i] = -scale * ((this.state.weights[i] as number) - (this.previous.weights[i] as number));
+    return values;
+  }
+
+  async contribute(work: { round: number; seed: number }): Promise<Uint8Array> {
+    const { compression } = this.config.round;
+    const frame = (values: Float32Array) => cpuFrame(values, compression, work.round, work.seed);
+    switch (this.attack.kind) {
+      case 'sign-flip':
+        return frame(this.flipped(this.attack.scale));
+      case 'zero':
+        return frame(new Float32Array(this.layout.totalFloats));
+      case 'equivocate':
+        this.meshFrame = { round: work.round, bytes: frame(this.flipped(20)) };
+        return frame(new Float32Array(this.layout.totalFloats));
+    }
+  }
+
+  async finish(work: { round: number; seed: number }, counted: readonly CountedFrame[]) {
+    const update = roundUpdate(
+      this.state.weights,
+      this.state.momentum,
+      counted,
+      { ...work, totalFloats: this.layout.totalFloats, compression: this.config.round.compression },
+      this.layout,
+      this.config.round,
+    );
+    if (!update.ok) throw new Error(update.reason);
+    const hash = await modelHash(update.weights, update.momentum);
+    this.pending = { round: work.round, hash, state: update };
+    return { hash, refused: update.refused.length };
+  }
+
+  async exportLocalState(): Promise<Uint8Array> {
+    return new Uint8Array(0);
+  }
+
+  async importLocalState(): Promise<boolean> {
+    return true;
+  }
+
+  async commit(round: number, hash: string): Promise<boolean> {
+    const pending = this.pending;
+    this.pending = null;
+    if (pending?.round !== round || pending.hash !== hash) return false;
+    this.previous = this.state;
+    this.state = pending.state;
+    return true;
+  }
+
+  async discard(): Promise<void> {
+    this.pending = null;
+  }
+
+  async setDutyCycle(): Promise<void> {}
+  async setPaused(): Promise<void> {}
+  async destroy(): Promise<void> {}
+}
+
+/** The real mesh, except that the group gets the engine's mesh frame, with a claim signed for it. */
+class EquivocatingNetwork implements FrameNetwork {
+  constructor(
+    private readonly link: NodeLink,
+    private readonly engine: CraftingEngine,
+  ) {}
+
+  connect(keys: readonly string[]): void {
+    this.link.mesh.connect(keys);
+  }
+
+  async send(to: string, message: Uint8Array): Promise<void> {
+    const swap = this.engine.meshFrame;
+    if (swap && hasMagic(message, TENSOR_FRAME_MAGIC)) return this.link.mesh.send(to, swap.bytes);
+    if (swap && isFrameClaim(message)) {
+      const frameHash = await sha256Hex(swap.bytes);
+      const signature = await this.link.identity.sign(
+        frameClaimMessage(this.link.client.runId, swap.round, frameHash),
+      );
+      return this.link.mesh.send(to, encodeFrameClaim({ round: swap.round, frameHash, signature }));
+    }
+    return this.link.mesh.send(to, message);
+  }
+
+  onMessage(handler: (from: string, message: Uint8Array) => void): () => void {
+    return this.link.mesh.onMessage(handler);
+  }
+
+  onPeerDown(handler: (key: string) => void): () => void {
+    return this.link.mesh.onPeerDown(handler);
+  }
+
+  onPeerRefused(handler: Parameters<FrameNetwork['onPeerRefused']>[0]): () => void {
+    return this.link.mesh.onPeerRefused(handler);
+  }
+
+  get traffic() {
+    return this.link.mesh.traffic;
+  }
+
+  get connectedPeers() {
+    return this.link.mesh.connectedPeers;
+  }
+}
