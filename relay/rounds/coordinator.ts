@@ -30,6 +30,7 @@ import { type EquivocationProof, RoundFrames, type UploadOutcome } from './round
 import type { ShardPool, TokenRange } from './shard-pool.ts';
 import { sizeRound } from './sizing.ts';
 import { type KeptState, StateGuard } from './state-guard.ts';
+import { screenContributions } from './usefulness.ts';
 
 /** What the coordinator needs of a connected, authenticated peer. */
 export interface PeerLink {
@@ -178,6 +179,8 @@ export class Coordinator implements SwarmCoordinator {
   /** Tokens per second the relay measured per peer key: assignment to upload. */
   private readonly measured = new Map<string, number>();
   private lastFrames: CommittedFrames | null = null;
+  /** The committed state's loss on the held-out batch; null when the relay does not score. */
+  private committedLoss: number | null;
   /** Rounds whose new state the guard refused. */
   rolledBack = 0;
   /** Hash reports that differed from the committed hash. */
@@ -190,6 +193,7 @@ export class Coordinator implements SwarmCoordinator {
     this.committed = { ...options.committed };
     this.state = options.state;
     this.excluded = new Set(options.excluded ?? []);
+    this.committedLoss = options.validate ? initialValLoss : null;
     const { guard } = options.config;
     if (options.validate && initialValLoss !== null)
       this.guard = new StateGuard(guard.rollbackMargin, guard.keepCheckpoints, {
@@ -521,15 +525,15 @@ export class Coordinator implements SwarmCoordinator {
         const proof = await c.frames.checkReport(reporter, held.peer, held.frameHash, held.claim);
         if (proof) this.equivocated(c, proof);
       }
-    const counted = this.complete(c).sort();
-    if (counted.length === 0) {
+    const complete = this.complete(c).sort();
+    if (complete.length === 0) {
       this.abort(
         c,
         c.manifests.size === 0 ? 'no manifest arrived before the deadline' : 'no valid frame arrived',
       );
       return;
     }
-    const frames: CountedFrame[] = counted.map((peer) => ({
+    const delivered: CountedFrame[] = complete.map((peer) => ({
       peer,
       tokens: (c.members.get(peer) as Member).tokens,
       frame: (c.frames.get(peer) as { bytes: Uint8Array }).bytes,
@@ -540,6 +544,26 @@ export class Coordinator implements SwarmCoordinator {
       totalFloats: layout.totalFloats,
       compression: config.round.compression,
     };
+    const { validate } = this.options;
+    const screening =
+      validate && this.committedLoss !== null
+        ? screenContributions(
+            this.state,
+            delivered,
+            expected,
+            layout,
+            config.round,
+            validate,
+            this.committedLoss,
+          )
+        : null;
+    const frames = screening ? [...screening.kept] : delivered;
+    const counted = frames.map((f) => f.peer);
+    if (screening && counted.length < complete.length)
+      log.info(
+        { round: c.round, improvement: Object.fromEntries(screening.improvement), counted: counted.length },
+        'contributions that did not lower the held-out loss are left out',
+      );
     const update = roundUpdate(
       this.state.weights,
       this.state.momentum,
@@ -557,7 +581,7 @@ export class Coordinator implements SwarmCoordinator {
     const valLoss = this.options.validate?.(next.weights) ?? null;
     const verdict = this.guard && valLoss !== null ? this.guard.judge(valLoss) : { accept: true as const };
     for (const id of c.members.keys())
-      if (!counted.includes(id) && !c.equivocators.has(id)) {
+      if (!complete.includes(id) && !c.equivocators.has(id)) {
         const rounds = this.benching.missed(id, c.round);
         log.info({ round: c.round, peer: id, rounds }, 'member missed the decision: benched');
       }
@@ -605,6 +629,7 @@ export class Coordinator implements SwarmCoordinator {
     this.committed = { round: c.round, modelHash: hash };
     this.state = next;
     this.guard?.committed({ round: c.round, modelHash: hash, valLoss: valLoss as number });
+    this.committedLoss = valLoss;
     this.lastFrames = { round: c.round, frames: new Map(frames.map((f) => [f.peer, f.frame])) };
     this.current = null;
     log.info({ round: c.round, modelHash: hash, counted: counted.length, valLoss }, 'round committed');
@@ -709,6 +734,7 @@ export class Coordinator implements SwarmCoordinator {
     this.committed = { round: c.round, modelHash: to.modelHash };
     this.state = state;
     this.guard?.committed({ ...to, round: c.round });
+    this.committedLoss = to.valLoss;
     this.current = null;
     log.warn({ round: c.round, toRound: to.round, modelHash: to.modelHash, reason }, 'rolled back');
     for (const id of c.members.keys()) {

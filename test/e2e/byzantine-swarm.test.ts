@@ -112,6 +112,7 @@ async function scenario(name: string, attacks: readonly Attack[]): Promise<Outco
 it('keeps the model honest under equivocation, a ×20 sign flip and three colluding identities', async () => {
   const clean = await scenario('clean', []);
   const rows: string[] = [`clean: validation loss ${clean.valLoss.toFixed(4)} after ${ROUNDS} rounds`];
+  process.stdout.write(`${rows[0]}\n`);
   const attacks: [string, Attack[]][] = [
     ['equivocation (1 of 4)', [{ kind: 'equivocate' }]],
     ['sign flip x20 (1 of 4)', [{ kind: 'sign-flip', scale: 20 }]],
@@ -121,10 +122,10 @@ it('keeps the model honest under equivocation, a ×20 sign flip and three collud
     const outcome = await scenario(name.split(' ')[0] as string, attack);
     const gap = (100 * (outcome.valLoss - clean.valLoss)) / clean.valLoss;
     rows.push(`${name}: validation loss ${outcome.valLoss.toFixed(4)}, gap ${gap.toFixed(2)}%`);
+    process.stdout.write(`${rows.at(-1)}\n`);
     expect(outcome.committedHashes).not.toContain('c0ffee'.repeat(10).padEnd(64, '0'));
     expect(outcome.honestInSync, name).toBe(true);
     if (name.startsWith('equivocation')) expect(outcome.excludedAttackers, name).toBe(1);
     expect(gap, name).toBeLessThan(MARGIN_PERCENT);
   }
-  process.stdout.write(`${rows.join('\n')}\n`);
 }, 1_200_000);

@@ -85,12 +85,23 @@ describe('poisoning', () => {
 
 describe('recovery', () => {
   it('refuses a jump, rolls a slow drift back to the best kept state, and credits neither', async () => {
-    const losses = [3.0, 2.9, 10, 3.3, 3.6, 3.7];
-    let call = 0;
-    const h = await createHarness({ validate: () => losses[call++] ?? 3 });
+    // The relay scores θ_0, then per round each contribution alone (both help: 0.1 below the
+    // committed loss) and then the aggregate, which follows this script:
+    const aggregates = [2.9, 10, 3.3, 3.6, 3.7];
+    let committed = 3.0;
+    let calls = 0;
+    const peersPerRound = 2;
+    const validate = () => {
+      if (calls++ === 0) return committed;
+      const inRound = (calls - 2) % (peersPerRound + 1);
+      if (inRound < peersPerRound) return committed - 0.1;
+      return aggregates[Math.floor((calls - 2) / (peersPerRound + 1))] ?? 3;
+    };
+    const h = await createHarness({ validate });
     const peers = [await h.join('a'), await h.join('b')];
     const hashes: string[] = [h.coordinator.lastCommitted.modelHash];
     const outcomes: string[] = [];
+    const losses = new Map<string, number>([[hashes[0] as string, 3.0]]);
     for (let r = 0; r < 5; r++) {
       await openRound(h, peers);
       const commitsBefore = h.commits.length;
@@ -98,7 +109,10 @@ describe('recovery', () => {
       const aborted = peers[0]?.last('round-aborted');
       if (h.commits.length === commitsBefore) outcomes.push(aborted ? 'aborted' : 'none');
       else outcomes.push(h.commits.at(-1)?.credits.length === 0 ? 'rolled back' : 'committed');
-      hashes.push(h.coordinator.lastCommitted.modelHash);
+      const hash = h.coordinator.lastCommitted.modelHash;
+      if (outcomes.at(-1) === 'committed') losses.set(hash, aggregates[r] as number);
+      committed = losses.get(hash) ?? committed;
+      hashes.push(hash);
     }
     // 2.9 commits; 10 is a jump over the committed best: the round aborts; 3.3 and 3.6 are
     // within 25% of 2.9; 3.7 is not: the run goes back to the 2.9 state, with no credits.
@@ -106,6 +120,34 @@ describe('recovery', () => {
     expect(h.coordinator.rolledBack).toBe(2);
     expect(hashes.at(-1)).toBe(hashes[1]);
     expect(peers[0]?.last('resync')).toMatchObject({ modelHash: hashes[1] });
+  });
+
+  it('leaves out contributions that do not lower the held-out loss, however many send them', async () => {
+    // The held-out loss as a function of the weights: distance to a target the honest vector
+    // points to. Zeros leave it where it is; the honest step lowers it.
+    const h0 = await createHarness();
+    const target = scriptedVector(h0.totalFloats, 'target', 0, 1);
+    let base: Float32Array | null = null;
+    const validate = (weights: Float32Array) => {
+      base ??= weights.slice();
+      let s = 0;
+      for (let i = 0; i < weights.length; i++) {
+        const d = (weights[i] as number) - ((base[i] as number) - (target[i] as number));
+        s += d * d;
+      }
+      return s;
+    };
+    const h = await createHarness({ validate });
+    const honest = [await h.join('a'), await h.join('b')];
+    const sybils = [await h.join('s1'), await h.join('s2'), await h.join('s3'), await h.join('s4')];
+    await openRound(h, [...honest, ...sybils]);
+    const { round } = h.assignment(honest[0] as HarnessPeer);
+    const zeros = new Float32Array(h.totalFloats);
+    for (const s of sybils) await h.contribute(s, h.frame(s, zeros));
+    for (const p of honest) await h.contribute(p, h.frame(p, scriptedVector(h.totalFloats, 'target', 0, 1)));
+    expect(h.coordinator.lastCommitted.round).toBe(round);
+    expect(h.commits.at(-1)?.credits.map((c) => c.peerKey).sort()).toEqual(honest.map((p) => p.id).sort());
+    expect(h.assignment(honest[0] as HarnessPeer).group).toHaveLength(6);
   });
 
   it('aborts a round whose update is not finite, and the run goes on', async () => {
