@@ -257,7 +257,8 @@ export class Volunteer extends RelayDrivenPeer<VolunteerEvent> {
     await Promise.all(others.map((peer) => network.send(peer, frame).catch(() => undefined)));
     // Wait for the others' frames, but never past the point where the manifest would be late.
     const awaited = () => others.filter((p) => !this.frameOf(p, a.round) && !this.gone.has(p));
-    while (awaited().length > 0 && now() < a.deadline - MANIFEST_MARGIN_MS) await this.sleep(50);
+    while (awaited().length > 0 && now() < a.deadline - MANIFEST_MARGIN_MS && !this.stopped)
+      await this.sleep(50);
     const holds = await Promise.all(
       others
         .filter((p) => this.frameOf(p, a.round))
