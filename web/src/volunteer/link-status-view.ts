@@ -1,6 +1,6 @@
 // The page's status while its connection to the relay comes and goes (peer/reconnecting-link.ts):
-// "reconnecting" with the next attempt's time, counted down each second, in amber; a final
-// refusal as an error; on reconnecting, what the tab does next.
+// "reconnecting" with the next attempt's time, counted down each second, in amber (and the
+// abandoned round's phase replaced); a final refusal as an error; once back, what comes next.
 import { type LinkStatus, linkStatusText } from '../peer/reconnecting-link.ts';
 import { $, fail, setText } from './page-view.ts';
 
@@ -18,13 +18,17 @@ export function linkStatusView(): (status: LinkStatus) => void {
         if (status.connections > 1) setText('status', linkStatusText(status));
         return;
       case 'reconnecting': {
+        setText('phase', 'reconnecting'); // the round it showed was abandoned
         const show = () => setText('status', linkStatusText(status));
         show();
         countdown = setInterval(show, COUNTDOWN_MS);
         return;
       }
       case 'stopped':
-        if (status.final) fail(linkStatusText(status));
+        if (!status.final) return;
+        fail(linkStatusText(status));
+        setText('phase', 'stopped');
+        $<HTMLButtonElement>('pause').disabled = true;
         return;
     }
   };
