@@ -201,7 +201,7 @@ it(`brings two headless volunteers and a page back after ${RESTARTS} SIGKILLs of
     const next = await nextRoundWithAll(url, keys, resumed, 300_000);
     const committedAt = Date.now();
     say(
-      `restart ${restart}: killed after round ${resumed}; down ${((restarted - killed) / 1000).toFixed(1)} s; ` +
+      `restart ${restart}: killed after round ${resumed}; listening again ${((restarted - killed) / 1000).toFixed(1)} s later; ` +
         `headless back ${connectedAt.map((t) => `${((t - restarted) / 1000).toFixed(1)} s`).join(', ')} after the restart; ` +
         `round ${next} committed with all three ${((committedAt - restarted) / 1000).toFixed(1)} s after it`,
     );

@@ -178,7 +178,8 @@ export class ReconnectingLink<C extends Connection> {
       this.dropReason = null;
       const next = this.ending ? null : await this.reconnect(lost);
       await idle; // the next peer gets the engine only once the abandoned work has let go of it
-      if (!next) return this.end();
+      if (next && this.stopReason !== null) next.client.close(this.stopReason); // stop() came meanwhile
+      if (!next || this.stopReason !== null) return this.end();
       await this.attachTo(next);
     }
   }
@@ -216,7 +217,7 @@ export class ReconnectingLink<C extends Connection> {
     this.current = next;
     try {
       const attached = await this.options.attach(next);
-      if (this.stopReason !== null) attached.stop(this.stopReason); // stop() came meanwhile
+      if (this.stopReason !== null) attached.stop(this.stopReason); // stop() came as it started
       this.connected(attached);
     } catch (error) {
       this.dropReason = `the volunteer could not start: ${messageOf(error)}`;
