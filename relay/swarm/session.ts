@@ -5,6 +5,7 @@
 // throws out to the socket's event handlers.
 import { encodeBase64url } from '../../protocol/base64url.ts';
 import { verifyEd25519 } from '../../protocol/ed25519-verify.ts';
+import { SWARM_CLOSE } from '../../protocol/swarm-close.ts';
 import {
   type IceServer,
   type PeerMessage,
@@ -25,13 +26,6 @@ export interface SessionSocket {
   send(text: string): void;
   close(code: number, reason: string): void;
 }
-
-/** WebSocket close codes (RFC 6455 §7.4.1; 4000-4999 are ours). */
-export const CLOSE = {
-  policy: 1008, // a frame broke the protocol
-  replaced: 4001, // the same key connected again
-  unauthenticated: 4002, // no valid hello in time
-} as const;
 
 export interface SessionOptions {
   readonly socket: SessionSocket;
@@ -95,7 +89,7 @@ export class SwarmSession {
   /** Another connection authenticated with the same key: this one steps aside quietly. */
   replaced(): void {
     this.closed = true;
-    this.options.socket.close(CLOSE.replaced, 'the same key connected again');
+    this.options.socket.close(SWARM_CLOSE.replaced, 'the same key connected again');
   }
 
   send(message: RelayMessage): void {
@@ -175,6 +169,6 @@ export class SwarmSession {
     this.options.log.warn({ peer: this.peerId, code, message }, 'swarm connection refused a frame');
     this.send({ type: 'error', code, message: message.slice(0, 500) });
     this.ended();
-    this.options.socket.close(CLOSE.policy, code);
+    this.options.socket.close(SWARM_CLOSE.policy, code);
   }
 }

@@ -5,11 +5,12 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { type WebSocket, WebSocketServer } from 'ws';
+import { SWARM_CLOSE } from '../../protocol/swarm-close.ts';
 import { MAX_SWARM_FRAME_BYTES } from '../../protocol/swarm-messages.ts';
 import { rejectUpgrade } from '../http/upgrade-route.ts';
 import { TokenBucket } from '../limits/token-bucket.ts';
 import type { Logger } from '../logger.ts';
-import { CLOSE, type SessionOptions, SwarmSession } from './session.ts';
+import { type SessionOptions, SwarmSession } from './session.ts';
 
 export interface SwarmLimits {
   /** Largest text frame; bigger ones close the connection (1009). */
@@ -74,12 +75,12 @@ export function createSwarmEndpoint(options: SwarmEndpointOptions): SwarmEndpoin
       },
     });
     const helloTimer = setTimeout(() => {
-      if (!session.peerId) ws.close(CLOSE.unauthenticated, 'no hello in time');
+      if (!session.peerId) ws.close(SWARM_CLOSE.unauthenticated, 'no hello in time');
     }, limits.helloTimeoutMs);
     ws.on('pong', () => alive.set(ws, true));
     ws.on('message', (data, isBinary) => {
-      if (isBinary) return ws.close(CLOSE.policy, 'binary frames are not part of /swarm');
-      if (!bucket.take()) return ws.close(CLOSE.policy, 'rate limit');
+      if (isBinary) return ws.close(SWARM_CLOSE.policy, 'binary frames are not part of /swarm');
+      if (!bucket.take()) return ws.close(SWARM_CLOSE.policy, 'rate limit');
       session.receive(data.toString());
     });
     ws.on('error', (error) => log.debug({ err: error }, 'swarm socket error'));

@@ -53,20 +53,24 @@ export async function startAttackingVolunteer(
     false,
     async (link) => {
       const engine = new CraftingEngine(link.config, attack);
-      const network = attack.kind === 'equivocate' ? new EquivocatingNetwork(link, engine) : link.mesh;
-      const client = attack.kind === 'zero' && attack.lie ? withCraftedHashes(link.client) : link.client;
-      const volunteer = new VolunteerClass({
-        client,
-        network,
-        relay: link.relay,
-        engine,
-        store: link.store,
-        runId: link.client.runId,
-        speed: { tokensPerSec: 1e9, uplinkBytesPerSec: 1e9, downlinkBytesPerSec: 1e9 }, // lies, all
-        adapter: { vendor: 'attacker', architecture: 'none', description: name, isSoftware: true },
-        paramCount: paramLayout(link.config.model).paramCount,
-      });
-      return { volunteer, release: async () => undefined };
+      return {
+        volunteerOn: (connection) =>
+          new VolunteerClass({
+            client:
+              attack.kind === 'zero' && attack.lie ? withCraftedHashes(connection.client) : connection.client,
+            network:
+              attack.kind === 'equivocate' ? new EquivocatingNetwork(connection, engine) : connection.mesh,
+            relay: connection.relay,
+            engine,
+            store: connection.store,
+            runId: connection.client.runId,
+            speed: { tokensPerSec: 1e9, uplinkBytesPerSec: 1e9, downlinkBytesPerSec: 1e9 }, // lies, all
+            adapter: { vendor: 'attacker', architecture: 'none', description: name, isSoftware: true },
+            paramCount: paramLayout(link.config.model).paramCount,
+          }),
+        abandon: () => engine.discard(),
+        release: async () => undefined,
+      };
     },
   );
   return { peerId: started.peerId, volunteer: started.volunteer, stop: started.stop };

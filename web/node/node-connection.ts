@@ -1,14 +1,22 @@
 // What every headless volunteer opens first, whichever way the run trains: its key and state
 // folder, the authenticated `/swarm` connection, the relay's HTTP API and run config, and the
-// WebRTC mesh (simple-peer over @roamhq/wrtc, signaled through the relay's `/signal`).
+// WebRTC mesh (simple-peer over @roamhq/wrtc, signaled through the relay's `/signal`). The
+// `/swarm` connection is kept (reconnecting-link.ts): after a drop or a relay restart the
+// volunteer comes back with the same key, store and mesh (whose `/signal` reconnects itself).
 import wrtc from '@roamhq/wrtc';
 import SimplePeer from 'simple-peer';
 import WebSocket from 'ws';
 import type { GpuContext } from '../../kernels/gpu/context.ts';
 import { identityFromKeyPair } from '../src/peer/identity.ts';
 import type { MeshPeerConstructor, MeshWrtc } from '../src/peer/mesh-simple-peer.ts';
+import type { Backoff } from '../src/peer/reconnect-backoff.ts';
+import {
+  attachPeers,
+  type ConnectionPeer,
+  linkStatusText,
+  ReconnectingLink,
+} from '../src/peer/reconnecting-link.ts';
 import { connectToRelay as joinRun, openMesh, type RunLink } from '../src/peer/run-link.ts';
-import type { Volunteer } from '../src/peer/volunteer.ts';
 import { FileVolunteerStore } from './file-store.ts';
 
 export interface NodeLink extends RunLink {
@@ -33,6 +41,12 @@ export async function connectToRelay(options: {
   return { ...(await openMesh(options.relay, link, NODE)), store };
 }
 
+/** A new `/swarm` connection for `link`'s volunteer: the same key, store and mesh. */
+async function reconnect(options: { relay: string; name: string }, link: NodeLink): Promise<NodeLink> {
+  const joined = await joinRun(options.relay, link.identity, options.name, NODE);
+  return { ...joined, signal: link.signal, mesh: link.mesh, store: link.store };
+}
+
 /** What every headless volunteer is started with; `Event` is what its volunteer reports. */
 export interface HeadlessOptions<Event> {
   /** http(s)://host:port of the relay. */
@@ -41,8 +55,14 @@ export interface HeadlessOptions<Event> {
   /** Keeps the key, the receipts and (in a DiLoCo run) the last committed state. */
   readonly stateDir: string;
   readonly ctx: GpuContext;
+  /** The volunteer's events, and the connection's (reconnecting-link.ts) as status lines. */
   readonly onEvent?: (event: Event) => void;
+  /** The reconnect's back-off; the default waits 0.5 s doubling to 15 s, ±50%. */
+  readonly backoff?: Backoff;
 }
+
+/** The event every kind of volunteer reports alike, which the connection's status is told as. */
+type StatusEvent = { readonly type: 'status'; readonly text: string };
 
 /**
  * The link for a run of one kind (`pipeline` or DiLoCo rounds): `given` when the caller already
@@ -50,7 +70,7 @@ export interface HeadlessOptions<Event> {
  * link opened is closed, and it throws.
  */
 async function linkForRun(
-  options: HeadlessOptions<never>,
+  options: HeadlessOptions<StatusEvent>,
   given: NodeLink | undefined,
   pipeline: boolean,
 ): Promise<NodeLink> {
@@ -68,53 +88,68 @@ async function linkForRun(
 
 /** A headless volunteer, whichever way its run trains. */
 export interface HeadlessVolunteer<V> {
+  /** The volunteer on the current connection (a fresh one after each reconnect). */
   readonly volunteer: V;
   readonly peerId: string;
   readonly runId: string;
   readonly store: FileVolunteerStore;
+  /** Resolves when it stopped for good (stop(), or a refusal no retry changes), with why. */
+  readonly ended: Promise<string>;
+  /** Leaves the relay and the mesh at once, then frees the engine. Safe to call twice. */
   stop(): Promise<void>;
 }
 
-/**
- * The headless volunteer on `link`. Its stop() is safe to call twice: it leaves the relay and
- * the mesh at once, then waits for the GPU work under way before freeing the engine (`release`).
- */
-function headless<V extends Pick<Volunteer, 'stop'>>(
-  link: NodeLink,
-  volunteer: V,
-  release: () => Promise<void>,
-): HeadlessVolunteer<V> {
-  let stopping: Promise<void> | null = null;
-  const stop = () => {
-    stopping ??= (async () => {
-      volunteer.stop();
-      link.mesh.destroy();
-      link.signal.close();
-      await release();
-    })();
-    return stopping;
-  };
-  return { volunteer, peerId: link.identity.publicKey, runId: link.client.runId, store: link.store, stop };
-}
-
-/** What a kind of volunteer builds on its link: the volunteer, not started yet, and how to free its engine. */
+/** What a kind of volunteer builds on its first link: one engine, and a volunteer per connection. */
 export interface HeadlessParts<V> {
-  readonly volunteer: V;
-  readonly release: () => Promise<void>;
+  /** The volunteer on one connection, not started yet. */
+  readonly volunteerOn: (link: NodeLink) => V;
+  /** After a connection dropped and its volunteer went idle: what its abandoned work left goes. */
+  readonly abandon: () => Promise<void>;
+  /** Frees the engine when the volunteer leaves for good; `left` resolves once its work stopped. */
+  readonly release: (left: Promise<void>) => Promise<void>;
 }
 
 /**
  * Starts a headless volunteer of one kind (`pipeline` or DiLoCo rounds) on `given`, or on a link
- * it opens: `build` makes the volunteer and its engine on the link, then it is started.
+ * it opens: `build` makes the engine on the link, then a volunteer is started on each connection
+ * to the relay, the first and every one after a drop (reconnecting-link.ts).
  */
-export async function startHeadless<V extends Pick<Volunteer, 'start' | 'stop'>>(
-  options: HeadlessOptions<never>,
+export async function startHeadless<V extends ConnectionPeer>(
+  options: HeadlessOptions<StatusEvent>,
   given: NodeLink | undefined,
   pipeline: boolean,
   build: (link: NodeLink) => Promise<HeadlessParts<V>>,
 ): Promise<HeadlessVolunteer<V>> {
-  const link = await linkForRun(options, given, pipeline);
-  const { volunteer, release } = await build(link);
-  await volunteer.start();
-  return headless(link, volunteer, release);
+  const first = await linkForRun(options, given, pipeline);
+  const parts = await build(first);
+  let current: V | null = null;
+  const link = await ReconnectingLink.start(first, {
+    connect: () => reconnect(options, first),
+    attach: attachPeers(parts.volunteerOn, parts.abandon, (volunteer) => {
+      current = volunteer;
+    }),
+    onStatus: (status) => options.onEvent?.({ type: 'status', text: linkStatusText(status) }),
+    backoff: options.backoff,
+  });
+  let stopping: Promise<void> | null = null;
+  const stop = () => {
+    stopping ??= (async () => {
+      const left = link.stop('leaving');
+      first.mesh.destroy();
+      first.signal.close();
+      await parts.release(left);
+      await left;
+    })();
+    return stopping;
+  };
+  return {
+    get volunteer() {
+      return current as V;
+    },
+    peerId: first.identity.publicKey,
+    runId: first.client.runId,
+    store: first.store,
+    ended: link.ended,
+    stop,
+  };
 }

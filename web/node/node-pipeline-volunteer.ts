@@ -25,28 +25,32 @@ export function startNodePipelineVolunteer(
   given?: NodeLink,
 ): Promise<NodePipelineVolunteer> {
   return startHeadless(options, given, true, async (link) => {
-    const { store, client, relay, config, mesh } = link;
-    const engine = new LocalStageVolunteerEngine(options.ctx, config);
-    const volunteer = new PipelineVolunteer({
-      client,
-      network: mesh,
-      engine,
-      relay,
-      store,
-      capabilities: {
-        adapter: adapterReport(options.ctx.adapter),
-        maxBufferBytes: 1 << 30,
-        memoryBytes: options.memoryBytes ?? 1 << 30,
-        tokensPerSec: 0,
-        uplinkBytesPerSec: 0,
-        downlinkBytesPerSec: 0,
+    const engine = new LocalStageVolunteerEngine(options.ctx, link.config);
+    return {
+      volunteerOn: ({ store, client, relay, mesh }) =>
+        new PipelineVolunteer({
+          client,
+          network: mesh,
+          engine,
+          relay,
+          store,
+          capabilities: {
+            adapter: adapterReport(options.ctx.adapter),
+            maxBufferBytes: 1 << 30,
+            memoryBytes: options.memoryBytes ?? 1 << 30,
+            tokensPerSec: 0,
+            uplinkBytesPerSec: 0,
+            downlinkBytesPerSec: 0,
+          },
+          onEvent: options.onEvent,
+        }),
+      // Back after a drop, the relay seats this peer afresh (a newcomer fetches its stage from a
+      // replica; after a relay restart every stage starts again from θ_0): the old stage goes.
+      abandon: () => engine.destroy(),
+      release: async (left) => {
+        await left; // the GPU work under way stops before the stage is freed
+        await engine.destroy();
       },
-      onEvent: options.onEvent,
-    });
-    const release = async () => {
-      await volunteer.idle();
-      await engine.destroy();
     };
-    return { volunteer, release };
   });
 }

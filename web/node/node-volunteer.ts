@@ -28,7 +28,7 @@ export type NodeVolunteer = HeadlessVolunteer<Volunteer>;
 /** Joins a DiLoCo run; `link` when the caller already connected (to see which kind of run it is). */
 export function startNodeVolunteer(options: NodeVolunteerOptions, given?: NodeLink): Promise<NodeVolunteer> {
   return startHeadless(options, given, false, async (link) => {
-    const { store, identity, config } = link;
+    const { identity, config } = link;
     const engine = await LocalVolunteerEngine.create({
       ctx: options.ctx,
       config,
@@ -36,13 +36,18 @@ export function startNodeVolunteer(options: NodeVolunteerOptions, given?: NodeLi
       noiseStream: noiseStreamOf(config.seed, identity.publicKey),
     });
     if (options.dutyCycle !== undefined) await engine.setDutyCycle(options.dutyCycle);
-    const volunteer = roundVolunteer(link, {
-      engine,
-      store,
-      adapter: adapterReport(options.ctx.adapter),
-      paramCount: paramLayout(config.model).paramCount,
-      onEvent: options.onEvent,
-    });
-    return { volunteer, release: () => engine.destroy() };
+    return {
+      volunteerOn: (connection) =>
+        roundVolunteer(connection, {
+          engine,
+          store: connection.store,
+          adapter: adapterReport(options.ctx.adapter),
+          paramCount: paramLayout(config.model).paramCount,
+          onEvent: options.onEvent,
+        }),
+      // A round the relay forgot when the connection dropped: its pending outer step goes.
+      abandon: () => engine.discard(),
+      release: () => engine.destroy(), // it stops the training under way at its next step itself
+    };
   });
 }

@@ -1,5 +1,6 @@
 // `npm run volunteer -- --relay URL`: donate this machine's GPU to a run from Node, with the
-// same protocol and peer runtime as the browser page. Ctrl-C leaves the round cleanly.
+// same protocol and peer runtime as the browser page. Ctrl-C leaves the round cleanly; a relay
+// restart or a dropped connection is waited out and the volunteer rejoins.
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { openNodeContext } from '../../kernels/node/open-context.ts';
@@ -129,8 +130,15 @@ const started = await (async () => {
   process.exit(1);
 });
 say(`[${name}] joined run ${started.runId} as ${started.peerId.slice(0, 12)}…`);
+let leaving = false;
 for (const signal of ['SIGINT', 'SIGTERM'] as const)
   process.once(signal, () => {
+    leaving = true;
     say(`[${name}] leaving`);
     started.stop().finally(() => process.exit(0));
   });
+// A dropped connection is retried (its status lines are printed); a refusal no retry can change
+// (another process took this key, the run is gone) ends the volunteer, its reason printed too.
+void started.ended.then(() => {
+  if (!leaving) started.stop().finally(() => process.exit(1));
+});

@@ -1,7 +1,9 @@
 // The volunteer page: probes WebGPU, then on "Donate my GPU" joins the relay's run with the
 // peer runtime (web/src/peer/volunteer.ts) around a round engine in a dedicated worker, and
 // shows what the GPU is doing. Identity, the last committed state and receipts live in
-// IndexedDB, so a reload resumes where it was (and resumes donating if it was donating).
+// IndexedDB, so a reload resumes where it was (and resumes donating if it was donating). A
+// dropped connection or a relay restart is waited out and the tab rejoins
+// (peer/reconnecting-link.ts), showing "reconnecting" meanwhile.
 import { wrap } from 'comlink';
 import SimplePeer from 'simple-peer/simplepeer.min.js';
 import { creditsOf } from '../../protocol/credits.ts';
@@ -11,12 +13,20 @@ import type { RunConfig } from '../../protocol/run-config.ts';
 import { IdbVolunteerStore } from './peer/idb-store.ts';
 import { identityFromKeyPair, type PeerIdentity } from './peer/identity.ts';
 import type { MeshPeerConstructor } from './peer/mesh-simple-peer.ts';
+import { attachPeers, ReconnectingLink } from './peer/reconnecting-link.ts';
 import { RelayApi } from './peer/relay-api.ts';
-import { connectToRelay, type LinkPlatform, openMesh, roundVolunteer } from './peer/run-link.ts';
+import {
+  connectToRelay,
+  type LinkPlatform,
+  openMesh,
+  type RunLink,
+  roundVolunteer,
+} from './peer/run-link.ts';
 import { adapterReport } from './peer/swarm-client.ts';
 import { SwarmDoc } from './peer/swarm-doc.ts';
 import type { Volunteer } from './peer/volunteer.ts';
 import { LiveChart } from './volunteer/charts.ts';
+import { linkStatusView } from './volunteer/link-status-view.ts';
 import { disableThrottle, offerDonation, setupControls } from './volunteer/page-controls.ts';
 import { $, bytes, fail, setText } from './volunteer/page-view.ts';
 import { startPipelinePage } from './volunteer/pipeline-page.ts';
@@ -81,10 +91,17 @@ async function join(adapter: Awaited<ReturnType<VolunteerWorkerApi['adapter']>>)
   const name = `tab-${identity.publicKey.slice(0, 6)}`;
   setText('status', 'Connecting to the relay…');
   const joined = await connectToRelay(origin, identity, name, BROWSER);
-  const { client, relay, config } = joined;
+  const { client, config } = joined;
   showMemory(config, adapter.maxBufferBytes);
   setText('status', 'Preparing the model on your GPU…');
   const link = await openMesh(origin, joined, BROWSER);
+  // After a dropped connection or a relay restart: the same key, the same mesh (its /signal
+  // reconnects itself), a new /swarm connection (peer/reconnecting-link.ts).
+  const reconnect = async (): Promise<RunLink> => ({
+    ...(await connectToRelay(origin, identity, name, BROWSER)),
+    signal: link.signal,
+    mesh: link.mesh,
+  });
   const swarm = new SwarmDoc({
     runId: client.runId,
     selfKey: identity.publicKey,
@@ -106,10 +123,9 @@ async function join(adapter: Awaited<ReturnType<VolunteerWorkerApi['adapter']>>)
   };
   if (config.pipeline) {
     const stop = await startPipelinePage({
-      client,
-      relay,
-      config,
-      network: link.mesh,
+      link,
+      reconnect,
+      onStatus: linkStatusView(),
       store,
       worker,
       swarm,
@@ -127,23 +143,45 @@ async function join(adapter: Awaited<ReturnType<VolunteerWorkerApi['adapter']>>)
     return;
   }
   const engine = await roundEngineIn(worker, config, identity.publicKey);
-  volunteer = roundVolunteer(link, {
-    engine,
-    store,
-    adapter: adapterReport(adapter),
-    paramCount: paramLayout(config.model).paramCount,
-    onEvent: roundView({
-      swarm,
-      lossChart,
-      refreshRun: () => void refreshRun(client.runId, runChart),
-      showReceipts,
-    }),
+  const onEvent = roundView({
+    swarm,
+    lossChart,
+    refreshRun: () => void refreshRun(client.runId, runChart),
+    showReceipts,
   });
-  await volunteer.start();
+  // Pause outlives a connection: a volunteer started after a reconnect starts paused too.
+  let paused = false;
+  const kept = await ReconnectingLink.start(link, {
+    connect: reconnect,
+    attach: attachPeers(
+      (connection: RunLink) =>
+        roundVolunteer(connection, {
+          engine,
+          store,
+          adapter: adapterReport(adapter),
+          paramCount: paramLayout(config.model).paramCount,
+          onEvent,
+        }),
+      () => engine.discard(), // the round the relay forgot when the connection dropped
+      (started) => {
+        volunteer = started;
+        if (paused) void started.setPaused(true); // its flag is set before start() asks for work
+      },
+    ),
+    onStatus: linkStatusView(),
+  });
   setText('status', `Joined run ${client.runId}. Waiting for the next round…`);
-  setupControls(volunteer, engine);
+  setupControls(
+    {
+      setPaused: async (pause) => {
+        paused = pause;
+        await volunteer?.setPaused(pause);
+      },
+    },
+    engine,
+  );
   teardown = () => {
-    volunteer?.stop('the tab closed');
+    void kept.stop('the tab closed');
     closeAll();
   };
 }

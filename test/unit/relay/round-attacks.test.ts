@@ -146,7 +146,12 @@ describe('recovery', () => {
     for (const s of sybils) await h.contribute(s, h.frame(s, zeros));
     for (const p of honest) await h.contribute(p, h.frame(p, scriptedVector(h.totalFloats, 'target', 0, 1)));
     expect(h.coordinator.lastCommitted.round).toBe(round);
-    expect(h.commits.at(-1)?.credits.map((c) => c.peerKey).sort()).toEqual(honest.map((p) => p.id).sort());
+    expect(
+      h.commits
+        .at(-1)
+        ?.credits.map((c) => c.peerKey)
+        .sort(),
+    ).toEqual(honest.map((p) => p.id).sort());
     expect(h.assignment(honest[0] as HarnessPeer).group).toHaveLength(6);
   });
 

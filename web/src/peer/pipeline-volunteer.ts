@@ -88,7 +88,8 @@ export class PipelineVolunteer extends RelayDrivenPeer<PipelineEvent> {
   }
 
   /** Resolves when the GPU work under way has stopped (after stop(), before freeing the engine). */
-  async idle(): Promise<void> {
+  override async idle(): Promise<void> {
+    await super.idle();
     await this.pumping;
   }
 

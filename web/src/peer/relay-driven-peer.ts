@@ -37,7 +37,8 @@ export abstract class RelayDrivenPeer<Event> {
   protected leaving(): void {}
 
   protected emit(event: Event | NoticeEvent): void {
-    this.driven.onEvent?.(event);
+    // After stop() the work still unwinding was abandoned: what it reports is no longer news.
+    if (!this.stopped) this.driven.onEvent?.(event);
   }
 
   /** Starts handling the relay's messages. */
@@ -48,7 +49,8 @@ export abstract class RelayDrivenPeer<Event> {
           .then(() =>
             this.stopped ? undefined : isNotice(message) ? this.notice(message) : this.handle(message),
           )
-          .catch((error: unknown) => this.failed(error));
+          // Work abandoned by stop() (the connection dropped under it) failing is no news.
+          .catch((error: unknown) => (this.stopped ? undefined : this.failed(error)));
       }),
     );
   }
@@ -56,6 +58,14 @@ export abstract class RelayDrivenPeer<Event> {
   private async notice(message: Notice): Promise<void> {
     const { client, store } = this.driven;
     this.emit(await noticeEvent(message, client.relayKey, store));
+  }
+
+  /**
+   * Resolves once the relay message being handled, if any, is done: after stop(), the work it
+   * abandoned has let go of the engine, so another peer (after a reconnect) may use it.
+   */
+  async idle(): Promise<void> {
+    await this.queue;
   }
 
   /** Leaves the run cleanly (pagehide, Ctrl-C): the relay stops waiting for this peer at once. */

@@ -48,7 +48,12 @@ export async function connectToRelay(
     socket: platform.socket,
   });
   const api = new RelayApi(relay, client.runId);
-  return { identity, client, relay: api, config: await api.runConfig(client.configHash) };
+  try {
+    return { identity, client, relay: api, config: await api.runConfig(client.configHash) };
+  } catch (error) {
+    client.close('no run config'); // nobody else holds this connection to close it
+    throw error;
+  }
 }
 
 /** Opens the run's mesh once signaling is up. */

@@ -4,6 +4,7 @@
 // socket is down. The socket comes from a factory: the page's `WebSocket` in the
 // browser, the `ws` package in Node.
 import { type PublishMessage, parseSignalMessage } from '../../../protocol/signal-messages.ts';
+import { Backoff, RECONNECT_INITIAL_MS, RECONNECT_MAX_MS } from './reconnect-backoff.ts';
 
 /** What PeerMesh needs from signaling; SignalClient is the real one, tests may pass their own. */
 export interface SignalChannel {
@@ -38,9 +39,11 @@ export interface SignalClientOptions {
   readonly socket: SignalSocketFactory;
   /** How often to ping; a socket silent for two intervals is replaced. */
   readonly pingIntervalMs?: number;
-  /** First wait before reconnecting; doubles per failure up to maxReconnectDelayMs. */
+  /** First wait before reconnecting; doubles per failure up to maxReconnectDelayMs, ±50% jitter. */
   readonly reconnectDelayMs?: number;
   readonly maxReconnectDelayMs?: number;
+  /** Uniform in [0, 1), for the jitter. */
+  readonly random?: () => number;
   /** Publishes held while disconnected; beyond it the oldest are dropped (counted in `dropped`). */
   readonly maxQueued?: number;
   /** Monotonic milliseconds. */
@@ -52,8 +55,6 @@ export interface SignalClientOptions {
  * lib0's client likewise gives up on a silent socket after 30 s. We ping more often than that.
  */
 export const SIGNAL_PING_INTERVAL_MS = 20_000;
-export const SIGNAL_RECONNECT_DELAY_MS = 500;
-export const SIGNAL_MAX_RECONNECT_DELAY_MS = 30_000;
 /** A mesh of 32 peers joining at once sends an offer and a few candidates each. */
 export const SIGNAL_MAX_QUEUED = 512;
 /** Topics per subscribe frame; the relay refuses more (DEFAULT_SIGNAL_LIMITS.maxTopicsPerMessage). */
@@ -94,7 +95,7 @@ export class SignalClient implements SignalChannel {
   private readonly options: Required<SignalClientOptions>;
   private pingTimer: Timer | undefined;
   private reconnectTimer: Timer | undefined;
-  private failures = 0;
+  private readonly backoff: Backoff;
   private lastHeard = 0;
   private closed = false;
 
@@ -106,11 +107,17 @@ export class SignalClient implements SignalChannel {
       url: options.url,
       socket: options.socket,
       pingIntervalMs: options.pingIntervalMs ?? SIGNAL_PING_INTERVAL_MS,
-      reconnectDelayMs: options.reconnectDelayMs ?? SIGNAL_RECONNECT_DELAY_MS,
-      maxReconnectDelayMs: options.maxReconnectDelayMs ?? SIGNAL_MAX_RECONNECT_DELAY_MS,
+      reconnectDelayMs: options.reconnectDelayMs ?? RECONNECT_INITIAL_MS,
+      maxReconnectDelayMs: options.maxReconnectDelayMs ?? RECONNECT_MAX_MS,
       maxQueued: options.maxQueued ?? SIGNAL_MAX_QUEUED,
       now: options.now ?? (() => performance.now()),
+      random: options.random ?? Math.random,
     };
+    this.backoff = new Backoff({
+      initialMs: this.options.reconnectDelayMs,
+      maxMs: this.options.maxReconnectDelayMs,
+      random: this.options.random,
+    });
     this.pingTimer = setInterval(() => this.keepAlive(), this.options.pingIntervalMs);
     this.open();
   }
@@ -211,7 +218,7 @@ export class SignalClient implements SignalChannel {
 
   private onOpen(socket: SignalSocket): void {
     if (this.socket !== socket) return;
-    this.failures = 0;
+    this.backoff.reset();
     this.lastHeard = this.options.now();
     const topics = [...this.topics];
     for (let i = 0; i < topics.length; i += TOPICS_PER_FRAME)
@@ -282,9 +289,6 @@ export class SignalClient implements SignalChannel {
   private scheduleReconnect(): void {
     if (this.closed) return;
     clearTimeout(this.reconnectTimer);
-    const { reconnectDelayMs, maxReconnectDelayMs } = this.options;
-    const delay = Math.min(maxReconnectDelayMs, reconnectDelayMs * 2 ** this.failures);
-    this.failures++;
-    this.reconnectTimer = setTimeout(() => this.open(), delay);
+    this.reconnectTimer = setTimeout(() => this.open(), this.backoff.next());
   }
 }

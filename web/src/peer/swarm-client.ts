@@ -64,6 +64,8 @@ export class SwarmClientError extends Error {
   constructor(
     readonly code: 'ERR_SWARM_CONNECT' | 'ERR_SWARM_REFUSED' | 'ERR_SWARM_CLOSED' | 'ERR_SWARM_BAD_RELAY',
     message: string,
+    /** With ERR_SWARM_REFUSED: the relay's own code (ERR_SWARM_SIGNATURE, …). */
+    readonly refusal?: string,
   ) {
     super(message);
     this.name = 'SwarmClientError';
@@ -157,7 +159,9 @@ export class SwarmClient {
           resolve(client);
         } else if (message.type === 'error') {
           clearTimeout(timer);
-          reject(new SwarmClientError('ERR_SWARM_REFUSED', `${message.code}: ${message.message}`));
+          reject(
+            new SwarmClientError('ERR_SWARM_REFUSED', `${message.code}: ${message.message}`, message.code),
+          );
         }
       };
     });

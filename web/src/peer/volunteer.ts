@@ -284,7 +284,8 @@ export class Volunteer extends RelayDrivenPeer<VolunteerEvent> {
     await uploaded;
     // Wait for the others' frames, but never past the point where the manifest would be late.
     const awaited = () => others.filter((p) => !this.frameOf(p, a.round) && !this.gone.has(p));
-    while (awaited().length > 0 && now() < a.deadline - MANIFEST_MARGIN_MS) await this.sleep(50);
+    while (awaited().length > 0 && now() < a.deadline - MANIFEST_MARGIN_MS && !this.stopped)
+      await this.sleep(50);
     const holds = await this.heldFrames(others, a.round);
     this.emit({
       type: 'traffic',

@@ -22,8 +22,8 @@ export function offerDonation(join: () => Promise<void>, fail: (error: unknown) 
   if (localStorage.getItem(DONATING_KEY) === '1') donate.click();
 }
 
-/** Pause and the throttle, in a DiLoCo run. */
-export function setupControls(volunteer: Volunteer, engine: VolunteerEngine): void {
+/** Pause (of the volunteer on the current connection) and the throttle, in a DiLoCo run. */
+export function setupControls(volunteer: Pick<Volunteer, 'setPaused'>, engine: VolunteerEngine): void {
   const pause = $<HTMLButtonElement>('pause');
   pause.disabled = false;
   let paused = false;

@@ -5,11 +5,10 @@
 // wire, and (on the last stage, the only one that sees it) the loss of each microbatch.
 import type { Remote } from 'comlink';
 import { activationFrameBytes } from '../../../protocol/activation-frame.ts';
-import type { RunConfig } from '../../../protocol/run-config.ts';
 import type { PipelineEvent } from '../peer/pipeline-events.ts';
-import { PipelineVolunteer, type PipelineVolunteerOptions } from '../peer/pipeline-volunteer.ts';
-import type { RelayApi } from '../peer/relay-api.ts';
-import type { SwarmClient } from '../peer/swarm-client.ts';
+import { PipelineVolunteer } from '../peer/pipeline-volunteer.ts';
+import { attachPeers, type LinkStatus, ReconnectingLink } from '../peer/reconnecting-link.ts';
+import type { RunLink } from '../peer/run-link.ts';
 import type { SwarmDoc } from '../peer/swarm-doc.ts';
 import type { VolunteerStore } from '../peer/volunteer.ts';
 import type { VolunteerWorkerApi } from '../worker/volunteer-api.ts';
@@ -27,10 +26,11 @@ const SWARM_PHASE = {
 } as const;
 
 export interface PipelinePageOptions {
-  readonly client: SwarmClient;
-  readonly relay: RelayApi;
-  readonly config: RunConfig;
-  readonly network: PipelineVolunteerOptions['network'];
+  /** The first connection, with the mesh. */
+  readonly link: RunLink;
+  /** A new connection after a drop: the same key and mesh. */
+  readonly reconnect: () => Promise<RunLink>;
+  readonly onStatus: (status: LinkStatus) => void;
   readonly store: VolunteerStore;
   readonly worker: Remote<VolunteerWorkerApi>;
   readonly swarm: SwarmDoc;
@@ -46,7 +46,7 @@ const layersText = (l: { start: number; end: number }) =>
 
 /** Starts the pipeline volunteer; resolves to its stop(). */
 export async function startPipelinePage(o: PipelinePageOptions): Promise<(reason: string) => void> {
-  const { config } = o;
+  const { config } = o.link;
   const pipeline = config.pipeline;
   if (!pipeline) throw new Error('not a pipeline run');
   const engine = await stageEngineIn(o.worker, config);
@@ -99,26 +99,35 @@ export async function startPipelinePage(o: PipelinePageOptions): Promise<(reason
         return;
     }
   };
-  const volunteer = new PipelineVolunteer({
-    client: o.client,
-    network: o.network,
-    engine,
-    relay: o.relay,
-    store: o.store,
-    capabilities: {
-      adapter: o.adapter,
-      maxBufferBytes: o.maxBufferBytes,
-      memoryBytes: o.maxBufferBytes,
-      tokensPerSec: 0,
-      uplinkBytesPerSec: 0,
-      downlinkBytesPerSec: 0,
-    },
-    onEvent,
+  const capabilities = {
+    adapter: o.adapter,
+    maxBufferBytes: o.maxBufferBytes,
+    memoryBytes: o.maxBufferBytes,
+    tokensPerSec: 0,
+    uplinkBytesPerSec: 0,
+    downlinkBytesPerSec: 0,
+  };
+  const kept = await ReconnectingLink.start(o.link, {
+    connect: o.reconnect,
+    attach: attachPeers(
+      (connection: RunLink) =>
+        new PipelineVolunteer({
+          client: connection.client,
+          network: connection.mesh,
+          engine,
+          relay: connection.relay,
+          store: o.store,
+          capabilities,
+          onEvent,
+        }),
+      // Back after a drop the relay seats this tab afresh: the old stage goes.
+      () => engine.destroy(),
+    ),
+    onStatus: o.onStatus,
   });
-  await volunteer.start();
   setText(
     'status',
-    `Joined pipeline run ${o.client.runId}: the model is cut into ${pipeline.stages} stages; waiting to be seated.`,
+    `Joined pipeline run ${o.link.client.runId}: the model is cut into ${pipeline.stages} stages; waiting to be seated.`,
   );
-  return (reason) => volunteer.stop(reason);
+  return (reason) => void kept.stop(reason);
 }
