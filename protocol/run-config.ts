@@ -82,7 +82,6 @@ const ScheduleSchema = v.pipe(
     hashTimeoutMs: PositiveInt,
     maxInnerStepsFactor: v.pipe(v.number(), v.finite(), v.minValue(1)),
     slowestSpeedRatio: v.pipe(v.number(), v.finite(), v.minValue(0), v.maxValue(1)),
-    checkpointEvery: PositiveInt,
     /** The round decides once this fraction of its members sent a frame, plus graceMs. */
     quorum: Fraction,
     graceMs: v.pipe(v.number(), v.safeInteger(), v.minValue(0)),
@@ -191,7 +190,6 @@ export const DEFAULT_RUN: RunConfig = {
     hashTimeoutMs: 30_000, // after the decision, model hashes must arrive within this
     maxInnerStepsFactor: 4, // a fast peer does at most this many times H
     slowestSpeedRatio: 0.125, // peers slower than this fraction of the median wait out the round
-    checkpointEvery: 1, // a peer uploads the committed weights every this many rounds
     quorum: 0.75, // decide once 3/4 of the members sent their frame...
     graceMs: 5_000, // ...plus this long for the rest, so one silent member cannot stall a round
   },

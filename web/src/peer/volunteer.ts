@@ -140,7 +140,15 @@ export class Volunteer extends RelayDrivenPeer<VolunteerEvent> {
     if (this.held.round === -2) this.held = { round: -1, hash: await engine.stateHash() };
     this.unsubscribe.push(network.onMessage((from, message) => this.received(from, message)));
     this.unsubscribe.push(network.onPeerDown((key) => this.gone.add(key)));
-    this.unsubscribe.push(network.onPeerRefused((key) => this.gone.add(key)));
+    this.unsubscribe.push(
+      network.onPeerRefused((key, error) => {
+        this.gone.add(key);
+        this.emit({
+          type: 'status',
+          text: `refused ${key.slice(0, 8)}…'s message (${error.code}: ${error.message}); not waiting for its frame`,
+        });
+      }),
+    );
     this.listen();
     this.reportCapabilities();
     this.askForWork();
