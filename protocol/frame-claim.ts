@@ -11,8 +11,9 @@
 //   4       1     version, currently 1
 //   5       3     reserved, 0
 //   8       4     round, u32 little-endian
-//   12      32    SHA-256 of the frame
-//   44      64    Ed25519 signature of frameClaimMessage(runId, round, hash)
+//   12      4     the round's seed, u32 little-endian (one per opening of the round)
+//   16      32    SHA-256 of the frame
+//   48      64    Ed25519 signature of frameClaimMessage(runId, round, seed, hash)
 
 import { decodeBase64url, encodeBase64url } from './base64url.ts';
 import { ED25519_SIGNATURE_BYTES } from './ed25519-verify.ts';
@@ -21,16 +22,18 @@ import { FRAME_CLAIM_MAGIC, hasMagic, MAGIC_OFFSET } from './frame-magics.ts';
 
 export const CLAIM_VERSION = 1;
 const ROUND_OFFSET = 8;
-const HASH_OFFSET = 12;
+const SEED_OFFSET = 12;
+const HASH_OFFSET = 16;
 const HASH_BYTES = 32;
 const SIGNATURE_OFFSET = HASH_OFFSET + HASH_BYTES;
 export const FRAME_CLAIM_BYTES = SIGNATURE_OFFSET + ED25519_SIGNATURE_BYTES;
 
 export interface FrameClaim {
   readonly round: number;
+  readonly seed: number;
   /** Hex SHA-256 of the claimed frame. */
   readonly frameHash: string;
-  /** Canonical base64url Ed25519 signature of frameClaimMessage(runId, round, frameHash). */
+  /** Canonical base64url Ed25519 signature of frameClaimMessage(runId, round, seed, frameHash). */
   readonly signature: string;
 }
 
@@ -38,12 +41,17 @@ export function encodeFrameClaim(claim: FrameClaim): Uint8Array<ArrayBuffer> {
   const signature = decodeBase64url(claim.signature);
   if (!/^[0-9a-f]{64}$/.test(claim.frameHash)) throw new RangeError('a frame hash is 64 hex digits');
   if (signature?.length !== ED25519_SIGNATURE_BYTES) throw new RangeError('a claim signature is 64 bytes');
-  if (!Number.isInteger(claim.round) || claim.round < 0 || claim.round > 0xffffffff)
-    throw new RangeError(`round ${claim.round} is not a u32`);
+  for (const [name, value] of [
+    ['round', claim.round],
+    ['seed', claim.seed],
+  ] as const)
+    if (!Number.isInteger(value) || value < 0 || value > 0xffffffff)
+      throw new RangeError(`${name} ${value} is not a u32`);
   const bytes = new Uint8Array(FRAME_CLAIM_BYTES);
   bytes.set(FRAME_CLAIM_MAGIC, MAGIC_OFFSET);
   bytes[VERSION_OFFSET] = CLAIM_VERSION;
   new DataView(bytes.buffer).setUint32(ROUND_OFFSET, claim.round, true);
+  new DataView(bytes.buffer).setUint32(SEED_OFFSET, claim.seed, true);
   for (let i = 0; i < HASH_BYTES; i++)
     bytes[HASH_OFFSET + i] = Number.parseInt(claim.frameHash.slice(2 * i, 2 * i + 2), 16);
   bytes.set(signature, SIGNATURE_OFFSET);
@@ -61,10 +69,12 @@ export function decodeFrameClaim(bytes: Uint8Array): FrameClaim | null {
   if (bytes[VERSION_OFFSET] !== CLAIM_VERSION) return null;
   if (bytes[VERSION_OFFSET + 1] !== 0 || bytes[VERSION_OFFSET + 2] !== 0 || bytes[VERSION_OFFSET + 3] !== 0)
     return null;
-  const round = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(ROUND_OFFSET, true);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const round = view.getUint32(ROUND_OFFSET, true);
+  const seed = view.getUint32(SEED_OFFSET, true);
   let frameHash = '';
   for (let i = 0; i < HASH_BYTES; i++)
     frameHash += (bytes[HASH_OFFSET + i] as number).toString(16).padStart(2, '0');
   const signature = encodeBase64url(bytes.subarray(SIGNATURE_OFFSET, FRAME_CLAIM_BYTES));
-  return { round, frameHash, signature };
+  return { round, seed, frameHash, signature };
 }

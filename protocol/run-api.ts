@@ -80,7 +80,7 @@ export const RunConfigPart = v.object({ config: v.unknown() });
 /** What a page reads of a run to draw its loss curve. */
 export const LossCurvePart = v.pick(RunDetailBody, ['loss']);
 
-/** The author's signature of frameClaimMessage(runId, round, sha256(body)), base64url. */
+/** The author's signature of frameClaimMessage(runId, round, seed, sha256(body)), base64url. */
 export const FRAME_CLAIM_HEADER = 'x-potluck-frame-claim';
 
 export const FrameUploadBody = v.object({ stored: v.boolean(), frameHash: Sha256Hex });

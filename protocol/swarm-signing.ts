@@ -32,12 +32,14 @@ export function manifestMessage(runId: string, m: ManifestFields): Uint8Array {
 }
 
 /**
- * An author's claim that its contribution to `round` is the frame hashing to `frameHash`. It
- * travels with the frame (to the relay, and to every peer over the mesh), so two different
- * frames from one author in one round are proven by two of these signatures: equivocation.
+ * An author's claim that its contribution to `round`, opened with `seed`, is the frame hashing
+ * to `frameHash`. It travels with the frame (to the relay, and to every peer over the mesh), so
+ * two different frames from one author for one opening of a round are proven by two of these
+ * signatures: equivocation. The seed tells openings apart: a round that aborted is opened again
+ * with another seed, and a claim from the first attempt proves nothing about the second.
  */
-export function frameClaimMessage(runId: string, round: number, frameHash: string): Uint8Array {
-  return encoder.encode(`potluck-frame-v1|${runId}|${round}|${frameHash}`);
+export function frameClaimMessage(runId: string, round: number, seed: number, frameHash: string): Uint8Array {
+  return encoder.encode(`potluck-frame-v2|${runId}|${round}|${seed}|${frameHash}`);
 }
 
 /** The hash of θ_{r+1} a peer computed after summing the counted set. */

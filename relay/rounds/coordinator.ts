@@ -181,6 +181,8 @@ export class Coordinator implements SwarmCoordinator {
   private lastFrames: CommittedFrames | null = null;
   /** The committed state's loss on the held-out batch; null when the relay does not score. */
   private committedLoss: number | null;
+  /** The members of the round decided last, so one that delivers late is not taken for silent. */
+  private lastDecided: { round: number; members: ReadonlySet<string> } | null = null;
   /** Rounds whose new state the guard refused. */
   rolledBack = 0;
   /** Hash reports that differed from the committed hash. */
@@ -279,6 +281,7 @@ export class Coordinator implements SwarmCoordinator {
   }
 
   manifest(id: string, input: ManifestInput): void {
+    this.lateButDelivered(id, input.round);
     const c = this.current;
     if (c?.phase !== 'training' || input.round !== c.round || !c.members.has(id) || c.manifests.has(id))
       return;
@@ -288,6 +291,15 @@ export class Coordinator implements SwarmCoordinator {
       trainLoss: input.trainLoss,
     });
     this.progress(c);
+  }
+
+  /**
+   * A member of the round decided last sends its (signed) manifest after the decision: it was
+   * slow, not silent, so it is not kept benched for it (it only missed the round, and its
+   * credit). One that is late every round costs each round the grace period, no more.
+   */
+  private lateButDelivered(id: string, round: number): void {
+    if (this.lastDecided?.round === round && this.lastDecided.members.has(id)) this.benching.contributed(id);
   }
 
   /** A consistency report: the relay committed what it computed; a differing peer resyncs. */
@@ -363,7 +375,9 @@ export class Coordinator implements SwarmCoordinator {
       return;
     }
     const { quorum, graceMs } = this.options.config.schedule;
-    if (c.graceTimer === null && complete.length >= Math.ceil(quorum * c.members.size)) {
+    // At least one member, and a quorum of 2 in 2 would let either stall the other to the deadline.
+    const needed = Math.max(1, Math.floor(quorum * c.members.size));
+    if (c.graceTimer === null && complete.length >= needed) {
       const { clock } = this.options;
       const wait = Math.max(0, Math.min(graceMs, c.deadline - clock.now()));
       c.graceTimer = clock.setTimeout(() => void this.decide(c), wait);
@@ -436,7 +450,11 @@ export class Coordinator implements SwarmCoordinator {
       members.set(share.peer, { shard, innerSteps, tokens: innerSteps * tokensPerStep });
     }
     if (members.size === 0) return;
-    const seed = deriveSeed(config.seed, round);
+    // Each opening of a round has a seed of its own, fresh randomness mixed into the run's: after
+    // an abort (or a relay restart) the round is opened again, and a frame claim from an earlier
+    // opening must never pair with one from this one as a "proof" of equivocation.
+    const nonce = crypto.getRandomValues(new Uint32Array(1))[0] as number;
+    const seed = deriveSeed(deriveSeed(config.seed, round), nonce);
     const deadline = clock.now() + this.roundMillis(sizing.innerSeconds, members.size, candidates);
     const c: OpenRound = {
       round,
@@ -516,6 +534,7 @@ export class Coordinator implements SwarmCoordinator {
     if (this.current !== c || c.phase !== 'training') return;
     const { clock, log, config, layout } = this.options;
     c.phase = 'deciding';
+    this.lastDecided = { round: c.round, members: new Set(c.members.keys()) };
     clock.clearTimeout(c.timer);
     clock.clearTimeout(c.graceTimer);
     // Frames peers received over the mesh that differ from the relay's copy: proof or nothing.

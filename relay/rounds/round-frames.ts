@@ -12,7 +12,7 @@ import { frameClaimMessage } from '../../protocol/swarm-signing.ts';
 export interface HeldFrame {
   readonly bytes: Uint8Array;
   readonly frameHash: string;
-  /** The author's signature of frameClaimMessage(runId, round, frameHash). */
+  /** The author's signature of frameClaimMessage(runId, round, seed, frameHash). */
   readonly claim: string;
   /** When the upload completed (relay clock): the end of the author's GPU time. */
   readonly arrivedAt: number;
@@ -22,6 +22,8 @@ export interface HeldFrame {
 export interface EquivocationProof {
   readonly runId: string;
   readonly round: number;
+  /** The opening of the round both claims name. */
+  readonly seed: number;
   readonly author: string;
   readonly claims: readonly [
     { readonly frameHash: string; readonly signature: string },
@@ -102,7 +104,8 @@ export class RoundFrames {
   }
 
   private verifyClaim(author: string, frameHash: string, claim: string): Promise<boolean> {
-    const message = frameClaimMessage(this.runId, this.expected.round, frameHash) as Uint8Array<ArrayBuffer>;
+    const { round, seed } = this.expected;
+    const message = frameClaimMessage(this.runId, round, seed, frameHash) as Uint8Array<ArrayBuffer>;
     return verifyEd25519(author, claim, message);
   }
 
@@ -115,6 +118,7 @@ export class RoundFrames {
     return {
       runId: this.runId,
       round: this.expected.round,
+      seed: this.expected.seed,
       author,
       claims: [{ frameHash: own.frameHash, signature: own.claim }, other],
       reportedBy,

@@ -15,6 +15,9 @@ import {
   roundUpdate,
 } from '../../protocol/round-update.ts';
 
+/** The smallest improvement that counts, relative to θ_r's loss (honest steps lower it by ~1e-3 and more). */
+export const MIN_RELATIVE_IMPROVEMENT = 1e-5;
+
 export interface Screening {
   /** Contributions whose step alone lowered the held-out loss, in the order given. */
   readonly kept: readonly CountedFrame[];
@@ -42,6 +45,8 @@ export function screenContributions(
     const loss = alone.ok ? validate(alone.weights) : Number.POSITIVE_INFINITY;
     improvement.set(frame.peer, Number.isFinite(loss) ? baseLoss - loss : Number.NEGATIVE_INFINITY);
   }
-  const kept = frames.filter((f) => (improvement.get(f.peer) ?? 0) > 0);
+  // Noise of 1e-7 can score +1e-8 by chance: a step must lower the loss by a measurable amount.
+  const floor = MIN_RELATIVE_IMPROVEMENT * Math.abs(baseLoss);
+  const kept = frames.filter((f) => (improvement.get(f.peer) ?? 0) > floor);
   return { kept: kept.length > 0 ? kept : frames, improvement };
 }

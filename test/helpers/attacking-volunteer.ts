@@ -90,7 +90,7 @@ class CraftingEngine implements VolunteerEngine {
   private pending: { round: number; hash: string; state: RoundState } | null = null;
   private readonly layout;
   /** The frame equivocation sends the group instead of the uploaded one. */
-  meshFrame: { round: number; bytes: Uint8Array } | null = null;
+  meshFrame: { round: number; seed: number; bytes: Uint8Array } | null = null;
 
   constructor(
     private readonly config: RunConfig,
@@ -143,7 +143,7 @@ class CraftingEngine implements VolunteerEngine {
       case 'zero':
         return frame(new Float32Array(this.layout.totalFloats));
       case 'equivocate':
-        this.meshFrame = { round: work.round, bytes: frame(this.flipped(20)) };
+        this.meshFrame = { round: work.round, seed: work.seed, bytes: frame(this.flipped(20)) };
         return frame(new Float32Array(this.layout.totalFloats));
     }
   }
@@ -206,9 +206,12 @@ class EquivocatingNetwork implements FrameNetwork {
     if (swap && isFrameClaim(message)) {
       const frameHash = await sha256Hex(swap.bytes);
       const signature = await this.link.identity.sign(
-        frameClaimMessage(this.link.client.runId, swap.round, frameHash),
+        frameClaimMessage(this.link.client.runId, swap.round, swap.seed, frameHash),
       );
-      return this.link.mesh.send(to, encodeFrameClaim({ round: swap.round, frameHash, signature }));
+      return this.link.mesh.send(
+        to,
+        encodeFrameClaim({ round: swap.round, seed: swap.seed, frameHash, signature }),
+      );
     }
     return this.link.mesh.send(to, message);
   }

@@ -170,7 +170,8 @@ export async function createHarness(
       );
     },
     async claim(peer, round, frameHash) {
-      return peer.identity.sign(frameClaimMessage(RUN_ID, round, frameHash));
+      const { seed } = harness.assignment(peer);
+      return peer.identity.sign(frameClaimMessage(RUN_ID, round, seed, frameHash));
     },
     async upload(peer, frame) {
       const { round } = harness.assignment(peer);

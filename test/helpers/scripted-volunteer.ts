@@ -143,7 +143,7 @@ export async function startScriptedVolunteer(
           message.round,
           me.publicKey,
           frame,
-          await client.frameClaim(message.round, frameHash),
+          await client.frameClaim(message.round, message.seed, frameHash),
         );
         if (behaviour.equivocate) {
           // A second frame for the same round, signed too: the relay must refuse and exclude.
@@ -159,7 +159,7 @@ export async function startScriptedVolunteer(
               message.round,
               me.publicKey,
               other,
-              await client.frameClaim(message.round, otherHash),
+              await client.frameClaim(message.round, message.seed, otherHash),
             )
             .catch(() => undefined);
         }

@@ -119,6 +119,30 @@ describe('what the relay commits', () => {
     for (const p of [b, c]) expect(p.last('wait')?.reason).toMatch(/excluded/);
   });
 
+  it('does not pair a claim from an aborted opening of the round with one from the next', async () => {
+    const h = await createHarness();
+    const [a, b] = [await h.join('a'), await h.join('b')];
+    await openRound(h, [a, b]);
+    const first = h.assignment(a);
+    // a uploads in the first opening; no manifest arrives, so the round aborts at its deadline.
+    const oldFrame = h.frame(a);
+    expect(await h.upload(a, oldFrame)).toMatchObject({ kind: 'stored' });
+    const oldHash = await sha256Hex(oldFrame);
+    const oldClaim = await h.claim(a, first.round, oldHash);
+    h.clock.advance(first.deadline - h.clock.now());
+    await h.settle();
+    expect(a.last('round-aborted')).toBeDefined();
+    await openRound(h, [a, b]);
+    const second = h.assignment(a);
+    expect(second.round).toBe(first.round);
+    expect(second.seed).not.toBe(first.seed);
+    // b names a's claim from the first opening: it proves nothing about the second.
+    await h.contribute(a);
+    await h.contribute(b, undefined, [{ peer: a.id, frameHash: oldHash, claim: oldClaim }]);
+    expect(h.proofs).toEqual([]);
+    expect(h.commits.at(-1)?.credits.map((x) => x.peerKey).sort()).toEqual([a.id, b.id].sort());
+  });
+
   it('does not take a forged mesh claim as proof against an honest author', async () => {
     const h = await createHarness();
     const [a, b] = [await h.join('a'), await h.join('b')];
@@ -164,6 +188,23 @@ describe('liveness', () => {
     }
     // Missed round 0: benched for 1 round (1); missed 2: benched 2 rounds (3, 4); seated at 5.
     expect(benchedRounds).toEqual([1, 3, 4]);
+  });
+
+  it('does not keep a member benched that delivered after the decision: it was slow, not silent', async () => {
+    const h = await createHarness();
+    const peers = [await h.join('a'), await h.join('b'), await h.join('c'), await h.join('slow')];
+    const slow = peers[3] as HarnessPeer;
+    await openRound(h, peers);
+    const { round } = h.assignment(slow);
+    for (const p of peers.slice(0, 3)) await h.contribute(p);
+    h.clock.advance(h.config.schedule.graceMs);
+    await h.settle();
+    expect(h.coordinator.lastCommitted.round).toBe(round);
+    // Its manifest arrives after the decision: it is seated in the next round again.
+    const frame = h.frame(slow);
+    h.coordinator.manifest(slow.id, { round, frameHash: await sha256Hex(frame), holds: [], trainLoss: 3 });
+    await openRound(h, peers);
+    expect(h.assignment(peers[0] as HarnessPeer).group.map((m) => m.peer)).toContain(slow.id);
   });
 
   it('sizes shares by what it measured, never by the claimed speed, and bounds the uplink claim', async () => {

@@ -186,9 +186,9 @@ export class SwarmClient {
     this.send({ type: 'manifest', ...fields, holds: [...fields.holds], signature });
   }
 
-  /** This peer's signed claim that its frame for `round` hashes to `frameHash` (frame-claim.ts). */
-  frameClaim(round: number, frameHash: string): Promise<string> {
-    return this.identity.sign(frameClaimMessage(this.runId, round, frameHash));
+  /** This peer's signed claim that its frame for `round` (opened with `seed`) hashes to `frameHash`. */
+  frameClaim(round: number, seed: number, frameHash: string): Promise<string> {
+    return this.identity.sign(frameClaimMessage(this.runId, round, seed, frameHash));
   }
 
   async modelHash(round: number, hash: string): Promise<void> {

@@ -90,6 +90,8 @@ export interface VolunteerOptions {
   readonly sleep?: (ms: number) => Promise<void>;
 }
 
+/** After uploading its own frame, wait at most this long for the group's over the mesh. */
+const MESH_WAIT_MS = 2_000;
 /** Stop waiting for frames this long before the deadline, to get the manifest in on time. */
 const MANIFEST_MARGIN_MS = 1_500;
 /** How often to look for the relay's checkpoint of a hash it has not stored yet. */
@@ -273,8 +275,8 @@ export class Volunteer extends RelayDrivenPeer<VolunteerEvent> {
     const frameHash = await sha256Hex(frame);
     this.own = { round: a.round, seed: a.seed, frame, hash: frameHash };
     this.emit({ type: 'round', round: a.round, phase: 'exchanging', peers: a.group.length });
-    const claim = await client.frameClaim(a.round, frameHash);
-    const claimMessage = encodeFrameClaim({ round: a.round, frameHash, signature: claim });
+    const claim = await client.frameClaim(a.round, a.seed, frameHash);
+    const claimMessage = encodeFrameClaim({ round: a.round, seed: a.seed, frameHash, signature: claim });
     const uploaded = relay.uploadFrame(a.round, client.peerId, frame, claim).catch((error: unknown) =>
       this.emit({
         type: 'status',
@@ -292,9 +294,12 @@ export class Volunteer extends RelayDrivenPeer<VolunteerEvent> {
     await uploaded;
     // Wait for the others' frames, but never past the point where the manifest would be late.
     const awaited = () => others.filter((p) => !this.frameOf(p, a.round) && !this.gone.has(p));
-    while (awaited().length > 0 && now() < a.deadline - MANIFEST_MARGIN_MS && !this.stopped)
-      await this.sleep(50);
-    const holds = await this.heldFrames(others, a.round);
+    // The relay holds every frame it counts, so the mesh copies only serve to catch an author
+    // that signs two frames: they are waited for briefly, never for a member that stays off the
+    // mesh (the round decides without the manifest of one that waits too long).
+    const waitUntil = Math.min(a.deadline - MANIFEST_MARGIN_MS, now() + MESH_WAIT_MS);
+    while (awaited().length > 0 && now() < waitUntil && !this.stopped) await this.sleep(50);
+    const holds = await this.heldFrames(others, a.round, a.seed);
     this.emit({
       type: 'traffic',
       bytesSent: network.traffic.bytesSent,
@@ -316,12 +321,12 @@ export class Volunteer extends RelayDrivenPeer<VolunteerEvent> {
    * The frames of others this peer holds with a claim that names them: a frame without its
    * author's claim proves nothing to the relay, so it is not listed (the relay's copy serves).
    */
-  private async heldFrames(others: readonly string[], round: number) {
+  private async heldFrames(others: readonly string[], round: number, seed: number) {
     const holds = [];
     for (const peer of others) {
       const frame = this.frameOf(peer, round);
       const claim = this.claims.get(peer);
-      if (!frame || claim?.round !== round) continue;
+      if (!frame || claim?.round !== round || claim.seed !== seed) continue;
       const frameHash = await sha256Hex(frame);
       if (claim.frameHash === frameHash) holds.push({ peer, frameHash, claim: claim.signature });
     }
