@@ -53,6 +53,7 @@ async function scenario(name: string, attacks: readonly Attack[]): Promise<Outco
   const relay: RelayHandle = await startTestRelay(dataset, {
     overrides: {
       model: MODEL,
+      guard: { validationSequences: 2 }, // real training: the relay scores steps and states
       inner: { batchSize: 4, seqLen: 32, learningRate: 1e-2, warmupRounds: 0 },
       round: { innerSteps: 8 },
       schedule: {

@@ -27,6 +27,7 @@ beforeAll(async () => {
   relay = await startTestRelay(dataset, {
     overrides: {
       model: MODEL,
+      guard: { validationSequences: 2 }, // real training: the relay scores steps and states
       inner: { batchSize: 4, seqLen: 32, learningRate: 1e-2, warmupRounds: 0 },
       round: { innerSteps: 8, compression: { randomK: 0.5, topK: 0.5, bits: 4, blockSize: 64 } },
       schedule: { minPeers: 2, gatherMs: 300, minRoundMs: 30_000, maxRoundMs: 30_000, hashTimeoutMs: 15_000 },

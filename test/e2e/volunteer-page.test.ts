@@ -49,6 +49,7 @@ beforeAll(async () => {
     log: relayLog,
     overrides: {
       model: MODEL,
+      guard: { validationSequences: 2 }, // real training: the relay scores steps and states
       inner: { batchSize: 4, seqLen: 32, learningRate: 1e-2, warmupRounds: 0 },
       round: { innerSteps: 6, compression: { randomK: 0.5, topK: 0.5, bits: 4, blockSize: 64 } },
       schedule: {

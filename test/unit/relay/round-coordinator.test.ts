@@ -140,7 +140,12 @@ describe('what the relay commits', () => {
     await h.contribute(a);
     await h.contribute(b, undefined, [{ peer: a.id, frameHash: oldHash, claim: oldClaim }]);
     expect(h.proofs).toEqual([]);
-    expect(h.commits.at(-1)?.credits.map((x) => x.peerKey).sort()).toEqual([a.id, b.id].sort());
+    expect(
+      h.commits
+        .at(-1)
+        ?.credits.map((x) => x.peerKey)
+        .sort(),
+    ).toEqual([a.id, b.id].sort());
   });
 
   it('does not take a forged mesh claim as proof against an honest author', async () => {
