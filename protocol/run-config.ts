@@ -43,6 +43,7 @@ const AggregationSchema = v.object({
   normBound: v.pipe(v.number(), v.finite(), v.minValue(1), v.maxValue(100)),
   clipRadius: v.pipe(v.number(), v.finite(), v.gtValue(0), v.maxValue(100)),
   iterations: v.pipe(v.number(), v.safeInteger(), v.minValue(0), v.maxValue(10)),
+  minAlignment: v.pipe(v.number(), v.finite(), v.minValue(0), v.maxValue(1)),
 });
 
 const RoundSchema = v.object({
@@ -179,7 +180,7 @@ export const DEFAULT_RUN: RunConfig = {
     compression: { randomK: 0.7, topK: 1, bits: 1, blockSize: 512 },
     // CenteredClip over norm-bounded contributions: one peer moves the aggregate by at most its
     // weight times twice the typical spread (bench:byzantine has the figures).
-    aggregation: { rule: 'centered-clip', normBound: 2, clipRadius: 2, iterations: 3 },
+    aggregation: { rule: 'centered-clip', normBound: 2, clipRadius: 2, iterations: 3, minAlignment: 0.5 },
   },
   schedule: {
     minPeers: 1, // a lone volunteer still trains; its rounds are plain local training
