@@ -137,8 +137,9 @@ async function play(
       relay.report(own);
       if (attack?.forgesReports) for (const _ of attackerIds) relay.report(FORGED_HASH);
       for (const peer of trainers ?? []) peer.adopt(relay.state.weights, relay.state.momentum);
+      const unused = outcome.unused.length > 0 ? `, not used: ${outcome.unused.join(' ')}` : '';
       setup.onRound?.(
-        `round ${r + 1}/${setup.rounds}: ${outcome.kind} (${outcome.counted.length} counted, guard loss ${outcome.valLoss.toFixed(4)})${trainers ? '' : ' [cached frames]'}`,
+        `round ${r + 1}/${setup.rounds}: ${outcome.kind} (${outcome.counted.length} counted${unused}, guard loss ${outcome.valLoss.toFixed(4)})${trainers ? '' : ' [cached frames]'}`,
       );
     }
     previous = { frames, expected };

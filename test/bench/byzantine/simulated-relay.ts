@@ -33,8 +33,13 @@ export interface MemberFrames {
 }
 
 export type RoundOutcome =
-  | { readonly kind: 'committed'; readonly counted: readonly CountedFrame[]; readonly valLoss: number }
-  | { readonly kind: 'rolled-back'; readonly counted: readonly CountedFrame[]; readonly valLoss: number }
+  | {
+      readonly kind: 'committed' | 'rolled-back';
+      readonly counted: readonly CountedFrame[];
+      /** Counted members whose frame was refused or that the robust rule left out. */
+      readonly unused: readonly string[];
+      readonly valLoss: number;
+    }
   | { readonly kind: 'aborted'; readonly reason: string };
 
 export interface RelayOptions {
@@ -105,21 +110,22 @@ export class SimulatedRelay {
       hash: await modelHash(update.weights, update.momentum),
     };
     this.computedHash = next.hash;
+    const unused = [...update.refused.map((r) => r.peer), ...update.report.leftOut];
     const guard = this.guard;
     if (!guard) {
       this.current = next;
-      return { kind: 'committed', counted, valLoss: Number.NaN };
+      return { kind: 'committed', counted, unused, valLoss: Number.NaN };
     }
     const valLoss = await this.options.score(next.weights);
     const verdict = guard.judge(valLoss);
     if (verdict.accept) {
       this.keep(next, expected.round, valLoss);
-      return { kind: 'committed', counted, valLoss };
+      return { kind: 'committed', counted, unused, valLoss };
     }
     const back = this.kept.get(verdict.rollbackTo.modelHash);
     if (!back) throw new Error(`the guard rolls back to ${verdict.rollbackTo.modelHash}, which is not kept`);
     this.keep(back, expected.round, verdict.rollbackTo.valLoss);
-    return { kind: 'rolled-back', counted, valLoss };
+    return { kind: 'rolled-back', counted, unused, valLoss };
   }
 
   /** A member's report of the hash it computed for the last round: logged, never decisive. */
