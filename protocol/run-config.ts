@@ -178,8 +178,10 @@ export const DEFAULT_RUN: RunConfig = {
     // parameter, ~1,000x less than per-step all-reduce at H = 50. Sending more of the parameters
     // coarsely beat sending fewer finely (random 10% at 4 bits, top-k) in every run we made.
     compression: { randomK: 0.7, topK: 1, bits: 1, blockSize: 512 },
-    // CenteredClip over norm-bounded contributions: one peer moves the aggregate by at most its
-    // weight times twice the typical spread (bench:byzantine has the figures).
+    // CenteredClip over norm-bounded contributions, after leaving out those whose direction
+    // disagrees with the coordinate-wise median's (cosine below half the median cosine): with
+    // 1-bit frames the honest spread is wider than the signal, so clipping alone let a zero or
+    // sign-flipped frame pull as hard as an honest one (bench:byzantine has the figures).
     aggregation: { rule: 'centered-clip', normBound: 2, clipRadius: 2, iterations: 3, minAlignment: 0.5 },
   },
   schedule: {

@@ -15,8 +15,8 @@ import { deriveSeed } from '../../../protocol/random-k.ts';
 import { createRng } from '../../../protocol/rng.ts';
 import type { FrameExpectation } from '../../../protocol/round-update.ts';
 import type { GuardConfig, RoundConfig } from '../../../protocol/run-config.ts';
-import { MemoryNetwork, type MemoryTransport } from '../../helpers/memory-transport.ts';
 import { type Attack, RoundView } from './attacks.ts';
+import { Mesh } from './frame-mesh.ts';
 import { type HonestSwarm, peerId } from './honest-swarm.ts';
 import { type RunState, SimulatedRelay } from './simulated-relay.ts';
 
@@ -157,36 +157,6 @@ async function play(
 const RELAY = 'relay';
 const ATTACKER_SALT = 0xbad5eed;
 const FORGED_HASH = 'f'.repeat(64);
-
-/** The in-memory mesh: every member (and the relay) keeps the last frame each sender sent it. */
-class Mesh {
-  private readonly network = new MemoryNetwork();
-  private readonly transports = new Map<string, MemoryTransport>();
-  private readonly inboxes = new Map<string, Map<string, Uint8Array>>();
-
-  constructor(readonly ids: readonly string[]) {
-    for (const id of ids) {
-      const inbox = new Map<string, Uint8Array>();
-      this.inboxes.set(id, inbox);
-      const transport = this.network.join(id);
-      transport.onMessage((from, message) => inbox.set(from, message));
-      this.transports.set(id, transport);
-    }
-  }
-
-  send(from: string, to: string, frame: Uint8Array): Promise<void> {
-    return (this.transports.get(from) as MemoryTransport).send(to, frame);
-  }
-
-  /** What `holder` received from `sender` this round (nothing: an empty message). */
-  held(holder: string, sender: string): Uint8Array {
-    return this.inboxes.get(holder)?.get(sender) ?? new Uint8Array(0);
-  }
-
-  clear(): void {
-    for (const inbox of this.inboxes.values()) inbox.clear();
-  }
-}
 
 async function honestFrames(peers: readonly RoundPeer[], expected: FrameExpectation): Promise<Uint8Array[]> {
   const frames: Uint8Array[] = [];
