@@ -6,7 +6,17 @@
 //      was handed (or talked its way into) a large share weighs no more than a typical one;
 //   2. norm bound: a contribution longer than `normBound` × the median norm is scaled down to
 //      it, so no frame carries more than a typical frame's length;
-//   3. CenteredClip (Karimireddy, He and Jaggi, ICML 2021; BTARD): from the coordinate-wise
+//   3. alignment filter: a contribution whose cosine with the coordinate-wise median is below
+//      `minAlignment` × the median cosine is left out, and the others' weights renormalized.
+//      Compressed pseudo-gradients are noisy (1 bit per value): one peer's distance to the
+//      honest mean is larger than the mean itself, so a frame pointing away from the mean
+//      (sign-flipped, inner-product manipulation) or nowhere (zero, random) lies within the
+//      honest spread and CenteredClip alone lets it pull by w·τ, as much as the signal. Its
+//      direction gives it away: honest frames agree with the median's direction about equally.
+//      (FLTrust, Cao et al., NDSS 2021, weighs by the cosine with a trusted update; the
+//      coordinate-wise median stands in for that update here, robust while attackers are a
+//      minority.) 0 turns the filter off;
+//   4. CenteredClip (Karimireddy, He and Jaggi, ICML 2021; BTARD): from the coordinate-wise
 //      median, `iterations` times  v ← v + Σ w_i · min(1, τ / ‖x_i − v‖) · (x_i − v),  with
 //      τ = `clipRadius` × the median distance to v. A contribution far from the others pulls
 //      the center by at most w_i τ; when every contribution lies within τ (a clean round) one
@@ -22,7 +32,7 @@ import { aggregate, type Contribution } from './aggregate.ts';
 export interface AggregationSettings {
   /**
    * 'mean': the plain token-weighted mean (protocol/aggregate.ts), trusting every peer;
-   * 'clipped-mean': steps 1 and 2 only; 'centered-clip': all three.
+   * 'clipped-mean': steps 1 to 3 then the weighted mean; 'centered-clip': all four.
    */
   readonly rule: 'mean' | 'clipped-mean' | 'centered-clip';
   /** A contribution's norm is bounded by this many times the median norm. */
@@ -31,6 +41,8 @@ export interface AggregationSettings {
   readonly clipRadius: number;
   /** CenteredClip steps after the coordinate-wise median. */
   readonly iterations: number;
+  /** Left out below this fraction of the median cosine with the coordinate-wise median; 0: off. */
+  readonly minAlignment: number;
 }
 
 export const DEFAULT_AGGREGATION: AggregationSettings = {
@@ -38,6 +50,7 @@ export const DEFAULT_AGGREGATION: AggregationSettings = {
   normBound: 2,
   clipRadius: 2,
   iterations: 3,
+  minAlignment: 0.5,
 };
 
 /** What one robust aggregation did, for the relay's log and the examination of a bad round. */
@@ -46,55 +59,94 @@ export interface AggregationReport {
   readonly normScale: ReadonlyMap<string, number>;
   /** Per contribution: the clip factor of the last CenteredClip step (1: within τ). */
   readonly clipScale: ReadonlyMap<string, number>;
+  /** Per contribution: its cosine with the coordinate-wise median (when the filter is on). */
+  readonly alignment: ReadonlyMap<string, number>;
+  /** Contributions the alignment filter left out, in peer-id order. */
+  readonly leftOut: readonly string[];
 }
 
-/** Σ over n parameters as above; `contributions` in any order. Never throws on honest shapes. */
+/**
+ * Σ over n parameters as above; `contributions` in any order, one per peer. Throws a RangeError
+ * on a shape no decoder gives (indices not strictly ascending or out of range, a value that is
+ * not finite, a peer twice): the caller decodes frames first and refuses those.
+ */
 export function robustAggregate(
   n: number,
   contributions: readonly Contribution[],
   settings: AggregationSettings,
 ): { update: Float32Array; report: AggregationReport } {
   const ordered = [...contributions].sort((a, b) => (a.peer < b.peer ? -1 : a.peer > b.peer ? 1 : 0));
-  const p = ordered.length;
   const update = new Float32Array(n);
   const normScale = new Map<string, number>();
   const clipScale = new Map<string, number>();
-  if (p === 0) return { update, report: { normScale, clipScale } };
-  for (const c of ordered) checkShape(n, c);
-
-  // 1. Weights: token shares capped at the median share.
-  const medianTokens = lowerMedian(ordered.map((c) => c.tokens));
-  const capped = ordered.map((c) => Math.max(0, Math.min(c.tokens, medianTokens)));
-  const total = capped.reduce((s, t) => s + t, 0);
-  const weights = capped.map((t) => (total > 0 ? t / total : 1 / p));
-
-  // 2. Norm bound: scale factors, applied as values are read.
-  const norms = ordered.map((c) => Math.sqrt(sumSquares(c.values)));
-  const bound = settings.normBound * lowerMedian(norms);
-  const scales = norms.map((norm) => (norm > bound && norm > 0 ? bound / norm : 1));
-  for (const [i, c] of ordered.entries()) normScale.set(c.peer, scales[i] as number);
-
+  const alignment = new Map<string, number>();
+  const leftOut: string[] = [];
+  const report = { normScale, clipScale, alignment, leftOut };
+  for (const [i, c] of ordered.entries()) {
+    checkShape(n, c);
+    if (i > 0 && (ordered[i - 1] as Contribution).peer === c.peer)
+      throw new RangeError(`${c.peer} contributes twice`);
+  }
+  if (ordered.length === 0) return { update, report };
   if (settings.rule === 'mean') {
     update.set(aggregate(n, ordered));
-    return { update, report: { normScale, clipScale } };
-  }
-  if (settings.rule === 'clipped-mean' || p === 1) {
-    const sum = new Float64Array(n);
-    for (const [i, c] of ordered.entries()) addScaled(sum, c, (weights[i] as number) * (scales[i] as number));
-    update.set(sum);
-    return { update, report: { normScale, clipScale } };
+    return { update, report };
   }
 
-  // 3. CenteredClip from the coordinate-wise median. Dense per contribution: a round holds at
-  // most maxGroupSize contributions, so this is at most 64 × n floats (fp32: values are fp32
-  // already, and the scaled copy is rounded the same way everywhere).
-  const dense = ordered.map((c, i) => {
+  // 1. Weights: token shares capped at the median share (normalized below, over what is kept).
+  const medianTokens = lowerMedian(ordered.map((c) => c.tokens));
+  let capped = ordered.map((c) => Math.max(0, Math.min(c.tokens, medianTokens)));
+
+  // 2. Norm bound: every contribution dense and scaled down to the bound (fp32: values are fp32
+  // already, and the scaled copy is rounded the same way everywhere). A round holds at most
+  // maxGroupSize contributions, so this is at most 64 × n floats.
+  const norms = ordered.map((c) => Math.sqrt(sumSquares(c.values)));
+  const bound = settings.normBound * lowerMedian(norms);
+  let dense = ordered.map((c, i) => {
+    const norm = norms[i] as number;
+    const scale = norm > bound && norm > 0 ? bound / norm : 1;
+    normScale.set(c.peer, scale);
     const x = new Float32Array(n);
-    const s = scales[i] as number;
-    for (let j = 0; j < c.indices.length; j++) x[c.indices[j] as number] = (c.values[j] as number) * s;
+    for (let j = 0; j < c.indices.length; j++) x[c.indices[j] as number] = (c.values[j] as number) * scale;
     return x;
   });
-  const center = coordinateMedian(dense, n);
+  let peers = ordered.map((c) => c.peer);
+
+  // 3. Alignment filter against the coordinate-wise median.
+  let center = coordinateMedian(dense, n);
+  if (settings.minAlignment > 0 && ordered.length > 2) {
+    const centerNorm = Math.sqrt(sumSquares(center));
+    const cosines = dense.map((x) => {
+      const norm = Math.sqrt(sumSquares(x));
+      return norm > 0 && centerNorm > 0 ? dot(x, center) / (norm * centerNorm) : 0;
+    });
+    for (const [i, peer] of peers.entries()) alignment.set(peer, cosines[i] as number);
+    const floor = settings.minAlignment * lowerMedian(cosines);
+    // Without a common direction (median cosine ≤ 0) there is nothing to filter against.
+    if (floor > 0) {
+      const keep = cosines.map((cosine) => cosine >= floor);
+      for (const [i, peer] of peers.entries()) if (!keep[i]) leftOut.push(peer);
+      peers = peers.filter((_, i) => keep[i]);
+      dense = dense.filter((_, i) => keep[i]);
+      capped = capped.filter((_, i) => keep[i]);
+      if (leftOut.length > 0) center = coordinateMedian(dense, n);
+    }
+  }
+  const total = capped.reduce((s, t) => s + t, 0);
+  const weights = capped.map((t) => (total > 0 ? t / total : 1 / capped.length));
+
+  if (settings.rule === 'clipped-mean' || dense.length === 1) {
+    const sum = new Float64Array(n);
+    for (const [i, x] of dense.entries()) {
+      const w = weights[i] as number;
+      for (let k = 0; k < n; k++) sum[k] = (sum[k] as number) + w * (x[k] as number);
+    }
+    update.set(sum);
+    return { update, report };
+  }
+
+  // 4. CenteredClip from the coordinate-wise median.
+  const p = dense.length;
   const distances = new Float64Array(p);
   for (let step = 0; step < settings.iterations; step++) {
     for (let i = 0; i < p; i++) distances[i] = Math.sqrt(squaredDistance(dense[i] as Float32Array, center));
@@ -103,7 +155,7 @@ export function robustAggregate(
     for (let i = 0; i < p; i++) {
       const d = distances[i] as number;
       const clip = d > tau ? (d > 0 ? tau / d : 0) : 1;
-      clipScale.set((ordered[i] as Contribution).peer, clip);
+      clipScale.set(peers[i] as string, clip);
       const factor = (weights[i] as number) * clip;
       if (factor === 0) continue;
       const x = dense[i] as Float32Array;
@@ -113,25 +165,31 @@ export function robustAggregate(
     for (let k = 0; k < n; k++) center[k] = (center[k] as number) + (shift[k] as number);
   }
   update.set(center);
-  return { update, report: { normScale, clipScale } };
+  return { update, report };
 }
 
 function checkShape(n: number, { peer, indices, values }: Contribution): void {
   if (indices.length !== values.length)
     throw new RangeError(`${peer}: ${indices.length} indices but ${values.length} values`);
-  for (let j = 0; j < indices.length; j++)
-    if ((indices[j] as number) >= n)
-      throw new RangeError(`${peer}: index ${indices[j]} is outside ${n} parameters`);
-}
-
-function addScaled(sum: Float64Array, { indices, values }: Contribution, factor: number): void {
+  let previous = -1;
   for (let j = 0; j < indices.length; j++) {
-    const i = indices[j] as number;
-    sum[i] = (sum[i] as number) + factor * (values[j] as number);
+    const index = indices[j] as number;
+    if (index >= n) throw new RangeError(`${peer}: index ${index} is outside ${n} parameters`);
+    // A repeated index would count twice in the norm and once in the dense copy.
+    if (index <= previous) throw new RangeError(`${peer}: indices do not ascend at ${j}`);
+    previous = index;
+    // One NaN would make every norm and median below meaningless (and NaN sorts anywhere).
+    if (!Number.isFinite(values[j] as number)) throw new RangeError(`${peer}: value ${j} is not finite`);
   }
 }
 
-function sumSquares(values: Float32Array): number {
+function dot(x: Float32Array, y: Float64Array): number {
+  let s = 0;
+  for (let k = 0; k < x.length; k++) s += (x[k] as number) * (y[k] as number);
+  return s;
+}
+
+function sumSquares(values: Float32Array | Float64Array): number {
   let s = 0;
   for (let j = 0; j < values.length; j++) s += (values[j] as number) * (values[j] as number);
   return s;
@@ -166,4 +224,10 @@ function coordinateMedian(dense: readonly Float32Array[], n: number): Float64Arr
 }
 
 /** The plain mean, trusting every peer: the baseline the robust rules are measured against. */
-export const PLAIN_MEAN: AggregationSettings = { rule: 'mean', normBound: 1, clipRadius: 1, iterations: 0 };
+export const PLAIN_MEAN: AggregationSettings = {
+  rule: 'mean',
+  normBound: 1,
+  clipRadius: 1,
+  iterations: 0,
+  minAlignment: 0,
+};

@@ -70,7 +70,15 @@ export function decodeContribution(
     };
   const format = inRunFormat(frame, expected.compression);
   if (!format.ok) return format;
-  return expandFrame(frame);
+  const expanded = expandFrame(frame);
+  if (!expanded.ok) return expanded;
+  // Finite scales can still decode to infinities: 2 × a scale above 1.7e38 overflows fp32
+  // (protocol/quantize.ts), and q × ∞ − s is ∞ or NaN. One such frame would abort every round.
+  const { values } = expanded.value;
+  for (let j = 0; j < values.length; j++)
+    if (!Number.isFinite(values[j] as number))
+      return { ok: false, error: { code: 'ERR_FRAME_VALUE', message: `value ${j} decodes to ${values[j]}` } };
+  return expanded;
 }
 
 /**

@@ -43,6 +43,7 @@ const AggregationSchema = v.object({
   normBound: v.pipe(v.number(), v.finite(), v.minValue(1), v.maxValue(100)),
   clipRadius: v.pipe(v.number(), v.finite(), v.gtValue(0), v.maxValue(100)),
   iterations: v.pipe(v.number(), v.safeInteger(), v.minValue(0), v.maxValue(10)),
+  minAlignment: v.pipe(v.number(), v.finite(), v.minValue(0), v.maxValue(1)),
 });
 
 const RoundSchema = v.object({
@@ -176,9 +177,11 @@ export const DEFAULT_RUN: RunConfig = {
     // parameter, ~1,000x less than per-step all-reduce at H = 50. Sending more of the parameters
     // coarsely beat sending fewer finely (random 10% at 4 bits, top-k) in every run we made.
     compression: { randomK: 0.7, topK: 1, bits: 1, blockSize: 512 },
-    // CenteredClip over norm-bounded contributions: one peer moves the aggregate by at most its
-    // weight times twice the typical spread (bench:byzantine has the figures).
-    aggregation: { rule: 'centered-clip', normBound: 2, clipRadius: 2, iterations: 3 },
+    // CenteredClip over norm-bounded contributions, after leaving out those whose direction
+    // disagrees with the coordinate-wise median's (cosine below half the median cosine): with
+    // 1-bit frames the honest spread is wider than the signal, so clipping alone let a zero or
+    // sign-flipped frame pull as hard as an honest one (bench:byzantine has the figures).
+    aggregation: { rule: 'centered-clip', normBound: 2, clipRadius: 2, iterations: 3, minAlignment: 0.5 },
   },
   schedule: {
     minPeers: 1, // a lone volunteer still trains; its rounds are plain local training

@@ -135,7 +135,8 @@ export function parseSwarmCli(argv: readonly string[]): SwarmCli | null {
   return { config: { ...merged, methods }, json: values.json ?? false };
 }
 
-function int(name: string, text: string | undefined, fallback: number): number {
+/** A flag's positive integer, or `fallback` when the flag is absent. */
+export function int(name: string, text: string | undefined, fallback: number): number {
   const value = text === undefined ? fallback : Number(text);
   if (!Number.isInteger(value) || value < 1)
     throw new RangeError(`--${name} must be a positive integer, got ${text ?? value}`);
