@@ -60,7 +60,10 @@ export type RunsBody = v.InferOutput<typeof RunsBody>;
 /** One committed round: a point of the run's loss curve. */
 export const LossPoint = v.object({
   round: Count,
-  /** Mean training loss the round's peers reported; null when none did. */
+  /**
+   * The committed state's loss on the relay's held-out batch, measured by the relay; in a run
+   * whose relay does not score states, the mean training loss its peers reported (or null).
+   */
   trainLoss: v.nullable(v.pipe(v.number(), v.finite())),
   tokens: Count,
   /** ISO time. */

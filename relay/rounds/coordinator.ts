@@ -621,7 +621,9 @@ export class Coordinator implements SwarmCoordinator {
     const record: CommitRecord = {
       round: c.round,
       modelHash: hash,
-      trainLoss: losses.length > 0 ? losses.reduce((a, b) => a + b, 0) / losses.length : null,
+      // The run's public loss curve: the relay's own measure when it scores states; the
+      // members' reported training losses (claims) only when it does not.
+      trainLoss: valLoss ?? (losses.length > 0 ? losses.reduce((a, b) => a + b, 0) / losses.length : null),
       shards: counted.map((peer) => (c.members.get(peer) as Member).shard),
       credits: counted.map((peer) => {
         const { tokens } = c.members.get(peer) as Member;
