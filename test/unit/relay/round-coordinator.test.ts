@@ -232,6 +232,26 @@ describe('liveness', () => {
     expect(h.assignment(a).innerSteps).toBe(cap);
   });
 
+  it('seats an honest peer however fast a crowd of identities is measured', async () => {
+    const h = await createHarness();
+    const honest = await h.join('honest');
+    const crowd = [await h.join('s1'), await h.join('s2'), await h.join('s3'), await h.join('s4')];
+    for (let r = 0; r < 3; r++) {
+      await openRound(h, [honest, ...crowd]);
+      const a = h.assignment(honest);
+      expect(a.round).toBe(r);
+      expect(a.group.map((m) => m.peer)).toContain(honest.id);
+      for (const s of crowd) await h.contribute(s); // at once: measured ~10^4 times faster
+      h.clock.advance(2_000); // within the grace period
+      await h.contribute(honest);
+      expect(h.commits.at(-1)?.credits.map((c) => c.peerKey)).toContain(honest.id);
+    }
+    // It was given fewer steps (its speed against the crowd's), never left out.
+    expect(h.assignment(honest).group.find((m) => m.peer === honest.id)?.innerSteps).toBeGreaterThanOrEqual(
+      1,
+    );
+  });
+
   it('a peer that said ready during a round resyncs when it commits, and is waited for while it catches up', async () => {
     const h = await createHarness();
     const [a, b, c] = [await h.join('a'), await h.join('b'), await h.join('c')];
