@@ -409,8 +409,15 @@ export class Coordinator implements SwarmCoordinator {
     const { config, clock, pool, log } = this.options;
     const round = this.committed.round + 1;
     const ready = [...this.peers.values()].filter((p) => p.ready && !this.excluded.has(p.link.id));
-    const benched = ready.filter((p) => this.benching.benched(p.link.id, round));
+    let benched = ready.filter((p) => this.benching.benched(p.link.id, round));
     const candidates = ready.filter((p) => !this.benching.benched(p.link.id, round));
+    // Benching is a preference, not a lock: rounds are counted by commits, so a bench that kept
+    // the run below minPeers would never run out. Then the benched are seated after all.
+    const short = config.schedule.minPeers - candidates.length;
+    if (short > 0 && benched.length > 0) {
+      candidates.push(...benched.slice(0, short));
+      benched = benched.slice(short);
+    }
     for (const p of benched)
       p.link.send({
         type: 'wait',

@@ -195,6 +195,21 @@ describe('liveness', () => {
     expect(benchedRounds).toEqual([1, 3, 4]);
   });
 
+  it('seats a benched member after all when the round would otherwise stay below minPeers', async () => {
+    const h = await createHarness();
+    const [a, b] = [await h.join('a'), await h.join('b')];
+    await openRound(h, [a, b]);
+    const { round, deadline } = h.assignment(a);
+    await h.contribute(a); // b is silent: quorum (1 of 2) and grace decide without it
+    h.clock.advance(Math.min(h.config.schedule.graceMs, deadline - h.clock.now()));
+    await h.settle();
+    expect(h.coordinator.lastCommitted.round).toBe(round);
+    // b is benched for a round, but minPeers is 2: without it no round could ever open.
+    await openRound(h, [a, b]);
+    expect(h.assignment(a).round).toBe(round + 1);
+    expect(h.assignment(a).group.map((m) => m.peer)).toContain(b.id);
+  });
+
   it('does not keep a member benched that delivered after the decision: it was slow, not silent', async () => {
     const h = await createHarness();
     const peers = [await h.join('a'), await h.join('b'), await h.join('c'), await h.join('slow')];
