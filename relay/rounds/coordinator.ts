@@ -183,6 +183,8 @@ export class Coordinator implements SwarmCoordinator {
   private committedLoss: number | null;
   /** The members of the round decided last, so one that delivers late is not taken for silent. */
   private lastDecided: { round: number; members: ReadonlySet<string> } | null = null;
+  /** The decisions started so far, chained: settled() waits for them. */
+  private deciding: Promise<void> = Promise.resolve();
   /** Rounds whose new state the guard refused. */
   rolledBack = 0;
   /** Hash reports that differed from the committed hash. */
@@ -371,7 +373,7 @@ export class Coordinator implements SwarmCoordinator {
       (id) => this.peers.has(id) && !c.equivocators.has(id) && !complete.includes(id),
     );
     if (waitingFor.length === 0) {
-      void this.decide(c);
+      this.startDecision(c);
       return;
     }
     const { quorum, graceMs } = this.options.config.schedule;
@@ -380,7 +382,7 @@ export class Coordinator implements SwarmCoordinator {
     if (c.graceTimer === null && complete.length >= needed) {
       const { clock } = this.options;
       const wait = Math.max(0, Math.min(graceMs, c.deadline - clock.now()));
-      c.graceTimer = clock.setTimeout(() => void this.decide(c), wait);
+      c.graceTimer = clock.setTimeout(() => this.startDecision(c), wait);
     }
   }
 
@@ -480,7 +482,7 @@ export class Coordinator implements SwarmCoordinator {
       timer: null,
       graceTimer: null,
     };
-    c.timer = clock.setTimeout(() => void this.decide(c), deadline - clock.now());
+    c.timer = clock.setTimeout(() => this.startDecision(c), deadline - clock.now());
     this.current = c;
     const group = [...members].map(([peer, m]) => ({
       peer,
@@ -535,6 +537,22 @@ export class Coordinator implements SwarmCoordinator {
       round: c.round,
       reason: 'two different frames signed for one round: this key is excluded',
     });
+  }
+
+  /**
+   * Resolves once the decision under way (signature checks, the state, the ledger) is done:
+   * what shutdown and tests wait for, rather than guessing how many turns it takes.
+   */
+  settled(): Promise<void> {
+    return this.deciding;
+  }
+
+  private startDecision(c: OpenRound): void {
+    const decision = this.decide(c).catch((error: unknown) => {
+      this.options.log.error({ round: c.round, err: error }, 'deciding the round failed; aborting it');
+      if (this.current === c) this.abort(c, 'the relay could not decide the round');
+    });
+    this.deciding = this.deciding.then(() => decision);
   }
 
   private async decide(c: OpenRound): Promise<void> {

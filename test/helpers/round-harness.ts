@@ -128,8 +128,11 @@ export async function createHarness(
     },
     validate ? validate(state.weights) : null,
   );
+  // A few turns for what an upload or a timer starts, then the decision itself, however long
+  // its signature checks and hashing take on a loaded machine.
   const settle = async () => {
-    for (let i = 0; i < 20; i++) await new Promise((r) => setTimeout(r, 0));
+    for (let i = 0; i < 5; i++) await new Promise((r) => setTimeout(r, 0));
+    await coordinator.settled();
   };
   const harness: Harness = {
     config,
