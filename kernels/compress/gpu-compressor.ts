@@ -14,35 +14,22 @@ import {
   topKCount,
   validateCompression,
 } from '../../protocol/compression-settings.ts';
-import { blockCount, packedWordCount, type QuantBits } from '../../protocol/quantize.ts';
+import { blockCount, packedWordCount } from '../../protocol/quantize.ts';
 import { countCandidates, keepMaxFor } from '../../protocol/random-k.ts';
 import type { Dispatch, GpuContext } from '../gpu/context.ts';
 import { GpuError } from '../gpu/errors.ts';
+import { type CompressedTensor, QUANTIZE_WORKGROUP } from './compressed-tensor.ts';
 import { compressShader } from './shaders.ts';
 
+export type { CompressedTensor };
+
 /** What compress() reads back: a frame's worth (kernels/round/payload.ts makes the frame). */
-export interface CompressedTensor {
-  readonly seed: number;
-  readonly keepMax: number;
-  readonly paramOffset: number;
-  readonly paramCount: number;
-  readonly candidateCount: number;
-  /** Global indices of the kept values, strictly ascending. */
-  readonly indices: Uint32Array;
-  readonly bits: QuantBits;
-  readonly blockSize: number;
-  /** One per block of kept values when bits < 32; empty for 32. */
-  readonly scales: Float32Array;
-  readonly words: Uint32Array;
-}
 
 /** Indices per compaction block: WORKGROUP x PER_THREAD of compress_compact.wgsl. */
 const COMPACT_WORKGROUP = 256;
 const COMPACT_PER_THREAD = 4;
 const COMPACT_BLOCK = COMPACT_WORKGROUP * COMPACT_PER_THREAD;
 const STREAM_WORKGROUP = 256;
-/** Threads per quantization block; the CPU reference sums a 1-bit block's magnitudes in their order. */
-export const QUANTIZE_WORKGROUP = 64;
 /** Grid-stride kernels use at most this many workgroups, whatever n is. */
 const MAX_STREAM_GROUPS = 1024;
 const RADIX_SHIFTS = [24, 16, 8, 0] as const;

@@ -5,7 +5,7 @@
 import { type CompressionSettings, topKCount } from '../../protocol/compression-settings.ts';
 import { blockCount, levelsFor, packCodes, type QuantBits } from '../../protocol/quantize.ts';
 import { isCandidate, keepMaxFor, randomKHash, unitFromHash } from '../../protocol/random-k.ts';
-import { type CompressedTensor, QUANTIZE_WORKGROUP } from '../compress/gpu-compressor.ts';
+import { type CompressedTensor, QUANTIZE_WORKGROUP } from '../compress/compressed-tensor.ts';
 
 /** acc = start − current + residual, as the GPU computes it (f32, left to right). */
 export function accumulateReference(

@@ -3,6 +3,8 @@
 // from the run config the relay serves, it takes one round at a time in the shape the relay
 // assigns it (a token range, a number of inner steps, a learning rate), and is the same object
 // in the browser's worker and in the headless Node volunteer.
+
+import type { LocalState } from '../../protocol/local-state-file.ts';
 import { modelHash } from '../../protocol/model-hash.ts';
 import { deriveSeed } from '../../protocol/random-k.ts';
 import type { RoundState } from '../../protocol/round-state-file.ts';
@@ -15,7 +17,6 @@ import type { GpuContext } from '../gpu/context.ts';
 import { AssignedRange } from '../train/assigned-range.ts';
 import type { TrainConfig } from '../train/config.ts';
 import { Trainer } from '../train/trainer.ts';
-import type { LocalState } from './local-state-file.ts';
 import type { CountedContribution, RoundOutcome } from './round-peer.ts';
 import { RoundPeer } from './round-peer.ts';
 

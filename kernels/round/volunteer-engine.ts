@@ -5,12 +5,12 @@
 // duty-cycle throttle that really idles the GPU, and pause.
 
 import { initParams } from '../../protocol/init-params.ts';
+import { decodeLocalState, encodeLocalState } from '../../protocol/local-state-file.ts';
 import { paramLayout } from '../../protocol/param-layout.ts';
 import { decodeRoundState, encodeRoundState, type RoundState } from '../../protocol/round-state-file.ts';
 import type { RunConfig } from '../../protocol/run-config.ts';
 import type { TuneCache } from '../gpu/autotune.ts';
 import type { GpuContext } from '../gpu/context.ts';
-import { decodeLocalState, encodeLocalState } from './local-state-file.ts';
 import { RoundEngine, type RoundWork, type StepProgress } from './round-engine.ts';
 import type { CountedContribution } from './round-peer.ts';
 

@@ -2,9 +2,9 @@
 // training until resumed, state files round-trip under their hash, a round's outcome is kept
 // only when the relay commits it, and the peer's own optimizer and residual state survive.
 import { expect, it } from 'vitest';
-import { decodeLocalState } from '../../../kernels/round/local-state-file.ts';
 import { LocalVolunteerEngine } from '../../../kernels/round/volunteer-engine.ts';
 import { initParams } from '../../../protocol/init-params.ts';
+import { decodeLocalState } from '../../../protocol/local-state-file.ts';
 import { paramLayout } from '../../../protocol/param-layout.ts';
 import { resolveRunConfig } from '../../../relay/run/run-config.ts';
 import { brownSample } from '../../helpers/brown-sample.ts';

@@ -48,7 +48,7 @@ export interface FrameNetwork {
 export interface VolunteerStore {
   loadState(runId: string): Promise<{ round: number; hash: string; bytes: Uint8Array } | null>;
   saveState(runId: string, round: number, hash: string, bytes: Uint8Array): Promise<void>;
-  /** This volunteer's own optimizer moments and residual (kernels/round/local-state-file.ts). */
+  /** This volunteer's own optimizer moments and residual (protocol/local-state-file.ts). */
   loadLocal(runId: string): Promise<Uint8Array | null>;
   saveLocal(runId: string, bytes: Uint8Array): Promise<void>;
   receipts(): Promise<Receipt[]>;

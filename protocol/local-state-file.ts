@@ -1,8 +1,10 @@
 // A volunteer's own state, the part no other peer shares: the inner AdamW moments and step
 // count, and the error-feedback residual (what earlier rounds did not send). It is not part of
-// the model hash and never leaves the machine; keeping it across a reload means the next round
-// continues the same optimizer and sends what was owed, instead of starting cold and dropping it.
-import { decodeSafetensors, encodeSafetensors } from '../../protocol/safetensors.ts';
+// the model hash. Keeping it across a reload means the next round continues the same optimizer
+// and sends what was owed, instead of starting cold and dropping it. It leaves the machine only
+// when the relay checks a round's work (relay/rounds/work-check.ts): the round's starting state,
+// committed by hash in the manifest, lets the relay redo the round and compare frames.
+import { decodeSafetensors, encodeSafetensors } from './safetensors.ts';
 
 export interface LocalState {
   readonly m: Float32Array;
