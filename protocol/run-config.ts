@@ -69,6 +69,21 @@ const GuardSchema = v.object({
 });
 export type GuardConfig = v.InferOutput<typeof GuardSchema>;
 
+/** How the relay checks that contributions are the work assigned (relay/rounds/verification.ts). */
+const VerificationSchema = v.object({
+  /** Rounds an identity must pass a check in before it leaves probation; 0: no probation. */
+  probationRounds: v.pipe(v.number(), v.safeInteger(), v.minValue(0), v.maxValue(1000)),
+  /** Chance that a contribution from outside probation is checked; 0 with 0 probation: no checks. */
+  checkProbability: v.pipe(v.number(), v.minValue(0), v.maxValue(1)),
+  /** A member asked for its round's starting state must upload it within this. */
+  revealMs: PositiveInt,
+  /** Aggregation weight of a contribution on probation, as a share of its tokens. */
+  probationWeight: v.pipe(v.number(), v.gtValue(0), v.maxValue(1)),
+  /** Checks in a row a member may leave unanswered before it is banned. */
+  maxUnansweredChecks: v.pipe(PositiveInt, v.maxValue(100)),
+});
+export type VerificationConfig = v.InferOutput<typeof VerificationSchema>;
+
 /** One round's configuration (docs/ARCHITECTURE.md, "One training round"). */
 export type RoundConfig = v.InferOutput<typeof RoundSchema>;
 
@@ -129,6 +144,7 @@ export const RunConfigSchema = v.pipe(
     round: RoundSchema,
     schedule: ScheduleSchema,
     guard: GuardSchema,
+    verification: VerificationSchema,
     /** Present: the run is pipeline parallel (kernels/pipeline/, relay/pipeline/) instead of DiLoCo rounds. */
     pipeline: v.optional(PipelineSchema),
   }),
@@ -205,6 +221,15 @@ export const DEFAULT_RUN: RunConfig = {
     validationSequences: 4,
     rollbackMargin: 0.25, // 25% above the best kept state is a jump, not noise
     keepCheckpoints: 4,
+  },
+  verification: {
+    // A new identity is checked every round until it has passed three checks; after that one
+    // contribution in ten is, at random, after the fact (the relay redoes it on its CPU).
+    probationRounds: 3,
+    checkProbability: 0.1,
+    revealMs: 120_000,
+    probationWeight: 0.25, // a new identity moves the model a quarter as much as its tokens say
+    maxUnansweredChecks: 2,
   },
 };
 

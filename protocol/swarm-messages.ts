@@ -13,11 +13,14 @@
 //   relay → assignment     a round: group, data shard, seed, deadline, model hash
 //   (HTTP)                 the peer uploads its frame with its signed frame claim, and sends
 //                          frame and claim to the group over the mesh
-//   peer  → manifest       (signed) its frame's hash, and which frames of others it holds
+//   peer  → manifest       (signed) its frame's hash, the hash of its own starting state
+//                          (moments, residual), and which frames of others it holds
 //   relay → decision       the contributions that count: the valid frames the relay holds
 //   relay → commit         the state the relay computed from them, and the signed ledger head
 //   peer  → model-hash     (signed) the hash the peer computed: a consistency report only
 //   relay → receipt        one signed receipt per credited contribution
+//   relay → check          after a commit, to some members: upload your round's starting state
+//   (HTTP)                 the member uploads it; the relay redoes the round and compares frames
 // `wait`, `resync`, `round-aborted` and `error` are the relay's other answers.
 //
 // A pipeline-parallel run (run config `pipeline`) replaces the round with one optimizer step:
@@ -100,6 +103,11 @@ export const Manifest = v.object({
   /** SHA-256 of this peer's own encoded frame. */
   frameHash: Sha256Hex,
   frameBytes: Count,
+  /**
+   * SHA-256 of this peer's own state at the round's start (protocol/local-state-file.ts): sent
+   * before the relay picks whom to check, so a checked member cannot make one up afterwards.
+   */
+  stateHash: Sha256Hex,
   /** Frames of other group members this peer received and decoded. */
   holds: v.pipe(v.array(HeldFrame), v.maxLength(MAX_GROUP_SIZE)),
   trainLoss: v.nullable(v.pipe(v.number(), v.finite())),
@@ -245,6 +253,13 @@ export const ReceiptMessage = v.object({
   receipt: v.unknown(),
 });
 
+/** Upload the starting state of `round` (PUT .../rounds/:round/local-state/:peer) before `deadline`. */
+export const Check = v.object({
+  type: v.literal('check'),
+  round: Round,
+  deadline: Count,
+});
+
 export const ErrorMessage = v.object({
   type: v.literal('error'),
   code: ShortText(64),
@@ -307,6 +322,7 @@ export const RelayMessage = v.variant('type', [
   Resync,
   RoundAborted,
   ReceiptMessage,
+  Check,
   ErrorMessage,
   StageAssignment,
   StageCommit,

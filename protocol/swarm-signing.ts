@@ -14,6 +14,8 @@ export interface ManifestFields {
   readonly round: number;
   readonly frameHash: string;
   readonly frameBytes: number;
+  /** SHA-256 of the peer's own starting state (protocol/local-state-file.ts). */
+  readonly stateHash: string;
   /** With each, the author's signed claim that came with the frame (frame-claim.ts). */
   readonly holds: readonly { readonly peer: string; readonly frameHash: string; readonly claim: string }[];
   readonly trainLoss: number | null;
@@ -27,7 +29,7 @@ export function manifestMessage(runId: string, m: ManifestFields): Uint8Array {
     .join(',');
   const loss = m.trainLoss === null ? '' : String(m.trainLoss);
   return encoder.encode(
-    `potluck-manifest-v1|${runId}|${m.round}|${m.frameHash}|${m.frameBytes}|${holds}|${loss}`,
+    `potluck-manifest-v2|${runId}|${m.round}|${m.frameHash}|${m.frameBytes}|${m.stateHash}|${holds}|${loss}`,
   );
 }
 

@@ -26,10 +26,13 @@ export function createApp(options: AppOptions): Hono {
   const { run, metrics, webDir } = options;
   const app = new Hono();
   app.use('*', relaySecurityHeaders());
-  // Only frame uploads carry a body of any size, and no more than a frame; the rest is small.
+  // Only frame and checked-state uploads carry a body of any size, each no more than its format
+  // allows; the rest is small.
   app.use('/api/*', async function limitBodies(c, next) {
-    const isFrame = c.req.method === 'PUT' && /\/rounds\/[^/]+\/frames\/[^/]+$/.test(c.req.path);
-    const maxSize = isFrame ? run.maxFrameBytes : 16 * 1024;
+    const isPut = c.req.method === 'PUT';
+    const isFrame = isPut && /\/rounds\/[^/]+\/frames\/[^/]+$/.test(c.req.path);
+    const isLocalState = isPut && /\/rounds\/[^/]+\/local-state\/[^/]+$/.test(c.req.path);
+    const maxSize = isFrame ? run.maxFrameBytes : isLocalState ? run.maxLocalStateBytes : 16 * 1024;
     return bodyLimit({
       maxSize,
       onError: () => {

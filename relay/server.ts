@@ -20,6 +20,7 @@ import { openPglite } from './ledger/sql-pglite.ts';
 import { openPostgres } from './ledger/sql-postgres.ts';
 import type { Logger } from './logger.ts';
 import { createRelayMetrics, observeRun } from './metrics.ts';
+import type { CommitRecord } from './rounds/coordinator.ts';
 import { RelayRun } from './run/relay-run.ts';
 import { createSignalServer } from './signal/index.ts';
 import { createSwarmEndpoint, type SwarmLimits } from './swarm/swarm-endpoint.ts';
@@ -41,6 +42,8 @@ export interface RelayOptions {
   readonly swarmLimits?: Partial<SwarmLimits>;
   readonly log: Logger;
   readonly clock?: Clock;
+  /** After each commit, with what it recorded (tests watch settlements and bans here). */
+  readonly onCommitted?: (record: CommitRecord) => void;
 }
 
 export interface RelayHandle {
@@ -79,6 +82,7 @@ export async function startRelay(options: RelayOptions): Promise<RelayHandle> {
           metrics.creditedFlops.inc(Number(credit.flops));
           metrics.creditedTokens.inc(credit.tokens);
         }
+        options.onCommitted?.(record);
       },
     });
     observeRun(metrics, () => run);

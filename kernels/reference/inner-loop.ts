@@ -31,7 +31,7 @@ export interface InnerWork {
   readonly learningRate: number;
   /** The round's seed: random-k's candidates. */
   readonly seed: number;
-  /** The peer's rounding stream (noiseStreamOf in kernels/round/round-engine.ts). */
+  /** The peer's rounding stream (protocol/noise-stream.ts). */
   readonly noiseStream: number;
 }
 

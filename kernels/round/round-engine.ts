@@ -6,7 +6,6 @@
 
 import type { LocalState } from '../../protocol/local-state-file.ts';
 import { modelHash } from '../../protocol/model-hash.ts';
-import { deriveSeed } from '../../protocol/random-k.ts';
 import type { RoundState } from '../../protocol/round-state-file.ts';
 import type { RunConfig } from '../../protocol/run-config.ts';
 import { GpuCompressor } from '../compress/gpu-compressor.ts';
@@ -201,11 +200,4 @@ export class RoundEngine {
   private check(): void {
     if (this.destroyed) throw new Error('ERR_ENGINE_DESTROYED: the round engine was destroyed');
   }
-}
-
-/** A peer's stochastic-rounding stream from its public key, so no two peers share one. */
-export function noiseStreamOf(seed: number, peerKey: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < peerKey.length; i++) h = Math.imul(h ^ peerKey.charCodeAt(i), 0x01000193) >>> 0;
-  return deriveSeed(seed, h) & 0x7fffffff;
 }

@@ -88,6 +88,21 @@ export function runRoutes(run: RelayRun): Hono {
     }
   });
 
+  // A checked member's starting state for a committed round (relay/rounds/verification.ts). It
+  // must hash to what the member's signed manifest named; the body limit (app.ts) is its size.
+  routes.put('/:id/rounds/:round/local-state/:peer', async (c) => {
+    known(c.req.param('id'));
+    const coordinator = roundsOnly(run);
+    const round = roundParam(c.req.param('round'));
+    const bytes = new Uint8Array(await c.req.arrayBuffer());
+    const outcome = await coordinator.revealState(c.req.param('peer'), round, bytes);
+    if (outcome.kind === 'accepted') return c.json({ accepted: true }, 202);
+    return c.json(
+      { error: { code: outcome.code, message: outcome.message } } satisfies ErrorBody,
+      outcome.status,
+    );
+  });
+
   // A counted frame of the last committed round, for a peer whose mesh copy is missing or
   // differs from the one the relay counted.
   routes.get('/:id/rounds/:round/frames/:peer', (c) => {

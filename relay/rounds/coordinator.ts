@@ -15,6 +15,7 @@
 
 import { trainingFlops } from '../../protocol/model-flops.ts';
 import { modelHash } from '../../protocol/model-hash.ts';
+import { noiseStreamOf } from '../../protocol/noise-stream.ts';
 import type { ParamLayout } from '../../protocol/param-layout.ts';
 import { deriveSeed } from '../../protocol/random-k.ts';
 import type { AggregationReport } from '../../protocol/robust-aggregate.ts';
@@ -31,6 +32,8 @@ import type { ShardPool, TokenRange } from './shard-pool.ts';
 import { sizeRound } from './sizing.ts';
 import { type KeptState, StateGuard } from './state-guard.ts';
 import { screenContributions } from './usefulness.ts';
+import { type Ban, type RevealOutcome, type Settlement, Verification } from './verification.ts';
+import { checkWork, type WorkToCheck, type WorkVerdict } from './work-check.ts';
 
 /** What the coordinator needs of a connected, authenticated peer. */
 export interface PeerLink {
@@ -51,6 +54,8 @@ export interface CreditLine {
   readonly flops: bigint;
   /** GPU time as the relay saw it: from the assignment to the frame's upload (not a claim). */
   readonly busyMs: number;
+  /** Provisional until a check of this member settles it (verification.ts). */
+  readonly status: 'verified' | 'provisional';
 }
 
 export interface CommitRecord {
@@ -59,6 +64,11 @@ export interface CommitRecord {
   readonly trainLoss: number | null;
   readonly shards: readonly TokenRange[];
   readonly credits: readonly CreditLine[];
+  /** Every credited member with the name shown and the GPU time the relay measured. */
+  readonly members: readonly { readonly peerKey: string; readonly name: string; readonly busyMs: number }[];
+  /** Outcomes of checks judged since the last commit. */
+  readonly settlements: readonly Settlement[];
+  readonly bans: readonly Ban[];
 }
 
 export interface CommitOutcome {
@@ -96,8 +106,14 @@ export interface CoordinatorOptions {
   readonly commit: CommitRound;
   readonly clock: Clock;
   readonly log: Logger;
-  /** Keys proven to equivocate earlier: never seated. */
+  /** Keys proven to equivocate or banned earlier: never seated. */
   readonly excluded?: ReadonlySet<string>;
+  /** Tokens [start, end) of the training split: what a checked member was assigned. */
+  readonly trainTokens: (range: TokenRange) => Promise<ArrayLike<number>>;
+  /** Rounds each key passed a check in (the ledger's standings): probation survives a restart. */
+  readonly verifiedRounds?: ReadonlyMap<string, number>;
+  /** The CPU redo of a checked round; work-check.ts inline unless given (a worker thread). */
+  readonly checkWork?: (work: WorkToCheck) => Promise<WorkVerdict>;
   readonly onEquivocation?: (proof: EquivocationProof) => void;
   /** Called after every commit with the peers whose reported hash disagreed so far. */
   readonly onCommitted?: (record: CommitRecord) => void;
@@ -123,6 +139,7 @@ interface Member {
 
 interface Manifest {
   readonly frameHash: string;
+  readonly stateHash: string;
   readonly holds: readonly ManifestInput['holds'][number][];
   readonly trainLoss: number | null;
 }
@@ -144,6 +161,7 @@ interface OpenRound {
 export interface ManifestInput {
   readonly round: number;
   readonly frameHash: string;
+  readonly stateHash: string;
   readonly holds: readonly { readonly peer: string; readonly frameHash: string; readonly claim: string }[];
   readonly trainLoss: number | null;
 }
@@ -185,6 +203,7 @@ export class Coordinator implements SwarmCoordinator {
   private lastDecided: { round: number; members: ReadonlySet<string> } | null = null;
   /** The decisions started so far, chained: settled() waits for them. */
   private deciding: Promise<void> = Promise.resolve();
+  private readonly verification: Verification;
   /** Rounds whose new state the guard refused. */
   rolledBack = 0;
   /** Hash reports that differed from the committed hash. */
@@ -198,6 +217,16 @@ export class Coordinator implements SwarmCoordinator {
     this.state = options.state;
     this.excluded = new Set(options.excluded ?? []);
     this.committedLoss = options.validate ? initialValLoss : null;
+    this.verification = new Verification({
+      config: options.config.verification,
+      totalFloats: options.layout.totalFloats,
+      clock: options.clock,
+      log: options.log,
+      check: options.checkWork ?? (async (work) => checkWork(work)),
+      trainTokens: options.trainTokens,
+      verifiedRounds: options.verifiedRounds,
+      onBan: (ban) => this.banned(ban),
+    });
     const { guard } = options.config;
     if (options.validate && initialValLoss !== null)
       this.guard = new StateGuard(guard.rollbackMargin, guard.keepCheckpoints, {
@@ -282,6 +311,16 @@ export class Coordinator implements SwarmCoordinator {
     return outcome;
   }
 
+  /** A checked member's starting state for `round` (HTTP upload): the relay redoes its round. */
+  revealState(id: string, round: number, bytes: Uint8Array): Promise<RevealOutcome> {
+    return this.verification.reveal(id, round, bytes);
+  }
+
+  /** Resolves once the checks started so far are judged. */
+  checksJudged(): Promise<void> {
+    return this.verification.idle();
+  }
+
   manifest(id: string, input: ManifestInput): void {
     this.lateButDelivered(id, input.round);
     const c = this.current;
@@ -289,6 +328,7 @@ export class Coordinator implements SwarmCoordinator {
       return;
     c.manifests.set(id, {
       frameHash: input.frameHash,
+      stateHash: input.stateHash,
       holds: input.holds.filter((h) => c.members.has(h.peer) && h.peer !== id),
       trainLoss: input.trainLoss,
     });
@@ -326,6 +366,7 @@ export class Coordinator implements SwarmCoordinator {
 
   close(): void {
     this.closed = true;
+    this.verification.close();
     this.options.clock.clearTimeout(this.gatherTimer);
     if (this.current) {
       this.options.clock.clearTimeout(this.current.timer);
@@ -430,10 +471,13 @@ export class Coordinator implements SwarmCoordinator {
     const { batchSize: B, seqLen: T } = config.inner;
     const tokensPerStep = B * T;
     // Only what the relay measured sizes a share: a claim of 1e6 tokens/s earns nothing here.
+    // Seats are drawn at random among the eligible, not given to the fastest: speed is measured
+    // by arrival, which a crowd of identities uploading at once could fake. An identity on
+    // probation gets a median share until checks have shown its speed is its work's.
     const sizing = sizeRound(
-      candidates.map((p) => ({
+      shuffled(candidates).map((p) => ({
         peer: p.link.id,
-        tokensPerSec: this.measured.get(p.link.id) ?? 0,
+        tokensPerSec: this.verification.onProbation(p.link.id) ? 0 : (this.measured.get(p.link.id) ?? 0),
         uplinkBytesPerSec: 0,
       })),
       {
@@ -523,6 +567,14 @@ export class Coordinator implements SwarmCoordinator {
     return Math.round(Math.min(schedule.maxRoundMs, Math.max(schedule.minRoundMs, ms)));
   }
 
+  /** A failed or unanswered check: the key is never seated again (the ledger records why). */
+  private banned(ban: Ban): void {
+    this.excluded.add(ban.peerKey);
+    this.peers
+      .get(ban.peerKey)
+      ?.link.send({ type: 'wait', reason: `banned: ${ban.reason}`.slice(0, 200), retryAt: null });
+  }
+
   private equivocated(c: OpenRound, proof: EquivocationProof): void {
     if (c.equivocators.has(proof.author)) return;
     c.equivocators.add(proof.author);
@@ -577,11 +629,18 @@ export class Coordinator implements SwarmCoordinator {
       );
       return;
     }
-    const delivered: CountedFrame[] = complete.map((peer) => ({
-      peer,
-      tokens: (c.members.get(peer) as Member).tokens,
-      frame: (c.frames.get(peer) as { bytes: Uint8Array }).bytes,
-    }));
+    // A contribution on probation weighs less in the aggregate: a crowd of new identities moves
+    // the model a fraction of what their tokens say until checks vouch for them.
+    const { probationWeight } = config.verification;
+    const delivered: CountedFrame[] = complete.map((peer) => {
+      const { tokens } = c.members.get(peer) as Member;
+      const onProbation = this.verification.enabled && this.verification.onProbation(peer);
+      return {
+        peer,
+        tokens: onProbation ? Math.max(1, Math.round(tokens * probationWeight)) : tokens,
+        frame: (c.frames.get(peer) as { bytes: Uint8Array }).bytes,
+      };
+    });
     const expected = {
       round: c.round,
       seed: c.seed,
@@ -643,6 +702,9 @@ export class Coordinator implements SwarmCoordinator {
     const losses = counted
       .map((id) => c.manifests.get(id)?.trainLoss)
       .filter((l): l is number => typeof l === 'number');
+    const unrecorded = this.verification.unrecorded();
+    const busyMsOf = (peer: string) =>
+      Math.max(0, Math.round((c.frames.get(peer)?.arrivedAt ?? c.openedAt) - c.openedAt));
     const record: CommitRecord = {
       round: c.round,
       modelHash: hash,
@@ -652,14 +714,20 @@ export class Coordinator implements SwarmCoordinator {
       shards: counted.map((peer) => (c.members.get(peer) as Member).shard),
       credits: counted.map((peer) => {
         const { tokens } = c.members.get(peer) as Member;
-        const busyMs = Math.max(0, Math.round((c.frames.get(peer)?.arrivedAt ?? c.openedAt) - c.openedAt));
         return {
           peerKey: peer,
           tokens,
           flops: trainingFlops(this.options.layout.paramCount, tokens),
-          busyMs,
+          busyMs: busyMsOf(peer),
+          status: 'provisional' as const,
         };
       }),
+      members: counted.map((peer) => ({
+        peerKey: peer,
+        name: this.peers.get(peer)?.link.name ?? '',
+        busyMs: busyMsOf(peer),
+      })),
+      ...unrecorded,
     };
     let outcome: CommitOutcome;
     try {
@@ -671,7 +739,9 @@ export class Coordinator implements SwarmCoordinator {
       this.abort(c, 'the ledger could not record the round');
       return;
     }
+    this.verification.recorded(unrecorded);
     for (const [peer, m] of c.members) if (!counted.includes(peer)) this.options.pool.release(m.shard);
+    this.askForChecks(c, counted, this.state.weights);
     this.committed = { round: c.round, modelHash: hash };
     this.state = next;
     this.guard?.committed({ round: c.round, modelHash: hash, valLoss: valLoss as number });
@@ -706,6 +776,43 @@ export class Coordinator implements SwarmCoordinator {
     this.resyncWaiting(c);
     this.options.onCommitted?.(record);
     this.scheduleOpen();
+  }
+
+  /**
+   * After the commit, so the choice cannot be read from the round's own messages: the members
+   * whose contributions are checked are asked for their starting state (verification.ts).
+   */
+  private askForChecks(c: OpenRound, counted: readonly string[], weights: Float32Array): void {
+    if (!this.verification.enabled) return;
+    const { config, clock } = this.options;
+    const chosen = this.verification.choose(counted);
+    const deadline = clock.now() + config.verification.revealMs;
+    this.verification.expect(
+      chosen.map((peer) => {
+        const member = c.members.get(peer) as Member;
+        return {
+          round: c.round,
+          peer,
+          stateHash: c.manifests.get(peer)?.stateHash as string,
+          shard: member.shard,
+          work: {
+            config,
+            expected: {
+              round: c.round,
+              seed: c.seed,
+              totalFloats: this.options.layout.totalFloats,
+              compression: config.round.compression,
+            },
+            weights,
+            innerSteps: member.innerSteps,
+            learningRate: innerLearningRate(config, c.round),
+            noiseStream: noiseStreamOf(config.seed, peer),
+            frame: c.frames.get(peer)?.bytes as Uint8Array,
+          },
+        };
+      }),
+    );
+    for (const peer of chosen) this.peers.get(peer)?.link.send({ type: 'check', round: c.round, deadline });
   }
 
   /**
@@ -764,13 +871,17 @@ export class Coordinator implements SwarmCoordinator {
     }
     try {
       await this.options.states.save(c.round, to.modelHash, state);
+      const unrecorded = this.verification.unrecorded();
       await this.options.commit({
         round: c.round,
         modelHash: to.modelHash,
         trainLoss: null,
         shards: [],
         credits: [],
+        members: [],
+        ...unrecorded,
       });
+      this.verification.recorded(unrecorded);
     } catch (error) {
       log.error({ round: c.round, err: error }, 'rollback commit failed; aborting the round');
       this.abort(c, `state refused: ${reason}`);
@@ -803,4 +914,16 @@ export class Coordinator implements SwarmCoordinator {
       this.peers.get(id)?.link.send({ type: 'round-aborted', round: c.round, reason });
     this.scheduleOpen();
   }
+}
+
+/** A uniformly random order (Fisher–Yates with the platform's CSPRNG). */
+function shuffled<T>(items: readonly T[]): T[] {
+  const out = [...items];
+  const random = new Uint32Array(out.length);
+  crypto.getRandomValues(random);
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = (random[i] as number) % (i + 1);
+    [out[i], out[j]] = [out[j] as T, out[i] as T];
+  }
+  return out;
 }

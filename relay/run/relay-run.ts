@@ -8,6 +8,7 @@ import { expectedFrameBytes } from '../../protocol/compression-settings.ts';
 import type { DatasetManifest } from '../../protocol/dataset-manifest.ts';
 import { maxFrameBytesInRunFormat } from '../../protocol/frame-format.ts';
 import { initParams } from '../../protocol/init-params.ts';
+import { encodeLocalState } from '../../protocol/local-state-file.ts';
 import { modelHash } from '../../protocol/model-hash.ts';
 import { paramLayout } from '../../protocol/param-layout.ts';
 import type { LossPoint, RunSummary } from '../../protocol/run-api.ts';
@@ -35,6 +36,13 @@ export interface RelayRunOptions {
   readonly onCommitted?: (record: CommitRecord) => void;
 }
 
+/** A local state file's size for `n` floats per tensor, with room for the longest step and round. */
+function maxLocalStateBytes(n: number): number {
+  const zeros = new Float32Array(n);
+  const step = Number.MAX_SAFE_INTEGER;
+  return encodeLocalState({ m: zeros, v: zeros, residual: zeros, step, round: step }).byteLength;
+}
+
 export class RelayRunError extends Error {
   readonly code = 'ERR_RUN_STATE_MISSING';
 }
@@ -47,6 +55,8 @@ export class RelayRun {
     readonly paramCount: number,
     /** Bytes of one round frame in the run's format: the upload limit. */
     readonly maxFrameBytes: number,
+    /** Most bytes of a member's own state (protocol/local-state-file.ts): that upload's limit. */
+    readonly maxLocalStateBytes: number,
     readonly dataset: RelayRunOptions['dataset'],
     readonly ledger: Ledger,
     readonly relayKey: string,
@@ -85,7 +95,9 @@ export class RelayRun {
     const commit: CommitRound = async (record) => {
       const result = await ledger.commitRound({
         runId,
-        ...record,
+        round: record.round,
+        modelHash: record.modelHash,
+        trainLoss: record.trainLoss,
         credits: record.credits.map(({ peerKey, tokens, flops }) => ({ peerKey, tokens, flops })),
         shards: record.shards.map((s) => [s.start, s.end]),
       });
@@ -116,6 +128,12 @@ export class RelayRun {
             'this state folder was written by an older relay: start a new run or restore the checkpoint',
         );
       const validate = validationLoss(config, await loadSplitTokens(dataset.dir, 'val'));
+      // Read once, when the first check needs it: what a checked member was assigned.
+      let train: Promise<Uint16Array> | null = null;
+      const trainTokens = async (range: { start: number; end: number }) => {
+        train ??= loadSplitTokens(dataset.dir, 'train');
+        return (await train).subarray(range.start, range.end);
+      };
       const equivocations = await EquivocationLog.open(`${runDir}/equivocations.jsonl`);
       return new Coordinator(
         {
@@ -133,6 +151,7 @@ export class RelayRun {
           clock: options.clock,
           log,
           commit,
+          trainTokens,
           excluded: equivocations.authors,
           onEquivocation: (proof) =>
             void equivocations
@@ -149,6 +168,7 @@ export class RelayRun {
       config,
       layout.paramCount,
       maxFrameBytes,
+      maxLocalStateBytes(layout.totalFloats),
       dataset,
       ledger,
       options.relayKey,

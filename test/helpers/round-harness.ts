@@ -23,6 +23,7 @@ import { cpuFrame } from './cpu-frame.ts';
 import { scriptedVector } from './scripted-volunteer.ts';
 
 export const RUN_ID = 'harness-run';
+export const ZERO_HASH = '0'.repeat(64);
 
 /** A tiny model so the coordinator's own arithmetic is instant. */
 export function harnessConfig(overrides: Record<string, unknown> = {}): RunConfig {
@@ -40,6 +41,9 @@ export function harnessConfig(overrides: Record<string, unknown> = {}): RunConfi
       graceMs: 5_000,
       ...((overrides.schedule as object) ?? {}),
     },
+    // Harness peers send made-up frames: the relay's checks (which redo the work) are off unless
+    // a test turns them on.
+    verification: { probationRounds: 0, checkProbability: 0, ...((overrides.verification as object) ?? {}) },
   });
   if (!resolved.ok) throw new Error(resolved.message);
   return resolved.config;
@@ -108,6 +112,7 @@ export async function createHarness(
       frameBytes: expectedFrameBytes(layout.totalFloats, config.round.compression),
       maxFrameBytes: maxFrameBytesInRunFormat(layout.totalFloats, config.round.compression),
       committed: { round: -1, modelHash: hash },
+      trainTokens: async () => new Uint16Array(0),
       state,
       states: {
         save: async (_round, h, s) => saved.set(h, s),
@@ -187,7 +192,7 @@ export async function createHarness(
       const frameHash = await sha256Hex(bytes);
       const claim = await harness.claim(peer, round, frameHash);
       await coordinator.upload(peer.id, round, bytes, claim);
-      coordinator.manifest(peer.id, { round, frameHash, holds, trainLoss: 3 });
+      coordinator.manifest(peer.id, { round, frameHash, stateHash: ZERO_HASH, holds, trainLoss: 3 });
       await settle();
       return { frameHash, claim };
     },

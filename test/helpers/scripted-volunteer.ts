@@ -7,8 +7,13 @@
 // phase, scale or flip its vector, upload one frame and announce another, report a wrong hash.
 
 import { WebSocket } from 'ws';
+import { innerLoopReference, residualAfter } from '../../kernels/reference/inner-loop.ts';
+import { frameOf } from '../../kernels/round/payload.ts';
+import { expandFrame } from '../../protocol/expand-frame.ts';
 import { initParams } from '../../protocol/init-params.ts';
+import { encodeLocalState, type LocalState } from '../../protocol/local-state-file.ts';
 import { modelHash } from '../../protocol/model-hash.ts';
+import { noiseStreamOf } from '../../protocol/noise-stream.ts';
 import { paramLayout } from '../../protocol/param-layout.ts';
 import { createRng } from '../../protocol/rng.ts';
 import { decodeRoundState, type RoundState } from '../../protocol/round-state-file.ts';
@@ -16,6 +21,7 @@ import { roundUpdate } from '../../protocol/round-update.ts';
 import type { RunConfig } from '../../protocol/run-config.ts';
 import { sha256Hex } from '../../protocol/sha256.ts';
 import type { RelayMessage } from '../../protocol/swarm-messages.ts';
+import { decodeTensorFrame, encodeTensorFrame } from '../../protocol/tensor-frame.ts';
 import { generateKeyPair, identityFromKeyPair, type PeerIdentity } from '../../web/src/peer/identity.ts';
 import { RelayApi } from '../../web/src/peer/relay-api.ts';
 import {
@@ -40,6 +46,17 @@ export interface ScriptedBehaviour {
   readonly uplinkBytesPerSec?: number;
   /** Milliseconds between the assignment and the upload. */
   readonly trainMs?: number;
+  /**
+   * What it sends (default 'scripted': the deterministic vector, no training). 'cpu' trains for
+   * real on its assigned tokens (kernels/reference/inner-loop.ts) and passes the relay's checks;
+   * the free-riders send all zeros, noise, the last round's counted frame of another member
+   * re-framed for this round ('stale'), or another volunteer's frame of this round ('copy').
+   */
+  readonly work?: 'scripted' | 'cpu' | 'zero' | 'random' | 'stale' | 'copy';
+  /** For 'copy': whose frame it sends. */
+  readonly copyOf?: ScriptedVolunteer;
+  /** Leave the relay's checks unanswered. */
+  readonly ignoreChecks?: boolean;
 }
 
 export interface ScriptedVolunteer {
@@ -49,6 +66,8 @@ export interface ScriptedVolunteer {
   readonly messages: RelayMessage[];
   /** Round and hash this peer holds. */
   readonly held: { round: number; hash: string | null };
+  /** The frame it sent last, by round. */
+  readonly sent: Map<number, Uint8Array>;
   /** Resolves when this peer has seen `count` commits. */
   commits(count: number, timeoutMs?: number): Promise<void>;
   close(): void;
@@ -98,6 +117,16 @@ export async function startScriptedVolunteer(
   let silent = false;
   let assignment: { round: number; seed: number } | null = null;
   let pending: { round: number; hash: string; state: RoundState } | null = null;
+  const sent = new Map<number, Uint8Array>();
+  const n = layout.totalFloats;
+  let local: LocalState = {
+    m: new Float32Array(n),
+    v: new Float32Array(n),
+    residual: new Float32Array(n),
+    step: 0,
+    round: -1,
+  };
+  let checkable: { round: number; bytes: Uint8Array } | null = null;
 
   // Messages are handled one at a time, in order, as the real peer runtime does.
   let queue = Promise.resolve();
@@ -123,6 +152,61 @@ export async function startScriptedVolunteer(
     held.hash = hash;
   }
 
+  /** This peer's frame for an assignment, as its behaviour says. */
+  async function frameFor(a: Extract<RelayMessage, { type: 'assignment' }>): Promise<Uint8Array> {
+    const reframe = (values: Float32Array) => cpuFrame(values, config.round.compression, a.round, a.seed);
+    switch (behaviour.work ?? 'scripted') {
+      case 'scripted':
+        return reframe(scriptedVector(n, me.publicKey, a.round, behaviour.scale ?? 1));
+      case 'cpu': {
+        const done = innerLoopReference(config, local, {
+          weights: state.weights,
+          tokens: await relay.tokens(a.shard),
+          innerSteps: a.innerSteps,
+          learningRate: a.learningRate,
+          seed: a.seed,
+          noiseStream: noiseStreamOf(config.seed, me.publicKey),
+        });
+        local = {
+          m: done.m,
+          v: done.v,
+          residual: residualAfter(done.acc, done.payload),
+          step: done.step,
+          round: a.round,
+        };
+        return encodeTensorFrame(frameOf(done.payload, a.round));
+      }
+      case 'zero':
+        return reframe(new Float32Array(n));
+      case 'random': {
+        const rng = createRng(a.seed ^ 0x5eed);
+        return reframe(Float32Array.from({ length: n }, () => 1e-3 * rng.nextNormal()));
+      }
+      case 'stale': {
+        const last = a.group.find((m) => m.peer !== me.publicKey);
+        const bytes = last ? await relay.countedFrame(a.round - 1, last.peer).catch(() => null) : null;
+        const values = new Float32Array(n);
+        const decoded = bytes ? decodeTensorFrame(bytes) : null;
+        if (decoded?.ok) {
+          const sparse = expandFrame(decoded.value);
+          if (sparse.ok)
+            sparse.value.indices.forEach((i, j) => {
+              values[i] = sparse.value.values[j] as number;
+            });
+        }
+        return reframe(values);
+      }
+      case 'copy': {
+        for (let i = 0; i < 100; i++) {
+          const copied = behaviour.copyOf?.sent.get(a.round);
+          if (copied) return copied;
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        return reframe(new Float32Array(n));
+      }
+    }
+  }
+
   async function handle(message: RelayMessage): Promise<void> {
     switch (message.type) {
       case 'resync':
@@ -135,9 +219,11 @@ export async function startScriptedVolunteer(
           return;
         }
         assignment = { round: message.round, seed: message.seed };
+        const start = encodeLocalState({ ...local, round: held.round });
+        checkable = { round: message.round, bytes: start };
         if (behaviour.trainMs) await new Promise((r) => setTimeout(r, behaviour.trainMs));
-        const vector = scriptedVector(layout.totalFloats, me.publicKey, message.round, behaviour.scale ?? 1);
-        const frame = cpuFrame(vector, config.round.compression, message.round, message.seed);
+        const frame = await frameFor(message);
+        sent.set(message.round, frame);
         const frameHash = await sha256Hex(frame);
         await relay.uploadFrame(
           message.round,
@@ -148,7 +234,7 @@ export async function startScriptedVolunteer(
         if (behaviour.equivocate) {
           // A second frame for the same round, signed too: the relay must refuse and exclude.
           const other = cpuFrame(
-            vector.map((x) => -20 * x),
+            scriptedVector(n, me.publicKey, message.round, -20 * (behaviour.scale ?? 1)),
             config.round.compression,
             message.round,
             message.seed,
@@ -167,6 +253,7 @@ export async function startScriptedVolunteer(
           round: message.round,
           frameHash,
           frameBytes: frame.byteLength,
+          stateHash: await sha256Hex(start),
           holds: [],
           trainLoss: 3 - message.round * 0.01,
         });
@@ -225,6 +312,10 @@ export async function startScriptedVolunteer(
       case 'receipt':
         receipts.push(message.receipt);
         return;
+      case 'check':
+        if (behaviour.ignoreChecks || checkable?.round !== message.round) return;
+        await relay.uploadLocalState(message.round, me.publicKey, checkable.bytes).catch(() => undefined);
+        return;
       default:
         return;
     }
@@ -246,6 +337,7 @@ export async function startScriptedVolunteer(
     receipts,
     messages,
     held,
+    sent,
     commits(count, timeoutMs = 30_000) {
       if (commitCount >= count) return Promise.resolve();
       return new Promise((resolve, reject) => {

@@ -44,7 +44,12 @@ export function fastRun(dataset: string, overrides: Record<string, unknown> = {}
     // Scripted peers send vectors that descend nothing, so the relay's scoring (which keeps only
     // steps that lower its held-out loss) is off unless a test with real training turns it on.
     guard: { validationSequences: 0, ...((overrides.guard as object) ?? {}) },
-    ...Object.fromEntries(Object.entries(overrides).filter(([k]) => k !== 'schedule' && k !== 'guard')),
+    // The relay checks work by redoing it; scripted peers do none, so checks are off unless a
+    // test with peers that train for real turns them on (their credit then stays provisional).
+    verification: { probationRounds: 0, checkProbability: 0, ...((overrides.verification as object) ?? {}) },
+    ...Object.fromEntries(
+      Object.entries(overrides).filter(([k]) => k !== 'schedule' && k !== 'guard' && k !== 'verification'),
+    ),
   });
   if (!resolved.ok) throw new Error(resolved.message);
   return resolved.config;

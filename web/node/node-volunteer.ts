@@ -4,8 +4,8 @@
 // as a tab, so the two train together in one round.
 
 import type { TuneCache } from '../../kernels/gpu/autotune.ts';
-import { noiseStreamOf } from '../../kernels/round/round-engine.ts';
 import { LocalVolunteerEngine } from '../../kernels/round/volunteer-engine.ts';
+import { noiseStreamOf } from '../../protocol/noise-stream.ts';
 import { paramLayout } from '../../protocol/param-layout.ts';
 import { roundVolunteer } from '../src/peer/run-link.ts';
 import { adapterReport } from '../src/peer/swarm-client.ts';

@@ -222,7 +222,13 @@ describe('liveness', () => {
     expect(h.coordinator.lastCommitted.round).toBe(round);
     // Its manifest arrives after the decision: it is seated in the next round again.
     const frame = h.frame(slow);
-    h.coordinator.manifest(slow.id, { round, frameHash: await sha256Hex(frame), holds: [], trainLoss: 3 });
+    h.coordinator.manifest(slow.id, {
+      round,
+      frameHash: await sha256Hex(frame),
+      stateHash: '0'.repeat(64),
+      holds: [],
+      trainLoss: 3,
+    });
     await openRound(h, peers);
     expect(h.assignment(peers[0] as HarnessPeer).group.map((m) => m.peer)).toContain(slow.id);
   });

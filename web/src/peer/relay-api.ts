@@ -148,6 +148,23 @@ export class RelayApi {
     }
   }
 
+  /** This peer's starting state of a round the relay checks (relay/rounds/verification.ts). */
+  async uploadLocalState(round: number, peer: string, bytes: Uint8Array): Promise<void> {
+    const path = `${this.base}/api/runs/${this.runId}/rounds/${round}/local-state/${encodeURIComponent(peer)}`;
+    const response = await this.fetchImpl(path, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/octet-stream' },
+      body: bytes as Uint8Array<ArrayBuffer>,
+    });
+    if (!response.ok) {
+      const text = await response.text().catch(() => '');
+      throw new RelayApiError(
+        'ERR_RELAY_HTTP',
+        `state upload: HTTP ${response.status} ${text.slice(0, 200)}`,
+      );
+    }
+  }
+
   /** A frame the relay counted in the last committed round, for one this peer lacks. */
   async countedFrame(round: number, peer: string): Promise<Uint8Array> {
     const response = await this.get(this.framePath(round, peer).slice(this.base.length));

@@ -110,6 +110,8 @@ export class Volunteer extends RelayDrivenPeer<VolunteerEvent> {
   private gone = new Set<string>();
   private own: { round: number; seed: number; frame: Uint8Array; hash: string } | null = null;
   private pending: { round: number; hash: string; loss: number } | null = null;
+  /** This peer's own state as its latest round started, for a check of that round. */
+  private checkable: { round: number; bytes: Uint8Array } | null = null;
   private paused = false;
 
   private speed: VolunteerOptions['speed'];
@@ -191,6 +193,8 @@ export class Volunteer extends RelayDrivenPeer<VolunteerEvent> {
         return this.sum(message);
       case 'commit':
         return this.commit(message);
+      case 'check':
+        return this.answerCheck(message);
       case 'round-aborted':
         await this.options.engine.discard();
         this.emit({ type: 'round', round: message.round, phase: 'aborted', peers: 0 });
@@ -261,6 +265,11 @@ export class Volunteer extends RelayDrivenPeer<VolunteerEvent> {
     this.gone = new Set();
     network.connect(others);
     this.emit({ type: 'round', round: a.round, phase: 'training', peers: a.group.length });
+    // This peer's own state as the round starts, kept until the next round: the relay may ask
+    // for it to redo the round, and the manifest commits to its hash before it can ask.
+    const start = await engine.exportLocalState(this.held.round);
+    this.checkable = { round: a.round, bytes: start };
+    const stateHash = await sha256Hex(start);
     const tokens = await relay.tokens(a.shard);
     const started = now();
     const report = await engine.train(
@@ -312,6 +321,7 @@ export class Volunteer extends RelayDrivenPeer<VolunteerEvent> {
       round: a.round,
       frameHash,
       frameBytes: frame.byteLength,
+      stateHash,
       holds,
       trainLoss: report.meanLoss,
     });
@@ -331,6 +341,21 @@ export class Volunteer extends RelayDrivenPeer<VolunteerEvent> {
       if (claim.frameHash === frameHash) holds.push({ peer, frameHash, claim: claim.signature });
     }
     return holds;
+  }
+
+  /** The relay checks this peer's work of a round: it gets the state the round started from. */
+  private async answerCheck(c: Extract<RelayMessage, { type: 'check' }>): Promise<void> {
+    const kept = this.checkable;
+    if (kept?.round !== c.round) return; // a round this peer no longer holds: it goes unanswered
+    this.emit({ type: 'status', text: `the relay checks round ${c.round}: sending its starting state` });
+    await this.options.relay
+      .uploadLocalState(c.round, this.options.client.peerId, kept.bytes)
+      .catch((error: unknown) =>
+        this.emit({
+          type: 'status',
+          text: `check upload failed: ${error instanceof Error ? error.message : error}`,
+        }),
+      );
   }
 
   private async sum(d: Extract<RelayMessage, { type: 'decision' }>): Promise<void> {

@@ -3,8 +3,8 @@
 // copied (the peer runtime does not read them again).
 import type { Remote } from 'comlink';
 import type { StageVolunteerEngine } from '../../../kernels/pipeline/stage-volunteer-engine.ts';
-import { noiseStreamOf } from '../../../kernels/round/round-engine.ts';
 import type { VolunteerEngine } from '../../../kernels/round/volunteer-engine.ts';
+import { noiseStreamOf } from '../../../protocol/noise-stream.ts';
 import type { RunConfig } from '../../../protocol/run-config.ts';
 import { remoteEngine } from '../worker/engine-comlink.ts';
 import type { VolunteerWorkerApi } from '../worker/volunteer-api.ts';

@@ -74,7 +74,14 @@ it('refuses a stage-report in a run that trains in rounds', async () => {
 it('in a pipeline run, refuses a manifest and a stage-report signed by another key', async () => {
   const me = await identityFromKeyPair(await generateKeyPair());
   const other = await identityFromKeyPair(await generateKeyPair());
-  const manifest = { round: 0, frameHash: 'b'.repeat(64), frameBytes: 10, holds: [], trainLoss: null };
+  const manifest = {
+    round: 0,
+    frameHash: 'b'.repeat(64),
+    frameBytes: 10,
+    stateHash: 'c'.repeat(64),
+    holds: [],
+    trainLoss: null,
+  };
   expect(
     await refusal(pipeline, me, async (runId) => ({
       type: 'manifest',

@@ -1,0 +1,238 @@
+// Which contributions the relay checks, and what a check's outcome does to credit
+// (docs/ARCHITECTURE.md, "Verified credit"). BOINC's adaptive replication, with the relay as
+// the second worker: a new identity is on probation and every contribution it makes is
+// checked; once it has passed `probationRounds` checks, one contribution in
+// 1/checkProbability is, drawn after the contribution is in, so no member can tell in advance
+// which round it may skip. Credit is recorded provisional at the commit; a passed check
+// settles the member's provisional credit as verified, a failed one forfeits it and bans the
+// identity, and an unanswered one forfeits it (maxUnansweredChecks in a row ban too: a member
+// that cannot pass a check would otherwise just never answer). Settlements and bans go into
+// the next round's ledger commit.
+import type { LocalState } from '../../protocol/local-state-file.ts';
+import { decodeLocalState } from '../../protocol/local-state-file.ts';
+import type { VerificationConfig } from '../../protocol/run-config.ts';
+import { sha256Hex } from '../../protocol/sha256.ts';
+import type { Clock } from '../clock.ts';
+import type { Logger } from '../logger.ts';
+import type { WorkToCheck, WorkVerdict } from './work-check.ts';
+
+export interface Settlement {
+  readonly peerKey: string;
+  readonly outcome: 'verified' | 'forfeited';
+  readonly reason: string;
+}
+
+export interface Ban {
+  readonly peerKey: string;
+  readonly reason: string;
+}
+
+/** What the relay keeps of a contribution it asked to check, until the state arrives. */
+export interface PendingCheck {
+  readonly round: number;
+  readonly peer: string;
+  /** The hash the member's signed manifest gave for its starting state. */
+  readonly stateHash: string;
+  /** The assigned tokens [start, end) of the training split. */
+  readonly shard: { readonly start: number; readonly end: number };
+  /** Everything but the starting state, which the member uploads, and the tokens. */
+  readonly work: Omit<WorkToCheck, 'start' | 'tokens'>;
+}
+
+export type RevealOutcome =
+  | { readonly kind: 'accepted' }
+  | {
+      readonly kind: 'refused';
+      readonly status: 400 | 404 | 409;
+      readonly code: string;
+      readonly message: string;
+    };
+
+export interface VerificationOptions {
+  readonly config: VerificationConfig;
+  readonly totalFloats: number;
+  readonly clock: Clock;
+  readonly log: Logger;
+  /** Tokens [start, end) of the training split. */
+  readonly trainTokens: (range: { start: number; end: number }) => Promise<ArrayLike<number>>;
+  /** The CPU redo (work-check.ts), behind a function so it can run off the event loop. */
+  readonly check: (work: WorkToCheck) => Promise<WorkVerdict>;
+  /** Rounds each key passed a check in, from the ledger: probation survives a restart. */
+  readonly verifiedRounds?: ReadonlyMap<string, number>;
+  /** A key was banned: never seat it again. */
+  readonly onBan: (ban: Ban) => void;
+  /** Uniform [0, 1): which contributions outside probation are checked. */
+  readonly random?: () => number;
+}
+
+interface Standing {
+  verified: number;
+  unanswered: number;
+}
+
+export class Verification {
+  private readonly standings = new Map<string, Standing>();
+  private readonly pending = new Map<string, { check: PendingCheck; timer: unknown }>();
+  private settlements: Settlement[] = [];
+  private bans: Ban[] = [];
+  private running: Promise<void> = Promise.resolve();
+
+  constructor(private readonly options: VerificationOptions) {
+    for (const [peer, verified] of options.verifiedRounds ?? [])
+      this.standings.set(peer, { verified, unanswered: 0 });
+  }
+
+  /** Whether checks run at all: no probation and no sampling means every credit stays provisional. */
+  get enabled(): boolean {
+    const { probationRounds, checkProbability } = this.options.config;
+    return probationRounds > 0 || checkProbability > 0;
+  }
+
+  onProbation(peer: string): boolean {
+    return (this.standings.get(peer)?.verified ?? 0) < this.options.config.probationRounds;
+  }
+
+  /** The members of a committed round whose contributions are checked. */
+  choose(counted: readonly string[]): string[] {
+    const random = this.options.random ?? Math.random;
+    return counted.filter(
+      (peer) => this.onProbation(peer) || random() < this.options.config.checkProbability,
+    );
+  }
+
+  /** Waits for the members' starting states; the deadline counts for those that never come. */
+  expect(checks: readonly PendingCheck[]): void {
+    const { clock, config } = this.options;
+    for (const check of checks) {
+      const key = keyOf(check.peer, check.round);
+      const timer = clock.setTimeout(() => this.unanswered(key), config.revealMs);
+      this.pending.set(key, { check, timer });
+    }
+  }
+
+  /** A member's starting state for a checked round (HTTP upload). */
+  async reveal(peer: string, round: number, bytes: Uint8Array): Promise<RevealOutcome> {
+    const key = keyOf(peer, round);
+    const entry = this.pending.get(key);
+    if (!entry)
+      return {
+        kind: 'refused',
+        status: 404,
+        code: 'ERR_NO_CHECK',
+        message: `no check of round ${round} awaits this peer`,
+      };
+    if ((await sha256Hex(bytes)) !== entry.check.stateHash)
+      return {
+        kind: 'refused',
+        status: 409,
+        code: 'ERR_STATE_HASH',
+        message: 'this is not the starting state the signed manifest named',
+      };
+    const start = decodeLocalState(bytes, this.options.totalFloats);
+    if (!start)
+      return {
+        kind: 'refused',
+        status: 400,
+        code: 'ERR_STATE_FORMAT',
+        message: 'not a local state of this model',
+      };
+    if (!this.pending.delete(key)) return { kind: 'accepted' };
+    this.options.clock.clearTimeout(entry.timer);
+    this.running = this.running.then(() => this.judge(entry.check, start));
+    return { kind: 'accepted' };
+  }
+
+  /** Settlements and bans not yet in a commit; `recorded()` after the commit holds them. */
+  unrecorded(): { settlements: readonly Settlement[]; bans: readonly Ban[] } {
+    return { settlements: [...this.settlements], bans: [...this.bans] };
+  }
+
+  /** The commit holding `recorded` succeeded: they are the ledger's now. */
+  recorded(recorded: { settlements: readonly Settlement[]; bans: readonly Ban[] }): void {
+    this.settlements = this.settlements.filter((s) => !recorded.settlements.includes(s));
+    this.bans = this.bans.filter((b) => !recorded.bans.includes(b));
+  }
+
+  /** Resolves when the checks started so far are judged (tests, shutdown). */
+  idle(): Promise<void> {
+    return this.running;
+  }
+
+  close(): void {
+    for (const { timer } of this.pending.values()) this.options.clock.clearTimeout(timer);
+    this.pending.clear();
+  }
+
+  private async judge(check: PendingCheck, start: LocalState): Promise<void> {
+    const { log } = this.options;
+    let verdict: WorkVerdict;
+    try {
+      const tokens = await this.options.trainTokens(check.shard);
+      verdict = await this.options.check({ ...check.work, start, tokens });
+    } catch (error) {
+      // The relay's own failure is no evidence against the member: nothing is settled.
+      log.error({ round: check.round, peer: check.peer, err: error }, 'a work check failed to run');
+      return;
+    }
+    const standing = this.standing(check.peer);
+    if (verdict.ok) {
+      standing.verified++;
+      standing.unanswered = 0;
+      this.settlements.push({
+        peerKey: check.peer,
+        outcome: 'verified',
+        reason: `round ${check.round} checked`,
+      });
+      log.info({ round: check.round, peer: check.peer, agreement: verdict.agreement }, 'work check passed');
+      return;
+    }
+    const reason = `round ${check.round}: ${verdict.reason}`;
+    log.warn(
+      { round: check.round, peer: check.peer, reason },
+      'work check failed: credit forfeited, key banned',
+    );
+    this.forfeitAndBan(check.peer, reason);
+  }
+
+  private unanswered(key: string): void {
+    const entry = this.pending.get(key);
+    if (!entry) return;
+    this.pending.delete(key);
+    const { peer, round } = entry.check;
+    const standing = this.standing(peer);
+    standing.unanswered++;
+    // Back on probation: the next contributions are all checked.
+    standing.verified = 0;
+    const reason = `round ${round}: the starting state was not uploaded in time`;
+    this.options.log.warn({ round, peer, unanswered: standing.unanswered }, 'work check unanswered');
+    if (standing.unanswered >= this.options.config.maxUnansweredChecks)
+      this.forfeitAndBan(peer, `${standing.unanswered} checks unanswered in a row`);
+    else this.settlements.push({ peerKey: peer, outcome: 'forfeited', reason });
+  }
+
+  private forfeitAndBan(peer: string, reason: string): void {
+    this.settlements.push({ peerKey: peer, outcome: 'forfeited', reason });
+    const ban = { peerKey: peer, reason };
+    this.bans.push(ban);
+    this.standing(peer).verified = 0;
+    for (const [key, { timer, check }] of this.pending)
+      if (check.peer === peer) {
+        this.options.clock.clearTimeout(timer);
+        this.pending.delete(key);
+      }
+    this.options.onBan(ban);
+  }
+
+  private standing(peer: string): Standing {
+    let standing = this.standings.get(peer);
+    if (!standing) {
+      standing = { verified: 0, unanswered: 0 };
+      this.standings.set(peer, standing);
+    }
+    return standing;
+  }
+}
+
+function keyOf(peer: string, round: number): string {
+  return `${round}:${peer}`;
+}
