@@ -232,11 +232,16 @@ it('shares the roster and live metrics between two browsers that met through /si
         [bob.key, 'bob', 4, 4.5],
       ].sort(),
     );
+    // Credits are the relay's (its leaderboard, played here), never what an entry says.
+    await ada.page.evaluate(
+      (key) => (window as unknown as TestWindow).swarmDocPage.showCredits([[key, 1.5]]),
+      bob.key,
+    );
     const table = await ada.page.evaluate(() => (window as unknown as TestWindow).swarmDocPage.table());
-    expect(table.map((cells) => cells.slice(0, 4)).sort()).toEqual(
+    expect(table.map((cells) => [...cells.slice(0, 4), cells[6]]).sort()).toEqual(
       [
-        ['ada (you)', '1', 'training', '5.250'],
-        ['bob', '4', 'training', '4.500'],
+        ['ada (you)', '1', 'training', '5.250', '–'],
+        ['bob', '4', 'training', '4.500', '1.500'],
       ].sort(),
     );
     const held = (await ada.page.evaluate(() => (window as unknown as TestWindow).swarmDocPage.rawKeys()))

@@ -21,9 +21,10 @@ import {
   swarmRoom,
 } from '../../../../web/src/peer/swarm-doc.ts';
 import type { PeerMetrics } from '../../../../web/src/peer/swarm-doc-roster.ts';
-import { showSwarm } from '../../../../web/src/volunteer/swarm-table.ts';
+import { type SwarmTable, showSwarm } from '../../../../web/src/volunteer/swarm-table.ts';
 
 let swarm: SwarmDoc | undefined;
+let table: SwarmTable | undefined;
 let provider: WebrtcProvider | undefined;
 let doc: Y.Doc | undefined;
 let runId = '';
@@ -83,7 +84,7 @@ const api = {
     swarm.onChange(() => {
       changes++;
     });
-    showSwarm(document.querySelector('#swarm') as HTMLTableElement, swarm, identity.publicKey);
+    table = showSwarm(document.querySelector('#swarm') as HTMLTableElement, swarm, identity.publicKey);
     return identity.publicKey;
   },
   /** Plays the relay's list of members (the volunteer page takes it from assignments). */
@@ -98,6 +99,10 @@ const api = {
   },
   settled(): Promise<void> {
     return started().settled();
+  },
+  /** Plays the relay's leaderboard: credits per key, as the volunteer page fetches them. */
+  showCredits(credits: [string, number][]): void {
+    table?.showCredits(new Map(credits));
   },
   /** The swarm table as the person sees it: one array of cell texts per row. */
   table(): string[][] {
