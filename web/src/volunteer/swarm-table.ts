@@ -3,6 +3,7 @@
 // every few seconds (entries go stale without a change event). Credits are the one column not
 // from the document: a peer's word on its own credits is worth nothing, so entries carry none
 // and the column shows what the relay's leaderboard (/api/leaderboard) says for that key.
+import { formatCredits } from '../leaderboard/format.ts';
 import type { SwarmDoc } from '../peer/swarm-doc.ts';
 
 const STALE_REDRAW_MS = 5_000;
@@ -39,7 +40,8 @@ export function showSwarm(table: HTMLTableElement, doc: SwarmDoc, selfKey: strin
         peer.loss === null ? '–' : peer.loss.toFixed(3),
         Math.round(peer.tokensPerSec).toLocaleString('en'),
         `${(peer.bytesSent / 1e3).toFixed(1)} kB`,
-        credit === undefined ? '–' : credit.toFixed(3),
+        // Written as the leaderboard writes it: test runs earn about 1e-4 a round.
+        credit === undefined ? '–' : formatCredits(credit),
       ];
       for (const text of cells) {
         const td = document.createElement('td');
