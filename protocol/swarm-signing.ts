@@ -64,3 +64,13 @@ export function stageReportMessage(runId: string, r: StageReportFields): Uint8Ar
     `potluck-stage-report-v1|${runId}|${r.step}|${r.stage}|${r.paramsHash}|${r.microbatches}|${loss}`,
   );
 }
+
+/**
+ * A swarm-document entry (swarm-doc-entry.ts): `body` is the exact text stored under the
+ * author's `publicKey` in the run's `peers` map. It comes last, so whatever it holds cannot be
+ * read as another field; run ids and keys cannot hold '|'.
+ */
+export function swarmEntryMessage(runId: string, publicKey: string, body: string): Uint8Array<ArrayBuffer> {
+  // TextEncoder makes a fresh ArrayBuffer; lib.dom types it as ArrayBufferLike.
+  return encoder.encode(`potluck-swarm-entry-v1|${runId}|${publicKey}|${body}`) as Uint8Array<ArrayBuffer>;
+}

@@ -1,11 +1,15 @@
 // The swarm document between two separate headless Chromium processes that meet through our
-// /signal endpoint: each lists the other within seconds, sees its updates, skips what a
-// hostile peer writes into the map without throwing, and drops a peer that leaves at once (by
-// its deletion, well before the stale window). Two browsers, not two tabs, so BroadcastChannel
-// cannot stand in for WebRTC. test/unit/peer/swarm-doc-roster.test.ts covers the rest without
-// a browser.
+// /signal endpoint: each lists the other (the relay's list of members is played by the test)
+// within seconds and sees its signed updates. Then a third, hostile client joins the room with
+// a bare y-webrtc provider and writes what any peer can: a forgery over Bob's row, Bob's own
+// older entry replayed, junk over Ada's row, an oversized entry signed by a listed member, a
+// well-signed entry of a key the relay did not list, and 1,100 entries under fresh keys. The
+// page shows none of it (its table is checked cell by cell and saved as
+// test/e2e/screenshots/swarm-doc-attacked.png), shows the attacker once it writes an honest
+// entry, and drops a peer that leaves at once (its signed farewell, well before the stale
+// window). Two browsers, not two tabs, so BroadcastChannel cannot stand in for WebRTC.
+// test/unit/peer/swarm-doc-roster.test.ts covers the rest without a browser.
 
-import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type Browser, chromium, type Page } from 'playwright';
@@ -18,6 +22,7 @@ import type { PeerMetrics } from '../../web/src/peer/swarm-doc-roster.ts';
 import type { SwarmDocPageApi } from './pages/swarm-doc/main.ts';
 
 const PAGE_DIR = new URL('./pages/swarm-doc/', import.meta.url).pathname;
+const SCREENSHOTS = new URL('./screenshots/', import.meta.url).pathname;
 const CONTENT_TYPES: Record<string, string> = { html: 'text/html', js: 'text/javascript' };
 /** Finding each other: signaling, offer/answer, ICE, then the first sync. */
 const MEET_TIMEOUT_MS = 30_000;
@@ -76,16 +81,19 @@ interface Peer {
   readonly key: string;
 }
 
-async function openPeer(browser: Browser, runId: string, name: string, errors: string[]): Promise<Peer> {
+async function openPage(browser: Browser, name: string, errors: string[]): Promise<Page> {
   const page = await browser.newPage();
   page.on('pageerror', (error) => errors.push(`${name}: ${error.message}`));
   await page.goto(`http://${origin}/`);
   await page.waitForFunction(() => (window as unknown as TestWindow).swarmDocPage !== undefined);
-  // What PeerIdentity.publicKey looks like: a raw Ed25519 key's 32 bytes in base64url.
-  const key = randomBytes(32).toString('base64url');
-  await page.evaluate(
-    ([runId, key, name, url]) => (window as unknown as TestWindow).swarmDocPage.start(runId, key, name, url),
-    [runId, key, name, `ws://${origin}/signal`] as const,
+  return page;
+}
+
+async function openPeer(browser: Browser, runId: string, name: string, errors: string[]): Promise<Peer> {
+  const page = await openPage(browser, name, errors);
+  const key = await page.evaluate(
+    ([runId, name, url]) => (window as unknown as TestWindow).swarmDocPage.start(runId, name, url),
+    [runId, name, `ws://${origin}/signal`] as const,
   );
   return { page, key };
 }
@@ -123,6 +131,15 @@ it('shares the roster and live metrics between two browsers that met through /si
       openPeer(browsers[1] as Browser, runId, 'bob', errors),
     ]);
     if (!ada || !bob) throw new Error('two peers expected');
+    // The relay's list of whom it seats together (an assignment's group, on the real page).
+    for (const [peer, other] of [
+      [ada, bob],
+      [bob, ada],
+    ] as const)
+      await peer.page.evaluate(
+        (key) => (window as unknown as TestWindow).swarmDocPage.setMembers([key]),
+        other.key,
+      );
     await ada.page.evaluate(() =>
       (window as unknown as TestWindow).swarmDocPage.publish({ round: 1, phase: 'training', loss: 5.25 }),
     );
@@ -147,57 +164,105 @@ it('shares the roster and live metrics between two browsers that met through /si
         round: 2,
         phase: 'committed',
         loss: 4.75,
-        credits: 3,
       }),
     );
-    await waitForRow(
-      ada,
-      bob.key,
-      { round: 2, phase: 'committed', loss: 4.75, credits: 3 },
-      UPDATE_TIMEOUT_MS,
-    );
+    await waitForRow(ada, bob.key, { round: 2, phase: 'committed', loss: 4.75 }, UPDATE_TIMEOUT_MS);
 
-    // Ada plays a hostile peer: junk under a bogus key, a malformed entry under a real-looking
-    // key, junk over Bob's own entry. Then an update of her own: the channel is ordered, so
-    // once Bob sees it, he has all of the junk.
-    const forged = randomBytes(32).toString('base64url');
+    // Mallory joins the room from a third browser context (no BroadcastChannel with Ada's) as a
+    // bare y-webrtc client, with two keys: the relay lists the first as a member, not the second.
+    // (browser.newPage() opens a context of its own.)
+    const attacker = await openPage(browsers[0] as Browser, 'mallory', errors);
+    const [member, outsider] = await attacker.evaluate(
+      ([runId, url]) => (window as unknown as TestWindow).swarmDocPage.attack(runId, url, 2),
+      [runId, `ws://${origin}/signal`] as const,
+    );
+    if (!member || !outsider) throw new Error('two attacker keys expected');
     await ada.page.evaluate(
-      ([forged, bobKey]) => {
-        const page = (window as unknown as TestWindow).swarmDocPage;
-        page.writeRaw('bogus-key', {
-          name: 'mallory',
-          round: 1,
-          phase: 'training',
-          loss: 1,
-          tokensPerSec: 0,
-          bytesSent: 0,
-          bytesReceived: 0,
-          credits: 1e9,
-          updatedAt: Date.now(),
-        });
-        page.writeRaw(forged, {
-          name: 'm'.repeat(100_000),
-          round: -1,
-          phase: 'mining',
-          loss: Number.NaN,
-          credits: Number.POSITIVE_INFINITY,
-        });
-        page.writeRaw(bobKey, [1, 2, 3]);
-        page.publish({ round: 3 });
-      },
-      [forged, bob.key] as const,
+      (keys) => (window as unknown as TestWindow).swarmDocPage.setMembers(keys),
+      [bob.key, member],
     );
-    await waitForRow(bob, ada.key, { round: 3 }, UPDATE_TIMEOUT_MS);
-    const rawKeys = await bob.page.evaluate(() => (window as unknown as TestWindow).swarmDocPage.rawKeys());
-    expect(rawKeys).toEqual(expect.arrayContaining(['bogus-key', forged, ada.key, bob.key]));
-    // Skipped, not thrown: only Ada's entry is left (Bob's own was overwritten with junk).
-    expect((await roster(bob)).map((row) => row.key)).toEqual([ada.key]);
-    // Bob's next write puts his entry back, for himself and for Ada.
-    await bob.page.evaluate(() => (window as unknown as TestWindow).swarmDocPage.publish({ round: 3 }));
-    await waitForRow(ada, bob.key, { name: 'bob', round: 3 }, UPDATE_TIMEOUT_MS);
-    expect((await roster(ada)).map((row) => row.key).sort()).toEqual([ada.key, bob.key].sort());
+    // Mallory keeps Bob's entry as it is now, to replay it once Bob has written a newer one.
+    await attacker.waitForFunction(
+      (key) => (window as unknown as TestWindow).swarmDocPage.rawValue(key) !== undefined,
+      bob.key,
+      { timeout: MEET_TIMEOUT_MS },
+    );
+    const bobsOld = await attacker.evaluate(
+      (key) => (window as unknown as TestWindow).swarmDocPage.rawValue(key),
+      bob.key,
+    );
+    await bob.page.evaluate(() =>
+      (window as unknown as TestWindow).swarmDocPage.publish({ round: 4, phase: 'training', loss: 4.5 }),
+    );
+    await waitForRow(ada, bob.key, { round: 4, loss: 4.5 }, UPDATE_TIMEOUT_MS);
 
-    // Ada leaves: her deletion reaches Bob before her connections close.
+    const flood = await attacker.evaluate(
+      async ([bobKey, adaKey, bobsOld]) => {
+        const page = (window as unknown as TestWindow).swarmDocPage;
+        page.writeRaw(bobKey, await page.forge(0, { name: 'bob', round: 99, loss: 0.01 }, bobKey));
+        page.writeRaw(bobKey, bobsOld);
+        page.writeRaw(adaKey, { body: '{"name":"ada"}', signature: 'A'.repeat(86) });
+        page.writeRaw('bogus-key', await page.forge(0, { name: 'bogus' }));
+        page.writeRaw('', 'junk');
+        return page.flood(1_100);
+      },
+      [bob.key, ada.key, bobsOld] as const,
+    );
+    await attacker.evaluate(
+      async ([member, outsider]) => {
+        const page = (window as unknown as TestWindow).swarmDocPage;
+        page.writeRaw(member, await page.forgeOversized(0, 100_000));
+        page.writeRaw(outsider, await page.forge(1, { name: 'outsider' }));
+      },
+      [member, outsider] as const,
+    );
+    // Every key Mallory wrote has reached Ada (the flood last of its transaction's keys).
+    await ada.page.waitForFunction(
+      (keys) => {
+        const raw = new Set((window as unknown as TestWindow).swarmDocPage.rawKeys());
+        return keys.every((key) => raw.has(key));
+      },
+      [...flood.slice(-3), member, outsider, 'bogus-key'],
+      { timeout: UPDATE_TIMEOUT_MS },
+    );
+    await ada.page.evaluate(() => (window as unknown as TestWindow).swarmDocPage.settled());
+    expect((await roster(ada)).map((row) => [row.key, row.name, row.round, row.loss])).toEqual(
+      [
+        [ada.key, 'ada', 1, 5.25],
+        [bob.key, 'bob', 4, 4.5],
+      ].sort(),
+    );
+    // Credits are the relay's (its leaderboard, played here), never what an entry says.
+    await ada.page.evaluate(
+      (key) => (window as unknown as TestWindow).swarmDocPage.showCredits([[key, 1.5]]),
+      bob.key,
+    );
+    const table = await ada.page.evaluate(() => (window as unknown as TestWindow).swarmDocPage.table());
+    expect(table.map((cells) => [...cells.slice(0, 4), cells[6]]).sort()).toEqual(
+      [
+        ['ada (you)', '1', 'training', '5.250', '–'],
+        ['bob', '4', 'training', '4.500', '1.5'],
+      ].sort(),
+    );
+    const held = (await ada.page.evaluate(() => (window as unknown as TestWindow).swarmDocPage.rawKeys()))
+      .length;
+    expect(held).toBeGreaterThan(1_100);
+    await ada.page.evaluate((held) => {
+      const status = document.querySelector('#status') as HTMLElement;
+      status.textContent = `Ada's copy of the document holds ${held} entries after the attack; her table shows these:`;
+    }, held);
+    await ada.page.screenshot({ path: `${SCREENSHOTS}swarm-doc-attacked.png`, fullPage: true });
+
+    // A listed member's honest entry is shown, from the same hostile client.
+    await attacker.evaluate(async (member) => {
+      const page = (window as unknown as TestWindow).swarmDocPage;
+      page.writeRaw(member, await page.forge(0, { name: 'mallory', round: 4 }));
+    }, member);
+    await waitForRow(ada, member, { name: 'mallory', round: 4 }, UPDATE_TIMEOUT_MS);
+    expect((await roster(ada)).map((row) => row.key).sort()).toEqual([ada.key, bob.key, member].sort());
+    await attacker.context().close();
+
+    // Ada leaves: her signed farewell reaches Bob before her connections close.
     await ada.page.evaluate(() => (window as unknown as TestWindow).swarmDocPage.destroy());
     await bob.page.waitForFunction(
       (key) => !(window as unknown as TestWindow).swarmDocPage.roster().some((row) => row.key === key),

@@ -24,6 +24,7 @@ import {
 } from './peer/run-link.ts';
 import { adapterReport } from './peer/swarm-client.ts';
 import { SwarmDoc } from './peer/swarm-doc.ts';
+import { followMembers } from './peer/swarm-members.ts';
 import type { Volunteer } from './peer/volunteer.ts';
 import { LiveChart } from './volunteer/charts.ts';
 import { linkStatusView } from './volunteer/link-status-view.ts';
@@ -95,28 +96,41 @@ async function join(adapter: Awaited<ReturnType<VolunteerWorkerApi['adapter']>>)
   showMemory(config, adapter.maxBufferBytes);
   setText('status', 'Preparing the model on your GPU…');
   const link = await openMesh(origin, joined, BROWSER);
-  // After a dropped connection or a relay restart: the same key, the same mesh (its /signal
-  // reconnects itself), a new /swarm connection (peer/reconnecting-link.ts).
-  const reconnect = async (): Promise<RunLink> => ({
-    ...(await connectToRelay(origin, identity, name, BROWSER)),
-    signal: link.signal,
-    mesh: link.mesh,
-  });
   const swarm = new SwarmDoc({
     runId: client.runId,
-    selfKey: identity.publicKey,
+    identity,
     name,
     signalingUrl: `${origin.replace(/^http/, 'ws')}/signal`,
     iceServers: client.iceServers,
   });
-  const hideSwarm = showSwarm($<HTMLTableElement>('swarm'), swarm, identity.publicKey);
+  // The swarm table shows whom the relay seats with us, told on each /swarm connection.
+  followMembers(client, swarm);
+  // After a dropped connection or a relay restart: the same key, the same mesh (its /signal
+  // reconnects itself), a new /swarm connection (peer/reconnecting-link.ts).
+  const reconnect = async (): Promise<RunLink> => {
+    const next = await connectToRelay(origin, identity, name, BROWSER);
+    followMembers(next.client, swarm);
+    return { ...next, signal: link.signal, mesh: link.mesh };
+  };
+  const swarmTable = showSwarm($<HTMLTableElement>('swarm'), swarm, identity.publicKey);
   const lossChart = new LiveChart($('loss-chart'), 'step', 'loss (nats)', '#2f6f4f');
   const runChart = new LiveChart($('run-chart'), 'round', 'loss (nats)', '#8a4b9c');
+  const relayApi = new RelayApi(origin, client.runId);
+  // Credits change only when a round commits: fetched then (and once now), not on the timer.
+  const refreshCredits = () =>
+    void relayApi
+      .leaderboard()
+      .then((rows) => swarmTable.showCredits(new Map(rows.map((row) => [row.publicKey, row.credits]))))
+      .catch(() => undefined); // the table keeps the last figures; the next commit tries again
+  const onCommitted = () => {
+    void refreshRun(client.runId, runChart);
+    refreshCredits();
+  };
   const refresh = setInterval(() => void refreshRun(client.runId, runChart), RUN_REFRESH_MS);
-  void refreshRun(client.runId, runChart);
+  onCommitted();
   const closeAll = () => {
     clearInterval(refresh);
-    hideSwarm();
+    swarmTable.hide();
     void swarm.destroy();
     link.mesh.destroy();
     link.signal.close();
@@ -132,7 +146,7 @@ async function join(adapter: Awaited<ReturnType<VolunteerWorkerApi['adapter']>>)
       adapter: adapterReport(adapter),
       maxBufferBytes: adapter.maxBufferBytes,
       lossChart,
-      refreshRun: () => void refreshRun(client.runId, runChart),
+      refreshRun: onCommitted,
       showReceipts,
     });
     disableThrottle();
@@ -146,7 +160,7 @@ async function join(adapter: Awaited<ReturnType<VolunteerWorkerApi['adapter']>>)
   const onEvent = roundView({
     swarm,
     lossChart,
-    refreshRun: () => void refreshRun(client.runId, runChart),
+    refreshRun: onCommitted,
     showReceipts,
   });
   // Pause outlives a connection: a volunteer started after a reconnect starts paused too.

@@ -39,3 +39,28 @@ it('does not retry an HTTP error: the relay answered', async () => {
   );
   expect(refused.calls()).toBe(1);
 });
+
+it("reads the relay's leaderboard of its own run, and refuses another run's", async () => {
+  const key = 'A'.repeat(43);
+  const rows = [
+    {
+      publicKey: key,
+      name: 'ada',
+      credits: 1.5,
+      flops: '1500',
+      tokens: 10,
+      gpuMs: 5,
+      lastSeen: null,
+      rounds: 1,
+    },
+  ];
+  const answer = (runId: string) =>
+    (async (input: RequestInfo | URL) => {
+      expect(String(input)).toBe('http://relay/api/leaderboard');
+      return new Response(JSON.stringify({ runId, rows }));
+    }) as typeof fetch;
+  expect(await new RelayApi('http://relay', 'run', answer('run')).leaderboard()).toEqual(rows);
+  await expect(new RelayApi('http://relay', 'run', answer('other')).leaderboard()).rejects.toThrow(
+    expect.objectContaining({ code: 'ERR_RELAY_DATA' }),
+  );
+});

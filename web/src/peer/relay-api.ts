@@ -7,6 +7,7 @@
 import type * as v from 'valibot';
 import { type DatasetManifest, DatasetManifestSchema } from '../../../protocol/dataset-manifest.ts';
 import { parseHttpBody } from '../../../protocol/http-body.ts';
+import { LeaderboardBody, type LeaderboardRow } from '../../../protocol/ledger-api.ts';
 import {
   CHECKPOINT_HASH_HEADER,
   FRAME_CLAIM_HEADER,
@@ -67,6 +68,17 @@ export class RelayApi {
   /** The run's loss curve: one point per committed round. */
   async lossCurve(): Promise<LossPoint[]> {
     return (await this.json(`/api/runs/${this.runId}`, LossCurvePart)).loss;
+  }
+
+  /**
+   * The relay's leaderboard of this run: the credits its ledger gives each key. Refused
+   * (ERR_RELAY_DATA) when the relay answers for another run.
+   */
+  async leaderboard(): Promise<LeaderboardRow[]> {
+    const body = await this.json('/api/leaderboard', LeaderboardBody);
+    if (body.runId !== this.runId)
+      throw new RelayApiError('ERR_RELAY_DATA', `the leaderboard is of run ${body.runId}, not ${this.runId}`);
+    return body.rows;
   }
 
   /** Tokens [start, end) of the training split, across shard files as needed. */

@@ -4,10 +4,11 @@
 
 export type SwarmDocErrorCode =
   | 'ERR_SWARM_DOC_DESTROYED' // destroy() was called; nothing more can be published or observed
-  | 'ERR_SWARM_DOC_BAD_KEY' // selfKey is not a base64url Ed25519 public key
-  | 'ERR_SWARM_DOC_BAD_RUN_ID' // runId is empty or longer than MAX_RUN_ID_LENGTH
+  | 'ERR_SWARM_DOC_BAD_KEY' // the identity's key is not a base64url Ed25519 public key
+  | 'ERR_SWARM_DOC_BAD_RUN_ID' // runId is not a RunId (protocol/ledger-entry.ts)
+  | 'ERR_SWARM_DOC_SIGN' // our identity failed to sign our entry (reported as an uncaught error)
   | 'ERR_SWARM_DOC_ROOM_IN_USE' // this page already has a SwarmDoc (y-webrtc provider) for the run
-  | 'ERR_SWARM_DOC_BAD_METRICS'; // the entry would not pass the roster's own check (PeerEntrySchema)
+  | 'ERR_SWARM_DOC_BAD_METRICS'; // the entry would not pass the roster's own check (PeerEntrySchema, its length)
 
 export class SwarmDocError extends Error {
   constructor(

@@ -1,28 +1,40 @@
 // The swarm document: a Yjs doc shared over y-webrtc, signaled through the relay's /signal, so
 // every tab sees the roster and each peer's live metrics without polling the relay. Each peer
-// writes only its own entry of the `peers` map, keyed by its public key:
+// writes only its own entry of the `peers` map, keyed by its public key, signed by that key:
 //
-//   peers: Y.Map  <public key> → { name, round, phase, loss, tokensPerSec, bytesSent,
-//                                   bytesReceived, credits, updatedAt }
+//   peers: Y.Map  <public key> → { body: JSON of { name, round, phase, loss, tokensPerSec,
+//                                   bytesSent, bytesReceived, updatedAt }, signature }
 //
-// It is public and informational. The room has no password (nothing here is secret), and any
-// peer in it can write any key: an entry is a claim by whoever wrote it, its credits are not
-// the ledger's, and roster() checks shape and freshness only (swarm-doc-roster.ts). Decisions
-// about rounds and credits stay with the relay and the signed frames of the peer mesh.
+// The room has no password (nothing here is secret), and any peer in it can write any key, so
+// what roster() shows is checked (swarm-doc-roster.ts): only members the relay listed
+// (setMembers), only entries their key signed for this run, only the newest of each, at most
+// DEFAULT_MAX_ROSTER_ENTRIES rows, ours always. Credits are not in an entry: the page shows the
+// relay's (web/src/volunteer/swarm-table.ts). Decisions about rounds and credits stay with the
+// relay and the signed frames of the peer mesh; this is for people to look at.
 //
 // Writes are throttled (publishIntervalMs) and repeated while idle (heartbeatMs), so a live
 // peer's entry stays fresh and one that vanished without destroy() drops out after staleMs.
-// `updatedAt` is the writer's wall clock, compared with the reader's: clocks more than staleMs
-// apart hide each other's entries (NTP keeps ordinary machines well inside a minute).
+// `updatedAt` is the writer's wall clock (made strictly increasing), compared with the reader's:
+// clocks more than staleMs apart hide each other's entries (NTP keeps ordinary machines well
+// inside a minute). Signing and checking are asynchronous (WebCrypto): roster() answers from
+// what has been checked so far, and onChange handlers run when that changes.
 
 import * as v from 'valibot';
 import { WebrtcProvider as YWebrtcProvider } from 'y-webrtc';
 import * as Y from 'yjs';
-import { type PeerEntry, PeerEntrySchema } from '../../../protocol/swarm-doc-entry.ts';
-import { MAX_RUN_ID_LENGTH } from './mesh.ts';
+import { RunId } from '../../../protocol/ledger-entry.ts';
+import {
+  encodeEntryBody,
+  MAX_ENTRY_BODY_LENGTH,
+  type PeerEntry,
+  PeerEntrySchema,
+  type SignedEntry,
+} from '../../../protocol/swarm-doc-entry.ts';
+import { swarmEntryMessage } from '../../../protocol/swarm-signing.ts';
+import type { PeerIdentity } from './identity.ts';
 import type { MeshIceServer } from './mesh-simple-peer.ts';
 import { SwarmDocError } from './swarm-doc-errors.ts';
-import { DEFAULT_STALE_MS, isRosterKey, type PeerMetrics, readRoster } from './swarm-doc-roster.ts';
+import { DEFAULT_STALE_MS, isRosterKey, type PeerMetrics, SwarmRoster } from './swarm-doc-roster.ts';
 
 /** The room of run `runId`; peers of other runs never meet in it. */
 export function swarmRoom(runId: string): string {
@@ -62,10 +74,10 @@ export type SwarmDocProviderConstructor = new (
 ) => SwarmDocProvider;
 
 export interface SwarmDocOptions {
-  /** The run: only its peers share the document. At most MAX_RUN_ID_LENGTH characters. */
+  /** The run (protocol's RunId): only its peers share the document, every entry names it. */
   readonly runId: string;
-  /** Our public key (base64url Ed25519, PeerIdentity.publicKey): the key of our entry. */
-  readonly selfKey: string;
+  /** Our identity: its public key is the key of our entry, and it signs every write. */
+  readonly identity: PeerIdentity;
   /** Shown next to our entry; at most MAX_NAME_LENGTH characters. */
   readonly name: string;
   /** The relay's y-webrtc-compatible signaling endpoint, `ws(s)://host/signal`. */
@@ -78,6 +90,8 @@ export interface SwarmDocOptions {
   readonly now?: () => number;
   /** Entries whose updatedAt is further than this from now() are left out of roster(). */
   readonly staleMs?: number;
+  /** Most rows roster() returns, ours included; DEFAULT_MAX_ROSTER_ENTRIES. */
+  readonly maxEntries?: number;
   /** Least time between two writes of our entry; publish() calls in between are merged. */
   readonly publishIntervalMs?: number;
   /** How often our entry is rewritten when nothing was published; keep it well below staleMs. */
@@ -87,7 +101,10 @@ export interface SwarmDocOptions {
 }
 
 /** A partial update for publish(): the fields given replace ours, the rest stay. */
-export type MetricsUpdate = Partial<Omit<PeerEntry, 'updatedAt'>>;
+export type MetricsUpdate = Partial<Omit<PeerEntry, 'updatedAt' | 'phase'>> & {
+  /** `left` is destroy()'s to write. */
+  readonly phase?: Exclude<PeerEntry['phase'], 'left'>;
+};
 
 type ChangeHandler = () => void;
 
@@ -113,39 +130,62 @@ export class SwarmDoc {
   readonly selfKey: string;
   /** The y-webrtc room: swarmRoom(runId). */
   readonly room: string;
+  private readonly runId: string;
+  private readonly identity: PeerIdentity;
   private readonly doc = new Y.Doc();
   private readonly peers: Y.Map<unknown>;
   private readonly provider: SwarmDocProvider;
+  /** The members the relay listed and their verified entries. */
+  private readonly members: SwarmRoster;
   private readonly now: () => number;
-  private readonly staleMs: number;
   private readonly publishIntervalMs: number;
   private readonly heartbeatMs: number;
   private readonly leaveGraceMs: number;
   private readonly handlers = new Set<ChangeHandler>();
-  /** Our entry as we will write it next (updatedAt is stamped at the write). */
-  private entry: Omit<PeerEntry, 'updatedAt'>;
+  /** Our entry as we last stamped it (its signed copy may still be on its way to the map). */
+  private entry: PeerEntry;
   private lastWriteAt = Number.NEGATIVE_INFINITY;
   private publishTimer: ReturnType<typeof setTimeout> | undefined;
   private heartbeatTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Our signed writes, in stamp order: each waits for the one before it. */
+  private writing: Promise<void> = Promise.resolve();
+  /** Member keys changed in the map since their last check. */
+  private readonly unchecked = new Set<string>();
+  /** The check under way, if any: one at a time, so a flood of changes costs one pass each. */
+  private checking: Promise<void> | undefined;
   private destroyed: Promise<void> | undefined;
   private releaseRoom: () => void = () => {};
-  private readonly observer = (): void => notify(this.handlers);
+  private readonly observer = (event: Y.YMapEvent<unknown>): void => {
+    // Our own writes need no check; theirs go through the roster's (keys of non-members are
+    // dropped here, before anything reads their values).
+    if (event.transaction.local) return;
+    for (const key of event.keysChanged) if (this.members.isMember(key)) this.unchecked.add(key);
+    this.checkChanged();
+  };
 
   constructor(options: SwarmDocOptions) {
-    const { runId, selfKey } = options;
-    if (runId.length === 0 || runId.length > MAX_RUN_ID_LENGTH)
+    const { runId, identity } = options;
+    if (!v.is(RunId, runId))
+      throw new SwarmDocError('ERR_SWARM_DOC_BAD_RUN_ID', 'runId must be 1 to 128 of A-Z a-z 0-9 . _ -');
+    if (!isRosterKey(identity.publicKey))
       throw new SwarmDocError(
-        'ERR_SWARM_DOC_BAD_RUN_ID',
-        `runId must be 1 to ${MAX_RUN_ID_LENGTH} characters`,
+        'ERR_SWARM_DOC_BAD_KEY',
+        "the identity's key is not a base64url Ed25519 public key",
       );
-    if (!isRosterKey(selfKey))
-      throw new SwarmDocError('ERR_SWARM_DOC_BAD_KEY', 'selfKey is not a base64url Ed25519 public key');
-    this.selfKey = selfKey;
+    this.runId = runId;
+    this.identity = identity;
+    this.selfKey = identity.publicKey;
     this.now = options.now ?? Date.now;
-    this.staleMs = options.staleMs ?? DEFAULT_STALE_MS;
     this.publishIntervalMs = options.publishIntervalMs ?? DEFAULT_PUBLISH_INTERVAL_MS;
     this.heartbeatMs = options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
     this.leaveGraceMs = options.leaveGraceMs ?? DEFAULT_LEAVE_GRACE_MS;
+    this.members = new SwarmRoster({
+      runId,
+      selfKey: this.selfKey,
+      now: this.now,
+      staleMs: options.staleMs ?? DEFAULT_STALE_MS,
+      maxEntries: options.maxEntries,
+    });
     this.entry = checked({
       name: options.name,
       round: 0,
@@ -154,7 +194,7 @@ export class SwarmDoc {
       tokensPerSec: 0,
       bytesSent: 0,
       bytesReceived: 0,
-      credits: 0,
+      updatedAt: 0,
     });
     this.room = swarmRoom(runId);
     // y-webrtc allows one provider per room in a page and says so only in a rejected promise.
@@ -181,32 +221,45 @@ export class SwarmDoc {
    * Merges `update` into our entry and writes it now, or when publishIntervalMs has passed
    * since the last write (calls in between are merged into that one write). Throws
    * ERR_SWARM_DOC_BAD_METRICS for values other peers would refuse (a name over
-   * MAX_NAME_LENGTH, a number that is not finite, a negative count, an unknown phase),
-   * leaving our entry as it was.
+   * MAX_NAME_LENGTH or with characters display-name.ts refuses, a number that is not finite,
+   * a negative count, an unknown phase), leaving our entry as it was.
    */
   publish(update: MetricsUpdate): void {
     this.assertLive('publish');
     const merged: Record<string, unknown> = { ...this.entry };
     // Only the fields given: `{ loss: undefined }` from an optional source keeps our loss.
     for (const [field, value] of Object.entries(update)) if (value !== undefined) merged[field] = value;
+    if (merged.phase === 'left')
+      throw new SwarmDocError('ERR_SWARM_DOC_BAD_METRICS', 'phase `left` is written by destroy()');
     this.entry = checked(merged);
     this.schedulePublish();
   }
 
   /**
-   * The well-formed entries written within staleMs of now, ours included, sorted by key.
-   * Shape only: see the file comment for what an entry does not prove. Never throws for
-   * anything another peer wrote; empty after destroy().
+   * The keys the relay seats with us (the group of its latest assignment): only their entries
+   * are shown, and only the first DEFAULT_MAX_ROSTER_ENTRIES of them. Replaces the last list.
    */
-  roster(): PeerMetrics[] {
-    if (this.destroyed) return [];
-    return readRoster(this.peers.entries(), { now: this.now(), staleMs: this.staleMs });
+  setMembers(keys: Iterable<string>): void {
+    if (this.destroyed) return;
+    for (const key of this.members.setMembers(keys)) this.unchecked.add(key);
+    notify(this.handlers); // rows of members no longer listed are gone
+    this.checkChanged();
   }
 
   /**
-   * Calls `handler` after every change to the map, local or remote (at most one per
-   * transaction). Entries also go stale without any change: a view that shows the roster
-   * should redraw on a timer as well. Returns the unsubscribe function.
+   * The rows to show: ours, and each listed member's newest entry that its key signed and that
+   * is fresh, sorted by key, at most maxEntries. Never throws for anything another peer wrote;
+   * empty after destroy().
+   */
+  roster(): PeerMetrics[] {
+    if (this.destroyed) return [];
+    return this.members.rows(this.entry);
+  }
+
+  /**
+   * Calls `handler` when what roster() returns may have changed: our write, a member's entry
+   * checked, the member list replaced. Entries also go stale without any change: a view that
+   * shows the roster should redraw on a timer as well. Returns the unsubscribe function.
    */
   onChange(handler: ChangeHandler): () => void {
     this.assertLive('onChange');
@@ -218,15 +271,25 @@ export class SwarmDoc {
     };
   }
 
+  /** Resolves once the writes and checks started so far are done (tests wait on it). */
+  async settled(): Promise<void> {
+    for (;;) {
+      await this.writing;
+      if (!this.checking) return;
+      await this.checking;
+    }
+  }
+
   get isDestroyed(): boolean {
     return this.destroyed !== undefined;
   }
 
   /**
-   * Deletes our entry (so the others drop us now, not after staleMs), then, leaveGraceMs later,
-   * destroys the provider and the doc. Handlers are not called again. Resolves once all is torn
-   * down; y-webrtc allows one provider per room in a page, so await it before making a new
-   * SwarmDoc for the same run. Safe to call twice: the second call returns the same promise.
+   * Writes our signed farewell (phase `left`, so the others drop us now, not after staleMs),
+   * then, leaveGraceMs later, destroys the provider and the doc. Handlers are not called again.
+   * Resolves once all is torn down; y-webrtc allows one provider per room in a page, so await
+   * it before making a new SwarmDoc for the same run. Safe to call twice: the second call
+   * returns the same promise.
    */
   destroy(): Promise<void> {
     if (this.destroyed) return this.destroyed;
@@ -234,15 +297,19 @@ export class SwarmDoc {
     clearTimeout(this.heartbeatTimer);
     this.handlers.clear();
     this.peers.unobserve(this.observer);
-    this.peers.delete(this.selfKey);
-    this.destroyed = new Promise((resolve) => {
-      setTimeout(() => {
-        this.provider.destroy();
-        this.doc.destroy();
-        this.releaseRoom();
-        resolve();
-      }, this.leaveGraceMs);
-    });
+    this.entry = { ...this.entry, phase: 'left' };
+    this.signAndStore({ ...this.entry, updatedAt: this.nextStamp() });
+    this.destroyed = this.writing.then(
+      () =>
+        new Promise((resolve) => {
+          setTimeout(() => {
+            this.provider.destroy();
+            this.doc.destroy();
+            this.releaseRoom();
+            resolve();
+          }, this.leaveGraceMs);
+        }),
+    );
     return this.destroyed;
   }
 
@@ -260,17 +327,56 @@ export class SwarmDoc {
     }, wait);
   }
 
-  /** Writes our entry, stamped now, and restarts the heartbeat. */
+  /** Stamps our entry now, shows it, signs and stores it, and restarts the heartbeat. */
   private write(): void {
-    const updatedAt = this.now();
-    this.peers.set(this.selfKey, { ...this.entry, updatedAt });
-    this.lastWriteAt = updatedAt;
+    this.entry = { ...this.entry, updatedAt: this.nextStamp() };
+    this.lastWriteAt = this.now();
+    this.signAndStore(this.entry);
     // This write carries any update a pending publish was waiting to send.
     clearTimeout(this.publishTimer);
     this.publishTimer = undefined;
     clearTimeout(this.heartbeatTimer);
     // Also puts back our entry if another peer deleted or overwrote it meanwhile.
     this.heartbeatTimer = setTimeout(() => this.write(), this.heartbeatMs);
+    notify(this.handlers);
+  }
+
+  /** Now, or one more than the last stamp: readers take the larger stamp as the newer entry. */
+  private nextStamp(): number {
+    return Math.max(Math.floor(this.now()), this.entry.updatedAt + 1);
+  }
+
+  /** Queues the signing of `entry` and its write under our key, after the writes before it. */
+  private signAndStore(entry: PeerEntry): void {
+    const body = encodeEntryBody(entry);
+    this.writing = this.writing
+      .then(() => this.identity.sign(swarmEntryMessage(this.runId, this.selfKey, body)))
+      .then((signature) => {
+        // After destroy() only the farewell, queued before the teardown, is written.
+        if (this.destroyed && entry.phase !== 'left') return;
+        this.peers.set(this.selfKey, { body, signature } satisfies SignedEntry);
+      })
+      .catch((error: unknown) => {
+        // Our key could not sign (a key store gone under us): the page's bug, reported as one.
+        const message = error instanceof Error ? error.message : String(error);
+        queueMicrotask(() => {
+          throw new SwarmDocError('ERR_SWARM_DOC_SIGN', `could not sign our entry: ${message}`);
+        });
+      });
+  }
+
+  /** Checks the member keys changed since the last pass, one pass at a time. */
+  private checkChanged(): void {
+    if (this.checking || this.unchecked.size === 0 || this.destroyed) return;
+    const keys = [...this.unchecked];
+    this.unchecked.clear();
+    this.checking = this.members
+      .check(keys, (key) => this.peers.get(key))
+      .then((changed) => {
+        this.checking = undefined;
+        if (changed && !this.destroyed) notify(this.handlers);
+        this.checkChanged();
+      });
   }
 
   private assertLive(call: string): void {
@@ -279,11 +385,12 @@ export class SwarmDoc {
 }
 
 /** `entry` if it passes the check other peers apply to it, else ERR_SWARM_DOC_BAD_METRICS. */
-function checked(entry: Record<string, unknown>): Omit<PeerEntry, 'updatedAt'> {
-  // updatedAt is stamped at each write; any finite time stands in for it here.
-  const result = v.safeParse(PeerEntrySchema, { ...entry, updatedAt: 0 });
+function checked(entry: Record<string, unknown>): PeerEntry {
+  const result = v.safeParse(PeerEntrySchema, entry);
   if (!result.success)
     throw new SwarmDocError('ERR_SWARM_DOC_BAD_METRICS', v.summarize(result.issues).replaceAll('\n', '; '));
-  const { updatedAt: _stamped, ...rest } = result.output;
-  return rest;
+  // Readers refuse a longer text; the schema's caps keep every entry well under it.
+  if (encodeEntryBody(result.output).length > MAX_ENTRY_BODY_LENGTH)
+    throw new SwarmDocError('ERR_SWARM_DOC_BAD_METRICS', 'the entry is longer than readers accept');
+  return result.output;
 }

@@ -95,7 +95,7 @@ export async function startPipelinePage(o: PipelinePageOptions): Promise<(reason
         setText('received', bytes(event.bytesReceived));
         return;
       case 'receipt':
-        void o.showReceipts().then((credits) => o.swarm.publish({ credits }));
+        void o.showReceipts();
         return;
     }
   };

@@ -56,7 +56,7 @@ export function roundView(o: RoundViewOptions): (event: VolunteerEvent) => void 
         setText('compression', `${Math.round(event.denseBytes / Math.max(1, event.frameBytes))}x`);
         return;
       case 'receipt':
-        void o.showReceipts().then((credits) => o.swarm.publish({ credits }));
+        void o.showReceipts();
         return;
     }
   };
