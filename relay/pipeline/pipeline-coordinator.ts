@@ -23,7 +23,7 @@ import { sha256Hex } from '../../protocol/sha256.ts';
 import { type LayerRange, splitLayers } from '../../protocol/stage-layout.ts';
 import type { Clock } from '../clock.ts';
 import type { Logger } from '../logger.ts';
-import type { CommitRound, CreditLine, PeerLink, PeerSpeed } from '../rounds/coordinator.ts';
+import type { CommitRecord, CommitRound, CreditLine, PeerLink, PeerSpeed } from '../rounds/coordinator.ts';
 import type { ShardPool, TokenRange } from '../rounds/shard-pool.ts';
 import type { SwarmCoordinator } from '../swarm/swarm-coordinator.ts';
 import { stageCredits } from './stage-credits.ts';
@@ -338,9 +338,29 @@ export class PipelineCoordinator implements SwarmCoordinator {
     const busyMs = clock.now() - c.openedAt;
     const credits: CreditLine[] = credited.lines
       .filter((line) => line.tokens > 0)
-      .map((line) => ({ peerKey: line.volunteer, tokens: line.tokens, flops: line.flops, busyMs }));
+      .map((line) => ({
+        peerKey: line.volunteer,
+        tokens: line.tokens,
+        flops: line.flops,
+        busyMs,
+        status: 'provisional' as const,
+      }));
     const lossSum = (c.stages.at(-1) ?? []).reduce((sum, id) => sum + (c.reports.get(id)?.lossSum ?? 0), 0);
-    const record = { round: c.step, modelHash, trainLoss: lossSum / M, shards: [c.shard], credits };
+    const members = credits.map(({ peerKey }) => ({
+      peerKey,
+      name: this.peers.get(peerKey)?.link.name ?? '',
+      busyMs,
+    }));
+    const record: CommitRecord = {
+      round: c.step,
+      modelHash,
+      trainLoss: lossSum / M,
+      shards: [c.shard],
+      credits,
+      members,
+      settlements: [],
+      bans: [],
+    };
     let outcome: Awaited<ReturnType<CommitRound>>;
     try {
       outcome = await this.options.commit(record);

@@ -51,6 +51,8 @@ export interface CreditLine {
   readonly flops: bigint;
   /** GPU time as the relay saw it: from the assignment to the frame's upload (not a claim). */
   readonly busyMs: number;
+  /** Whether the relay checked this work in the round, or accepted it unchecked. */
+  readonly status: 'verified' | 'provisional';
 }
 
 export interface CommitRecord {
@@ -59,6 +61,11 @@ export interface CommitRecord {
   readonly trainLoss: number | null;
   readonly shards: readonly TokenRange[];
   readonly credits: readonly CreditLine[];
+  /** The name shown and the GPU time measured, per member counted or checked (signed metadata). */
+  readonly members: readonly { peerKey: string; name: string; busyMs: number }[];
+  /** Checks of earlier provisional work that settle it. */
+  readonly settlements: readonly { peerKey: string; outcome: 'verified' | 'forfeited'; reason: string }[];
+  readonly bans: readonly { peerKey: string; reason: string }[];
 }
 
 export interface CommitOutcome {
@@ -643,6 +650,17 @@ export class Coordinator implements SwarmCoordinator {
     const losses = counted
       .map((id) => c.manifests.get(id)?.trainLoss)
       .filter((l): l is number => typeof l === 'number');
+    const credits: CreditLine[] = counted.map((peer) => {
+      const { tokens } = c.members.get(peer) as Member;
+      const busyMs = Math.max(0, Math.round((c.frames.get(peer)?.arrivedAt ?? c.openedAt) - c.openedAt));
+      return {
+        peerKey: peer,
+        tokens,
+        flops: trainingFlops(this.options.layout.paramCount, tokens),
+        busyMs,
+        status: 'provisional',
+      };
+    });
     const record: CommitRecord = {
       round: c.round,
       modelHash: hash,
@@ -650,16 +668,14 @@ export class Coordinator implements SwarmCoordinator {
       // members' reported training losses (claims) only when it does not.
       trainLoss: valLoss ?? (losses.length > 0 ? losses.reduce((a, b) => a + b, 0) / losses.length : null),
       shards: counted.map((peer) => (c.members.get(peer) as Member).shard),
-      credits: counted.map((peer) => {
-        const { tokens } = c.members.get(peer) as Member;
-        const busyMs = Math.max(0, Math.round((c.frames.get(peer)?.arrivedAt ?? c.openedAt) - c.openedAt));
-        return {
-          peerKey: peer,
-          tokens,
-          flops: trainingFlops(this.options.layout.paramCount, tokens),
-          busyMs,
-        };
-      }),
+      credits,
+      members: credits.map(({ peerKey, busyMs }) => ({
+        peerKey,
+        name: this.peers.get(peerKey)?.link.name ?? '',
+        busyMs,
+      })),
+      settlements: [],
+      bans: [],
     };
     let outcome: CommitOutcome;
     try {
@@ -770,6 +786,9 @@ export class Coordinator implements SwarmCoordinator {
         trainLoss: null,
         shards: [],
         credits: [],
+        members: [],
+        settlements: [],
+        bans: [],
       });
     } catch (error) {
       log.error({ round: c.round, err: error }, 'rollback commit failed; aborting the round');

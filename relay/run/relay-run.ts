@@ -81,20 +81,25 @@ export class RelayRun {
       : { round: -1, modelHash: initHash };
     const frameBytes = expectedFrameBytes(layout.totalFloats, config.round.compression);
     const maxFrameBytes = maxFrameBytesInRunFormat(layout.totalFloats, config.round.compression);
-    // One ledger transaction per round (or pipeline step); GPU time is bookkeeping beside it.
+    // One ledger transaction per round (or pipeline step): credits, settlements and bans as
+    // entries; names and GPU time in the round's signed metadata.
     const commit: CommitRound = async (record) => {
       const result = await ledger.commitRound({
         runId,
-        ...record,
-        credits: record.credits.map(({ peerKey, tokens, flops }) => ({ peerKey, tokens, flops })),
+        round: record.round,
+        modelHash: record.modelHash,
+        trainLoss: record.trainLoss,
         shards: record.shards.map((s) => [s.start, s.end]),
+        credits: record.credits.map(({ peerKey, tokens, flops, status }) => ({
+          peerKey,
+          tokens,
+          flops,
+          status,
+        })),
+        members: record.members,
+        settlements: record.settlements,
+        bans: record.bans,
       });
-      for (const credit of record.credits)
-        await ledger
-          .touchPeer(credit.peerKey, null, credit.busyMs)
-          .catch((error: unknown) =>
-            log.warn({ err: error, peer: credit.peerKey }, 'could not record GPU time'),
-          );
       return { head: result.head, receipts: new Map(result.receipts.map((r) => [r.entry.peerKey, r])) };
     };
     const coordinator = config.pipeline

@@ -28,7 +28,10 @@ const head = new LedgerHeadView($('head'), $('head-signature'));
 const freshness = new Freshness($('updated'));
 let shownLoss = '';
 
-wireAuditButton($<HTMLButtonElement>('audit'), $('audit-result'), ledgerPage);
+wireAuditButton($<HTMLButtonElement>('audit'), $('audit-result'), {
+  page: ledgerPage,
+  rounds: (after, limit) => api.rounds(after, limit),
+});
 wireReceiptForm(
   $<HTMLFormElement>('receipt-form'),
   $<HTMLTextAreaElement>('receipt'),
