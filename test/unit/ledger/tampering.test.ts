@@ -8,6 +8,7 @@ import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ChainFailureCode } from '../../../protocol/ledger-chain.ts';
 import { entryHash, GENESIS_HASH, type LedgerEntry } from '../../../protocol/ledger-entry.ts';
 import { ledgerRoutes } from '../../../relay/http/ledger-routes.ts';
+import { appendEntry } from '../../../relay/ledger/append-entry.ts';
 import { Ledger } from '../../../relay/ledger/ledger.ts';
 import { generateRelaySigner } from '../../../relay/ledger/relay-signer.ts';
 import type { RelayRun } from '../../../relay/run/relay-run.ts';
@@ -45,36 +46,12 @@ describe.each(backends())('$name', (backend) => {
     return ledger.entriesAfter(0, 1000);
   }
 
-  async function insertEntry(e: LedgerEntry): Promise<void> {
-    await db.sql.query(
-      `insert into ledger_entries (height, prev_hash, hash, kind, run_id, round, peer_key, tokens, flops,
-         model_hash, reason, idempotency_key, created_at)
-       values ($1, $2, $3, $4, $5, $6, $7, $8, $9::numeric, $10, $11, $12, $13)`,
-      [
-        e.height,
-        e.prevHash,
-        e.hash,
-        e.kind,
-        e.runId,
-        e.round,
-        e.peerKey,
-        e.tokens,
-        e.flops,
-        e.modelHash,
-        e.reason,
-        `forged:${e.height}`,
-        e.createdAt,
-      ],
-    );
-  }
-
-  /** A correctly hashed entry for `round` at the tip, crediting `tokens` to peer 9. */
-  async function forgedEntry(round: number, tokens: number): Promise<LedgerEntry> {
-    const tip = (await entries()).at(-1);
-    const content = {
-      height: (tip?.height ?? 0) + 1,
-      prevHash: tip?.hash ?? GENESIS_HASH,
-      kind: 'credit-verified' as const,
+  /** Appends a correctly hashed entry for `round` at the tip, crediting `tokens` to peer 9. */
+  async function appendForged(round: number, tokens: number): Promise<void> {
+    const tip = (await entries()).at(-1) ?? { height: 0, hash: GENESIS_HASH };
+    // The relay's own INSERT: nothing in it needs the relay's key.
+    await appendEntry(db.sql, tip, {
+      kind: 'credit-verified',
       runId: RUN,
       round,
       peerKey: peerKey(9),
@@ -83,8 +60,7 @@ describe.each(backends())('$name', (backend) => {
       modelHash: modelHash(round),
       reason: '',
       createdAt: '2025-01-02T00:00:00.000Z',
-    };
-    return { ...content, hash: await entryHash(content) };
+    });
   }
 
   /** Applies `edit` to every entry and re-hashes and re-links the whole chain, as an attacker would. */
@@ -118,7 +94,7 @@ describe.each(backends())('$name', (backend) => {
     afterAll(() => backend.shutdown());
 
     it('catches an entry appended to a signed round, with no head of its own', async () => {
-      await insertEntry(await forgedEntry(3, 1_000_000));
+      await appendForged(3, 1_000_000);
       await expectCaught('ERR_CHAIN_UNSIGNED', 6);
     });
 
@@ -128,7 +104,7 @@ describe.each(backends())('$name', (backend) => {
          values ($1, 4, $2, 5, null, '[]', now(), '[]')`,
         [RUN, modelHash(4)],
       );
-      await insertEntry(await forgedEntry(4, 5));
+      await appendForged(4, 5);
       await expectCaught('ERR_CHAIN_NO_HEAD', 6);
     });
 

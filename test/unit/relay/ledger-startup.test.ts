@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import { openPglite } from '../../../relay/ledger/sql-pglite.ts';
+import { relayCommand } from '../../helpers/relay-process.ts';
 import { SCRIPTED_MODEL, smallDataset, startTestRelay } from '../../helpers/test-relay.ts';
 import { credit, roundInput } from '../ledger/fixtures.ts';
 
@@ -32,18 +33,11 @@ it('refuses to start on a ledger whose round metadata was edited with SQL', asyn
     message: expect.stringMatching(/height 2: ERR_CHAIN_METADATA/),
   });
 
-  const child = spawn(
-    process.execPath,
-    [
-      '--import',
-      'tsx',
-      '--import',
-      './kernels/node/raw-loader.mjs',
-      'relay/cli/start.ts',
-      '--api-only',
-    ].concat(['--port', '0', '--host', '127.0.0.1', '--state', stateDir, '--run', runFile]),
-    { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] },
-  );
+  const args = ['--port', '0', '--host', '127.0.0.1', '--state', stateDir, '--run', runFile];
+  const child = spawn(process.execPath, relayCommand(args), {
+    cwd: ROOT,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let stderr = '';
   child.stderr.on('data', (chunk) => {
     stderr += chunk;
