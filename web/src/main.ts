@@ -10,6 +10,9 @@ import { creditsOf } from '../../protocol/credits.ts';
 import { volunteerMemoryBytes } from '../../protocol/model-memory.ts';
 import { paramLayout } from '../../protocol/param-layout.ts';
 import type { RunConfig } from '../../protocol/run-config.ts';
+import { PublicApi } from './leaderboard/public-api.ts';
+import { headWarning } from './peer/head-warning.ts';
+import { HeadWatch } from './peer/head-watch.ts';
 import { IdbVolunteerStore } from './peer/idb-store.ts';
 import { identityFromKeyPair, type PeerIdentity } from './peer/identity.ts';
 import type { MeshPeerConstructor } from './peer/mesh-simple-peer.ts';
@@ -57,6 +60,15 @@ async function showReceipts(): Promise<number> {
   setText('credits', credits === 0 || credits >= 0.01 ? credits.toFixed(3) : credits.toExponential(2));
   return credits;
 }
+
+// The newest signed head seen, kept across reloads: a relay whose head later goes backwards
+// or forks is shown up (peer/head-watch.ts).
+const watchHead = headWarning(
+  new HeadWatch({ load: () => store.seenHead(), save: (head) => store.saveSeenHead(head) }, (height) =>
+    new PublicApi().hashAt(height),
+  ),
+  $('head-warning'),
+);
 
 async function main(): Promise<void> {
   identity = await identityFromKeyPair(await store.keyPair());
@@ -148,6 +160,7 @@ async function join(adapter: Awaited<ReturnType<VolunteerWorkerApi['adapter']>>)
     lossChart,
     refreshRun: () => void refreshRun(client.runId, runChart),
     showReceipts,
+    watchHead,
   });
   // Pause outlives a connection: a volunteer started after a reconnect starts paused too.
   let paused = false;
