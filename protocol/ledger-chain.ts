@@ -10,7 +10,10 @@ export type ChainFailureCode =
   | 'ERR_CHAIN_HEIGHT' // heights skip or repeat
   | 'ERR_CHAIN_LINK' // prevHash is not the hash of the entry before
   | 'ERR_CHAIN_HASH' // the stated hash is not the hash of the entry's content
-  | 'ERR_CHAIN_HEAD'; // a signed head does not verify or names a hash the chain lacks
+  | 'ERR_CHAIN_HEAD' // a signed head does not verify or names a hash the chain lacks
+  | 'ERR_CHAIN_UNSIGNED' // entries beyond the head that signed their round, or the newest head
+  | 'ERR_CHAIN_NO_HEAD' // a committed round (or an entry's round) has no signed head
+  | 'ERR_CHAIN_METADATA'; // a round's metadata is not what its signed head's digest says
 
 export type ChainCheck =
   | { readonly ok: true; readonly height: number; readonly hash: string }

@@ -1,13 +1,23 @@
-// One entry of the credit ledger (docs/ARCHITECTURE.md, "Credits"): a peer's verified work in
-// one committed round, chained to the entry before it by hash so that nobody, the relay
-// included, can rewrite history without every later hash changing. The relay, the browser
-// and any auditor compute the hash from the same canonical text, defined here. What the
-// relay signs about entries is in ledger-signatures.ts; checking a stretch of the chain is
-// in ledger-chain.ts.
+// One entry of the credit ledger (docs/ARCHITECTURE.md, "Credits"): a credit, a settlement of
+// earlier credit, or a ban, in one committed round, chained to the entry before it by hash so
+// that nobody, the relay included, can rewrite history without every later hash changing.
+// The relay, the browser and any auditor compute the hash from the same canonical text,
+// defined here. What the relay signs about entries is in ledger-signatures.ts; checking a
+// stretch of the chain is in ledger-chain.ts, the whole ledger in ledger-audit.ts.
 //
 // Canonical text, UTF-8, fields joined by '|' in this order; its hex SHA-256 is the hash:
 //
-//   potluck-ledger-v1|height|prevHash|runId|round|peerKey|tokens|flops|modelHash|createdAt
+//   potluck-ledger-v2|height|prevHash|kind|runId|round|peerKey|tokens|flops|modelHash|reason|createdAt
+//
+// v2 (this version) added `kind` and `reason`; v1 ledgers are not migrated (relay/ledger/
+// schema.ts refuses a v1 database that holds rounds). The kinds:
+//
+//   credit-verified     work the relay checked in this round
+//   credit-provisional  work accepted unchecked; it stays provisional until settled
+//   verify              a later check passed: the peer's unsettled provisional credit in this
+//                       run becomes verified; tokens/flops are that amount
+//   forfeit             a check failed: that unsettled credit is lost; tokens/flops the amount
+//   ban                 the identity is banned from the run; tokens and flops are 0
 //
 // Integers are written in decimal without leading zeros; flops is an exact integer (it
 // outgrows 2^53). No field may contain '|' (the schemas below make sure), so two entries
@@ -16,11 +26,18 @@
 import * as v from 'valibot';
 import { sha256Hex } from './sha256.ts';
 
-export const LEDGER_ENTRY_VERSION = 'potluck-ledger-v1';
-/** prevHash of the first entry. */
+export const LEDGER_ENTRY_VERSION = 'potluck-ledger-v2';
+/** prevHash of the first entry, and the hash a head at height 0 names. */
 export const GENESIS_HASH = '0'.repeat(64);
 /** rounds.round is a Postgres int. */
 export const MAX_ROUND = 2 ** 31 - 1;
+/** Longest reason an entry keeps: a line for a human, not a log. */
+export const MAX_REASON = 200;
+
+export const ENTRY_KINDS = ['credit-verified', 'credit-provisional', 'verify', 'forfeit', 'ban'] as const;
+export type EntryKind = (typeof ENTRY_KINDS)[number];
+/** Kinds that credit work done in the entry's own round (and get a receipt). */
+export const CREDIT_KINDS: readonly EntryKind[] = ['credit-verified', 'credit-provisional'];
 
 /** Run ids name runs in URLs and in the canonical text: short, and no '|' or ':'. */
 export const RunId = v.pipe(v.string(), v.regex(/^[A-Za-z0-9._-]{1,128}$/));
@@ -31,25 +48,46 @@ export const PublicKeyText = v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{42}[AEIM
 export const IntegerText = v.pipe(v.string(), v.regex(/^(0|[1-9][0-9]{0,59})$/));
 /** Date.prototype.toISOString() of a date between years 0 and 9999. */
 export const IsoTime = v.pipe(v.string(), v.regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/));
+/**
+ * Text a database stores and hands back unchanged: no lone surrogate (UTF-8 cannot hold one)
+ * and no NUL (Postgres text refuses it), so what was hashed is what is read back.
+ */
+export const StorableText = (max: number) =>
+  v.pipe(
+    v.string(),
+    v.maxLength(max),
+    v.check((text) => !/\p{Cs}/u.test(text) && !text.includes('\0'), 'no lone surrogates or NUL'),
+  );
+/** Why a settlement or a ban happened; no '|', which separates fields. */
+export const ReasonText = v.pipe(
+  StorableText(MAX_REASON),
+  v.check((text) => !text.includes('|'), "a reason has no '|'"),
+);
 const Count = v.pipe(v.number(), v.safeInteger(), v.minValue(0));
 
-export const LedgerEntrySchema = v.object({
-  /** 1 for the first entry, then +1 each. */
-  height: v.pipe(v.number(), v.safeInteger(), v.minValue(1)),
-  prevHash: Sha256Hex,
-  hash: Sha256Hex,
-  runId: RunId,
-  round: v.pipe(v.number(), v.safeInteger(), v.minValue(0), v.maxValue(MAX_ROUND)),
-  /** The credited peer. */
-  peerKey: PublicKeyText,
-  /** Training tokens the relay assigned and counted. */
-  tokens: Count,
-  /** 6 x parameters x tokens, exact; credits are creditsOf(flops) (credits.ts). */
-  flops: IntegerText,
-  /** Hash of the weights the round committed (protocol/model-hash.ts). */
-  modelHash: Sha256Hex,
-  createdAt: IsoTime,
-});
+export const LedgerEntrySchema = v.pipe(
+  v.object({
+    /** 1 for the first entry, then +1 each. */
+    height: v.pipe(v.number(), v.safeInteger(), v.minValue(1)),
+    prevHash: Sha256Hex,
+    hash: Sha256Hex,
+    kind: v.picklist(ENTRY_KINDS),
+    runId: RunId,
+    round: v.pipe(v.number(), v.safeInteger(), v.minValue(0), v.maxValue(MAX_ROUND)),
+    /** The peer credited, settled or banned. */
+    peerKey: PublicKeyText,
+    /** Training tokens the relay assigned and counted (or settled). */
+    tokens: Count,
+    /** 6 x parameters x tokens, exact; credits are creditsOf(flops) (credits.ts). */
+    flops: IntegerText,
+    /** Hash of the weights the round committed (protocol/model-hash.ts). */
+    modelHash: Sha256Hex,
+    /** Why, for settlements and bans; '' for credits. */
+    reason: ReasonText,
+    createdAt: IsoTime,
+  }),
+  v.check((e) => e.kind !== 'ban' || (e.tokens === 0 && e.flops === '0'), 'a ban carries no amount'),
+);
 
 export type LedgerEntry = v.InferOutput<typeof LedgerEntrySchema>;
 /** An entry before its hash is known. */
@@ -66,12 +104,14 @@ export function canonicalEntryText(e: LedgerEntryContent): string {
     LEDGER_ENTRY_VERSION,
     e.height,
     e.prevHash,
+    e.kind,
     e.runId,
     e.round,
     e.peerKey,
     e.tokens,
     e.flops,
     e.modelHash,
+    e.reason,
     e.createdAt,
   ].join('|');
 }

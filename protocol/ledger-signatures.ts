@@ -1,19 +1,24 @@
 // What the relay signs about its ledger, and how anyone checks it with the relay's public
-// Ed25519 key: a receipt per credited entry (handed to the peer it credits) and a head per
-// committed round (published, so an auditor holding any later head can tell whether the
-// history it downloads is the one the relay vouched for).
+// Ed25519 key: a receipt per credit entry (handed to the peer it credits) and a head per
+// committed round, credited or not (published, so an auditor holding any later head can tell
+// whether the history it downloads is the one the relay vouched for). A head names the chain
+// tip when its round committed (height 0 and GENESIS_HASH while the chain is empty) and the
+// digest of the round's metadata (round-metadata.ts), so loss, shards, names and GPU time are
+// vouched for as much as the entries are.
 //
 // Signed messages, UTF-8; each starts with its own prefix so a signature over one kind can
 // never be replayed as the other:
 //
 //   potluck-ledger-receipt-v1|entryHash
-//   potluck-ledger-head-v1|height|hash|runId|round
+//   potluck-ledger-head-v2|height|hash|runId|round|metadataDigest
+//
+// v2 added metadataDigest and heads at height 0.
 import * as v from 'valibot';
 import { verifyEd25519 } from './ed25519-verify.ts';
 import { entryHash, LedgerEntrySchema, MAX_ROUND, PublicKeyText, RunId, Sha256Hex } from './ledger-entry.ts';
 
 export const RECEIPT_PREFIX = 'potluck-ledger-receipt-v1';
-export const HEAD_PREFIX = 'potluck-ledger-head-v1';
+export const HEAD_PREFIX = 'potluck-ledger-head-v2';
 
 /** A 64-byte Ed25519 signature in base64url: 86 characters, the last one 2 bits. */
 export const SignatureText = v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{85}[AQgw]$/));
@@ -28,11 +33,14 @@ export const ReceiptSchema = v.object({
 export type Receipt = v.InferOutput<typeof ReceiptSchema>;
 
 export const LedgerHeadSchema = v.object({
-  /** Height of the round's last entry: the chain up to here is what the relay vouches for. */
-  height: v.pipe(v.number(), v.safeInteger(), v.minValue(1)),
+  /** The chain's tip when the round committed: the chain up to here is what the relay vouches for. */
+  height: v.pipe(v.number(), v.safeInteger(), v.minValue(0)),
+  /** The entry hash at `height`; GENESIS_HASH at height 0. */
   hash: Sha256Hex,
   runId: RunId,
   round: v.pipe(v.number(), v.safeInteger(), v.minValue(0), v.maxValue(MAX_ROUND)),
+  /** roundMetadataDigest of the round (round-metadata.ts). */
+  metadataDigest: Sha256Hex,
   /** The relay's signature over headMessage(...). */
   signature: SignatureText,
 });
@@ -44,7 +52,9 @@ export function receiptMessage(hash: string): Uint8Array<ArrayBuffer> {
 }
 
 export function headMessage(head: UnsignedHead): Uint8Array<ArrayBuffer> {
-  return utf8(`${HEAD_PREFIX}|${head.height}|${head.hash}|${head.runId}|${head.round}`);
+  return utf8(
+    `${HEAD_PREFIX}|${head.height}|${head.hash}|${head.runId}|${head.round}|${head.metadataDigest}`,
+  );
 }
 
 /**

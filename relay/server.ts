@@ -66,6 +66,8 @@ export async function startRelay(options: RelayOptions): Promise<RelayHandle> {
   try {
     const signer = await loadOrCreateRelayKey(join(stateDir, 'relay-key.pkcs8'));
     const ledger = await Ledger.open(sql, signer);
+    // A ledger edited without the relay's key must not be served, nor built on.
+    await ledger.assertIntact();
     const dataset = await openDataset(options.run.dataset, stateDir, log);
     const metrics = createRelayMetrics();
     const run = await RelayRun.open({

@@ -1,20 +1,28 @@
-// Committing one round, inside one transaction: the rounds row, one chained entry per
-// credited peer, and the signed head. Either all of it is written or none, so a relay that
-// crashes mid-commit and retries finds either nothing (and writes it all) or the whole round
-// (and hands back what is there). Heights come from the chain's tip read under an exclusive
-// table lock, so two relays sharing a server never both append at one height.
-import { entryHash, GENESIS_HASH, type LedgerEntry } from '../../protocol/ledger-entry.ts';
+// Committing one round, inside one transaction: the rounds row with its metadata, the chained
+// entries, and the signed head. Either all of it is written or none, so a relay that crashes
+// mid-commit and retries finds either nothing (and writes it all) or the whole round (and
+// hands back what is there). Heights come from the chain's tip read under an exclusive table
+// lock, so two relays sharing a server never both append at one height.
+//
+// Entries are written in this order: settlements first (they settle provisional credit from
+// earlier rounds, never this round's unchecked work), then this round's credits, then bans.
+// Every round gets a head, credited or not: the chain's tip after the round (height 0 and
+// GENESIS_HASH while the chain is empty) and the digest of its metadata.
+import { GENESIS_HASH, type LedgerEntry } from '../../protocol/ledger-entry.ts';
 import { headMessage, type LedgerHead } from '../../protocol/ledger-signatures.ts';
-import { type CommitRoundInput, idempotencyKey } from './commit-input.ts';
+import { type RoundMetadata, roundMetadataDigest } from '../../protocol/round-metadata.ts';
+import { appendEntry, type ChainTip } from './append-entry.ts';
+import type { CommitRoundInput } from './commit-input.ts';
 import { LedgerError } from './errors.ts';
 import type { RelaySigner } from './relay-signer.ts';
 import { ENTRY_COLUMNS, type EntryRow, HEAD_COLUMNS, type HeadRow, toEntry, toHead } from './rows.ts';
+import { unsettledAmount } from './settlement.ts';
 import type { Sql } from './sql.ts';
 
 export interface CommittedRound {
   readonly entries: LedgerEntry[];
-  /** Null for a round that credited nobody: the chain did not move. */
-  readonly head: LedgerHead | null;
+  /** The round's signed head; a round that wrote no entry signs the tip as it was. */
+  readonly head: LedgerHead;
   /** True when the round was committed before and nothing was written now. */
   readonly duplicate: boolean;
 }
@@ -39,82 +47,75 @@ export async function commitRoundIn(
         `round ${input.round} of ${input.runId} is committed with model ${existing.model_hash}`,
       );
     }
-    return { ...(await readRound(tx, input.runId, input.round)), duplicate: true };
+    const round = await readRound(tx, input.runId, input.round);
+    if (!round.head) throw new LedgerError('ERR_LEDGER_BROKEN', `round ${input.round} has no signed head`);
+    return { entries: round.entries, head: round.head, duplicate: true };
   }
   const [run] = await tx.query('select 1 from runs where id = $1', [input.runId]);
   if (!run) throw new LedgerError('ERR_LEDGER_UNKNOWN_RUN', `no run ${input.runId}; call ensureRun first`);
 
   const createdAt = now.toISOString();
-  const tokens = input.credits.reduce((sum, c) => sum + c.tokens, 0);
+  const metadata: RoundMetadata = {
+    runId: input.runId,
+    round: input.round,
+    modelHash: input.modelHash,
+    trainLoss: input.trainLoss,
+    shards: input.shards.map(([start, end]) => [start, end]),
+    members: input.members.map(({ peerKey, name, busyMs }) => ({ peerKey, name, busyMs })),
+  };
   await tx.query(
-    `insert into rounds (run_id, round, model_hash, tokens, train_loss, shards, committed_at)
-     values ($1, $2, $3, $4, $5, $6::jsonb, $7)`,
+    `insert into rounds (run_id, round, model_hash, tokens, train_loss, shards, committed_at, members)
+     values ($1, $2, $3, $4, $5, $6::jsonb, $7, $8::jsonb)`,
     [
       input.runId,
       input.round,
       input.modelHash,
-      tokens,
+      input.credits.reduce((sum, c) => sum + c.tokens, 0),
       input.trainLoss,
-      JSON.stringify(input.shards),
+      JSON.stringify(metadata.shards),
       createdAt,
+      JSON.stringify(metadata.members),
     ],
   );
 
-  const [tip] = await tx.query<{ height: number | string; hash: string }>(
+  const [top] = await tx.query<{ height: number | string; hash: string }>(
     'select height, hash from ledger_entries order by height desc limit 1',
   );
-  let height = tip ? Number(tip.height) : 0;
-  let prevHash = tip?.hash ?? GENESIS_HASH;
+  let tip: ChainTip = top
+    ? { height: Number(top.height), hash: top.hash }
+    : { height: 0, hash: GENESIS_HASH };
   const entries: LedgerEntry[] = [];
-  for (const credit of input.credits) {
-    const content = {
-      height: height + 1,
-      prevHash,
-      runId: input.runId,
-      round: input.round,
-      peerKey: credit.peerKey,
-      tokens: credit.tokens,
-      flops: credit.flops.toString(),
-      modelHash: input.modelHash,
-      createdAt,
-    };
-    const entry: LedgerEntry = { ...content, hash: await entryHash(content) };
-    await tx.query(
-      `insert into ledger_entries
-         (height, prev_hash, hash, run_id, round, peer_key, tokens, flops, model_hash, idempotency_key, created_at)
-       values ($1, $2, $3, $4, $5, $6, $7, $8::numeric, $9, $10, $11)`,
-      [
-        entry.height,
-        entry.prevHash,
-        entry.hash,
-        entry.runId,
-        entry.round,
-        entry.peerKey,
-        entry.tokens,
-        entry.flops,
-        entry.modelHash,
-        idempotencyKey(entry.runId, entry.round, entry.peerKey),
-        entry.createdAt,
-      ],
-    );
-    // Credited peers appear on the leaderboard even if they never sent touchPeer.
-    await tx.query(
-      `insert into peers (public_key, first_seen, last_seen) values ($1, $2, $2)
-       on conflict (public_key) do nothing`,
-      [entry.peerKey, createdAt],
-    );
+  const common = { runId: input.runId, round: input.round, modelHash: input.modelHash, createdAt };
+  const append = async (fields: Omit<Parameters<typeof appendEntry>[2], keyof typeof common>) => {
+    const entry = await appendEntry(tx, tip, { ...common, ...fields });
     entries.push(entry);
-    height = entry.height;
-    prevHash = entry.hash;
+    tip = entry;
+  };
+  for (const s of input.settlements) {
+    const amount = await unsettledAmount(tx, input.runId, s.peerKey);
+    const kind = s.outcome === 'verified' ? 'verify' : 'forfeit';
+    await append({ kind, peerKey: s.peerKey, ...amount, reason: s.reason });
+  }
+  for (const c of input.credits) {
+    const kind = c.status === 'verified' ? 'credit-verified' : 'credit-provisional';
+    await append({ kind, peerKey: c.peerKey, tokens: c.tokens, flops: c.flops.toString(), reason: '' });
+  }
+  for (const b of input.bans) {
+    await append({ kind: 'ban', peerKey: b.peerKey, tokens: 0, flops: '0', reason: b.reason });
   }
 
-  const last = entries.at(-1);
-  if (!last) return { entries, head: null, duplicate: false };
-  const unsigned = { height: last.height, hash: last.hash, runId: input.runId, round: input.round };
+  const unsigned = {
+    height: tip.height,
+    hash: tip.hash,
+    runId: input.runId,
+    round: input.round,
+    metadataDigest: await roundMetadataDigest(metadata),
+  };
   const head: LedgerHead = { ...unsigned, signature: await signer.sign(headMessage(unsigned)) };
   await tx.query(
-    'insert into ledger_heads (height, hash, round, run_id, signature) values ($1, $2, $3, $4, $5)',
-    [head.height, head.hash, head.round, head.runId, head.signature],
+    `insert into ledger_heads (run_id, round, height, hash, metadata_digest, signature)
+     values ($1, $2, $3, $4, $5, $6)`,
+    [head.runId, head.round, head.height, head.hash, head.metadataDigest, head.signature],
   );
   return { entries, head, duplicate: false };
 }

@@ -8,6 +8,7 @@ export type LedgerErrorCode =
   | 'ERR_LEDGER_ROUND_CONFLICT' // the round is already committed with another model hash
   | 'ERR_LEDGER_SCHEMA' // the database holds a newer schema than this code knows
   | 'ERR_LEDGER_CLOSED' // the store was used after close()
+  | 'ERR_LEDGER_BROKEN' // the chain, a head or a round's metadata fails verification (ledger-audit.ts)
   | 'ERR_RELAY_KEY'; // the relay key file exists but holds no usable Ed25519 key
 
 export class LedgerError extends CodedError<LedgerErrorCode> {

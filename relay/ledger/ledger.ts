@@ -1,13 +1,20 @@
 // The relay's credit ledger (docs/ARCHITECTURE.md, "Credits"): runs, peers, committed rounds
-// and the append-only, hash-chained entries that credit peers for them, with a signed head
-// per round. Everything goes through `Sql`, so the same class runs on embedded PGlite and on
+// and the append-only, hash-chained entries that credit, settle and ban peers in them, with a
+// signed head per round covering its metadata. Everything goes through `Sql`, so the same class runs on embedded PGlite and on
 // a PostgreSQL server shared by several relays.
 
 import * as v from 'valibot';
 import { type LeaderboardRow, MAX_LEDGER_PAGE } from '../../protocol/ledger-api.ts';
 import type { ChainCheck } from '../../protocol/ledger-chain.ts';
-import { type LedgerEntry, PublicKeyText, RunId } from '../../protocol/ledger-entry.ts';
+import {
+  CREDIT_KINDS,
+  type EntryKind,
+  type LedgerEntry,
+  PublicKeyText,
+  RunId,
+} from '../../protocol/ledger-entry.ts';
 import { type LedgerHead, type Receipt, receiptMessage } from '../../protocol/ledger-signatures.ts';
+import { MAX_MEMBER_NAME, type RoundMetadata } from '../../protocol/round-metadata.ts';
 import { type CommitRoundInput, checkCommitInput } from './commit-input.ts';
 import { commitRoundIn } from './commit-round.ts';
 import { LedgerError } from './errors.ts';
@@ -24,22 +31,34 @@ import {
   toEntry,
   toHead,
   toLeaderboardRow,
+  toMetadata,
   toRound,
 } from './rows.ts';
 import { migrate } from './schema.ts';
 import type { Sql } from './sql.ts';
-import { verifyLedger } from './verify-ledger.ts';
+import { foldStandings, type Standing } from './standings.ts';
+import { assertLedgerIntact, verifyLedger } from './verify-ledger.ts';
 
 export interface CommitResult {
   readonly entries: LedgerEntry[];
-  readonly head: LedgerHead | null;
-  /** One per entry, in the same order: what each credited peer keeps as proof. */
+  /** The round's signed head: every committed round has one. */
+  readonly head: LedgerHead;
+  /** One per credit entry (verified or provisional), in entry order: what each credited peer keeps as proof. */
   readonly receipts: Receipt[];
   readonly duplicate: boolean;
 }
 
+/** A committed round as an auditor reads it: its metadata and its signed head. */
+export interface SignedRound {
+  /** Commit order: the cursor of the next page. */
+  readonly seq: number;
+  readonly metadata: RoundMetadata;
+  /** Null only in a tampered database: every commit writes one. */
+  readonly head: LedgerHead | null;
+}
+
 /** Longest display name kept; the swarm protocol allows fewer (MAX_NAME_LENGTH). */
-export const MAX_PEER_NAME = 100;
+export const MAX_PEER_NAME = MAX_MEMBER_NAME;
 
 export class Ledger {
   /** Commits from this process run one after another (the table lock covers other relays). */
@@ -102,7 +121,8 @@ export class Ledger {
     checkCommitInput(input);
     const run = this.queue.then(async () => {
       const committed = await this.sql.transaction((tx) => commitRoundIn(tx, this.signer, this.now(), input));
-      return { ...committed, receipts: await this.receipts(committed.entries) };
+      const credits = committed.entries.filter((entry) => CREDIT_KINDS.includes(entry.kind));
+      return { ...committed, receipts: await this.receipts(credits) };
     });
     this.queue = run.catch(() => undefined);
     return run;
@@ -118,12 +138,29 @@ export class Ledger {
     return rows.map(toEntry);
   }
 
-  /** The latest signed head, null before the first credited round. */
+  /** The newest signed head (the chain's tip), null before the first committed round. */
   async head(): Promise<LedgerHead | null> {
     const [row] = await this.sql.query<HeadRow>(
-      `select ${HEAD_COLUMNS} from ledger_heads order by height desc limit 1`,
+      `select ${HEAD_COLUMNS} from ledger_heads join rounds using (run_id, round)
+        order by height desc, seq desc limit 1`,
     );
     return row ? toHead(row) : null;
+  }
+
+  /** Committed rounds of every run after the round record `after`, in commit order, with their heads. */
+  async signedRounds(after: number, limit: number): Promise<SignedRound[]> {
+    const capped = Math.max(1, Math.min(MAX_LEDGER_PAGE, Math.floor(limit) || 1));
+    const rows = await this.sql.query<RoundRow & Partial<HeadRow> & { seq: number | string }>(
+      `select seq, ${ROUND_COLUMNS}, height, hash, metadata_digest, signature
+         from rounds left join ledger_heads using (run_id, round)
+        where seq > $1 order by seq limit $2`,
+      [Math.max(0, Math.floor(after) || 0), capped],
+    );
+    return rows.map((row) => ({
+      seq: Number(row.seq),
+      metadata: toMetadata(toRound(row)),
+      head: row.signature == null ? null : toHead(row as RoundRow & HeadRow),
+    }));
   }
 
   /** The run's last committed round, where a restarted relay resumes; null before the first. */
@@ -153,23 +190,61 @@ export class Ledger {
     return rows.flatMap((row) => row.shards);
   }
 
-  /** Credited peers by verified FLOPs, most first; over one run or, without it, all runs. */
+  /**
+   * Peers named by entries, by verified FLOPs, most first; over one run or, without it, all
+   * runs. Names and GPU time come from the rounds' signed metadata, never from the peers
+   * table (bookkeeping anyone with the database could edit unseen).
+   */
   async leaderboard(runId?: string): Promise<LeaderboardRow[]> {
     const rows = await this.sql.query<LeaderboardDbRow>(
-      `select e.peer_key, p.name, sum(e.flops)::text as flops, sum(e.tokens)::text as tokens,
-              count(*) as rounds, p.gpu_ms, p.last_seen
-         from ledger_entries e left join peers p on p.public_key = e.peer_key
-        where $1::text is null or e.run_id = $1::text
-        group by e.peer_key, p.name, p.gpu_ms, p.last_seen
-        order by sum(e.flops) desc, e.peer_key`,
+      `with e as (
+         select peer_key,
+                coalesce(sum(flops) filter (where kind in ('credit-verified', 'verify')), 0) as verified,
+                coalesce(sum(case kind when 'credit-provisional' then flops
+                                        when 'verify' then -flops when 'forfeit' then -flops end), 0)
+                  as provisional,
+                coalesce(sum(tokens) filter (where kind like 'credit-%'), 0) as tokens,
+                count(distinct run_id || ':' || round) filter (where kind like 'credit-%') as rounds,
+                bool_or(kind = 'ban') as banned
+           from ledger_entries where $1::text is null or run_id = $1::text
+          group by peer_key),
+       m as (
+         select member->>'peerKey' as peer_key,
+                sum((member->>'busyMs')::bigint) as gpu_ms,
+                (array_agg(member->>'name' order by seq desc))[1] as name
+           from rounds cross join lateral jsonb_array_elements(members) as member
+          where $1::text is null or run_id = $1::text
+          group by 1)
+       select e.peer_key, m.name, e.verified::text as verified, e.provisional::text as provisional,
+              e.tokens, e.rounds, e.banned, m.gpu_ms, p.last_seen
+         from e left join m on m.peer_key = e.peer_key left join peers p on p.public_key = e.peer_key
+        order by e.verified desc, e.provisional desc, e.peer_key`,
       [runId ?? null],
     );
     return rows.map(toLeaderboardRow);
   }
 
-  /** Re-hashes and re-links every entry and checks every head against the relay's key. */
+  /** Each peer of the run with any entry: its verified rounds and whether it is banned. */
+  async standings(runId: string): Promise<Map<string, Standing>> {
+    const rows = await this.sql.query<{ peer_key: string; kind: EntryKind; round: number }>(
+      'select peer_key, kind, round from ledger_entries where run_id = $1 order by height',
+      [runId],
+    );
+    return foldStandings(rows.map((row) => ({ peerKey: row.peer_key, kind: row.kind, round: row.round })));
+  }
+
+  /**
+   * The whole ledger audited as an outside auditor would (protocol/ledger-audit.ts): every
+   * entry re-hashed and linked, every round's head signed and covering its metadata, and the
+   * chain's tip the newest head.
+   */
   verifyChain(): Promise<ChainCheck> {
-    return verifyLedger(this.sql, this.signer.publicKey);
+    return verifyLedger(this, this.signer.publicKey);
+  }
+
+  /** verifyChain, throwing ERR_LEDGER_BROKEN with the height and reason of the first failure. */
+  assertIntact(): Promise<void> {
+    return assertLedgerIntact(this, this.signer.publicKey);
   }
 
   /** Receipts are re-made rather than stored: Ed25519 signatures are deterministic (RFC 8032). */

@@ -3,8 +3,9 @@
 // converted here, once, the same way for both.
 import { creditsOf } from '../../protocol/credits.ts';
 import type { LeaderboardRow } from '../../protocol/ledger-api.ts';
-import type { LedgerEntry } from '../../protocol/ledger-entry.ts';
+import type { EntryKind, LedgerEntry } from '../../protocol/ledger-entry.ts';
 import type { LedgerHead } from '../../protocol/ledger-signatures.ts';
+import type { RoundMember, RoundMetadata } from '../../protocol/round-metadata.ts';
 
 type Wide = number | string | bigint;
 
@@ -12,29 +13,33 @@ export interface EntryRow {
   height: Wide;
   prev_hash: string;
   hash: string;
+  kind: EntryKind;
   run_id: string;
   round: number;
   peer_key: string;
   tokens: Wide;
   flops: Wide;
   model_hash: string;
+  reason: string;
   created_at: string;
 }
 
 export const ENTRY_COLUMNS =
-  'height, prev_hash, hash, run_id, round, peer_key, tokens, flops::text as flops, model_hash, created_at';
+  'height, prev_hash, hash, kind, run_id, round, peer_key, tokens, flops::text as flops, model_hash, reason, created_at';
 
 export function toEntry(row: EntryRow): LedgerEntry {
   return {
     height: Number(row.height),
     prevHash: row.prev_hash,
     hash: row.hash,
+    kind: row.kind,
     runId: row.run_id,
     round: row.round,
     peerKey: row.peer_key,
     tokens: Number(row.tokens),
     flops: String(row.flops),
     modelHash: row.model_hash,
+    reason: row.reason,
     createdAt: row.created_at,
   };
 }
@@ -44,10 +49,11 @@ export interface HeadRow {
   hash: string;
   run_id: string;
   round: number;
+  metadata_digest: string;
   signature: string;
 }
 
-export const HEAD_COLUMNS = 'height, hash, run_id, round, signature';
+export const HEAD_COLUMNS = 'height, hash, run_id, round, metadata_digest, signature';
 
 export function toHead(row: HeadRow): LedgerHead {
   return {
@@ -55,6 +61,7 @@ export function toHead(row: HeadRow): LedgerHead {
     hash: row.hash,
     runId: row.run_id,
     round: row.round,
+    metadataDigest: row.metadata_digest,
     signature: row.signature,
   };
 }
@@ -71,6 +78,8 @@ export interface RoundRecord {
   readonly shards: [number, number][];
   /** ISO time. */
   readonly committedAt: string;
+  /** Who took part: the name shown and the GPU time the relay measured. */
+  readonly members: RoundMember[];
 }
 
 export interface RoundRow {
@@ -81,9 +90,10 @@ export interface RoundRow {
   train_loss: number | null;
   shards: [number, number][];
   committed_at: Date | string;
+  members: RoundMember[];
 }
 
-export const ROUND_COLUMNS = 'run_id, round, model_hash, tokens, train_loss, shards, committed_at';
+export const ROUND_COLUMNS = 'run_id, round, model_hash, tokens, train_loss, shards, committed_at, members';
 
 export function toRound(row: RoundRow): RoundRecord {
   return {
@@ -94,28 +104,40 @@ export function toRound(row: RoundRow): RoundRecord {
     trainLoss: row.train_loss,
     shards: row.shards,
     committedAt: new Date(row.committed_at).toISOString(),
+    members: row.members,
   };
+}
+
+/** The part of a round its head signs (protocol/round-metadata.ts). */
+export function toMetadata(round: RoundRecord): RoundMetadata {
+  const { runId, modelHash, trainLoss, shards, members } = round;
+  return { runId, round: round.round, modelHash, trainLoss, shards, members };
 }
 
 export interface LeaderboardDbRow {
   peer_key: string;
   name: string | null;
-  flops: string;
+  verified: string;
+  provisional: string;
   tokens: Wide;
   gpu_ms: Wide | null;
   last_seen: Date | string | null;
   rounds: Wide;
+  banned: boolean;
 }
 
 export function toLeaderboardRow(row: LeaderboardDbRow): LeaderboardRow {
   return {
     publicKey: row.peer_key,
     name: row.name,
-    credits: creditsOf(row.flops),
-    flops: row.flops,
+    verifiedCredits: creditsOf(row.verified),
+    verifiedFlops: row.verified,
+    provisionalCredits: creditsOf(row.provisional),
+    provisionalFlops: row.provisional,
     tokens: Number(row.tokens),
     gpuMs: Number(row.gpu_ms ?? 0),
     lastSeen: row.last_seen === null ? null : new Date(row.last_seen).toISOString(),
     rounds: Number(row.rounds),
+    banned: row.banned,
   };
 }

@@ -8,6 +8,8 @@ import type { Sql } from './sql.ts';
 
 interface Migration {
   readonly version: number;
+  /** Throws when the database holds what this migration cannot carry over. */
+  readonly precondition?: (tx: Sql) => Promise<void>;
   readonly statements: readonly string[];
 }
 
@@ -65,6 +67,49 @@ const MIGRATIONS: readonly Migration[] = [
       )`,
     ],
   },
+  {
+    // Entry kinds (protocol/ledger-entry.ts v2), round members, and a signed head for every
+    // round, covering its metadata. A v1 ledger is not carried over: its heads sign no
+    // metadata and its empty rounds have none, so it could never verify. No v1 ledger holds
+    // anything worth keeping (nothing was deployed), so one with rounds is refused instead.
+    version: 2,
+    precondition: async (tx) => {
+      const [row] = await tx.query('select 1 from rounds limit 1');
+      if (row) {
+        throw new LedgerError(
+          'ERR_LEDGER_SCHEMA',
+          'this database holds a v1 ledger, which is not migrated: start with a new state folder or database',
+        );
+      }
+    },
+    statements: [
+      'alter table ledger_entries add column kind text not null',
+      'alter table ledger_entries add column reason text not null',
+      `alter table ledger_entries add constraint ledger_entries_kind
+         check (kind in ('credit-verified', 'credit-provisional', 'verify', 'forfeit', 'ban'))`,
+      // Settlements sum a peer's entries in a run since its last settlement.
+      'create index ledger_entries_run_peer on ledger_entries (run_id, peer_key, height)',
+      // [{peerKey, name, busyMs}] in the relay's order: hashed into the round's head.
+      'alter table rounds add column members jsonb not null',
+      // Commit order, the cursor auditors page rounds by; not part of anything signed.
+      'alter table rounds add column seq bigint generated always as identity',
+      'create unique index rounds_seq on rounds (seq)',
+      'drop table ledger_heads',
+      // One head per round, credited or not; several rounds in a row that credit nobody
+      // share a height (the chain's tip, 0 before the first entry).
+      `create table ledger_heads (
+        run_id text not null,
+        round int not null,
+        height bigint not null check (height >= 0),
+        hash text not null,
+        metadata_digest text not null,
+        signature text not null,
+        primary key (run_id, round),
+        foreign key (run_id, round) references rounds (run_id, round)
+      )`,
+      'create index ledger_heads_height on ledger_heads (height)',
+    ],
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -92,6 +137,7 @@ export async function migrate(sql: Sql): Promise<void> {
     }
     for (const migration of MIGRATIONS) {
       if (migration.version <= current) continue;
+      await migration.precondition?.(tx);
       for (const statement of migration.statements) await tx.query(statement);
       await tx.query('insert into schema_version (version) values ($1)', [migration.version]);
     }

@@ -91,22 +91,25 @@ export class RelayRun {
       : { round: -1, modelHash: initHash };
     const frameBytes = expectedFrameBytes(layout.totalFloats, config.round.compression);
     const maxFrameBytes = maxFrameBytesInRunFormat(layout.totalFloats, config.round.compression);
-    // One ledger transaction per round (or pipeline step); GPU time is bookkeeping beside it.
+    // One ledger transaction per round (or pipeline step): credits, settlements and bans as
+    // entries; names and GPU time in the round's signed metadata.
     const commit: CommitRound = async (record) => {
       const result = await ledger.commitRound({
         runId,
         round: record.round,
         modelHash: record.modelHash,
         trainLoss: record.trainLoss,
-        credits: record.credits.map(({ peerKey, tokens, flops }) => ({ peerKey, tokens, flops })),
         shards: record.shards.map((s) => [s.start, s.end]),
+        credits: record.credits.map(({ peerKey, tokens, flops, status }) => ({
+          peerKey,
+          tokens,
+          flops,
+          status,
+        })),
+        members: record.members,
+        settlements: record.settlements,
+        bans: record.bans,
       });
-      for (const credit of record.credits)
-        await ledger
-          .touchPeer(credit.peerKey, null, credit.busyMs)
-          .catch((error: unknown) =>
-            log.warn({ err: error, peer: credit.peerKey }, 'could not record GPU time'),
-          );
       return { head: result.head, receipts: new Map(result.receipts.map((r) => [r.entry.peerKey, r])) };
     };
     const coordinator = config.pipeline
@@ -135,6 +138,9 @@ export class RelayRun {
         return (await train).subarray(range.start, range.end);
       };
       const equivocations = await EquivocationLog.open(`${runDir}/equivocations.jsonl`);
+      // Bans and passed checks are ledger entries: a restarted relay keeps both.
+      const standings = await ledger.standings(runId);
+      const banned = [...standings].filter(([, s]) => s.banned).map(([key]) => key);
       return new Coordinator(
         {
           config,
@@ -152,7 +158,8 @@ export class RelayRun {
           log,
           commit,
           trainTokens,
-          excluded: equivocations.authors,
+          excluded: new Set([...equivocations.authors, ...banned]),
+          verifiedRounds: new Map([...standings].map(([key, s]) => [key, s.verifiedRounds])),
           onEquivocation: (proof) =>
             void equivocations
               .record(proof)

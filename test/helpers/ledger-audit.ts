@@ -1,17 +1,20 @@
 // What an auditor checks of a relay's ledger through its public routes: the whole chain from
-// `/api/ledger` links and hashes, the head is signed by the relay's key, no volunteer is
-// credited twice for a round, and every receipt a volunteer holds verifies and is in the chain,
-// each exactly once.
+// `/api/ledger` links and hashes, the head is signed by the relay's key, the leaderboard's
+// whole-ledger audit passes, no volunteer is credited twice for a round, and every receipt a
+// volunteer holds verifies and is in the chain, each exactly once.
 import { expect } from 'vitest';
 import { verifyChainSegment } from '../../protocol/ledger-chain.ts';
 import { GENESIS_HASH } from '../../protocol/ledger-entry.ts';
 import { type Receipt, verifyHead, verifyReceipt } from '../../protocol/ledger-signatures.ts';
+import { auditChain } from '../../web/src/leaderboard/chain-audit.ts';
+import { PublicApi } from '../../web/src/leaderboard/public-api.ts';
 
 export interface AuditedEntry {
   readonly hash: string;
   readonly peerKey: string;
   readonly round: number;
   readonly height: number;
+  readonly kind: string;
 }
 
 /** Walks the chain, checks it and `receipts` against it; returns its entries. */
@@ -37,8 +40,12 @@ export async function auditLedger(url: string, receipts: readonly Receipt[]): Pr
     after = (page.entries[page.entries.length - 1] as AuditedEntry).height;
   }
   expect(await verifyHead(head, relayKey)).toBe(true);
-  // No credit twice: one entry per (peer, round).
-  const keys = entries.map((e) => `${e.peerKey}:${e.round}`);
+  // The whole-ledger audit the leaderboard runs: every round signed over its metadata.
+  const api = new PublicApi((path) => fetch(`${url}${path}`).then((r) => r.json()));
+  const audit = await auditChain({ page: (a, l) => api.ledger(a, l), rounds: (a, l) => api.rounds(a, l) });
+  expect(audit).toMatchObject({ ok: true });
+  // No credit twice: one credit entry per (peer, round).
+  const keys = entries.filter((e) => e.kind.startsWith('credit-')).map((e) => `${e.peerKey}:${e.round}`);
   expect(new Set(keys).size).toBe(keys.length);
   const byHash = new Map(entries.map((e) => [e.hash, e]));
   for (const receipt of receipts) {

@@ -23,23 +23,28 @@ export interface RunningRelay {
  * Starts `relay/cli/start.ts` with `args`; `pages` serves the built pages too (building them
  * into dist/web when stale, which takes a while the first time).
  */
+/** The node arguments that run `relay/cli/start.ts` with `args`, as `npm start` does. */
+export function relayCommand(args: readonly string[], pages = false): string[] {
+  return [
+    '--import',
+    'tsx',
+    '--import',
+    './kernels/node/raw-loader.mjs',
+    'relay/cli/start.ts',
+    ...(pages ? [] : ['--api-only']),
+    ...args,
+  ];
+}
+
 export async function startRelayProcess(
   args: string[],
   options: { pages?: boolean; timeoutMs?: number } = {},
 ): Promise<RunningRelay> {
-  const child = spawn(
-    process.execPath,
-    [
-      '--import',
-      'tsx',
-      '--import',
-      './kernels/node/raw-loader.mjs',
-      'relay/cli/start.ts',
-      ...(options.pages ? [] : ['--api-only']),
-      ...args,
-    ],
-    { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LOG_LEVEL: 'info' } },
-  );
+  const child = spawn(process.execPath, relayCommand(args, options.pages), {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, LOG_LEVEL: 'info' },
+  });
   let stderr = '';
   child.stderr?.on('data', (chunk) => {
     stderr += chunk;

@@ -69,6 +69,7 @@ function describe(event: VolunteerEvent): string | null {
     case 'traffic':
       return `[${name}] sent ${event.bytesSent.toLocaleString('en')} B in all (this frame ${event.frameBytes.toLocaleString('en')} B, dense ${event.denseBytes.toLocaleString('en')} B)`;
     case 'round':
+    case 'head': // kept by the browser page (peer/head-watch.ts); the CLI keeps no state folder for it yet
       return null;
   }
 }

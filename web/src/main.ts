@@ -10,6 +10,9 @@ import { creditsOf } from '../../protocol/credits.ts';
 import { volunteerMemoryBytes } from '../../protocol/model-memory.ts';
 import { paramLayout } from '../../protocol/param-layout.ts';
 import type { RunConfig } from '../../protocol/run-config.ts';
+import { PublicApi } from './leaderboard/public-api.ts';
+import { headWarning } from './peer/head-warning.ts';
+import { HeadWatch } from './peer/head-watch.ts';
 import { IdbVolunteerStore } from './peer/idb-store.ts';
 import { identityFromKeyPair, type PeerIdentity } from './peer/identity.ts';
 import type { MeshPeerConstructor } from './peer/mesh-simple-peer.ts';
@@ -58,6 +61,15 @@ async function showReceipts(): Promise<number> {
   setText('credits', credits === 0 || credits >= 0.01 ? credits.toFixed(3) : credits.toExponential(2));
   return credits;
 }
+
+// The newest signed head seen, kept across reloads: a relay whose head later goes backwards
+// or forks is shown up (peer/head-watch.ts).
+const watchHead = headWarning(
+  new HeadWatch({ load: () => store.seenHead(), save: (head) => store.saveSeenHead(head) }, (height) =>
+    new PublicApi().hashAt(height),
+  ),
+  $('head-warning'),
+);
 
 async function main(): Promise<void> {
   identity = await identityFromKeyPair(await store.keyPair());
@@ -120,7 +132,9 @@ async function join(adapter: Awaited<ReturnType<VolunteerWorkerApi['adapter']>>)
   const refreshCredits = () =>
     void relayApi
       .leaderboard()
-      .then((rows) => swarmTable.showCredits(new Map(rows.map((row) => [row.publicKey, row.credits]))))
+      .then((rows) =>
+        swarmTable.showCredits(new Map(rows.map((row) => [row.publicKey, row.verifiedCredits]))),
+      )
       .catch(() => undefined); // the table keeps the last figures; the next commit tries again
   const onCommitted = () => {
     void refreshRun(client.runId, runChart);
@@ -162,6 +176,7 @@ async function join(adapter: Awaited<ReturnType<VolunteerWorkerApi['adapter']>>)
     lossChart,
     refreshRun: onCommitted,
     showReceipts,
+    watchHead,
   });
   // Pause outlives a connection: a volunteer started after a reconnect starts paused too.
   let paused = false;

@@ -1,7 +1,7 @@
 // Small builders for ledger tests: well-formed keys and hashes from an index, a clock that
 // ticks one second per call, and credits counted the way the coordinator counts them.
-import { encodeBase64url } from '../../../protocol/base64url.ts';
-import type { CommitRoundInput, RoundCredit } from '../../../relay/ledger/commit-input.ts';
+import { decodeBase64url, encodeBase64url } from '../../../protocol/base64url.ts';
+import type { CommitRoundInput, RoundCredit, RoundMember } from '../../../relay/ledger/commit-input.ts';
 
 /** A base64url 32-byte key that is distinct per index (not necessarily a curve point). */
 export function peerKey(index: number): string {
@@ -21,8 +21,21 @@ export function tickingClock(): () => Date {
 /** A model of this many parameters: credits are 6 x parameters x tokens. */
 export const PARAMETERS = 124_000_000n;
 
-export function credit(peer: number, tokens: number): RoundCredit {
-  return { peerKey: peerKey(peer), tokens, flops: 6n * PARAMETERS * BigInt(tokens) };
+export function credit(
+  peer: number,
+  tokens: number,
+  status: RoundCredit['status'] = 'verified',
+): RoundCredit {
+  return { peerKey: peerKey(peer), tokens, flops: 6n * PARAMETERS * BigInt(tokens), status };
+}
+
+/** Credited peers as members, named `peer-N`, with 10 ms of GPU time per token. */
+export function membersOf(credits: readonly RoundCredit[]): RoundMember[] {
+  return credits.map((c) => ({
+    peerKey: c.peerKey,
+    name: `peer-${(decodeBase64url(c.peerKey)?.[0] ?? 0) - 1}`,
+    busyMs: 10 * c.tokens,
+  }));
 }
 
 export function roundInput(runId: string, round: number, credits: RoundCredit[]): CommitRoundInput {
@@ -33,6 +46,9 @@ export function roundInput(runId: string, round: number, credits: RoundCredit[])
     trainLoss: 4 - round / 10,
     shards: credits.map((_, i): [number, number] => [round * 1000 + i * 100, round * 1000 + i * 100 + 50]),
     credits,
+    members: membersOf(credits),
+    settlements: [],
+    bans: [],
   };
 }
 

@@ -1,5 +1,7 @@
 // Committing rounds on every backend: entries chain and re-hash, a tampered row is caught
-// at its height, a repeated commit writes nothing, and concurrent commits never share a height.
+// at its height, a repeated commit writes nothing, concurrent commits never share a height,
+// and the entry kinds: verified and provisional credit, settlements whose amounts the ledger
+// sums inside the commit, and bans, with what the leaderboard and standings make of them.
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { entryHash, GENESIS_HASH } from '../../../protocol/ledger-entry.ts';
 import { verifyHead, verifyReceipt } from '../../../protocol/ledger-signatures.ts';
@@ -7,9 +9,10 @@ import { Ledger } from '../../../relay/ledger/ledger.ts';
 import { generateRelaySigner, type RelaySigner } from '../../../relay/ledger/relay-signer.ts';
 import { migrate, SCHEMA_VERSION } from '../../../relay/ledger/schema.ts';
 import { backends, type TestDatabase } from './backends.ts';
-import { credit, roundInput, tickingClock } from './fixtures.ts';
+import { credit, PARAMETERS, peerKey, roundInput, tickingClock } from './fixtures.ts';
 
 const RUN = 'brown-tiny';
+const flops = (tokens: number) => (6n * PARAMETERS * BigInt(tokens)).toString();
 
 describe.each(backends())('$name', (backend) => {
   let db: TestDatabase;
@@ -57,8 +60,13 @@ describe.each(backends())('$name', (backend) => {
       await db.sql.query('update ledger_entries set tokens = tokens - 1 where height = 3');
       expect((await ledger.verifyChain()).ok).toBe(true);
 
+      const [signed] = await db.sql.query<{ signature: string }>(
+        'select signature from ledger_heads where height = 4',
+      );
       await db.sql.query(`update ledger_heads set signature = $1 where height = 4`, [`${'A'.repeat(85)}A`]);
       expect(await ledger.verifyChain()).toMatchObject({ ok: false, height: 4, reason: 'ERR_CHAIN_HEAD' });
+      await db.sql.query('update ledger_heads set signature = $1 where height = 4', [signed?.signature]);
+      expect((await ledger.verifyChain()).ok).toBe(true);
 
       await db.sql.query('delete from ledger_entries where height = 2');
       expect(await ledger.verifyChain()).toMatchObject({ ok: false, height: 3, reason: 'ERR_CHAIN_HEIGHT' });
@@ -97,7 +105,10 @@ describe.each(backends())('$name', (backend) => {
         await expect(ledger.commitRound(input)).rejects.toMatchObject({ code: 'ERR_LEDGER_INPUT' });
       }
       const empty = await ledger.commitRound(roundInput(RUN, 0, []));
-      expect(empty).toMatchObject({ entries: [], head: null, receipts: [], duplicate: false });
+      // A round that credits nobody is signed too, at the tip: genesis here.
+      expect(empty).toMatchObject({ entries: [], receipts: [], duplicate: false });
+      expect(empty.head).toMatchObject({ height: 0, hash: GENESIS_HASH, round: 0 });
+      expect(await verifyHead(empty.head, signer.publicKey)).toBe(true);
       expect((await ledger.lastRound(RUN))?.round).toBe(0);
       expect(await ledger.verifyChain()).toEqual({ ok: true, height: 0, hash: GENESIS_HASH });
     });
@@ -127,9 +138,81 @@ describe.each(backends())('$name', (backend) => {
       const rows = await db.sql.query<{ version: number }>(
         'select version from schema_version order by version',
       );
-      expect(rows.map((r) => r.version)).toEqual([SCHEMA_VERSION]);
+      expect(rows.map((r) => r.version)).toEqual(Array.from({ length: SCHEMA_VERSION }, (_, i) => i + 1));
       await db.sql.query('insert into schema_version (version) values ($1)', [SCHEMA_VERSION + 1]);
       await expect(migrate(db.sql)).rejects.toMatchObject({ code: 'ERR_LEDGER_SCHEMA' });
+    });
+
+    it('settles provisional credit by the amount unsettled, bans, and ranks by verified credit', async () => {
+      const first = await ledger.commitRound(
+        roundInput(RUN, 0, [credit(0, 100, 'provisional'), credit(1, 30, 'verified')]),
+      );
+      expect(first.entries.map((e) => e.kind)).toEqual(['credit-provisional', 'credit-verified']);
+      // A receipt for every credit, provisional too.
+      expect(first.receipts.map((r) => r.entry.peerKey)).toEqual([peerKey(0), peerKey(1)]);
+      for (const r of first.receipts) expect(await verifyReceipt(r, signer.publicKey)).toBe(true);
+      await ledger.commitRound(roundInput(RUN, 1, [credit(0, 50, 'provisional')]));
+
+      // Round 2 verifies peer 0's earlier work; its own credit this round stays provisional.
+      const settled = await ledger.commitRound({
+        ...roundInput(RUN, 2, [credit(0, 7, 'provisional')]),
+        settlements: [{ peerKey: peerKey(0), outcome: 'verified', reason: 'spot check passed' }],
+      });
+      expect(settled.entries.map((e) => [e.kind, e.tokens, e.flops, e.reason])).toEqual([
+        ['verify', 150, flops(150), 'spot check passed'],
+        ['credit-provisional', 7, flops(7), ''],
+      ]);
+      expect(settled.receipts).toHaveLength(1);
+
+      const forfeited = await ledger.commitRound({
+        ...roundInput(RUN, 3, []),
+        settlements: [{ peerKey: peerKey(0), outcome: 'forfeited', reason: 'replay disagreed' }],
+        bans: [{ peerKey: peerKey(2), reason: 'equivocated' }],
+      });
+      expect(forfeited.entries.map((e) => [e.kind, e.tokens, e.flops, e.reason])).toEqual([
+        ['forfeit', 7, flops(7), 'replay disagreed'],
+        ['ban', 0, '0', 'equivocated'],
+      ]);
+      // Nothing left to settle: a second verify moves nothing.
+      const again = await ledger.commitRound({
+        ...roundInput(RUN, 4, [credit(1, 1, 'provisional')]),
+        settlements: [{ peerKey: peerKey(0), outcome: 'verified', reason: '' }],
+      });
+      expect(again.entries[0]).toMatchObject({ kind: 'verify', tokens: 0, flops: '0' });
+
+      const board = await ledger.leaderboard(RUN);
+      expect(board.map((r) => [r.publicKey, r.verifiedFlops, r.provisionalFlops, r.banned])).toEqual([
+        [peerKey(0), flops(150), '0', false],
+        [peerKey(1), flops(30), flops(1), false],
+        [peerKey(2), '0', '0', true],
+      ]);
+      expect(board[0]).toMatchObject({ tokens: 157, rounds: 3 });
+
+      const standings = await ledger.standings(RUN);
+      expect(standings.get(peerKey(0))).toEqual({ verifiedRounds: 2, banned: false });
+      expect(standings.get(peerKey(1))).toEqual({ verifiedRounds: 1, banned: false });
+      expect(standings.get(peerKey(2))).toEqual({ verifiedRounds: 0, banned: true });
+      expect((await ledger.verifyChain()).ok).toBe(true);
+    });
+
+    it('refuses reasons with a separator or past the bound, and a peer twice in one list', async () => {
+      const base = roundInput(RUN, 0, []);
+      for (const input of [
+        { ...base, bans: [{ peerKey: peerKey(0), reason: 'a|b' }] },
+        { ...base, bans: [{ peerKey: peerKey(0), reason: 'x'.repeat(201) }] },
+        { ...base, settlements: [{ peerKey: peerKey(0), outcome: 'verified' as const, reason: '\0' }] },
+        {
+          ...base,
+          bans: [
+            { peerKey: peerKey(0), reason: '' },
+            { peerKey: peerKey(0), reason: '' },
+          ],
+        },
+        { ...base, members: [{ peerKey: peerKey(0), name: 'bad\u202ename', busyMs: 1 }] },
+        { ...base, members: [{ peerKey: peerKey(0), name: 'ok', busyMs: -1 }] },
+      ]) {
+        await expect(ledger.commitRound(input)).rejects.toMatchObject({ code: 'ERR_LEDGER_INPUT' });
+      }
     });
   });
 });

@@ -37,15 +37,22 @@ describe.each(backends())('$name', (backend) => {
         [peerKey(2), 50, 1],
       ]);
       const [ada] = all;
-      expect(ada).toMatchObject({ name: 'ada', gpuMs: 2000, flops: (6n * PARAMETERS * 1200n).toString() });
-      expect(ada?.credits).toBeCloseTo((6 * 124e6 * 1200) / 1e12, 12);
+      // Names and GPU time come from the signed round metadata, not from touchPeer's 'ada'.
+      expect(ada).toMatchObject({
+        name: 'peer-0',
+        gpuMs: 12_000,
+        verifiedFlops: (6n * PARAMETERS * 1200n).toString(),
+        provisionalFlops: '0',
+        banned: false,
+      });
+      expect(ada?.verifiedCredits).toBeCloseTo((6 * 124e6 * 1200) / 1e12, 12);
       expect(ada?.lastSeen).toMatch(/^2025-01-01T/);
 
       const runA = await ledger.leaderboard('run-a');
       expect(runA.map((row) => [row.name, row.tokens])).toEqual([
-        ['grace', 300],
-        ['ada', 200],
-        [null, 50],
+        ['peer-1', 300],
+        ['peer-0', 200],
+        ['peer-2', 50],
       ]);
       expect(await ledger.leaderboard('no-such-run')).toEqual([]);
       await expect(ledger.touchPeer('nope', 'x')).rejects.toMatchObject({ code: 'ERR_LEDGER_INPUT' });
@@ -57,14 +64,14 @@ describe.each(backends())('$name', (backend) => {
       const huge = 2n ** 70n + 12345n;
       await ledger.commitRound({
         ...roundInput('run-a', 0, []),
-        credits: [{ peerKey: peerKey(0), tokens: 1, flops: huge }],
+        credits: [{ peerKey: peerKey(0), tokens: 1, flops: huge, status: 'verified' }],
       });
       await ledger.commitRound({
         ...roundInput('run-a', 1, []),
-        credits: [{ peerKey: peerKey(0), tokens: 1, flops: huge }],
+        credits: [{ peerKey: peerKey(0), tokens: 1, flops: huge, status: 'verified' }],
       });
       const [row] = await ledger.leaderboard();
-      expect(row?.flops).toBe((2n * huge).toString());
+      expect(row?.verifiedFlops).toBe((2n * huge).toString());
       expect((await ledger.entriesAfter(0, 1))[0]?.flops).toBe(huge.toString());
       expect((await ledger.verifyChain()).ok).toBe(true);
     });

@@ -24,12 +24,14 @@ async function chain(length: number): Promise<LedgerEntry[]> {
     const content = {
       height,
       prevHash,
+      kind: height % 2 === 0 ? ('credit-provisional' as const) : ('credit-verified' as const),
       runId: 'run-a',
       round: Math.floor((height - 1) / 2),
       peerKey: peerKey(height % 3),
       tokens: 100 * height,
       flops: (744_000_000_000n * BigInt(height)).toString(),
       modelHash: modelHash(height),
+      reason: '',
       createdAt: new Date(Date.UTC(2025, 0, 1, 0, 0, height)).toISOString(),
     };
     const entry = { ...content, hash: await entryHash(content) };
@@ -60,7 +62,13 @@ describe('ledger receipts and heads', () => {
     const entry = entries[2] as LedgerEntry;
     receipt = { entry, relayKey: relay.publicKey, signature: await relay.sign(receiptMessage(entry.hash)) };
     const last = entries[5] as LedgerEntry;
-    const unsigned = { height: last.height, hash: last.hash, runId: last.runId, round: last.round };
+    const unsigned = {
+      height: last.height,
+      hash: last.hash,
+      runId: last.runId,
+      round: last.round,
+      metadataDigest: 'c'.repeat(64),
+    };
     head = { ...unsigned, signature: await relay.sign(headMessage(unsigned)) };
   });
 

@@ -7,9 +7,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { creditsOf, FLOPS_PER_CREDIT } from '../../../protocol/credits.ts';
 import { DatasetManifestSchema } from '../../../protocol/dataset-manifest.ts';
 import { ErrorBody, parseHttpBody } from '../../../protocol/http-body.ts';
-import { LeaderboardBody, LedgerPageBody, MAX_LEDGER_PAGE, RelayBody } from '../../../protocol/ledger-api.ts';
+import {
+  LeaderboardBody,
+  LedgerPageBody,
+  MAX_LEDGER_PAGE,
+  RelayBody,
+  RoundsPageBody,
+} from '../../../protocol/ledger-api.ts';
 import { parseLedgerEntry } from '../../../protocol/ledger-entry.ts';
 import { verifyHead } from '../../../protocol/ledger-signatures.ts';
+import { parseRoundMetadata } from '../../../protocol/round-metadata.ts';
 import {
   CHECKPOINT_HASH_HEADER,
   CHECKPOINT_ROUND_HEADER,
@@ -76,11 +83,14 @@ describe('what the relay sends', () => {
   it('matches the ledger routes’ schemas', async () => {
     const board = expectBody(LeaderboardBody, await body('/api/leaderboard'));
     expect(board.rows.map((r) => r.publicKey)).toEqual([peerKey(0), peerKey(1)]);
-    for (const row of board.rows) expect(row.credits).toBe(creditsOf(row.flops));
+    for (const row of board.rows) expect(row.verifiedCredits).toBe(creditsOf(row.verifiedFlops));
     const page = expectBody(LedgerPageBody, await body('/api/ledger?after=0'));
     expect(page.entries).toHaveLength(3);
     for (const entry of page.entries) expect(parseLedgerEntry(entry)).not.toBeNull();
     expect(await verifyHead(page.head, page.relayKey)).toBe(true);
+    const rounds = expectBody(RoundsPageBody, await body('/api/ledger/rounds?after=0'));
+    expect(rounds.rounds.map((r) => parseRoundMetadata(r.metadata)?.round)).toEqual([0, 1]);
+    for (const r of rounds.rounds) expect(await verifyHead(r.head, rounds.relayKey)).toBe(true);
     expectBody(RelayBody, await body('/api/relay'));
   });
 
@@ -156,8 +166,9 @@ describe('the schemas refuse malformed bodies', () => {
     const board = expectBody(LeaderboardBody, await body('/api/leaderboard'));
     const [row] = board.rows;
     const bad = [
-      { ...board, rows: [{ ...row, credits: -1 }] },
-      { ...board, rows: [{ ...row, flops: '1e12' }] },
+      { ...board, rows: [{ ...row, verifiedCredits: -1 }] },
+      { ...board, rows: [{ ...row, verifiedFlops: '1e12' }] },
+      { ...board, rows: [{ ...row, banned: 'no' }] },
       { ...board, rows: [{ ...row, lastSeen: 'yesterday' }] },
       { runId: board.runId },
       null,
@@ -169,6 +180,22 @@ describe('the schemas refuse malformed bodies', () => {
     const tooLong = { ...page, entries: Array.from({ length: MAX_LEDGER_PAGE + 1 }, () => ({})) };
     expect(parseHttpBody(LedgerPageBody, tooLong).ok).toBe(false);
     expect(parseHttpBody(LedgerPageBody, { ...page, relayKey: 'not a key' }).ok).toBe(false);
+    const rounds = expectBody(RoundsPageBody, await body('/api/ledger/rounds'));
+    for (const json of [
+      { ...rounds, rounds: [{ seq: 0, metadata: {}, head: null }] },
+      { ...rounds, rounds: [{ seq: 1, metadata: {} }] },
+      {
+        ...rounds,
+        rounds: Array.from({ length: MAX_LEDGER_PAGE + 1 }, (_, i) => ({
+          seq: i + 1,
+          metadata: 1,
+          head: null,
+        })),
+      },
+      { ...rounds, limit: 0 },
+      [],
+    ])
+      expect(parseHttpBody(RoundsPageBody, json).ok).toBe(false);
     expect(parseHttpBody(DatasetManifestSchema, { vocabSize: 0, splits: {} }).ok).toBe(false);
     expect(parseHttpBody(FrameUploadBody, { stored: true }).ok).toBe(false);
   });

@@ -65,6 +65,25 @@ it('settles honest work as verified, and forfeits and bans every free-rider', as
     expect(excluded.has(key), name).toBe(true);
     expect(banned.has(key), name).toBe(true);
   }
+  // The ledger says the same: the leaderboard's verified column, bans marked, nothing minted.
+  const board = new Map(
+    (await relay.run.ledger.leaderboard(relay.run.id)).map((row) => [row.publicKey, row]),
+  );
+  for (const honest of [alice, bob]) {
+    const row = board.get(honest.identity.publicKey);
+    console.log(
+      `${honest.identity.publicKey.slice(0, 8)}: ${row?.verifiedCredits} verified, ${row?.provisionalCredits} provisional`,
+    );
+    expect(row?.verifiedCredits).toBeGreaterThan(0);
+    expect(row?.banned).toBe(false);
+  }
+  for (const rider of Object.values(riders)) {
+    const row = board.get(rider.identity.publicKey);
+    expect(row?.verifiedCredits ?? 0).toBe(0);
+    expect(row?.provisionalCredits ?? 0).toBe(0);
+    expect(row?.banned).toBe(true);
+  }
+  expect(await relay.run.ledger.verifyChain()).toMatchObject({ ok: true });
   // No rider was counted after it was banned, and honest work kept the run going.
   const last = records.at(-1) as CommitRecord;
   for (const rider of Object.values(riders))

@@ -1,21 +1,20 @@
 // The "audit the chain" button: runs the whole-ledger audit (chain-audit.ts) and reports
 // the height it reached or the first failure, with progress while it pages.
 
-import type { LedgerPageBody } from '../../../protocol/ledger-api.ts';
-import { auditChain } from './chain-audit.ts';
+import { auditChain, type ChainAuditOptions } from './chain-audit.ts';
 import { shortHash } from './format.ts';
 
 export function wireAuditButton(
   button: HTMLButtonElement,
   result: HTMLElement,
-  page: (after: number, limit: number) => Promise<LedgerPageBody>,
+  api: Pick<ChainAuditOptions, 'page' | 'rounds'>,
 ): void {
   button.addEventListener('click', () => {
     button.disabled = true;
     result.dataset.verdict = 'none';
     result.textContent = 'Auditing the chain…';
     auditChain({
-      page,
+      ...api,
       onProgress: (height) => {
         result.textContent = `Auditing the chain… checked up to height ${height}`;
       },
@@ -24,13 +23,11 @@ export function wireAuditButton(
         result.dataset.verdict = audit.ok ? 'ok' : 'bad';
         if (!audit.ok) {
           result.textContent = `Chain broken at height ${audit.height}: ${audit.reason} (${audit.detail}).`;
-        } else if (audit.height === 0) {
+        } else if (!audit.head) {
           result.textContent = 'Chain OK: the ledger is empty.';
         } else {
-          const head = audit.head
-            ? `, including the signed head at height ${audit.head.height} (round ${audit.head.round})`
-            : '';
-          result.textContent = `Chain OK: every entry from 1 to height ${audit.height} re-hashes and links${head}. Last hash ${shortHash(audit.hash)}`;
+          const rounds = `${audit.rounds} committed round${audit.rounds === 1 ? '' : 's'}`;
+          result.textContent = `Chain OK: every entry from 1 to height ${audit.height} re-hashes and links, and each of the ${rounds} has a head signed by the relay over its metadata (loss, shards, names, GPU time). The tip is the newest signed head (round ${audit.head.round}). Last hash ${shortHash(audit.hash)}`;
         }
       })
       .catch((error: unknown) => {

@@ -1,9 +1,10 @@
 // Which column the board is sorted by, and the order that gives. Rank is the relay's order
-// (most verified FLOPs first), so it stays attached to a volunteer whichever column is sorted;
+// (most verified FLOPs first; provisional credit counts for nothing until it is verified), so it stays attached to a volunteer whichever column is sorted;
 // every other order breaks ties by rank so rows never swap places between two polls.
 import type { LeaderboardRow } from '../../../protocol/ledger-api.ts';
 
-export type SortKey = 'rank' | 'name' | 'credits' | 'tokens' | 'gpuMs' | 'lastSeen';
+/** `credits` is verified credit, the relay's order; `provisional` is credit not settled yet. */
+export type SortKey = 'rank' | 'name' | 'credits' | 'provisional' | 'tokens' | 'gpuMs' | 'lastSeen';
 export type SortDirection = 'ascending' | 'descending';
 
 export interface BoardSort {
@@ -18,7 +19,15 @@ export interface RankedRow extends LeaderboardRow {
   readonly label: string;
 }
 
-export const SORT_KEYS: readonly SortKey[] = ['rank', 'name', 'credits', 'tokens', 'gpuMs', 'lastSeen'];
+export const SORT_KEYS: readonly SortKey[] = [
+  'rank',
+  'name',
+  'credits',
+  'provisional',
+  'tokens',
+  'gpuMs',
+  'lastSeen',
+];
 
 export const DEFAULT_SORT: BoardSort = { key: 'rank', direction: 'ascending' };
 
@@ -43,7 +52,8 @@ const lastSeenMs = (row: RankedRow) => (row.lastSeen === null ? -Infinity : Date
 const comparators: Record<SortKey, (a: RankedRow, b: RankedRow) => number> = {
   rank: (a, b) => a.rank - b.rank,
   name: (a, b) => a.label.localeCompare(b.label, 'en', { sensitivity: 'base' }),
-  credits: (a, b) => a.credits - b.credits,
+  credits: (a, b) => a.verifiedCredits - b.verifiedCredits,
+  provisional: (a, b) => a.provisionalCredits - b.provisionalCredits,
   tokens: (a, b) => a.tokens - b.tokens,
   gpuMs: (a, b) => a.gpuMs - b.gpuMs,
   lastSeen: (a, b) => Math.sign(lastSeenMs(a) - lastSeenMs(b)) || 0,

@@ -50,7 +50,10 @@ export class BoardTable {
 
   /** The relay's rows, most verified FLOPs first. */
   setRows(rows: readonly LeaderboardRow[]): void {
-    this.rows = rows.map((row, i) => ({ ...row, rank: i + 1, label: row.name || shortKey(row.publicKey) }));
+    this.rows = rows.map((row, i) => {
+      const name = row.name || shortKey(row.publicKey);
+      return { ...row, rank: i + 1, label: row.banned ? `${name} (banned)` : name };
+    });
     this.render();
   }
 
@@ -93,7 +96,8 @@ export class BoardTable {
     const texts: Record<SortKey, string> = {
       rank: String(row.rank),
       name: row.label,
-      credits: formatCredits(row.credits),
+      credits: formatCredits(row.verifiedCredits),
+      provisional: formatCredits(row.provisionalCredits),
       tokens: formatTokens(row.tokens),
       gpuMs: formatDuration(row.gpuMs),
       lastSeen: row.lastSeen === null ? '–' : formatAgo(Date.parse(row.lastSeen), this.now()),
@@ -102,10 +106,16 @@ export class BoardTable {
       const td = tr.cells[i];
       if (td && td.textContent !== texts[column]) td.textContent = texts[column];
     }
+    // A banned identity stays on the board, marked, so its past credit is seen for what it is.
+    if (tr.classList.contains('banned') !== row.banned) tr.classList.toggle('banned', row.banned);
     const nameCell = tr.cells[1];
-    if (nameCell) nameCell.title = row.publicKey;
+    if (nameCell) nameCell.title = row.banned ? `${row.publicKey} (banned from the run)` : row.publicKey;
     const creditsCell = tr.cells[2];
-    if (creditsCell) creditsCell.title = `${row.flops} FLOP over ${row.rounds} rounds`;
+    if (creditsCell)
+      creditsCell.title = `${row.verifiedFlops} verified FLOP; credited in ${row.rounds} rounds`;
+    const provisionalCell = tr.cells[3];
+    if (provisionalCell)
+      provisionalCell.title = `${row.provisionalFlops} FLOP accepted unchecked, not verified or forfeited yet`;
     return tr;
   }
 }

@@ -4,6 +4,8 @@
 // changes nothing changes nothing on screen.
 
 import type { LossPoint, RunSummary } from '../../../protocol/run-api.ts';
+import { headWarning } from '../peer/head-warning.ts';
+import { HeadWatch } from '../peer/head-watch.ts';
 import { LiveChart } from '../volunteer/charts.ts';
 import { wireAuditButton } from './audit-panel.ts';
 import { BoardTable } from './board-table.ts';
@@ -27,8 +29,33 @@ const lossChart = new LiveChart($('loss-chart'), 'round', 'train loss', '#2f6f4f
 const head = new LedgerHeadView($('head'), $('head-signature'));
 const freshness = new Freshness($('updated'));
 let shownLoss = '';
+// The newest signed head this browser has seen, kept in localStorage: a relay whose head
+// later goes backwards or forks is shown up (peer/head-watch.ts).
+const SEEN_HEAD_KEY = 'potluck-seen-head';
+const watchHead = headWarning(
+  new HeadWatch(
+    {
+      load: async () => parseJson(localStorage.getItem(SEEN_HEAD_KEY)),
+      save: async (seen) => localStorage.setItem(SEEN_HEAD_KEY, JSON.stringify(seen)),
+    },
+    (height) => api.hashAt(height),
+  ),
+  $('head-warning'),
+);
 
-wireAuditButton($<HTMLButtonElement>('audit'), $('audit-result'), ledgerPage);
+/** Stored text as JSON, null when it is none or not JSON (HeadWatch parses the rest). */
+function parseJson(text: string | null): unknown {
+  try {
+    return text === null ? null : JSON.parse(text);
+  } catch {
+    return null; // a garbled entry counts as no head seen; the next one overwrites it
+  }
+}
+
+wireAuditButton($<HTMLButtonElement>('audit'), $('audit-result'), {
+  page: ledgerPage,
+  rounds: (after, limit) => api.rounds(after, limit),
+});
 wireReceiptForm(
   $<HTMLFormElement>('receipt-form'),
   $<HTMLTextAreaElement>('receipt'),
@@ -71,6 +98,7 @@ async function refresh(): Promise<void> {
   board.setRows(rows);
   showLoss(loss);
   showCheckpoint($<HTMLAnchorElement>('checkpoint'), $('checkpoint-about'), run);
+  watchHead(ledger.head);
   await head.show(ledger);
 }
 

@@ -5,7 +5,13 @@
 // entries, receipts) is then checked by the protocol/ verifiers.
 import type * as v from 'valibot';
 import { parseHttpBody } from '../../../protocol/http-body.ts';
-import { LeaderboardBody, type LeaderboardRow, LedgerPageBody } from '../../../protocol/ledger-api.ts';
+import {
+  LeaderboardBody,
+  type LeaderboardRow,
+  LedgerPageBody,
+  RoundsPageBody,
+} from '../../../protocol/ledger-api.ts';
+import { entryHash, GENESIS_HASH, parseLedgerEntry } from '../../../protocol/ledger-entry.ts';
 import { LossCurvePart, type LossPoint, type RunSummary, RunsBody } from '../../../protocol/run-api.ts';
 
 export type GetJson = (path: string) => Promise<unknown>;
@@ -45,6 +51,18 @@ export class PublicApi {
   /** Up to `limit` entries with heights above `after`, with the relay key and the current head. */
   async ledger(after: number, limit: number): Promise<LedgerPageBody> {
     return this.read(`/api/ledger?after=${after}&limit=${limit}`, LedgerPageBody);
+  }
+
+  /** Up to `limit` committed rounds after the round record `after`, with metadata and heads. */
+  async rounds(after: number, limit: number): Promise<RoundsPageBody> {
+    return this.read(`/api/ledger/rounds?after=${after}&limit=${limit}`, RoundsPageBody);
+  }
+
+  /** The served chain's entry hash at `height`, re-hashed from its content; GENESIS_HASH at 0. */
+  async hashAt(height: number): Promise<string | null> {
+    if (height === 0) return GENESIS_HASH;
+    const entry = parseLedgerEntry((await this.ledger(height - 1, 1)).entries[0]);
+    return entry?.height === height ? entryHash(entry) : null;
   }
 
   private async read<T>(path: string, schema: v.GenericSchema<unknown, T>): Promise<T> {

@@ -1,9 +1,10 @@
 // The tab's memory across reloads, in IndexedDB through idb-keyval: the identity (the
-// CryptoKey pair itself, non-extractable), the last committed state of the run, and every
-// credit receipt. A reload resumes with the same key, without downloading the weights again,
+// CryptoKey pair itself, non-extractable), the last committed state of the run, every
+// credit receipt, and the newest ledger head seen. A reload resumes with the same key, without downloading the weights again,
 // and without losing a receipt.
 import { createStore, get, set, type UseStore, update } from 'idb-keyval';
 import type { Receipt } from '../../../protocol/ledger-signatures.ts';
+import type { SeenHead } from './head-watch.ts';
 import { generateKeyPair, type StoredKeyPair } from './identity.ts';
 import type { VolunteerStore } from './volunteer.ts';
 
@@ -42,5 +43,14 @@ export class IdbVolunteerStore implements VolunteerStore {
 
   async addReceipt(receipt: Receipt): Promise<void> {
     await update<Receipt[]>('receipts', (list) => [...(list ?? []), receipt], this.store);
+  }
+
+  /** The newest ledger head this tab has seen (head-watch.ts); unknown until parsed there. */
+  async seenHead(): Promise<unknown> {
+    return get('seen-head', this.store);
+  }
+
+  async saveSeenHead(head: SeenHead): Promise<void> {
+    await set('seen-head', head, this.store);
   }
 }

@@ -21,6 +21,7 @@ export function membersIn(message: RelayMessage): string[] | null {
     case 'resync':
     case 'round-aborted':
     case 'receipt':
+    case 'check':
     case 'error':
     case 'stage-commit':
     case 'stage-abort':

@@ -66,6 +66,8 @@ export type VolunteerEvent =
     }
   | { readonly type: 'committed'; readonly round: number; readonly hash: string; readonly trainLoss: number }
   | { readonly type: 'receipt'; readonly receipt: Receipt }
+  /** The signed ledger head a commit carried: the page keeps the newest (head-watch.ts). */
+  | { readonly type: 'head'; readonly height: number; readonly hash: string }
   | {
       readonly type: 'traffic';
       readonly bytesSent: number;
@@ -390,6 +392,7 @@ export class Volunteer extends RelayDrivenPeer<VolunteerEvent> {
     await store.saveState(runId, c.round, c.modelHash, bytes);
     await store.saveLocal(runId, await engine.exportLocalState(c.round));
     this.emit({ type: 'committed', round: c.round, hash: c.modelHash, trainLoss: pending.loss });
+    if (c.head) this.emit({ type: 'head', height: c.head.height, hash: c.head.hash });
     this.emit({ type: 'round', round: c.round, phase: 'committed', peers: 0 });
     this.askForWork();
   }

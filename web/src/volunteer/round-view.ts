@@ -13,6 +13,8 @@ export interface RoundViewOptions {
   readonly refreshRun: () => void;
   /** Redraws the receipts; resolves to the credits they hold. */
   readonly showReceipts: () => Promise<number>;
+  /** A commit carried the relay's signed head: compare it with the newest seen. */
+  readonly watchHead: (head: { height: number; hash: string }) => void;
 }
 
 /** The round runtime's onEvent. */
@@ -58,6 +60,8 @@ export function roundView(o: RoundViewOptions): (event: VolunteerEvent) => void 
       case 'receipt':
         void o.showReceipts();
         return;
+      case 'head':
+        return o.watchHead(event);
     }
   };
 }
