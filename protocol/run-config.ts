@@ -9,6 +9,7 @@
 import * as v from 'valibot';
 import { BlockSizeSchema, CompressionSchema } from './compression-settings.ts';
 import { DEFAULT_MODEL, GptConfigSchema } from './gpt-config.ts';
+import { MAX_STAMP_BITS } from './identity-stamp.ts';
 import { learningRateAt } from './learning-rate.ts';
 import { firstIssue } from './schema-issue.ts';
 import { sha256Hex } from './sha256.ts';
@@ -98,6 +99,13 @@ const ScheduleSchema = v.pipe(
   ),
 );
 
+/** What an identity costs to make (protocol/identity-stamp.ts; docs/ARCHITECTURE.md, "Untrusted volunteers"). */
+const IdentitySchema = v.object({
+  /** Leading zero bits of the hashcash stamp every hello carries: 2^bits hashes per identity. */
+  stampBits: v.pipe(v.number(), v.safeInteger(), v.minValue(0), v.maxValue(MAX_STAMP_BITS)),
+});
+export type IdentityConfig = v.InferOutput<typeof IdentitySchema>;
+
 /** Activation codecs a pipeline run may send between volunteers (the delta codecs are not yet). */
 export const PIPELINE_CODECS = ['fp32', 'int8', 'int4'] as const;
 
@@ -129,6 +137,7 @@ export const RunConfigSchema = v.pipe(
     round: RoundSchema,
     schedule: ScheduleSchema,
     guard: GuardSchema,
+    identity: IdentitySchema,
     /** Present: the run is pipeline parallel (kernels/pipeline/, relay/pipeline/) instead of DiLoCo rounds. */
     pipeline: v.optional(PipelineSchema),
   }),
@@ -205,6 +214,11 @@ export const DEFAULT_RUN: RunConfig = {
     validationSequences: 4,
     rollbackMargin: 0.25, // 25% above the best kept state is a jump, not noise
     keepCheckpoints: 4,
+  },
+  identity: {
+    // 2^22 ≈ 4.2 M hashes: about 3 s for a volunteer, once per identity and run (the README's
+    // "Identities" has the measurement), and 3 s × N for whoever wants N identities.
+    stampBits: 22,
   },
 };
 
