@@ -27,8 +27,6 @@ export interface SwarmEndpointOptions extends Omit<SessionOptions, 'socket' | 'o
 export interface SwarmEndpoint {
   handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void;
   readonly connections: number;
-  /** Who may connect and authenticate; also where the relay learns known identities late. */
-  readonly admission: SwarmAdmission;
   close(): Promise<void>;
 }
 
@@ -118,7 +116,6 @@ export function createSwarmEndpoint(options: SwarmEndpointOptions): SwarmEndpoin
     get connections() {
       return wss.clients.size;
     },
-    admission,
     async close() {
       clearInterval(pinger);
       for (const ws of wss.clients) ws.close(1001, 'relay shutting down');

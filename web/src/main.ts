@@ -70,17 +70,15 @@ async function main(): Promise<void> {
   stamps = keptStamps(store, identity.publicKey, (runId, publicKey, bits) => {
     const expected = 2 ** bits;
     setText('status', 'Proving your identity (once per run)…');
-    return worker.mintStamp(
-      runId,
-      publicKey,
-      bits,
-      proxy((tried: number) =>
-        setText(
-          'status',
-          `Proving your identity (once per run)… ${Math.min(99, Math.floor((100 * tried) / expected))}% of the expected work`,
-        ),
+    const onProgress = proxy((tried: number) =>
+      setText(
+        'status',
+        `Proving your identity (once per run)… ${Math.min(99, Math.floor((100 * tried) / expected))}% of the expected work`,
       ),
     );
+    return worker.mintStamp(runId, publicKey, bits, onProgress).finally(() => {
+      setText('status', 'Connecting to the relay…');
+    });
   });
   await showReceipts();
   if (!('gpu' in navigator)) {

@@ -30,7 +30,11 @@ export function keptStamps(store: StampStore, publicKey: string, mint: StampMint
         return stamp;
       });
       minting.set(key, pending);
-      void pending.finally(() => minting.delete(key)).catch(() => undefined);
+      // Forgotten once settled, so a failed mint is tried again; its callers see the failure.
+      pending.then(
+        () => minting.delete(key),
+        () => minting.delete(key),
+      );
     }
     return pending;
   };
