@@ -1,7 +1,8 @@
 // The `/swarm` WebSocket endpoint: accepts upgrades, enforces the limits (swarm-limits.ts: frame
-// size, message rate, hello deadline, liveness, connections and new identities per address and
-// network, admission.ts) and hands text frames to a SwarmSession. One session per public key: a second connection with the same key replaces
-// the first (a reloaded tab), so a volunteer is never counted twice.
+// size, message rate, hello deadline, liveness; connections and new identities per address and
+// network, admission.ts) and hands text frames to a SwarmSession. One session per public key: a
+// second connection with the same key replaces the first (a reloaded tab), so a volunteer is
+// never counted twice.
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { type WebSocket, WebSocketServer } from 'ws';

@@ -1,32 +1,18 @@
-// A volunteer's name is unique in the run after normalization: a page asking for a name
-// another identity holds ("ALICE" when "Alice" trains) is told so, gets its name field back,
-// and joins once it picks another. The page proves its identity with a stamp minted in its
-// worker before it connects, and keeps the stamp in IndexedDB with its key.
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { type Browser, chromium } from 'playwright';
-import { build } from 'vite';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { checkStamp } from '../../protocol/identity-stamp.ts';
 import type { RelayHandle } from '../../relay/server.ts';
 import { CHROMIUM_WEBGPU_ARGS } from '../../vitest.config.ts';
+import { buildPages } from '../helpers/built-pages.ts';
 import { type ScriptedVolunteer, startScriptedVolunteer } from '../helpers/scripted-volunteer.ts';
 import { smallDataset, startTestRelay } from '../helpers/test-relay.ts';
-
-const ROOT = new URL('../../', import.meta.url).pathname;
 
 let relay: RelayHandle;
 let alice: ScriptedVolunteer;
 let browser: Browser;
 
 beforeAll(async () => {
-  const webDir = await mkdtemp(join(tmpdir(), 'potluck-pages-'));
-  await build({
-    configFile: `${ROOT}web/vite.config.ts`,
-    build: { outDir: webDir, emptyOutDir: true },
-    logLevel: 'warn',
-  });
+  const webDir = await buildPages();
   relay = await startTestRelay(await smallDataset(), { webDir });
   alice = await startScriptedVolunteer(relay.url, 'Alice');
   browser = await chromium.launch({
