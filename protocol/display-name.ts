@@ -25,3 +25,45 @@ export const DisplayName = (max: number) =>
     v.maxLength(max),
     v.check(isShowableName, 'a name may not hold control, bidi or zero-width characters'),
   );
+
+/**
+ * Latin letters that Cyrillic and Greek lowercase letters are drawn as, and the digits read as
+ * letters: a short, cheap slice of Unicode's confusables (UTS #39), enough that "аlice" (Cyrillic
+ * а) and "a1ice" collide with "alice". Applied after case folding.
+ */
+const LOOKALIKES: Readonly<Record<string, string>> = {
+  а: 'a', // U+0430
+  е: 'e', // U+0435
+  о: 'o', // U+043E
+  р: 'p', // U+0440
+  с: 'c', // U+0441
+  у: 'y', // U+0443
+  х: 'x', // U+0445
+  і: 'i', // U+0456
+  ј: 'j', // U+0458
+  ѕ: 's', // U+0455
+  ο: 'o', // U+03BF Greek omicron
+  ν: 'v', // U+03BD Greek nu
+  ρ: 'p', // U+03C1 Greek rho
+  '0': 'o',
+  '1': 'l',
+  '|': 'l',
+};
+const LOOKALIKE = new RegExp(`[${Object.keys(LOOKALIKES).join('').replace('|', '\\|')}]`, 'gu');
+
+/**
+ * The form two names are compared in: NFKC (full-width "Ａｌｉｃｅ" and ligatures become plain
+ * letters), case folded (upper then lower, so "ß" and "SS" meet as "ss"), lookalikes mapped,
+ * runs of whitespace made one space, ends trimmed. Two volunteers whose names normalize alike
+ * could pass for each other on the leaderboard, so a run holds each normalized name once.
+ */
+export function normalizeName(name: string): string {
+  return name
+    .normalize('NFKC')
+    .toUpperCase()
+    .toLowerCase()
+    .normalize('NFKC')
+    .replace(LOOKALIKE, (c) => LOOKALIKES[c] ?? c)
+    .replace(/\s+/gu, ' ')
+    .trim();
+}

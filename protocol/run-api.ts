@@ -51,6 +51,8 @@ export const RunSummaryBody = v.object({
   hashDisagreements: Count,
   /** Rounds whose new state the relay's guard refused since the relay started. */
   rolledBack: Count,
+  /** Zero bits of the identity stamp a hello needs (run config identity.stampBits): minted before joining. */
+  stampBits: Count,
 });
 export type RunSummary = v.InferOutput<typeof RunSummaryBody>;
 

@@ -9,6 +9,7 @@
 import * as v from 'valibot';
 import { BlockSizeSchema, CompressionSchema } from './compression-settings.ts';
 import { DEFAULT_MODEL, GptConfigSchema } from './gpt-config.ts';
+import { MAX_STAMP_BITS } from './identity-stamp.ts';
 import { learningRateAt } from './learning-rate.ts';
 import { firstIssue } from './schema-issue.ts';
 import { sha256Hex } from './sha256.ts';
@@ -113,6 +114,13 @@ const ScheduleSchema = v.pipe(
   ),
 );
 
+/** What an identity costs to make (protocol/identity-stamp.ts; docs/ARCHITECTURE.md, "Untrusted volunteers"). */
+const IdentitySchema = v.object({
+  /** Leading zero bits of the hashcash stamp every hello carries: 2^bits hashes per identity. */
+  stampBits: v.pipe(v.number(), v.safeInteger(), v.minValue(0), v.maxValue(MAX_STAMP_BITS)),
+});
+export type IdentityConfig = v.InferOutput<typeof IdentitySchema>;
+
 /** Activation codecs a pipeline run may send between volunteers (the delta codecs are not yet). */
 export const PIPELINE_CODECS = ['fp32', 'int8', 'int4'] as const;
 
@@ -145,6 +153,7 @@ export const RunConfigSchema = v.pipe(
     schedule: ScheduleSchema,
     guard: GuardSchema,
     verification: VerificationSchema,
+    identity: IdentitySchema,
     /** Present: the run is pipeline parallel (kernels/pipeline/, relay/pipeline/) instead of DiLoCo rounds. */
     pipeline: v.optional(PipelineSchema),
   }),
@@ -230,6 +239,11 @@ export const DEFAULT_RUN: RunConfig = {
     revealMs: 120_000,
     probationWeight: 0.25, // a new identity moves the model a quarter as much as its tokens say
     maxUnansweredChecks: 2,
+  },
+  identity: {
+    // 2^22 ≈ 4.2 M hashes: about 3 s for a volunteer, once per identity and run (the README's
+    // "Identities" has the measurement), and 3 s × N for whoever wants N identities.
+    stampBits: 22,
   },
 };
 

@@ -6,7 +6,8 @@
 //
 // A session, in order:
 //   relay → challenge      a nonce to sign, the relay's key, the run and its ICE servers
-//   peer  → hello          its Ed25519 public key and a signature over the challenge
+//   peer  → hello          its Ed25519 public key, a signature over the challenge, and the
+//                          identity's proof-of-work stamp for the run (identity-stamp.ts)
 //   relay → welcome        the peer id (its key) the relay will use for it
 //   peer  → capabilities   adapter, memory, measured speed and bandwidth
 //   peer  → ready          the round and model hash it holds
@@ -31,6 +32,7 @@
 
 import * as v from 'valibot';
 import { DisplayName } from './display-name.ts';
+import { MAX_STAMP_BITS } from './identity-stamp.ts';
 import { PublicKeyText, Sha256Hex } from './ledger-entry.ts';
 import { SignatureText } from './ledger-signatures.ts';
 import { issueText } from './schema-issue.ts';
@@ -60,7 +62,13 @@ export const Hello = v.object({
   publicKey: PeerKey,
   /** Ed25519 over helloMessage(nonce, runId) (protocol/swarm-signing.ts). */
   signature: Signature,
+  /** Unique in the run after normalization (display-name.ts, normalizeName); the relay refuses a taken one. */
   name: v.optional(DisplayName(MAX_NAME_LENGTH)),
+  /**
+   * The identity's hashcash counter for this run (identity-stamp.ts). Optional in the schema so
+   * that a missing or malformed one is refused with its own code (ERR_SWARM_STAMP_*).
+   */
+  stamp: v.optional(ShortText(64)),
   /** 'browser' or 'node': shown on the leaderboard, never trusted for anything. */
   platform: v.picklist(['browser', 'node']),
 });
@@ -167,6 +175,8 @@ export const Challenge = v.object({
   runId: ShortText(80),
   relayKey: PeerKey,
   iceServers: v.array(IceServer),
+  /** Zero bits the hello's identity stamp must reach (the run config's identity.stampBits). */
+  stampBits: v.pipe(Count, v.maxValue(MAX_STAMP_BITS)),
 });
 
 export const Welcome = v.object({

@@ -23,7 +23,8 @@ import { createRelayMetrics, observeRun } from './metrics.ts';
 import type { CommitRecord } from './rounds/coordinator.ts';
 import { RelayRun } from './run/relay-run.ts';
 import { createSignalServer } from './signal/index.ts';
-import { createSwarmEndpoint, type SwarmLimits } from './swarm/swarm-endpoint.ts';
+import { createSwarmEndpoint } from './swarm/swarm-endpoint.ts';
+import type { SwarmLimits } from './swarm/swarm-limits.ts';
 
 /** `databaseUrl` for an in-memory PGlite: tests, and demos that should leave nothing behind. */
 export const MEMORY_DATABASE = 'memory://';
@@ -90,6 +91,8 @@ export async function startRelay(options: RelayOptions): Promise<RelayHandle> {
     observeRun(metrics, () => run);
     const app = createApp({ run, metrics: metrics.registry, webDir: options.webDir });
     const ice = options.ice ?? NO_ICE;
+    // Credited peers are not new identities, and their names stay theirs across a restart.
+    const credited = await ledger.leaderboard(run.id);
     const swarm = createSwarmEndpoint({
       coordinator: run.coordinator,
       runId: run.id,
@@ -98,7 +101,9 @@ export async function startRelay(options: RelayOptions): Promise<RelayHandle> {
       iceServers: () => iceServersFor(ice, clock.now()),
       log,
       randomBytes: (n) => crypto.getRandomValues(new Uint8Array(n)),
+      stampBits: options.run.identity.stampBits,
       limits: options.swarmLimits,
+      known: credited.map((row) => ({ peerId: row.publicKey, name: row.name })),
       onPeer: (peerId, name) => {
         ledger
           .touchPeer(peerId, name)

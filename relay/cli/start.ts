@@ -30,6 +30,10 @@ the volunteer page (/) and the leaderboard (/leaderboard), all on one port.
   --turn URLS          (POTLUCK_TURN) comma-separated TURN URLs ...
   --turn-secret S      (POTLUCK_TURN_SECRET) ... with coturn's static-auth-secret, from which
                        short-lived credentials are made per volunteer
+  --trust-proxy-header NAME
+                       (POTLUCK_TRUST_PROXY_HEADER) behind a reverse proxy: count /swarm's
+                       per-address caps by the last address in this header (e.g.
+                       x-forwarded-for); only when the relay is reachable through it alone
   --volunteers N       also start N headless volunteers on this machine's GPU, so a
                        newcomer sees a run train (their output is prefixed with their name)
   --api-only           do not build or serve the pages
@@ -46,6 +50,7 @@ const { values } = parseArgs({
     stun: { type: 'string' },
     turn: { type: 'string' },
     'turn-secret': { type: 'string' },
+    'trust-proxy-header': { type: 'string' },
     'api-only': { type: 'boolean' },
     volunteers: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
@@ -100,6 +105,7 @@ const relay = await startRelay({
     turnSecret: values['turn-secret'] ?? env.POTLUCK_TURN_SECRET ?? null,
     turnTtlSeconds: 3600,
   },
+  swarmLimits: { trustedProxyHeader: values['trust-proxy-header'] ?? env.POTLUCK_TRUST_PROXY_HEADER ?? null },
   log,
 }).catch((error: unknown) => fail(error instanceof Error ? error.message : String(error)));
 

@@ -5,6 +5,13 @@ import type { Duplex } from 'node:stream';
 
 export type UpgradeHandler = (request: IncomingMessage, socket: Duplex, head: Buffer) => void;
 
+const REASONS = {
+  400: 'Bad Request',
+  404: 'Not Found',
+  429: 'Too Many Requests',
+  503: 'Service Unavailable',
+} as const;
+
 /**
  * Answers an upgrade request with a plain HTTP error and closes the socket: before the
  * upgrade the client still speaks HTTP, so this is what it can read (e.g. ws's
@@ -12,12 +19,12 @@ export type UpgradeHandler = (request: IncomingMessage, socket: Duplex, head: Bu
  */
 export function rejectUpgrade(
   socket: Duplex,
-  status: 404 | 503,
+  status: 400 | 404 | 429 | 503,
   body: string,
   onError: (error: Error) => void,
 ): void {
   socket.on('error', onError);
-  const reason = status === 404 ? 'Not Found' : 'Service Unavailable';
+  const reason = REASONS[status];
   socket.end(
     `HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: text/plain\r\n` +
       `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,

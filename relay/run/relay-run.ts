@@ -203,6 +203,7 @@ export class RelayRun {
       checkpoint: latest ? { round: latest.round, modelHash: latest.modelHash } : null,
       hashDisagreements: this.coordinator instanceof Coordinator ? this.coordinator.hashDisagreements : 0,
       rolledBack: this.coordinator instanceof Coordinator ? this.coordinator.rolledBack : 0,
+      stampBits: this.config.identity.stampBits,
     };
   }
 

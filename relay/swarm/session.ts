@@ -5,6 +5,7 @@
 // throws out to the socket's event handlers.
 import { encodeBase64url } from '../../protocol/base64url.ts';
 import { verifyEd25519 } from '../../protocol/ed25519-verify.ts';
+import { checkStamp } from '../../protocol/identity-stamp.ts';
 import { SWARM_CLOSE } from '../../protocol/swarm-close.ts';
 import {
   type IceServer,
@@ -35,10 +36,17 @@ export interface SessionOptions {
   readonly configHash: string;
   readonly relayKey: string;
   readonly iceServers: () => IceServer[];
+  /** Zero bits every hello's identity stamp must reach (run config identity.stampBits). */
+  readonly stampBits: number;
   readonly log: Logger;
   /** Random bytes for the challenge (crypto.getRandomValues in production). */
   readonly randomBytes: (n: number) => Uint8Array;
-  /** Called once the peer proved its key; returns the session it replaces, if any. */
+  /**
+   * The peer proved its key and stamp, asking for `name` (null: none given): a refusal (the
+   * name is taken, too many new identities from its address), or null to let it in.
+   */
+  readonly admit: (peerId: string, name: string | null) => { code: string; message: string } | null;
+  /** Called once the peer is admitted. */
   readonly onAuthenticated: (peerId: string, name: string, session: SwarmSession) => void;
 }
 
@@ -60,6 +68,7 @@ export class SwarmSession {
       runId: this.options.runId,
       relayKey: this.options.relayKey,
       iceServers: this.options.iceServers(),
+      stampBits: this.options.stampBits,
     });
   }
 
@@ -140,12 +149,18 @@ export class SwarmSession {
 
   private async hello(message: Extract<PeerMessage, { type: 'hello' }>): Promise<void> {
     if (this.peerId) return this.refuse('ERR_SWARM_PROTOCOL', 'hello twice');
+    // One hash: the cheapest check first, so a crowd of stampless hellos costs no signature checks.
+    const stamp = checkStamp(this.options.runId, message.publicKey, message.stamp, this.options.stampBits);
+    if (!stamp.ok) return this.refuse(stamp.code, stamp.message);
     const signed = helloMessage(this.options.runId, this.nonce) as Uint8Array<ArrayBuffer>;
     if (!(await verifyEd25519(message.publicKey, message.signature, signed)))
       return this.refuse('ERR_SWARM_SIGNATURE', 'the challenge signature does not verify');
     if (this.closed) return;
+    const given = message.name?.trim() || null;
+    const refusal = this.options.admit(message.publicKey, given);
+    if (refusal) return this.refuse(refusal.code, refusal.message);
     this.peerId = message.publicKey;
-    const name = message.name?.trim() || message.publicKey.slice(0, 8);
+    const name = given ?? message.publicKey.slice(0, 8);
     this.options.onAuthenticated(message.publicKey, name, this);
     this.options.coordinator.join({ id: message.publicKey, name, send: (m) => this.send(m) });
     this.send({

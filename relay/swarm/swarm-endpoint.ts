@@ -1,41 +1,26 @@
-// The `/swarm` WebSocket endpoint: accepts upgrades, enforces the per-connection limits
-// (frame size, message rate, hello deadline, liveness) and hands text frames to a
-// SwarmSession. One session per public key: a second connection with the same key replaces
-// the first (a reloaded tab), so a volunteer is never counted twice.
+// The `/swarm` WebSocket endpoint: accepts upgrades, enforces the limits (swarm-limits.ts: frame
+// size, message rate, hello deadline, liveness; connections and new identities per address and
+// network, admission.ts) and hands text frames to a SwarmSession. One session per public key: a
+// second connection with the same key replaces the first (a reloaded tab), so a volunteer is
+// never counted twice.
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { type WebSocket, WebSocketServer } from 'ws';
 import { SWARM_CLOSE } from '../../protocol/swarm-close.ts';
-import { MAX_SWARM_FRAME_BYTES } from '../../protocol/swarm-messages.ts';
 import { rejectUpgrade } from '../http/upgrade-route.ts';
+import { type ClientAddress, clientAddressOf } from '../limits/client-address.ts';
 import { TokenBucket } from '../limits/token-bucket.ts';
 import type { Logger } from '../logger.ts';
+import { SwarmAdmission } from './admission.ts';
 import { type SessionOptions, SwarmSession } from './session.ts';
+import { DEFAULT_SWARM_LIMITS, type SwarmLimits } from './swarm-limits.ts';
 
-export interface SwarmLimits {
-  /** Largest text frame; bigger ones close the connection (1009). */
-  readonly maxFrameBytes: number;
-  /** Average messages a second per connection, and the burst allowed. */
-  readonly messagesPerSec: number;
-  readonly burst: number;
-  /** Time to answer the challenge. */
-  readonly helloTimeoutMs: number;
-  /** Ping period; a socket that missed one pong is closed. */
-  readonly pingIntervalMs: number;
-  readonly maxConnections: number;
-}
-
-export const DEFAULT_SWARM_LIMITS: SwarmLimits = {
-  maxFrameBytes: MAX_SWARM_FRAME_BYTES,
-  messagesPerSec: 20, // a round needs a handful; 20/s leaves room for reconnect bursts
-  burst: 40,
-  helloTimeoutMs: 10_000,
-  pingIntervalMs: 30_000,
-  maxConnections: 10_000,
-};
-
-export interface SwarmEndpointOptions extends Omit<SessionOptions, 'socket' | 'onAuthenticated'> {
+export interface SwarmEndpointOptions extends Omit<SessionOptions, 'socket' | 'onAuthenticated' | 'admit'> {
   readonly limits?: Partial<SwarmLimits>;
+  /** Monotonic milliseconds for the identity quotas' window (performance.now by default). */
+  readonly now?: () => number;
+  /** Identities the relay knew before it started (the run's credited peers) and their names. */
+  readonly known?: readonly { readonly peerId: string; readonly name: string | null }[];
   /** Called when a peer authenticates (the ledger records its name). */
   readonly onPeer?: (peerId: string, name: string) => void;
 }
@@ -52,8 +37,10 @@ export function createSwarmEndpoint(options: SwarmEndpointOptions): SwarmEndpoin
   const byPeer = new Map<string, SwarmSession>();
   const alive = new WeakMap<WebSocket, boolean>();
   const log: Logger = options.log;
+  const admission = new SwarmAdmission(limits, options.now ?? (() => performance.now()));
+  for (const { peerId, name } of options.known ?? []) admission.remember(peerId, name);
 
-  wss.on('connection', function onConnection(ws: WebSocket) {
+  wss.on('connection', function onConnection(ws: WebSocket, client: ClientAddress) {
     alive.set(ws, true);
     const bucket = new TokenBucket(limits.messagesPerSec, limits.burst, () => performance.now());
     const session: SwarmSession = new SwarmSession({
@@ -64,6 +51,7 @@ export function createSwarmEndpoint(options: SwarmEndpointOptions): SwarmEndpoin
         },
         close: (code, reason) => ws.close(code, reason),
       },
+      admit: (peerId, name) => admission.authenticate(client, peerId, name),
       onAuthenticated: (peerId, name) => {
         const previous = byPeer.get(peerId);
         if (previous && previous !== session) {
@@ -110,7 +98,21 @@ export function createSwarmEndpoint(options: SwarmEndpointOptions): SwarmEndpoin
         rejectUpgrade(socket, 503, 'the relay has all the volunteers it can hold', () => socket.destroy());
         return;
       }
-      wss.handleUpgrade(request, socket, head, (ws) => wss.emit('connection', ws, request));
+      const client = clientAddressOf(request, limits.trustedProxyHeader);
+      if (!client) {
+        rejectUpgrade(socket, 400, 'the relay cannot tell where this connection comes from', () =>
+          socket.destroy(),
+        );
+        return;
+      }
+      const admitted = admission.connect(client);
+      if (!admitted.ok) {
+        rejectUpgrade(socket, admitted.status, admitted.message, () => socket.destroy());
+        return;
+      }
+      // Counted until the TCP socket closes: after the WebSocket closes, or a failed handshake.
+      socket.once('close', admitted.release);
+      wss.handleUpgrade(request, socket, head, (ws) => wss.emit('connection', ws, client));
     },
     get connections() {
       return wss.clients.size;

@@ -3,18 +3,15 @@
 // real CSP to headless Chromium. The page lists them, sorts by any column, picks up a
 // newcomer without a reload, verifies the signed head, audits the whole chain, and tells a
 // genuine receipt from a tampered one. A screenshot lands in test/e2e/screenshots/.
-import { mkdir, mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { mkdir } from 'node:fs/promises';
 import { type Browser, chromium, type Page } from 'playwright';
-import { build } from 'vite';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { RelayHandle } from '../../relay/server.ts';
 import { CHROMIUM_WEBGPU_ARGS } from '../../vitest.config.ts';
+import { buildPages } from '../helpers/built-pages.ts';
 import { type ScriptedVolunteer, startScriptedVolunteer } from '../helpers/scripted-volunteer.ts';
 import { smallDataset, startTestRelay } from '../helpers/test-relay.ts';
 
-const ROOT = new URL('../../', import.meta.url).pathname;
 const SCREENSHOTS = new URL('./screenshots/', import.meta.url).pathname;
 /** A scripted volunteer's pretend training time per round. */
 const TRAIN_MS = 250;
@@ -25,12 +22,7 @@ const volunteers: ScriptedVolunteer[] = [];
 let pageUrl = '';
 
 beforeAll(async () => {
-  const webDir = await mkdtemp(join(tmpdir(), 'potluck-pages-'));
-  await build({
-    configFile: `${ROOT}web/vite.config.ts`,
-    build: { outDir: webDir, emptyOutDir: true },
-    logLevel: 'warn',
-  });
+  const webDir = await buildPages();
   relay = await startTestRelay(await smallDataset(8), { webDir });
   // Different speeds, so the relay assigns them different token counts each round. Scripted
   // peers answer at once; without a pause, rounds run back to back fast enough to trip the

@@ -5,18 +5,15 @@
 // committed steps goes down, each page shows its stage, and killing the replica's browser
 // mid-step does not stall training: the step re-runs on the two tabs left. A screenshot of a
 // stage's page lands in test/e2e/screenshots/ for a person to look at.
-import { mkdir, mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { mkdir } from 'node:fs/promises';
 import { type Browser, chromium, type Page } from 'playwright';
-import { build } from 'vite';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { RelayHandle } from '../../relay/server.ts';
 import { CHROMIUM_WEBGPU_ARGS } from '../../vitest.config.ts';
+import { buildPages } from '../helpers/built-pages.ts';
 import { lossEnds, pipelineCoordinator } from '../helpers/pipeline-run.ts';
 import { smallDataset, startTestRelay } from '../helpers/test-relay.ts';
 
-const ROOT = new URL('../../', import.meta.url).pathname;
 const SCREENSHOTS = new URL('./screenshots/', import.meta.url).pathname;
 
 let relay: RelayHandle;
@@ -24,12 +21,7 @@ let pageUrl = '';
 const tabs: { browser: Browser; page: Page; key: string; problems: string[] }[] = [];
 
 beforeAll(async () => {
-  const webDir = await mkdtemp(join(tmpdir(), 'potluck-pages-'));
-  await build({
-    configFile: `${ROOT}web/vite.config.ts`,
-    build: { outDir: webDir, emptyOutDir: true },
-    logLevel: 'warn',
-  });
+  const webDir = await buildPages();
   relay = await startTestRelay(await smallDataset(8), {
     webDir,
     overrides: {

@@ -19,7 +19,7 @@ import type { VolunteerEvent } from '../../web/src/peer/volunteer.ts';
 import { auditLedger } from '../helpers/ledger-audit.ts';
 import { nodeContext } from '../helpers/node-context.ts';
 import { freePort, killRelay, type RunningRelay, startRelayProcess } from '../helpers/relay-process.ts';
-import { smallDataset } from '../helpers/test-relay.ts';
+import { smallDataset, TEST_STAMP_BITS } from '../helpers/test-relay.ts';
 import { memoryTuneCache } from '../helpers/tune-cache-memory.ts';
 
 const SCREENSHOTS = new URL('./screenshots/', import.meta.url).pathname;
@@ -141,6 +141,7 @@ it(`brings two headless volunteers and a page back after ${RESTARTS} SIGKILLs of
     model: MODEL,
     inner: { batchSize: 4, seqLen: 32, learningRate: 1e-2, warmupRounds: 0 },
     round: { innerSteps: 6, compression: { randomK: 0.5, topK: 0.5, bits: 4, blockSize: 64 } },
+    identity: { stampBits: TEST_STAMP_BITS },
     // Every round needs all three: a round that commits after a restart is proof they all came back.
     schedule: { minPeers: 3, gatherMs: 1_000, minRoundMs: 60_000, maxRoundMs: 60_000, hashTimeoutMs: 30_000 },
   };

@@ -10,17 +10,16 @@ import { mkdir, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright';
-import { build } from 'vite';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { RelayHandle } from '../../relay/server.ts';
 import { CHROMIUM_WEBGPU_ARGS } from '../../vitest.config.ts';
 import { type NodeVolunteer, startNodeVolunteer } from '../../web/node/node-volunteer.ts';
+import { buildPages } from '../helpers/built-pages.ts';
 import { nodeContext } from '../helpers/node-context.ts';
 import { stateValidationLoss } from '../helpers/state-validation-loss.ts';
 import { smallDataset, startTestRelay } from '../helpers/test-relay.ts';
 import { memoryTuneCache } from '../helpers/tune-cache-memory.ts';
 
-const ROOT = new URL('../../', import.meta.url).pathname;
 const SCREENSHOTS = new URL('./screenshots/', import.meta.url).pathname;
 
 const MODEL = { vocabSize: 256, contextLength: 32, dModel: 32, nLayer: 1, nHead: 2 };
@@ -37,12 +36,7 @@ const note = (fields: object, message?: string) =>
 const relayLog = { debug: () => {}, info: note, warn: note, error: note };
 
 beforeAll(async () => {
-  const webDir = await mkdtemp(join(tmpdir(), 'potluck-pages-'));
-  await build({
-    configFile: `${ROOT}web/vite.config.ts`,
-    build: { outDir: webDir, emptyOutDir: true },
-    logLevel: 'warn',
-  });
+  const webDir = await buildPages();
   dataset = await smallDataset(8);
   relay = await startTestRelay(dataset, {
     webDir,

@@ -30,6 +30,7 @@ import {
   type SwarmSocket,
 } from '../../web/src/peer/swarm-client.ts';
 import { cpuFrame } from './cpu-frame.ts';
+import { freshStamps } from './test-stamps.ts';
 
 export interface ScriptedBehaviour {
   /** Stop answering (stay connected) once this message arrives. */
@@ -98,6 +99,7 @@ export async function startScriptedVolunteer(
   const client = await Client.connect({
     url: `${relayUrl.replace(/^http/, 'ws')}/swarm`,
     identity: me,
+    stamps: freshStamps(me.publicKey),
     name,
     platform: 'node',
     socket: wsFactory,

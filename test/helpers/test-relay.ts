@@ -28,6 +28,9 @@ export async function smallDataset(documents = 6): Promise<string> {
  */
 export const SCRIPTED_MODEL = { vocabSize: 256, contextLength: 64, dModel: 32, nLayer: 1, nHead: 2 };
 
+/** Identity stamp difficulty of test runs (the default, 22 bits, takes seconds). */
+export const TEST_STAMP_BITS = 8;
+
 /** Fast rounds: scripted peers answer at once, so deadlines only matter for silent ones. */
 export function fastRun(dataset: string, overrides: Record<string, unknown> = {}): RunConfig {
   const resolved = resolveRunConfig({
@@ -44,11 +47,16 @@ export function fastRun(dataset: string, overrides: Record<string, unknown> = {}
     // Scripted peers send vectors that descend nothing, so the relay's scoring (which keeps only
     // steps that lower its held-out loss) is off unless a test with real training turns it on.
     guard: { validationSequences: 0, ...((overrides.guard as object) ?? {}) },
+    // 2^8 hashes: test clients mint a stamp in about a millisecond, and a hello without one is
+    // still refused, so every test client proves its identity as a volunteer does.
+    identity: { stampBits: TEST_STAMP_BITS },
     // The relay checks work by redoing it; scripted peers do none, so checks are off unless a
     // test with peers that train for real turns them on (their credit then stays provisional).
     verification: { probationRounds: 0, checkProbability: 0, ...((overrides.verification as object) ?? {}) },
     ...Object.fromEntries(
-      Object.entries(overrides).filter(([k]) => k !== 'schedule' && k !== 'guard' && k !== 'verification'),
+      Object.entries(overrides).filter(
+        ([k]) => k !== 'schedule' && k !== 'guard' && k !== 'verification' && k !== 'identity',
+      ),
     ),
   });
   if (!resolved.ok) throw new Error(resolved.message);

@@ -1,14 +1,15 @@
 // The headless volunteer's memory between runs, in a folder: its Ed25519 key (PKCS#8, mode
-// 0600), the last committed state of each run it trained (so a restart resumes without
+// 0600) and its proof-of-work stamp for each run (`<run>.stamp`), the last committed state of each run it trained (so a restart resumes without
 // downloading the weights again), and every credit receipt (one JSON line each). Writes go
 // to a temporary file and are renamed, so a crash never leaves half a state.
 import { appendFile, chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Receipt } from '../../protocol/ledger-signatures.ts';
 import { generateKeyPair, type StoredKeyPair } from '../src/peer/identity.ts';
+import type { StampStore } from '../src/peer/kept-stamp.ts';
 import type { VolunteerStore } from '../src/peer/volunteer.ts';
 
-export class FileVolunteerStore implements VolunteerStore {
+export class FileVolunteerStore implements VolunteerStore, StampStore {
   private constructor(private readonly dir: string) {}
 
   static async open(dir: string): Promise<FileVolunteerStore> {
@@ -37,6 +38,14 @@ export class FileVolunteerStore implements VolunteerStore {
     await writeAtomically(file, pkcs8);
     await chmod(file, 0o600);
     return pair;
+  }
+
+  async loadStamp(runId: string): Promise<string | null> {
+    return (await readFile(join(this.dir, `${runId}.stamp`), 'utf8').catch(() => null))?.trim() || null;
+  }
+
+  async saveStamp(runId: string, stamp: string): Promise<void> {
+    await writeAtomically(join(this.dir, `${runId}.stamp`), new TextEncoder().encode(stamp));
   }
 
   async loadState(runId: string) {

@@ -1,5 +1,5 @@
 // What every headless volunteer opens first, whichever way the run trains: its key and state
-// folder, the authenticated `/swarm` connection, the relay's HTTP API and run config, and the
+// folder, the identity's proof-of-work stamp for the run (minted once, kept there), the authenticated `/swarm` connection, the relay's HTTP API and run config, and the
 // WebRTC mesh (simple-peer over @roamhq/wrtc, signaled through the relay's `/signal`). The
 // `/swarm` connection is kept (reconnecting-link.ts): after a drop or a relay restart the
 // volunteer comes back with the same key, store and mesh (whose `/signal` reconnects itself).
@@ -8,6 +8,7 @@ import SimplePeer from 'simple-peer';
 import WebSocket from 'ws';
 import type { GpuContext } from '../../kernels/gpu/context.ts';
 import { identityFromKeyPair } from '../src/peer/identity.ts';
+import { keptStamps, type StampSource } from '../src/peer/kept-stamp.ts';
 import type { MeshPeerConstructor, MeshWrtc } from '../src/peer/mesh-simple-peer.ts';
 import type { Backoff } from '../src/peer/reconnect-backoff.ts';
 import {
@@ -17,10 +18,12 @@ import {
   ReconnectingLink,
 } from '../src/peer/reconnecting-link.ts';
 import { connectToRelay as joinRun, openMesh, type RunLink } from '../src/peer/run-link.ts';
+import { mintStamp } from '../src/peer/stamp-mint.ts';
 import { FileVolunteerStore } from './file-store.ts';
 
 export interface NodeLink extends RunLink {
   readonly store: FileVolunteerStore;
+  readonly stamps: StampSource;
 }
 
 const NODE = {
@@ -34,17 +37,23 @@ export async function connectToRelay(options: {
   relay: string;
   name: string;
   stateDir: string;
+  /** Told when the identity's stamp must be minted (seconds), and how far it got. */
+  onStatus?: (text: string) => void;
 }): Promise<NodeLink> {
   const store = await FileVolunteerStore.open(options.stateDir);
   const identity = await identityFromKeyPair(await store.keyPair());
-  const link = await joinRun(options.relay, identity, options.name, NODE);
-  return { ...(await openMesh(options.relay, link, NODE)), store };
+  const stamps = keptStamps(store, identity.publicKey, (runId, publicKey, bits) => {
+    options.onStatus?.(`proving the identity for ${runId} (${bits} bits, once per run)…`);
+    return mintStamp(runId, publicKey, bits);
+  });
+  const link = await joinRun(options.relay, identity, stamps, options.name, NODE);
+  return { ...(await openMesh(options.relay, link, NODE)), store, stamps };
 }
 
-/** A new `/swarm` connection for `link`'s volunteer: the same key, store and mesh. */
+/** A new `/swarm` connection for `link`'s volunteer: the same key, stamps, store and mesh. */
 async function reconnect(options: { relay: string; name: string }, link: NodeLink): Promise<NodeLink> {
-  const joined = await joinRun(options.relay, link.identity, options.name, NODE);
-  return { ...joined, signal: link.signal, mesh: link.mesh, store: link.store };
+  const joined = await joinRun(options.relay, link.identity, link.stamps, options.name, NODE);
+  return { ...joined, signal: link.signal, mesh: link.mesh, store: link.store, stamps: link.stamps };
 }
 
 /** What every headless volunteer is started with; `Event` is what its volunteer reports. */

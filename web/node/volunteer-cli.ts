@@ -107,7 +107,12 @@ function showStage(event: PipelineEvent): void {
 const ctx = await openNodeContext(`volunteer-${name}`);
 const stateDir = resolve(values.state ?? join(STATE_DIR, 'volunteer', name.replace(/[^A-Za-z0-9_-]/g, '_')));
 const started = await (async () => {
-  const link = await connectToRelay({ relay: values.relay as string, name, stateDir });
+  const link = await connectToRelay({
+    relay: values.relay as string,
+    name,
+    stateDir,
+    onStatus: (text) => say(`[${name}] ${text}`),
+  });
   // A pipeline run (run config `pipeline`) seats this GPU on a stage; any other trains rounds.
   if (link.config.pipeline)
     return startNodePipelineVolunteer(

@@ -4,7 +4,7 @@
 // IndexedDB, so a reload resumes where it was (and resumes donating if it was donating). A
 // dropped connection or a relay restart is waited out and the tab rejoins
 // (peer/reconnecting-link.ts), showing "reconnecting" meanwhile.
-import { wrap } from 'comlink';
+import { proxy, wrap } from 'comlink';
 import SimplePeer from 'simple-peer/simplepeer.min.js';
 import { creditsOf } from '../../protocol/credits.ts';
 import { volunteerMemoryBytes } from '../../protocol/model-memory.ts';
@@ -15,6 +15,7 @@ import { headWarning } from './peer/head-warning.ts';
 import { HeadWatch } from './peer/head-watch.ts';
 import { IdbVolunteerStore } from './peer/idb-store.ts';
 import { identityFromKeyPair, type PeerIdentity } from './peer/identity.ts';
+import { keptStamps, type StampSource } from './peer/kept-stamp.ts';
 import type { MeshPeerConstructor } from './peer/mesh-simple-peer.ts';
 import { attachPeers, ReconnectingLink } from './peer/reconnecting-link.ts';
 import { RelayApi } from './peer/relay-api.ts';
@@ -31,6 +32,7 @@ import { followMembers } from './peer/swarm-members.ts';
 import type { Volunteer } from './peer/volunteer.ts';
 import { LiveChart } from './volunteer/charts.ts';
 import { linkStatusView } from './volunteer/link-status-view.ts';
+import { nameField, showNameRefusal } from './volunteer/name-field.ts';
 import { disableThrottle, offerDonation, setupControls } from './volunteer/page-controls.ts';
 import { $, bytes, fail, setText } from './volunteer/page-view.ts';
 import { startPipelinePage } from './volunteer/pipeline-page.ts';
@@ -51,6 +53,8 @@ const BROWSER: LinkPlatform = {
 const store = new IdbVolunteerStore();
 const worker = wrap<VolunteerWorkerApi>(new VolunteerWorker());
 let identity: PeerIdentity;
+let stamps: StampSource;
+let chosenName: () => Promise<string>;
 let volunteer: Volunteer | null = null;
 let teardown: (() => void) | null = null;
 
@@ -74,6 +78,21 @@ const watchHead = headWarning(
 async function main(): Promise<void> {
   identity = await identityFromKeyPair(await store.keyPair());
   setText('peer-id', identity.publicKey);
+  chosenName = await nameField(store, identity.publicKey);
+  // The stamp is minted in the worker (seconds of hashing), once per run, and kept in IndexedDB.
+  stamps = keptStamps(store, identity.publicKey, (runId, publicKey, bits) => {
+    const expected = 2 ** bits;
+    setText('status', 'Proving your identity (once per run)…');
+    const onProgress = proxy((tried: number) =>
+      setText(
+        'status',
+        `Proving your identity (once per run)… ${Math.min(99, Math.floor((100 * tried) / expected))}% of the expected work`,
+      ),
+    );
+    return worker.mintStamp(runId, publicKey, bits, onProgress).finally(() => {
+      setText('status', 'Connecting to the relay…');
+    });
+  });
   await showReceipts();
   if (!('gpu' in navigator)) {
     fail(
@@ -95,15 +114,17 @@ async function main(): Promise<void> {
   setText('status', 'Ready. Your GPU stays idle until you press the button.');
   offerDonation(
     () => join(adapter),
-    (error) => fail(`Could not join: ${error instanceof Error ? error.message : error}`),
+    (error) => {
+      if (!showNameRefusal(error)) fail(`Could not join: ${error instanceof Error ? error.message : error}`);
+    },
   );
 }
 
 async function join(adapter: Awaited<ReturnType<VolunteerWorkerApi['adapter']>>): Promise<void> {
   const origin = location.origin;
-  const name = `tab-${identity.publicKey.slice(0, 6)}`;
+  const name = await chosenName();
   setText('status', 'Connecting to the relay…');
-  const joined = await connectToRelay(origin, identity, name, BROWSER);
+  const joined = await connectToRelay(origin, identity, stamps, name, BROWSER);
   const { client, config } = joined;
   showMemory(config, adapter.maxBufferBytes);
   setText('status', 'Preparing the model on your GPU…');
@@ -120,7 +141,7 @@ async function join(adapter: Awaited<ReturnType<VolunteerWorkerApi['adapter']>>)
   // After a dropped connection or a relay restart: the same key, the same mesh (its /signal
   // reconnects itself), a new /swarm connection (peer/reconnecting-link.ts).
   const reconnect = async (): Promise<RunLink> => {
-    const next = await connectToRelay(origin, identity, name, BROWSER);
+    const next = await connectToRelay(origin, identity, stamps, name, BROWSER);
     followMembers(next.client, swarm);
     return { ...next, signal: link.signal, mesh: link.mesh };
   };

@@ -14,6 +14,7 @@ import {
   ReconnectingLink,
 } from '../../../web/src/peer/reconnecting-link.ts';
 import { SwarmClient, type SwarmSocket } from '../../../web/src/peer/swarm-client.ts';
+import { freshStamps } from '../../helpers/test-stamps.ts';
 
 /** Canonical base64url of 32 bytes: its last character carries 4 bits, so not every letter fits. */
 const RELAY_KEY = `${'r'.repeat(42)}g`;
@@ -44,6 +45,7 @@ class FakeSocket implements SwarmSocket {
         runId: typeof answer === 'object' ? answer.runId : this.runId,
         relayKey: RELAY_KEY,
         iceServers: [],
+        stampBits: 0,
       });
     });
   }
@@ -126,6 +128,7 @@ async function harness(identity: PeerIdentity, healthyMs = 10_000): Promise<Harn
     client: await SwarmClient.connect({
       url: 'ws://relay/swarm',
       identity,
+      stamps: freshStamps(identity.publicKey),
       name: 'test',
       platform: 'node',
       socket: () => {

@@ -1,8 +1,9 @@
 // A hello's display name goes on the public leaderboard: characters that are invisible or
 // reorder the text around them (controls, bidi overrides and isolates, zero-width ones) are
-// refused with the schema's typed error; ordinary names in any script pass.
+// refused with the schema's typed error; ordinary names in any script pass. Names that read the
+// same (case, width, lookalikes, spacing) normalize to one form, which the relay holds once.
 import { describe, expect, it } from 'vitest';
-import { isShowableName } from '../../../protocol/display-name.ts';
+import { isShowableName, normalizeName } from '../../../protocol/display-name.ts';
 import { MAX_NAME_LENGTH, parsePeerMessage } from '../../../protocol/swarm-messages.ts';
 import { generateKeyPair, identityFromKeyPair } from '../../../web/src/peer/identity.ts';
 
@@ -66,5 +67,26 @@ describe('display names', () => {
       ok: false,
       error: { code: 'ERR_SWARM_SCHEMA' },
     });
+  });
+});
+
+describe('normalizeName', () => {
+  it('gives names that read the same one form', () => {
+    const same = [
+      ['Alice', 'ALICE', 'alice', 'Ａｌｉｃｅ', ' Alice  ', 'аlice' /* Cyrillic а */, 'A1ice'],
+      ['Ada Lovelace', 'ada   lovelace', 'ADA\tLOVELACE', 'Ada\u00a0Lovelace', 'Ada\u3000Lovelace'],
+      ['Straße', 'STRASSE', 'strasse'],
+      ['ﬁsh', 'fish'],
+      ['b0b', 'bob', 'BOB'],
+    ];
+    for (const group of same) {
+      const forms = new Set(group.map(normalizeName));
+      expect([...forms], group.join(', ')).toHaveLength(1);
+    }
+  });
+
+  it('keeps different names apart', () => {
+    const names = ['alice', 'alicia', 'bob', 'ada lovelace', 'adalovelace', '日本', 'émile', 'emile'];
+    expect(new Set(names.map(normalizeName)).size).toBe(names.length);
   });
 });

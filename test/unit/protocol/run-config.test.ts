@@ -9,6 +9,7 @@ import {
   MAX_PARAMETERS,
   validateConfig,
 } from '../../../protocol/gpt-config.ts';
+import { MAX_STAMP_BITS } from '../../../protocol/identity-stamp.ts';
 import { learningRateAt } from '../../../protocol/learning-rate.ts';
 import { paramLayout } from '../../../protocol/param-layout.ts';
 import {
@@ -55,6 +56,14 @@ describe('parseRunConfig', () => {
     expect(parseRunConfig({ ...DEFAULT_RUN, pipeline: DEFAULT_PIPELINE })?.pipeline).toEqual(
       DEFAULT_PIPELINE,
     );
+  });
+
+  it('asks for an identity stamp of 0 to MAX_STAMP_BITS whole bits', () => {
+    expect(DEFAULT_RUN.identity.stampBits).toBe(22);
+    expect(parseRunConfig(variant({ identity: { stampBits: 0 } }))).not.toBeNull();
+    for (const stampBits of [-1, 1.5, MAX_STAMP_BITS + 1, '22'])
+      refused({ identity: { stampBits } }, 'identity.stampBits', /./);
+    refused({ identity: null }, 'identity', /./);
   });
 
   it('never throws on garbage', () => {

@@ -13,7 +13,7 @@ import { generateKeyPair, identityFromKeyPair, type PeerIdentity } from '../../.
 import { auditLedger } from '../../helpers/ledger-audit.ts';
 import { freePort, killRelay, startRelayProcess } from '../../helpers/relay-process.ts';
 import { type ScriptedVolunteer, startScriptedVolunteer } from '../../helpers/scripted-volunteer.ts';
-import { SCRIPTED_MODEL, smallDataset } from '../../helpers/test-relay.ts';
+import { SCRIPTED_MODEL, smallDataset, TEST_STAMP_BITS } from '../../helpers/test-relay.ts';
 
 const KILLS = 8;
 
@@ -29,6 +29,7 @@ it(`loses no acknowledged credit across ${KILLS} SIGKILLs mid-commit`, async () 
       guard: { validationSequences: 2 },
       // Scripted peers send made-up frames: the relay's work checks would ban them.
       verification: { probationRounds: 0, checkProbability: 0 },
+      identity: { stampBits: TEST_STAMP_BITS },
       schedule: { minPeers: 3, gatherMs: 0, minRoundMs: 2_000, maxRoundMs: 2_000, hashTimeoutMs: 2_000 },
     }),
   );

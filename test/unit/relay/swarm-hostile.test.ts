@@ -8,6 +8,7 @@ import type { RelayHandle } from '../../../relay/server.ts';
 import { generateKeyPair, identityFromKeyPair } from '../../../web/src/peer/identity.ts';
 import { type ScriptedVolunteer, startScriptedVolunteer } from '../../helpers/scripted-volunteer.ts';
 import { smallDataset, startTestRelay } from '../../helpers/test-relay.ts';
+import { freshStamps } from '../../helpers/test-stamps.ts';
 
 let relay: RelayHandle;
 let honest: ScriptedVolunteer;
@@ -31,7 +32,10 @@ interface Outcome {
 
 /** Opens a raw socket, waits for the challenge, lets `act` misbehave, and reports how it closed. */
 function misbehave(
-  act: (ws: WebSocket, challenge: { nonce: string; runId: string }) => void | Promise<void>,
+  act: (
+    ws: WebSocket,
+    challenge: { nonce: string; runId: string; stampBits: number },
+  ) => void | Promise<void>,
 ) {
   return new Promise<Outcome>((resolve, reject) => {
     const ws = new WebSocket(swarmUrl);
@@ -71,7 +75,11 @@ it('refuses work before the challenge is answered, and a forged answer', async (
   const forged = await misbehave(async (ws, challenge) => {
     const attacker = await identityFromKeyPair(await generateKeyPair());
     const signature = await attacker.sign(helloMessage(challenge.runId, challenge.nonce));
-    ws.send(JSON.stringify({ type: 'hello', publicKey: victim.publicKey, signature, platform: 'node' }));
+    // A valid stamp for the victim's key (stamps are public): the signature is what fails.
+    const stamp = await freshStamps(victim.publicKey)(challenge.runId, challenge.stampBits);
+    ws.send(
+      JSON.stringify({ type: 'hello', publicKey: victim.publicKey, signature, stamp, platform: 'node' }),
+    );
   });
   expect(refusedWith(forged)).toBe('ERR_SWARM_SIGNATURE');
 });
@@ -80,8 +88,9 @@ it('ignores __proto__ keys instead of letting them reach an object', async () =>
   const outcome = await misbehave(async (ws, challenge) => {
     const me = await identityFromKeyPair(await generateKeyPair());
     const signature = await me.sign(helloMessage(challenge.runId, challenge.nonce));
+    const stamp = await freshStamps(me.publicKey)(challenge.runId, challenge.stampBits);
     ws.send(
-      `{"type":"hello","publicKey":"${me.publicKey}","signature":"${signature}","platform":"node","__proto__":{"polluted":true}}`,
+      `{"type":"hello","publicKey":"${me.publicKey}","signature":"${signature}","stamp":"${stamp}","platform":"node","__proto__":{"polluted":true}}`,
     );
     ws.send('{"type":"ready","round":-1,"modelHash":null,"__proto__":{"round":99}}');
     setTimeout(() => ws.send('{"type":"ready","round":"x"}'), 100);

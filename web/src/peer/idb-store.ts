@@ -1,14 +1,16 @@
 // The tab's memory across reloads, in IndexedDB through idb-keyval: the identity (the
-// CryptoKey pair itself, non-extractable), the last committed state of the run, every
-// credit receipt, and the newest ledger head seen. A reload resumes with the same key, without downloading the weights again,
+// CryptoKey pair itself, non-extractable) and its proof-of-work stamp per run, the name the
+// volunteer chose, the last committed state of the run, every credit receipt, and the newest
+// ledger head seen. A reload resumes with the same key, without downloading the weights again,
 // and without losing a receipt.
 import { createStore, get, set, type UseStore, update } from 'idb-keyval';
 import type { Receipt } from '../../../protocol/ledger-signatures.ts';
 import type { SeenHead } from './head-watch.ts';
 import { generateKeyPair, type StoredKeyPair } from './identity.ts';
+import type { StampStore } from './kept-stamp.ts';
 import type { VolunteerStore } from './volunteer.ts';
 
-export class IdbVolunteerStore implements VolunteerStore {
+export class IdbVolunteerStore implements VolunteerStore, StampStore {
   constructor(private readonly store: UseStore = createStore('potluck-volunteer', 'state')) {}
 
   async keyPair(): Promise<StoredKeyPair> {
@@ -17,6 +19,23 @@ export class IdbVolunteerStore implements VolunteerStore {
     const pair = await generateKeyPair(false);
     await set('identity', pair, this.store);
     return pair;
+  }
+
+  async loadStamp(runId: string): Promise<string | null> {
+    return (await get<string>(`stamp:${runId}`, this.store)) ?? null;
+  }
+
+  async saveStamp(runId: string, stamp: string): Promise<void> {
+    await set(`stamp:${runId}`, stamp, this.store);
+  }
+
+  /** The display name the volunteer chose, or null before it chose one. */
+  async name(): Promise<string | null> {
+    return (await get<string>('name', this.store)) ?? null;
+  }
+
+  async setName(name: string): Promise<void> {
+    await set('name', name, this.store);
   }
 
   async loadState(runId: string) {

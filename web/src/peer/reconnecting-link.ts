@@ -60,6 +60,10 @@ export const HEALTHY_CONNECTION_MS = 10_000;
 const FINAL_REFUSALS: ReadonlySet<string> = new Set([
   'ERR_SWARM_SIGNATURE', // the relay does not take this key
   'ERR_SWARM_UNSUPPORTED', // this kind of volunteer does not fit the run
+  'ERR_SWARM_NAME_TAKEN', // another identity holds the name: the volunteer must choose another
+  'ERR_SWARM_STAMP_MISSING', // the identity's stamp does not prove the run's work
+  'ERR_SWARM_STAMP_MALFORMED',
+  'ERR_SWARM_STAMP_WEAK',
 ]);
 
 const realSchedule = (ms: number, fn: () => void) => {

@@ -14,6 +14,8 @@ import {
   LossCurvePart,
   type LossPoint,
   RunConfigPart,
+  type RunSummary,
+  RunsBody,
 } from '../../../protocol/run-api.ts';
 import { parseRunConfig, type RunConfig, runIdentity } from '../../../protocol/run-config.ts';
 import {
@@ -38,6 +40,18 @@ const HEADER_PROBE_BYTES = 64;
 
 /** Waits before each retry of a GET whose request failed; then the error stands. */
 const GET_RETRY_MS = [250, 1_000, 3_000];
+
+/** The relay's runs (`/api/runs`), before joining one: what the identity must prove for each. */
+export async function listRuns(
+  base: string,
+  fetchImpl: typeof fetch = (input, init) => fetch(input, init),
+): Promise<readonly RunSummary[]> {
+  const response = await fetchImpl(`${base}/api/runs`);
+  if (!response.ok) throw new RelayApiError('ERR_RELAY_HTTP', `/api/runs: HTTP ${response.status}`);
+  const parsed = parseHttpBody(RunsBody, await response.json());
+  if (!parsed.ok) throw new RelayApiError('ERR_RELAY_DATA', `/api/runs: ${parsed.error.message}`);
+  return parsed.value.runs;
+}
 
 export class RelayApi {
   private readonly headers = new Map<number, TokenShardHeader>();

@@ -4,10 +4,11 @@
 // top of them, before it has measured anything.
 import type { RunConfig } from '../../../protocol/run-config.ts';
 import type { PeerIdentity } from './identity.ts';
+import type { StampSource } from './kept-stamp.ts';
 import { PeerMesh } from './mesh.ts';
 import { runMeshLimits } from './mesh-limits.ts';
 import type { MeshPeerConstructor, MeshWrtc } from './mesh-simple-peer.ts';
-import { RelayApi } from './relay-api.ts';
+import { listRuns, RelayApi } from './relay-api.ts';
 import { SignalClient, type SignalSocket } from './signal-client.ts';
 import { SwarmClient, type SwarmSocket } from './swarm-client.ts';
 import { Volunteer, type VolunteerOptions } from './volunteer.ts';
@@ -33,16 +34,29 @@ export interface LinkPlatform {
   readonly wrtc?: MeshWrtc;
 }
 
+/**
+ * Mints (or finds kept) the identity's stamp for the relay's run before the socket opens: a
+ * fresh stamp takes seconds, longer than the relay waits for a hello. A relay that cannot say
+ * is left to the handshake, which asks `stamps` again with the challenge's run and difficulty.
+ */
+export async function proveIdentity(relay: string, stamps: StampSource): Promise<void> {
+  const runs = await listRuns(relay).catch(() => []);
+  for (const run of runs) await stamps(run.id, run.stampBits);
+}
+
 /** Joins the relay's run (`relay`: its http(s) origin) and fetches the run config. */
 export async function connectToRelay(
   relay: string,
   identity: PeerIdentity,
+  stamps: StampSource,
   name: string,
   platform: LinkPlatform,
 ): Promise<RelayLink> {
+  await proveIdentity(relay, stamps);
   const client = await SwarmClient.connect({
     url: `${relay.replace(/^http/, 'ws')}/swarm`,
     identity,
+    stamps,
     name,
     platform: platform.platform,
     socket: platform.socket,

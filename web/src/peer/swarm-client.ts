@@ -1,5 +1,5 @@
-// A volunteer's connection to the relay's `/swarm` endpoint: answers the Ed25519 challenge,
-// then sends typed, signed messages and hands the relay's messages to a listener. The same
+// A volunteer's connection to the relay's `/swarm` endpoint: answers the Ed25519 challenge
+// with the identity's proof-of-work stamp for the run (kept-stamp.ts), then sends typed, signed messages and hands the relay's messages to a listener. The same
 // code runs in the browser (the page's WebSocket) and in Node (the `ws` package), so the
 // socket comes in as a factory. Relay frames are validated like any other input.
 
@@ -21,6 +21,7 @@ import {
   stageReportMessage,
 } from '../../../protocol/swarm-signing.ts';
 import type { PeerIdentity } from './identity.ts';
+import type { StampSource } from './kept-stamp.ts';
 
 /** The adapter as the relay is told it (shown on the leaderboard, never trusted). */
 export function adapterReport(a: {
@@ -53,6 +54,8 @@ export interface SwarmClientOptions {
   /** ws:// or wss:// URL of the relay's /swarm endpoint. */
   readonly url: string;
   readonly identity: PeerIdentity;
+  /** The identity's stamp for the challenge's run and difficulty; kept, so a reconnect pays nothing. */
+  readonly stamps: StampSource;
   readonly name: string;
   readonly platform: 'browser' | 'node';
   readonly socket: SocketFactory;
@@ -64,7 +67,7 @@ export class SwarmClientError extends Error {
   constructor(
     readonly code: 'ERR_SWARM_CONNECT' | 'ERR_SWARM_REFUSED' | 'ERR_SWARM_CLOSED' | 'ERR_SWARM_BAD_RELAY',
     message: string,
-    /** With ERR_SWARM_REFUSED: the relay's own code (ERR_SWARM_SIGNATURE, …). */
+    /** With ERR_SWARM_REFUSED: the relay's own code (ERR_SWARM_SIGNATURE, ERR_SWARM_NAME_TAKEN, …). */
     readonly refusal?: string,
   ) {
     super(message);
@@ -136,14 +139,29 @@ export class SwarmClient {
         }
         if (message.type === 'challenge') {
           challenge = message;
-          identity.sign(helloMessage(message.runId, message.nonce)).then((signature) =>
-            send(socket, {
-              type: 'hello',
-              publicKey: identity.publicKey,
-              signature,
-              name: options.name,
-              platform: options.platform,
-            }),
+          Promise.all([
+            identity.sign(helloMessage(message.runId, message.nonce)),
+            options.stamps(message.runId, message.stampBits),
+          ]).then(
+            ([signature, stamp]) =>
+              send(socket, {
+                type: 'hello',
+                publicKey: identity.publicKey,
+                signature,
+                stamp,
+                name: options.name,
+                platform: options.platform,
+              }),
+            (error: unknown) => {
+              clearTimeout(timer);
+              socket.close(1000, 'no hello');
+              reject(
+                new SwarmClientError(
+                  'ERR_SWARM_CONNECT',
+                  `could not answer the challenge: ${error instanceof Error ? error.message : error}`,
+                ),
+              );
+            },
           );
         } else if (message.type === 'welcome' && challenge) {
           clearTimeout(timer);

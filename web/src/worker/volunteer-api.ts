@@ -13,4 +13,15 @@ export interface VolunteerWorkerApi {
   createEngine(config: RunConfig, noiseStream: number): Promise<VolunteerEngine & ProxyMarked>;
   /** A pipeline run's stage engine (its stage is opened when the relay names it); a comlink proxy. */
   createStageEngine(config: RunConfig): Promise<StageVolunteerEngine & ProxyMarked>;
+  /**
+   * The identity's proof-of-work stamp for a run (web/src/peer/stamp-mint.ts): seconds of
+   * hashing, here so the page stays responsive. `onProgress` (a comlink proxy) hears the
+   * counters tried so far.
+   */
+  mintStamp(
+    runId: string,
+    publicKey: string,
+    bits: number,
+    onProgress: ((tried: number) => void) & ProxyMarked,
+  ): Promise<string>;
 }

@@ -1,12 +1,13 @@
 // The donated GPU's worker: the round engine (kernels/round/volunteer-engine.ts), or in a
 // pipeline run the stage engine (kernels/pipeline/stage-volunteer-engine.ts), behind comlink
-// (engine-comlink.ts). The page's peer runtime drives it; tokens, frames and state files cross
+// (engine-comlink.ts); before either, the identity's proof-of-work stamp. The page's peer runtime drives it; tokens, frames and state files cross
 // as transferred buffers, never copies.
 import { expose } from 'comlink';
 import { idbTuneCache } from '../../../kernels/gpu/tune-cache-idb.ts';
 import { LocalStageVolunteerEngine } from '../../../kernels/pipeline/stage-volunteer-engine.ts';
 import { LocalVolunteerEngine } from '../../../kernels/round/volunteer-engine.ts';
 import type { RunConfig } from '../../../protocol/run-config.ts';
+import { mintStamp } from '../peer/stamp-mint.ts';
 import { serveEngine } from './engine-comlink.ts';
 import type { VolunteerWorkerApi } from './volunteer-api.ts';
 import { workerGpu } from './worker-gpu.ts';
@@ -33,6 +34,10 @@ const api: VolunteerWorkerApi = {
   async createStageEngine(config: RunConfig) {
     // The stage's weights never leave the worker: only frames cross.
     return serveEngine(new LocalStageVolunteerEngine(await gpuContext(), config));
+  },
+
+  mintStamp(runId, publicKey, bits, onProgress) {
+    return mintStamp(runId, publicKey, bits, { onProgress });
   },
 };
 

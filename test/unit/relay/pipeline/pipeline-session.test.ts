@@ -11,6 +11,7 @@ import {
   type PeerIdentity,
 } from '../../../../web/src/peer/identity.ts';
 import { smallDataset, startTestRelay } from '../../../helpers/test-relay.ts';
+import { freshStamps } from '../../../helpers/test-stamps.ts';
 
 let rounds: RelayHandle;
 let pipeline: RelayHandle;
@@ -47,7 +48,10 @@ function refusal(
       if (message.type === 'challenge') {
         runId = message.runId;
         const signature = await me.sign(helloMessage(runId, message.nonce));
-        ws.send(JSON.stringify({ type: 'hello', publicKey: me.publicKey, signature, platform: 'node' }));
+        const stamp = await freshStamps(me.publicKey)(runId, message.stampBits);
+        ws.send(
+          JSON.stringify({ type: 'hello', publicKey: me.publicKey, signature, stamp, platform: 'node' }),
+        );
       } else if (message.type === 'welcome') ws.send(JSON.stringify(await act(runId)));
       else if (message.type === 'error') code = message.code;
     });
