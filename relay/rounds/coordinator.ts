@@ -114,6 +114,8 @@ export interface CoordinatorOptions {
   readonly verifiedRounds?: ReadonlyMap<string, number>;
   /** The CPU redo of a checked round; work-check.ts inline unless given (a worker thread). */
   readonly checkWork?: (work: WorkToCheck) => Promise<WorkVerdict>;
+  /** Called by close(): what the options hold open (the work-check thread). */
+  readonly onClose?: () => void;
   readonly onEquivocation?: (proof: EquivocationProof) => void;
   /** Called after every commit with the peers whose reported hash disagreed so far. */
   readonly onCommitted?: (record: CommitRecord) => void;
@@ -367,6 +369,7 @@ export class Coordinator implements SwarmCoordinator {
   close(): void {
     this.closed = true;
     this.verification.close();
+    this.options.onClose?.();
     this.options.clock.clearTimeout(this.gatherTimer);
     if (this.current) {
       this.options.clock.clearTimeout(this.current.timer);

@@ -128,16 +128,20 @@ export class Verification {
         code: 'ERR_STATE_HASH',
         message: 'this is not the starting state the signed manifest named',
       };
+    if (!this.pending.delete(key)) return { kind: 'accepted' };
+    this.options.clock.clearTimeout(entry.timer);
     const start = decodeLocalState(bytes, this.options.totalFloats);
-    if (!start)
+    if (!start) {
+      // The very bytes its signed manifest committed to, and they are no state of this model:
+      // the member had none to give, which is a failed check, not a retry.
+      this.forfeitAndBan(peer, `round ${round}: its committed starting state is not a state of this model`);
       return {
         kind: 'refused',
         status: 400,
         code: 'ERR_STATE_FORMAT',
         message: 'not a local state of this model',
       };
-    if (!this.pending.delete(key)) return { kind: 'accepted' };
-    this.options.clock.clearTimeout(entry.timer);
+    }
     this.running = this.running.then(() => this.judge(entry.check, start));
     return { kind: 'accepted' };
   }

@@ -23,6 +23,7 @@ import { type CommitRecord, type CommitRound, Coordinator } from '../rounds/coor
 import { EquivocationLog } from '../rounds/equivocation-log.ts';
 import { ShardPool } from '../rounds/shard-pool.ts';
 import { validationLoss } from '../rounds/validation-loss.ts';
+import { startWorkCheckThread } from '../rounds/work-check-thread.ts';
 
 export interface RelayRunOptions {
   readonly config: RunConfig;
@@ -138,6 +139,8 @@ export class RelayRun {
         return (await train).subarray(range.start, range.end);
       };
       const equivocations = await EquivocationLog.open(`${runDir}/equivocations.jsonl`);
+      // Redoing a checked round takes the CPU a while: off the event loop.
+      const checks = startWorkCheckThread();
       // Bans and passed checks are ledger entries: a restarted relay keeps both.
       const standings = await ledger.standings(runId);
       const banned = [...standings].filter(([, s]) => s.banned).map(([key]) => key);
@@ -158,6 +161,8 @@ export class RelayRun {
           log,
           commit,
           trainTokens,
+          checkWork: (work) => checks.check(work),
+          onClose: () => void checks.close(),
           excluded: new Set([...equivocations.authors, ...banned]),
           verifiedRounds: new Map([...standings].map(([key, s]) => [key, s.verifiedRounds])),
           onEquivocation: (proof) =>

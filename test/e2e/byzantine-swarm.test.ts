@@ -17,12 +17,12 @@ import {
   type AttackingVolunteer,
   startAttackingVolunteer,
 } from '../helpers/attacking-volunteer.ts';
+import { GPU_SWARM_MODEL, gpuSwarmOverrides } from '../helpers/gpu-swarm-run.ts';
 import { nodeContext } from '../helpers/node-context.ts';
 import { stateValidationLoss } from '../helpers/state-validation-loss.ts';
 import { smallDataset, startTestRelay } from '../helpers/test-relay.ts';
 import { memoryTuneCache } from '../helpers/tune-cache-memory.ts';
 
-const MODEL = { vocabSize: 256, contextLength: 32, dModel: 32, nLayer: 1, nHead: 2 };
 const ROUNDS = 6;
 const HONEST = 3;
 /** The bench's margin for 3 attackers in 10; these scenarios have 1 in 4 and 3 in 6. */
@@ -51,23 +51,11 @@ function excluded(relay: RelayHandle): ReadonlySet<string> {
 async function scenario(name: string, attacks: readonly Attack[]): Promise<Outcome> {
   dataset ||= await smallDataset(8);
   const relay: RelayHandle = await startTestRelay(dataset, {
-    overrides: {
-      model: MODEL,
+    // Attackers join first (they need no GPU), so every round seats them; an excluded
+    // equivocator must not stall the run below minPeers.
+    overrides: gpuSwarmOverrides(HONEST, {
       guard: { validationSequences: 2 }, // real training: the relay scores steps and states
-      inner: { batchSize: 4, seqLen: 32, learningRate: 1e-2, warmupRounds: 0 },
-      round: { innerSteps: 8 },
-      schedule: {
-        // Attackers join first (they need no GPU), so every round seats them; an excluded
-        // equivocator must not stall the run below minPeers.
-        minPeers: HONEST,
-        gatherMs: 500,
-        minRoundMs: 60_000,
-        maxRoundMs: 60_000,
-        hashTimeoutMs: 15_000,
-        quorum: 1,
-        graceMs: 0,
-      },
-    },
+    }),
   });
   const honest: NodeVolunteer[] = [];
   const attackers: AttackingVolunteer[] = [];
@@ -97,7 +85,7 @@ async function scenario(name: string, attacks: readonly Attack[]): Promise<Outco
     );
     const rounds = (await relay.run.ledger.rounds(relay.run.id)).slice(0, ROUNDS);
     const outcome: Outcome = {
-      valLoss: await stateValidationLoss(MODEL, state, dataset),
+      valLoss: await stateValidationLoss(GPU_SWARM_MODEL, state, dataset),
       committedHashes: rounds.map((r) => r.modelHash),
       excludedAttackers: attackers.filter((a) => excluded(relay).has(a.peerId)).length,
       honestInSync: honest.every(

@@ -8,6 +8,10 @@
 //               model hash: three of these are "colluding identities"
 //   equivocate  uploads a harmless frame to the relay but sends the group, over the mesh, a
 //               −20× frame with a valid signed claim, hoping they sum that one
+//   copy        a free-rider: sends as its own the first frame another member sends it over the
+//               mesh this round (a real pseudo-gradient, only not its work)
+// Every attacker claims to be a billion tokens a second fast, and answers the relay's checks
+// with a plausible starting state (zero moments and residual), as a careful cheater would.
 
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -17,6 +21,7 @@ import type { VolunteerEngine } from '../../kernels/round/volunteer-engine.ts';
 import { encodeFrameClaim, isFrameClaim } from '../../protocol/frame-claim.ts';
 import { hasMagic, TENSOR_FRAME_MAGIC } from '../../protocol/frame-magics.ts';
 import { initParams } from '../../protocol/init-params.ts';
+import { encodeLocalState } from '../../protocol/local-state-file.ts';
 import { modelHash } from '../../protocol/model-hash.ts';
 import { paramLayout } from '../../protocol/param-layout.ts';
 import { decodeRoundState, encodeRoundState, type RoundState } from '../../protocol/round-state-file.ts';
@@ -24,6 +29,7 @@ import { type CountedFrame, roundUpdate } from '../../protocol/round-update.ts';
 import type { RunConfig } from '../../protocol/run-config.ts';
 import { sha256Hex } from '../../protocol/sha256.ts';
 import { frameClaimMessage } from '../../protocol/swarm-signing.ts';
+import { frameRound } from '../../protocol/tensor-frame.ts';
 import { type NodeLink, startHeadless } from '../../web/node/node-connection.ts';
 import type { FrameNetwork, Volunteer } from '../../web/src/peer/volunteer.ts';
 import { Volunteer as VolunteerClass } from '../../web/src/peer/volunteer.ts';
@@ -33,7 +39,8 @@ import { nodeContext } from './node-context.ts';
 export type Attack =
   | { readonly kind: 'sign-flip'; readonly scale: number }
   | { readonly kind: 'zero'; readonly lie: boolean }
-  | { readonly kind: 'equivocate' };
+  | { readonly kind: 'equivocate' }
+  | { readonly kind: 'copy' };
 
 export interface AttackingVolunteer {
   readonly peerId: string;
@@ -59,7 +66,11 @@ export async function startAttackingVolunteer(
             client:
               attack.kind === 'zero' && attack.lie ? withCraftedHashes(connection.client) : connection.client,
             network:
-              attack.kind === 'equivocate' ? new EquivocatingNetwork(connection, engine) : connection.mesh,
+              attack.kind === 'equivocate'
+                ? new EquivocatingNetwork(connection, engine)
+                : attack.kind === 'copy'
+                  ? new CopyingNetwork(connection.mesh, engine)
+                  : connection.mesh,
             relay: connection.relay,
             engine,
             store: connection.store,
@@ -91,6 +102,8 @@ class CraftingEngine implements VolunteerEngine {
   private readonly layout;
   /** The frame equivocation sends the group instead of the uploaded one. */
   meshFrame: { round: number; seed: number; bytes: Uint8Array } | null = null;
+  /** Frames other members sent this peer, by round: what a copier passes off as its own. */
+  readonly overheard = new Map<number, Uint8Array>();
 
   constructor(
     private readonly config: RunConfig,
@@ -145,6 +158,10 @@ class CraftingEngine implements VolunteerEngine {
       case 'equivocate':
         this.meshFrame = { round: work.round, seed: work.seed, bytes: frame(this.flipped(20)) };
         return frame(new Float32Array(this.layout.totalFloats));
+      case 'copy':
+        for (let wait = 0; wait < 600 && !this.overheard.has(work.round); wait++)
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        return this.overheard.get(work.round) ?? frame(new Float32Array(this.layout.totalFloats));
     }
   }
 
@@ -163,8 +180,9 @@ class CraftingEngine implements VolunteerEngine {
     return { hash, refused: update.refused.length };
   }
 
-  async exportLocalState(): Promise<Uint8Array> {
-    return new Uint8Array(0);
+  async exportLocalState(round: number): Promise<Uint8Array> {
+    const zeros = new Float32Array(this.layout.totalFloats);
+    return encodeLocalState({ m: zeros, v: zeros, residual: zeros, step: 0, round });
   }
 
   async importLocalState(): Promise<boolean> {
@@ -234,5 +252,45 @@ class EquivocatingNetwork implements FrameNetwork {
 
   get connectedPeers() {
     return this.link.mesh.connectedPeers;
+  }
+}
+
+/** The real mesh; frames other members send are noted for the engine to copy. */
+class CopyingNetwork implements FrameNetwork {
+  constructor(
+    private readonly mesh: FrameNetwork,
+    private readonly engine: CraftingEngine,
+  ) {}
+
+  connect(keys: readonly string[]): void {
+    this.mesh.connect(keys);
+  }
+
+  send(to: string, message: Uint8Array): Promise<void> {
+    return this.mesh.send(to, message);
+  }
+
+  onMessage(handler: (from: string, message: Uint8Array) => void): () => void {
+    return this.mesh.onMessage((from, message) => {
+      const round = hasMagic(message, TENSOR_FRAME_MAGIC) ? frameRound(message) : null;
+      if (round !== null && !this.engine.overheard.has(round)) this.engine.overheard.set(round, message);
+      handler(from, message);
+    });
+  }
+
+  onPeerDown(handler: (key: string) => void): () => void {
+    return this.mesh.onPeerDown(handler);
+  }
+
+  onPeerRefused(handler: Parameters<FrameNetwork['onPeerRefused']>[0]): () => void {
+    return this.mesh.onPeerRefused(handler);
+  }
+
+  get traffic() {
+    return this.mesh.traffic;
+  }
+
+  get connectedPeers() {
+    return this.mesh.connectedPeers;
   }
 }

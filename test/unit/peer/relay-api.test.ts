@@ -46,12 +46,15 @@ it("reads the relay's leaderboard of its own run, and refuses another run's", as
     {
       publicKey: key,
       name: 'ada',
-      credits: 1.5,
-      flops: '1500',
+      verifiedCredits: 1.5,
+      verifiedFlops: '1500',
+      provisionalCredits: 0,
+      provisionalFlops: '0',
       tokens: 10,
       gpuMs: 5,
       lastSeen: null,
       rounds: 1,
+      banned: false,
     },
   ];
   const answer = (runId: string) =>

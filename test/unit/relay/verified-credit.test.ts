@@ -46,6 +46,15 @@ it('settles honest work as verified, and forfeits and bans every free-rider', as
   };
   volunteers.push(...Object.values(riders));
   await alice.commits(4, 120_000);
+  // Each rider is checked in the first round it is counted in, and its ban is in the ledger at
+  // the commit after: on a loaded machine a late joiner's may still be on the way.
+  const recordedBans = () => new Set(records.flatMap((r) => r.bans.map((b) => b.peerKey)));
+  await expect
+    .poll(() => Object.values(riders).every((r) => recordedBans().has(r.identity.publicKey)), {
+      timeout: 120_000,
+      interval: 250,
+    })
+    .toBe(true);
 
   const settled = (peer: string, outcome: 'verified' | 'forfeited') =>
     records.flatMap((r) => r.settlements).filter((s) => s.peerKey === peer && s.outcome === outcome);

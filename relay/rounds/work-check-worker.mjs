@@ -1,0 +1,6 @@
+// Starts the work-check thread (work-check-thread.ts): a worker does not inherit its parent's
+// module hooks, so it registers tsx itself before it loads the TypeScript worker.
+import { register } from 'tsx/esm/api';
+
+register();
+await import('./work-check-worker.ts');
