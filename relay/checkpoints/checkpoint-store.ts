@@ -48,6 +48,11 @@ export class CheckpointStore {
     return this.stored[this.stored.length - 1] ?? null;
   }
 
+  /** The newest kept checkpoint of `hash`, or null. */
+  find(hash: string): StoredCheckpoint | null {
+    return this.stored.filter((c) => c.modelHash === hash).pop() ?? null;
+  }
+
   has(hash: string): boolean {
     return this.stored.some((c) => c.modelHash === hash);
   }
@@ -58,7 +63,7 @@ export class CheckpointStore {
 
   /** The newest kept state that hashes to `hash`, checked, or null. */
   async load(hash: string): Promise<RoundState | null> {
-    const stored = this.stored.filter((c) => c.modelHash === hash).pop();
+    const stored = this.find(hash);
     if (!stored) return null;
     const checked = await this.check(await this.read(stored), hash);
     return checked.ok ? checked.state : null;

@@ -41,7 +41,7 @@ export function runRoutes(run: RelayRun): Hono {
 
   routes.get('/:id/checkpoint', async (c) => {
     known(c.req.param('id'));
-    const latest = run.checkpoints.latest();
+    const latest = run.committedCheckpoint();
     if (!latest) throw new HTTPException(404, { message: 'no checkpoint stored yet' });
     const etag = `"${latest.modelHash}"`;
     c.header('etag', etag);
@@ -51,7 +51,7 @@ export function runRoutes(run: RelayRun): Hono {
     if (ifNoneMatchHits(c.req.header('if-none-match'), etag)) return c.body(null, 304);
     c.header('content-type', 'application/octet-stream');
     c.header('content-disposition', `attachment; filename="${run.id}-round-${latest.round}.safetensors"`);
-    return c.body(await run.checkpoints.read(latest));
+    return c.body(await run.checkpoints.read(latest.stored));
   });
 
   // A member's frame for the open round, signed by its author (relay/rounds/round-frames.ts).

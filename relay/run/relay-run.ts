@@ -13,7 +13,7 @@ import { modelHash } from '../../protocol/model-hash.ts';
 import { paramLayout } from '../../protocol/param-layout.ts';
 import type { LossPoint, RunSummary } from '../../protocol/run-api.ts';
 import { type RunConfig, runIdentity } from '../../protocol/run-config.ts';
-import { CheckpointStore } from '../checkpoints/checkpoint-store.ts';
+import { CheckpointStore, type StoredCheckpoint } from '../checkpoints/checkpoint-store.ts';
 import type { Clock } from '../clock.ts';
 import { loadSplitTokens } from '../datasets/loader.ts';
 import type { Ledger } from '../ledger/ledger.ts';
@@ -193,8 +193,19 @@ export class RelayRun {
     return run;
   }
 
+  /**
+   * The state of the last committed round. Not the newest file: the relay writes a round's state
+   * before its ledger commit, so after a crash between the two the newest file is a round the
+   * ledger never committed, and serving it would leave every peer unable to catch up.
+   */
+  committedCheckpoint(): { round: number; modelHash: string; stored: StoredCheckpoint } | null {
+    const { round, modelHash } = this.coordinator.lastCommitted;
+    const stored = this.checkpoints.find(modelHash);
+    return stored ? { round, modelHash, stored } : null;
+  }
+
   summary(): RunSummary {
-    const latest = this.checkpoints.latest();
+    const latest = this.committedCheckpoint();
     return {
       id: this.id,
       name: this.config.name,

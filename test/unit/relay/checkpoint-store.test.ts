@@ -68,3 +68,21 @@ it('refuses a state with a NaN or an infinity in it, even when it hashes to the 
     });
   }
 });
+
+it('finds the state of a given hash, not only the newest file', async () => {
+  // After a crash between a round's state file and its ledger commit, the newest file is a round
+  // the ledger never committed: the relay serves the committed hash's file (RelayRun).
+  const dir = await mkdtemp(join(tmpdir(), 'potluck-ckpt-'));
+  const store = await CheckpointStore.open(dir, MODEL);
+  const states = [1, 2].map((seed) => ({
+    weights: initParams(MODEL, seed),
+    momentum: new Float32Array(initParams(MODEL, seed).length),
+  }));
+  const [committed, uncommitted] = await Promise.all(states.map((s) => modelHash(s.weights, s.momentum)));
+  await store.save(4, committed as string, states[0] as (typeof states)[0]);
+  await store.save(5, uncommitted as string, states[1] as (typeof states)[0]);
+  const reopened = await CheckpointStore.open(dir, MODEL);
+  expect(reopened.latest()?.modelHash).toBe(uncommitted);
+  expect(reopened.find(committed as string)).toMatchObject({ round: 4, modelHash: committed });
+  expect(reopened.find('f'.repeat(64))).toBeNull();
+});
