@@ -16,6 +16,9 @@ import type { Clock } from '../clock.ts';
 import type { Logger } from '../logger.ts';
 import type { WorkToCheck, WorkVerdict } from './work-check.ts';
 
+/** Checks waiting for a state or a redo, at most: a redo of the default model takes ~76 s. */
+export const MAX_BACKLOG = 32;
+
 export interface Settlement {
   readonly peerKey: string;
   readonly outcome: 'verified' | 'forfeited';
@@ -76,6 +79,8 @@ export class Verification {
   private settlements: Settlement[] = [];
   private bans: Ban[] = [];
   private running: Promise<void> = Promise.resolve();
+  /** Checks whose state arrived and that wait for, or are in, the redo. */
+  private judging = 0;
 
   constructor(private readonly options: VerificationOptions) {
     for (const [peer, verified] of options.verifiedRounds ?? [])
@@ -93,11 +98,32 @@ export class Verification {
   }
 
   /** The members of a committed round whose contributions are checked. */
+  /**
+   * The members of a committed round whose contributions are checked, at most as many as the
+   * backlog has room for (MAX_BACKLOG): a crowd of new identities cannot queue redos without
+   * end. A contribution left unchecked keeps its credit provisional and its identity on
+   * probation, so being skipped never verifies anything.
+   */
   choose(counted: readonly string[]): string[] {
     const random = this.options.random ?? Math.random;
-    return counted.filter(
+    const wanted = counted.filter(
       (peer) => this.onProbation(peer) || random() < this.options.config.checkProbability,
     );
+    const room = Math.max(0, MAX_BACKLOG - this.pending.size - this.judging);
+    if (wanted.length > room)
+      this.options.log.warn(
+        { wanted: wanted.length, room },
+        'work-check backlog full: some contributions go unchecked',
+      );
+    // Established members' samples first, then new identities in random order: a crowd of new
+    // keys (or keys ground to sort first) cannot crowd out the checks that keep others honest.
+    const order = new Map(wanted.map((peer) => [peer, random()]));
+    const ranked = [...wanted].sort(
+      (a, b) =>
+        Number(this.onProbation(a)) - Number(this.onProbation(b)) ||
+        (order.get(a) ?? 0) - (order.get(b) ?? 0),
+    );
+    return ranked.slice(0, room);
   }
 
   /** Waits for the members' starting states; the deadline counts for those that never come. */
@@ -142,7 +168,8 @@ export class Verification {
         message: 'not a local state of this model',
       };
     }
-    this.running = this.running.then(() => this.judge(entry.check, start));
+    this.judging++;
+    this.running = this.running.then(() => this.judge(entry.check, start)).finally(() => this.judging--);
     return { kind: 'accepted' };
   }
 

@@ -1,0 +1,121 @@
+// The relay's checking policy (relay/rounds/verification.ts), with the redo replaced by a verdict
+// the test chooses: who is checked, what a pass, a failure, a made-up state and silence do to
+// credit and to the key, and that the backlog of checks is bounded.
+import { expect, it } from 'vitest';
+import { encodeLocalState } from '../../../protocol/local-state-file.ts';
+import { sha256Hex } from '../../../protocol/sha256.ts';
+import { ManualClock } from '../../../relay/clock.ts';
+import { silentLogger } from '../../../relay/logger.ts';
+import {
+  type Ban,
+  MAX_BACKLOG,
+  type PendingCheck,
+  Verification,
+} from '../../../relay/rounds/verification.ts';
+import type { WorkVerdict } from '../../../relay/rounds/work-check.ts';
+
+const N = 8;
+const config = {
+  probationRounds: 2,
+  checkProbability: 0.25,
+  revealMs: 1_000,
+  probationWeight: 0.25,
+  maxUnansweredChecks: 2,
+};
+const state = encodeLocalState({
+  m: new Float32Array(N),
+  v: new Float32Array(N),
+  residual: new Float32Array(N),
+  step: 0,
+  round: 0,
+});
+
+function setup(verdicts: Record<string, WorkVerdict> = {}, random = () => 0.5) {
+  const clock = new ManualClock();
+  const bans: Ban[] = [];
+  const verification = new Verification({
+    config,
+    totalFloats: N,
+    clock,
+    log: silentLogger,
+    check: async (work) => verdicts[(work as unknown as { peer: string }).peer] ?? { ok: true, agreement: 1 },
+    trainTokens: async () => new Uint16Array(0),
+    onBan: (ban) => bans.push(ban),
+    random,
+  });
+  return { clock, bans, verification };
+}
+
+async function pending(peer: string, round: number, bytes = state): Promise<PendingCheck> {
+  return {
+    round,
+    peer,
+    stateHash: await sha256Hex(bytes),
+    shard: { start: 0, end: 1 },
+    work: { peer } as unknown as PendingCheck['work'],
+  };
+}
+
+it('checks every contribution on probation, and a sample after', async () => {
+  const { verification } = setup({}, () => 0.5);
+  expect(verification.choose(['a', 'b'])).toEqual(expect.arrayContaining(['a', 'b']));
+  for (const round of [0, 1]) {
+    verification.expect([await pending('a', round)]);
+    expect(await verification.reveal('a', round, state)).toEqual({ kind: 'accepted' });
+    await verification.idle();
+  }
+  expect(verification.onProbation('a')).toBe(false);
+  // Out of probation, checked when the draw is under checkProbability (0.5 is not).
+  expect(verification.choose(['a'])).toEqual([]);
+  expect(verification.unrecorded().settlements.map((s) => s.outcome)).toEqual(['verified', 'verified']);
+});
+
+it('forfeits and bans on a failed check, on a made-up state, and on a second unanswered check', async () => {
+  const { verification, bans, clock } = setup({
+    cheat: { ok: false, reason: '12% matches', agreement: 0.12 },
+  });
+  verification.expect([await pending('cheat', 0)]);
+  await verification.reveal('cheat', 0, state);
+  await verification.idle();
+  // Bytes that hash to what the manifest named but are no state of this model.
+  const junk = new Uint8Array([1, 2, 3]);
+  verification.expect([await pending('junk', 0, junk)]);
+  expect(await verification.reveal('junk', 0, junk)).toMatchObject({
+    kind: 'refused',
+    code: 'ERR_STATE_FORMAT',
+  });
+  // Another key's upload, or the wrong bytes, settle nothing.
+  verification.expect([await pending('quiet', 0)]);
+  expect(await verification.reveal('quiet', 0, junk)).toMatchObject({
+    kind: 'refused',
+    code: 'ERR_STATE_HASH',
+  });
+  expect(await verification.reveal('nobody', 0, state)).toMatchObject({
+    kind: 'refused',
+    code: 'ERR_NO_CHECK',
+  });
+  clock.advance(config.revealMs);
+  expect(bans.map((b) => b.peerKey)).toEqual(['cheat', 'junk']);
+  verification.expect([await pending('quiet', 1)]);
+  clock.advance(config.revealMs);
+  expect(bans.map((b) => b.peerKey)).toEqual(['cheat', 'junk', 'quiet']);
+  const { settlements } = verification.unrecorded();
+  expect(settlements.every((s) => s.outcome === 'forfeited')).toBe(true);
+  expect(settlements.filter((s) => s.peerKey === 'quiet')).toHaveLength(2);
+});
+
+it('bounds the backlog, established members first', async () => {
+  const { verification } = setup({}, () => 0.1);
+  for (const round of [0, 1]) {
+    verification.expect([await pending('old', round)]);
+    await verification.reveal('old', round, state);
+    await verification.idle();
+  }
+  const crowd = Array.from({ length: 2 * MAX_BACKLOG }, (_, i) => `new-${String(i).padStart(3, '0')}`);
+  const chosen = verification.choose([...crowd, 'old']);
+  expect(chosen).toHaveLength(MAX_BACKLOG);
+  expect(chosen[0]).toBe('old');
+  verification.expect(await Promise.all(chosen.map((peer) => pending(peer, 2))));
+  expect(verification.choose(crowd)).toEqual([]);
+  verification.close();
+});
