@@ -9,9 +9,13 @@ import * as v from 'valibot';
  * \p{Cc}: C0 controls, DEL and C1 controls. U+061C, U+200E, U+200F: bidi marks. U+202A–U+202E:
  * embeddings and overrides. U+2066–U+2069: isolates. U+200B–U+200D, U+2060, U+FEFF: zero-width
  * space, non-joiner, joiner, word joiner and no-break space (U+2061–U+2064 are invisible
- * operators, U+2065 is unassigned). \p{Cs}: a surrogate with no partner.
+ * operators, U+2065 is unassigned). \p{Cs}: a surrogate with no partner. And every other
+ * default-ignorable code point (drawn as nothing: the soft hyphen U+00AD, the combining grapheme
+ * joiner U+034F, variation selectors, Hangul fillers…), which an outside attack used to pass
+ * "local\u00AD-1" off as "local-1".
  */
-const UNSHOWABLE = /[\p{Cc}\p{Cs}\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]/u;
+const UNSHOWABLE =
+  /[\p{Cc}\p{Cs}\p{Default_Ignorable_Code_Point}\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]/u;
 
 /** Whether `name` holds none of the characters a display name may not. */
 export function isShowableName(name: string): boolean {
@@ -29,7 +33,8 @@ export const DisplayName = (max: number) =>
 /**
  * Latin letters that Cyrillic and Greek lowercase letters are drawn as, and the digits read as
  * letters: a short, cheap slice of Unicode's confusables (UTS #39), enough that "аlice" (Cyrillic
- * а) and "a1ice" collide with "alice". Applied after case folding.
+ * а) and "a1ice" collide with "alice". Applied after case folding. Like a UTS #39 skeleton it is
+ * lossy on purpose: "ian" and "lan" are one name too.
  */
 const LOOKALIKES: Readonly<Record<string, string>> = {
   а: 'a', // U+0430
@@ -39,31 +44,39 @@ const LOOKALIKES: Readonly<Record<string, string>> = {
   с: 'c', // U+0441
   у: 'y', // U+0443
   х: 'x', // U+0445
-  і: 'i', // U+0456
+  і: 'l', // U+0456, drawn as i: i, l, 1, | and I are one stroke in many fonts
+  i: 'l', // so "Iocal" (capital I), "local" and "1ocal" meet
+  ι: 'l', // U+03B9 Greek iota
   ј: 'j', // U+0458
   ѕ: 's', // U+0455
   ο: 'o', // U+03BF Greek omicron
   ν: 'v', // U+03BD Greek nu
   ρ: 'p', // U+03C1 Greek rho
+  ӏ: 'l', // U+04CF Cyrillic palochka (its capital U+04C0 folds to it)
   '0': 'o',
   '1': 'l',
   '|': 'l',
 };
+
 const LOOKALIKE = new RegExp(`[${Object.keys(LOOKALIKES).join('').replace('|', '\\|')}]`, 'gu');
 
 /**
  * The form two names are compared in: NFKC (full-width "Ａｌｉｃｅ" and ligatures become plain
  * letters), case folded (upper then lower, so "ß" and "SS" meet as "ss"), lookalikes mapped,
- * runs of whitespace made one space, ends trimmed. Two volunteers whose names normalize alike
+ * dashes made one, runs of whitespace made one space, ends trimmed. Two volunteers whose names normalize alike
  * could pass for each other on the leaderboard, so a run holds each normalized name once.
  */
 export function normalizeName(name: string): string {
-  return name
-    .normalize('NFKC')
-    .toUpperCase()
-    .toLowerCase()
-    .normalize('NFKC')
-    .replace(LOOKALIKE, (c) => LOOKALIKES[c] ?? c)
-    .replace(/\s+/gu, ' ')
-    .trim();
+  return (
+    name
+      .normalize('NFKC')
+      .toUpperCase()
+      .toLowerCase()
+      .normalize('NFKC')
+      .replace(LOOKALIKE, (c) => LOOKALIKES[c] ?? c)
+      // Every dash (hyphen-minus, en and em dashes, the minus sign…) is one.
+      .replace(/[\p{Pd}\u2212]/gu, '-')
+      .replace(/\s+/gu, ' ')
+      .trim()
+  );
 }

@@ -45,9 +45,21 @@ export interface InnerResult {
   readonly m: Float32Array;
   readonly v: Float32Array;
   readonly step: number;
+  /** The largest squared norm of a step's gradient after clipping. */
+  readonly maxGradNormSquared: number;
 }
 
-export function innerLoopReference(config: RunConfig, start: InnerStart, work: InnerWork): InnerResult {
+/**
+ * `gradients: false` runs the same steps with every gradient zero: what the round would send if
+ * the optimizer's state alone decided it, so the relay can tell a frame that needed the work
+ * from one its state predicts (relay/rounds/work-check.ts).
+ */
+export function innerLoopReference(
+  config: RunConfig,
+  start: InnerStart,
+  work: InnerWork,
+  { gradients = true }: { gradients?: boolean } = {},
+): InnerResult {
   const { inner, model, round } = config;
   const { batchSize: B, seqLen: T } = inner;
   const params = work.weights.slice();
@@ -59,6 +71,7 @@ export function innerLoopReference(config: RunConfig, start: InnerStart, work: I
   const windows = Math.floor((work.tokens.length - 1) / T);
   if (windows < 1) throw new RangeError(`${work.tokens.length} tokens hold no window of ${T + 1}`);
   let step = start.step;
+  let maxGradNormSquared = 0;
   for (let h = 0; h < work.innerSteps; h++) {
     for (let b = 0; b < B; b++) {
       const offset = ((h * B + b) % windows) * T;
@@ -67,7 +80,12 @@ export function innerLoopReference(config: RunConfig, start: InnerStart, work: I
         targets[b * T + t] = work.tokens[offset + t + 1] as number;
       }
     }
-    const grads = gpt.backward(gpt.forward(inputs, targets, B, T));
+    const grads = gradients
+      ? gpt.backward(gpt.forward(inputs, targets, B, T))
+      : new Float32Array(params.length);
+    const norm = globalNorm(grads);
+    const gradScale = clipScale(norm, inner.gradClip);
+    maxGradNormSquared = Math.max(maxGradNormSquared, (norm * gradScale) ** 2);
     step++;
     adamwStep(params, grads, m, v, params.length, {
       lr: work.learningRate,
@@ -77,7 +95,7 @@ export function innerLoopReference(config: RunConfig, start: InnerStart, work: I
       weightDecay: inner.weightDecay,
       step,
       decayEnd: gpt.layout.decayEnd,
-      gradScale: clipScale(globalNorm(grads), inner.gradClip),
+      gradScale,
     });
   }
   const acc = accumulateReference(work.weights, params, start.residual);
@@ -88,7 +106,7 @@ export function innerLoopReference(config: RunConfig, start: InnerStart, work: I
     work.seed,
     deriveSeed(work.seed, work.noiseStream),
   );
-  return { acc, payload, delta, m, v, step };
+  return { acc, payload, delta, m, v, step, maxGradNormSquared };
 }
 
 /** The residual a peer keeps after sending `payload`: acc less what the frame carries. */

@@ -5,7 +5,8 @@
 // 1/checkProbability is, drawn after the contribution is in, so no member can tell in advance
 // which round it may skip. Credit is recorded provisional at the commit; a passed check
 // settles the member's provisional credit as verified, a failed one forfeits it and bans the
-// identity, and an unanswered one forfeits it (maxUnansweredChecks in a row ban too: a member
+// identity (a frame the starting state alone predicts is no evidence either way: nothing is
+// settled), and an unanswered one forfeits it (maxUnansweredChecks in a row ban too: a member
 // that cannot pass a check would otherwise just never answer). Settlements and bans go into
 // the next round's ledger commit.
 import type { LocalState } from '../../protocol/local-state-file.ts';
@@ -215,6 +216,11 @@ export class Verification {
         reason: `round ${check.round} checked`,
       });
       log.info({ round: check.round, peer: check.peer, agreement: verdict.agreement }, 'work check passed');
+      return;
+    }
+    if (verdict.inconclusive) {
+      // No evidence either way: the credit stays provisional, the identity where it was.
+      log.warn({ round: check.round, peer: check.peer, reason: verdict.reason }, 'work check inconclusive');
       return;
     }
     const reason = `round ${check.round}: ${verdict.reason}`;

@@ -8,7 +8,7 @@
 // round's agrees on about half of its values at best.
 //
 // The starting state is the member's to choose, so it is bounded first: AdamW's moments of
-// clipped gradients cannot exceed the clip (|m| ≤ c, 0 ≤ v ≤ c²), and a residual far larger
+// clipped gradients cannot exceed the clip (‖m‖ ≤ c, Σv ≤ c²), and a residual far larger
 // than the round's own step would let a made-up residual, not the work, decide the frame.
 import { innerLoopReference } from '../../kernels/reference/inner-loop.ts';
 import type { LocalState } from '../../protocol/local-state-file.ts';
@@ -18,6 +18,13 @@ import type { RunConfig } from '../../protocol/run-config.ts';
 
 /** Share of the frame's values that must match the relay's redo. */
 export const MIN_AGREEMENT = 0.98;
+/** Of the values the work changes, the share the frame must match. */
+export const MIN_WORK_AGREEMENT = 0.9;
+/** Fewer values than this (or this share of them) changed by the work prove nothing. */
+export const MIN_DECISIVE_VALUES = 64;
+export const MIN_DECISIVE_SHARE = 0.005;
+/** The starting second moment may sum to at most this many times the round's largest squared gradient norm. */
+export const MAX_MOMENT_DRIFT = 16;
 /** The starting residual may be at most this many times the round's own step (L2). */
 export const MAX_RESIDUAL_RATIO = 16;
 
@@ -36,11 +43,22 @@ export interface WorkToCheck {
 }
 
 export type WorkVerdict =
-  | { readonly ok: true; readonly agreement: number }
-  | { readonly ok: false; readonly reason: string; readonly agreement: number | null };
+  | {
+      readonly ok: true;
+      readonly agreement: number;
+      /** How much of the frame the starting state alone predicts (no gradient). */
+      readonly predicted: number;
+    }
+  | {
+      readonly ok: false;
+      readonly reason: string;
+      readonly agreement: number | null;
+      /** The frame matched, but the state alone predicts it too: no evidence either way. */
+      readonly inconclusive?: boolean;
+    };
 
 export function checkWork(work: WorkToCheck): WorkVerdict {
-  const bounds = startStateProblem(work.start, work.config.inner.gradClip);
+  const bounds = startStateProblem(work.start, work.config.inner);
   if (bounds) return { ok: false, reason: bounds, agreement: null };
   const sent = decodeContribution(work.frame, work.expected);
   if (!sent.ok)
@@ -53,6 +71,8 @@ export function checkWork(work: WorkToCheck): WorkVerdict {
     seed: work.expected.seed,
     noiseStream: work.noiseStream,
   });
+  const drift = stateDriftProblem(work.start, redo.maxGradNormSquared);
+  if (drift) return { ok: false, reason: drift, agreement: null };
   const residualNorm = norm(work.start.residual);
   const stepNorm = norm(redo.delta);
   if (residualNorm > MAX_RESIDUAL_RATIO * stepNorm)
@@ -62,13 +82,98 @@ export function checkWork(work: WorkToCheck): WorkVerdict {
       agreement: null,
     };
   const agreement = agreementOf(redo.payload, sent.value, work.expected.totalFloats);
-  return agreement >= MIN_AGREEMENT
-    ? { ok: true, agreement }
-    : {
-        ok: false,
-        reason: `${(100 * agreement).toFixed(1)}% of the frame matches the assigned work (needs ${100 * MIN_AGREEMENT}%)`,
-        agreement,
-      };
+  if (agreement < MIN_AGREEMENT)
+    return {
+      ok: false,
+      reason: `${(100 * agreement).toFixed(1)}% of the frame matches the assigned work (needs ${100 * MIN_AGREEMENT}%)`,
+      agreement,
+    };
+  // The frame must need the work: when the starting state alone, with no gradient at all, predicts
+  // it as well, the match proves nothing (an outside attack chose moments that steer AdamW on
+  // their own). Such a check neither verifies nor convicts.
+  const idle = innerLoopReference(
+    work.config,
+    work.start,
+    {
+      weights: work.weights,
+      tokens: work.tokens,
+      innerSteps: work.innerSteps,
+      learningRate: work.learningRate,
+      seed: work.expected.seed,
+      noiseStream: work.noiseStream,
+    },
+    { gradients: false },
+  );
+  // Where the work changes the frame (the redo and the state-alone prediction code a value
+  // differently), the sent frame must follow the work: a member that did none can only guess
+  // there, and matches about half of them at best.
+  const evidence = workEvidence(redo.payload, idle.payload, sent.value, work.expected.totalFloats);
+  if (evidence.decisive < Math.max(MIN_DECISIVE_VALUES, MIN_DECISIVE_SHARE * evidence.compared))
+    return {
+      ok: false,
+      inconclusive: true,
+      reason: `the starting state alone predicts all but ${evidence.decisive} of ${evidence.compared} values: the frame shows no work`,
+      agreement,
+    };
+  const followed = evidence.followed / evidence.decisive;
+  if (followed < MIN_WORK_AGREEMENT)
+    return {
+      ok: false,
+      reason: `where the work changes the frame, it follows the work on ${(100 * followed).toFixed(1)}% of ${evidence.decisive} values (needs ${100 * MIN_WORK_AGREEMENT}%)`,
+      agreement,
+    };
+  return { ok: true, agreement, predicted: 1 - evidence.decisive / evidence.compared };
+}
+
+/**
+ * Over the values where the redo and the state-alone prediction code differently (decisive),
+ * how many the sent frame matches the redo on (followed), of all compared.
+ */
+function workEvidence(
+  redo: Parameters<typeof agreementOf>[0],
+  idle: Parameters<typeof agreementOf>[0],
+  sent: { indices: Uint32Array; values: Float32Array },
+  totalFloats: number,
+): { decisive: number; followed: number; compared: number } {
+  const redoAt = denseOf(redo, totalFloats);
+  const idleAt = denseOf(idle, totalFloats);
+  let decisive = 0;
+  let followed = 0;
+  sent.indices.forEach((index, j) => {
+    const r = redoAt.values[index] as number;
+    const tolerance = redoAt.tolerance[index] as number;
+    if (Math.abs(r - (idleAt.values[index] as number)) <= tolerance) return;
+    decisive++;
+    if (Math.abs(r - (sent.values[j] as number)) <= tolerance) followed++;
+  });
+  return { decisive, followed, compared: sent.indices.length };
+}
+
+/** A payload's decoded values at their global indices, and each value's matching tolerance. */
+function denseOf(
+  payload: Parameters<typeof agreementOf>[0],
+  totalFloats: number,
+): { values: Float32Array; tolerance: Float32Array } {
+  const values = new Float32Array(totalFloats);
+  const tolerance = new Float32Array(totalFloats);
+  const decoded = dequantize(
+    payload.words,
+    payload.scales,
+    payload.bits,
+    payload.blockSize,
+    payload.indices.length,
+  );
+  payload.indices.forEach((index, j) => {
+    const a = decoded[j] as number;
+    values[index] = a;
+    tolerance[index] = toleranceOf(payload, j, a);
+  });
+  return { values, tolerance };
+}
+
+function toleranceOf(payload: Parameters<typeof agreementOf>[0], j: number, value: number): number {
+  const scale = payload.scales[Math.floor(j / payload.blockSize)] ?? 0;
+  return payload.bits === 32 ? 1e-3 * Math.abs(value) + 1e-30 : (0.5 * scale) / levelsFor(payload.bits);
 }
 
 /**
@@ -101,11 +206,7 @@ export function agreementOf(
     sentMask[index] = 2;
     const a = redoValues[j] as number;
     const b = sentAt[index] as number;
-    const scale = redo.scales[Math.floor(j / redo.blockSize)] ?? 0;
-    const tolerance =
-      redo.bits === 32
-        ? 1e-3 * Math.max(Math.abs(a), Math.abs(b)) + 1e-30
-        : (0.5 * scale) / levelsFor(redo.bits);
+    const tolerance = toleranceOf(redo, j, Math.max(Math.abs(a), Math.abs(b)));
     if (Math.abs(a - b) <= tolerance) matches++;
   });
   let onlySent = 0;
@@ -114,19 +215,54 @@ export function agreementOf(
   return compared === 0 ? 0 : matches / compared;
 }
 
-function startStateProblem(start: LocalState, clip: number): string | null {
-  const mMax = Math.max(1, clip) * (1 + 1e-3);
-  const vMax = Math.max(1, clip * clip) * (1 + 1e-3);
+/**
+ * Bounds every honest starting state meets, whatever its gradients were. AdamW's moments are
+ * m = Σ a_k g_k and v = Σ b_k g_k² over the clipped gradients g_k, with a_k = (1−β1)β1^j and
+ * b_k = (1−β2)β2^j, so: ‖m‖ ≤ clip and Σv ≤ clip² (the weights sum to at most 1), and, by
+ * Cauchy–Schwarz, m_i² ≤ C v_i on every coordinate with C = Σ a_k²/b_k (about 1.36 for the
+ * default betas). An outside attack chose v = clip² everywhere, which froze AdamW so its frame
+ * followed from the state alone; another chose m large where v is tiny, which does the same.
+ */
+function startStateProblem(
+  start: LocalState,
+  inner: { gradClip: number; beta1: number; beta2: number },
+): string | null {
+  const slack = 1 + 1e-3;
+  const { gradClip: clip, beta1, beta2 } = inner;
+  const ratio = (beta1 * beta1) / beta2;
+  // With β1² ≥ β2 the series diverges and there is no per-coordinate bound to hold.
+  const c = ratio < 1 ? ((1 - beta1) ** 2 / (1 - beta2) / (1 - ratio)) * slack : Number.POSITIVE_INFINITY;
+  let mSquares = 0;
+  let vSum = 0;
   for (let i = 0; i < start.m.length; i++) {
     const m = start.m[i] as number;
     const v = start.v[i] as number;
-    if (!(Math.abs(m) <= mMax))
-      return `AdamW's first moment ${i} is ${m}, beyond what clipped gradients make`;
-    if (!(v >= 0 && v <= vMax))
-      return `AdamW's second moment ${i} is ${v}, beyond what clipped gradients make`;
+    if (!Number.isFinite(m) || !(v >= 0) || !Number.isFinite(v))
+      return `AdamW's moments at ${i} are ${m}, ${v}`;
     if (!Number.isFinite(start.residual[i] as number)) return `residual ${i} is not finite`;
+    if (m * m > c * v + 1e-30) return `AdamW's moments at ${i} (${m}, ${v}) are no average of any gradients`;
+    mSquares += m * m;
+    vSum += v;
   }
+  if (Math.sqrt(mSquares) > clip * slack)
+    return `AdamW's first moment has norm ${Math.sqrt(mSquares).toExponential(3)}, more than clipped gradients (${clip}) make`;
+  if (vSum > clip * clip * slack)
+    return `AdamW's second moment sums to ${vSum.toExponential(3)}, more than clipped gradients (${clip}²) make`;
   if (start.step > 1e9) return `step count ${start.step}`;
+  return null;
+}
+
+/**
+ * The starting moments against the gradients the redo met: honest moments average recent
+ * gradients, so their size follows the gradients' (MAX_MOMENT_DRIFT allows for a model that
+ * moved on since). Moments far larger than any gradient of the round would let them, not the
+ * round's gradients, decide the step.
+ */
+function stateDriftProblem(start: LocalState, maxGradNormSquared: number): string | null {
+  let vSum = 0;
+  for (let i = 0; i < start.v.length; i++) vSum += start.v[i] as number;
+  if (vSum > MAX_MOMENT_DRIFT * maxGradNormSquared)
+    return `AdamW's second moment sums to ${vSum.toExponential(3)}, ${MAX_MOMENT_DRIFT}× more than this round's gradients (${maxGradNormSquared.toExponential(3)}) make`;
   return null;
 }
 

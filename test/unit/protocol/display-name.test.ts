@@ -35,6 +35,9 @@ const REFUSED: Record<string, string> = {
   'word joiner': 'a\u2060da',
   'zero-width no-break space': '\ufeffada',
   'lone surrogate': 'ada\ud800',
+  'soft hyphen': 'local\u00ad-1',
+  'combining grapheme joiner': 'local-1\u034f',
+  'variation selector': 'ada\ufe0f',
 };
 
 describe('display names', () => {
@@ -78,6 +81,8 @@ describe('normalizeName', () => {
       ['Straße', 'STRASSE', 'strasse'],
       ['ﬁsh', 'fish'],
       ['b0b', 'bob', 'BOB'],
+      // An outside attack passed these off as "local-1": capital I, Cyrillic palochka, en dash.
+      ['local-1', 'Iocal-1', 'ӏocal-1', 'Ӏocal-1', 'locaӏ-1', 'local–1', 'local—1', 'LOCAL-1'],
     ];
     for (const group of same) {
       const forms = new Set(group.map(normalizeName));

@@ -38,7 +38,8 @@ function setup(verdicts: Record<string, WorkVerdict> = {}, random = () => 0.5) {
     totalFloats: N,
     clock,
     log: silentLogger,
-    check: async (work) => verdicts[(work as unknown as { peer: string }).peer] ?? { ok: true, agreement: 1 },
+    check: async (work) =>
+      verdicts[(work as unknown as { peer: string }).peer] ?? { ok: true, agreement: 1, predicted: 0 },
     trainTokens: async () => new Uint16Array(0),
     onBan: (ban) => bans.push(ban),
     random,

@@ -4,6 +4,7 @@
 // two adapters come); zeros, noise, another member's frame, last round's step, and a made-up
 // residual that would decide the frame on its own do not.
 import { expect, it } from 'vitest';
+import { adamwStep } from '../../../kernels/reference/adamw.ts';
 import { compressReference } from '../../../kernels/reference/compress.ts';
 import { type InnerStart, innerLoopReference, residualAfter } from '../../../kernels/reference/inner-loop.ts';
 import { frameOf } from '../../../kernels/round/payload.ts';
@@ -89,7 +90,10 @@ it('passes honest CPU work and refuses zeros, noise, copies, stale steps and a m
         frame,
       });
     const honest = check(frames[0] as Uint8Array);
-    expect(honest).toEqual({ ok: true, agreement: 1 });
+    expect(honest).toMatchObject({ ok: true, agreement: 1 });
+    console.log(
+      `round ${round} honest: the state alone predicts ${((honest as { predicted: number }).predicted * 100).toFixed(1)}%`,
+    );
     const attacks: Record<string, Uint8Array> = {
       zero: frameOfValues(new Float32Array(N), round, 1),
       noise: frameOfValues(
@@ -118,6 +122,44 @@ it('passes honest CPU work and refuses zeros, noise, copies, stale steps and a m
       v: new Float32Array(N).fill(1e30),
     });
     expect(frozen.ok).toBe(false);
+
+    // An outside attack: a starting state that freezes AdamW (every v at the clip's square, m at
+    // ±0.7), so the frame follows from the state alone; refused now, since moments of clipped
+    // gradients have ‖m‖ ≤ clip and Σv ≤ clip². The strongest state within those bounds (m of
+    // norm clip along the last step, v spread evenly) still leaves the work deciding the frame:
+    // its frame, predicted with no gradient at all, fails the comparison.
+    const frozenStart = {
+      ...(states[0] as InnerStart),
+      m: Float32Array.from({ length: N }, (_, i) => (i % 2 ? 0.7 : -0.7)),
+      v: new Float32Array(N).fill(1),
+    };
+    expect(check(frameOfValues(predictedWithoutWork(theta, frozenStart, H), round, 1), frozenStart).ok).toBe(
+      false,
+    );
+    // Within every bound: v as large as the drift bound lets it be, spread evenly, and m as
+    // large as Cauchy–Schwarz and the clip let it be, pointing against the last step.
+    const c =
+      (1 - config.inner.beta1) ** 2 /
+      (1 - config.inner.beta2) /
+      (1 - config.inner.beta1 ** 2 / config.inner.beta2);
+    const direction = lastAcc ?? Float32Array.from({ length: N }, (_, i) => Math.sin(i));
+    const gradients = (done[0] as { maxGradNormSquared: number }).maxGradNormSquared;
+    const vEach = Math.min(1, 15 * gradients) / N;
+    const mEach = Math.min(Math.sqrt(c * vEach), 1 / Math.sqrt(N));
+    const boundedStart = {
+      m: direction.map((x) => (x > 0 ? -mEach : mEach)),
+      v: new Float32Array(N).fill(vEach),
+      residual: new Float32Array(N),
+      step: 1_000_000,
+    };
+    const bounded = check(
+      frameOfValues(predictedWithoutWork(theta, boundedStart, H), round, 1),
+      boundedStart,
+    );
+    console.log(
+      `round ${round} predicted without work, within the bounds: ${bounded.ok ? 'passed' : bounded.reason}`,
+    );
+    expect(bounded.ok).toBe(false);
 
     lastAcc = (done[0] as { acc: Float32Array }).acc;
     done.forEach((d, p) => {
@@ -184,3 +226,24 @@ it('passes the GPU engine’s work, redone on the CPU (prints how close the adap
     await engine.destroy();
   }
 });
+
+/** θ_r − θ_local + residual when every gradient is taken to be zero: AdamW on its state alone. */
+function predictedWithoutWork(weights: Float32Array, start: InnerStart, steps: number): Float32Array {
+  const params = weights.slice();
+  const m = start.m.slice();
+  const v = start.v.slice();
+  const zero = new Float32Array(N);
+  const { inner } = config;
+  for (let h = 1; h <= steps; h++)
+    adamwStep(params, zero, m, v, N, {
+      lr: 3e-3,
+      beta1: inner.beta1,
+      beta2: inner.beta2,
+      eps: inner.eps,
+      weightDecay: inner.weightDecay,
+      step: start.step + h,
+      decayEnd: paramLayout(config.model).decayEnd,
+      gradScale: 1,
+    });
+  return weights.map((w, i) => w - (params[i] as number) + (start.residual[i] as number));
+}
