@@ -63,14 +63,15 @@ export function checkWork(work: WorkToCheck): WorkVerdict {
   const sent = decodeContribution(work.frame, work.expected);
   if (!sent.ok)
     return { ok: false, reason: `the frame does not decode: ${sent.error.message}`, agreement: null };
-  const redo = innerLoopReference(work.config, work.start, {
+  const round = {
     weights: work.weights,
     tokens: work.tokens,
     innerSteps: work.innerSteps,
     learningRate: work.learningRate,
     seed: work.expected.seed,
     noiseStream: work.noiseStream,
-  });
+  };
+  const redo = innerLoopReference(work.config, work.start, round);
   const drift = stateDriftProblem(work.start, redo.maxGradNormSquared);
   if (drift) return { ok: false, reason: drift, agreement: null };
   const residualNorm = norm(work.start.residual);
@@ -88,22 +89,9 @@ export function checkWork(work: WorkToCheck): WorkVerdict {
       reason: `${(100 * agreement).toFixed(1)}% of the frame matches the assigned work (needs ${100 * MIN_AGREEMENT}%)`,
       agreement,
     };
-  // The frame must need the work: when the starting state alone, with no gradient at all, predicts
-  // it as well, the match proves nothing (an outside attack chose moments that steer AdamW on
-  // their own). Such a check neither verifies nor convicts.
-  const idle = innerLoopReference(
-    work.config,
-    work.start,
-    {
-      weights: work.weights,
-      tokens: work.tokens,
-      innerSteps: work.innerSteps,
-      learningRate: work.learningRate,
-      seed: work.expected.seed,
-      noiseStream: work.noiseStream,
-    },
-    { gradients: false },
-  );
+  // The frame must need the work: what the starting state alone, with no gradient at all, makes
+  // of the round is the baseline (an outside attack chose moments that steer AdamW on their own).
+  const idle = innerLoopReference(work.config, work.start, round, { gradients: false });
   // Where the work changes the frame (the redo and the state-alone prediction code a value
   // differently), the sent frame must follow the work: a member that did none can only guess
   // there, and matches about half of them at best.
