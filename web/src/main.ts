@@ -10,6 +10,7 @@ import { creditsOf } from '../../protocol/credits.ts';
 import { volunteerMemoryBytes } from '../../protocol/model-memory.ts';
 import { paramLayout } from '../../protocol/param-layout.ts';
 import type { RunConfig } from '../../protocol/run-config.ts';
+import { formatCredits } from './leaderboard/format.ts';
 import { PublicApi } from './leaderboard/public-api.ts';
 import { headWarning } from './peer/head-warning.ts';
 import { HeadWatch } from './peer/head-watch.ts';
@@ -150,12 +151,20 @@ async function join(adapter: Awaited<ReturnType<VolunteerWorkerApi['adapter']>>)
   const runChart = new LiveChart($('run-chart'), 'round', 'loss (nats)', '#8a4b9c');
   const relayApi = new RelayApi(origin, client.runId);
   // Credits change only when a round commits: fetched then (and once now), not on the timer.
+  // This volunteer's own credit as the relay's ledger holds it: verified once a check of its work
+  // passed, provisional until then (the receipts count both).
   const refreshCredits = () =>
     void relayApi
       .leaderboard()
-      .then((rows) =>
-        swarmTable.showCredits(new Map(rows.map((row) => [row.publicKey, row.verifiedCredits]))),
-      )
+      .then((rows) => {
+        swarmTable.showCredits(new Map(rows.map((row) => [row.publicKey, row.verifiedCredits])));
+        const mine = rows.find((row) => row.publicKey === identity.publicKey);
+        if (mine)
+          setText(
+            'credits',
+            `${formatCredits(mine.verifiedCredits)} verified · ${formatCredits(mine.provisionalCredits)} provisional${mine.banned ? ' · banned' : ''}`,
+          );
+      })
       .catch(() => undefined); // the table keeps the last figures; the next commit tries again
   const onCommitted = () => {
     void refreshRun(client.runId, runChart);
