@@ -265,6 +265,9 @@ export class Coordinator implements SwarmCoordinator {
       return;
     }
     this.peers.set(link.id, { link, speed: null, ready: false, catchingUpSince: null, missedCatchUp: false });
+    // A member that reloaded or reconnected while the relay waits for its state is asked again.
+    for (const { round, deadline } of this.verification.awaiting(link.id))
+      link.send({ type: 'check', round, deadline });
   }
 
   capabilities(id: string, speed: PeerSpeed): void {

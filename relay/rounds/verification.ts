@@ -76,7 +76,7 @@ interface Standing {
 
 export class Verification {
   private readonly standings = new Map<string, Standing>();
-  private readonly pending = new Map<string, { check: PendingCheck; timer: unknown }>();
+  private readonly pending = new Map<string, { check: PendingCheck; timer: unknown; deadline: number }>();
   private settlements: Settlement[] = [];
   private bans: Ban[] = [];
   private running: Promise<void> = Promise.resolve();
@@ -133,7 +133,7 @@ export class Verification {
     for (const check of checks) {
       const key = keyOf(check.peer, check.round);
       const timer = clock.setTimeout(() => this.unanswered(key), config.revealMs);
-      this.pending.set(key, { check, timer });
+      this.pending.set(key, { check, timer, deadline: clock.now() + config.revealMs });
     }
   }
 
@@ -172,6 +172,13 @@ export class Verification {
     this.judging++;
     this.running = this.running.then(() => this.judge(entry.check, start)).finally(() => this.judging--);
     return { kind: 'accepted' };
+  }
+
+  /** Checks that wait for this member's state: re-sent when it connects again (a reload). */
+  awaiting(peer: string): { round: number; deadline: number }[] {
+    return [...this.pending.values()]
+      .filter(({ check }) => check.peer === peer)
+      .map(({ check, deadline }) => ({ round: check.round, deadline }));
   }
 
   /** Settlements and bans not yet in a commit; `recorded()` after the commit holds them. */

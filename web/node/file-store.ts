@@ -75,6 +75,19 @@ export class FileVolunteerStore implements VolunteerStore, StampStore {
     await writeAtomically(join(this.dir, `${runId}.local.safetensors`), bytes);
   }
 
+  async loadRoundStart(runId: string): Promise<{ round: number; bytes: Uint8Array } | null> {
+    const file = join(this.dir, `${runId}.round-start.safetensors`);
+    const bytes = await readFile(file).catch(() => null);
+    const round = Number(await readFile(`${file}.round`, 'utf8').catch(() => 'NaN'));
+    return bytes && Number.isSafeInteger(round) ? { round, bytes: new Uint8Array(bytes) } : null;
+  }
+
+  async saveRoundStart(runId: string, round: number, bytes: Uint8Array): Promise<void> {
+    const file = join(this.dir, `${runId}.round-start.safetensors`);
+    await writeAtomically(file, bytes);
+    await writeAtomically(`${file}.round`, new TextEncoder().encode(String(round)));
+  }
+
   async receipts(): Promise<Receipt[]> {
     const text = await readFile(join(this.dir, 'receipts.jsonl'), 'utf8').catch(() => '');
     return text

@@ -95,7 +95,10 @@ it('forfeits and bans on a failed check, on a made-up state, and on a second una
     kind: 'refused',
     code: 'ERR_NO_CHECK',
   });
+  // While it waits, the check is there to ask again for a member that reconnects.
+  expect(verification.awaiting('quiet')).toEqual([{ round: 0, deadline: clock.now() + config.revealMs }]);
   clock.advance(config.revealMs);
+  expect(verification.awaiting('quiet')).toEqual([]);
   expect(bans.map((b) => b.peerKey)).toEqual(['cheat', 'junk']);
   verification.expect([await pending('quiet', 1)]);
   clock.advance(config.revealMs);

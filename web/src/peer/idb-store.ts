@@ -56,6 +56,14 @@ export class IdbVolunteerStore implements VolunteerStore, StampStore {
     await set(`local:${runId}`, bytes, this.store);
   }
 
+  async loadRoundStart(runId: string): Promise<{ round: number; bytes: Uint8Array } | null> {
+    return (await get<{ round: number; bytes: Uint8Array }>(`round-start:${runId}`, this.store)) ?? null;
+  }
+
+  async saveRoundStart(runId: string, round: number, bytes: Uint8Array): Promise<void> {
+    await set(`round-start:${runId}`, { round, bytes }, this.store);
+  }
+
   async receipts(): Promise<Receipt[]> {
     return (await get<Receipt[]>('receipts', this.store)) ?? [];
   }

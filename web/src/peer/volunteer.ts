@@ -51,6 +51,9 @@ export interface VolunteerStore {
   /** This volunteer's own optimizer moments and residual (protocol/local-state-file.ts). */
   loadLocal(runId: string): Promise<Uint8Array | null>;
   saveLocal(runId: string, bytes: Uint8Array): Promise<void>;
+  /** The own state the latest round started from, kept until the relay may check that round. */
+  loadRoundStart(runId: string): Promise<{ round: number; bytes: Uint8Array } | null>;
+  saveRoundStart(runId: string, round: number, bytes: Uint8Array): Promise<void>;
   receipts(): Promise<Receipt[]>;
   addReceipt(receipt: Receipt): Promise<void>;
 }
@@ -271,6 +274,8 @@ export class Volunteer extends RelayDrivenPeer<VolunteerEvent> {
     // for it to redo the round, and the manifest commits to its hash before it can ask.
     const start = await engine.exportLocalState(this.held.round);
     this.checkable = { round: a.round, bytes: start };
+    // Kept across a reload too: a check that finds the tab reloaded is still answered.
+    await this.options.store.saveRoundStart(this.options.runId, a.round, start);
     const stateHash = await sha256Hex(start);
     const tokens = await relay.tokens(a.shard);
     const started = now();
@@ -347,7 +352,10 @@ export class Volunteer extends RelayDrivenPeer<VolunteerEvent> {
 
   /** The relay checks this peer's work of a round: it gets the state the round started from. */
   private async answerCheck(c: Extract<RelayMessage, { type: 'check' }>): Promise<void> {
-    const kept = this.checkable;
+    const kept =
+      this.checkable?.round === c.round
+        ? this.checkable
+        : await this.options.store.loadRoundStart(this.options.runId);
     if (kept?.round !== c.round) return; // a round this peer no longer holds: it goes unanswered
     this.emit({ type: 'status', text: `the relay checks round ${c.round}: sending its starting state` });
     await this.options.relay
