@@ -8,7 +8,7 @@ import type { SwarmDoc } from '../peer/swarm-doc.ts';
 
 const STALE_REDRAW_MS = 5_000;
 /** The header, kept here beside the cells it names. */
-const COLUMNS = ['volunteer', 'round', 'phase', 'loss', 'tokens/s', 'sent', 'credits'];
+const COLUMNS = ['volunteer', 'round', 'phase', 'loss', 'tokens/s', 'sent', 'verified credits'];
 
 export interface SwarmTable {
   /** The relay's credits per public key (its leaderboard); a key it does not list shows –. */
