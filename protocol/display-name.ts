@@ -3,6 +3,7 @@
 // around them: control characters (NUL included), bidi embeddings, overrides and isolates (the
 // "Trojan Source" characters, CVE-2021-42574), bidi marks, zero-width characters and lone
 // surrogates. A name holding one is refused, not cleaned: the peer can choose another.
+import { remove as removeConfusables } from 'confusables';
 import * as v from 'valibot';
 
 /**
@@ -12,10 +13,11 @@ import * as v from 'valibot';
  * operators, U+2065 is unassigned). \p{Cs}: a surrogate with no partner. And every other
  * default-ignorable code point (drawn as nothing: the soft hyphen U+00AD, the combining grapheme
  * joiner U+034F, variation selectors, Hangul fillers…), which an outside attack used to pass
- * "local\u00AD-1" off as "local-1".
+ * "local\u00AD-1" off as "local-1"; every other format character (\p{Cf}, such as U+0600); and
+ * symbols drawn blank (the Braille blank U+2800, the musical null notehead U+1D159).
  */
 const UNSHOWABLE =
-  /[\p{Cc}\p{Cs}\p{Default_Ignorable_Code_Point}\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]/u;
+  /[\p{Cc}\p{Cf}\p{Cs}\p{Default_Ignorable_Code_Point}\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff\u2800\u{1d159}]/u;
 
 /** Whether `name` holds none of the characters a display name may not. */
 export function isShowableName(name: string): boolean {
@@ -53,6 +55,9 @@ const LOOKALIKES: Readonly<Record<string, string>> = {
   ν: 'v', // U+03BD Greek nu
   ρ: 'p', // U+03C1 Greek rho
   ӏ: 'l', // U+04CF Cyrillic palochka (its capital U+04C0 folds to it)
+  〡: 'l', // U+3021 Hangzhou numeral one
+  ꓲ: 'l', // U+A4F2 Lisu letter i
+  ς: 'c', // U+03C2, what NFKC makes of the lunate sigma ϲ: mapped before case folding makes it σ
   '0': 'o',
   '1': 'l',
   '|': 'l',
@@ -62,20 +67,30 @@ const LOOKALIKE = new RegExp(`[${Object.keys(LOOKALIKES).join('').replace('|', '
 
 /**
  * The form two names are compared in: NFKC (full-width "Ａｌｉｃｅ" and ligatures become plain
- * letters), case folded (upper then lower, so "ß" and "SS" meet as "ss"), lookalikes mapped,
- * dashes made one, runs of whitespace made one space, ends trimmed. Two volunteers whose names normalize alike
+ * letters), Unicode's confusables drawn as their Latin letter (the `confusables` package: "ǀ",
+ * "Ɩ", "ᴏ", "ɑ", Armenian "օ" and hundreds more), case folded (upper then lower, so "ß" and "SS" meet as "ss"), lookalikes mapped,
+ * dashes made one, combining marks dropped, runs of whitespace made one space, ends trimmed. Two volunteers whose names normalize alike
  * could pass for each other on the leaderboard, so a run holds each normalized name once.
  */
+/** Our own lookalikes first, where they are more precise than the package's. */
+function lookalikes(text: string): string {
+  return text.replace(LOOKALIKE, (c) => LOOKALIKES[c] ?? c);
+}
+
 export function normalizeName(name: string): string {
   return (
-    name
-      .normalize('NFKC')
-      .toUpperCase()
+    removeConfusables(
+      lookalikes(lookalikes(name.normalize('NFKC')).toUpperCase().toLowerCase().normalize('NFKC')),
+    )
+      // The confusables' Latin letters may be capitals ("ß" is drawn like "B", so folded first).
       .toLowerCase()
-      .normalize('NFKC')
       .replace(LOOKALIKE, (c) => LOOKALIKES[c] ?? c)
-      // Every dash (hyphen-minus, en and em dashes, the minus sign…) is one.
-      .replace(/[\p{Pd}\u2212]/gu, '-')
+      // Every dash (hyphen-minus, en and em dashes, the minus sign, modifier minus, hyphen
+      // bullet…) is one.
+      .replace(/[\p{Pd}\u2212\u02d7\u2043\u2796]/gu, '-')
+      // Combining marks are compared without: "local-1" with a dot below is still "local-1".
+      .normalize('NFD')
+      .replace(/\p{M}/gu, '')
       .replace(/\s+/gu, ' ')
       .trim()
   );

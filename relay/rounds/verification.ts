@@ -9,6 +9,7 @@
 // settled), and an unanswered one forfeits it (maxUnansweredChecks in a row ban too: a member
 // that cannot pass a check would otherwise just never answer). Settlements and bans go into
 // the next round's ledger commit.
+import { MAX_REASON } from '../../protocol/ledger-entry.ts';
 import type { LocalState } from '../../protocol/local-state-file.ts';
 import { decodeLocalState } from '../../protocol/local-state-file.ts';
 import type { VerificationConfig } from '../../protocol/run-config.ts';
@@ -226,8 +227,10 @@ export class Verification {
       return;
     }
     if (verdict.inconclusive) {
-      // No evidence either way: the credit stays provisional, the identity where it was.
-      log.warn({ round: check.round, peer: check.peer, reason: verdict.reason }, 'work check inconclusive');
+      // A state whose frame the work hardly changes: no evidence the work was done, and an
+      // honest state never comes close (its frames follow the work on several percent of their
+      // values even at H = 3). Settled as a check without evidence: credit forfeited, probation.
+      this.withoutEvidence(check.peer, `round ${check.round}: ${verdict.reason}`);
       return;
     }
     const reason = `round ${check.round}: ${verdict.reason}`;
@@ -243,20 +246,33 @@ export class Verification {
     if (!entry) return;
     this.pending.delete(key);
     const { peer, round } = entry.check;
+    this.withoutEvidence(peer, `round ${round}: the starting state was not uploaded in time`);
+  }
+
+  /**
+   * A check that shows no work, unanswered or inconclusive: the member's provisional credit is
+   * forfeited and it is back on probation (every contribution checked); maxUnansweredChecks
+   * such checks in a row ban it.
+   */
+  private withoutEvidence(peer: string, reason: string): void {
     const standing = this.standing(peer);
     standing.unanswered++;
-    // Back on probation: the next contributions are all checked.
     standing.verified = 0;
-    const reason = `round ${round}: the starting state was not uploaded in time`;
-    this.options.log.warn({ round, peer, unanswered: standing.unanswered }, 'work check unanswered');
+    this.options.log.warn(
+      { peer, reason, inARow: standing.unanswered },
+      'work check without evidence of work',
+    );
     if (standing.unanswered >= this.options.config.maxUnansweredChecks)
-      this.forfeitAndBan(peer, `${standing.unanswered} checks unanswered in a row`);
-    else this.settlements.push({ peerKey: peer, outcome: 'forfeited', reason });
+      this.forfeitAndBan(
+        peer,
+        `${standing.unanswered} checks in a row without evidence of work (last: ${reason})`,
+      );
+    else this.settlements.push({ peerKey: peer, outcome: 'forfeited', reason: ledgerReason(reason) });
   }
 
   private forfeitAndBan(peer: string, reason: string): void {
-    this.settlements.push({ peerKey: peer, outcome: 'forfeited', reason });
-    const ban = { peerKey: peer, reason };
+    this.settlements.push({ peerKey: peer, outcome: 'forfeited', reason: ledgerReason(reason) });
+    const ban = { peerKey: peer, reason: ledgerReason(reason) };
     this.bans.push(ban);
     this.standing(peer).verified = 0;
     for (const [key, { timer, check }] of this.pending)
@@ -275,6 +291,20 @@ export class Verification {
     }
     return standing;
   }
+}
+
+/**
+ * A reason as the ledger takes it (protocol/ledger-entry.ts ReasonText): no '|', at most
+ * MAX_REASON characters. A longer one would fail the whole round's commit.
+ */
+function ledgerReason(text: string): string {
+  let out = '';
+  // Whole code points only: a cut surrogate pair would be refused too.
+  for (const ch of text.replaceAll('|', '/').replaceAll('\0', '')) {
+    if (out.length + ch.length > MAX_REASON) break;
+    out += ch;
+  }
+  return out;
 }
 
 function keyOf(peer: string, round: number): string {

