@@ -6,7 +6,7 @@
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { expect, it } from 'vitest';
+import { expect, it, onTestFinished } from 'vitest';
 import type { Receipt } from '../../../protocol/ledger-signatures.ts';
 import { createRng } from '../../../protocol/rng.ts';
 import { generateKeyPair, identityFromKeyPair, type PeerIdentity } from '../../../web/src/peer/identity.ts';
@@ -42,8 +42,14 @@ it(`loses no acknowledged credit across ${KILLS} SIGKILLs mid-commit`, async () 
   const rng = createRng(20261201);
   let lastRoundSeen = -1;
 
+  // A failed expectation must not leave a relay process behind.
+  let running: Awaited<ReturnType<typeof startRelayProcess>> | null = null;
+  onTestFinished(async () => {
+    if (running) await killRelay(running);
+  });
   for (let kill = 0; kill <= KILLS; kill++) {
     const relay = await startRelayProcess(args);
+    running = relay;
     const health = (await (await fetch(`${relay.url}/healthz`)).json()) as { committedRound: number };
     // Restart resumes from the last committed round, never before an acknowledged one.
     expect(health.committedRound).toBeGreaterThanOrEqual(lastRoundSeen);
