@@ -82,7 +82,9 @@ export function checkWork(work: WorkToCheck): WorkVerdict {
       reason: `the starting residual (norm ${residualNorm.toExponential(2)}) dwarfs the round's step (${stepNorm.toExponential(2)})`,
       agreement: null,
     };
-  const agreement = agreementOf(redo.payload, sent.value, work.expected.totalFloats);
+  const { totalFloats } = work.expected;
+  const redoAt = denseOf(redo.payload, totalFloats);
+  const agreement = agreementOf(redoAt, sent.value);
   if (agreement < MIN_AGREEMENT)
     return {
       ok: false,
@@ -95,7 +97,7 @@ export function checkWork(work: WorkToCheck): WorkVerdict {
   // Where the work changes the frame (the redo and the state-alone prediction code a value
   // differently), the sent frame must follow the work: a member that did none can only guess
   // there, and matches about half of them at best.
-  const evidence = workEvidence(redo.payload, idle.payload, sent.value, work.expected.totalFloats);
+  const evidence = workEvidence(redoAt, denseOf(idle.payload, totalFloats), sent.value);
   if (evidence.decisive < Math.max(MIN_DECISIVE_VALUES, MIN_DECISIVE_SHARE * evidence.compared))
     return {
       ok: false,
@@ -113,94 +115,88 @@ export function checkWork(work: WorkToCheck): WorkVerdict {
   return { ok: true, agreement, predicted: 1 - evidence.decisive / evidence.compared };
 }
 
+/** A compressed payload as the compressor hands it over (kernels/compress/compressed-tensor.ts). */
+type Payload = {
+  readonly indices: Uint32Array;
+  readonly words: Uint32Array;
+  readonly scales: Float32Array;
+  readonly bits: QuantBits;
+  readonly blockSize: number;
+};
+
+/** A frame's decoded values, at their global indices. */
+type Sent = { readonly indices: Uint32Array; readonly values: Float32Array };
+
+/**
+ * A payload decoded once onto the global indices: each value, the tolerance a value compared with
+ * it must be within (a quarter of a quantization step of its block, so only the same code
+ * matches whatever small difference in scale the GPU's arithmetic makes; a relative 1e-3 for
+ * fp32), and which indices it sent.
+ */
+interface Dense {
+  readonly payload: Payload;
+  readonly values: Float32Array;
+  readonly tolerance: Float32Array;
+  readonly sent: Uint8Array;
+}
+
+function denseOf(payload: Payload, totalFloats: number): Dense {
+  const values = new Float32Array(totalFloats);
+  const tolerance = new Float32Array(totalFloats);
+  const sent = new Uint8Array(totalFloats);
+  const { words, scales, bits, blockSize, indices } = payload;
+  const decoded = dequantize(words, scales, bits, blockSize, indices.length);
+  indices.forEach((index, j) => {
+    const a = decoded[j] as number;
+    values[index] = a;
+    sent[index] = 1;
+    const scale = scales[Math.floor(j / blockSize)] ?? 0;
+    tolerance[index] = bits === 32 ? 1e-3 * Math.abs(a) + 1e-30 : (0.5 * scale) / levelsFor(bits);
+  });
+  return { payload, values, tolerance, sent };
+}
+
+/** Whether `value` matches the redo's at `index`; for fp32 relative to the larger of the two. */
+function matches(redo: Dense, index: number, value: number): boolean {
+  const a = redo.values[index] as number;
+  const tolerance =
+    redo.payload.bits === 32
+      ? 1e-3 * Math.max(Math.abs(a), Math.abs(value)) + 1e-30
+      : (redo.tolerance[index] as number);
+  return Math.abs(a - value) <= tolerance;
+}
+
+/** Share of values that match the redo's; a value only one side sent does not match. */
+function agreementOf(redo: Dense, sent: Sent): number {
+  let matched = 0;
+  let onlySent = 0;
+  sent.indices.forEach((index, j) => {
+    if (!redo.sent[index]) onlySent++;
+    else if (matches(redo, index, sent.values[j] as number)) matched++;
+  });
+  const compared = redo.payload.indices.length + onlySent;
+  return compared === 0 ? 0 : matched / compared;
+}
+
 /**
  * Over the values where the redo and the state-alone prediction code differently (decisive),
  * how many the sent frame matches the redo on (followed), of all compared.
  */
 function workEvidence(
-  redo: Parameters<typeof agreementOf>[0],
-  idle: Parameters<typeof agreementOf>[0],
-  sent: { indices: Uint32Array; values: Float32Array },
-  totalFloats: number,
+  redo: Dense,
+  idle: Dense,
+  sent: Sent,
 ): { decisive: number; followed: number; compared: number } {
-  const redoAt = denseOf(redo, totalFloats);
-  const idleAt = denseOf(idle, totalFloats);
   let decisive = 0;
   let followed = 0;
   sent.indices.forEach((index, j) => {
-    const r = redoAt.values[index] as number;
-    const tolerance = redoAt.tolerance[index] as number;
-    if (Math.abs(r - (idleAt.values[index] as number)) <= tolerance) return;
+    const r = redo.values[index] as number;
+    const tolerance = redo.tolerance[index] as number;
+    if (Math.abs(r - (idle.values[index] as number)) <= tolerance) return;
     decisive++;
     if (Math.abs(r - (sent.values[j] as number)) <= tolerance) followed++;
   });
   return { decisive, followed, compared: sent.indices.length };
-}
-
-/** A payload's decoded values at their global indices, and each value's matching tolerance. */
-function denseOf(
-  payload: Parameters<typeof agreementOf>[0],
-  totalFloats: number,
-): { values: Float32Array; tolerance: Float32Array } {
-  const values = new Float32Array(totalFloats);
-  const tolerance = new Float32Array(totalFloats);
-  const decoded = dequantize(
-    payload.words,
-    payload.scales,
-    payload.bits,
-    payload.blockSize,
-    payload.indices.length,
-  );
-  payload.indices.forEach((index, j) => {
-    const a = decoded[j] as number;
-    values[index] = a;
-    tolerance[index] = toleranceOf(payload, j, a);
-  });
-  return { values, tolerance };
-}
-
-function toleranceOf(payload: Parameters<typeof agreementOf>[0], j: number, value: number): number {
-  const scale = payload.scales[Math.floor(j / payload.blockSize)] ?? 0;
-  return payload.bits === 32 ? 1e-3 * Math.abs(value) + 1e-30 : (0.5 * scale) / levelsFor(payload.bits);
-}
-
-/**
- * Share of values that match: a sent value matches the redo's when they are within a quarter of
- * a quantization step of the redo's block (a relative 1e-3 for fp32), so only the same code
- * matches, whatever small difference in scale the GPU's arithmetic makes; a value only one side
- * sent does not match.
- */
-export function agreementOf(
-  redo: {
-    indices: Uint32Array;
-    words: Uint32Array;
-    scales: Float32Array;
-    bits: QuantBits;
-    blockSize: number;
-  },
-  sent: { indices: Uint32Array; values: Float32Array },
-  totalFloats: number,
-): number {
-  const sentAt = new Float32Array(totalFloats);
-  const sentMask = new Uint8Array(totalFloats);
-  sent.indices.forEach((index, j) => {
-    sentAt[index] = sent.values[j] as number;
-    sentMask[index] = 1;
-  });
-  const redoValues = dequantize(redo.words, redo.scales, redo.bits, redo.blockSize, redo.indices.length);
-  let matches = 0;
-  redo.indices.forEach((index, j) => {
-    if (!sentMask[index]) return;
-    sentMask[index] = 2;
-    const a = redoValues[j] as number;
-    const b = sentAt[index] as number;
-    const tolerance = toleranceOf(redo, j, Math.max(Math.abs(a), Math.abs(b)));
-    if (Math.abs(a - b) <= tolerance) matches++;
-  });
-  let onlySent = 0;
-  for (let i = 0; i < totalFloats; i++) if (sentMask[i] === 1) onlySent++;
-  const compared = redo.indices.length + onlySent;
-  return compared === 0 ? 0 : matches / compared;
 }
 
 /**

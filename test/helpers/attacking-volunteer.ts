@@ -207,60 +207,9 @@ class CraftingEngine implements VolunteerEngine {
   async destroy(): Promise<void> {}
 }
 
-/** The real mesh, except that the group gets the engine's mesh frame, with a claim signed for it. */
-class EquivocatingNetwork implements FrameNetwork {
-  constructor(
-    private readonly link: NodeLink,
-    private readonly engine: CraftingEngine,
-  ) {}
-
-  connect(keys: readonly string[]): void {
-    this.link.mesh.connect(keys);
-  }
-
-  async send(to: string, message: Uint8Array): Promise<void> {
-    const swap = this.engine.meshFrame;
-    if (swap && hasMagic(message, TENSOR_FRAME_MAGIC)) return this.link.mesh.send(to, swap.bytes);
-    if (swap && isFrameClaim(message)) {
-      const frameHash = await sha256Hex(swap.bytes);
-      const signature = await this.link.identity.sign(
-        frameClaimMessage(this.link.client.runId, swap.round, swap.seed, frameHash),
-      );
-      return this.link.mesh.send(
-        to,
-        encodeFrameClaim({ round: swap.round, seed: swap.seed, frameHash, signature }),
-      );
-    }
-    return this.link.mesh.send(to, message);
-  }
-
-  onMessage(handler: (from: string, message: Uint8Array) => void): () => void {
-    return this.link.mesh.onMessage(handler);
-  }
-
-  onPeerDown(handler: (key: string) => void): () => void {
-    return this.link.mesh.onPeerDown(handler);
-  }
-
-  onPeerRefused(handler: Parameters<FrameNetwork['onPeerRefused']>[0]): () => void {
-    return this.link.mesh.onPeerRefused(handler);
-  }
-
-  get traffic() {
-    return this.link.mesh.traffic;
-  }
-
-  get connectedPeers() {
-    return this.link.mesh.connectedPeers;
-  }
-}
-
-/** The real mesh; frames other members send are noted for the engine to copy. */
-class CopyingNetwork implements FrameNetwork {
-  constructor(
-    private readonly mesh: FrameNetwork,
-    private readonly engine: CraftingEngine,
-  ) {}
+/** The real mesh, passed through: what an attacking network changes, it overrides. */
+class ForwardingNetwork implements FrameNetwork {
+  constructor(protected readonly mesh: FrameNetwork) {}
 
   connect(keys: readonly string[]): void {
     this.mesh.connect(keys);
@@ -271,11 +220,7 @@ class CopyingNetwork implements FrameNetwork {
   }
 
   onMessage(handler: (from: string, message: Uint8Array) => void): () => void {
-    return this.mesh.onMessage((from, message) => {
-      const round = hasMagic(message, TENSOR_FRAME_MAGIC) ? frameRound(message) : null;
-      if (round !== null && !this.engine.overheard.has(round)) this.engine.overheard.set(round, message);
-      handler(from, message);
-    });
+    return this.mesh.onMessage(handler);
   }
 
   onPeerDown(handler: (key: string) => void): () => void {
@@ -292,5 +237,49 @@ class CopyingNetwork implements FrameNetwork {
 
   get connectedPeers() {
     return this.mesh.connectedPeers;
+  }
+}
+
+/** The real mesh, except that the group gets the engine's mesh frame, with a claim signed for it. */
+class EquivocatingNetwork extends ForwardingNetwork {
+  constructor(
+    private readonly link: NodeLink,
+    private readonly engine: CraftingEngine,
+  ) {
+    super(link.mesh);
+  }
+
+  override async send(to: string, message: Uint8Array): Promise<void> {
+    const swap = this.engine.meshFrame;
+    if (swap && hasMagic(message, TENSOR_FRAME_MAGIC)) return this.mesh.send(to, swap.bytes);
+    if (swap && isFrameClaim(message)) {
+      const frameHash = await sha256Hex(swap.bytes);
+      const signature = await this.link.identity.sign(
+        frameClaimMessage(this.link.client.runId, swap.round, swap.seed, frameHash),
+      );
+      return this.mesh.send(
+        to,
+        encodeFrameClaim({ round: swap.round, seed: swap.seed, frameHash, signature }),
+      );
+    }
+    return this.mesh.send(to, message);
+  }
+}
+
+/** The real mesh; frames other members send are noted for the engine to copy. */
+class CopyingNetwork extends ForwardingNetwork {
+  constructor(
+    mesh: FrameNetwork,
+    private readonly engine: CraftingEngine,
+  ) {
+    super(mesh);
+  }
+
+  override onMessage(handler: (from: string, message: Uint8Array) => void): () => void {
+    return this.mesh.onMessage((from, message) => {
+      const round = hasMagic(message, TENSOR_FRAME_MAGIC) ? frameRound(message) : null;
+      if (round !== null && !this.engine.overheard.has(round)) this.engine.overheard.set(round, message);
+      handler(from, message);
+    });
   }
 }
