@@ -33,10 +33,9 @@ export function matmulBackward(
   // dweight (K, N) += inp^T (K, M) @ dout (M, N)
   gemm(dweight, inp, dout, null, { M: K, N, K: M, transA: true, accumulate: true });
   if (dbias) {
-    for (let n = 0; n < N; n++) {
-      let sum = 0;
-      for (let m = 0; m < M; m++) sum += dout[m * N + n] as number;
-      dbias[n] = (dbias[n] as number) + sum;
-    }
+    // Row by row (dout is row-major); each column still sums over m in order.
+    const sums = new Float64Array(N);
+    for (let m = 0; m < M; m++) for (let n = 0; n < N; n++) sums[n] = (sums[n] as number) + (dout[m * N + n] as number);
+    for (let n = 0; n < N; n++) dbias[n] = (dbias[n] as number) + (sums[n] as number);
   }
 }
