@@ -61,6 +61,11 @@ export interface Attack {
   readonly name: string;
   /** After the round the attackers report a forged model hash (the relay ignores reports). */
   readonly forgesReports?: boolean;
+  /**
+   * The attackers upload the moment the round opens and claim 1e6 tokens/s: the relay measures
+   * them as that fast. Shares are sized from measured speed, so this asks for the largest.
+   */
+  readonly uploadsAtOnce?: boolean;
   craft(view: RoundView, attacker: number, rng: Rng): CraftedFrames;
 }
 
@@ -135,6 +140,13 @@ export const ATTACKS: readonly Attack[] = [
     // commits what it computes itself, so the reports change nothing (the row equals "copied").
     name: 'forged hash reports',
     forgesReports: true,
+    craft: (view, a) => same(view.honestFrames[view.victim(a)] as Uint8Array),
+  },
+  {
+    // A free-rider that copies and asks for the largest share: on probation its share is the
+    // median one, and it never leaves probation without passing a check.
+    name: 'speed claim (copied, 1e6 tok/s)',
+    uploadsAtOnce: true,
     craft: (view, a) => same(view.honestFrames[view.victim(a)] as Uint8Array),
   },
   {

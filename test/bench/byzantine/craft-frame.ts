@@ -113,6 +113,8 @@ function quantizeAnyScale(
     scales[b] = scale;
     const step = quantStep(scale, bits);
     block.forEach((v, j) => {
+      // A zero-scale block carries zero codes: the one encoding the frame format accepts.
+      if (scale === 0) return;
       const code = bits === 1 ? (v >= 0 ? 1 : 0) : step > 0 ? Math.round((v + scale) / step) : 0;
       codes[b * blockSize + j] = Math.min(levels, Math.max(0, code));
     });

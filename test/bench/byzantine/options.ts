@@ -28,7 +28,8 @@ export interface ByzantineBenchConfig {
   readonly batchSize: number;
   readonly seqLen: number;
   readonly learningRate: number;
-  readonly warmupSteps: number;
+  /** The inner learning rate's warmup, in rounds (the relay's schedule, protocol/run-config.ts). */
+  readonly warmupRounds: number;
   /** The relay's robust rule; the run config's default unless a flag changes it. */
   readonly aggregation: AggregationSettings;
   readonly guard: GuardConfig;
@@ -49,7 +50,7 @@ export const DEFAULT_BYZANTINE: ByzantineBenchConfig = {
   batchSize: 4,
   seqLen: DEFAULT_TRAIN.seqLen,
   learningRate: DEFAULT_RUN.inner.learningRate,
-  warmupSteps: 8, // one round
+  warmupRounds: 1,
   aggregation: DEFAULT_RUN.round.aggregation,
   guard: DEFAULT_RUN.guard,
   evalBatches: 32,

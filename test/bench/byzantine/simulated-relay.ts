@@ -38,6 +38,8 @@ export type RoundOutcome =
       readonly counted: readonly CountedFrame[];
       /** Counted members whose frame was refused or that the robust rule left out. */
       readonly unused: readonly string[];
+      /** Of those, the ones whose frame was refused (not in the run's format): never credited. */
+      readonly refused: readonly string[];
       readonly valLoss: number;
     }
   | { readonly kind: 'aborted'; readonly reason: string };
@@ -110,22 +112,23 @@ export class SimulatedRelay {
       hash: await modelHash(update.weights, update.momentum),
     };
     this.computedHash = next.hash;
-    const unused = [...update.refused.map((r) => r.peer), ...update.report.leftOut];
+    const refused = update.refused.map((r) => r.peer);
+    const unused = [...refused, ...update.report.leftOut];
     const guard = this.guard;
     if (!guard) {
       this.current = next;
-      return { kind: 'committed', counted, unused, valLoss: Number.NaN };
+      return { kind: 'committed', counted, unused, refused, valLoss: Number.NaN };
     }
     const valLoss = await this.options.score(next.weights);
     const verdict = guard.judge(valLoss);
     if (verdict.accept) {
       this.keep(next, expected.round, valLoss);
-      return { kind: 'committed', counted, unused, valLoss };
+      return { kind: 'committed', counted, unused, refused, valLoss };
     }
     const back = this.kept.get(verdict.rollbackTo.modelHash);
     if (!back) throw new Error(`the guard rolls back to ${verdict.rollbackTo.modelHash}, which is not kept`);
     this.keep(back, expected.round, verdict.rollbackTo.valLoss);
-    return { kind: 'rolled-back', counted, unused, valLoss };
+    return { kind: 'rolled-back', counted, unused, refused, valLoss };
   }
 
   /** A member's report of the hash it computed for the last round: logged, never decisive. */
