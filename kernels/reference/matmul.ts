@@ -35,7 +35,8 @@ export function matmulBackward(
   if (dbias) {
     // Row by row (dout is row-major); each column still sums over m in order.
     const sums = new Float64Array(N);
-    for (let m = 0; m < M; m++) for (let n = 0; n < N; n++) sums[n] = (sums[n] as number) + (dout[m * N + n] as number);
+    for (let m = 0; m < M; m++)
+      for (let n = 0; n < N; n++) sums[n] = (sums[n] as number) + (dout[m * N + n] as number);
     for (let n = 0; n < N; n++) dbias[n] = (dbias[n] as number) + (sums[n] as number);
   }
 }

@@ -1,10 +1,12 @@
 // The headless volunteer's memory between runs, in a folder: its Ed25519 key (PKCS#8, mode
-// 0600) and its proof-of-work stamp for each run (`<run>.stamp`), the last committed state of each run it trained (so a restart resumes without
-// downloading the weights again), and every credit receipt (one JSON line each). Writes go
+// 0600) and its proof-of-work stamp for each run (`<run>.stamp`), the last committed state of
+// each run it trained (so a restart resumes without downloading the weights again), every
+// credit receipt (one JSON line each) and the newest signed ledger head it has seen. Writes go
 // to a temporary file and are renamed, so a crash never leaves half a state.
 import { appendFile, chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Receipt } from '../../protocol/ledger-signatures.ts';
+import type { SeenHead } from '../src/peer/head-watch.ts';
 import { generateKeyPair, type StoredKeyPair } from '../src/peer/identity.ts';
 import type { StampStore } from '../src/peer/kept-stamp.ts';
 import type { VolunteerStore } from '../src/peer/volunteer.ts';
@@ -98,6 +100,21 @@ export class FileVolunteerStore implements VolunteerStore, StampStore {
 
   async addReceipt(receipt: Receipt): Promise<void> {
     await appendFile(join(this.dir, 'receipts.jsonl'), `${JSON.stringify(receipt)}\n`);
+  }
+
+  /** The newest ledger head this volunteer has seen (head-watch.ts); unknown until parsed there. */
+  async seenHead(): Promise<unknown> {
+    const text = await readFile(join(this.dir, 'seen-head.json'), 'utf8').catch(() => null);
+    if (text === null) return null;
+    try {
+      return JSON.parse(text);
+    } catch {
+      return null; // a damaged file is a head not seen: HeadWatch keeps the next one served
+    }
+  }
+
+  async saveSeenHead(head: SeenHead): Promise<void> {
+    await writeAtomically(join(this.dir, 'seen-head.json'), new TextEncoder().encode(JSON.stringify(head)));
   }
 }
 

@@ -9,6 +9,8 @@ import { creditsOf } from '../../protocol/credits.ts';
 import { STATE_DIR } from '../../relay/state-dir.ts';
 import type { PipelineEvent } from '../src/peer/pipeline-events.ts';
 import type { VolunteerEvent } from '../src/peer/volunteer.ts';
+import { FileVolunteerStore } from './file-store.ts';
+import { headAlarm } from './head-alarm.ts';
 import { connectToRelay } from './node-connection.ts';
 import { startNodePipelineVolunteer } from './node-pipeline-volunteer.ts';
 import { startNodeVolunteer } from './node-volunteer.ts';
@@ -69,7 +71,7 @@ function describe(event: VolunteerEvent): string | null {
     case 'traffic':
       return `[${name}] sent ${event.bytesSent.toLocaleString('en')} B in all (this frame ${event.frameBytes.toLocaleString('en')} B, dense ${event.denseBytes.toLocaleString('en')} B)`;
     case 'round':
-    case 'head': // kept by the browser page (peer/head-watch.ts); the CLI keeps no state folder for it yet
+    case 'head': // compared with the newest seen by headAlarm (head-alarm.ts), which speaks up
       return null;
   }
 }
@@ -94,7 +96,11 @@ function describeStage(event: PipelineEvent): string | null {
   }
 }
 
+/** Set once the state folder is known: keeps the newest ledger head seen, warns on a rewrite. */
+let alarm: ((head: { height: number; hash: string }) => Promise<void>) | null = null;
+
 function show(event: VolunteerEvent): void {
+  if (event.type === 'head') void alarm?.(event);
   const line = values.json ? JSON.stringify(event) : describe(event);
   if (line) say(line);
 }
@@ -106,6 +112,11 @@ function showStage(event: PipelineEvent): void {
 
 const ctx = await openNodeContext(`volunteer-${name}`);
 const stateDir = resolve(values.state ?? join(STATE_DIR, 'volunteer', name.replace(/[^A-Za-z0-9_-]/g, '_')));
+alarm = headAlarm(await FileVolunteerStore.open(stateDir), values.relay, (text) =>
+  values.json
+    ? say(JSON.stringify({ type: 'head-warning', text }))
+    : process.stderr.write(`\n[${name}] !!! ${text}\n\n`),
+);
 const started = await (async () => {
   const link = await connectToRelay({
     relay: values.relay as string,
