@@ -1,8 +1,8 @@
 // The relay's check of a contribution (relay/rounds/work-check.ts): it redoes the member's round
 // on the CPU from its revealed starting state and compares frames. Honest work passes, from the
 // CPU reference and from the real GPU engine (Dawn here; the figure printed is how close the
-// two adapters come); zeros, noise, another member's frame, last round's step, and a made-up
-// residual that would decide the frame on its own do not.
+// two adapters come); zeros, noise, another member's frame, fewer steps than assigned, last
+// round's step, and a made-up residual that would decide the frame on its own do not.
 import { expect, it } from 'vitest';
 import { adamwStep } from '../../../kernels/reference/adamw.ts';
 import { compressReference } from '../../../kernels/reference/compress.ts';
@@ -60,7 +60,7 @@ function frameOfValues(values: Float32Array, round: number, noiseStream: number)
   return encodeTensorFrame(frameOf(payload, round));
 }
 
-it('passes honest CPU work and refuses zeros, noise, copies, stale steps and a made-up residual', () => {
+it('passes honest CPU work and refuses zeros, noise, copies, partial work, stale steps and a made-up residual', () => {
   const weights = initParams(config.model, config.seed);
   const states = [fresh(), fresh()];
   let theta: Float32Array = weights;
@@ -102,6 +102,18 @@ it('passes honest CPU work and refuses zeros, noise, copies, stale steps and a m
         1,
       ),
       copy: frames[1] as Uint8Array,
+      // Partial work: the assigned tokens, but fewer of the assigned steps.
+      ...Object.fromEntries(
+        [1, H - 1].map((steps) => [
+          `${steps} of ${H} steps`,
+          encodeTensorFrame(
+            frameOf(
+              innerLoopReference(config, states[0] as InnerStart, { ...work(0), innerSteps: steps }).payload,
+              round,
+            ),
+          ),
+        ]),
+      ),
     };
     if (lastAcc) attacks.stale = frameOfValues(lastAcc, round, 1);
     for (const [name, frame] of Object.entries(attacks)) {
