@@ -17,7 +17,8 @@
 //   verify              a later check passed: the peer's unsettled provisional credit in this
 //                       run becomes verified; tokens/flops are that amount
 //   forfeit             a check failed: that unsettled credit is lost; tokens/flops the amount
-//   ban                 the identity is banned from the run; tokens and flops are 0
+//   ban                 the identity is banned from the run, and the verified credit it held in
+//                       the run is void; tokens/flops that amount
 //
 // Integers are written in decimal without leading zeros; flops is an exact integer (it
 // outgrows 2^53). No field may contain '|' (the schemas below make sure), so two entries
@@ -86,7 +87,6 @@ export const LedgerEntrySchema = v.pipe(
     reason: ReasonText,
     createdAt: IsoTime,
   }),
-  v.check((e) => e.kind !== 'ban' || (e.tokens === 0 && e.flops === '0'), 'a ban carries no amount'),
 );
 
 export type LedgerEntry = v.InferOutput<typeof LedgerEntrySchema>;

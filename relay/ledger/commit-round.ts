@@ -16,7 +16,7 @@ import type { CommitRoundInput } from './commit-input.ts';
 import { LedgerError } from './errors.ts';
 import type { RelaySigner } from './relay-signer.ts';
 import { ENTRY_COLUMNS, type EntryRow, HEAD_COLUMNS, type HeadRow, toEntry, toHead } from './rows.ts';
-import { unsettledAmount } from './settlement.ts';
+import { unsettledAmount, verifiedAmount } from './settlement.ts';
 import type { Sql } from './sql.ts';
 
 export interface CommittedRound {
@@ -101,7 +101,8 @@ export async function commitRoundIn(
     await append({ kind, peerKey: c.peerKey, tokens: c.tokens, flops: c.flops.toString(), reason: '' });
   }
   for (const b of input.bans) {
-    await append({ kind: 'ban', peerKey: b.peerKey, tokens: 0, flops: '0', reason: b.reason });
+    const voided = await verifiedAmount(tx, input.runId, b.peerKey);
+    await append({ kind: 'ban', peerKey: b.peerKey, ...voided, reason: b.reason });
   }
 
   const unsigned = {

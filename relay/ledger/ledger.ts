@@ -199,7 +199,8 @@ export class Ledger {
     const rows = await this.sql.query<LeaderboardDbRow>(
       `with e as (
          select peer_key,
-                coalesce(sum(flops) filter (where kind in ('credit-verified', 'verify')), 0) as verified,
+                coalesce(sum(case when kind in ('credit-verified', 'verify') then flops
+                                  when kind = 'ban' then -flops end), 0) as verified,
                 coalesce(sum(case kind when 'credit-provisional' then flops
                                         when 'verify' then -flops when 'forfeit' then -flops end), 0)
                   as provisional,

@@ -4,7 +4,7 @@
 // (every one of an identity on probation, one in ten after), and the relay's own work check
 // (relay/rounds/work-check.ts) redoes each chosen round on the CPU from the member's starting
 // state and compares frames. A pass settles the identity's provisional credit as verified; a
-// fail forfeits it and bans the identity. A banned attacker comes back under a new identity
+// fail forfeits it, bans the identity and voids its verified credit. A banned attacker comes back under a new identity
 // (paying the identity stamp, which bench:identity prices), so every round has its f attackers,
 // each on probation.
 //
@@ -229,8 +229,14 @@ export class CreditBook {
 
   private banned(identity: string): void {
     const slot = identity.split('~')[0] as string;
-    const role = this.accounts.get(identity)?.role ?? 'attacker';
+    const account = this.accounts.get(identity);
+    const role = account?.role ?? 'attacker';
     this.bans[role]++;
+    // A ban voids the verified credit the identity held in the run (relay/ledger/settlement.ts).
+    if (account) {
+      account.forfeited += account.verified;
+      account.verified = 0;
+    }
     // A banned honest peer would be gone for good; the bench keeps it, counted, to show it.
     if (role === 'attacker') this.generation.set(slot, (this.generation.get(slot) ?? 0) + 1);
   }

@@ -12,6 +12,7 @@ import { backends, type TestDatabase } from './backends.ts';
 import { credit, PARAMETERS, peerKey, roundInput, tickingClock } from './fixtures.ts';
 
 const RUN = 'brown-tiny';
+const OTHER_RUN = 'brown-other';
 const flops = (tokens: number) => (6n * PARAMETERS * BigInt(tokens)).toString();
 
 describe.each(backends())('$name', (backend) => {
@@ -192,6 +193,48 @@ describe.each(backends())('$name', (backend) => {
       expect(standings.get(peerKey(0))).toEqual({ verifiedRounds: 2, banned: false });
       expect(standings.get(peerKey(1))).toEqual({ verifiedRounds: 1, banned: false });
       expect(standings.get(peerKey(2))).toEqual({ verifiedRounds: 0, banned: true });
+      expect((await ledger.verifyChain()).ok).toBe(true);
+    });
+
+    it('voids the verified credit of a banned identity: a ban carries the amount it voids', async () => {
+      // An intermittent cheater: honest rounds verified by passed checks, then a cheat caught.
+      await ledger.commitRound(
+        roundInput(RUN, 0, [credit(0, 40, 'provisional'), credit(1, 20, 'provisional')]),
+      );
+      await ledger.commitRound({
+        ...roundInput(RUN, 1, [credit(0, 40, 'provisional'), credit(1, 20, 'provisional')]),
+        settlements: [
+          { peerKey: peerKey(0), outcome: 'verified', reason: 'round 0 checked' },
+          { peerKey: peerKey(1), outcome: 'verified', reason: 'round 0 checked' },
+        ],
+      });
+      await ledger.ensureRun(OTHER_RUN, { model: 'tiny' });
+      await ledger.commitRound(roundInput(OTHER_RUN, 0, [credit(0, 5, 'verified')]));
+      const caught = await ledger.commitRound({
+        ...roundInput(RUN, 2, []),
+        settlements: [{ peerKey: peerKey(0), outcome: 'forfeited', reason: 'round 1: frames differ' }],
+        bans: [{ peerKey: peerKey(0), reason: 'round 1: frames differ' }],
+      });
+      expect(caught.entries.map((e) => [e.kind, e.tokens, e.flops])).toEqual([
+        ['forfeit', 40, flops(40)],
+        ['ban', 40, flops(40)],
+      ]);
+      const board = await ledger.leaderboard(RUN);
+      expect(board.map((r) => [r.publicKey, r.verifiedFlops, r.provisionalFlops, r.banned])).toEqual([
+        [peerKey(1), flops(20), flops(20), false],
+        [peerKey(0), '0', '0', true],
+      ]);
+      // The ban is the run's: credit verified in another run stands.
+      expect((await ledger.leaderboard(OTHER_RUN))[0]).toMatchObject({
+        verifiedFlops: flops(5),
+        banned: false,
+      });
+      // A second ban has nothing left to void.
+      const again = await ledger.commitRound({
+        ...roundInput(RUN, 3, []),
+        bans: [{ peerKey: peerKey(0), reason: 'again' }],
+      });
+      expect(again.entries.map((e) => [e.kind, e.tokens, e.flops])).toEqual([['ban', 0, '0']]);
       expect((await ledger.verifyChain()).ok).toBe(true);
     });
 
