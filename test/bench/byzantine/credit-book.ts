@@ -4,9 +4,9 @@
 // (every one of an identity on probation, one in ten after), and the relay's own work check
 // (relay/rounds/work-check.ts) redoes each chosen round on the CPU from the member's starting
 // state and compares frames. A pass settles the identity's provisional credit as verified; a
-// fail forfeits it, bans the identity and voids its verified credit. A banned attacker comes back under a new identity
-// (paying the identity stamp, which bench:identity prices), so every round has its f attackers,
-// each on probation.
+// fail forfeits it, bans the identity and voids its verified credit. A banned attacker comes
+// back under a new identity (paying the identity stamp, which bench:identity prices), so every
+// round has its f attackers, each on probation.
 //
 // Attackers do not train, so the starting state they reveal is a fresh one (zero moments and
 // residual): the state a free-rider has. Honest peers reveal the state they started the round
