@@ -1,9 +1,11 @@
 // `npm run bench:byzantine`: what untrusted volunteers can do to a run. Ten members per round,
 // f of them attackers that craft frames from what the honest peers send (byzantine/attacks.ts);
 // the relay counts its own copies with the run's robust rule, drops proven equivocators and
-// guards every new state with a validation loss (byzantine/simulated-relay.ts). Each row is
-// the final validation loss against the same honest peers without the attackers; a few
-// attacks also run under the plain mean, which trusts everyone, for contrast.
+// guards every new state with a validation loss (byzantine/simulated-relay.ts), and credits and
+// checks contributions as its Verification does (byzantine/credit-book.ts). Each row is the
+// final validation loss against the same honest peers without the attackers, and what the
+// attackers earned and the honest peers lost in credit; a few attacks also run under the plain
+// mean, which trusts everyone, for contrast.
 import { join } from 'node:path';
 import { modelGemmShapes } from '../../kernels/gpt/gemm-shapes.ts';
 import { GpuGpt } from '../../kernels/gpt/gpu-gpt.ts';

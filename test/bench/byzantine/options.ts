@@ -1,7 +1,7 @@
 // `npm run bench:byzantine` settings. The default is the small model (dModel 64, 2 layers),
-// short rounds and every attack at 1, 2 and 3 attackers of 10, which fits in under an hour on a
-// 2-core machine with no GPU; `--model default` runs the record rows (2 attackers) on the
-// default model.
+// short rounds and every attack at 1, 2 and 3 attackers of 10, which takes about an hour and a
+// half on a 2-core machine with no GPU (the relay's CPU redos of checked rounds included);
+// `--model default` runs the record rows (2 attackers) on the default model.
 import { parseArgs } from 'node:util';
 import { DEFAULT_TRAIN } from '../../../kernels/train/config.ts';
 import { DEFAULT_MODEL, type GptConfig } from '../../../protocol/gpt-config.ts';
@@ -60,23 +60,30 @@ export const DEFAULT_BYZANTINE: ByzantineBenchConfig = {
 export const BYZANTINE_HELP = `Usage: npm run bench:byzantine -- [options]
 
 Plays untrusted volunteers against the round pipeline: n peers per round (the honest ones real
-RoundPeers, the attackers crafting frames from what the honest ones send), the relay counting
-its own copies with the robust rule, dropping proven equivocators and guarding each new state
-with a validation loss on a fixed held-out batch. One row per attack and number of attackers:
-final validation loss, gap to the same honest peers without attackers, rounds rolled back.
+RoundPeers training the token ranges the relay assigns, the attackers crafting frames from what
+the honest ones send), the relay counting its own copies with the robust rule, dropping proven
+equivocators, guarding each new state with a validation loss on a fixed held-out batch, and
+checking contributions with its own Verification and work check (a CPU redo of the round). One
+row per attack and number of attackers: final validation loss, gap to the same honest peers
+without attackers, rounds rolled back; the attackers' share of verified credit, their credit
+still provisional, honest credit lost against that run, identities banned, and the share of
+credited tokens redone. A last row puts 5 copying sybils beside all n honest peers.
 
   --model small|default  the small model (dModel 64, 2 layers; default) or the default model,
                          which runs only the record rows (2 attackers)
   --peers N              members per round, attackers included (default ${DEFAULT_BYZANTINE.peers})
   --attackers LIST       comma-separated attacker counts (default ${DEFAULT_BYZANTINE.attackerCounts.join(',')})
-  --only NAMES           comma-separated attack names
+  --only NAMES           comma-separated attack names (attacks.ts; "sybils" for the sybil row)
   --plain-at LIST        attacker counts with plain-mean contrast rows (default ${DEFAULT_BYZANTINE.plainAt.join(',')}; 0: none)
   --rounds R             outer rounds (default ${DEFAULT_BYZANTINE.rounds})
   --inner-steps H        AdamW steps per round (default ${DEFAULT_BYZANTINE.innerSteps})
   --rule NAME            mean | clipped-mean | centered-clip (default: the run config's)
   --norm-bound X, --clip-radius X, --iterations N, --min-alignment X
                          the robust rule's settings (protocol/robust-aggregate.ts)
-  --json                 end with one JSON line: {"rows": [{"attack","attackers","peers","valLoss","gapPercent","rolledBack"}, ...], "cleanRobustGapPercent"}
+  --json                 end with one JSON line: {"rows": [{"attack","attackers","peers","valLoss","gapPercent",
+                         "rolledBack","aggregation","attackerCreditShare","honestCreditLossPercent",
+                         "attackerProvisional","bans","honestBans","checkedPercent"}, ...],
+                         "cleanRobustGapPercent","checkedPercent","checkSeconds"}
   -h, --help             this text`;
 
 export interface ByzantineCli {

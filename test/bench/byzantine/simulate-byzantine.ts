@@ -2,7 +2,8 @@
 // attackers, for R rounds. Every frame crosses an in-memory mesh (the real chunking); the
 // relay (simulated-relay.ts) decides and commits; every honest peer starts the next round
 // from what the relay committed, and the first honest peer's own finish() must land on the
-// relay's hash.
+// relay's hash. The relay sizes shares from measured speed (a median share on probation), weighs
+// contributions on probation less, and credits and checks each committed round (credit-book.ts).
 //
 // Honest frames depend only on the states the honest peers started each round from, so they
 // are cached under that chain of model hashes: a scenario whose chain matches one already run
