@@ -480,8 +480,27 @@ export class Coordinator implements SwarmCoordinator {
     // Seats are drawn at random among the eligible, not given to the fastest: speed is measured
     // by arrival, which a crowd of identities uploading at once could fake. An identity on
     // probation gets a median share until checks have shown its speed is its work's.
+    // No more identities on probation than the relay can check: every contribution of one is
+    // checked, and one it has no room to check would earn unchecked credit (while a crowd of
+    // new keys holding the backlog would leave established members unchecked too).
+    let probationSeats = this.verification.enabled
+      ? this.verification.probationRoom()
+      : Number.POSITIVE_INFINITY;
+    const seatable = shuffled(candidates).filter((p) => {
+      if (!this.verification.enabled || !this.verification.onProbation(p.link.id)) return true;
+      if (probationSeats > 0) {
+        probationSeats--;
+        return true;
+      }
+      p.link.send({
+        type: 'wait',
+        reason: 'no room to check new identities this round',
+        retryAt: null,
+      });
+      return false;
+    });
     const sizing = sizeRound(
-      shuffled(candidates).map((p) => ({
+      seatable.map((p) => ({
         peer: p.link.id,
         tokensPerSec: this.verification.onProbation(p.link.id) ? 0 : (this.measured.get(p.link.id) ?? 0),
         uplinkBytesPerSec: 0,
@@ -791,7 +810,15 @@ export class Coordinator implements SwarmCoordinator {
   private askForChecks(c: OpenRound, counted: readonly string[], weights: Float32Array): void {
     if (!this.verification.enabled) return;
     const { config, clock } = this.options;
-    const chosen = this.verification.choose(counted);
+    // A cheap screen: two members' frames byte for byte alike are never both honest work (each
+    // trains its own range and rounds with its own noise); both are checked, the copier fails.
+    const holders = new Map<string, string[]>();
+    for (const peer of counted) {
+      const hash = c.frames.get(peer)?.frameHash;
+      if (hash) holders.set(hash, [...(holders.get(hash) ?? []), peer]);
+    }
+    const copies = new Set([...holders.values()].filter((peers) => peers.length > 1).flat());
+    const chosen = this.verification.choose(counted, copies);
     const deadline = clock.now() + config.verification.revealMs;
     this.verification.expect(
       chosen.map((peer) => {

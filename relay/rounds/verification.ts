@@ -20,6 +20,12 @@ import type { WorkToCheck, WorkVerdict } from './work-check.ts';
 
 /** Checks waiting for a state or a redo, at most: a redo of the default model takes ~76 s. */
 export const MAX_BACKLOG = 32;
+/**
+ * Of the backlog, the places only established members' sampled checks may take: new identities
+ * (a crowd of them costs an attacker only stamps) can never hold all of it and leave the
+ * members who passed probation unchecked.
+ */
+export const ESTABLISHED_RESERVE = 8;
 
 export interface Settlement {
   readonly peerKey: string;
@@ -80,9 +86,11 @@ export class Verification {
   private readonly pending = new Map<string, { check: PendingCheck; timer: unknown; deadline: number }>();
   private settlements: Settlement[] = [];
   private bans: Ban[] = [];
+  /** What each settlement or ban unrecorded() handed out stands for (it merges a peer's). */
+  private readonly covers = new WeakMap<Settlement | Ban, readonly (Settlement | Ban)[]>();
   private running: Promise<void> = Promise.resolve();
-  /** Checks whose state arrived and that wait for, or are in, the redo. */
-  private judging = 0;
+  /** Checks whose state arrived and that wait for, or are in, the redo, by peer. */
+  private readonly judging = new Map<string, number>();
 
   constructor(private readonly options: VerificationOptions) {
     for (const [peer, verified] of options.verifiedRounds ?? [])
@@ -99,33 +107,56 @@ export class Verification {
     return (this.standings.get(peer)?.verified ?? 0) < this.options.config.probationRounds;
   }
 
-  /** The members of a committed round whose contributions are checked. */
   /**
    * The members of a committed round whose contributions are checked, at most as many as the
    * backlog has room for (MAX_BACKLOG): a crowd of new identities cannot queue redos without
    * end. A contribution left unchecked keeps its credit provisional and its identity on
-   * probation, so being skipped never verifies anything.
+   * probation, so being skipped never verifies anything. `suspects` (members whose frame a
+   * cheap screen flagged, such as a byte-for-byte copy of another member's) are checked
+   * whatever their standing.
    */
-  choose(counted: readonly string[]): string[] {
+  choose(counted: readonly string[], suspects: ReadonlySet<string> = new Set()): string[] {
     const random = this.options.random ?? Math.random;
     const wanted = counted.filter(
-      (peer) => this.onProbation(peer) || random() < this.options.config.checkProbability,
+      (peer) =>
+        this.onProbation(peer) || suspects.has(peer) || random() < this.options.config.checkProbability,
     );
-    const room = Math.max(0, MAX_BACKLOG - this.pending.size - this.judging);
-    if (wanted.length > room)
-      this.options.log.warn(
-        { wanted: wanted.length, room },
-        'work-check backlog full: some contributions go unchecked',
-      );
     // Established members' samples first, then new identities in random order: a crowd of new
-    // keys (or keys ground to sort first) cannot crowd out the checks that keep others honest.
+    // keys (or keys ground to sort first) cannot crowd out the checks that keep others honest;
+    // new identities take no more than the room outside the established reserve.
     const order = new Map(wanted.map((peer) => [peer, random()]));
     const ranked = [...wanted].sort(
       (a, b) =>
         Number(this.onProbation(a)) - Number(this.onProbation(b)) ||
         (order.get(a) ?? 0) - (order.get(b) ?? 0),
     );
-    return ranked.slice(0, room);
+    const room = this.room();
+    const established = ranked.filter((peer) => !this.onProbation(peer)).slice(0, room);
+    const fresh = ranked
+      .filter((peer) => this.onProbation(peer))
+      .slice(0, Math.min(room - established.length, this.probationRoom()));
+    if (established.length + fresh.length < wanted.length)
+      this.options.log.warn(
+        { wanted: wanted.length, room: this.room() },
+        'work-check backlog full: some contributions go unchecked',
+      );
+    return [...established, ...fresh];
+  }
+
+  /** How many more checks the backlog takes. */
+  room(): number {
+    let judging = 0;
+    for (const n of this.judging.values()) judging += n;
+    return Math.max(0, MAX_BACKLOG - this.pending.size - judging);
+  }
+
+  /**
+   * How many more checks of identities on probation the backlog takes: the room less the
+   * established reserve. The coordinator seats no more identities on probation than this (every
+   * contribution of one is checked; one it could not check would earn unchecked credit).
+   */
+  probationRoom(): number {
+    return Math.max(0, this.room() - ESTABLISHED_RESERVE);
   }
 
   /** Waits for the members' starting states; the deadline counts for those that never come. */
@@ -170,8 +201,14 @@ export class Verification {
         message: 'not a local state of this model',
       };
     }
-    this.judging++;
-    this.running = this.running.then(() => this.judge(entry.check, start)).finally(() => this.judging--);
+    this.judging.set(peer, (this.judging.get(peer) ?? 0) + 1);
+    this.running = this.running
+      .then(() => this.judge(entry.check, start))
+      .finally(() => {
+        const left = (this.judging.get(peer) ?? 1) - 1;
+        if (left > 0) this.judging.set(peer, left);
+        else this.judging.delete(peer);
+      });
     return { kind: 'accepted' };
   }
 
@@ -182,15 +219,43 @@ export class Verification {
       .map(({ check, deadline }) => ({ round: check.round, deadline }));
   }
 
-  /** Settlements and bans not yet in a commit; `recorded()` after the commit holds them. */
+  /**
+   * Settlements and bans for the next commit, at most one of each per peer (the ledger takes
+   * no more; a commit it refused would be refused again every round). A peer with a check
+   * still waiting for its state or its redo is held back until all are in, and then a forfeit
+   * among its outcomes wins: a passed check must not settle as verified the credit of a round
+   * whose own check is still out (a member alternating honest and free rounds would bank the
+   * free ones). `recorded()` after the commit holds them.
+   */
   unrecorded(): { settlements: readonly Settlement[]; bans: readonly Ban[] } {
-    return { settlements: [...this.settlements], bans: [...this.bans] };
+    const byPeer = new Map<string, Settlement[]>();
+    for (const s of this.settlements) {
+      if (this.awaiting(s.peerKey).length > 0 || this.judging.has(s.peerKey)) continue;
+      byPeer.set(s.peerKey, [...(byPeer.get(s.peerKey) ?? []), s]);
+    }
+    const settlements = [...byPeer.values()].map((list) => {
+      const one = list.find((s) => s.outcome === 'forfeited') ?? (list.at(-1) as Settlement);
+      const merged = { ...one };
+      this.covers.set(merged, list);
+      return merged;
+    });
+    const bansByPeer = new Map<string, Ban[]>();
+    for (const b of this.bans) bansByPeer.set(b.peerKey, [...(bansByPeer.get(b.peerKey) ?? []), b]);
+    const bans = [...bansByPeer.values()].map((list) => {
+      const merged = { ...(list[0] as Ban) };
+      this.covers.set(merged, list);
+      return merged;
+    });
+    return { settlements, bans };
   }
 
-  /** The commit holding `recorded` succeeded: they are the ledger's now. */
+  /** The commit holding `recorded` (what unrecorded() gave) succeeded: they are the ledger's now. */
   recorded(recorded: { settlements: readonly Settlement[]; bans: readonly Ban[] }): void {
-    this.settlements = this.settlements.filter((s) => !recorded.settlements.includes(s));
-    this.bans = this.bans.filter((b) => !recorded.bans.includes(b));
+    const done = new Set<Settlement | Ban>(
+      [...recorded.settlements, ...recorded.bans].flatMap((x) => this.covers.get(x) ?? [x]),
+    );
+    this.settlements = this.settlements.filter((s) => !done.has(s));
+    this.bans = this.bans.filter((b) => !done.has(b));
   }
 
   /** Resolves when the checks started so far are judged (tests, shutdown). */

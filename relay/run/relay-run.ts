@@ -19,11 +19,12 @@ import { loadSplitTokens } from '../datasets/loader.ts';
 import type { Ledger } from '../ledger/ledger.ts';
 import type { Logger } from '../logger.ts';
 import { PipelineCoordinator } from '../pipeline/pipeline-coordinator.ts';
-import { type CommitRecord, type CommitRound, Coordinator } from '../rounds/coordinator.ts';
+import { type CommitRecord, Coordinator } from '../rounds/coordinator.ts';
 import { EquivocationLog } from '../rounds/equivocation-log.ts';
 import { ShardPool } from '../rounds/shard-pool.ts';
 import { validationLoss } from '../rounds/validation-loss.ts';
 import { startWorkCheckThread } from '../rounds/work-check-thread.ts';
+import { ledgerCommit } from './ledger-commit.ts';
 
 export interface RelayRunOptions {
   readonly config: RunConfig;
@@ -92,27 +93,8 @@ export class RelayRun {
       : { round: -1, modelHash: initHash };
     const frameBytes = expectedFrameBytes(layout.totalFloats, config.round.compression);
     const maxFrameBytes = maxFrameBytesInRunFormat(layout.totalFloats, config.round.compression);
-    // One ledger transaction per round (or pipeline step): credits, settlements and bans as
-    // entries; names and GPU time in the round's signed metadata.
-    const commit: CommitRound = async (record) => {
-      const result = await ledger.commitRound({
-        runId,
-        round: record.round,
-        modelHash: record.modelHash,
-        trainLoss: record.trainLoss,
-        shards: record.shards.map((s) => [s.start, s.end]),
-        credits: record.credits.map(({ peerKey, tokens, flops, status }) => ({
-          peerKey,
-          tokens,
-          flops,
-          status,
-        })),
-        members: record.members,
-        settlements: record.settlements,
-        bans: record.bans,
-      });
-      return { head: result.head, receipts: new Map(result.receipts.map((r) => [r.entry.peerKey, r])) };
-    };
+    // One ledger transaction per round (or pipeline step).
+    const commit = ledgerCommit(ledger, runId);
     const coordinator = config.pipeline
       ? new PipelineCoordinator({
           config,

@@ -1,6 +1,6 @@
 // The relay's checking policy (relay/rounds/verification.ts), with the redo replaced by a verdict
 // the test chooses: who is checked, what a pass, a failure, a made-up state and silence do to
-// credit and to the key, and that the backlog of checks is bounded.
+// credit and to the key, that the ledger gets one settlement per peer, and that the backlog is bounded.
 import { expect, it } from 'vitest';
 import { encodeLocalState } from '../../../protocol/local-state-file.ts';
 import { sha256Hex } from '../../../protocol/sha256.ts';
@@ -8,6 +8,7 @@ import { ManualClock } from '../../../relay/clock.ts';
 import { silentLogger } from '../../../relay/logger.ts';
 import {
   type Ban,
+  ESTABLISHED_RESERVE,
   MAX_BACKLOG,
   type PendingCheck,
   Verification,
@@ -68,7 +69,8 @@ it('checks every contribution on probation, and a sample after', async () => {
   expect(verification.onProbation('a')).toBe(false);
   // Out of probation, checked when the draw is under checkProbability (0.5 is not).
   expect(verification.choose(['a'])).toEqual([]);
-  expect(verification.unrecorded().settlements.map((s) => s.outcome)).toEqual(['verified', 'verified']);
+  // Two passed checks, one settlement: the ledger takes one per peer per commit.
+  expect(verification.unrecorded().settlements.map((s) => s.outcome)).toEqual(['verified']);
 });
 
 it('forfeits and bans on a failed check, on a made-up state, and on a second unanswered check', async () => {
@@ -105,7 +107,7 @@ it('forfeits and bans on a failed check, on a made-up state, and on a second una
   expect(bans.map((b) => b.peerKey)).toEqual(['cheat', 'junk', 'quiet']);
   const { settlements } = verification.unrecorded();
   expect(settlements.every((s) => s.outcome === 'forfeited')).toBe(true);
-  expect(settlements.filter((s) => s.peerKey === 'quiet')).toHaveLength(2);
+  expect(settlements.map((s) => s.peerKey).sort()).toEqual(['cheat', 'junk', 'quiet']);
 });
 
 it('settles a check that shows no work as forfeited, and bans the second in a row; reasons fit the ledger', async () => {
@@ -120,7 +122,7 @@ it('settles a check that shows no work as forfeited, and bans the second in a ro
   }
   expect(bans.map((b) => b.peerKey)).toEqual(['lazy']);
   const { settlements } = verification.unrecorded();
-  expect(settlements.map((s) => s.outcome)).toEqual(['forfeited', 'forfeited']);
+  expect(settlements.map((s) => s.outcome)).toEqual(['forfeited']);
   for (const { reason } of [...settlements, ...bans]) {
     expect(reason.length).toBeLessThanOrEqual(200);
     expect(reason).not.toContain('|');
@@ -136,9 +138,61 @@ it('bounds the backlog, established members first', async () => {
   }
   const crowd = Array.from({ length: 2 * MAX_BACKLOG }, (_, i) => `new-${String(i).padStart(3, '0')}`);
   const chosen = verification.choose([...crowd, 'old']);
-  expect(chosen).toHaveLength(MAX_BACKLOG);
+  // New identities never take the established reserve.
+  expect(chosen).toHaveLength(1 + MAX_BACKLOG - ESTABLISHED_RESERVE);
   expect(chosen[0]).toBe('old');
   verification.expect(await Promise.all(chosen.map((peer) => pending(peer, 2))));
+  expect(verification.probationRoom()).toBe(0);
   expect(verification.choose(crowd)).toEqual([]);
+  // A crowd of new keys holding every place it may take leaves the established checked.
+  expect(verification.choose([...crowd, 'old'])).toEqual(['old']);
+  verification.close();
+});
+
+it('gives the ledger one settlement and one ban per peer, and holds a peer back while any of its checks is out', async () => {
+  const { verification } = setup({ cheat: { ok: false, reason: '40% matches', agreement: 0.4 } });
+  // An honest member answers two checks at once (a reload): one verified settlement.
+  verification.expect([await pending('honest', 0), await pending('honest', 1)]);
+  await verification.reveal('honest', 1, state);
+  // Round 1 passed, but round 0's check is still out: nothing is settled for it yet, or round
+  // 0's credit would be swept into verified before its own check is in.
+  await verification.idle();
+  expect(verification.unrecorded().settlements).toEqual([]);
+  await verification.reveal('honest', 0, state);
+  await verification.idle();
+  const first = verification.unrecorded();
+  expect(first.settlements.map((s) => [s.peerKey, s.outcome])).toEqual([['honest', 'verified']]);
+  verification.recorded(first);
+  expect(verification.unrecorded().settlements).toEqual([]);
+
+  // A member that passes one check and fails another in the same interval: the forfeit wins,
+  // and the ledger sees one settlement and one ban.
+  verification.expect([await pending('cheat', 2), await pending('cheat', 3)]);
+  await verification.reveal('cheat', 3, state);
+  await verification.reveal('cheat', 2, state);
+  await verification.idle();
+  const second = verification.unrecorded();
+  expect(second.settlements.map((s) => [s.peerKey, s.outcome])).toEqual([['cheat', 'forfeited']]);
+  expect(second.bans.map((b) => b.peerKey)).toEqual(['cheat']);
+  // What arrives while the commit is written stays for the next one.
+  verification.expect([await pending('late', 4)]);
+  await verification.reveal('late', 4, state);
+  await verification.idle();
+  verification.recorded(second);
+  expect(verification.unrecorded().settlements.map((s) => s.peerKey)).toEqual(['late']);
+});
+
+it('checks a suspect whatever its standing, and says how much room the backlog has', async () => {
+  const { verification } = setup({}, () => 0.9);
+  for (const round of [0, 1]) {
+    verification.expect([await pending('old', round)]);
+    await verification.reveal('old', round, state);
+    await verification.idle();
+  }
+  expect(verification.choose(['old'])).toEqual([]);
+  expect(verification.choose(['old'], new Set(['old']))).toEqual(['old']);
+  expect(verification.room()).toBe(MAX_BACKLOG);
+  verification.expect([await pending('new', 2)]);
+  expect(verification.room()).toBe(MAX_BACKLOG - 1);
   verification.close();
 });
