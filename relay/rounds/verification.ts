@@ -18,7 +18,7 @@ import type { Clock } from '../clock.ts';
 import type { Logger } from '../logger.ts';
 import type { WorkToCheck, WorkVerdict } from './work-check.ts';
 
-/** Checks waiting for a state or a redo, at most: a redo of the default model takes ~76 s. */
+/** Checks waiting for a state or a redo, at most: a redo of the default model takes ~44 s. */
 export const MAX_BACKLOG = 32;
 /**
  * Of the backlog, the places only established members' sampled checks may take: new identities
