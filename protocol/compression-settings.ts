@@ -37,13 +37,17 @@ export const BlockSizeSchema = v.pipe(
   ),
 );
 
+/** Bits per value of a quantized list (quantize.ts), under the field's name in the message. */
+export const quantBitsSchema = (name: string) =>
+  v.custom<QuantBits>(
+    (x) => typeof x === 'number' && isQuantBits(x),
+    (issue) => `${name} must be 1, 2, 4, 8 or 32, got ${issue.input}`,
+  );
+
 export const CompressionSchema = v.object({
   randomK: fraction('randomK'),
   topK: fraction('topK'),
-  bits: v.custom<QuantBits>(
-    (x) => typeof x === 'number' && isQuantBits(x),
-    (issue) => `bits must be 1, 2, 4, 8 or 32, got ${issue.input}`,
-  ),
+  bits: quantBitsSchema('bits'),
   blockSize: BlockSizeSchema,
 });
 

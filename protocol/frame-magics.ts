@@ -25,8 +25,10 @@ export const CHUNK_MAGIC = ascii('PLTC');
 export const MESH_AUTH_MAGIC = ascii('PLTM');
 /** ASCII "PLTK": a file of training tokens (token-shard.ts). */
 export const TOKEN_SHARD_MAGIC = ascii('PLTK');
-/** ASCII "PLTS": an author's signed claim of its round frame's hash (frame-claim.ts). */
+/** ASCII "PLTS": an author's signed claim of its round frame's hash (the mesh format of old; kept reserved). */
 export const FRAME_CLAIM_MAGIC = ascii('PLTS');
+/** ASCII "PLTG": a piece of a round's aggregate, passed on within a group (aggregate-piece.ts). */
+export const AGGREGATE_PIECE_MAGIC = ascii('PLTG');
 
 /** Every magic by format, for the test that keeps them distinct. */
 export const FRAME_MAGICS: Readonly<Record<string, Uint8Array>> = {
@@ -36,6 +38,7 @@ export const FRAME_MAGICS: Readonly<Record<string, Uint8Array>> = {
   'mesh auth frame': MESH_AUTH_MAGIC,
   'token shard': TOKEN_SHARD_MAGIC,
   'frame claim': FRAME_CLAIM_MAGIC,
+  'aggregate piece': AGGREGATE_PIECE_MAGIC,
 };
 
 /** Whether `bytes` is at least a magic long and starts with `magic`. Never throws. */

@@ -7,7 +7,7 @@
 // (relay/run/run-config.ts).
 
 import * as v from 'valibot';
-import { BlockSizeSchema, CompressionSchema } from './compression-settings.ts';
+import { BlockSizeSchema, CompressionSchema, quantBitsSchema } from './compression-settings.ts';
 import { DEFAULT_MODEL, GptConfigSchema } from './gpt-config.ts';
 import { MAX_STAMP_BITS } from './identity-stamp.ts';
 import { learningRateAt } from './learning-rate.ts';
@@ -54,6 +54,8 @@ const RoundSchema = v.object({
   compression: CompressionSchema,
   /** How the counted contributions are combined (protocol/robust-aggregate.ts). */
   aggregation: AggregationSchema,
+  /** Bits per value of the aggregate the relay sends back (protocol/aggregate-frame.ts). */
+  aggregateBits: quantBitsSchema('aggregateBits'),
 });
 
 /**
@@ -106,11 +108,6 @@ const ScheduleSchema = v.pipe(
   v.forward(
     v.check((s) => s.minRoundMs <= s.maxRoundMs, 'exceeds schedule.maxRoundMs'),
     ['minRoundMs'],
-  ),
-  // A round seats at most maxGroupSize peers, so it could never gather more than that.
-  v.forward(
-    v.check((s) => s.minPeers <= s.maxGroupSize, 'exceeds schedule.maxGroupSize: no round could open'),
-    ['minPeers'],
   ),
 );
 
@@ -207,10 +204,14 @@ export const DEFAULT_RUN: RunConfig = {
     // 1-bit frames the honest spread is wider than the signal, so clipping alone let a zero or
     // sign-flipped frame pull as hard as an honest one (bench:byzantine has the figures).
     aggregation: { rule: 'centered-clip', normBound: 2, clipRadius: 2, iterations: 3, minAlignment: 0.5 },
+    // The aggregate goes back to every volunteer at 2 bits per candidate with the relay's error
+    // feedback: about twice one frame, so a volunteer's traffic stays within 3 frames a round
+    // (docs/ARCHITECTURE.md, "Everyone trains").
+    aggregateBits: 2,
   },
   schedule: {
     minPeers: 1, // a lone volunteer still trains; its rounds are plain local training
-    maxGroupSize: 16, // all-gather among at most this many; the fastest are chosen
+    maxGroupSize: 16, // peers per group (each keeps at most 15 links); every ready peer is seated
     gatherMs: 2_000, // after the first ready peer, wait this long for others to join the round
     deadlineSlack: 3, // deadline = slack x the expected inner time + transfer time
     minRoundMs: 60_000, // never a deadline shorter than this (first round: speed unknown, cold GPU)

@@ -11,13 +11,15 @@
 //   relay → welcome        the peer id (its key) the relay will use for it
 //   peer  → capabilities   adapter, memory, measured speed and bandwidth
 //   peer  → ready          the round and model hash it holds
-//   relay → assignment     a round: group, data shard, seed, deadline, model hash
-//   (HTTP)                 the peer uploads its frame with its signed frame claim, and sends
-//                          frame and claim to the group over the mesh
+//   relay → assignment     a round: its group (every ready peer is in one), data shard,
+//                          seed, deadline, model hash
+//   (HTTP)                 the peer uploads its frame with its signed frame claim
 //   peer  → manifest       (signed) its frame's hash, the hash of its own starting state
 //                          (moments, residual), and which frames of others it holds
-//   relay → decision       the contributions that count: the valid frames the relay holds
-//   relay → commit         the state the relay computed from them, and the signed ledger head
+//   relay → decision       the contributions that count (the group's), and the hashes of the
+//                          round's aggregate frame and its pieces, which the group's members
+//                          fetch once each and pass on to each other over the mesh
+//   relay → commit         the state the aggregate gives, and the signed ledger head
 //   peer  → model-hash     (signed) the hash the peer computed: a consistency report only
 //   relay → receipt        one signed receipt per credited contribution
 //   relay → check          after a commit, to some members: upload your round's starting state
@@ -31,6 +33,7 @@
 //   relay → stage-abort        a replica left or the deadline passed: undo the step, await the next
 
 import * as v from 'valibot';
+import { MAX_AGGREGATE_PIECES } from './aggregate-piece.ts';
 import { DisplayName } from './display-name.ts';
 import { MAX_STAMP_BITS } from './identity-stamp.ts';
 import { PublicKeyText, Sha256Hex } from './ledger-entry.ts';
@@ -100,7 +103,7 @@ export const Ready = v.object({
 
 /**
  * A frame of another member this peer holds, with the author's signed claim that came with it
- * (frame-claim.ts): if the relay holds a different frame from that author, the two claims
+ * (swarm-signing.ts): if the relay holds a different frame from that author, the two claims
  * prove equivocation.
  */
 export const HeldFrame = v.object({ peer: PeerKey, frameHash: Sha256Hex, claim: Signature });
@@ -221,11 +224,23 @@ export const Wait = v.object({
 
 export const CountedEntry = v.object({ peer: PeerKey, tokens: Count, frameHash: Sha256Hex });
 
+/** The round's aggregate frame (aggregate-frame.ts), as the pieces the groups pass on. */
+export const AggregateSummary = v.object({
+  /** SHA-256 of the whole aggregate frame. */
+  hash: Sha256Hex,
+  bytes: v.pipe(Count, v.minValue(1)),
+  /** SHA-256 of each piece (aggregate-piece.ts), in order. */
+  pieces: v.pipe(v.array(Sha256Hex), v.minLength(1), v.maxLength(MAX_AGGREGATE_PIECES)),
+});
+
 export const Decision = v.object({
   type: v.literal('decision'),
   round: Round,
-  /** Sorted by peer id: the order every peer sums in. */
+  /** The counted members of the recipient's group, sorted by peer id. */
   counted: v.pipe(v.array(CountedEntry), v.maxLength(MAX_GROUP_SIZE)),
+  /** Contributions counted in the whole round, every group's. */
+  countedTotal: Count,
+  aggregate: AggregateSummary,
   /** Epoch milliseconds: model hashes after it are not looked at. */
   deadline: Count,
 });

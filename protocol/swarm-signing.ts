@@ -16,7 +16,7 @@ export interface ManifestFields {
   readonly frameBytes: number;
   /** SHA-256 of the peer's own starting state (protocol/local-state-file.ts). */
   readonly stateHash: string;
-  /** With each, the author's signed claim that came with the frame (frame-claim.ts). */
+  /** With each, the author's signed claim that came with the frame (frameClaimMessage below). */
   readonly holds: readonly { readonly peer: string; readonly frameHash: string; readonly claim: string }[];
   readonly trainLoss: number | null;
 }

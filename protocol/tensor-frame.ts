@@ -12,7 +12,8 @@
 //                 pipeline stages (kernels/pipeline/): 2 = a stage replica's summed
 //                 gradients, 3 = the head's gradient of the tied embedding, 4 = the tied
 //                 embedding's new weights, 5 = a stage's whole state for a new replica
-//                 (weights, AdamW m and v; the seed field holds AdamW's step count).
+//                 (weights, AdamW m and v; the seed field holds AdamW's step count);
+//                 6 = a round's aggregate as the relay sends it back (aggregate-frame.ts).
 //                 Activations have their own frame
 //                 (activation-frame.ts); any other kind is refused
 //   6       1     bits per value: 1, 2, 4, 8 (blockwise quantized) or 32 (raw f32)
@@ -67,7 +68,8 @@ export type TensorKind =
   | 'stage-gradients'
   | 'tied-gradient'
   | 'tied-weights'
-  | 'stage-state';
+  | 'stage-state'
+  | 'round-aggregate';
 
 export interface TensorFrame {
   readonly kind: TensorKind;
@@ -108,6 +110,7 @@ const KIND_CODES: Readonly<Record<TensorKind, number>> = {
   'tied-gradient': 3,
   'tied-weights': 4,
   'stage-state': 5,
+  'round-aggregate': 6,
 };
 const FLAG_ALL_CANDIDATES = 1;
 

@@ -16,7 +16,7 @@ import type { GpuContext } from '../gpu/context.ts';
 import { AssignedRange } from '../train/assigned-range.ts';
 import type { TrainConfig } from '../train/config.ts';
 import { Trainer } from '../train/trainer.ts';
-import type { CountedContribution, RoundOutcome } from './round-peer.ts';
+import type { RoundOutcome } from './round-peer.ts';
 import { RoundPeer } from './round-peer.ts';
 
 export interface RoundWork {
@@ -154,13 +154,10 @@ export class RoundEngine {
     return this.peer.contribute(work);
   }
 
-  /** Step 6: sum the counted set, take the outer step, hash. */
-  finish(
-    work: { round: number; seed: number },
-    counted: readonly CountedContribution[],
-  ): Promise<RoundOutcome> {
+  /** Step 6: apply the round's aggregate frame, take the outer step, hash. */
+  finish(work: { round: number; seed: number }, aggregate: Uint8Array): Promise<RoundOutcome> {
     this.check();
-    return this.peer.finish(work, counted);
+    return this.peer.finish(work, aggregate);
   }
 
   /** This peer's own optimizer and residual state, following committed round `round`. */

@@ -3,16 +3,16 @@
 //   train:      start from the global weights θ_r, H steps of AdamW on the peer's own shard
 //   contribute: Δ = θ_r − θ_local plus the error-feedback residual, compressed on the GPU,
 //               framed for the wire; the residual keeps what the frame does not carry
-//   finish:     decode the contributions the relay counted, sum them in a fixed order,
-//               take the outer Nesterov step on the CPU, hash θ_{r+1}
+//   finish:     decode the round's aggregate frame (the relay's robust sum of the counted
+//               contributions, protocol/aggregate-frame.ts), take the outer step on the CPU,
+//               hash θ_{r+1}
 // The GPU holds θ_local, AdamW's moments and the residual; the CPU holds θ_r and the outer
 // momentum, where every peer computes the same bits.
 import { CodedError } from '../../protocol/coded-error.ts';
-import type { FrameError } from '../../protocol/frame-errors.ts';
 import { modelHash } from '../../protocol/model-hash.ts';
 import { NesterovOuter } from '../../protocol/outer-optimizer.ts';
 import { deriveSeed } from '../../protocol/random-k.ts';
-import { type CountedFrame, roundUpdate } from '../../protocol/round-update.ts';
+import { applyAggregate } from '../../protocol/round-update.ts';
 import type { RoundConfig } from '../../protocol/run-config.ts';
 import { encodeTensorFrame } from '../../protocol/tensor-frame.ts';
 import type { GpuCompressor } from '../compress/gpu-compressor.ts';
@@ -40,14 +40,9 @@ export interface RoundAssignment {
   readonly seed: number;
 }
 
-/** A contribution the relay counted (protocol/round-update.ts). */
-export type CountedContribution = CountedFrame;
-
 export interface RoundOutcome {
-  /** SHA-256 of θ_{r+1}: equal on every peer that summed the same set. */
+  /** SHA-256 of θ_{r+1}: equal on every peer that applied the same aggregate. */
   readonly hash: string;
-  /** Counted frames this peer could not use (every peer refuses the same ones). */
-  readonly refused: readonly { readonly peer: string; readonly error: FrameError }[];
 }
 
 export interface InnerReport {
@@ -122,8 +117,8 @@ export class RoundPeer {
     return encodeTensorFrame(frameOf(payload, assignment.round));
   }
 
-  /** Step 6: sum the counted set robustly, take the outer step, and hash the new weights. */
-  async finish(assignment: RoundAssignment, counted: readonly CountedFrame[]): Promise<RoundOutcome> {
+  /** Step 6: apply the round's aggregate frame, take the outer step, and hash the new weights. */
+  async finish(assignment: RoundAssignment, aggregate: Uint8Array): Promise<RoundOutcome> {
     const { model, round } = this.options;
     const expected = {
       round: assignment.round,
@@ -133,15 +128,23 @@ export class RoundPeer {
     };
     // θ_{r+1} is computed beside θ_r and kept pending: until the relay commits it, the round
     // may still abort, and then this peer must still hold θ_r.
-    const update = roundUpdate(this.weights, this.outer.momentum, counted, expected, model.layout, round);
+    const update = applyAggregate(
+      this.weights,
+      this.outer.momentum,
+      aggregate,
+      expected,
+      model.layout,
+      round,
+    );
     if (!update.ok) {
-      // The relay computes the same from the same frames and aborts the round: θ_r stays.
+      // The relay committed a state from bytes that apply; these do not: θ_r stays, and the
+      // commit then finds this peer with another hash and resyncs it.
       this.pending = null;
-      throw new CodedError('ERR_ROUND_NOT_FINITE', `round ${assignment.round}: ${update.reason}`);
+      throw new CodedError('ERR_ROUND_AGGREGATE', `round ${assignment.round}: ${update.reason}`);
     }
     const hash = await modelHash(update.weights, update.momentum);
     this.pending = { round: assignment.round, weights: update.weights, momentum: update.momentum, hash };
-    return { hash, refused: update.refused };
+    return { hash };
   }
 
   /**

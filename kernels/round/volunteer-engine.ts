@@ -12,7 +12,6 @@ import type { RunConfig } from '../../protocol/run-config.ts';
 import type { TuneCache } from '../gpu/autotune.ts';
 import type { GpuContext } from '../gpu/context.ts';
 import { RoundEngine, type RoundWork, type StepProgress } from './round-engine.ts';
-import type { CountedContribution } from './round-peer.ts';
 
 export interface VolunteerEngine {
   /** Hash of the committed state this engine holds. */
@@ -29,10 +28,8 @@ export interface VolunteerEngine {
     onStep?: (progress: StepProgress) => void,
   ): Promise<{ tokens: number; meanLoss: number }>;
   contribute(work: { round: number; seed: number }): Promise<Uint8Array>;
-  finish(
-    work: { round: number; seed: number },
-    counted: readonly CountedContribution[],
-  ): Promise<{ hash: string; refused: number }>;
+  /** Applies the round's aggregate frame (protocol/aggregate-frame.ts) to θ_r; the hash of θ_{r+1}. */
+  finish(work: { round: number; seed: number }, aggregate: Uint8Array): Promise<{ hash: string }>;
   /** This peer's own AdamW moments, step count and residual, as a file (never shared). */
   exportLocalState(round: number): Promise<Uint8Array>;
   /** Restores exportLocalState()'s file; false when it does not fit this model. */
@@ -113,9 +110,9 @@ export class LocalVolunteerEngine implements VolunteerEngine {
     return this.engine.contribute(work);
   }
 
-  async finish(work: { round: number; seed: number }, counted: readonly CountedContribution[]) {
-    const outcome = await this.engine.finish(work, counted);
-    return { hash: outcome.hash, refused: outcome.refused.length };
+  async finish(work: { round: number; seed: number }, aggregate: Uint8Array) {
+    const outcome = await this.engine.finish(work, aggregate);
+    return { hash: outcome.hash };
   }
 
   async exportLocalState(round: number): Promise<Uint8Array> {

@@ -5,6 +5,7 @@ import { open, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
+import { MAX_AGGREGATE_PIECES, pieceRange } from '../../protocol/aggregate-piece.ts';
 import type { DatasetManifest, SplitName } from '../../protocol/dataset-manifest.ts';
 import type { ErrorBody } from '../../protocol/http-body.ts';
 import {
@@ -114,6 +115,39 @@ export function runRoutes(run: RelayRun): Hono {
     c.header('content-type', 'application/octet-stream');
     c.header('cache-control', 'public, max-age=3600, immutable');
     return c.body(frame.slice());
+  });
+
+  // The last committed round's aggregate frame, whole or one piece of `of` (aggregate-piece.ts):
+  // the member that owns a piece in its group fetches it here once and passes it on.
+  routes.get('/:id/rounds/:round/aggregate', (c) => {
+    known(c.req.param('id'));
+    const round = roundParam(c.req.param('round'));
+    const held = roundsOnly(run).committedFrames;
+    if (held?.round !== round)
+      throw new HTTPException(404, { message: `no aggregate of round ${round} held` });
+    const piece = c.req.query('piece');
+    const of = c.req.query('of');
+    let body = held.aggregate;
+    if (piece !== undefined || of !== undefined) {
+      const index = Number(piece);
+      const count = Number(of);
+      if (
+        !Number.isSafeInteger(index) ||
+        !Number.isSafeInteger(count) ||
+        count < 1 ||
+        count > MAX_AGGREGATE_PIECES ||
+        index < 0 ||
+        index >= count
+      )
+        throw new HTTPException(400, {
+          message: `piece ${String(piece).slice(0, 12)} of ${String(of).slice(0, 12)}`,
+        });
+      const { start, end } = pieceRange(body.length, count, index);
+      body = body.subarray(start, end);
+    }
+    c.header('content-type', 'application/octet-stream');
+    c.header('cache-control', 'public, max-age=3600, immutable');
+    return c.body(body.slice());
   });
 
   routes.get('/:id/dataset', (c) => {

@@ -13,6 +13,7 @@
 // compared with the committed hash. A member that did not get a contribution counted is
 // benched with back-off (benching.ts).
 
+import { pieceRange } from '../../protocol/aggregate-piece.ts';
 import { trainingFlops } from '../../protocol/model-flops.ts';
 import { modelHash } from '../../protocol/model-hash.ts';
 import { noiseStreamOf } from '../../protocol/noise-stream.ts';
@@ -22,11 +23,13 @@ import type { AggregationReport } from '../../protocol/robust-aggregate.ts';
 import type { RoundState } from '../../protocol/round-state-file.ts';
 import { type CountedFrame, roundUpdate } from '../../protocol/round-update.ts';
 import { innerLearningRate, type RunConfig } from '../../protocol/run-config.ts';
+import { sha256Hex } from '../../protocol/sha256.ts';
 import type { RelayMessage } from '../../protocol/swarm-messages.ts';
 import type { Clock } from '../clock.ts';
 import type { Logger } from '../logger.ts';
 import type { SwarmCoordinator } from '../swarm/swarm-coordinator.ts';
 import { Benching } from './benching.ts';
+import { cryptoRandom, regroup, shuffled } from './groups.ts';
 import { type EquivocationProof, RoundFrames, type UploadOutcome } from './round-frames.ts';
 import type { ShardPool, TokenRange } from './shard-pool.ts';
 import { sizeRound } from './sizing.ts';
@@ -150,6 +153,8 @@ interface OpenRound {
   readonly round: number;
   readonly seed: number;
   readonly members: Map<string, Member>;
+  /** Each member's group (sorted ids, itself included): whom it passes aggregate pieces to. */
+  readonly groupOf: ReadonlyMap<string, readonly string[]>;
   phase: 'training' | 'deciding';
   readonly openedAt: number;
   readonly deadline: number;
@@ -172,6 +177,8 @@ export interface ManifestInput {
 export interface CommittedFrames {
   readonly round: number;
   readonly frames: ReadonlyMap<string, Uint8Array>;
+  /** The round's aggregate frame, which every member applies (GET .../aggregate). */
+  readonly aggregate: Uint8Array;
 }
 
 /**
@@ -182,6 +189,8 @@ export interface CommittedFrames {
 export const CATCH_UP_WAIT_MS = 10_000;
 const CATCH_UP_POLL_MS = 250;
 const EXCLUDED = 'this key signed two different frames for one round and is excluded from the run';
+/** Frames' worth of bytes a volunteer sends in a round: its own, and aggregate pieces passed on. */
+const VOLUNTEER_FRAMES_PER_ROUND = 3;
 /** Uplink claims are only used for the transfer part of the deadline, and bounded there. */
 export const UPLINK_BOUNDS = { min: 100_000, max: 1e9 } as const;
 
@@ -199,6 +208,10 @@ export class Coordinator implements SwarmCoordinator {
   /** Tokens per second the relay measured per peer key: assignment to upload. */
   private readonly measured = new Map<string, number>();
   private lastFrames: CommittedFrames | null = null;
+  /** The groups of the last round opened: kept where membership allows (groups.ts). */
+  private groups: readonly (readonly string[])[] = [];
+  /** What the last aggregate frames did not carry (aggregate-frame.ts); null after a rollback. */
+  private aggregateResidual: Float32Array | null = null;
   /** The committed state's loss on the held-out batch; null when the relay does not score. */
   private committedLoss: number | null;
   /** The members of the round decided last, so one that delivers late is not taken for silent. */
@@ -486,7 +499,7 @@ export class Coordinator implements SwarmCoordinator {
     let probationSeats = this.verification.enabled
       ? this.verification.probationRoom()
       : Number.POSITIVE_INFINITY;
-    const seatable = shuffled(candidates).filter((p) => {
+    const seatable = shuffled(candidates, cryptoRandom).filter((p) => {
       if (!this.verification.enabled || !this.verification.onProbation(p.link.id)) return true;
       if (probationSeats > 0) {
         probationSeats--;
@@ -533,11 +546,15 @@ export class Coordinator implements SwarmCoordinator {
     // opening must never pair with one from this one as a "proof" of equivocation.
     const nonce = crypto.getRandomValues(new Uint32Array(1))[0] as number;
     const seed = deriveSeed(deriveSeed(config.seed, round), nonce);
-    const deadline = clock.now() + this.roundMillis(sizing.innerSeconds, members.size, candidates);
+    const deadline = clock.now() + this.roundMillis(sizing.innerSeconds, candidates);
+    this.groups = regroup(this.groups, [...members.keys()], config.schedule.maxGroupSize, cryptoRandom);
+    const groupOf = new Map<string, readonly string[]>();
+    for (const group of this.groups) for (const id of group) groupOf.set(id, group);
     const c: OpenRound = {
       round,
       seed,
       members,
+      groupOf,
       openedAt: clock.now(),
       deadline,
       phase: 'training',
@@ -553,11 +570,12 @@ export class Coordinator implements SwarmCoordinator {
     };
     c.timer = clock.setTimeout(() => this.startDecision(c), deadline - clock.now());
     this.current = c;
-    const group = [...members].map(([peer, m]) => ({
-      peer,
-      name: this.peers.get(peer)?.link.name ?? '',
-      innerSteps: m.innerSteps,
-    }));
+    const groupEntries = (ids: readonly string[]) =>
+      ids.map((peer) => ({
+        peer,
+        name: this.peers.get(peer)?.link.name ?? '',
+        innerSteps: (members.get(peer) as Member).innerSteps,
+      }));
     for (const [peer, m] of members) {
       const state = this.peers.get(peer);
       if (!state) continue;
@@ -568,7 +586,7 @@ export class Coordinator implements SwarmCoordinator {
         configHash: this.options.configHash,
         modelHash: this.committed.modelHash,
         seed,
-        group,
+        group: groupEntries(groupOf.get(peer) as readonly string[]),
         shard: m.shard,
         innerSteps: m.innerSteps,
         learningRate: innerLearningRate(config, round),
@@ -576,18 +594,24 @@ export class Coordinator implements SwarmCoordinator {
       });
     }
     for (const id of sizing.waiting)
-      this.peers.get(id)?.link.send({ type: 'wait', reason: 'not in this round’s group', retryAt: deadline });
-    log.info({ round, members: members.size, benched: benched.length, deadline }, 'round opened');
+      this.peers.get(id)?.link.send({ type: 'wait', reason: 'too slow for this round', retryAt: deadline });
+    log.info(
+      { round, members: members.size, groups: this.groups.length, benched: benched.length, deadline },
+      'round opened',
+    );
   }
 
-  /** Expected inner time with slack, plus the all-gather over the slowest uplink, clamped. */
-  private roundMillis(innerSeconds: number, groupSize: number, candidates: readonly PeerState[]): number {
+  /**
+   * Expected inner time with slack, plus a volunteer's traffic over the slowest uplink: its frame
+   * up, and its share of passing on the aggregate (about two frames at most), clamped.
+   */
+  private roundMillis(innerSeconds: number, candidates: readonly PeerState[]): number {
     const { schedule } = this.options.config;
     const uplinks = candidates.map((p) =>
       Math.min(UPLINK_BOUNDS.max, Math.max(UPLINK_BOUNDS.min, p.speed?.uplinkBytesPerSec ?? 1e6)),
     );
     const slowestUplink = uplinks.length > 0 ? Math.min(...uplinks) : 1e6;
-    const transferSeconds = (this.options.frameBytes * Math.max(0, groupSize - 1)) / slowestUplink;
+    const transferSeconds = (this.options.frameBytes * VOLUNTEER_FRAMES_PER_ROUND) / slowestUplink;
     const ms = 1000 * schedule.deadlineSlack * (innerSeconds + transferSeconds);
     return Math.round(Math.min(schedule.maxRoundMs, Math.max(schedule.minRoundMs, ms)));
   }
@@ -699,6 +723,7 @@ export class Coordinator implements SwarmCoordinator {
       expected,
       layout,
       config.round,
+      this.aggregateResidual,
     );
     if (!update.ok) {
       this.abort(c, update.reason);
@@ -771,25 +796,37 @@ export class Coordinator implements SwarmCoordinator {
     this.state = next;
     this.guard?.committed({ round: c.round, modelHash: hash, valLoss: valLoss as number });
     this.committedLoss = valLoss;
-    this.lastFrames = { round: c.round, frames: new Map(frames.map((f) => [f.peer, f.frame])) };
+    this.aggregateResidual = update.residual;
+    this.lastFrames = {
+      round: c.round,
+      frames: new Map(frames.map((f) => [f.peer, f.frame])),
+      aggregate: update.aggregate,
+    };
     this.current = null;
     log.info({ round: c.round, modelHash: hash, counted: counted.length, valLoss }, 'round committed');
-    const decision: RelayMessage = {
+    const aggregate = await aggregateSummary(update.aggregate, config.schedule.maxGroupSize);
+    const countedEntries = new Map(
+      frames.map(({ peer, tokens }) => [
+        peer,
+        { peer, tokens, frameHash: c.frames.get(peer)?.frameHash as string },
+      ]),
+    );
+    const decisionFor = (id: string): RelayMessage => ({
       type: 'decision',
       round: c.round,
-      counted: frames.map(({ peer, tokens }) => ({
-        peer,
-        tokens,
-        frameHash: c.frames.get(peer)?.frameHash as string,
-      })),
+      counted: (c.groupOf.get(id) ?? [])
+        .map((member) => countedEntries.get(member))
+        .filter((entry) => entry !== undefined),
+      countedTotal: frames.length,
+      aggregate,
       deadline: clock.now() + config.schedule.hashTimeoutMs,
-    };
+    });
     const commit: RelayMessage = { type: 'commit', round: c.round, modelHash: hash, head: outcome.head };
     for (const id of c.members.keys()) {
       const peer = this.peers.get(id);
       if (!peer) continue;
       if (c.manifests.has(id) && !c.equivocators.has(id)) {
-        peer.link.send(decision);
+        peer.link.send(decisionFor(id));
         peer.link.send(commit);
       } else {
         this.catchUp(peer);
@@ -891,6 +928,8 @@ export class Coordinator implements SwarmCoordinator {
   private async rollBack(c: OpenRound, reason: string, to: KeptState): Promise<void> {
     const { log } = this.options;
     this.rolledBack++;
+    // The carried error may be part of what went wrong: it is dropped with the refused state.
+    this.aggregateResidual = null;
     this.options.onRolledBack?.(c.round, to.round, reason);
     if (to.modelHash === this.committed.modelHash) {
       this.abort(c, `state refused: ${reason}`);
@@ -950,13 +989,14 @@ export class Coordinator implements SwarmCoordinator {
 }
 
 /** A uniformly random order (Fisher–Yates with the platform's CSPRNG). */
-function shuffled<T>(items: readonly T[]): T[] {
-  const out = [...items];
-  const random = new Uint32Array(out.length);
-  crypto.getRandomValues(random);
-  for (let i = out.length - 1; i > 0; i--) {
-    const j = (random[i] as number) % (i + 1);
-    [out[i], out[j]] = [out[j] as T, out[i] as T];
+
+/** The decision's description of an aggregate frame cut into `pieces` pieces (aggregate-piece.ts). */
+async function aggregateSummary(bytes: Uint8Array, pieces: number) {
+  const count = Math.max(1, Math.min(pieces, bytes.length));
+  const hashes: string[] = [];
+  for (let p = 0; p < count; p++) {
+    const { start, end } = pieceRange(bytes.length, count, p);
+    hashes.push(await sha256Hex(bytes.subarray(start, end)));
   }
-  return out;
+  return { hash: await sha256Hex(bytes), bytes: bytes.length, pieces: hashes };
 }

@@ -1,5 +1,5 @@
 // The frames the relay holds for one open round, one per member, each with its author's signed
-// claim (protocol/frame-claim.ts). The relay's copy is the contribution that counts: a peer
+// claim (protocol/swarm-signing.ts). The relay's copy is the contribution that counts: a peer
 // that holds another frame from the same author fetches the relay's. An author that signed two
 // different frames for the round (two uploads, or an upload and a frame a peer received over
 // the mesh) has equivocated, and the two signatures prove it to anyone.

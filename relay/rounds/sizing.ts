@@ -15,7 +15,6 @@ export interface SizingRules {
   /** H for a peer of median speed. */
   readonly innerSteps: number;
   readonly tokensPerStep: number;
-  readonly maxGroupSize: number;
   readonly maxInnerStepsFactor: number;
   /** Peers slower than this fraction of the median wait out the round... */
   readonly slowestSpeedRatio: number;
@@ -35,7 +34,7 @@ export interface Share {
 
 export interface Sizing {
   readonly shares: readonly Share[];
-  /** Peers left out of this round (too slow, or beyond the group cap). */
+  /** Peers left out of this round (too slow). Every other candidate is seated, in some group. */
   readonly waiting: readonly string[];
   /** Seconds a median member needs for its inner steps. */
   readonly innerSeconds: number;
@@ -59,14 +58,14 @@ export function sizeRound(candidates: readonly Candidate[], rules: SizingRules):
   for (const c of ranked) {
     const speed = speedOf(c);
     const tooSlow = median > 0 && speed < median * rules.slowestSpeedRatio;
-    if (tooSlow || shares.length >= rules.maxGroupSize) {
+    if (tooSlow) {
       waiting.push(c.peer);
       continue;
     }
     shares.push({ peer: c.peer, innerSteps: stepsFor(speed) });
   }
   // Too few members: seat the fastest of the slow ones (waiting is in speed order).
-  while (shares.length < Math.min(rules.minMembers ?? 1, rules.maxGroupSize) && waiting.length > 0) {
+  while (shares.length < (rules.minMembers ?? 1) && waiting.length > 0) {
     const peer = waiting.shift() as string;
     const c = ranked.find((x) => x.peer === peer) as Candidate;
     shares.push({ peer, innerSteps: stepsFor(speedOf(c)) });

@@ -13,6 +13,7 @@ import { DEFAULT_TRAIN, type TrainConfig } from '../../kernels/train/config.ts';
 import { DEFAULT_MODEL } from '../../protocol/gpt-config.ts';
 import { initParams } from '../../protocol/init-params.ts';
 import { PLAIN_MEAN } from '../../protocol/robust-aggregate.ts';
+import { DEFAULT_RUN } from '../../protocol/run-config.ts';
 import { DEFAULT_BROWN_DIR, ensurePrepared } from '../../relay/datasets/ensure-prepared.ts';
 import { loadSplitTokens, openSplit } from '../../relay/datasets/loader.ts';
 import { readManifest } from '../../relay/datasets/manifest.ts';
@@ -107,6 +108,9 @@ for (const method of config.methods) {
       outerMomentum: method.outerMomentum ?? config.outerMomentum,
       compression: method.compression,
       aggregation: method.aggregation ?? PLAIN_MEAN,
+      // The aggregate goes back exactly for dense DiLoCo, else as the run sends it.
+      aggregateBits:
+        method.aggregateBits ?? (method.compression.bits === 32 ? 32 : DEFAULT_RUN.round.aggregateBits),
     },
     rounds: config.rounds,
     init,

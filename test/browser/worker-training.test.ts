@@ -14,6 +14,7 @@ import { resolveRunConfig } from '../../relay/run/run-config.ts';
 import { roundEngineIn } from '../../web/src/volunteer/worker-engines.ts';
 import type { VolunteerWorkerApi } from '../../web/src/worker/volunteer-api.ts';
 import VolunteerWorker from '../../web/src/worker/volunteer-worker.ts?worker';
+import { relayAggregate } from '../helpers/relay-aggregate.ts';
 import type { TrainProgress, TrainWorkerApi } from './train-api.ts';
 import TrainWorker from './train-worker.ts?worker';
 
@@ -91,8 +92,10 @@ it('trains a round in the volunteer worker, through the engine adapter', async (
   const assignment = { round: 0, seed: 11 }; // not `work`: its tokens are gone
   const frame = await engine.contribute(assignment);
   expect(frame.byteLength).toBeGreaterThan(0);
-  const outcome = await engine.finish(assignment, [{ peer: 'self', tokens: report.tokens, frame }]);
-  expect(outcome.refused).toBe(0);
+  const outcome = await engine.finish(
+    assignment,
+    relayAggregate(config, assignment, [{ peer: 'self', tokens: report.tokens, frame }]),
+  );
   expect(await engine.commit(0, outcome.hash)).toBe(true);
   expect(await engine.stateHash()).toBe(outcome.hash);
   expect(outcome.hash).not.toBe(before);

@@ -18,14 +18,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RoundWork, StepProgress } from '../../kernels/round/round-engine.ts';
 import type { VolunteerEngine } from '../../kernels/round/volunteer-engine.ts';
-import { encodeFrameClaim, isFrameClaim } from '../../protocol/frame-claim.ts';
 import { hasMagic, TENSOR_FRAME_MAGIC } from '../../protocol/frame-magics.ts';
 import { initParams } from '../../protocol/init-params.ts';
 import { encodeLocalState } from '../../protocol/local-state-file.ts';
 import { modelHash } from '../../protocol/model-hash.ts';
 import { paramLayout } from '../../protocol/param-layout.ts';
 import { decodeRoundState, encodeRoundState, type RoundState } from '../../protocol/round-state-file.ts';
-import { type CountedFrame, roundUpdate } from '../../protocol/round-update.ts';
+import { applyAggregate } from '../../protocol/round-update.ts';
 import type { RunConfig } from '../../protocol/run-config.ts';
 import { sha256Hex } from '../../protocol/sha256.ts';
 import { frameClaimMessage } from '../../protocol/swarm-signing.ts';
@@ -34,6 +33,7 @@ import { type NodeLink, startHeadless } from '../../web/node/node-connection.ts'
 import type { FrameNetwork, Volunteer } from '../../web/src/peer/volunteer.ts';
 import { Volunteer as VolunteerClass } from '../../web/src/peer/volunteer.ts';
 import { cpuFrame } from './cpu-frame.ts';
+import { encodeFrameClaim } from './mesh-frame-claim.ts';
 import { nodeContext } from './node-context.ts';
 
 export type Attack =
@@ -100,8 +100,8 @@ class CraftingEngine implements VolunteerEngine {
   private previous: RoundState | null = null;
   private pending: { round: number; hash: string; state: RoundState } | null = null;
   private readonly layout;
-  /** The frame equivocation sends the group instead of the uploaded one. */
-  meshFrame: { round: number; seed: number; bytes: Uint8Array } | null = null;
+  /** Where equivocation sends the group another frame than the uploaded one. */
+  onMeshFrame: ((frame: { round: number; seed: number; bytes: Uint8Array }) => Promise<void>) | null = null;
   /** Frames other members sent this peer, by round: what a copier passes off as its own. */
   readonly overheard = new Map<number, Uint8Array>();
 
@@ -156,20 +156,22 @@ class CraftingEngine implements VolunteerEngine {
       case 'zero':
         return frame(new Float32Array(this.layout.totalFloats));
       case 'equivocate':
-        this.meshFrame = { round: work.round, seed: work.seed, bytes: frame(this.flipped(20)) };
+        await this.onMeshFrame?.({ round: work.round, seed: work.seed, bytes: frame(this.flipped(20)) });
         return frame(new Float32Array(this.layout.totalFloats));
       case 'copy':
-        for (let wait = 0; wait < 600 && !this.overheard.has(work.round); wait++)
+        // Honest members send their frames to the relay only: there is nothing to overhear, and
+        // after a short wait the copier sends what it has, nothing.
+        for (let wait = 0; wait < 60 && !this.overheard.has(work.round); wait++)
           await new Promise((resolve) => setTimeout(resolve, 50));
         return this.overheard.get(work.round) ?? frame(new Float32Array(this.layout.totalFloats));
     }
   }
 
-  async finish(work: { round: number; seed: number }, counted: readonly CountedFrame[]) {
-    const update = roundUpdate(
+  async finish(work: { round: number; seed: number }, aggregate: Uint8Array) {
+    const update = applyAggregate(
       this.state.weights,
       this.state.momentum,
-      counted,
+      aggregate,
       { ...work, totalFloats: this.layout.totalFloats, compression: this.config.round.compression },
       this.layout,
       this.config.round,
@@ -177,7 +179,7 @@ class CraftingEngine implements VolunteerEngine {
     if (!update.ok) throw new Error(update.reason);
     const hash = await modelHash(update.weights, update.momentum);
     this.pending = { round: work.round, hash, state: update };
-    return { hash, refused: update.refused.length };
+    return { hash };
   }
 
   async exportLocalState(round: number): Promise<Uint8Array> {
@@ -215,16 +217,16 @@ class ForwardingNetwork implements FrameNetwork {
     this.mesh.connect(keys);
   }
 
+  disconnect(key: string): void {
+    this.mesh.disconnect(key);
+  }
+
   send(to: string, message: Uint8Array): Promise<void> {
     return this.mesh.send(to, message);
   }
 
   onMessage(handler: (from: string, message: Uint8Array) => void): () => void {
     return this.mesh.onMessage(handler);
-  }
-
-  onPeerDown(handler: (key: string) => void): () => void {
-    return this.mesh.onPeerDown(handler);
   }
 
   onPeerRefused(handler: Parameters<FrameNetwork['onPeerRefused']>[0]): () => void {
@@ -240,29 +242,36 @@ class ForwardingNetwork implements FrameNetwork {
   }
 }
 
-/** The real mesh, except that the group gets the engine's mesh frame, with a claim signed for it. */
+/**
+ * The real mesh, and the group gets another frame than the uploaded one, with a claim signed
+ * for it: the equivocation that mattered while members exchanged frames over the mesh.
+ */
 class EquivocatingNetwork extends ForwardingNetwork {
+  private group: readonly string[] = [];
+
   constructor(
     private readonly link: NodeLink,
-    private readonly engine: CraftingEngine,
+    engine: CraftingEngine,
   ) {
     super(link.mesh);
+    engine.onMeshFrame = (frame) => this.sendToGroup(frame);
   }
 
-  override async send(to: string, message: Uint8Array): Promise<void> {
-    const swap = this.engine.meshFrame;
-    if (swap && hasMagic(message, TENSOR_FRAME_MAGIC)) return this.mesh.send(to, swap.bytes);
-    if (swap && isFrameClaim(message)) {
-      const frameHash = await sha256Hex(swap.bytes);
-      const signature = await this.link.identity.sign(
-        frameClaimMessage(this.link.client.runId, swap.round, swap.seed, frameHash),
-      );
-      return this.mesh.send(
-        to,
-        encodeFrameClaim({ round: swap.round, seed: swap.seed, frameHash, signature }),
-      );
+  override connect(keys: readonly string[]): void {
+    this.group = keys;
+    super.connect(keys);
+  }
+
+  private async sendToGroup(swap: { round: number; seed: number; bytes: Uint8Array }): Promise<void> {
+    const frameHash = await sha256Hex(swap.bytes);
+    const signature = await this.link.identity.sign(
+      frameClaimMessage(this.link.client.runId, swap.round, swap.seed, frameHash),
+    );
+    const claim = encodeFrameClaim({ round: swap.round, seed: swap.seed, frameHash, signature });
+    for (const to of this.group) {
+      await this.mesh.send(to, swap.bytes).catch(() => undefined);
+      await this.mesh.send(to, claim).catch(() => undefined);
     }
-    return this.mesh.send(to, message);
   }
 }
 

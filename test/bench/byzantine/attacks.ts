@@ -127,7 +127,7 @@ export const ATTACKS: readonly Attack[] = [
   {
     // The relay gets a sign-flipped ×20 frame, the peers an honest copy. The decision names the
     // hash of each counted frame, so every honest peer sees its mesh copy differ: with the
-    // author's signature on both (protocol/frame-claim.ts) that is proof, and the relay drops
+    // author's signature on both (protocol/swarm-signing.ts) that is proof, and the relay drops
     // the equivocator from the round.
     name: 'equivocation',
     craft: (view, a) => ({

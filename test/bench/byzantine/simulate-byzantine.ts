@@ -181,7 +181,7 @@ async function play(
       if (outcome.kind === 'rolled-back') rolledBack++;
       const first = trainers?.[0]?.peer;
       const own = first
-        ? (await first.finish({ round: r, seed: expected.seed }, outcome.counted)).hash
+        ? (await first.finish({ round: r, seed: expected.seed }, outcome.aggregate)).hash
         : relay.computedHash;
       if (own !== relay.computedHash)
         throw new Error(`round ${r}: ${first?.id} computed ${own}, the relay ${relay.computedHash}`);

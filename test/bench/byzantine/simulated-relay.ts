@@ -36,6 +36,8 @@ export type RoundOutcome =
   | {
       readonly kind: 'committed' | 'rolled-back';
       readonly counted: readonly CountedFrame[];
+      /** The aggregate frame every member applies (protocol/aggregate-frame.ts). */
+      readonly aggregate: Uint8Array;
       /** Counted members whose frame was refused or that the robust rule left out. */
       readonly unused: readonly string[];
       /** Of those, the ones whose frame was refused (not in the run's format): never credited. */
@@ -57,6 +59,8 @@ export class SimulatedRelay {
   private guard: StateGuard | null = null;
   private readonly kept = new Map<string, RunState>();
   private current: RunState;
+  /** What the last aggregate frame did not carry, as the relay's coordinator keeps it. */
+  private residual: Float32Array | null = null;
   /** Members dropped from a round for equivocating, over the whole run. */
   equivocators = 0;
   /** The hash of the state the last round computed, before the guard judged it. */
@@ -104,8 +108,17 @@ export class SimulatedRelay {
       else counted.push({ peer: member.peer, tokens: member.tokens, frame: member.relayCopy });
     }
     const { weights, momentum } = this.current;
-    const update = roundUpdate(weights, momentum, counted, expected, this.options.layout, this.options.outer);
+    const update = roundUpdate(
+      weights,
+      momentum,
+      counted,
+      expected,
+      this.options.layout,
+      this.options.outer,
+      this.residual,
+    );
     if (!update.ok) return { kind: 'aborted', reason: update.reason };
+    const { aggregate } = update;
     const next = {
       weights: update.weights,
       momentum: update.momentum,
@@ -117,18 +130,21 @@ export class SimulatedRelay {
     const guard = this.guard;
     if (!guard) {
       this.current = next;
-      return { kind: 'committed', counted, unused, refused, valLoss: Number.NaN };
+      this.residual = update.residual;
+      return { kind: 'committed', counted, aggregate, unused, refused, valLoss: Number.NaN };
     }
     const valLoss = await this.options.score(next.weights);
     const verdict = guard.judge(valLoss);
     if (verdict.accept) {
       this.keep(next, expected.round, valLoss);
-      return { kind: 'committed', counted, unused, refused, valLoss };
+      this.residual = update.residual;
+      return { kind: 'committed', counted, aggregate, unused, refused, valLoss };
     }
     const back = this.kept.get(verdict.rollbackTo.modelHash);
     if (!back) throw new Error(`the guard rolls back to ${verdict.rollbackTo.modelHash}, which is not kept`);
     this.keep(back, expected.round, verdict.rollbackTo.valLoss);
-    return { kind: 'rolled-back', counted, unused, refused, valLoss };
+    this.residual = null; // as the relay: the carried error goes with the refused state
+    return { kind: 'rolled-back', counted, aggregate, unused, refused, valLoss };
   }
 
   /** A member's report of the hash it computed for the last round: logged, never decisive. */

@@ -9,6 +9,7 @@ import {
   validateCompression,
 } from '../../../protocol/compression-settings.ts';
 import { DEFAULT_MODEL, type GptConfig, validateConfig } from '../../../protocol/gpt-config.ts';
+import type { QuantBits } from '../../../protocol/quantize.ts';
 import type { AggregationSettings } from '../../../protocol/robust-aggregate.ts';
 
 export interface MethodSpec {
@@ -19,6 +20,8 @@ export interface MethodSpec {
   readonly outerMomentum?: number;
   /** How contributions are combined; the plain mean when absent. */
   readonly aggregation?: AggregationSettings;
+  /** Bits of the aggregate sent back; 32 for dense methods, else the run's default, when absent. */
+  readonly aggregateBits?: QuantBits;
 }
 
 export interface SwarmBenchConfig {
@@ -70,6 +73,20 @@ export const DEFAULT_SWARM: SwarmBenchConfig = {
       outerMomentum: 0,
     },
     {
+      name: 'DiLoCo r70% q1/512, aggregate exact',
+      compression: { randomK: 0.7, topK: 1, bits: 1, blockSize: 512 },
+      outerLr: 1,
+      outerMomentum: 0,
+      aggregateBits: 32,
+    },
+    {
+      name: 'DiLoCo r70% q1/512, aggregate 1 bit',
+      compression: { randomK: 0.7, topK: 1, bits: 1, blockSize: 512 },
+      outerLr: 1,
+      outerMomentum: 0,
+      aggregateBits: 1,
+    },
+    {
       name: 'DiLoCo r50% q1/128, lr 1, no momentum',
       compression: { randomK: 0.5, topK: 1, bits: 1, blockSize: 128 },
       outerLr: 1,
@@ -91,7 +108,7 @@ against DDP, the final validation loss and its gap to DDP.
   --batch N          sequences per peer per step (default ${DEFAULT_SWARM.batchSize})
   --config FILE      JSON with any of: ${Object.keys(DEFAULT_SWARM).join(', ')}
                      (methods: [{"name", "compression": {"randomK", "topK", "bits", "blockSize"},
-                     "outerLr"?, "outerMomentum"?}]; model: {"vocabSize", "contextLength",
+                     "outerLr"?, "outerMomentum"?, "aggregateBits"?}]; model: {"vocabSize", "contextLength",
                      "dModel", "nLayer", "nHead"} for a quick look at a smaller model)
   --only NAMES       comma-separated method names to run (DDP always runs)
   --json             end with one JSON line: {"tokens","rows":[{"method","bytesPerPeer","reduction","valLoss","gapPercent"}]}

@@ -10,12 +10,13 @@ import { createModel } from '../../../kernels/gpt/create-model.ts';
 import type { GpuGpt } from '../../../kernels/gpt/gpu-gpt.ts';
 import type { TuneCache } from '../../../kernels/gpu/autotune.ts';
 import type { GpuContext } from '../../../kernels/gpu/context.ts';
-import { type CountedContribution, RoundPeer } from '../../../kernels/round/round-peer.ts';
+import { RoundPeer } from '../../../kernels/round/round-peer.ts';
 import type { TrainConfig } from '../../../kernels/train/config.ts';
 import { type RandomSplit, randomBatches, Trainer } from '../../../kernels/train/trainer.ts';
 import type { GptConfig } from '../../../protocol/gpt-config.ts';
 import { deriveSeed } from '../../../protocol/random-k.ts';
 import { createRng } from '../../../protocol/rng.ts';
+import { type CountedFrame, roundAggregate } from '../../../protocol/round-update.ts';
 import type { RoundConfig } from '../../../protocol/run-config.ts';
 import { MemoryNetwork } from '../../helpers/memory-transport.ts';
 import { peerRng } from './peer-data.ts';
@@ -97,6 +98,7 @@ export async function simulateDiloco(setup: SwarmSetup): Promise<SwarmResult> {
     const hashes: string[][] = [];
     let tokens = 0;
     const order = createRng(train.seed ^ 0x5eed);
+    let residual: Float32Array | null = null;
     for (let r = 0; r < rounds; r++) {
       const assignment = { round: r, seed: deriveSeed(train.seed, r) };
       let lossSum = 0;
@@ -111,24 +113,37 @@ export async function simulateDiloco(setup: SwarmSetup): Promise<SwarmResult> {
         own.set(peer.id, frame);
         for (const other of peers) if (other.peer !== peer) await transport.send(other.peer.id, frame);
       }
-      // Every contribution counts; each peer sums what reached it, in an arrival order of its
-      // own (shuffled here): the sum's fixed order must make the results equal anyway.
+      // Every contribution counts. The simulator is the relay: it aggregates the frames as they
+      // reached one peer, in an arrival order of their own (shuffled here; the sum's fixed order
+      // must make that irrelevant), compresses the aggregate with its carried residual, and
+      // every peer applies that frame.
       const tokensEach = roundConfig.innerSteps * train.batchSize * train.seqLen;
+      const first = peers[0] as (typeof peers)[number];
+      const counted: CountedFrame[] = peers.map(({ peer: sender }) => ({
+        peer: sender.id,
+        tokens: tokensEach,
+        frame:
+          sender === first.peer
+            ? (own.get(sender.id) as Uint8Array)
+            : (first.inbox.get(sender.id) ?? new Uint8Array()),
+      }));
+      shuffle(counted, order);
+      const layout = models[0]?.layout as GpuGpt['layout'];
+      const expected = {
+        ...assignment,
+        totalFloats: layout.totalFloats,
+        compression: roundConfig.compression,
+      };
+      const relay = roundAggregate(counted, expected, layout, roundConfig, residual);
+      if (relay.refused.length > 0)
+        throw new Error(
+          `the relay refused ${relay.refused.map((x) => `${x.peer}: ${x.error.code} ${x.error.message}`).join('; ')}`,
+        );
+      residual = relay.residual;
       const roundHashes: string[] = [];
       for (const { peer, inbox } of peers) {
-        const counted: CountedContribution[] = peers.map(({ peer: sender }) => ({
-          peer: sender.id,
-          tokens: tokensEach,
-          frame:
-            sender === peer ? (own.get(peer.id) as Uint8Array) : (inbox.get(sender.id) ?? new Uint8Array()),
-        }));
-        shuffle(counted, order);
-        const outcome = await peer.finish(assignment, counted);
+        const outcome = await peer.finish(assignment, relay.aggregate);
         peer.commit(assignment.round, outcome.hash); // in the simulator every round commits
-        if (outcome.refused.length > 0)
-          throw new Error(
-            `${peer.id} refused ${outcome.refused.map((x) => `${x.peer}: ${x.error.code} ${x.error.message}`).join('; ')}`,
-          );
         roundHashes.push(outcome.hash);
         inbox.clear();
       }

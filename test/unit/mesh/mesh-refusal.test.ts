@@ -1,7 +1,9 @@
 // A run's mesh takes no message larger than the run's frames can be: the first chunk of a bigger
 // announcement is refused before anything of its size is held, the sender's link closes, and
 // the refusal is reported (onPeerRefused), so a volunteer stops waiting for that peer's frame.
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PIECE_HEADER_BYTES } from '../../../protocol/aggregate-piece.ts';
 import { MAX_CHUNK_BYTES } from '../../../protocol/frame-chunks.ts';
 import type { FrameError } from '../../../protocol/frame-errors.ts';
 import { maxFrameBytesInRunFormat } from '../../../protocol/frame-format.ts';
@@ -21,10 +23,13 @@ import {
 } from './mesh-harness.ts';
 
 describe("a run's mesh limits", () => {
-  it("cap a data-parallel run's messages at its largest frame, and leave a pipeline run's", () => {
+  it("cap a data-parallel run's messages at its largest aggregate piece, and leave a pipeline run's", () => {
     const floats = paramLayout(DEFAULT_RUN.model).totalFloats;
     const limits = runMeshLimits(DEFAULT_RUN);
-    expect(limits.maxMessageBytes).toBe(maxFrameBytesInRunFormat(floats, DEFAULT_RUN.round.compression));
+    const { compression, aggregateBits } = DEFAULT_RUN.round;
+    expect(limits.maxMessageBytes).toBe(
+      PIECE_HEADER_BYTES + maxFrameBytesInRunFormat(floats, { ...compression, topK: 1, bits: aggregateBits }),
+    );
     expect(limits.maxMessageBytes).toBeLessThan(MAX_MESH_MESSAGE_BYTES / 64);
     expect(runMeshLimits({ ...DEFAULT_RUN, pipeline: DEFAULT_PIPELINE })).toEqual({});
   });

@@ -190,12 +190,11 @@ describe('parseRunConfig', () => {
         'exceeds schedule.maxRoundMs',
       );
     });
-    it('minPeers does not exceed maxGroupSize (else no round could open)', () => {
-      refused(
-        { schedule: { minPeers: 17, maxGroupSize: 16 } },
-        'schedule.minPeers',
-        'exceeds schedule.maxGroupSize',
-      );
+    it('minPeers may exceed maxGroupSize: a round seats every ready peer in as many groups as needed', () => {
+      expect(parseRunConfig(variant({ schedule: { minPeers: 17, maxGroupSize: 16 } }))).not.toBeNull();
+    });
+    it('the aggregate is sent at 1, 2, 4, 8 or 32 bits', () => {
+      refused({ round: { aggregateBits: 3 } }, 'round.aggregateBits', /1, 2, 4, 8 or 32/);
     });
     it('a group holds at most 64 peers', () => {
       refused({ schedule: { maxGroupSize: 65 } }, 'schedule.maxGroupSize', /.+/);

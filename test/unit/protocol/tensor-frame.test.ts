@@ -49,6 +49,7 @@ const frameArbitrary: fc.Arbitrary<TensorFrame> = fc
       'tied-gradient',
       'tied-weights',
       'stage-state',
+      'round-aggregate',
     ),
   })
   .map(({ kind, seed, round, fraction, paramOffset, paramCount, bits, blockSize, subset, all, noise }) => {
@@ -289,7 +290,7 @@ describe('tensor frame', () => {
     });
     // And a reserved kind, resealed so the kind check is what fires.
     const bytes = encodeTensorFrame(raw);
-    bytes[5] = 6;
+    bytes[5] = 7;
     expect(decodeTensorFrame(reseal(bytes))).toMatchObject({ ok: false, error: { code: 'ERR_FRAME_KIND' } });
   });
 

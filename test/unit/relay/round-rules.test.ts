@@ -82,7 +82,6 @@ describe('sizeRound', () => {
   const rules = {
     innerSteps: 20,
     tokensPerStep: 512,
-    maxGroupSize: 3,
     maxInnerStepsFactor: 4,
     slowestSpeedRatio: 0.125,
   };
@@ -107,7 +106,7 @@ describe('sizeRound', () => {
       expect(((steps[peer] as number) * 512) / speed).toBeCloseTo(sizing.innerSeconds, 6);
   });
 
-  it('leaves out peers far slower than the median and those beyond the group cap', () => {
+  it('leaves out only peers far slower than the median: every other peer is seated', () => {
     const sizing = sizeRound(
       [
         { peer: 'a', tokensPerSec: 1000, uplinkBytesPerSec: 1 },
@@ -118,8 +117,8 @@ describe('sizeRound', () => {
       ],
       rules,
     );
-    expect(sizing.shares.map((s) => s.peer)).toEqual(['a', 'b', 'c']);
-    expect([...sizing.waiting].sort()).toEqual(['d', 'snail']);
+    expect(sizing.shares.map((s) => s.peer)).toEqual(['a', 'b', 'c', 'd']);
+    expect(sizing.waiting).toEqual(['snail']);
   });
 
   it('seats the fastest slow peers after all when the round would fall below minMembers', () => {
@@ -142,7 +141,7 @@ describe('sizeRound', () => {
         { peer: 'x', tokensPerSec: 1000, uplinkBytesPerSec: 1 },
         { peer: 'y', tokensPerSec: 1000, uplinkBytesPerSec: 1 },
       ],
-      { ...rules, maxGroupSize: 4 },
+      rules,
     );
     const steps = Object.fromEntries(sizing.shares.map((s) => [s.peer, s.innerSteps]));
     expect(steps).toEqual({ rocket: 80, new: 20, x: 20, y: 20 });

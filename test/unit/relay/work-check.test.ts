@@ -21,6 +21,7 @@ import { checkWork, MIN_AGREEMENT } from '../../../relay/rounds/work-check.ts';
 import { resolveRunConfig } from '../../../relay/run/run-config.ts';
 import { brownSample } from '../../helpers/brown-sample.ts';
 import { nodeContext } from '../../helpers/node-context.ts';
+import { relayAggregate } from '../../helpers/relay-aggregate.ts';
 import { memoryTuneCache } from '../../helpers/tune-cache-memory.ts';
 
 const resolved = resolveRunConfig({
@@ -231,7 +232,10 @@ it('passes the GPU engine’s work, redone on the CPU (prints how close the adap
       console.log(`GPU round ${round}: ${verdict.ok ? `agreement ${verdict.agreement}` : verdict.reason}`);
       expect(verdict.ok).toBe(true);
       expect(verdict.agreement).toBeGreaterThanOrEqual(MIN_AGREEMENT);
-      const { hash } = await engine.finish(work, [{ peer: peerKey, tokens: 96, frame }]);
+      const { hash } = await engine.finish(
+        work,
+        relayAggregate(config, work, [{ peer: peerKey, tokens: 96, frame }]),
+      );
       expect(await engine.commit(round, hash)).toBe(true);
     }
   } finally {

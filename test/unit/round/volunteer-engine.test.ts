@@ -9,6 +9,7 @@ import { paramLayout } from '../../../protocol/param-layout.ts';
 import { resolveRunConfig } from '../../../relay/run/run-config.ts';
 import { brownSample } from '../../helpers/brown-sample.ts';
 import { nodeContext } from '../../helpers/node-context.ts';
+import { relayAggregate } from '../../helpers/relay-aggregate.ts';
 import { memoryTuneCache } from '../../helpers/tune-cache-memory.ts';
 
 const resolved = resolveRunConfig({
@@ -77,12 +78,13 @@ it('keeps a round only when the relay commits its hash, and moves state between 
     expect(await b.stateHash()).toBe(start);
     await a.train(work(0));
     const frame = await a.contribute(work(0));
-    const { hash } = await a.finish(work(0), [{ peer: 'a', tokens: 96, frame }]);
+    const aggregate = relayAggregate(config, work(0), [{ peer: 'a', tokens: 96, frame }]);
+    const { hash } = await a.finish(work(0), aggregate);
     expect(hash).not.toBe(start);
     expect(await a.stateHash()).toBe(start); // pending until committed
     await a.discard();
     expect(await a.commit(0, hash)).toBe(false); // nothing pending after discard
-    await a.finish(work(0), [{ peer: 'a', tokens: 96, frame }]);
+    await a.finish(work(0), aggregate);
     expect(await a.commit(0, hash)).toBe(true);
     expect(await a.stateHash()).toBe(hash);
 
@@ -113,12 +115,15 @@ it('a peer that joined from the checkpoint lands on the same hash as one that tr
   try {
     await member.train(work(0));
     const first = await member.contribute(work(0));
-    const { hash: h0 } = await member.finish(work(0), [{ peer: 'm', tokens: 96, frame: first }]);
+    const { hash: h0 } = await member.finish(
+      work(0),
+      relayAggregate(config, work(0), [{ peer: 'm', tokens: 96, frame: first }]),
+    );
     expect(await member.commit(0, h0)).toBe(true);
     expect(await joiner.importState(await member.exportState(), h0)).toEqual({ ok: true });
 
     // Round 1: both train (the member with its own AdamW moments and residual, the joiner
-    // fresh), exchange frames, and sum the same counted set.
+    // fresh), and apply the aggregate of both frames, in whatever order the relay got them.
     const tokens = brownSample(2).train;
     await member.train({ ...work(1), tokens: tokens.subarray(0, 97) });
     await joiner.train({ ...work(1), tokens: tokens.subarray(500, 597) });
@@ -126,9 +131,11 @@ it('a peer that joined from the checkpoint lands on the same hash as one that tr
       { peer: 'j', tokens: 96, frame: await joiner.contribute(work(1)) },
       { peer: 'm', tokens: 96, frame: await member.contribute(work(1)) },
     ];
-    const a = await member.finish(work(1), frames);
-    const b = await joiner.finish(work(1), [...frames].reverse());
-    expect(a).toEqual({ hash: b.hash, refused: 0 });
+    const aggregate = relayAggregate(config, work(1), frames);
+    expect(relayAggregate(config, work(1), [...frames].reverse())).toEqual(aggregate);
+    const a = await member.finish(work(1), aggregate);
+    const b = await joiner.finish(work(1), aggregate);
+    expect(a).toEqual({ hash: b.hash });
     expect(await member.commit(1, a.hash)).toBe(true);
     expect(await joiner.commit(1, a.hash)).toBe(true);
   } finally {
@@ -165,7 +172,10 @@ it('commits a 1-bit round on a padded model to a state that hashes the same afte
     for (const round of [0, 1]) {
       await a.train(work(round));
       const frame = await a.contribute(work(round));
-      const { hash } = await a.finish(work(round), [{ peer: 'a', tokens: 96, frame }]);
+      const { hash } = await a.finish(
+        work(round),
+        relayAggregate(oneBit.config, work(round), [{ peer: 'a', tokens: 96, frame }]),
+      );
       expect(await a.commit(round, hash)).toBe(true);
       expect(await b.importState(await a.exportState(), hash)).toEqual({ ok: true });
     }

@@ -35,8 +35,8 @@ const ROUND: Script<VolunteerEngine> = {
   },
   contribute: { args: [{ round: 3, seed: 9 }], result: bytes(6, 7, 8, 9) },
   finish: {
-    args: [{ round: 3, seed: 9 }, [{ peer: 'p', tokens: 64, frame: bytes(1) }]],
-    result: { hash: 'cd34', refused: 1 },
+    args: [{ round: 3, seed: 9 }, bytes(1, 5)],
+    result: { hash: 'cd34' },
   },
   exportLocalState: { args: [3], result: bytes(10, 11) },
   importLocalState: { args: [bytes(10, 11)], result: true },

@@ -1,4 +1,6 @@
 // Every limit of PeerMesh, named, with its default and the reason for it.
+
+import { PIECE_HEADER_BYTES } from '../../../protocol/aggregate-piece.ts';
 import {
   CHUNK_HEADER_BYTES,
   DEFAULT_ASSEMBLER_LIMITS,
@@ -29,8 +31,12 @@ export interface MeshLimits {
   readonly maxReconnectDelayMs: number;
 }
 
-/** A round's group: all-gather is fine up to here, bigger groups reduce-scatter (DESIGN step 5). */
-export const MAX_MESH_PEERS = 32;
+/**
+ * Links one tab keeps at once. Chromium slows down well before its own limit (~500 peer
+ * connections per page) once each link runs ICE, DTLS and SCTP timers; a round's group keeps
+ * every volunteer at maxGroupSize − 1 links (15 by default) whatever the swarm's size.
+ */
+export const MAX_MESH_PEERS = 16;
 /**
  * Same cap as the chunk assembler's default: one dense fp32 frame of 16M parameters. A run
  * narrows it (runMeshLimits); this is what a mesh without a run config takes.
@@ -67,17 +73,18 @@ export const DEFAULT_MESH_LIMITS: MeshLimits = {
 
 /**
  * The limits of a run's mesh. In a data-parallel run the only message a peer sends over it is
- * its round's pseudo-gradient frame, in the run's format, whose size is bounded exactly by the
- * run config (the mesh-auth frames of the handshake are not chunked messages and have their
- * own fixed size, mesh-auth-frame.ts). So a chunk announcing more is refused at once instead of
- * being waited for until the round's deadline. A pipeline run carries activation frames and
- * stage frames (a whole stage's state, for a new replica) over the same mesh; it keeps the
- * default cap.
+ * a piece of its round's aggregate frame, in the format the run config bounds exactly (the
+ * mesh-auth frames of the handshake are not chunked messages and have their own fixed size,
+ * mesh-auth-frame.ts). So a chunk announcing more is refused at once instead of being waited
+ * for. A pipeline run carries activation frames and stage frames (a whole stage's state, for a
+ * new replica) over the same mesh; it keeps the default cap.
  */
 export function runMeshLimits(config: RunConfig): Partial<MeshLimits> {
   if (config.pipeline) return {};
+  const { compression, aggregateBits } = config.round;
   const paramFloats = paramLayout(config.model).totalFloats;
-  return { maxMessageBytes: maxFrameBytesInRunFormat(paramFloats, config.round.compression) };
+  const aggregate = maxFrameBytesInRunFormat(paramFloats, { ...compression, topK: 1, bits: aggregateBits });
+  return { maxMessageBytes: PIECE_HEADER_BYTES + aggregate };
 }
 
 function positive(name: string, value: number): number {

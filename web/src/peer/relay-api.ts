@@ -198,6 +198,15 @@ export class RelayApi {
     return new Uint8Array(await response.arrayBuffer());
   }
 
+  /** Piece `index` of `count` of a committed round's aggregate frame (aggregate-piece.ts). */
+  async aggregatePiece(round: number, index: number, count: number): Promise<Uint8Array> {
+    const response = await this.get(
+      `/api/runs/${this.runId}/rounds/${round}/aggregate?piece=${index}&of=${count}`,
+    );
+    if (!response.ok) throw new RelayApiError('ERR_RELAY_HTTP', `aggregate piece: HTTP ${response.status}`);
+    return new Uint8Array(await response.arrayBuffer());
+  }
+
   private framePath(round: number, peer: string): string {
     return `${this.base}/api/runs/${this.runId}/rounds/${round}/frames/${encodeURIComponent(peer)}`;
   }

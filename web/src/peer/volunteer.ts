@@ -3,10 +3,10 @@
 //
 //   resync      hold the committed state: ours already, or the relay's checkpoint
 //   assignment  fetch the assigned tokens, train, compress; upload the frame with its signed
-//               claim to the relay (the copy that counts) and send both to the group; wait
-//               for theirs (until shortly before the deadline), send a signed manifest
-//   decision    sum the counted frames (the relay's copy of any this peer lacks or holds in
-//               another version), outer step, report the hash
+//               claim to the relay (the only copy anyone uses), send a signed manifest
+//   decision    gather the round's aggregate frame within the group (aggregate-gather.ts:
+//               the pieces this peer owns from the relay, the rest from their owners, each
+//               checked against the relay's hash), apply it, report the hash
 //   commit      keep the new state if it is the one the relay computed (else resync), persist
 //               it, ask for the next round
 //   receipt     verify it against the relay's key and keep it
@@ -16,17 +16,11 @@
 
 import type { StepProgress } from '../../../kernels/round/round-engine.ts';
 import type { VolunteerEngine } from '../../../kernels/round/volunteer-engine.ts';
-import {
-  decodeFrameClaim,
-  encodeFrameClaim,
-  type FrameClaim,
-  isFrameClaim,
-} from '../../../protocol/frame-claim.ts';
 import type { FrameError } from '../../../protocol/frame-errors.ts';
 import type { Receipt } from '../../../protocol/ledger-signatures.ts';
 import { sha256Hex } from '../../../protocol/sha256.ts';
 import type { RelayMessage } from '../../../protocol/swarm-messages.ts';
-import { frameRound } from '../../../protocol/tensor-frame.ts';
+import { AggregateGather } from './aggregate-gather.ts';
 import type { RelayApi } from './relay-api.ts';
 import { RelayDrivenPeer, type RunMessage } from './relay-driven-peer.ts';
 import type { SwarmClient } from './swarm-client.ts';
@@ -34,11 +28,11 @@ import type { SwarmClient } from './swarm-client.ts';
 /** What the runtime needs of the peer mesh (web/src/peer/mesh.ts fits). */
 export interface FrameNetwork {
   connect(keys: readonly string[]): void;
+  /** Stops wanting a link to `key` (it left this peer's group). */
+  disconnect(key: string): void;
   send(to: string, message: Uint8Array): Promise<void>;
   onMessage(handler: (from: string, message: Uint8Array) => void): () => void;
-  /** A link went down: its peer's frame is not waited for any longer this round. */
-  onPeerDown(handler: (key: string) => void): () => void;
-  /** A peer announced a message larger than the run allows: its frame is not waited for either. */
+  /** A peer announced a message larger than the run allows: its link is closed. */
   onPeerRefused(handler: (key: string, error: FrameError) => void): () => void;
   readonly traffic: { readonly bytesSent: number; readonly bytesReceived: number };
   readonly connectedPeers: readonly string[];
@@ -95,10 +89,6 @@ export interface VolunteerOptions {
   readonly sleep?: (ms: number) => Promise<void>;
 }
 
-/** After uploading its own frame, wait at most this long for the group's over the mesh. */
-const MESH_WAIT_MS = 2_000;
-/** Stop waiting for frames this long before the deadline, to get the manifest in on time. */
-const MANIFEST_MARGIN_MS = 1_500;
 /** How often to look for the relay's checkpoint of a hash it has not stored yet. */
 const STATE_RETRY_MS = 2_000;
 const STATE_RETRIES = 30;
@@ -108,11 +98,9 @@ type Assignment = Extract<RelayMessage, { type: 'assignment' }>;
 export class Volunteer extends RelayDrivenPeer<VolunteerEvent> {
   /** The committed round and hash this volunteer holds. */
   held = { round: -2, hash: '' };
-  private inbox = new Map<string, Uint8Array>();
-  /** The signed claim each author sent with its frame (protocol/frame-claim.ts). */
-  private claims = new Map<string, FrameClaim>();
-  /** Peers whose link went down since the current round's assignment. */
-  private gone = new Set<string>();
+  private readonly gather: AggregateGather;
+  /** This peer's group in the current round, itself included, sorted: who passes pieces to whom. */
+  private group: readonly string[] = [];
   private own: { round: number; seed: number; frame: Uint8Array; hash: string } | null = null;
   private pending: { round: number; hash: string; loss: number } | null = null;
   /** This peer's own state as its latest round started, for a check of that round. */
@@ -127,6 +115,10 @@ export class Volunteer extends RelayDrivenPeer<VolunteerEvent> {
     super(options);
     this.speed = options.speed;
     this.sleep = options.sleep ?? ((ms) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+    this.gather = new AggregateGather(options.network, options.relay, {
+      now: options.now ?? Date.now,
+      sleep: this.sleep,
+    });
   }
 
   /** Restores persisted state, reports capabilities and asks for work. */
@@ -147,16 +139,16 @@ export class Volunteer extends RelayDrivenPeer<VolunteerEvent> {
       }
     }
     if (this.held.round === -2) this.held = { round: -1, hash: await engine.stateHash() };
-    this.unsubscribe.push(network.onMessage((from, message) => this.received(from, message)));
-    this.unsubscribe.push(network.onPeerDown((key) => this.gone.add(key)));
+    // Aggregate pieces are the only messages a data-parallel mesh carries now; anything else
+    // (a frame, a claim from an older client) is dropped.
+    this.unsubscribe.push(network.onMessage((from, message) => this.gather.offer(from, message)));
     this.unsubscribe.push(
-      network.onPeerRefused((key, error) => {
-        this.gone.add(key);
+      network.onPeerRefused((key, error) =>
         this.emit({
           type: 'status',
-          text: `refused ${key.slice(0, 8)}…'s message (${error.code}: ${error.message}); not waiting for its frame`,
-        });
-      }),
+          text: `refused ${key.slice(0, 8)}…'s message (${error.code}: ${error.message})`,
+        }),
+      ),
     );
     this.listen();
     this.reportCapabilities();
@@ -242,19 +234,6 @@ export class Volunteer extends RelayDrivenPeer<VolunteerEvent> {
     this.askForWork();
   }
 
-  private received(from: string, message: Uint8Array): void {
-    if (isFrameClaim(message)) {
-      const claim = decodeFrameClaim(message);
-      if (claim) this.claims.set(from, claim);
-    } else this.inbox.set(from, message);
-  }
-
-  /** The frame `peer` sent for `round`; one left over from an aborted round does not count. */
-  private frameOf(peer: string, round: number): Uint8Array | undefined {
-    const frame = this.inbox.get(peer);
-    return frame && frameRound(frame) === round ? frame : undefined;
-  }
-
   private async trainRound(a: Assignment): Promise<void> {
     const { engine, network, relay, client } = this.options;
     const now = this.options.now ?? Date.now;
@@ -266,9 +245,12 @@ export class Volunteer extends RelayDrivenPeer<VolunteerEvent> {
       });
       return this.resync(a.round - 1, a.modelHash);
     }
-    const others = a.group.map((m) => m.peer).filter((p) => p !== client.peerId);
-    this.gone = new Set();
-    network.connect(others);
+    // Links to the group, kept from round to round while the group stays (the relay keeps
+    // groups where it can); a member that left the group is let go.
+    const group = a.group.map((m) => m.peer).sort();
+    for (const peer of this.group) if (!group.includes(peer)) network.disconnect(peer);
+    this.group = group;
+    network.connect(group.filter((p) => p !== client.peerId));
     this.emit({ type: 'round', round: a.round, phase: 'training', peers: a.group.length });
     // This peer's own state as the round starts, kept until the next round: the relay may ask
     // for it to redo the round, and the manifest commits to its hash before it can ask.
@@ -292,62 +274,22 @@ export class Volunteer extends RelayDrivenPeer<VolunteerEvent> {
     this.own = { round: a.round, seed: a.seed, frame, hash: frameHash };
     this.emit({ type: 'round', round: a.round, phase: 'exchanging', peers: a.group.length });
     const claim = await client.frameClaim(a.round, a.seed, frameHash);
-    const claimMessage = encodeFrameClaim({ round: a.round, seed: a.seed, frameHash, signature: claim });
-    const uploaded = relay.uploadFrame(a.round, client.peerId, frame, claim).catch((error: unknown) =>
+    await relay.uploadFrame(a.round, client.peerId, frame, claim).catch((error: unknown) =>
       this.emit({
         type: 'status',
         text: `frame upload failed: ${error instanceof Error ? error.message : error}`,
       }),
     );
-    await Promise.all(
-      others.map((peer) =>
-        network
-          .send(peer, frame)
-          .then(() => network.send(peer, claimMessage))
-          .catch(() => undefined),
-      ),
-    );
-    await uploaded;
-    // Wait for the others' frames, but never past the point where the manifest would be late.
-    const awaited = () => others.filter((p) => !this.frameOf(p, a.round) && !this.gone.has(p));
-    // The relay holds every frame it counts, so the mesh copies only serve to catch an author
-    // that signs two frames: they are waited for briefly, never for a member that stays off the
-    // mesh (the round decides without the manifest of one that waits too long).
-    const waitUntil = Math.min(a.deadline - MANIFEST_MARGIN_MS, now() + MESH_WAIT_MS);
-    while (awaited().length > 0 && now() < waitUntil && !this.stopped) await this.sleep(50);
-    const holds = await this.heldFrames(others, a.round, a.seed);
-    this.emit({
-      type: 'traffic',
-      bytesSent: network.traffic.bytesSent,
-      bytesReceived: network.traffic.bytesReceived,
-      frameBytes: frame.byteLength,
-      denseBytes: this.options.paramCount * 4,
-    });
+    this.emitTraffic(frame.byteLength);
     this.pending = { round: a.round, hash: '', loss: report.meanLoss };
     await client.manifest({
       round: a.round,
       frameHash,
       frameBytes: frame.byteLength,
       stateHash,
-      holds,
+      holds: [],
       trainLoss: report.meanLoss,
     });
-  }
-
-  /**
-   * The frames of others this peer holds with a claim that names them: a frame without its
-   * author's claim proves nothing to the relay, so it is not listed (the relay's copy serves).
-   */
-  private async heldFrames(others: readonly string[], round: number, seed: number) {
-    const holds = [];
-    for (const peer of others) {
-      const frame = this.frameOf(peer, round);
-      const claim = this.claims.get(peer);
-      if (!frame || claim?.round !== round || claim.seed !== seed) continue;
-      const frameHash = await sha256Hex(frame);
-      if (claim.frameHash === frameHash) holds.push({ peer, frameHash, claim: claim.signature });
-    }
-    return holds;
   }
 
   /** The relay checks this peer's work of a round: it gets the state the round started from. */
@@ -371,21 +313,29 @@ export class Volunteer extends RelayDrivenPeer<VolunteerEvent> {
   private async sum(d: Extract<RelayMessage, { type: 'decision' }>): Promise<void> {
     const own = this.own;
     if (!own || own.round !== d.round) return;
-    const counted = [];
-    for (const entry of d.counted) {
-      let frame = entry.peer === this.options.client.peerId ? own.frame : this.frameOf(entry.peer, d.round);
-      // Missing, or another version than the relay counted (an author that equivocated): the
-      // relay's copy is the one that counts.
-      if (!frame || (await sha256Hex(frame)) !== entry.frameHash) {
-        frame = await this.options.relay.countedFrame(d.round, entry.peer);
-        if ((await sha256Hex(frame)) !== entry.frameHash) return; // the commit then resyncs us
-      }
-      counted.push({ peer: entry.peer, tokens: entry.tokens, frame });
-    }
-    this.emit({ type: 'round', round: d.round, phase: 'summing', peers: counted.length });
-    const { hash } = await this.options.engine.finish({ round: d.round, seed: own.seed }, counted);
+    const { client } = this.options;
+    this.emit({ type: 'round', round: d.round, phase: 'summing', peers: d.countedTotal });
+    const gathered = await this.gather.gather(d.round, d.aggregate, this.group, client.peerId);
+    for (const liar of gathered.refused)
+      this.emit({
+        type: 'status',
+        text: `${liar.slice(0, 8)}… passed on an aggregate piece that is not the relay's; took it from the relay`,
+      });
+    this.emitTraffic(own.frame.byteLength);
+    const { hash } = await this.options.engine.finish({ round: d.round, seed: own.seed }, gathered.bytes);
     if (this.pending?.round === d.round) this.pending.hash = hash;
-    await this.options.client.modelHash(d.round, hash);
+    await client.modelHash(d.round, hash);
+  }
+
+  private emitTraffic(frameBytes: number): void {
+    const { network, paramCount } = this.options;
+    this.emit({
+      type: 'traffic',
+      bytesSent: network.traffic.bytesSent,
+      bytesReceived: network.traffic.bytesReceived,
+      frameBytes,
+      denseBytes: paramCount * 4,
+    });
   }
 
   private async commit(c: Extract<RelayMessage, { type: 'commit' }>): Promise<void> {
@@ -394,8 +344,6 @@ export class Volunteer extends RelayDrivenPeer<VolunteerEvent> {
     const kept = pending?.round === c.round && (await engine.commit(c.round, c.modelHash));
     if (!pending || !kept) return this.resync(c.round, c.modelHash);
     this.held = { round: c.round, hash: c.modelHash };
-    this.inbox = new Map();
-    this.claims = new Map();
     const bytes = await engine.exportState();
     await store.saveState(runId, c.round, c.modelHash, bytes);
     await store.saveLocal(runId, await engine.exportLocalState(c.round));

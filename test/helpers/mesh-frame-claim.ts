@@ -1,8 +1,8 @@
-// An author's signed claim of its round frame, as it travels over the mesh right after the
-// frame itself (docs/ARCHITECTURE.md, "Untrusted volunteers"). A receiver keeps the claim with
-// the frame and names its signature in its manifest; the relay holds the author's own upload,
-// signed the same way. Two valid signatures over two different hashes for one round prove
-// that the author equivocated, whoever reports them.
+// An author's signed claim of its round frame as it travelled over the mesh while members still
+// exchanged frames there. Volunteers now send their frames to the relay only (an aggregate
+// comes back in pieces), so only the attacking test client still sends frames and claims to
+// its group, to show that honest members ignore them. The relay still takes a claim named in
+// a manifest as proof of equivocation (relay/rounds/round-frames.ts).
 //
 // Layout (fixed size):
 //
@@ -15,10 +15,10 @@
 //   16      32    SHA-256 of the frame
 //   48      64    Ed25519 signature of frameClaimMessage(runId, round, seed, hash)
 
-import { decodeBase64url, encodeBase64url } from './base64url.ts';
-import { ED25519_SIGNATURE_BYTES } from './ed25519-verify.ts';
-import { VERSION_OFFSET } from './frame-envelope.ts';
-import { FRAME_CLAIM_MAGIC, hasMagic, MAGIC_OFFSET } from './frame-magics.ts';
+import { decodeBase64url, encodeBase64url } from '../../protocol/base64url.ts';
+import { ED25519_SIGNATURE_BYTES } from '../../protocol/ed25519-verify.ts';
+import { VERSION_OFFSET } from '../../protocol/frame-envelope.ts';
+import { FRAME_CLAIM_MAGIC, hasMagic, MAGIC_OFFSET } from '../../protocol/frame-magics.ts';
 
 export const CLAIM_VERSION = 1;
 const ROUND_OFFSET = 8;

@@ -1,0 +1,167 @@
+// Gathering a round's aggregate frame within the group (docs/ARCHITECTURE.md, "Everyone
+// trains"). The relay's decision names the hash of the aggregate and of each of its pieces;
+// this member fetches the pieces it owns (aggregate-piece.ts: every G-th, from its place in the
+// sorted group) from the relay and passes each to the rest of the group, and takes the other
+// pieces from the members that own them. Every piece is checked against the relay's hash before
+// it is kept: a member that passes on other bytes is named in `refused` and its piece is
+// fetched from the relay, as is any piece that has not come by the wait's end. So a volunteer
+// receives the aggregate about once and sends its owned share of it to G − 1 members, whatever
+// the number of volunteers, and nothing a peer sends can change what it applies.
+import {
+  type AggregatePiece,
+  decodeAggregatePiece,
+  encodeAggregatePiece,
+  isAggregatePiece,
+  ownedPieces,
+} from '../../../protocol/aggregate-piece.ts';
+import { CodedError } from '../../../protocol/coded-error.ts';
+import { sha256Hex } from '../../../protocol/sha256.ts';
+import type { RelayMessage } from '../../../protocol/swarm-messages.ts';
+
+type Summary = Extract<RelayMessage, { type: 'decision' }>['aggregate'];
+
+export interface GatherNetwork {
+  send(to: string, message: Uint8Array): Promise<void>;
+  readonly connectedPeers: readonly string[];
+}
+
+export interface GatherRelay {
+  aggregatePiece(round: number, index: number, count: number): Promise<Uint8Array>;
+}
+
+export interface GatherOutcome {
+  readonly bytes: Uint8Array;
+  /** Pieces this member took from the relay: its own, and any the group did not deliver. */
+  readonly fromRelay: number;
+  readonly fromPeers: number;
+  /** Members that passed on a piece whose bytes differ from the relay's hash. */
+  readonly refused: readonly string[];
+}
+
+/** How long to wait for the group's pieces before fetching the rest from the relay. */
+export const PIECE_WAIT_MS = 5_000;
+/** Pieces of rounds other than the one gathered are dropped: at most two rounds are held. */
+const ROUNDS_HELD = 2;
+
+export class AggregateGather {
+  /**
+   * Pieces received per round, by sender and index, unchecked yet: one sender's junk never
+   * hides another's good copy. Bounded by the links (the mesh's cap) times the pieces (64).
+   */
+  private readonly inbox = new Map<number, Map<string, Map<number, AggregatePiece>>>();
+
+  constructor(
+    private readonly network: GatherNetwork,
+    private readonly relay: GatherRelay,
+    private readonly clock: { now(): number; sleep(ms: number): Promise<void> },
+    private readonly waitMs = PIECE_WAIT_MS,
+  ) {}
+
+  /** Takes a mesh message if it is an aggregate piece; false for anything else. Never throws. */
+  offer(from: string, message: Uint8Array): boolean {
+    if (!isAggregatePiece(message)) return false;
+    const decoded = decodeAggregatePiece(message);
+    if (!decoded.ok) return true; // malformed: dropped, as a wrong piece would be
+    const { round, index } = decoded.value;
+    let senders = this.inbox.get(round);
+    if (!senders) {
+      senders = new Map();
+      this.inbox.set(round, senders);
+      // Only the newest rounds: a peer cannot fill memory with pieces of rounds to come.
+      const rounds = [...this.inbox.keys()].sort((a, b) => b - a);
+      for (const old of rounds.slice(ROUNDS_HELD)) this.inbox.delete(old);
+    }
+    let pieces = senders.get(from);
+    if (!pieces) {
+      pieces = new Map();
+      senders.set(from, pieces);
+    }
+    pieces.set(index, decoded.value);
+    return true;
+  }
+
+  /** The round's aggregate frame, its whole hash checked; ERR_AGGREGATE if the relay's is wrong. */
+  async gather(
+    round: number,
+    summary: Summary,
+    group: readonly string[],
+    self: string,
+  ): Promise<GatherOutcome> {
+    const count = summary.pieces.length;
+    const held = new Map<number, Uint8Array>();
+    const refused = new Set<string>();
+    let fromRelay = 0;
+    let fromPeers = 0;
+    const fetchFromRelay = async (index: number) => {
+      const bytes = await this.relay.aggregatePiece(round, index, count);
+      if ((await sha256Hex(bytes)) !== summary.pieces[index])
+        throw new CodedError(
+          'ERR_AGGREGATE',
+          `the relay's piece ${index} of round ${round} is not the one it named`,
+        );
+      held.set(index, bytes);
+      fromRelay++;
+    };
+    const position = group.indexOf(self);
+    const others = group.filter((id) => id !== self);
+    for (const index of position < 0 ? [] : ownedPieces(count, group.length, position)) {
+      await fetchFromRelay(index);
+      const message = encodeAggregatePiece({ round, index, count, bytes: held.get(index) as Uint8Array });
+      for (const peer of others) void this.network.send(peer, message).catch(() => undefined);
+    }
+    // The owners' pieces, as they arrive; an owner not linked is not waited for.
+    const ownerOf = (index: number) => group[index % group.length] as string;
+    const waitUntil = this.clock.now() + this.waitMs;
+    for (;;) {
+      await this.takeArrived(round, summary, held, refused, () => fromPeers++);
+      const missing = [...Array(count).keys()].filter((i) => !held.has(i));
+      const awaited = missing.filter((i) => {
+        const owner = ownerOf(i);
+        return owner !== self && !refused.has(owner) && this.network.connectedPeers.includes(owner);
+      });
+      if (missing.length === 0 || awaited.length === 0 || this.clock.now() >= waitUntil) break;
+      await this.clock.sleep(20);
+    }
+    for (let index = 0; index < count; index++) if (!held.has(index)) await fetchFromRelay(index);
+    this.inbox.delete(round);
+    const bytes = new Uint8Array(summary.bytes);
+    let offset = 0;
+    for (let index = 0; index < count; index++) {
+      const piece = held.get(index) as Uint8Array;
+      if (offset + piece.length > bytes.length)
+        throw new CodedError('ERR_AGGREGATE', `round ${round}'s pieces exceed ${summary.bytes} bytes`);
+      bytes.set(piece, offset);
+      offset += piece.length;
+    }
+    if (offset !== bytes.length || (await sha256Hex(bytes)) !== summary.hash)
+      throw new CodedError(
+        'ERR_AGGREGATE',
+        `round ${round}'s aggregate does not hash to the one the relay named`,
+      );
+    return { bytes, fromRelay, fromPeers, refused: [...refused] };
+  }
+
+  /** Moves arrived pieces that match the relay's hashes into `held`; names the senders of others. */
+  private async takeArrived(
+    round: number,
+    summary: Summary,
+    held: Map<number, Uint8Array>,
+    refused: Set<string>,
+    counted: () => void,
+  ): Promise<void> {
+    const senders = this.inbox.get(round);
+    if (!senders) return;
+    for (const [from, pieces] of senders)
+      for (const [index, piece] of [...pieces]) {
+        pieces.delete(index);
+        if (held.has(index)) continue;
+        if (
+          piece.count === summary.pieces.length &&
+          (await sha256Hex(piece.bytes)) === summary.pieces[index]
+        ) {
+          held.set(index, piece.bytes);
+          counted();
+        } else refused.add(from);
+      }
+  }
+}
