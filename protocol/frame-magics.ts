@@ -29,6 +29,10 @@ export const TOKEN_SHARD_MAGIC = ascii('PLTK');
 export const FRAME_CLAIM_MAGIC = ascii('PLTS');
 /** ASCII "PLTG": a piece of a round's aggregate, passed on within a group (aggregate-piece.ts). */
 export const AGGREGATE_PIECE_MAGIC = ascii('PLTG');
+/** ASCII "PLTQ": a request for a piece of a committed state file (state-piece-message.ts). */
+export const STATE_REQUEST_MAGIC = ascii('PLTQ');
+/** ASCII "PLTR": a piece of a committed state file with its proof (state-piece-message.ts). */
+export const STATE_PIECE_MAGIC = ascii('PLTR');
 
 /** Every magic by format, for the test that keeps them distinct. */
 export const FRAME_MAGICS: Readonly<Record<string, Uint8Array>> = {
@@ -39,6 +43,8 @@ export const FRAME_MAGICS: Readonly<Record<string, Uint8Array>> = {
   'token shard': TOKEN_SHARD_MAGIC,
   'frame claim': FRAME_CLAIM_MAGIC,
   'aggregate piece': AGGREGATE_PIECE_MAGIC,
+  'state request': STATE_REQUEST_MAGIC,
+  'state piece': STATE_PIECE_MAGIC,
 };
 
 /** Whether `bytes` is at least a magic long and starts with `magic`. Never throws. */

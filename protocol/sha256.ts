@@ -4,5 +4,17 @@
 export async function sha256Hex(bytes: Uint8Array): Promise<string> {
   // WebCrypto's types want an ArrayBuffer-backed view; nothing here lives in shared memory.
   const digest = await crypto.subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>);
-  return Array.from(new Uint8Array(digest), (byte) => byte.toString(16).padStart(2, '0')).join('');
+  return hexOf(new Uint8Array(digest));
+}
+
+/** Bytes as lowercase hex. */
+export function hexOf(bytes: Uint8Array): string {
+  return Array.from(bytes, (byte) => byte.toString(16).padStart(2, '0')).join('');
+}
+
+/** Lowercase hex (an even number of digits, checked by the caller) as bytes. */
+export function bytesOfHex(text: string): Uint8Array {
+  return Uint8Array.from({ length: text.length / 2 }, (_, i) =>
+    Number.parseInt(text.slice(2 * i, 2 * i + 2), 16),
+  );
 }

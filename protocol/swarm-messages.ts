@@ -46,6 +46,9 @@ export const MAX_SWARM_FRAME_BYTES = 64 * 1024;
 export const MAX_GROUP_SIZE = 64;
 /** Volunteer names as shown on the leaderboard. */
 export const MAX_NAME_LENGTH = 40;
+/** Holders a resync names at most, and the largest state piece (state-tree.ts). */
+export const MAX_STATE_HOLDERS = 8;
+export const MAX_STATE_PIECE_BYTES = 4 * 2 ** 20;
 
 /** A raw 32-byte Ed25519 public key, canonical base64url: also the peer's id. */
 export const PeerKey = PublicKeyText;
@@ -264,6 +267,15 @@ export const Resync = v.object({
   round: v.pipe(v.number(), v.safeInteger(), v.minValue(-1)),
   /** The committed hash to fetch (from a peer, else the relay's checkpoint). */
   modelHash: Sha256Hex,
+  /** The state file's hash tree (state-tree.ts) and members that hold it, to fetch it from. */
+  state: v.optional(
+    v.object({
+      root: Sha256Hex,
+      bytes: Count,
+      pieceBytes: v.pipe(Count, v.minValue(1), v.maxValue(MAX_STATE_PIECE_BYTES)),
+      holders: v.pipe(v.array(PeerKey), v.maxLength(MAX_STATE_HOLDERS)),
+    }),
+  ),
 });
 
 export const RoundAborted = v.object({

@@ -150,6 +150,17 @@ export function runRoutes(run: RelayRun): Hono {
     return c.body(body.slice());
   });
 
+  // A piece of the committed state file with its proof (protocol/state-piece-message.ts), for a
+  // volunteer catching up whose peers did not give it.
+  routes.get('/:id/state/:root/pieces/:index', (c) => {
+    known(c.req.param('id'));
+    const piece = roundsOnly(run).statePiece(c.req.param('root'), Number(c.req.param('index')));
+    if (!piece) throw new HTTPException(404, { message: 'no such piece of the committed state' });
+    c.header('content-type', 'application/octet-stream');
+    c.header('cache-control', 'public, max-age=3600, immutable');
+    return c.body(piece.slice());
+  });
+
   routes.get('/:id/dataset', (c) => {
     known(c.req.param('id'));
     return c.json(run.dataset.manifest satisfies DatasetManifest);

@@ -20,11 +20,13 @@ import { noiseStreamOf } from '../../protocol/noise-stream.ts';
 import type { ParamLayout } from '../../protocol/param-layout.ts';
 import { deriveSeed } from '../../protocol/random-k.ts';
 import type { AggregationReport } from '../../protocol/robust-aggregate.ts';
-import type { RoundState } from '../../protocol/round-state-file.ts';
+import { encodeRoundState, type RoundState } from '../../protocol/round-state-file.ts';
 import { type CountedFrame, roundUpdate } from '../../protocol/round-update.ts';
 import { innerLearningRate, type RunConfig } from '../../protocol/run-config.ts';
 import { sha256Hex } from '../../protocol/sha256.ts';
-import type { RelayMessage } from '../../protocol/swarm-messages.ts';
+import { encodeStatePiece } from '../../protocol/state-piece-message.ts';
+import { pieceAt, proofFor, type StateTree, stateTree } from '../../protocol/state-tree.ts';
+import { MAX_STATE_HOLDERS, type RelayMessage } from '../../protocol/swarm-messages.ts';
 import type { Clock } from '../clock.ts';
 import type { Logger } from '../logger.ts';
 import type { SwarmCoordinator } from '../swarm/swarm-coordinator.ts';
@@ -210,6 +212,10 @@ export class Coordinator implements SwarmCoordinator {
   private lastFrames: CommittedFrames | null = null;
   /** The groups of the last round opened: kept where membership allows (groups.ts). */
   private groups: readonly (readonly string[])[] = [];
+  /** The committed state's file and hash tree, served in pieces to volunteers that catch up. */
+  private served: ServedState | null = null;
+  /** Members that applied the last committed round: a catching-up volunteer fetches from them. */
+  private holders: string[] = [];
   /** What the last aggregate frames did not carry (aggregate-frame.ts); null after a rollback. */
   private aggregateResidual: Float32Array | null = null;
   /** The committed state's loss on the held-out batch; null when the relay does not score. */
@@ -241,6 +247,10 @@ export class Coordinator implements SwarmCoordinator {
       trainTokens: options.trainTokens,
       verifiedRounds: options.verifiedRounds,
       onBan: (ban) => this.banned(ban),
+    });
+    // The state it starts from is served too (a restart, θ_0), once its tree is computed.
+    void servedState(options.config, options.state, options.committed.modelHash).then((served) => {
+      this.served ??= served;
     });
     const { guard } = options.config;
     if (options.validate && initialValLoss !== null)
@@ -299,7 +309,7 @@ export class Coordinator implements SwarmCoordinator {
     if (round !== this.committed.round || modelHash !== this.committed.modelHash) {
       peer.ready = false;
       this.catchUp(peer);
-      peer.link.send({ type: 'resync', round: this.committed.round, modelHash: this.committed.modelHash });
+      this.resync(peer, this.committed.round, this.committed.modelHash);
       return;
     }
     peer.ready = true;
@@ -616,6 +626,49 @@ export class Coordinator implements SwarmCoordinator {
     return Math.round(Math.min(schedule.maxRoundMs, Math.max(schedule.minRoundMs, ms)));
   }
 
+  /**
+   * Tells a peer to fetch the committed state: with its hash tree and a few members that hold
+   * it, so the peer takes it from them and the relay serves only what they do not.
+   */
+  private resync(peer: PeerState, round: number, modelHash: string): void {
+    const served = this.served?.hash === modelHash ? this.served : null;
+    const holders = shuffled(
+      this.holders.filter((id) => id !== peer.link.id && this.peers.has(id)),
+      cryptoRandom,
+    ).slice(0, MAX_STATE_HOLDERS);
+    peer.link.send({
+      type: 'resync',
+      round,
+      modelHash,
+      ...(served && {
+        state: {
+          root: served.tree.root,
+          bytes: served.tree.totalBytes,
+          pieceBytes: served.tree.pieceBytes,
+          holders,
+        },
+      }),
+    });
+  }
+
+  /** Piece `index` of the committed state whose tree has `root`, with its proof; null if not held. */
+  statePiece(root: string, index: number): Uint8Array | null {
+    const served = this.served;
+    if (
+      served?.tree.root !== root ||
+      !Number.isSafeInteger(index) ||
+      index < 0 ||
+      index >= served.tree.pieceCount
+    )
+      return null;
+    return encodeStatePiece({
+      root,
+      index,
+      proof: proofFor(served.tree, index),
+      bytes: pieceAt(served.bytes, index, served.tree.pieceBytes),
+    });
+  }
+
   /** A failed or unanswered check: the key is never seated again (the ledger records why). */
   private banned(ban: Ban): void {
     this.excluded.add(ban.peerKey);
@@ -794,6 +847,8 @@ export class Coordinator implements SwarmCoordinator {
     this.askForChecks(c, counted, this.state.weights);
     this.committed = { round: c.round, modelHash: hash };
     this.state = next;
+    this.served = await servedState(config, next, hash);
+    this.holders = [...c.members.keys()].filter((id) => c.manifests.has(id) && !c.equivocators.has(id));
     this.guard?.committed({ round: c.round, modelHash: hash, valLoss: valLoss as number });
     this.committedLoss = valLoss;
     this.aggregateResidual = update.residual;
@@ -830,7 +885,7 @@ export class Coordinator implements SwarmCoordinator {
         peer.link.send(commit);
       } else {
         this.catchUp(peer);
-        peer.link.send({ type: 'resync', round: c.round, modelHash: hash });
+        this.resync(peer, c.round, hash);
       }
       const receipt = outcome.receipts.get(id);
       if (receipt !== undefined) peer.link.send({ type: 'receipt', receipt });
@@ -890,16 +945,11 @@ export class Coordinator implements SwarmCoordinator {
    * longer the committed one: assigned as they are, they would train from stale weights.
    */
   private resyncWaiting(c: OpenRound): void {
-    const resync: RelayMessage = {
-      type: 'resync',
-      round: this.committed.round,
-      modelHash: this.committed.modelHash,
-    };
     for (const [id, peer] of this.peers)
       if (peer.ready && !c.members.has(id)) {
         peer.ready = false;
         this.catchUp(peer);
-        peer.link.send(resync);
+        this.resync(peer, this.committed.round, this.committed.modelHash);
       }
   }
 
@@ -962,6 +1012,8 @@ export class Coordinator implements SwarmCoordinator {
     for (const m of c.members.values()) this.options.pool.release(m.shard);
     this.committed = { round: c.round, modelHash: to.modelHash };
     this.state = state;
+    this.served = await servedState(this.options.config, state, to.modelHash);
+    this.holders = [];
     this.guard?.committed({ ...to, round: c.round });
     this.committedLoss = to.valLoss;
     this.current = null;
@@ -970,7 +1022,7 @@ export class Coordinator implements SwarmCoordinator {
       const peer = this.peers.get(id);
       if (!peer) continue;
       this.catchUp(peer);
-      peer.link.send({ type: 'resync', round: c.round, modelHash: to.modelHash });
+      this.resync(peer, c.round, to.modelHash);
     }
     this.resyncWaiting(c);
     this.scheduleOpen();
@@ -999,4 +1051,16 @@ async function aggregateSummary(bytes: Uint8Array, pieces: number) {
     hashes.push(await sha256Hex(bytes.subarray(start, end)));
   }
   return { hash: await sha256Hex(bytes), bytes: bytes.length, pieces: hashes };
+}
+
+interface ServedState {
+  readonly hash: string;
+  readonly bytes: Uint8Array;
+  readonly tree: StateTree;
+}
+
+/** The state file every volunteer writes for `state` (no metadata), and its hash tree. */
+async function servedState(config: RunConfig, state: RoundState, hash: string): Promise<ServedState> {
+  const bytes = encodeRoundState(config.model, state);
+  return { hash, bytes, tree: await stateTree(bytes) };
 }

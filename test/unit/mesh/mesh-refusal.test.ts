@@ -9,6 +9,7 @@ import type { FrameError } from '../../../protocol/frame-errors.ts';
 import { maxFrameBytesInRunFormat } from '../../../protocol/frame-format.ts';
 import { paramLayout } from '../../../protocol/param-layout.ts';
 import { DEFAULT_PIPELINE, DEFAULT_RUN } from '../../../protocol/run-config.ts';
+import { maxStatePieceMessageBytes } from '../../../protocol/state-piece-message.ts';
 import type { PeerDownReason } from '../../../web/src/peer/mesh-errors.ts';
 import { MAX_MESH_MESSAGE_BYTES, runMeshLimits } from '../../../web/src/peer/mesh-limits.ts';
 import {
@@ -23,12 +24,16 @@ import {
 } from './mesh-harness.ts';
 
 describe("a run's mesh limits", () => {
-  it("cap a data-parallel run's messages at its largest aggregate piece, and leave a pipeline run's", () => {
+  it("cap a data-parallel run's messages at its largest aggregate or state piece, and leave a pipeline run's", () => {
     const floats = paramLayout(DEFAULT_RUN.model).totalFloats;
     const limits = runMeshLimits(DEFAULT_RUN);
     const { compression, aggregateBits } = DEFAULT_RUN.round;
     expect(limits.maxMessageBytes).toBe(
-      PIECE_HEADER_BYTES + maxFrameBytesInRunFormat(floats, { ...compression, topK: 1, bits: aggregateBits }),
+      Math.max(
+        PIECE_HEADER_BYTES +
+          maxFrameBytesInRunFormat(floats, { ...compression, topK: 1, bits: aggregateBits }),
+        maxStatePieceMessageBytes(),
+      ),
     );
     expect(limits.maxMessageBytes).toBeLessThan(MAX_MESH_MESSAGE_BYTES / 64);
     expect(runMeshLimits({ ...DEFAULT_RUN, pipeline: DEFAULT_PIPELINE })).toEqual({});

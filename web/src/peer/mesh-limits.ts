@@ -10,6 +10,7 @@ import {
 import { maxFrameBytesInRunFormat } from '../../../protocol/frame-format.ts';
 import { paramLayout } from '../../../protocol/param-layout.ts';
 import type { RunConfig } from '../../../protocol/run-config.ts';
+import { maxStatePieceMessageBytes } from '../../../protocol/state-piece-message.ts';
 
 export interface MeshLimits {
   /** Links kept at once, ours and unsolicited ones together. */
@@ -72,8 +73,9 @@ export const DEFAULT_MESH_LIMITS: MeshLimits = {
 };
 
 /**
- * The limits of a run's mesh. In a data-parallel run the only message a peer sends over it is
- * a piece of its round's aggregate frame, in the format the run config bounds exactly (the
+ * The limits of a run's mesh. In a data-parallel run a peer sends over it pieces of its round's
+ * aggregate frame, in the format the run config bounds exactly, and pieces of the committed
+ * state with their proofs (protocol/state-piece-message.ts), bounded by the piece size (the
  * mesh-auth frames of the handshake are not chunked messages and have their own fixed size,
  * mesh-auth-frame.ts). So a chunk announcing more is refused at once instead of being waited
  * for. A pipeline run carries activation frames and stage frames (a whole stage's state, for a
@@ -84,7 +86,7 @@ export function runMeshLimits(config: RunConfig): Partial<MeshLimits> {
   const { compression, aggregateBits } = config.round;
   const paramFloats = paramLayout(config.model).totalFloats;
   const aggregate = maxFrameBytesInRunFormat(paramFloats, { ...compression, topK: 1, bits: aggregateBits });
-  return { maxMessageBytes: PIECE_HEADER_BYTES + aggregate };
+  return { maxMessageBytes: Math.max(PIECE_HEADER_BYTES + aggregate, maxStatePieceMessageBytes()) };
 }
 
 function positive(name: string, value: number): number {

@@ -18,6 +18,7 @@ import {
   RunsBody,
 } from '../../../protocol/run-api.ts';
 import { parseRunConfig, type RunConfig, runIdentity } from '../../../protocol/run-config.ts';
+import { decodeStatePiece } from '../../../protocol/state-piece-message.ts';
 import {
   bytesPerToken,
   decodeTokenIds,
@@ -205,6 +206,16 @@ export class RelayApi {
     );
     if (!response.ok) throw new RelayApiError('ERR_RELAY_HTTP', `aggregate piece: HTTP ${response.status}`);
     return new Uint8Array(await response.arrayBuffer());
+  }
+
+  /** Piece `index` of the committed state whose tree root is `root`, with its proof. */
+  async statePiece(root: string, index: number): Promise<{ bytes: Uint8Array; proof: unknown }> {
+    const response = await this.get(`/api/runs/${this.runId}/state/${root}/pieces/${index}`);
+    if (!response.ok) throw new RelayApiError('ERR_RELAY_HTTP', `state piece: HTTP ${response.status}`);
+    const decoded = decodeStatePiece(new Uint8Array(await response.arrayBuffer()));
+    if (!decoded.ok || decoded.value.root !== root || decoded.value.index !== index)
+      throw new RelayApiError('ERR_RELAY_DATA', `state piece ${index}: not the piece asked for`);
+    return { bytes: decoded.value.bytes, proof: decoded.value.proof };
   }
 
   private framePath(round: number, peer: string): string {

@@ -82,6 +82,9 @@ export async function openMesh(relay: string, link: RelayLink, platform: LinkPla
     runId: link.client.runId,
     iceServers: link.client.iceServers,
     limits: runMeshLimits(link.config),
+    // A data-parallel volunteer answers members it did not ask for, in the slots its group
+    // leaves free: one catching up fetches the committed state from holders the relay named.
+    accept: () => !link.config.pipeline,
   });
   return { ...link, signal, mesh };
 }

@@ -23,6 +23,8 @@ import type { RelayMessage } from '../../../protocol/swarm-messages.ts';
 import { AggregateGather } from './aggregate-gather.ts';
 import type { RelayApi } from './relay-api.ts';
 import { RelayDrivenPeer, type RunMessage } from './relay-driven-peer.ts';
+import { StateExchange } from './state-exchange.ts';
+import { fetchState } from './state-fetch.ts';
 import type { SwarmClient } from './swarm-client.ts';
 
 /** What the runtime needs of the peer mesh (web/src/peer/mesh.ts fits). */
@@ -94,11 +96,18 @@ const STATE_RETRY_MS = 2_000;
 const STATE_RETRIES = 30;
 
 type Assignment = Extract<RelayMessage, { type: 'assignment' }>;
+type Resync = Extract<RelayMessage, { type: 'resync' }>;
+/** How long a volunteer catching up waits for a link to one of the holders the relay named. */
+const HOLDER_LINK_WAIT_MS = 5_000;
+/** A holder that has not sent a piece by then is dropped; the others (or the relay) send it. */
+const STATE_PIECE_TIMEOUT_MS = 10_000;
 
 export class Volunteer extends RelayDrivenPeer<VolunteerEvent> {
   /** The committed round and hash this volunteer holds. */
   held = { round: -2, hash: '' };
   private readonly gather: AggregateGather;
+  /** Serves the committed state's pieces to members catching up, and fetches them when this one is. */
+  private readonly exchange: StateExchange;
   /** This peer's group in the current round, itself included, sorted: who passes pieces to whom. */
   private group: readonly string[] = [];
   private own: { round: number; seed: number; frame: Uint8Array; hash: string } | null = null;
@@ -115,6 +124,7 @@ export class Volunteer extends RelayDrivenPeer<VolunteerEvent> {
     super(options);
     this.speed = options.speed;
     this.sleep = options.sleep ?? ((ms) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+    this.exchange = new StateExchange(options.network);
     this.gather = new AggregateGather(options.network, options.relay, {
       now: options.now ?? Date.now,
       sleep: this.sleep,
@@ -129,6 +139,7 @@ export class Volunteer extends RelayDrivenPeer<VolunteerEvent> {
       const imported = await engine.importState(saved.bytes, saved.hash);
       if (imported.ok) {
         this.held = { round: saved.round, hash: saved.hash };
+        await this.exchange.hold(saved.bytes);
         // The inner optimizer and the unsent residual go on where they were, too.
         const local = await store.loadLocal(runId);
         if (local && !(await engine.importLocalState(local)))
@@ -139,9 +150,13 @@ export class Volunteer extends RelayDrivenPeer<VolunteerEvent> {
       }
     }
     if (this.held.round === -2) this.held = { round: -1, hash: await engine.stateHash() };
-    // Aggregate pieces are the only messages a data-parallel mesh carries now; anything else
+    // Aggregate pieces and state pieces are what a data-parallel mesh carries; anything else
     // (a frame, a claim from an older client) is dropped.
-    this.unsubscribe.push(network.onMessage((from, message) => this.gather.offer(from, message)));
+    this.unsubscribe.push(
+      network.onMessage(
+        (from, message) => this.gather.offer(from, message) || this.exchange.offer(from, message),
+      ),
+    );
     this.unsubscribe.push(
       network.onPeerRefused((key, error) =>
         this.emit({
@@ -183,7 +198,7 @@ export class Volunteer extends RelayDrivenPeer<VolunteerEvent> {
   protected async handle(message: RunMessage): Promise<void> {
     switch (message.type) {
       case 'resync':
-        return this.resync(message.round, message.modelHash);
+        return this.resync(message.round, message.modelHash, message.state);
       case 'assignment':
         return this.trainRound(message);
       case 'decision':
@@ -210,28 +225,76 @@ export class Volunteer extends RelayDrivenPeer<VolunteerEvent> {
     }
   }
 
-  private async resync(round: number, hash: string): Promise<void> {
-    const { engine, relay, store, runId } = this.options;
+  private async resync(round: number, hash: string, state?: Resync['state']): Promise<void> {
+    const { engine, store, runId } = this.options;
     if ((await engine.stateHash()) !== hash) {
       this.emit({ type: 'status', text: `fetching the committed state of round ${round}` });
-      let bytes: Uint8Array | null = null;
-      for (let attempt = 0; !bytes && attempt < STATE_RETRIES && !this.stopped; attempt++) {
-        bytes = await relay.state(hash, (received, total) =>
-          this.emit({
-            type: 'status',
-            text: `downloading the committed weights: ${total > 0 ? `${Math.round((100 * received) / total)}%` : `${received} bytes`}`,
-          }),
-        );
-        if (!bytes) await this.sleep(STATE_RETRY_MS); // the designated peer has not uploaded it yet
-      }
-      if (!bytes) throw new Error(`the committed state ${hash.slice(0, 12)} is not available`);
+      const bytes = (state && (await this.stateFromPeers(state))) ?? (await this.stateFromRelay(hash));
       const imported = await engine.importState(bytes, hash);
-      if (!imported.ok) throw new Error(`the relay's state does not check out: ${imported.message}`);
+      if (!imported.ok) throw new Error(`the committed state does not check out: ${imported.message}`);
       await store.saveState(runId, round, hash, bytes);
+      await this.exchange.hold(bytes);
       this.emit({ type: 'status', text: `caught up: holding the committed weights of round ${round}` });
     }
     this.held = { round, hash };
     this.askForWork();
+  }
+
+  /**
+   * The state from the members the relay named, in pieces from several at once, each checked
+   * against the relay's root; the relay gives only the pieces they did not. Null when no holder
+   * could be reached: then the whole file comes from the relay.
+   */
+  private async stateFromPeers(state: NonNullable<Resync['state']>): Promise<Uint8Array | null> {
+    const { network, relay, client } = this.options;
+    const holders = state.holders.filter((peer) => peer !== client.peerId);
+    const temporary = holders.filter((peer) => !this.group.includes(peer));
+    network.connect(temporary);
+    try {
+      const now = this.options.now ?? Date.now;
+      const until = now() + HOLDER_LINK_WAIT_MS;
+      while (!holders.some((p) => network.connectedPeers.includes(p)) && now() < until && !this.stopped)
+        await this.sleep(50);
+      const linked = holders.filter((p) => network.connectedPeers.includes(p));
+      if (linked.length === 0) return null;
+      const report = await fetchState(
+        { root: state.root, totalBytes: state.bytes, pieceBytes: state.pieceBytes },
+        linked.map((peer) => this.exchange.source(peer, state.root)),
+        { name: 'relay', piece: (index) => relay.statePiece(state.root, index) },
+        {
+          pieceTimeoutMs: STATE_PIECE_TIMEOUT_MS,
+          onProgress: (verified, count) =>
+            this.emit({
+              type: 'status',
+              text: `fetching the committed weights from ${linked.length} peers: ${verified}/${count} pieces`,
+            }),
+        },
+      );
+      this.emit({
+        type: 'status',
+        text: `fetched the committed weights: ${[...report.piecesFrom].map(([from, n]) => `${n} from ${from === 'relay' ? 'the relay' : `${from.slice(0, 8)}…`}`).join(', ')}${report.dropped.size > 0 ? `; dropped ${report.dropped.size} peer(s)` : ''}`,
+      });
+      return report.bytes;
+    } finally {
+      this.exchange.forget();
+      for (const peer of temporary) if (!this.group.includes(peer)) network.disconnect(peer);
+    }
+  }
+
+  private async stateFromRelay(hash: string): Promise<Uint8Array> {
+    const { relay } = this.options;
+    let bytes: Uint8Array | null = null;
+    for (let attempt = 0; !bytes && attempt < STATE_RETRIES && !this.stopped; attempt++) {
+      bytes = await relay.state(hash, (received, total) =>
+        this.emit({
+          type: 'status',
+          text: `downloading the committed weights: ${total > 0 ? `${Math.round((100 * received) / total)}%` : `${received} bytes`}`,
+        }),
+      );
+      if (!bytes) await this.sleep(STATE_RETRY_MS); // the relay has not stored it yet
+    }
+    if (!bytes) throw new Error(`the committed state ${hash.slice(0, 12)} is not available`);
+    return bytes;
   }
 
   private async trainRound(a: Assignment): Promise<void> {
@@ -346,6 +409,7 @@ export class Volunteer extends RelayDrivenPeer<VolunteerEvent> {
     this.held = { round: c.round, hash: c.modelHash };
     const bytes = await engine.exportState();
     await store.saveState(runId, c.round, c.modelHash, bytes);
+    await this.exchange.hold(bytes);
     await store.saveLocal(runId, await engine.exportLocalState(c.round));
     this.emit({ type: 'committed', round: c.round, hash: c.modelHash, trainLoss: pending.loss });
     if (c.head) this.emit({ type: 'head', height: c.head.height, hash: c.head.hash });
