@@ -14,8 +14,17 @@
 import { CodedError } from './coded-error.ts';
 import { bytesOfHex, hexOf } from './sha256.ts';
 
-/** 256 KiB: the default model's state (~6.7 MB) is 26 pieces, a small one a handful. */
+/** 256 KiB at most: the default model's state (~6.7 MB) is 26 pieces. */
 export const STATE_PIECE_BYTES = 256 * 1024;
+/** Pieces a state is cut into, about (pieces are whole 4 KiB, at most 256 KiB): several holders share it. */
+export const TARGET_STATE_PIECES = 16;
+const PIECE_GRAIN = 4096;
+
+/** The piece size of a state file of `totalBytes`: what the relay and every holder cut it by. */
+export function statePieceBytes(totalBytes: number): number {
+  const even = Math.ceil(totalBytes / TARGET_STATE_PIECES / PIECE_GRAIN) * PIECE_GRAIN;
+  return Math.min(STATE_PIECE_BYTES, Math.max(PIECE_GRAIN, even));
+}
 /** A state file over this many pieces is refused: the proof length stays bounded. */
 export const MAX_STATE_PIECES = 2 ** 20;
 
@@ -44,7 +53,7 @@ export class PieceError extends CodedError<PieceErrorCode> {}
 
 export type PieceVerdict = { readonly ok: true } | { readonly ok: false; readonly error: PieceError };
 
-export async function stateTree(bytes: Uint8Array, pieceBytes = STATE_PIECE_BYTES): Promise<StateTree> {
+export async function stateTree(bytes: Uint8Array, pieceBytes = statePieceBytes(bytes.length)): Promise<StateTree> {
   if (!Number.isSafeInteger(pieceBytes) || pieceBytes < 1) throw new RangeError(`piece size ${pieceBytes}`);
   const pieceCount = piecesIn(bytes.length, pieceBytes);
   if (pieceCount > MAX_STATE_PIECES)
