@@ -53,7 +53,10 @@ export class PieceError extends CodedError<PieceErrorCode> {}
 
 export type PieceVerdict = { readonly ok: true } | { readonly ok: false; readonly error: PieceError };
 
-export async function stateTree(bytes: Uint8Array, pieceBytes = statePieceBytes(bytes.length)): Promise<StateTree> {
+export async function stateTree(
+  bytes: Uint8Array,
+  pieceBytes = statePieceBytes(bytes.length),
+): Promise<StateTree> {
   if (!Number.isSafeInteger(pieceBytes) || pieceBytes < 1) throw new RangeError(`piece size ${pieceBytes}`);
   const pieceCount = piecesIn(bytes.length, pieceBytes);
   if (pieceCount > MAX_STATE_PIECES)

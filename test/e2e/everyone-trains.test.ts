@@ -20,6 +20,8 @@ let relay: RelayHandle;
 const volunteers: NodeVolunteer[] = [];
 const records: CommitRecord[] = [];
 const statuses = new Map<string, string[]>();
+/** Each volunteer's last traffic report: its links and their set-up time. */
+const traffic = new Map<string, Extract<VolunteerEvent, { type: 'traffic' }>>();
 /** The size of the group each volunteer was seated in, per round. */
 const groupSizes = new Map<string, Map<number, number>>();
 const realFetch = globalThis.fetch;
@@ -60,6 +62,7 @@ async function enlist(name: string): Promise<NodeVolunteer> {
     tuneCache: memoryTuneCache(),
     onEvent: (event: VolunteerEvent) => {
       if (event.type === 'status') statuses.get(name)?.push(event.text);
+      if (event.type === 'traffic') traffic.set(name, event);
       if (event.type === 'round' && event.phase === 'training') {
         const sizes = groupSizes.get(name) ?? new Map<number, number>();
         groupSizes.set(name, sizes.set(event.round, event.peers));
@@ -75,8 +78,15 @@ it('seats six volunteers in two groups of three in one round, and a joiner catch
   await expect.poll(() => records.length, { timeout: 240_000, interval: 250 }).toBeGreaterThanOrEqual(1);
   const first = records[0] as CommitRecord;
   expect(first.credits.map((c) => c.peerKey).sort()).toEqual(six.map((v) => v.peerId).sort());
-  for (const name of ['a', 'b', 'c', 'd', 'e', 'f'])
+  for (const name of ['a', 'b', 'c', 'd', 'e', 'f']) {
     expect(groupSizes.get(`v-${name}`)?.get(first.round)).toBe(3);
+    // Links to its group only (the other two members); none through TURN on one machine.
+    expect(traffic.get(`v-${name}`)?.links).toBeLessThanOrEqual(2);
+    expect(traffic.get(`v-${name}`)?.relayedLinks).toBe(0);
+  }
+  const setups = [...traffic.values()].map((t) => t.linkSetupMs).filter((ms) => ms !== null);
+  expect(setups.length).toBeGreaterThan(0);
+  console.log(`link set-up, median per volunteer: ${setups.map((ms) => `${ms} ms`).join(', ')}`);
   await expect
     .poll(() => six.every((v) => v.volunteer.held.hash === first.modelHash), {
       timeout: 60_000,

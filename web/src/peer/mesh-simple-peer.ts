@@ -54,6 +54,8 @@ export interface MeshPeer {
    * tens of MB/s), and copies each chunk through a stream buffer.
    */
   readonly _channel?: unknown;
+  /** simple-peer's statistics of the connection (webrtc-stats reports), for link-route.ts. */
+  getStats?(callback: (error: unknown, reports: unknown) => void): void;
 }
 
 export type MeshPeerConstructor = new (options: MeshPeerOptions) => MeshPeer;

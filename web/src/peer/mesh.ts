@@ -13,6 +13,7 @@ import type { FrameError } from '../../../protocol/frame-errors.ts';
 import type { PublishMessage } from '../../../protocol/signal-messages.ts';
 import { unreachable } from '../../../protocol/unreachable.ts';
 import type { PeerIdentity } from './identity.ts';
+import { isRelayedRoute } from './link-route.ts';
 import { MeshError, type PeerDownReason } from './mesh-errors.ts';
 import { type MeshLimits, resolveMeshLimits } from './mesh-limits.ts';
 import { MeshLink } from './mesh-link.ts';
@@ -55,6 +56,8 @@ export interface PeerMeshOptions {
 /** Longest run id: the topic must fit the relay's 256-character cap with a key in it. */
 export const MAX_RUN_ID_LENGTH = 128;
 const SESSION_BYTES = 16;
+/** Link set-up times kept for the median the page shows. */
+const MAX_SETUPS_KEPT = 64;
 
 type PeerUpHandler = (key: string) => void;
 type PeerDownHandler = (key: string, reason: PeerDownReason) => void;
@@ -99,6 +102,12 @@ export class PeerMesh implements Transport {
   private readonly upHandlers = new Set<PeerUpHandler>();
   private readonly downHandlers = new Set<PeerDownHandler>();
   private readonly refusedHandlers = new Set<PeerRefusedHandler>();
+  /** When each key was first wanted (or its unsolicited link opened): set-up time runs from here. */
+  private readonly since = new Map<string, number>();
+  /** Set-up times of the latest links, milliseconds (bounded). */
+  private readonly setups: number[] = [];
+  /** Keys whose link goes through a TURN relay (link-route.ts). */
+  private readonly relayed = new Set<string>();
   /** waitForPeers() checks, run once more by destroy(). */
   private readonly destroyWaiters = new Set<() => void>();
   private readonly stopListening: () => void;
@@ -118,6 +127,19 @@ export class PeerMesh implements Transport {
     this.topic = meshTopic(options.runId, this.id);
     this.stopListening = options.signal.onPublish((message) => this.onPublish(message));
     options.signal.subscribe(this.topic);
+  }
+
+  /**
+   * The links now, how many go through TURN, and the median time from wanting a peer to an
+   * authenticated link over the latest links (null before any).
+   */
+  get linkStats(): { links: number; relayed: number; setupMs: number | null } {
+    const sorted = [...this.setups].sort((a, b) => a - b);
+    return {
+      links: this.connectedPeers.length,
+      relayed: [...this.relayed].filter((key) => this.isConnected(key)).length,
+      setupMs: sorted.length > 0 ? (sorted[sorted.length >> 1] as number) : null,
+    };
   }
 
   /** Keys with an authenticated link now. */
@@ -156,6 +178,7 @@ export class PeerMesh implements Transport {
     for (const key of keys) {
       if (this.wanted.has(key)) continue;
       this.wanted.add(key);
+      if (!this.links.has(key)) this.since.set(key, Date.now());
       this.attempt(key);
     }
   }
@@ -163,6 +186,7 @@ export class PeerMesh implements Transport {
   /** Stops wanting `key` and closes its link (onPeerDown with 'disconnected' if it was up). */
   disconnect(key: string): void {
     this.wanted.delete(key);
+    this.since.delete(key);
     this.failures.delete(key);
     this.downReasons.delete(key);
     clearTimeout(this.retryTimers.get(key));
@@ -360,10 +384,12 @@ export class PeerMesh implements Transport {
         signal: (data) => this.publishSignal(key, session, data),
         up: () => {
           this.failures.delete(key);
+          this.linkUp(key, peer);
           notify(this.upHandlers, key);
         },
         down: (reason, wasUp) => {
           if (this.links.get(key) === link) this.links.delete(key);
+          this.relayed.delete(key);
           // Kept for wanted keys only (bounded by maxPeers); disconnect() forgets it.
           if (this.wanted.has(key)) this.downReasons.set(key, reason);
           if (wasUp) notify(this.downHandlers, key, reason);
@@ -376,6 +402,23 @@ export class PeerMesh implements Transport {
     });
     this.links.set(key, link);
     return link;
+  }
+
+  /** Notes how long the link took and, once the statistics say, whether it goes through TURN. */
+  private linkUp(key: string, peer: MeshPeer): void {
+    const since = this.since.get(key);
+    this.since.delete(key);
+    if (since !== undefined) {
+      this.setups.push(Date.now() - since);
+      if (this.setups.length > MAX_SETUPS_KEPT) this.setups.shift();
+    }
+    try {
+      peer.getStats?.((error, reports) => {
+        if (!error && isRelayedRoute(reports) === true && this.isConnected(key)) this.relayed.add(key);
+      });
+    } catch {
+      // No statistics here: the link is shown as direct.
+    }
   }
 
   private publishSignal(key: string, session: string, data: unknown): void {

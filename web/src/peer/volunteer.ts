@@ -38,6 +38,8 @@ export interface FrameNetwork {
   onPeerRefused(handler: (key: string, error: FrameError) => void): () => void;
   readonly traffic: { readonly bytesSent: number; readonly bytesReceived: number };
   readonly connectedPeers: readonly string[];
+  /** Links, those through TURN, and their median set-up time (the WebRTC mesh has them). */
+  readonly linkStats?: { readonly links: number; readonly relayed: number; readonly setupMs: number | null };
 }
 
 /** Where a volunteer keeps what must survive a reload or a restart. */
@@ -73,6 +75,11 @@ export type VolunteerEvent =
       readonly bytesReceived: number;
       readonly frameBytes: number;
       readonly denseBytes: number;
+      readonly links: number;
+      /** Links that go through the relay's TURN server, not directly. */
+      readonly relayedLinks: number;
+      /** Median time from wanting a peer to an authenticated link; null before any. */
+      readonly linkSetupMs: number | null;
     };
 
 export interface VolunteerOptions {
@@ -99,6 +106,8 @@ type Assignment = Extract<RelayMessage, { type: 'assignment' }>;
 type Resync = Extract<RelayMessage, { type: 'resync' }>;
 /** How long a volunteer catching up waits for a link to one of the holders the relay named. */
 const HOLDER_LINK_WAIT_MS = 5_000;
+/** After the first holder's link is up, how long to wait for more to share the pieces. */
+const MORE_HOLDERS_WAIT_MS = 1_500;
 /** A holder that has not sent a piece by then is dropped; the others (or the relay) send it. */
 const STATE_PIECE_TIMEOUT_MS = 10_000;
 
@@ -252,9 +261,19 @@ export class Volunteer extends RelayDrivenPeer<VolunteerEvent> {
     network.connect(temporary);
     try {
       const now = this.options.now ?? Date.now;
-      const until = now() + HOLDER_LINK_WAIT_MS;
-      while (!holders.some((p) => network.connectedPeers.includes(p)) && now() < until && !this.stopped)
+      // Until every holder is linked, or a moment after the first one is (so the pieces are
+      // spread over several), or the wait runs out.
+      let until = now() + HOLDER_LINK_WAIT_MS;
+      let first = true;
+      for (;;) {
+        const up = holders.filter((p) => network.connectedPeers.includes(p)).length;
+        if (up === holders.length || now() >= until || this.stopped) break;
+        if (up > 0 && first) {
+          first = false;
+          until = Math.min(until, now() + MORE_HOLDERS_WAIT_MS);
+        }
         await this.sleep(50);
+      }
       const linked = holders.filter((p) => network.connectedPeers.includes(p));
       if (linked.length === 0) return null;
       const report = await fetchState(
@@ -398,6 +417,9 @@ export class Volunteer extends RelayDrivenPeer<VolunteerEvent> {
       bytesReceived: network.traffic.bytesReceived,
       frameBytes,
       denseBytes: paramCount * 4,
+      links: network.linkStats?.links ?? network.connectedPeers.length,
+      relayedLinks: network.linkStats?.relayed ?? 0,
+      linkSetupMs: network.linkStats?.setupMs ?? null,
     });
   }
 

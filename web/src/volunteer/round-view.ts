@@ -43,7 +43,12 @@ export function roundView(o: RoundViewOptions): (event: VolunteerEvent) => void 
         setText('phase', event.phase);
         if (event.peers > 0) setText('peers', String(event.peers));
         if (event.phase === 'training')
-          setText('status', `Training round ${event.round} with ${event.peers} volunteers.`);
+          setText('status', `Training round ${event.round} in a group of ${event.peers} volunteers.`);
+        if (event.phase === 'summing')
+          setText(
+            'status',
+            `Round ${event.round}: applying the aggregate of ${event.peers} volunteers' work.`,
+          );
         return;
       case 'committed':
         o.refreshRun();
@@ -56,6 +61,7 @@ export function roundView(o: RoundViewOptions): (event: VolunteerEvent) => void 
         setText('sent', bytes(event.bytesSent));
         setText('received', bytes(event.bytesReceived));
         setText('compression', `${Math.round(event.denseBytes / Math.max(1, event.frameBytes))}x`);
+        setText('links', linksText(event));
         return;
       case 'receipt':
         void o.showReceipts();
@@ -64,4 +70,12 @@ export function roundView(o: RoundViewOptions): (event: VolunteerEvent) => void 
         return o.watchHead(event);
     }
   };
+}
+
+/** "15 links, set up in 0.8 s", and how many go through the relay's TURN server when any do. */
+function linksText(event: Extract<VolunteerEvent, { type: 'traffic' }>): string {
+  const setup = event.linkSetupMs === null ? '' : `, set up in ${(event.linkSetupMs / 1000).toFixed(1)} s`;
+  const turn =
+    event.relayedLinks > 0 ? ` (${event.relayedLinks} through the TURN relay: no direct route)` : '';
+  return `${event.links}${turn}${setup}`;
 }
