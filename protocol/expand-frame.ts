@@ -19,15 +19,14 @@ export interface SparseValues {
  */
 export function expandFrame(frame: TensorFrame): DecodeResult<SparseValues> {
   const { seed, keepMax, paramOffset, paramCount, candidateCount, ordinals, valueCount } = frame;
-  const expected = countCandidates(seed, keepMax, paramOffset, paramCount);
-  if (expected !== candidateCount)
+  const candidates = candidatesOf(seed, keepMax, paramOffset, paramCount, candidateCount);
+  if (typeof candidates === 'number')
     return refuse(
       'ERR_FRAME_FIELD',
-      `seed ${seed} gives ${expected} candidates, the frame says ${candidateCount}`,
+      `seed ${seed} gives ${candidates} candidates, the frame says ${candidateCount}`,
     );
-  const candidates = randomKCandidates(seed, keepMax, paramOffset, paramCount, expected);
   let indices: Uint32Array;
-  if (ordinals === null) indices = candidates;
+  if (ordinals === null) indices = candidates.slice();
   else if (keepMax >= KEEP_ALL) indices = Uint32Array.from(ordinals, (o) => o + paramOffset);
   else indices = Uint32Array.from(ordinals, (o) => candidates[o] as number);
   return {
@@ -37,4 +36,28 @@ export function expandFrame(frame: TensorFrame): DecodeResult<SparseValues> {
       values: dequantize(frame.words, frame.scales, frame.bits, frame.blockSize, valueCount),
     },
   };
+}
+
+/**
+ * The candidates of one random-k set, kept for the next frame: every frame of a round shares its
+ * seed, and regenerating them costs a hash per parameter, most of what decoding a frame costs.
+ * Callers get the kept array read-only (expandFrame copies what it hands out).
+ */
+let kept: { key: string; candidates: Uint32Array } | null = null;
+
+/** The candidates, or how many there are when the frame claims another count (nothing listed). */
+function candidatesOf(
+  seed: number,
+  keepMax: number,
+  offset: number,
+  count: number,
+  claimed: number,
+): Uint32Array | number {
+  const key = `${seed}:${keepMax}:${offset}:${count}`;
+  if (kept?.key === key) return kept.candidates.length === claimed ? kept.candidates : kept.candidates.length;
+  // Counted first, so a header claiming a huge range costs a pass over hashes, not an allocation.
+  const found = countCandidates(seed, keepMax, offset, count);
+  if (found !== claimed) return found;
+  kept = { key, candidates: randomKCandidates(seed, keepMax, offset, count, found) };
+  return kept.candidates;
 }

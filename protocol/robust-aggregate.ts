@@ -98,22 +98,30 @@ export function robustAggregate(
   let capped = ordered.map((c) => Math.max(0, Math.min(c.tokens, medianTokens)));
 
   // 2. Norm bound: every contribution dense and scaled down to the bound (fp32: values are fp32
-  // already, and the scaled copy is rounded the same way everywhere). A round holds at most
-  // maxGroupSize contributions, so this is at most 64 × n floats.
+  // already, and the scaled copy is rounded the same way everywhere). When every contribution
+  // sends the same indices (the round's random-k candidates, every one of them: the run's
+  // default), "dense" is over those indices only and an unscaled contribution is its own values:
+  // the coordinates nobody sends are zero for everyone and change no median, norm or sum, so
+  // the result is the same bits, in a fraction of the memory a round of a thousand members needs.
   const norms = ordered.map((c) => Math.sqrt(sumSquares(c.values)));
   const bound = settings.normBound * lowerMedian(norms);
+  const shared = sharedIndices(ordered);
+  const m = shared ? shared.length : n;
   let dense = ordered.map((c, i) => {
     const norm = norms[i] as number;
     const scale = norm > bound && norm > 0 ? bound / norm : 1;
     normScale.set(c.peer, scale);
-    const x = new Float32Array(n);
-    for (let j = 0; j < c.indices.length; j++) x[c.indices[j] as number] = (c.values[j] as number) * scale;
+    if (shared && scale === 1) return c.values;
+    const x = new Float32Array(m);
+    if (shared) for (let j = 0; j < m; j++) x[j] = (c.values[j] as number) * scale;
+    else
+      for (let j = 0; j < c.indices.length; j++) x[c.indices[j] as number] = (c.values[j] as number) * scale;
     return x;
   });
   let peers = ordered.map((c) => c.peer);
 
   // 3. Alignment filter against the coordinate-wise median.
-  let center = coordinateMedian(dense, n);
+  let center = coordinateMedian(dense, m);
   if (settings.minAlignment > 0 && ordered.length > 2) {
     const centerNorm = Math.sqrt(sumSquares(center));
     const cosines = dense.map((x) => {
@@ -129,19 +137,19 @@ export function robustAggregate(
       peers = peers.filter((_, i) => keep[i]);
       dense = dense.filter((_, i) => keep[i]);
       capped = capped.filter((_, i) => keep[i]);
-      if (leftOut.length > 0) center = coordinateMedian(dense, n);
+      if (leftOut.length > 0) center = coordinateMedian(dense, m);
     }
   }
   const total = capped.reduce((s, t) => s + t, 0);
   const weights = capped.map((t) => (total > 0 ? t / total : 1 / capped.length));
 
   if (settings.rule === 'clipped-mean' || dense.length === 1) {
-    const sum = new Float64Array(n);
+    const sum = new Float64Array(m);
     for (const [i, x] of dense.entries()) {
       const w = weights[i] as number;
-      for (let k = 0; k < n; k++) sum[k] = (sum[k] as number) + w * (x[k] as number);
+      for (let k = 0; k < m; k++) sum[k] = (sum[k] as number) + w * (x[k] as number);
     }
-    update.set(sum);
+    scatter(update, sum, shared);
     return { update, report };
   }
 
@@ -151,7 +159,7 @@ export function robustAggregate(
   for (let step = 0; step < settings.iterations; step++) {
     for (let i = 0; i < p; i++) distances[i] = Math.sqrt(squaredDistance(dense[i] as Float32Array, center));
     const tau = settings.clipRadius * lowerMedian([...distances]);
-    const shift = new Float64Array(n);
+    const shift = new Float64Array(m);
     for (let i = 0; i < p; i++) {
       const d = distances[i] as number;
       const clip = d > tau ? (d > 0 ? tau / d : 0) : 1;
@@ -159,13 +167,33 @@ export function robustAggregate(
       const factor = (weights[i] as number) * clip;
       if (factor === 0) continue;
       const x = dense[i] as Float32Array;
-      for (let k = 0; k < n; k++)
+      for (let k = 0; k < m; k++)
         shift[k] = (shift[k] as number) + factor * ((x[k] as number) - (center[k] as number));
     }
-    for (let k = 0; k < n; k++) center[k] = (center[k] as number) + (shift[k] as number);
+    for (let k = 0; k < m; k++) center[k] = (center[k] as number) + (shift[k] as number);
   }
-  update.set(center);
+  scatter(update, center, shared);
   return { update, report };
+}
+
+/** The index list every contribution shares, or null when any differs. */
+function sharedIndices(contributions: readonly Contribution[]): Uint32Array | null {
+  const first = (contributions[0] as Contribution).indices;
+  for (const c of contributions.slice(1)) {
+    if (c.indices === first) continue;
+    if (c.indices.length !== first.length) return null;
+    for (let j = 0; j < first.length; j++) if (c.indices[j] !== first[j]) return null;
+  }
+  return first;
+}
+
+/** `values` (over `shared`, or over every parameter when null) into the fp32 update. */
+function scatter(update: Float32Array, values: Float64Array, shared: Uint32Array | null): void {
+  if (!shared) {
+    update.set(values);
+    return;
+  }
+  for (let j = 0; j < shared.length; j++) update[shared[j] as number] = values[j] as number;
 }
 
 function checkShape(n: number, { peer, indices, values }: Contribution): void {
@@ -217,10 +245,54 @@ function coordinateMedian(dense: readonly Float32Array[], n: number): Float64Arr
   const mid = Math.floor((dense.length - 1) / 2);
   for (let k = 0; k < n; k++) {
     for (let i = 0; i < dense.length; i++) column[i] = (dense[i] as Float32Array)[k] as number;
-    column.sort();
-    center[k] = column[mid] as number;
+    center[k] = selectNth(column, mid);
   }
   return center;
+}
+
+/**
+ * The element a sort would put at `nth` (Hoare's quickselect, in place): linear in the column on
+ * average where a sort is n log n, which is what keeps the relay's aggregate linear in the number
+ * of volunteers. Ties order as the typed array's sort does (−0 before +0), so the value is the
+ * same bits a sort gives. The column holds finite values only (decoders refuse the rest).
+ */
+export function selectNth(column: Float64Array, nth: number): number {
+  let lo = 0;
+  let hi = column.length - 1;
+  while (hi > lo) {
+    // The median of three as the pivot keeps sorted and reversed columns linear too.
+    const m = (lo + hi) >> 1;
+    if (before(column[m] as number, column[lo] as number)) swap(column, m, lo);
+    if (before(column[hi] as number, column[lo] as number)) swap(column, hi, lo);
+    if (before(column[hi] as number, column[m] as number)) swap(column, hi, m);
+    const pivot = column[m] as number;
+    let i = lo;
+    let j = hi;
+    while (i <= j) {
+      while (before(column[i] as number, pivot)) i++;
+      while (before(pivot, column[j] as number)) j--;
+      if (i <= j) {
+        swap(column, i, j);
+        i++;
+        j--;
+      }
+    }
+    if (nth <= j) hi = j;
+    else if (nth >= i) lo = i;
+    else break;
+  }
+  return column[nth] as number;
+}
+
+/** a sorts before b: by value, and −0 before +0. */
+function before(a: number, b: number): boolean {
+  return a < b || (a === 0 && b === 0 && Object.is(a, -0) && !Object.is(b, -0));
+}
+
+function swap(column: Float64Array, i: number, j: number): void {
+  const t = column[i] as number;
+  column[i] = column[j] as number;
+  column[j] = t;
 }
 
 /** The plain mean, trusting every peer: the baseline the robust rules are measured against. */

@@ -10,6 +10,7 @@ import {
   DEFAULT_AGGREGATION,
   PLAIN_MEAN,
   robustAggregate,
+  selectNth,
 } from '../../../protocol/robust-aggregate.ts';
 
 const NO_FILTER: AggregationSettings = { ...DEFAULT_AGGREGATION, minAlignment: 0 };
@@ -262,5 +263,29 @@ describe('robustAggregate', () => {
 
   it('is zero when nothing counts', () => {
     expect(robustAggregate(3, [], DEFAULT_AGGREGATION).update).toEqual(new Float32Array(3));
+  });
+});
+
+describe('selectNth', () => {
+  it('gives the bits a sort puts at the place, for any column, ties and signed zeros included', () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.oneof(fc.constantFrom(0, -0, 1, -1), fc.double({ noNaN: true, noDefaultInfinity: true })),
+          {
+            minLength: 1,
+            maxLength: 60,
+          },
+        ),
+        fc.nat(),
+        (values, pick) => {
+          const nth = pick % values.length;
+          const sorted = Float64Array.from(values).sort();
+          const selected = selectNth(Float64Array.from(values), nth);
+          expect(Object.is(selected, sorted[nth])).toBe(true);
+        },
+      ),
+      { numRuns: 2000 },
+    );
   });
 });
