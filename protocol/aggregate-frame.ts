@@ -12,6 +12,7 @@
 import type { CompressionSettings } from './compression-settings.ts';
 import type { SparseValues } from './expand-frame.ts';
 import type { DecodeResult } from './frame-errors.ts';
+import { maxFrameBytesInRunFormat } from './frame-format.ts';
 import { blockCount, levelsFor, packCodes, type QuantBits } from './quantize.ts';
 import { keepMaxFor, randomKCandidates } from './random-k.ts';
 import { decodeRoundValues } from './round-frame-values.ts';
@@ -26,6 +27,14 @@ export interface AggregateSpec {
   readonly compression: CompressionSettings;
   /** Bits per value of the aggregate frame; 32 sends it exactly. */
   readonly aggregateBits: QuantBits;
+}
+
+/** The most bytes an aggregate frame of a run takes (frame-format.ts's exact bound). */
+export function maxAggregateFrameBytes(
+  totalFloats: number,
+  round: { readonly compression: CompressionSettings; readonly aggregateBits: QuantBits },
+): number {
+  return maxFrameBytesInRunFormat(totalFloats, { ...round.compression, topK: 1, bits: round.aggregateBits });
 }
 
 /** The settings an aggregate frame is written in: every candidate, at aggregateBits. */

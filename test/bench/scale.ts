@@ -7,6 +7,7 @@
 // time is modelled from them with a link of 20 Mbit/s up, 50 Mbit/s down and 50 ms RTT.
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
+import { maxAggregateFrameBytes } from '../../protocol/aggregate-frame.ts';
 import { paramLayout } from '../../protocol/param-layout.ts';
 import { createRng } from '../../protocol/rng.ts';
 import { DEFAULT_RUN } from '../../protocol/run-config.ts';
@@ -133,6 +134,7 @@ async function join(
     },
     adapter: { vendor: 'bench', architecture: 'synthetic', description: 'bench:scale', isSoftware: true },
     paramCount: shared.layout.paramCount,
+    maxAggregateBytes: maxAggregateFrameBytes(shared.layout.totalFloats, DEFAULT_RUN.round),
     onEvent,
   });
   await volunteer.start();

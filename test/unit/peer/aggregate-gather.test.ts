@@ -3,7 +3,7 @@
 // altered pieces is named and its pieces come from the relay; a member that stays silent costs
 // the wait, never the round; a relay whose piece is not the one it named fails the gather.
 import { describe, expect, it } from 'vitest';
-import { pieceRange } from '../../../protocol/aggregate-piece.ts';
+import { encodeAggregatePiece, pieceRange } from '../../../protocol/aggregate-piece.ts';
 import { sha256Hex } from '../../../protocol/sha256.ts';
 import { AggregateGather, type GatherNetwork } from '../../../web/src/peer/aggregate-gather.ts';
 
@@ -64,7 +64,7 @@ function group(
       },
       connectedPeers: ids.filter((other) => other !== id),
     };
-    members.set(id, { id, gather: new AggregateGather(network, relay, clock, 1_000) });
+    members.set(id, { id, gather: new AggregateGather(network, relay, clock, aggregate.length, 1_000) });
   }
   return { ids, members, fetches };
 }
@@ -125,19 +125,21 @@ describe('gathering the aggregate in a group', () => {
     });
   });
 
-  it('holds pieces of at most two rounds, whatever a peer sends', () => {
+  it('holds pieces of its own round only, and at most an aggregate’s worth from one sender', () => {
     const aggregate = aggregateBytes(100);
     const { members } = group(2, aggregate);
     const gather = members.get('m0')?.gather as AggregateGather;
+    gather.expect(ROUND);
     expect(gather.offer('m1', Uint8Array.of(1, 2, 3))).toBe(false); // not a piece: not taken
-    const inbox = (gather as unknown as { inbox: Map<number, unknown> }).inbox;
-    for (let round = 0; round < 1000; round++) {
-      const message = new Uint8Array(20);
-      message.set([0x50, 0x4c, 0x54, 0x47, 1, 0, 0, 0]);
-      new DataView(message.buffer).setUint32(8, round, true);
-      new DataView(message.buffer).setUint16(14, 1, true);
-      expect(gather.offer('m1', message)).toBe(true);
-    }
-    expect(inbox.size).toBeLessThanOrEqual(2);
+    const inbox = (gather as unknown as { inbox: Map<string, Map<number, unknown>> }).inbox;
+    const piece = (round: number, index: number, bytes: number) =>
+      encodeAggregatePiece({ round, index, count: 64, bytes: new Uint8Array(bytes) });
+    // Pieces of later rounds cannot push this round's out: they are not kept at all.
+    for (let round = ROUND + 1; round < ROUND + 1000; round++)
+      expect(gather.offer('m1', piece(round, 0, 10))).toBe(true);
+    expect(inbox.size).toBe(0);
+    // From one sender, no more than an aggregate frame's bytes (100 here).
+    for (let index = 0; index < 64; index++) gather.offer('m1', piece(ROUND, index, 30));
+    expect(inbox.get('m1')?.size).toBe(3);
   });
 });

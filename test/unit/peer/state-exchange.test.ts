@@ -65,7 +65,7 @@ describe('state exchange', () => {
     expect(report.piecesFrom.get('h2')).toBeGreaterThan(0);
   });
 
-  it('answers only requests for the state it holds, and at most twice its pieces to one asker', async () => {
+  it('answers only requests for the state it holds, each piece twice to an asker, 8 states in all', async () => {
     const answers: Uint8Array[] = [];
     const holder = new StateExchange({
       send: async (_to, message) => {
@@ -80,6 +80,15 @@ describe('state exchange', () => {
     for (let i = 0; i < 10 * tree.pieceCount; i++)
       holder.offer('x', encodeStateRequest({ root: tree.root, index: i % tree.pieceCount }));
     expect(answers).toHaveLength(2 * tree.pieceCount);
+    // Many askers: no more than 8 whole states' worth per held state.
+    for (let asker = 0; asker < 50; asker++)
+      for (let i = 0; i < tree.pieceCount; i++)
+        holder.offer(`a${asker}`, encodeStateRequest({ root: tree.root, index: i }));
+    expect(answers).toHaveLength(8 * tree.pieceCount);
+    // A newly held state starts a new budget.
+    await holder.hold(file);
+    holder.offer('y', encodeStateRequest({ root: tree.root, index: 0 }));
+    expect(answers).toHaveLength(8 * tree.pieceCount + 1);
     expect(holder.offer('x', Uint8Array.of(1, 2, 3))).toBe(false); // not a state message
   });
 });

@@ -40,41 +40,49 @@ export interface GatherOutcome {
 
 /** How long to wait for the group's pieces before fetching the rest from the relay. */
 export const PIECE_WAIT_MS = 5_000;
-/** Pieces of rounds other than the one gathered are dropped: at most two rounds are held. */
-const ROUNDS_HELD = 2;
 
 export class AggregateGather {
   /**
-   * Pieces received per round, by sender and index, unchecked yet: one sender's junk never
-   * hides another's good copy. Bounded by the links (the mesh's cap) times the pieces (64).
+   * Pieces of the round this member is in, by sender and index, unchecked yet: one sender's junk
+   * never hides another's good copy. Bounded: one round, the links (the mesh's cap), and at
+   * most `maxBytesPerSender` from each (an owner sends less than one aggregate frame).
    */
-  private readonly inbox = new Map<number, Map<string, Map<number, AggregatePiece>>>();
+  private inbox = new Map<string, Map<number, AggregatePiece>>();
+  private readonly bytesFrom = new Map<string, number>();
+  private round: number | null = null;
 
   constructor(
     private readonly network: GatherNetwork,
     private readonly relay: GatherRelay,
     private readonly clock: { now(): number; sleep(ms: number): Promise<void> },
+    /** The most aggregate bytes one sender may have held for it in a round. */
+    private readonly maxBytesPerSender: number,
     private readonly waitMs = PIECE_WAIT_MS,
   ) {}
+
+  /** The round this member was assigned: pieces of any other round are dropped from now on. */
+  expect(round: number): void {
+    if (this.round === round) return;
+    this.round = round;
+    this.inbox = new Map();
+    this.bytesFrom.clear();
+  }
 
   /** Takes a mesh message if it is an aggregate piece; false for anything else. Never throws. */
   offer(from: string, message: Uint8Array): boolean {
     if (!isAggregatePiece(message)) return false;
     const decoded = decodeAggregatePiece(message);
-    if (!decoded.ok) return true; // malformed: dropped, as a wrong piece would be
-    const { round, index } = decoded.value;
-    let senders = this.inbox.get(round);
-    if (!senders) {
-      senders = new Map();
-      this.inbox.set(round, senders);
-      // Only the newest rounds: a peer cannot fill memory with pieces of rounds to come.
-      const rounds = [...this.inbox.keys()].sort((a, b) => b - a);
-      for (const old of rounds.slice(ROUNDS_HELD)) this.inbox.delete(old);
-    }
-    let pieces = senders.get(from);
+    // Malformed, or of a round this member is not in (a sender cannot make one "newer" and
+    // push out the current round's pieces): dropped, as a wrong piece would be.
+    if (!decoded.ok || decoded.value.round !== this.round) return true;
+    const { index, bytes } = decoded.value;
+    const held = this.bytesFrom.get(from) ?? 0;
+    if (held + bytes.length > this.maxBytesPerSender) return true;
+    this.bytesFrom.set(from, held + bytes.length);
+    let pieces = this.inbox.get(from);
     if (!pieces) {
       pieces = new Map();
-      senders.set(from, pieces);
+      this.inbox.set(from, pieces);
     }
     pieces.set(index, decoded.value);
     return true;
@@ -87,6 +95,7 @@ export class AggregateGather {
     group: readonly string[],
     self: string,
   ): Promise<GatherOutcome> {
+    this.expect(round);
     const count = summary.pieces.length;
     const held = new Map<number, Uint8Array>();
     const refused = new Set<string>();
@@ -123,7 +132,7 @@ export class AggregateGather {
       await this.clock.sleep(20);
     }
     for (let index = 0; index < count; index++) if (!held.has(index)) await fetchFromRelay(index);
-    this.inbox.delete(round);
+    this.inbox = new Map();
     const bytes = new Uint8Array(summary.bytes);
     let offset = 0;
     for (let index = 0; index < count; index++) {
@@ -149,9 +158,8 @@ export class AggregateGather {
     refused: Set<string>,
     counted: () => void,
   ): Promise<void> {
-    const senders = this.inbox.get(round);
-    if (!senders) return;
-    for (const [from, pieces] of senders)
+    if (round !== this.round) return;
+    for (const [from, pieces] of this.inbox)
       for (const [index, piece] of [...pieces]) {
         pieces.delete(index);
         if (held.has(index)) continue;

@@ -1,5 +1,6 @@
 // Every limit of PeerMesh, named, with its default and the reason for it.
 
+import { maxAggregateFrameBytes } from '../../../protocol/aggregate-frame.ts';
 import { PIECE_HEADER_BYTES } from '../../../protocol/aggregate-piece.ts';
 import {
   CHUNK_HEADER_BYTES,
@@ -7,7 +8,6 @@ import {
   MAX_CHUNK_BYTES,
   MIN_STRIDE,
 } from '../../../protocol/frame-chunks.ts';
-import { maxFrameBytesInRunFormat } from '../../../protocol/frame-format.ts';
 import { paramLayout } from '../../../protocol/param-layout.ts';
 import type { RunConfig } from '../../../protocol/run-config.ts';
 import { maxStatePieceMessageBytes } from '../../../protocol/state-piece-message.ts';
@@ -83,9 +83,7 @@ export const DEFAULT_MESH_LIMITS: MeshLimits = {
  */
 export function runMeshLimits(config: RunConfig): Partial<MeshLimits> {
   if (config.pipeline) return {};
-  const { compression, aggregateBits } = config.round;
-  const paramFloats = paramLayout(config.model).totalFloats;
-  const aggregate = maxFrameBytesInRunFormat(paramFloats, { ...compression, topK: 1, bits: aggregateBits });
+  const aggregate = maxAggregateFrameBytes(paramLayout(config.model).totalFloats, config.round);
   return { maxMessageBytes: Math.max(PIECE_HEADER_BYTES + aggregate, maxStatePieceMessageBytes()) };
 }
 

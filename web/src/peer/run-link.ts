@@ -2,6 +2,9 @@
 // authenticated `/swarm` connection, the relay's HTTP API and the run config it serves, then the
 // WebRTC mesh signaled through the relay's `/signal`; and the round runtime (volunteer.ts) on
 // top of them, before it has measured anything.
+
+import { maxAggregateFrameBytes } from '../../../protocol/aggregate-frame.ts';
+import { paramLayout } from '../../../protocol/param-layout.ts';
 import type { RunConfig } from '../../../protocol/run-config.ts';
 import type { PeerIdentity } from './identity.ts';
 import type { StampSource } from './kept-stamp.ts';
@@ -101,5 +104,6 @@ export function roundVolunteer(
     relay: link.relay,
     runId: link.client.runId,
     speed: { tokensPerSec: 0, uplinkBytesPerSec: 0, downlinkBytesPerSec: 0 },
+    maxAggregateBytes: maxAggregateFrameBytes(paramLayout(link.config.model).totalFloats, link.config.round),
   });
 }

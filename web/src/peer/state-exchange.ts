@@ -18,14 +18,20 @@ export interface ExchangeNetwork {
   send(to: string, message: Uint8Array): Promise<void>;
 }
 
-/** Pieces one asker may take of one held state: twice over, enough for retries, no more. */
-const SERVES_PER_ASKER = 2;
-/** Askers remembered per held state (each a count): bounded whatever the swarm does. */
-const MAX_ASKERS = 256;
+/** Times one asker may take one piece of a held state: once, and once more for a retry. */
+const SERVES_PER_PIECE = 2;
+/**
+ * Pieces served in all per held state, in whole states: what a request (44 bytes) can make a
+ * holder upload is bounded per round whatever askers do, and still serves dozens of honest
+ * joiners, who each ask a holder for a share of the pieces only.
+ */
+const STATES_SERVED = 8;
 
 export class StateExchange {
   private held: { tree: StateTree; bytes: Uint8Array } | null = null;
+  /** Pieces served per asker and piece, for the held state. */
   private readonly served = new Map<string, number>();
+  private servedTotal = 0;
   private readonly pending = new Map<string, (piece: { bytes: Uint8Array; proof: unknown }) => void>();
 
   constructor(private readonly network: ExchangeNetwork) {}
@@ -39,6 +45,7 @@ export class StateExchange {
   async hold(bytes: Uint8Array): Promise<void> {
     this.held = { tree: await stateTree(bytes), bytes };
     this.served.clear();
+    this.servedTotal = 0;
   }
 
   /** Takes a mesh message if it is a state request or piece; false for anything else. Never throws. */
@@ -80,11 +87,12 @@ export class StateExchange {
     const held = this.held;
     if (!decoded.ok || !held || decoded.value.root !== held.tree.root) return;
     const { index } = decoded.value;
-    if (index >= held.tree.pieceCount) return;
-    const count = this.served.get(from) ?? 0;
-    if (count >= SERVES_PER_ASKER * held.tree.pieceCount) return;
-    if (!this.served.has(from) && this.served.size >= MAX_ASKERS) return;
-    this.served.set(from, count + 1);
+    if (index >= held.tree.pieceCount || this.servedTotal >= STATES_SERVED * held.tree.pieceCount) return;
+    const key = `${from}:${index}`;
+    const count = this.served.get(key) ?? 0;
+    if (count >= SERVES_PER_PIECE) return;
+    this.served.set(key, count + 1);
+    this.servedTotal++;
     const piece = encodeStatePiece({
       root: held.tree.root,
       index,

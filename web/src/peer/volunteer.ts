@@ -93,6 +93,8 @@ export interface VolunteerOptions {
   readonly speed: { tokensPerSec: number; uplinkBytesPerSec: number; downlinkBytesPerSec: number };
   readonly adapter: { vendor: string; architecture: string; description: string; isSoftware: boolean };
   readonly paramCount: number;
+  /** The largest aggregate frame of the run (aggregate-frame.ts): what one group member may send. */
+  readonly maxAggregateBytes?: number;
   readonly onEvent?: (event: VolunteerEvent) => void;
   readonly now?: () => number;
   readonly sleep?: (ms: number) => Promise<void>;
@@ -104,6 +106,8 @@ const STATE_RETRIES = 30;
 
 type Assignment = Extract<RelayMessage, { type: 'assignment' }>;
 type Resync = Extract<RelayMessage, { type: 'resync' }>;
+/** Without the run's bound: 8 MiB, several times the default model's aggregate frame. */
+const DEFAULT_MAX_AGGREGATE_BYTES = 8 * 2 ** 20;
 /** How long a volunteer catching up waits for a link to one of the holders the relay named. */
 const HOLDER_LINK_WAIT_MS = 5_000;
 /** After the first holder's link is up, how long to wait for more to share the pieces. */
@@ -134,10 +138,12 @@ export class Volunteer extends RelayDrivenPeer<VolunteerEvent> {
     this.speed = options.speed;
     this.sleep = options.sleep ?? ((ms) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
     this.exchange = new StateExchange(options.network);
-    this.gather = new AggregateGather(options.network, options.relay, {
-      now: options.now ?? Date.now,
-      sleep: this.sleep,
-    });
+    this.gather = new AggregateGather(
+      options.network,
+      options.relay,
+      { now: options.now ?? Date.now, sleep: this.sleep },
+      options.maxAggregateBytes ?? DEFAULT_MAX_AGGREGATE_BYTES,
+    );
   }
 
   /** Restores persisted state, reports capabilities and asks for work. */
@@ -332,6 +338,7 @@ export class Volunteer extends RelayDrivenPeer<VolunteerEvent> {
     const group = a.group.map((m) => m.peer).sort();
     for (const peer of this.group) if (!group.includes(peer)) network.disconnect(peer);
     this.group = group;
+    this.gather.expect(a.round);
     network.connect(group.filter((p) => p !== client.peerId));
     this.emit({ type: 'round', round: a.round, phase: 'training', peers: a.group.length });
     // This peer's own state as the round starts, kept until the next round: the relay may ask
