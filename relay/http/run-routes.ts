@@ -129,8 +129,8 @@ export function runRoutes(run: RelayRun): Hono {
     const of = c.req.query('of');
     let body = held.aggregate;
     if (piece !== undefined || of !== undefined) {
-      const index = Number(piece);
-      const count = Number(of);
+      const index = decimal(piece);
+      const count = decimal(of);
       if (
         !Number.isSafeInteger(index) ||
         !Number.isSafeInteger(count) ||
@@ -154,7 +154,7 @@ export function runRoutes(run: RelayRun): Hono {
   // volunteer catching up whose peers did not give it.
   routes.get('/:id/state/:root/pieces/:index', (c) => {
     known(c.req.param('id'));
-    const piece = roundsOnly(run).statePiece(c.req.param('root'), Number(c.req.param('index')));
+    const piece = roundsOnly(run).statePiece(c.req.param('root'), decimal(c.req.param('index')));
     if (!piece) throw new HTTPException(404, { message: 'no such piece of the committed state' });
     c.header('content-type', 'application/octet-stream');
     c.header('cache-control', 'public, max-age=3600, immutable');
@@ -221,4 +221,9 @@ function roundParam(text: string): number {
   if (!/^(0|[1-9]\d{0,9})$/.test(text))
     throw new HTTPException(400, { message: 'round must be a round number' });
   return Number(text);
+}
+
+/** A plain decimal count ("0x1", "1e1", "01" and "" are not), else NaN. */
+function decimal(text: string | undefined): number {
+  return text !== undefined && /^(0|[1-9]\d{0,8})$/.test(text) ? Number(text) : Number.NaN;
 }

@@ -2,6 +2,7 @@
 // checkpoints behind them.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FRAME_CLAIM_HEADER } from '../../../protocol/run-api.ts';
+import { decodeStatePiece } from '../../../protocol/state-piece-message.ts';
 import { decodeTokenShard } from '../../../protocol/token-shard.ts';
 import type { RelayHandle } from '../../../relay/server.ts';
 import { smallDataset, startTestRelay } from '../../helpers/test-relay.ts';
@@ -122,6 +123,23 @@ describe('relay routes', () => {
       expect((await get(`/api/runs/${runId}/shards/${n}`)).status, n).toBe(404);
     for (const split of ['VAL', '__proto__', '../x'])
       expect((await get(`/api/runs/${runId}/shards/0?split=${split}`)).status, split).toBe(400);
+  });
+
+  it('serves pieces of the state θ_0 with proofs, one spelling per piece, and no aggregate before a round', async () => {
+    // A volunteer at round -1 with another hash is told to resync: the resync names the tree.
+    await new Promise((resolve) => setTimeout(resolve, 100)); // the tree of θ_0 is computed at start
+    const root = (
+      relay.run.coordinator as unknown as { served: { tree: { root: string; pieceCount: number } } }
+    ).served.tree;
+    const first = await get(`/api/runs/${runId}/state/${root.root}/pieces/0`);
+    expect(first.status).toBe(200);
+    const decoded = decodeStatePiece(new Uint8Array(await first.arrayBuffer()));
+    expect(decoded.ok && decoded.value.index).toBe(0);
+    for (const index of ['01', '0x0', '1e0', '-1', String(root.pieceCount), '%200'])
+      expect((await get(`/api/runs/${runId}/state/${root.root}/pieces/${index}`)).status, index).toBe(404);
+    expect((await get(`/api/runs/${runId}/state/${'0'.repeat(64)}/pieces/0`)).status).toBe(404);
+    expect((await get(`/api/runs/${runId}/rounds/0/aggregate`)).status).toBe(404);
+    expect((await get(`/api/runs/${runId}/rounds/0/aggregate?piece=0x1&of=2`)).status).toBe(404);
   });
 
   it('pages the ledger and refuses malformed queries', async () => {

@@ -38,8 +38,13 @@ export interface GatherOutcome {
   readonly refused: readonly string[];
 }
 
-/** How long to wait for the group's pieces before fetching the rest from the relay. */
-export const PIECE_WAIT_MS = 5_000;
+/**
+ * How long to wait for the group's pieces before fetching the rest from the relay: an honest
+ * owner sends within a relay fetch and A/G × (G − 1) bytes of upload (well under a second on a
+ * home line), and the wait must end before the relay opens the next round (gatherMs, 2 s).
+ */
+export const PIECE_WAIT_MS = 1_500;
+const MAX_WITHHOLDING_KEPT = 256;
 
 export class AggregateGather {
   /**
@@ -50,6 +55,12 @@ export class AggregateGather {
   private inbox = new Map<string, Map<number, AggregatePiece>>();
   private readonly bytesFrom = new Map<string, number>();
   private round: number | null = null;
+  /**
+   * Owners that did not deliver within the wait last time: not waited for again (their pieces
+   * come from the relay at once) until one of their pieces arrives in time. A member that
+   * withholds its pieces costs its group one wait, not one every round.
+   */
+  private readonly withholding = new Set<string>();
 
   constructor(
     private readonly network: GatherNetwork,
@@ -126,12 +137,27 @@ export class AggregateGather {
       const missing = [...Array(count).keys()].filter((i) => !held.has(i));
       const awaited = missing.filter((i) => {
         const owner = ownerOf(i);
-        return owner !== self && !refused.has(owner) && this.network.connectedPeers.includes(owner);
+        return (
+          owner !== self &&
+          !refused.has(owner) &&
+          !this.withholding.has(owner) &&
+          this.network.connectedPeers.includes(owner)
+        );
       });
       if (missing.length === 0 || awaited.length === 0 || this.clock.now() >= waitUntil) break;
       await this.clock.sleep(20);
     }
-    for (let index = 0; index < count; index++) if (!held.has(index)) await fetchFromRelay(index);
+    for (let index = 0; index < count; index++) {
+      const owner = ownerOf(index);
+      if (held.has(index)) {
+        if (owner !== self) this.withholding.delete(owner);
+        continue;
+      }
+      if (owner !== self && this.network.connectedPeers.includes(owner)) this.withholding.add(owner);
+      await fetchFromRelay(index);
+    }
+    // Ids of past groups' members: bounded all the same.
+    if (this.withholding.size > MAX_WITHHOLDING_KEPT) this.withholding.clear();
     this.inbox = new Map();
     const bytes = new Uint8Array(summary.bytes);
     let offset = 0;
