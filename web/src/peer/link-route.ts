@@ -30,6 +30,8 @@ function asList(reports: unknown): Record<string, unknown>[] {
   const items: unknown[] = [];
   if (Array.isArray(reports)) items.push(...reports);
   else if (reports && typeof (reports as { forEach?: unknown }).forEach === 'function')
-    (reports as { forEach(f: (value: unknown) => void): void }).forEach((value) => items.push(value));
+    (reports as { forEach(f: (value: unknown) => void): void }).forEach((value) => {
+      items.push(value);
+    });
   return items.filter((r): r is Record<string, unknown> => typeof r === 'object' && r !== null);
 }
