@@ -1,7 +1,8 @@
 // The volunteer's round loop, the same in a browser tab and in the headless Node volunteer
 // (docs/ARCHITECTURE.md, "One training round", from the peer's side):
 //
-//   resync      hold the committed state: ours already, or the relay's checkpoint
+//   resync      hold the committed state: ours already, or in pieces from the members the
+//               relay names as holders (the relay for what they do not give)
 //   assignment  fetch the assigned tokens, train, compress; upload the frame with its signed
 //               claim to the relay (the only copy anyone uses), send a signed manifest
 //   decision    gather the round's aggregate frame within the group (aggregate-gather.ts:
@@ -21,10 +22,10 @@ import type { Receipt } from '../../../protocol/ledger-signatures.ts';
 import { sha256Hex } from '../../../protocol/sha256.ts';
 import type { RelayMessage } from '../../../protocol/swarm-messages.ts';
 import { AggregateGather } from './aggregate-gather.ts';
+import { catchUp, type ResyncState } from './catch-up.ts';
 import type { RelayApi } from './relay-api.ts';
 import { RelayDrivenPeer, type RunMessage } from './relay-driven-peer.ts';
 import { StateExchange } from './state-exchange.ts';
-import { fetchState } from './state-fetch.ts';
 import type { SwarmClient } from './swarm-client.ts';
 
 /** What the runtime needs of the peer mesh (web/src/peer/mesh.ts fits). */
@@ -100,20 +101,9 @@ export interface VolunteerOptions {
   readonly sleep?: (ms: number) => Promise<void>;
 }
 
-/** How often to look for the relay's checkpoint of a hash it has not stored yet. */
-const STATE_RETRY_MS = 2_000;
-const STATE_RETRIES = 30;
-
 type Assignment = Extract<RelayMessage, { type: 'assignment' }>;
-type Resync = Extract<RelayMessage, { type: 'resync' }>;
 /** Without the run's bound: 8 MiB, several times the default model's aggregate frame. */
 const DEFAULT_MAX_AGGREGATE_BYTES = 8 * 2 ** 20;
-/** How long a volunteer catching up waits for a link to one of the holders the relay named. */
-const HOLDER_LINK_WAIT_MS = 5_000;
-/** After the first holder's link is up, how long to wait for more to share the pieces. */
-const MORE_HOLDERS_WAIT_MS = 1_500;
-/** A holder that has not sent a piece by then is dropped; the others (or the relay) send it. */
-const STATE_PIECE_TIMEOUT_MS = 10_000;
 
 export class Volunteer extends RelayDrivenPeer<VolunteerEvent> {
   /** The committed round and hash this volunteer holds. */
@@ -240,11 +230,25 @@ export class Volunteer extends RelayDrivenPeer<VolunteerEvent> {
     }
   }
 
-  private async resync(round: number, hash: string, state?: Resync['state']): Promise<void> {
+  private async resync(round: number, hash: string, state?: ResyncState): Promise<void> {
     const { engine, store, runId } = this.options;
     if ((await engine.stateHash()) !== hash) {
       this.emit({ type: 'status', text: `fetching the committed state of round ${round}` });
-      const bytes = (state && (await this.stateFromPeers(state))) ?? (await this.stateFromRelay(hash));
+      const bytes = await catchUp(
+        {
+          network: this.options.network,
+          relay: this.options.relay,
+          exchange: this.exchange,
+          self: this.options.client.peerId,
+          group: this.group,
+          status: (text) => this.emit({ type: 'status', text }),
+          now: this.options.now ?? Date.now,
+          sleep: this.sleep,
+          stopped: () => this.stopped,
+        },
+        hash,
+        state,
+      );
       const imported = await engine.importState(bytes, hash);
       if (!imported.ok) throw new Error(`the committed state does not check out: ${imported.message}`);
       await store.saveState(runId, round, hash, bytes);
@@ -253,73 +257,6 @@ export class Volunteer extends RelayDrivenPeer<VolunteerEvent> {
     }
     this.held = { round, hash };
     this.askForWork();
-  }
-
-  /**
-   * The state from the members the relay named, in pieces from several at once, each checked
-   * against the relay's root; the relay gives only the pieces they did not. Null when no holder
-   * could be reached: then the whole file comes from the relay.
-   */
-  private async stateFromPeers(state: NonNullable<Resync['state']>): Promise<Uint8Array | null> {
-    const { network, relay, client } = this.options;
-    const holders = state.holders.filter((peer) => peer !== client.peerId);
-    const temporary = holders.filter((peer) => !this.group.includes(peer));
-    network.connect(temporary);
-    try {
-      const now = this.options.now ?? Date.now;
-      // Until every holder is linked, or a moment after the first one is (so the pieces are
-      // spread over several), or the wait runs out.
-      let until = now() + HOLDER_LINK_WAIT_MS;
-      let first = true;
-      for (;;) {
-        const up = holders.filter((p) => network.connectedPeers.includes(p)).length;
-        if (up === holders.length || now() >= until || this.stopped) break;
-        if (up > 0 && first) {
-          first = false;
-          until = Math.min(until, now() + MORE_HOLDERS_WAIT_MS);
-        }
-        await this.sleep(50);
-      }
-      const linked = holders.filter((p) => network.connectedPeers.includes(p));
-      if (linked.length === 0) return null;
-      const report = await fetchState(
-        { root: state.root, totalBytes: state.bytes, pieceBytes: state.pieceBytes },
-        linked.map((peer) => this.exchange.source(peer, state.root)),
-        { name: 'relay', piece: (index) => relay.statePiece(state.root, index) },
-        {
-          pieceTimeoutMs: STATE_PIECE_TIMEOUT_MS,
-          onProgress: (verified, count) =>
-            this.emit({
-              type: 'status',
-              text: `fetching the committed weights from ${linked.length} peers: ${verified}/${count} pieces`,
-            }),
-        },
-      );
-      this.emit({
-        type: 'status',
-        text: `fetched the committed weights: ${[...report.piecesFrom].map(([from, n]) => `${n} from ${from === 'relay' ? 'the relay' : `${from.slice(0, 8)}…`}`).join(', ')}${report.dropped.size > 0 ? `; dropped ${report.dropped.size} peer(s)` : ''}`,
-      });
-      return report.bytes;
-    } finally {
-      this.exchange.forget();
-      for (const peer of temporary) if (!this.group.includes(peer)) network.disconnect(peer);
-    }
-  }
-
-  private async stateFromRelay(hash: string): Promise<Uint8Array> {
-    const { relay } = this.options;
-    let bytes: Uint8Array | null = null;
-    for (let attempt = 0; !bytes && attempt < STATE_RETRIES && !this.stopped; attempt++) {
-      bytes = await relay.state(hash, (received, total) =>
-        this.emit({
-          type: 'status',
-          text: `downloading the committed weights: ${total > 0 ? `${Math.round((100 * received) / total)}%` : `${received} bytes`}`,
-        }),
-      );
-      if (!bytes) await this.sleep(STATE_RETRY_MS); // the relay has not stored it yet
-    }
-    if (!bytes) throw new Error(`the committed state ${hash.slice(0, 12)} is not available`);
-    return bytes;
   }
 
   private async trainRound(a: Assignment): Promise<void> {
