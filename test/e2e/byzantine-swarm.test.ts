@@ -1,7 +1,8 @@
 // Attacks end to end, with real WebRTC and the real relay: three honest headless volunteers
 // (GPU through Dawn/SwiftShader) train a tiny model while attacking volunteers built on the
 // same peer runtime (test/helpers/attacking-volunteer.ts) try to take the model over: by
-// equivocation, by a ×20 sign flip, and as three colluding identities that send zeros and
+// equivocation (two signed frames uploaded for one round, and a third sent to the group over
+// the mesh, which honest members ignore), by a ×20 sign flip, and as three colluding identities that send zeros and
 // report a crafted hash. Each scenario runs the same number of rounds as a clean run; the
 // honest volunteers always hold the state the relay committed, the attackers' crafted hash
 // never commits, and the validation loss stays within the bench's margin of the clean run.

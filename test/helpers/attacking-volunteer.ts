@@ -244,7 +244,8 @@ class ForwardingNetwork implements FrameNetwork {
 
 /**
  * The real mesh, and the group gets another frame than the uploaded one, with a claim signed
- * for it: the equivocation that mattered while members exchanged frames over the mesh.
+ * for it (the equivocation that mattered while members exchanged frames over the mesh), and the
+ * relay gets both frames.
  */
 class EquivocatingNetwork extends ForwardingNetwork {
   private group: readonly string[] = [];
@@ -272,6 +273,12 @@ class EquivocatingNetwork extends ForwardingNetwork {
       await this.mesh.send(to, swap.bytes).catch(() => undefined);
       await this.mesh.send(to, claim).catch(() => undefined);
     }
+    // Honest members take no frame over the mesh, so the copies above change nothing. What is
+    // left to an equivocator is the relay: this frame uploaded too, beside the one the runtime
+    // uploads next, each with its signed claim.
+    await this.link.relay
+      .uploadFrame(swap.round, this.link.client.peerId, swap.bytes, signature)
+      .catch(() => undefined);
   }
 }
 
