@@ -17,7 +17,7 @@ import { noiseStreamOf } from '../../protocol/noise-stream.ts';
 import { paramLayout } from '../../protocol/param-layout.ts';
 import { createRng } from '../../protocol/rng.ts';
 import { decodeRoundState, type RoundState } from '../../protocol/round-state-file.ts';
-import { roundUpdate } from '../../protocol/round-update.ts';
+import { applyAggregate } from '../../protocol/round-update.ts';
 import type { RunConfig } from '../../protocol/run-config.ts';
 import { sha256Hex } from '../../protocol/sha256.ts';
 import type { RelayMessage } from '../../protocol/swarm-messages.ts';
@@ -267,17 +267,13 @@ export async function startScriptedVolunteer(
           return;
         }
         if (assignment?.round !== message.round) return;
-        const counted = [];
-        for (const c of message.counted)
-          counted.push({
-            peer: c.peer,
-            tokens: c.tokens,
-            frame: await relay.countedFrame(message.round, c.peer),
-          });
-        const update = roundUpdate(
+        // As a volunteer does: the relay's aggregate frame (here whole, as one piece), applied.
+        const aggregate = await relay.aggregatePiece(message.round, 0, 1).catch(() => null);
+        if (!aggregate || (await sha256Hex(aggregate)) !== message.aggregate.hash) return;
+        const update = applyAggregate(
           state.weights,
           state.momentum,
-          counted,
+          aggregate,
           {
             round: message.round,
             seed: assignment.seed,

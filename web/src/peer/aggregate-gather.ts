@@ -147,6 +147,7 @@ export class AggregateGather {
       if (missing.length === 0 || awaited.length === 0 || this.clock.now() >= waitUntil) break;
       await this.clock.sleep(20);
     }
+    const missing: number[] = [];
     for (let index = 0; index < count; index++) {
       const owner = ownerOf(index);
       if (held.has(index)) {
@@ -154,8 +155,10 @@ export class AggregateGather {
         continue;
       }
       if (owner !== self && this.network.connectedPeers.includes(owner)) this.withholding.add(owner);
-      await fetchFromRelay(index);
+      missing.push(index);
     }
+    // What the group did not deliver, from the relay at once rather than one piece at a time.
+    await Promise.all(missing.map(fetchFromRelay));
     // Ids of past groups' members: bounded all the same.
     if (this.withholding.size > MAX_WITHHOLDING_KEPT) this.withholding.clear();
     this.inbox = new Map();
