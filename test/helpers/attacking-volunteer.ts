@@ -217,8 +217,12 @@ class ForwardingNetwork implements FrameNetwork {
     this.mesh.connect(keys);
   }
 
-  disconnect(key: string): void {
-    this.mesh.disconnect(key);
+  release(key: string): void {
+    this.mesh.release(key);
+  }
+
+  get wantedRoom() {
+    return this.mesh.wantedRoom;
   }
 
   send(to: string, message: Uint8Array): Promise<void> {

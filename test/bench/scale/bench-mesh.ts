@@ -23,7 +23,7 @@ export class BenchMesh implements FrameNetwork {
       }
   }
 
-  disconnect(key: string): void {
+  release(key: string): void {
     this.wanted.delete(key);
   }
 

@@ -110,6 +110,24 @@ it('disconnect() closes the link on both sides and stops retrying', async () => 
   expect(a.mesh.connectedPeers).toEqual([]);
 });
 
+it('release() keeps the link idle until a wanted peer needs its slot', async () => {
+  const a = await makePeer(relay.url, 'life-release', { limits: { maxPeers: 1 } });
+  const b = await makePeer(relay.url, 'life-release');
+  const c = await makePeer(relay.url, 'life-release');
+  await connectAll([a, b]);
+  expect(a.mesh.wantedRoom).toBe(0);
+  a.mesh.release(b.mesh.id);
+  expect(a.mesh.wantedRoom).toBe(1);
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  expect(a.mesh.isConnected(b.mesh.id)).toBe(true); // released, not closed
+  // Wanting c needs the one slot: b's idle link goes, c's comes up.
+  c.mesh.connect([a.mesh.id]);
+  a.mesh.connect([c.mesh.id]);
+  expect(a.mesh.isConnected(b.mesh.id)).toBe(false);
+  await a.mesh.waitForPeers([c.mesh.id], 20_000);
+  expect(a.mesh.connectedPeers).toEqual([c.mesh.id]);
+});
+
 it('checks its arguments and fails with codes after destroy()', async () => {
   const a = await makePeer(relay.url, 'life-codes', { limits: { maxPeers: 2, maxMessageBytes: 1000 } });
   const stranger = (await newIdentity()).publicKey;

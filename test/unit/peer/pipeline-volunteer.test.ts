@@ -88,7 +88,7 @@ function setup() {
   const connectedPeers = [TWIN, UP, STRANGER];
   const network = {
     connect: () => {},
-    disconnect: () => {},
+    release: () => {},
     send: async (to: string, bytes: Uint8Array) => {
       sent.push({ to, bytes });
     },

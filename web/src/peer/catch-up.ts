@@ -42,7 +42,10 @@ export async function catchUp(deps: CatchUpDeps, hash: string, state?: ResyncSta
 async function stateFromPeers(deps: CatchUpDeps, state: ResyncState): Promise<Uint8Array | null> {
   const { network, relay, exchange, now } = deps;
   const holders = state.holders.filter((peer) => peer !== deps.self);
-  const temporary = holders.filter((peer) => !deps.group.includes(peer));
+  // Holders outside the group, as many as the mesh's cap leaves room to want.
+  const temporary = holders
+    .filter((peer) => !deps.group.includes(peer))
+    .slice(0, network.wantedRoom ?? Number.POSITIVE_INFINITY);
   network.connect(temporary);
   try {
     // Until every holder is linked, or a moment after the first one is (so the pieces are
@@ -80,7 +83,7 @@ async function stateFromPeers(deps: CatchUpDeps, state: ResyncState): Promise<Ui
     return report.bytes;
   } finally {
     exchange.forget();
-    for (const peer of temporary) if (!deps.group.includes(peer)) network.disconnect(peer);
+    for (const peer of temporary) if (!deps.group.includes(peer)) network.release(peer);
   }
 }
 

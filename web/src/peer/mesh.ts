@@ -181,6 +181,38 @@ export class PeerMesh implements Transport {
       if (!this.links.has(key)) this.since.set(key, Date.now());
       this.attempt(key);
     }
+    this.trimReleased();
+  }
+
+  /** Wanted peers that may still be added (connect() refuses more). */
+  get wantedRoom(): number {
+    return Math.max(0, this.limits.maxPeers - this.wanted.size);
+  }
+
+  /**
+   * Stops wanting `key` (it left this peer's group) but keeps its link while the slot is not
+   * needed: groups are kept from round to round, so the peer may be wanted again, and closing
+   * live WebRTC links while the other side closes its own crashed the Node WebRTC library in one
+   * run of three. connect() closes released links, oldest first, once wanted ones need the room.
+   */
+  release(key: string): void {
+    this.wanted.delete(key);
+    this.since.delete(key);
+    this.failures.delete(key);
+    clearTimeout(this.retryTimers.get(key));
+    this.retryTimers.delete(key);
+  }
+
+  /** Closes released links beyond what the cap leaves beside the wanted peers. */
+  private trimReleased(): void {
+    let excess = this.links.size + [...this.wanted].filter((key) => !this.links.has(key)).length;
+    excess -= this.limits.maxPeers;
+    for (const [key, link] of [...this.links]) {
+      if (excess <= 0) return;
+      if (this.wanted.has(key)) continue;
+      link.close('disconnected');
+      excess--;
+    }
   }
 
   /** Stops wanting `key` and closes its link (onPeerDown with 'disconnected' if it was up). */

@@ -31,8 +31,10 @@ import type { SwarmClient } from './swarm-client.ts';
 /** What the runtime needs of the peer mesh (web/src/peer/mesh.ts fits). */
 export interface FrameNetwork {
   connect(keys: readonly string[]): void;
-  /** Stops wanting a link to `key` (it left this peer's group). */
-  disconnect(key: string): void;
+  /** Stops wanting a link to `key` (it left this peer's group); the link may stay open, idle. */
+  release(key: string): void;
+  /** How many more peers may be wanted (the mesh caps links per tab); unbounded when absent. */
+  readonly wantedRoom?: number;
   send(to: string, message: Uint8Array): Promise<void>;
   onMessage(handler: (from: string, message: Uint8Array) => void): () => void;
   /** A peer announced a message larger than the run allows: its link is closed. */
@@ -273,7 +275,7 @@ export class Volunteer extends RelayDrivenPeer<VolunteerEvent> {
     // Links to the group, kept from round to round while the group stays (the relay keeps
     // groups where it can); a member that left the group is let go.
     const group = a.group.map((m) => m.peer).sort();
-    for (const peer of this.group) if (!group.includes(peer)) network.disconnect(peer);
+    for (const peer of this.group) if (!group.includes(peer)) network.release(peer);
     this.group = group;
     this.gather.expect(a.round);
     network.connect(group.filter((p) => p !== client.peerId));
