@@ -8,7 +8,9 @@
 //                                           RoundsPageBody: up to N committed rounds after
 //                                           the round record SEQ (0 first), each with its
 //                                           metadata and signed head (ledger-audit.ts)
-//   GET /api/relay                          RelayBody: the key that signs heads and receipts
+//   GET /api/ledger/keys                    KeysBody: every rotation of the relay's key, each
+//                                           signed by both its keys (ledger-keys.ts)
+//   GET /api/relay                          RelayBody: the key that signs heads and receipts now
 import * as v from 'valibot';
 import { IntegerText, IsoTime, PublicKeyText, RunId } from './ledger-entry.ts';
 
@@ -91,6 +93,17 @@ export const RoundsPageBody = v.object({
   rounds: v.pipe(v.array(SignedRoundRecord), v.maxLength(MAX_LEDGER_PAGE)),
 });
 export type RoundsPageBody = v.InferOutput<typeof RoundsPageBody>;
+
+/**
+ * The relay's key now and every rotation that led to it. Rotations are left unknown here, as
+ * heads are: ledger-audit.ts checks them and reports a bad one at its height. An operator's
+ * rotations are few; the cap only bounds what a client parses.
+ */
+export const KeysBody = v.object({
+  relayKey: PublicKeyText,
+  rotations: v.pipe(v.array(v.unknown()), v.maxLength(MAX_LEDGER_PAGE)),
+});
+export type KeysBody = v.InferOutput<typeof KeysBody>;
 
 export const RelayBody = v.object({ relayKey: PublicKeyText, runId: RunId });
 export type RelayBody = v.InferOutput<typeof RelayBody>;

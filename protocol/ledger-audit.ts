@@ -2,19 +2,24 @@
 // own database (relay/ledger/verify-ledger.ts) and the leaderboard reading the public API
 // (web/src/leaderboard/chain-audit.ts). Database credentials alone cannot make a ledger pass:
 //
-//   1. every committed round has a head signed by the relay's key, and that head's metadata
-//      digest is the digest of the round's metadata as stored (round-metadata.ts);
+//   0. the key rotations (ledger-keys.ts) are each signed by both their keys and lead to the
+//      key the relay signs with now: they say which key was in force at each height;
+//   1. every committed round has a head signed by the key in force at the height it names,
+//      and that head's metadata digest is the digest of the round's metadata as stored
+//      (round-metadata.ts);
 //   2. the chain re-hashes and links from genesis (ledger-chain.ts), and holds at every
-//      signed height the hash the head there names;
+//      signed height the hash the head there names, and each rotation's entry at its height;
 //   3. no entry lies above the head of its own round, and the chain's tip is the newest
-//      signed head: an entry appended without the relay's key has no head to cover it.
+//      signed head (or, above it, only rotations, which their keys sign): an entry appended
+//      without the relay's key has no head to cover it.
 //
 // Deleting a round with its entries and heads from the top of the chain is the one edit
 // left; only someone who kept a newer head can tell (head-watch.ts).
 import * as v from 'valibot';
 import type { RoundsPageBody } from './ledger-api.ts';
 import { type ChainCheck, type ChainFailureCode, verifyChainSegment } from './ledger-chain.ts';
-import { GENESIS_HASH, parseLedgerEntry } from './ledger-entry.ts';
+import { GENESIS_HASH, type LedgerEntry, parseLedgerEntry } from './ledger-entry.ts';
+import { followRotations, type KeySchedule, keyAt } from './ledger-keys.ts';
 import { LedgerHeadSchema, verifyHead } from './ledger-signatures.ts';
 import { parseRoundMetadata, roundMetadataDigest } from './round-metadata.ts';
 
@@ -30,12 +35,17 @@ export type LedgerAudit =
       readonly head: { readonly height: number; readonly runId: string; readonly round: number } | null;
       /** Committed rounds whose head and metadata were checked. */
       readonly rounds: number;
+      /** Which key signed at which height. */
+      readonly keys: KeySchedule;
     }
   | LedgerAuditFailure;
 
 /** What an audit reads; each side implements it over its own access to the ledger. */
 export interface LedgerSource {
-  /** The key that must have signed every head. */
+  /**
+   * The key the relay signs with now: the last rotation must hand over to it (with none, it
+   * signed every head).
+   */
   readonly relayKey: string;
   /**
    * Up to `limit` entries above `after`, and the newest signed head read AFTER them (so a
@@ -47,24 +57,40 @@ export interface LedgerSource {
   ): Promise<{ readonly entries: readonly unknown[]; readonly head: unknown }>;
   /** Up to `limit` committed rounds with their heads, after the round record `after` (0 first). */
   rounds(after: number, limit: number): Promise<RoundsPageBody['rounds']>;
+  /** Every key rotation (ledger-keys.ts), in height order: a few, one per operator's rotation. */
+  rotations(): Promise<readonly unknown[]>;
 }
 
 export interface LedgerAuditOptions {
   readonly pageSize: number;
   /** Called after each page of entries with the height checked so far. */
   readonly onProgress?: (height: number) => void;
+  /**
+   * The key the auditor trusted before it looked (kept from an earlier visit, or published by
+   * the operator): the chain's first key must be it. Unset, the first key is whatever the
+   * rotations lead back to from relayKey.
+   */
+  readonly firstKey?: string;
 }
 
 const roundKey = (runId: string, round: number) => `${runId}:${round}`;
 
 export async function auditLedger(source: LedgerSource, options: LedgerAuditOptions): Promise<LedgerAudit> {
-  const signed = await readSignedRounds(source, options.pageSize);
+  const followed = await followRotations(await source.rotations(), source.relayKey, options.firstKey);
+  if (!followed.ok) return fail(followed.height, 'ERR_CHAIN_KEY', followed.detail);
+  const keys = followed.schedule;
+  const signed = await readSignedRounds(source, options.pageSize, keys);
   if (!signed.ok) return signed;
   const { headHeights, hashAt, unsigned, maxSigned } = signed;
 
   let height = 0;
   let hash = GENESIS_HASH;
   let newest: unknown = null;
+  let rotationsMet = 0;
+  // The last entry that is not a rotation, and the hashes from it to the tip: only rotations
+  // may lie above the newest head, and that head must name one of these.
+  let lastOrdinary = 0;
+  let trailing = new Map<number, string>([[0, GENESIS_HASH]]);
   for (;;) {
     const page = await source.entries(height, options.pageSize);
     const check = await verifyChainSegment(page.entries, hash, height);
@@ -73,6 +99,15 @@ export async function auditLedger(source: LedgerSource, options: LedgerAuditOpti
       // Already checked by verifyChainSegment: well formed, and its hash is its content's.
       const entry = parseLedgerEntry(input);
       if (!entry) return fail(height + 1, 'ERR_CHAIN_MALFORMED', 'not a well-formed ledger entry');
+      if (entry.kind === 'relay-key') {
+        const problem = rotationProblem(entry, keys, headHeights, hashAt);
+        if (problem) return problem;
+        rotationsMet++;
+        trailing.set(entry.height, entry.hash);
+        continue;
+      }
+      lastOrdinary = entry.height;
+      trailing = new Map([[entry.height, entry.hash]]);
       const key = roundKey(entry.runId, entry.round);
       const headHeight = headHeights.get(key);
       if (headHeight === undefined && (unsigned.has(key) || entry.height <= maxSigned)) {
@@ -109,24 +144,29 @@ export async function auditLedger(source: LedgerSource, options: LedgerAuditOpti
     break;
   }
 
+  const missing = keys.changes[rotationsMet];
+  if (missing !== undefined) {
+    return fail(missing.height, 'ERR_CHAIN_KEY', 'a key rotation names an entry the chain lacks');
+  }
   const [firstUnsigned] = unsigned;
   if (firstUnsigned !== undefined) {
     return fail(0, 'ERR_CHAIN_NO_HEAD', `round ${firstUnsigned} was committed with no signed head`);
   }
   if (newest === null) {
     if (height > 0) return fail(1, 'ERR_CHAIN_UNSIGNED', 'the chain has entries but no signed head');
-    return { ok: true, height, hash, head: null, rounds: headHeights.size };
+    return { ok: true, height, hash, head: null, rounds: headHeights.size, keys };
   }
   const parsed = v.safeParse(LedgerHeadSchema, newest);
-  if (!parsed.success || !(await verifyHead(parsed.output, source.relayKey))) {
+  if (!parsed.success || !(await verifyHead(parsed.output, keyAt(keys, parsed.output.height)))) {
     return fail(
       parsed.success ? parsed.output.height : 0,
       'ERR_CHAIN_HEAD',
-      'the newest head does not verify against the relay key',
+      'the newest head does not verify against the relay key in force at its height',
     );
   }
   const head = parsed.output;
-  if (head.height < height) {
+  // Above the newest head there may be rotations (each signed by its own two keys), no more.
+  if (head.height < lastOrdinary) {
     return fail(
       head.height + 1,
       'ERR_CHAIN_UNSIGNED',
@@ -136,11 +176,12 @@ export async function auditLedger(source: LedgerSource, options: LedgerAuditOpti
   if (head.height > height) {
     return fail(head.height, 'ERR_CHAIN_HEAD', `the chain ends at height ${height}, before the signed head`);
   }
-  if (head.hash !== hash) {
+  const named = trailing.get(head.height);
+  if (head.hash !== named) {
     return fail(
       head.height,
       'ERR_CHAIN_HEAD',
-      `the chain has ${hash} where the newest signed head says ${head.hash}`,
+      `the chain has ${named} where the newest signed head says ${head.hash}`,
     );
   }
   return {
@@ -149,7 +190,56 @@ export async function auditLedger(source: LedgerSource, options: LedgerAuditOpti
     hash,
     head: { height: head.height, runId: head.runId, round: head.round },
     rounds: headHeights.size,
+    keys,
   };
+}
+
+/**
+ * A relay-key entry must be the one its rotation's two keys signed, move no credit, and follow
+ * a committed round: the round it names is the last one before it, whose head lies below.
+ */
+function rotationProblem(
+  entry: LedgerEntry,
+  keys: KeySchedule,
+  headHeights: ReadonlyMap<string, number>,
+  hashAt: ReadonlyMap<number, string>,
+): LedgerAuditFailure | null {
+  const change = keys.changes.find((c) => c.height === entry.height);
+  if (!change)
+    return fail(
+      entry.height,
+      'ERR_CHAIN_KEY',
+      'a relay-key entry no key rotation signs (rotated during the audit? audit again)',
+    );
+  if (change.hash !== entry.hash)
+    return fail(
+      entry.height,
+      'ERR_CHAIN_KEY',
+      `the rotation signed ${change.hash}, the chain has ${entry.hash}`,
+    );
+  if (change.key !== entry.peerKey)
+    return fail(
+      entry.height,
+      'ERR_CHAIN_KEY',
+      `the entry names ${entry.peerKey}, its rotation ${change.key}`,
+    );
+  if (entry.tokens !== 0 || entry.flops !== '0' || entry.reason !== '')
+    return fail(entry.height, 'ERR_CHAIN_KEY', 'a relay-key entry moves no credit and gives no reason');
+  const followed = headHeights.get(roundKey(entry.runId, entry.round));
+  if (followed === undefined || followed >= entry.height)
+    return fail(
+      entry.height,
+      'ERR_CHAIN_KEY',
+      `round ${entry.round} of ${entry.runId}, which the rotation follows, has no signed head below it`,
+    );
+  const expected = hashAt.get(entry.height);
+  if (expected !== undefined && expected !== entry.hash)
+    return fail(
+      entry.height,
+      'ERR_CHAIN_HEAD',
+      `the chain has ${entry.hash} where a signed head says ${expected}`,
+    );
+  return null;
 }
 
 interface SignedRounds {
@@ -163,10 +253,11 @@ interface SignedRounds {
   readonly maxSigned: number;
 }
 
-/** Step 1: every round's head verifies and signs the round's metadata as stored. */
+/** Step 1: every round's head verifies (by the key in force) and signs the round's metadata as stored. */
 async function readSignedRounds(
   source: LedgerSource,
   pageSize: number,
+  keys: KeySchedule,
 ): Promise<SignedRounds | LedgerAuditFailure> {
   const headHeights = new Map<string, number>();
   const hashAt = new Map<number, string>([[0, GENESIS_HASH]]);
@@ -194,11 +285,12 @@ async function readSignedRounds(
           `round ${key} carries the head of round ${head.round} of ${head.runId}`,
         );
       }
-      if (!(await verifyHead(head, source.relayKey))) {
+      const signer = keyAt(keys, head.height);
+      if (!(await verifyHead(head, signer))) {
         return fail(
           head.height,
           'ERR_CHAIN_HEAD',
-          `the head of round ${key} does not verify against the relay key`,
+          `the head of round ${key} does not verify against ${signer}, the relay key in force at height ${head.height}`,
         );
       }
       if ((await roundMetadataDigest(metadata)) !== head.metadataDigest) {

@@ -13,7 +13,8 @@ export type ChainFailureCode =
   | 'ERR_CHAIN_HEAD' // a signed head does not verify or names a hash the chain lacks
   | 'ERR_CHAIN_UNSIGNED' // entries beyond the head that signed their round, or the newest head
   | 'ERR_CHAIN_NO_HEAD' // a committed round (or an entry's round) has no signed head
-  | 'ERR_CHAIN_METADATA'; // a round's metadata is not what its signed head's digest says
+  | 'ERR_CHAIN_METADATA' // a round's metadata is not what its signed head's digest says
+  | 'ERR_CHAIN_KEY'; // a key rotation is not signed by both its keys, or not the chain's (ledger-keys.ts)
 
 export type ChainCheck =
   | { readonly ok: true; readonly height: number; readonly hash: string }

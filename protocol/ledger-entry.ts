@@ -10,7 +10,9 @@
 //   potluck-ledger-v2|height|prevHash|kind|runId|round|peerKey|tokens|flops|modelHash|reason|createdAt
 //
 // v2 (this version) added `kind` and `reason`; v1 ledgers are not migrated (relay/ledger/
-// schema.ts refuses a v1 database that holds rounds). The kinds:
+// schema.ts refuses a v1 database that holds rounds). `relay-key` came later within v2: the
+// text is unchanged, so every earlier entry keeps its hash (an older auditor refuses the new
+// kind as malformed rather than misreading it). The kinds:
 //
 //   credit-verified     work the relay checked in this round
 //   credit-provisional  work accepted unchecked; it stays provisional until settled
@@ -19,6 +21,10 @@
 //   forfeit             a check failed: that unsettled credit is lost; tokens/flops the amount
 //   ban                 the identity is banned from the run, and the verified credit it held in
 //                       the run is void; tokens/flops that amount
+//   relay-key           the relay's signing key changed (ledger-keys.ts): peerKey is the new key,
+//                       runId/round/modelHash the last round committed before the change;
+//                       tokens and flops 0, reason ''. It credits nobody and belongs to no
+//                       round's head: the outgoing and the incoming key both sign it, beside it
 //
 // Integers are written in decimal without leading zeros; flops is an exact integer (it
 // outgrows 2^53). No field may contain '|' (the schemas below make sure), so two entries
@@ -35,8 +41,17 @@ export const MAX_ROUND = 2 ** 31 - 1;
 /** Longest reason an entry keeps: a line for a human, not a log. */
 export const MAX_REASON = 200;
 
-export const ENTRY_KINDS = ['credit-verified', 'credit-provisional', 'verify', 'forfeit', 'ban'] as const;
+export const ENTRY_KINDS = [
+  'credit-verified',
+  'credit-provisional',
+  'verify',
+  'forfeit',
+  'ban',
+  'relay-key',
+] as const;
 export type EntryKind = (typeof ENTRY_KINDS)[number];
+/** Kinds that move a peer's credit or standing in a run: every kind but a key change. */
+export type PeerEntryKind = Exclude<EntryKind, 'relay-key'>;
 /** Kinds that credit work done in the entry's own round (and get a receipt). */
 export const CREDIT_KINDS: readonly EntryKind[] = ['credit-verified', 'credit-provisional'];
 
@@ -75,7 +90,7 @@ export const LedgerEntrySchema = v.pipe(
     kind: v.picklist(ENTRY_KINDS),
     runId: RunId,
     round: v.pipe(v.number(), v.safeInteger(), v.minValue(0), v.maxValue(MAX_ROUND)),
-    /** The peer credited, settled or banned. */
+    /** The peer credited, settled or banned; for a relay-key entry, the relay's new key. */
     peerKey: PublicKeyText,
     /** Training tokens the relay assigned and counted (or settled). */
     tokens: Count,

@@ -95,6 +95,11 @@ export const HealthBody = v.object({
   ok: v.literal(true),
   runId: RunId,
   committedRound: RoundOrNone,
+  /** Volunteers connected to this relay (with several relays, to this one only). */
   peers: Count,
+  /** Whether this relay decides the run's rounds: always alone; one of several relays at a time. */
+  leading: v.optional(v.boolean()),
+  /** Several relays: this relay's id in the cluster (its logs name it too). */
+  relayId: v.optional(v.pipe(v.string(), v.regex(/^[0-9a-f]{16}$/))),
 });
 export type HealthBody = v.InferOutput<typeof HealthBody>;

@@ -8,7 +8,8 @@
 //   relay → challenge      a nonce to sign, the relay's key, the run and its ICE servers
 //   peer  → hello          its Ed25519 public key, a signature over the challenge, and the
 //                          identity's proof-of-work stamp for the run (identity-stamp.ts)
-//   relay → welcome        the peer id (its key) the relay will use for it
+//   relay → welcome        the peer id (its key) the relay will use for it, and the public
+//                          addresses of the run's live relays, to fail over to (relay-url.ts)
 //   peer  → capabilities   adapter, memory, measured speed and bandwidth
 //   peer  → ready          the round and model hash it holds
 //   relay → assignment     a round: its group (every ready peer is in one), data shard,
@@ -38,6 +39,7 @@ import { DisplayName } from './display-name.ts';
 import { MAX_STAMP_BITS } from './identity-stamp.ts';
 import { PublicKeyText, Sha256Hex } from './ledger-entry.ts';
 import { SignatureText } from './ledger-signatures.ts';
+import { RelayUrls } from './relay-url.ts';
 import { issueText } from './schema-issue.ts';
 
 /** Bytes of one JSON frame on `/swarm`; the largest legitimate one is a manifest of a full group. */
@@ -191,6 +193,11 @@ export const Welcome = v.object({
   runId: ShortText(80),
   /** Hash of the run config, so a peer can tell it trains what the relay runs. */
   configHash: Sha256Hex,
+  /**
+   * The public base URLs of the run's live relays, the sending relay's first: where the peer
+   * goes when this relay dies. Optional, so a relay of one machine (or an older one) need not say.
+   */
+  relays: v.optional(RelayUrls),
 });
 
 export const GroupMember = v.object({

@@ -10,6 +10,8 @@ import { HTTPException } from 'hono/http-exception';
 import type { Registry } from 'prom-client';
 import type { ErrorBody } from '../protocol/http-body.ts';
 import type { HealthBody } from '../protocol/run-api.ts';
+import { type ForwardOptions, forwardToLeader } from './cluster/forward-to-leader.ts';
+import { relayApiCors } from './http/api-cors.ts';
 import { ledgerRoutes } from './http/ledger-routes.ts';
 import { runRoutes } from './http/run-routes.ts';
 import { relaySecurityHeaders } from './http/security-headers.ts';
@@ -20,12 +22,26 @@ export interface AppOptions {
   readonly metrics: Registry;
   /** The built web app (dist/web), or null when only the API is served. */
   readonly webDir: string | null;
+  /** Several relays on one run: the leader's routes, answered by the leader (cluster/). */
+  readonly cluster?: ForwardOptions & {
+    /** Volunteers connected to this relay. */
+    readonly peers: () => number;
+    readonly relayId: string;
+    /** The live relays' public addresses (the page's CSP allows them). */
+    readonly relayUrls: () => readonly string[];
+  };
 }
 
 export function createApp(options: AppOptions): Hono {
   const { run, metrics, webDir } = options;
   const app = new Hono();
-  app.use('*', relaySecurityHeaders());
+  // The page may talk to another relay of its run than the one that served it (cluster/).
+  app.use(
+    '*',
+    relaySecurityHeaders(() => options.cluster?.relayUrls() ?? []),
+  );
+  // Answered before the body limit and the forwarding, so preflights stay local and 413s readable.
+  app.use('/api/*', relayApiCors());
   // Only frame and checked-state uploads carry a body of any size, each no more than its format
   // allows; the rest is small.
   app.use('/api/*', async function limitBodies(c, next) {
@@ -41,12 +57,20 @@ export function createApp(options: AppOptions): Hono {
     })(c, next);
   });
 
-  app.get('/healthz', (c) =>
+  const cluster = options.cluster;
+  if (cluster) {
+    app.use('/api/runs', forwardToLeader(cluster));
+    app.use('/api/runs/*', forwardToLeader(cluster));
+  }
+  // This relay's own health: in a cluster, its volunteers, not the run's.
+  app.get('/healthz', async (c) =>
     c.json({
       ok: true,
       runId: run.id,
-      committedRound: run.coordinator.lastCommitted.round,
-      peers: run.coordinator.connectedPeers,
+      committedRound: (await run.lastCommitted()).round,
+      peers: cluster ? cluster.peers() : run.coordinator.connectedPeers,
+      leading: run.leading,
+      ...(cluster && { relayId: cluster.relayId }),
     } satisfies HealthBody),
   );
   app.get('/metrics', async (c) => {

@@ -2,14 +2,18 @@
 // server, and the WebSocket endpoints routed by path on that same port (`/swarm`, `/signal`).
 // Returns a handle whose close() shuts everything down in order, for tests and for SIGTERM.
 import { mkdir } from 'node:fs/promises';
-import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { getRequestListener } from '@hono/node-server';
 import type { Hono } from 'hono';
+import { isRelayUrl } from '../protocol/relay-url.ts';
 import type { RunConfig } from '../protocol/run-config.ts';
 import { createApp } from './app.ts';
+import { PgCheckpointStore } from './checkpoints/pg-checkpoint-store.ts';
 import { type Clock, systemClock } from './clock.ts';
+import { ClusterNode, type ClusterTimings } from './cluster/cluster-node.ts';
+import { ensureClusterSchema } from './cluster/cluster-schema.ts';
+import { pgEquivocations } from './cluster/pg-equivocations.ts';
 import { openDataset } from './datasets/open-dataset.ts';
 import { routeUpgrades } from './http/upgrade-route.ts';
 import { type IceConfig, iceServersFor, NO_ICE } from './ice-servers.ts';
@@ -19,12 +23,18 @@ import type { Sql } from './ledger/sql.ts';
 import { openPglite } from './ledger/sql-pglite.ts';
 import { openPostgres } from './ledger/sql-postgres.ts';
 import type { Logger } from './logger.ts';
-import { createRelayMetrics, observeRun } from './metrics.ts';
+import { createRelayMetrics, observeRun, roundEvents } from './metrics.ts';
 import type { CommitRecord } from './rounds/coordinator.ts';
 import { RelayRun } from './run/relay-run.ts';
-import { createSignalServer } from './signal/index.ts';
-import { createSwarmEndpoint } from './swarm/swarm-endpoint.ts';
+import { createSignalServer, type SignalServer } from './signal/index.ts';
+import { createSwarmEndpoint, type SwarmEndpoint } from './swarm/swarm-endpoint.ts';
 import type { SwarmLimits } from './swarm/swarm-limits.ts';
+import { createRelayServer } from './tls/relay-server.ts';
+import type { TlsFiles } from './tls/tls-files.ts';
+
+export class RelayConfigError extends Error {
+  readonly code = 'ERR_RELAY_CONFIG';
+}
 
 /** `databaseUrl` for an in-memory PGlite: tests, and demos that should leave nothing behind. */
 export const MEMORY_DATABASE = 'memory://';
@@ -41,8 +51,17 @@ export interface RelayOptions {
   readonly webDir: string | null;
   readonly ice?: IceConfig;
   readonly swarmLimits?: Partial<SwarmLimits>;
+  /** Serve HTTPS (and wss://) with this PEM certificate and key, reloaded when they change; null: HTTP. */
+  readonly tls?: TlsFiles | null;
   readonly log: Logger;
   readonly clock?: Clock;
+  /**
+   * Where volunteers reach this relay (https://relay-2.example.org), for the list of relays every
+   * welcome carries; by default the address it listens on.
+   */
+  readonly publicUrl?: string | null;
+  /** With a PostgreSQL `databaseUrl`: lease and heartbeat timings of the cluster (tests shorten them). */
+  readonly cluster?: Partial<ClusterTimings>;
   /** After each commit, with what it recorded (tests watch settlements and bans here). */
   readonly onCommitted?: (record: CommitRecord) => void;
 }
@@ -56,15 +75,24 @@ export interface RelayHandle {
 
 export async function startRelay(options: RelayOptions): Promise<RelayHandle> {
   const { log, stateDir } = options;
+  if (options.publicUrl && !isRelayUrl(options.publicUrl))
+    throw new RelayConfigError(
+      `--public-url must be http(s)://host[:port] with nothing after it, lowercase: ${JSON.stringify(String(options.publicUrl).slice(0, 200))}`,
+    );
   const clock = options.clock ?? systemClock;
   await mkdir(stateDir, { recursive: true });
+  // PostgreSQL is the multi-relay mode: any number of relays may share the database and the run.
+  const postgresUrl =
+    options.databaseUrl && options.databaseUrl !== MEMORY_DATABASE ? options.databaseUrl : null;
   const sql: Sql =
     options.databaseUrl === MEMORY_DATABASE
       ? await openPglite()
-      : options.databaseUrl
-        ? await openPostgres(options.databaseUrl)
+      : postgresUrl
+        ? await openPostgres(postgresUrl)
         : await openPglite(join(stateDir, 'db'));
+  let cluster: ClusterNode | null = null;
   try {
+    if (postgresUrl) await ensureClusterSchema(sql);
     const signer = await loadOrCreateRelayKey(join(stateDir, 'relay-key.pkcs8'));
     const ledger = await Ledger.open(sql, signer);
     // A ledger edited without the relay's key must not be served, nor built on.
@@ -77,8 +105,17 @@ export async function startRelay(options: RelayOptions): Promise<RelayHandle> {
       ledger,
       relayKey: signer.publicKey,
       checkpointDir: join(stateDir, 'checkpoints'),
+      ...(postgresUrl && {
+        // Every relay serves the committed states and takes the run over from them.
+        checkpoints: (runId: string) =>
+          PgCheckpointStore.open(sql, runId, options.run.model, options.run.guard.keepCheckpoints + 1),
+        equivocations: async (runId: string) => pgEquivocations(sql, runId),
+        fence: (tx: Sql) => (cluster as ClusterNode).fence(tx),
+        lead: false,
+      }),
       clock,
       log,
+      events: roundEvents(metrics),
       onCommitted: (record) => {
         metrics.roundsCommitted.inc();
         for (const credit of record.credits) {
@@ -89,12 +126,43 @@ export async function startRelay(options: RelayOptions): Promise<RelayHandle> {
       },
     });
     observeRun(metrics, () => run);
-    const app = createApp({ run, metrics: metrics.registry, webDir: options.webDir });
+    let swarmEndpoint: SwarmEndpoint | null = null;
+    let signalServer: SignalServer | null = null;
+    let app: Hono | null = null;
+    cluster = postgresUrl
+      ? new ClusterNode({
+          sql,
+          databaseUrl: postgresUrl,
+          run,
+          kind: options.run.pipeline ? 'pipeline' : 'rounds',
+          log,
+          timings: options.cluster,
+          closeSession: (peer) => swarmEndpoint?.closeSession(peer),
+          deliverSignal: (text) => signalServer?.deliverRemote(text),
+          serve: async (request) => (app as Hono).fetch(request),
+        })
+      : null;
+    const node = cluster;
+    app = createApp({
+      run,
+      metrics: metrics.registry,
+      webDir: options.webDir,
+      cluster: node
+        ? {
+            leading: () => node.leading,
+            forward: (request) => node.forward(request),
+            peers: () => node.coordinator.connectedPeers,
+            relayId: node.relayId,
+            relayUrls: () => node.relayUrls(),
+          }
+        : undefined,
+    });
     const ice = options.ice ?? NO_ICE;
     // Credited peers are not new identities, and their names stay theirs across a restart.
     const credited = await ledger.leaderboard(run.id);
     const swarm = createSwarmEndpoint({
-      coordinator: run.coordinator,
+      coordinator: node ? node.coordinator : run.coordinator,
+      relayUrls: () => node?.relayUrls() ?? [],
       runId: run.id,
       configHash: run.configHash,
       relayKey: signer.publicKey,
@@ -110,9 +178,15 @@ export async function startRelay(options: RelayOptions): Promise<RelayHandle> {
           .catch((error: unknown) => log.warn({ err: error }, 'could not record a peer'));
       },
     });
-    const signal = createSignalServer({ logger: log, registry: metrics.registry });
+    const signal = createSignalServer({
+      logger: log,
+      registry: metrics.registry,
+      onPublish: node ? (topic, text) => node.published(topic, text) : undefined,
+    });
+    swarmEndpoint = swarm;
+    signalServer = signal;
 
-    const server = createServer(getRequestListener(app.fetch));
+    const server = await createRelayServer(getRequestListener(app.fetch), options.tls ?? null, log);
     routeUpgrades(server, { '/swarm': swarm.handleUpgrade, '/signal': signal.handleUpgrade });
     server.on('clientError', (_error, socket) => socket.destroy());
     await new Promise<void>((resolve, reject) => {
@@ -120,9 +194,10 @@ export async function startRelay(options: RelayOptions): Promise<RelayHandle> {
       server.listen(options.port, options.host, () => resolve());
     });
     const { port } = server.address() as AddressInfo;
-    const url = `http://${options.host === '0.0.0.0' || options.host === '::' ? 'localhost' : options.host}:${port}`;
+    const url = `${options.tls ? 'https' : 'http'}://${options.host === '0.0.0.0' || options.host === '::' ? 'localhost' : options.host}:${port}`;
+    await node?.start(options.publicUrl ?? url);
     log.info(
-      { url, runId: run.id, database: options.databaseUrl ? 'postgres' : 'pglite' },
+      { url, runId: run.id, database: postgresUrl ? 'postgres' : 'pglite', relayId: node?.relayId },
       'relay listening',
     );
 
@@ -133,7 +208,8 @@ export async function startRelay(options: RelayOptions): Promise<RelayHandle> {
       run,
       close() {
         closing ??= (async () => {
-          run.coordinator.close();
+          await node?.close();
+          run.follow();
           await Promise.all([swarm.close(), signal.close()]);
           server.closeAllConnections();
           await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -144,6 +220,7 @@ export async function startRelay(options: RelayOptions): Promise<RelayHandle> {
       },
     };
   } catch (error) {
+    await cluster?.close();
     await sql.close();
     throw error;
   }

@@ -8,6 +8,7 @@ import { createLogger } from '../logger.ts';
 import { resolveRunConfig } from '../run/run-config.ts';
 import { startRelay } from '../server.ts';
 import { STATE_DIR } from '../state-dir.ts';
+import { readTlsPair, type TlsFiles, tlsFilesOf } from '../tls/tls-files.ts';
 import { ensureWebBuild } from './ensure-web-build.ts';
 import { startLocalVolunteers } from './local-volunteers.ts';
 
@@ -21,7 +22,11 @@ the volunteer page (/) and the leaderboard (/leaderboard), all on one port.
   --state DIR          (POTLUCK_STATE) database, relay key, checkpoints, prepared data;
                        default state/ in the repository
   --database-url URL   (DATABASE_URL) postgres://… to keep the ledger in PostgreSQL;
-                       default: embedded PGlite in the state folder
+                       default: embedded PGlite in the state folder. Several relays started
+                       with one database serve one run together (see the README)
+  --public-url URL     (POTLUCK_PUBLIC_URL) where volunteers reach this relay, e.g.
+                       https://relay-2.example.org; told to every volunteer so it can move to
+                       another relay when its own stops. Default: the address it listens on
   --run FILE           (POTLUCK_RUN) run config JSON: any subset of
                        ${Object.keys(DEFAULT_RUN).join(', ')}
   --dataset NAME|PATH  (POTLUCK_DATASET) "brown" or a folder made by npm run prepare-data;
@@ -34,6 +39,10 @@ the volunteer page (/) and the leaderboard (/leaderboard), all on one port.
                        (POTLUCK_TRUST_PROXY_HEADER) behind a reverse proxy: count /swarm's
                        per-address caps by the last address in this header (e.g.
                        x-forwarded-for); only when the relay is reachable through it alone
+  --tls-cert FILE      (POTLUCK_TLS_CERT) serve HTTPS and wss:// with this PEM certificate
+                       (e.g. /etc/letsencrypt/live/NAME/fullchain.pem) ...
+  --tls-key FILE       (POTLUCK_TLS_KEY) ... and its private key (privkey.pem); both or
+                       neither. Renewed files are picked up without a restart
   --volunteers N       also start N headless volunteers on this machine's GPU, so a
                        newcomer sees a run train (their output is prefixed with their name)
   --api-only           do not build or serve the pages
@@ -45,12 +54,15 @@ const { values } = parseArgs({
     host: { type: 'string' },
     state: { type: 'string' },
     'database-url': { type: 'string' },
+    'public-url': { type: 'string' },
     run: { type: 'string' },
     dataset: { type: 'string' },
     stun: { type: 'string' },
     turn: { type: 'string' },
     'turn-secret': { type: 'string' },
     'trust-proxy-header': { type: 'string' },
+    'tls-cert': { type: 'string' },
+    'tls-key': { type: 'string' },
     'api-only': { type: 'boolean' },
     volunteers: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
@@ -89,6 +101,15 @@ const dataset = values.dataset ?? env.POTLUCK_DATASET;
 const resolved = resolveRunConfig(dataset ? { ...runInput, dataset } : runInput);
 if (!resolved.ok) fail(resolved.message);
 const runConfig = resolved.ok ? resolved.config : DEFAULT_RUN;
+// Checked before the pages are built and the dataset prepared (minutes on a first start), so a
+// wrong pair is refused at once; startRelay checks it again as it serves it.
+let tls: TlsFiles | null = null;
+try {
+  tls = tlsFilesOf(values['tls-cert'] ?? env.POTLUCK_TLS_CERT, values['tls-key'] ?? env.POTLUCK_TLS_KEY);
+  if (tls) await readTlsPair(tls);
+} catch (error) {
+  fail(error instanceof Error ? error.message : String(error));
+}
 
 const log = createLogger();
 const webDir = values['api-only'] ? null : await ensureWebBuild(say);
@@ -97,6 +118,7 @@ const relay = await startRelay({
   host: values.host ?? env.HOST ?? '0.0.0.0',
   stateDir: values.state ? (await import('node:path')).resolve(values.state) : STATE_DIR,
   databaseUrl: values['database-url'] ?? env.DATABASE_URL ?? null,
+  publicUrl: values['public-url'] ?? env.POTLUCK_PUBLIC_URL ?? null,
   run: runConfig,
   webDir,
   ice: {
@@ -106,6 +128,7 @@ const relay = await startRelay({
     turnTtlSeconds: 3600,
   },
   swarmLimits: { trustedProxyHeader: values['trust-proxy-header'] ?? env.POTLUCK_TRUST_PROXY_HEADER ?? null },
+  tls,
   log,
 }).catch((error: unknown) => fail(error instanceof Error ? error.message : String(error)));
 

@@ -1,10 +1,12 @@
 // The public, auditable side of the ledger: the leaderboard, the append-only entry stream an
 // auditor replays (`/api/ledger?after=HEIGHT`), every committed round with its metadata and
-// signed head (`/api/ledger/rounds?after=SEQ`), and the relay key that signs heads and receipts.
+// signed head (`/api/ledger/rounds?after=SEQ`), the relay key that signs heads and receipts, and
+// every rotation of that key (`/api/ledger/keys`), which says which key signed at which height.
 // Each body is typed by its schema in protocol/ledger-api.ts, which the leaderboard parses it with.
 import { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import {
+  type KeysBody,
   type LeaderboardBody,
   type LedgerPageBody,
   MAX_LEDGER_PAGE,
@@ -39,6 +41,10 @@ export function ledgerRoutes(run: RelayRun): Hono {
     const rounds = await run.ledger.signedRounds(after, limit);
     return c.json({ relayKey: run.relayKey, limit, rounds } satisfies RoundsPageBody);
   });
+
+  routes.get('/ledger/keys', async (c) =>
+    c.json({ relayKey: run.relayKey, rotations: await run.ledger.rotations() } satisfies KeysBody),
+  );
 
   routes.get('/relay', (c) => c.json({ relayKey: run.relayKey, runId: run.id } satisfies RelayBody));
 

@@ -29,12 +29,12 @@ export function runRoutes(run: RelayRun): Hono {
     if (id !== run.id) throw new HTTPException(404, { message: `no run ${JSON.stringify(id.slice(0, 64))}` });
   };
 
-  routes.get('/', (c) => c.json({ runs: [run.summary()] } satisfies RunsBody));
+  routes.get('/', async (c) => c.json({ runs: [await run.summary()] } satisfies RunsBody));
 
   routes.get('/:id', async (c) => {
     known(c.req.param('id'));
     return c.json({
-      ...run.summary(),
+      ...(await run.summary()),
       config: run.config,
       loss: await run.lossCurve(),
     } satisfies RunDetailBody);
@@ -42,7 +42,7 @@ export function runRoutes(run: RelayRun): Hono {
 
   routes.get('/:id/checkpoint', async (c) => {
     known(c.req.param('id'));
-    const latest = run.committedCheckpoint();
+    const latest = await run.committedCheckpoint();
     if (!latest) throw new HTTPException(404, { message: 'no checkpoint stored yet' });
     const etag = `"${latest.modelHash}"`;
     c.header('etag', etag);

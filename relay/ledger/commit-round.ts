@@ -7,14 +7,16 @@
 // Entries are written in this order: settlements first (they settle provisional credit from
 // earlier rounds, never this round's unchecked work), then this round's credits, then bans.
 // Every round gets a head, credited or not: the chain's tip after the round (height 0 and
-// GENESIS_HASH while the chain is empty) and the digest of its metadata.
-import { GENESIS_HASH, type LedgerEntry } from '../../protocol/ledger-entry.ts';
+// GENESIS_HASH while the chain is empty) and the digest of its metadata. Only the key in force
+// signs: after a rotation (rotate-key.ts), a relay still holding the old key commits nothing.
+import type { LedgerEntry } from '../../protocol/ledger-entry.ts';
 import { headMessage, type LedgerHead } from '../../protocol/ledger-signatures.ts';
 import { type RoundMetadata, roundMetadataDigest } from '../../protocol/round-metadata.ts';
-import { appendEntry, type ChainTip } from './append-entry.ts';
+import { appendEntry, type ChainTip, chainTip } from './append-entry.ts';
 import type { CommitRoundInput } from './commit-input.ts';
 import { LedgerError } from './errors.ts';
 import type { RelaySigner } from './relay-signer.ts';
+import { assertKeyInForce } from './rotate-key.ts';
 import { ENTRY_COLUMNS, type EntryRow, HEAD_COLUMNS, type HeadRow, toEntry, toHead } from './rows.ts';
 import { unsettledAmount, verifiedAmount } from './settlement.ts';
 import type { Sql } from './sql.ts';
@@ -36,6 +38,8 @@ export async function commitRoundIn(
 ): Promise<CommittedRound> {
   // EXCLUSIVE blocks other writers but not readers: auditors keep paging while we append.
   await tx.query('lock table ledger_entries in exclusive mode');
+  // A relay still running on a key rotated away would sign heads every auditor refuses.
+  await assertKeyInForce(tx, signer.publicKey);
   const [existing] = await tx.query<{ model_hash: string }>(
     'select model_hash from rounds where run_id = $1 and round = $2',
     [input.runId, input.round],
@@ -78,12 +82,7 @@ export async function commitRoundIn(
     ],
   );
 
-  const [top] = await tx.query<{ height: number | string; hash: string }>(
-    'select height, hash from ledger_entries order by height desc limit 1',
-  );
-  let tip: ChainTip = top
-    ? { height: Number(top.height), hash: top.hash }
-    : { height: 0, hash: GENESIS_HASH };
+  let tip: ChainTip = await chainTip(tx);
   const entries: LedgerEntry[] = [];
   const common = { runId: input.runId, round: input.round, modelHash: input.modelHash, createdAt };
   const append = async (fields: Omit<Parameters<typeof appendEntry>[2], keyof typeof common>) => {

@@ -1,24 +1,27 @@
 // The relay's credit ledger (docs/ARCHITECTURE.md, "Credits"): runs, peers, committed rounds
 // and the append-only, hash-chained entries that credit, settle and ban peers in them, with a
-// signed head per round covering its metadata. Everything goes through `Sql`, so the same class runs on embedded PGlite and on
-// a PostgreSQL server shared by several relays.
+// signed head per round covering its metadata, and the rotations of the key that signs them.
+// Everything goes through `Sql`, so the same class runs on embedded PGlite and on a PostgreSQL
+// server shared by several relays.
 
 import * as v from 'valibot';
 import { type LeaderboardRow, MAX_LEDGER_PAGE } from '../../protocol/ledger-api.ts';
 import type { ChainCheck } from '../../protocol/ledger-chain.ts';
 import {
   CREDIT_KINDS,
-  type EntryKind,
   type LedgerEntry,
+  type PeerEntryKind,
   PublicKeyText,
   RunId,
 } from '../../protocol/ledger-entry.ts';
+import type { KeyRotation } from '../../protocol/ledger-keys.ts';
 import { type LedgerHead, type Receipt, receiptMessage } from '../../protocol/ledger-signatures.ts';
 import { MAX_MEMBER_NAME, type RoundMetadata } from '../../protocol/round-metadata.ts';
 import { type CommitRoundInput, checkCommitInput } from './commit-input.ts';
 import { commitRoundIn } from './commit-round.ts';
 import { LedgerError } from './errors.ts';
 import type { RelaySigner } from './relay-signer.ts';
+import { readRotations, rotateKeyIn } from './rotate-key.ts';
 import {
   ENTRY_COLUMNS,
   type EntryRow,
@@ -117,15 +120,38 @@ export class Ledger {
    * round again (a retry after a crash, a second relay) writes nothing and returns what the
    * first commit wrote, with `duplicate: true`.
    */
-  async commitRound(input: CommitRoundInput): Promise<CommitResult> {
+  async commitRound(input: CommitRoundInput, fence?: (tx: Sql) => Promise<void>): Promise<CommitResult> {
     checkCommitInput(input);
     const run = this.queue.then(async () => {
-      const committed = await this.sql.transaction((tx) => commitRoundIn(tx, this.signer, this.now(), input));
+      const committed = await this.sql.transaction(async (tx) => {
+        // Several relays: the one committing must still hold the run's lease (cluster/leadership.ts).
+        await fence?.(tx);
+        return commitRoundIn(tx, this.signer, this.now(), input);
+      });
       const credits = committed.entries.filter((entry) => CREDIT_KINDS.includes(entry.kind));
       return { ...committed, receipts: await this.receipts(credits) };
     });
     this.queue = run.catch(() => undefined);
     return run;
+  }
+
+  /**
+   * Hands the ledger to `next` (protocol/ledger-keys.ts): a relay-key entry signed by this
+   * ledger's key and by `next`. Afterwards this Ledger commits nothing (its key is retired);
+   * open one with `next`. Null when no round was committed yet: nothing is signed, nothing
+   * is handed over, and `next` signs from the first round.
+   */
+  async rotateKey(next: RelaySigner): Promise<KeyRotation | null> {
+    const run = this.queue.then(() =>
+      this.sql.transaction((tx) => rotateKeyIn(tx, this.signer, next, this.now())),
+    );
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Every rotation of the relay's key, in height order (`/api/ledger/keys`). */
+  rotations(): Promise<KeyRotation[]> {
+    return readRotations(this.sql);
   }
 
   /** Entries above `height`, ascending: the audit stream, page by page. */
@@ -207,7 +233,8 @@ export class Ledger {
                 coalesce(sum(tokens) filter (where kind like 'credit-%'), 0) as tokens,
                 count(distinct run_id || ':' || round) filter (where kind like 'credit-%') as rounds,
                 bool_or(kind = 'ban') as banned
-           from ledger_entries where $1::text is null or run_id = $1::text
+           from ledger_entries
+          where ($1::text is null or run_id = $1::text) and kind <> 'relay-key'
           group by peer_key),
        m as (
          select member->>'peerKey' as peer_key,
@@ -227,8 +254,9 @@ export class Ledger {
 
   /** Each peer of the run with any entry: its verified rounds and whether it is banned. */
   async standings(runId: string): Promise<Map<string, Standing>> {
-    const rows = await this.sql.query<{ peer_key: string; kind: EntryKind; round: number }>(
-      'select peer_key, kind, round from ledger_entries where run_id = $1 order by height',
+    const rows = await this.sql.query<{ peer_key: string; kind: PeerEntryKind; round: number }>(
+      `select peer_key, kind, round from ledger_entries where run_id = $1 and kind <> 'relay-key'
+        order by height`,
       [runId],
     );
     return foldStandings(rows.map((row) => ({ peerKey: row.peer_key, kind: row.kind, round: row.round })));
@@ -236,14 +264,18 @@ export class Ledger {
 
   /**
    * The whole ledger audited as an outside auditor would (protocol/ledger-audit.ts): every
-   * entry re-hashed and linked, every round's head signed and covering its metadata, and the
-   * chain's tip the newest head.
+   * key rotation signed by both its keys, every entry re-hashed and linked, every round's head
+   * signed by the key in force and covering its metadata, and the chain's tip the newest head.
    */
   verifyChain(): Promise<ChainCheck> {
     return verifyLedger(this, this.signer.publicKey);
   }
 
-  /** verifyChain, throwing ERR_LEDGER_BROKEN with the height and reason of the first failure. */
+  /**
+   * verifyChain, throwing ERR_LEDGER_BROKEN with the height and reason of the first failure;
+   * first ERR_RELAY_KEY_MISMATCH or ERR_RELAY_KEY_RETIRED when this relay's key is not the one
+   * the ledger is in the hands of (verify-ledger.ts).
+   */
   assertIntact(): Promise<void> {
     return assertLedgerIntact(this, this.signer.publicKey);
   }

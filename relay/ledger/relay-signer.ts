@@ -1,7 +1,8 @@
 // The relay's own Ed25519 identity: it signs ledger heads and receipts, and anyone holding
 // its public key can check them (protocol/ledger-entry.ts). The private key lives in the
 // state folder as PKCS#8 (RFC 5958), readable by the relay's user only, so a restarted relay
-// keeps signing with the key its receipts already name.
+// keeps signing with the key its receipts already name. Changing it is a rotation the ledger
+// records (rotate-key.ts, relay/cli/relay-key.ts), never a new file dropped in place.
 import { randomBytes, type webcrypto } from 'node:crypto';
 import { link, readFile, unlink, writeFile } from 'node:fs/promises';
 import { encodeBase64url } from '../../protocol/base64url.ts';
@@ -13,6 +14,9 @@ export interface RelaySigner {
   /** Ed25519 signature of `bytes`, base64url (64 bytes). */
   sign(bytes: Uint8Array<ArrayBuffer>): Promise<string>;
 }
+
+/** The key's file name in the state folder. */
+export const RELAY_KEY_FILE = 'relay-key.pkcs8';
 
 const ED25519 = { name: 'Ed25519' } as const;
 
@@ -48,23 +52,35 @@ export async function generateRelaySigner(): Promise<RelaySigner> {
  * the winner's key, and nobody ever reads a half-written file.
  */
 export async function loadOrCreateRelayKey(file: string): Promise<RelaySigner> {
-  const existing = await readKey(file);
+  const existing = await readRelayKey(file);
   if (existing) return existing;
+  await writeNewKey(file).catch((error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EEXIST') throw error;
+  });
+  return (await readRelayKey(file)) ?? Promise.reject(new LedgerError('ERR_RELAY_KEY', `${file} vanished`));
+}
+
+/** A fresh key written to `file`, which must not exist yet (EEXIST otherwise). */
+export async function createRelayKeyFile(file: string): Promise<RelaySigner> {
+  await writeNewKey(file);
+  return (await readRelayKey(file)) ?? Promise.reject(new LedgerError('ERR_RELAY_KEY', `${file} vanished`));
+}
+
+/** The temporary file and the hard link: `file` appears whole or not at all. */
+async function writeNewKey(file: string): Promise<void> {
   const pair = await generatePair();
   const pkcs8 = new Uint8Array(await crypto.subtle.exportKey('pkcs8', pair.privateKey));
   const temporary = `${file}.${randomBytes(6).toString('hex')}.tmp`;
   await writeFile(temporary, pkcs8, { mode: 0o600, flag: 'wx' });
   try {
     await link(temporary, file);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
   } finally {
     await unlink(temporary);
   }
-  return (await readKey(file)) ?? Promise.reject(new LedgerError('ERR_RELAY_KEY', `${file} vanished`));
 }
 
-async function readKey(file: string): Promise<RelaySigner | null> {
+/** The key in `file`, or null when there is no such file. */
+export async function readRelayKey(file: string): Promise<RelaySigner | null> {
   let pkcs8: Uint8Array<ArrayBuffer>;
   try {
     pkcs8 = new Uint8Array(await readFile(file));

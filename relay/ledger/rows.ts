@@ -4,6 +4,7 @@
 import { creditsOf } from '../../protocol/credits.ts';
 import type { LeaderboardRow } from '../../protocol/ledger-api.ts';
 import type { EntryKind, LedgerEntry } from '../../protocol/ledger-entry.ts';
+import type { KeyRotation } from '../../protocol/ledger-keys.ts';
 import type { LedgerHead } from '../../protocol/ledger-signatures.ts';
 import type { RoundMember, RoundMetadata } from '../../protocol/round-metadata.ts';
 
@@ -63,6 +64,30 @@ export function toHead(row: HeadRow): LedgerHead {
     round: row.round,
     metadataDigest: row.metadata_digest,
     signature: row.signature,
+  };
+}
+
+export interface RotationRow {
+  height: Wide;
+  hash: string;
+  from_key: string;
+  to_key: string;
+  from_signature: string;
+  to_signature: string;
+}
+
+/** Rotations with their entries' hash and new key (schema.ts, version 3); add the order. */
+export const ROTATIONS_SELECT = `select k.height, e.hash, k.from_key, e.peer_key as to_key, k.from_signature, k.to_signature
+  from relay_keys k join ledger_entries e using (height)`;
+
+export function toRotation(row: RotationRow): KeyRotation {
+  return {
+    height: Number(row.height),
+    hash: row.hash,
+    fromKey: row.from_key,
+    toKey: row.to_key,
+    fromSignature: row.from_signature,
+    toSignature: row.to_signature,
   };
 }
 

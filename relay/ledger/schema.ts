@@ -110,6 +110,23 @@ const MIGRATIONS: readonly Migration[] = [
       'create index ledger_heads_height on ledger_heads (height)',
     ],
   },
+  {
+    // Rotating the relay's key (protocol/ledger-keys.ts): a `relay-key` entry in the chain and,
+    // beside it, the two signatures that make it a rotation. Its hash and new key are the
+    // entry's own columns, read through the join, so the two can never disagree.
+    version: 3,
+    statements: [
+      'alter table ledger_entries drop constraint ledger_entries_kind',
+      `alter table ledger_entries add constraint ledger_entries_kind
+         check (kind in ('credit-verified', 'credit-provisional', 'verify', 'forfeit', 'ban', 'relay-key'))`,
+      `create table relay_keys (
+        height bigint primary key references ledger_entries (height),
+        from_key text not null,
+        from_signature text not null,
+        to_signature text not null
+      )`,
+    ],
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

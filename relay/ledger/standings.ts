@@ -2,7 +2,7 @@
 // work is verified (checked in the round itself, or provisional work a later check settled
 // as verified) and whether it is banned. The round coordinator reads it after a restart to
 // tell a proven peer from one still on probation.
-import type { EntryKind } from '../../protocol/ledger-entry.ts';
+import type { PeerEntryKind } from '../../protocol/ledger-entry.ts';
 
 export interface Standing {
   /** Distinct rounds with verified work. */
@@ -16,9 +16,9 @@ interface Tally {
   banned: boolean;
 }
 
-/** `entries` in height order, all of one run. */
+/** `entries` in height order, all of one run (relay-key entries name the relay, not a peer). */
 export function foldStandings(
-  entries: Iterable<{ readonly peerKey: string; readonly kind: EntryKind; readonly round: number }>,
+  entries: Iterable<{ readonly peerKey: string; readonly kind: PeerEntryKind; readonly round: number }>,
 ): Map<string, Standing> {
   const tallies = new Map<string, Tally>();
   for (const { peerKey, kind, round } of entries) {

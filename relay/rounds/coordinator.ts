@@ -32,6 +32,7 @@ import type { Logger } from '../logger.ts';
 import type { SwarmCoordinator } from '../swarm/swarm-coordinator.ts';
 import { Benching } from './benching.ts';
 import { cryptoRandom, regroup, shuffled } from './groups.ts';
+import type { AbortCause, RoundEvents } from './round-events.ts';
 import { type EquivocationProof, RoundFrames, type UploadOutcome } from './round-frames.ts';
 import type { ShardPool, TokenRange } from './shard-pool.ts';
 import { sizeRound } from './sizing.ts';
@@ -125,6 +126,8 @@ export interface CoordinatorOptions {
   /** Called after every commit with the peers whose reported hash disagreed so far. */
   readonly onCommitted?: (record: CommitRecord) => void;
   readonly onRolledBack?: (round: number, toRound: number, reason: string) => void;
+  /** Rounds opened, committed and aborted, frames not counted, bans: the operator's metrics. */
+  readonly events?: RoundEvents;
 }
 
 interface PeerState {
@@ -163,6 +166,11 @@ interface OpenRound {
   readonly frames: RoundFrames;
   readonly manifests: Map<string, Manifest>;
   readonly equivocators: Set<string>;
+  /**
+   * Members that connected again during the round (a reload, a relay of the cluster that died):
+   * a new connection starts afresh, so their work for this round is not waited for.
+   */
+  readonly rejoined: Set<string>;
   timer: unknown;
   graceTimer: unknown;
 }
@@ -288,6 +296,11 @@ export class Coordinator implements SwarmCoordinator {
       return;
     }
     this.peers.set(link.id, { link, speed: null, ready: false, catchingUpSince: null, missedCatchUp: false });
+    const c = this.current;
+    if (c?.members.has(link.id)) {
+      c.rejoined.add(link.id);
+      this.progress(c);
+    }
     // A member that reloaded or reconnected while the relay waits for its state is asked again.
     for (const { round, deadline } of this.verification.awaiting(link.id))
       link.send({ type: 'check', round, deadline });
@@ -316,7 +329,7 @@ export class Coordinator implements SwarmCoordinator {
     peer.catchingUpSince = null;
     peer.missedCatchUp = false;
     if (this.current) {
-      if (!this.current.members.has(id))
+      if (!this.current.members.has(id) || this.current.rejoined.has(id))
         peer.link.send({ type: 'wait', reason: `round ${this.current.round} is in progress`, retryAt: null });
       return;
     }
@@ -326,16 +339,22 @@ export class Coordinator implements SwarmCoordinator {
   /** A member's frame upload (HTTP), with its signed claim. */
   async upload(id: string, round: number, bytes: Uint8Array, claim: string): Promise<UploadOutcome> {
     const c = this.current;
-    if (c?.phase !== 'training' || round !== c.round || !c.members.has(id))
+    if (c?.phase !== 'training' || round !== c.round || !c.members.has(id)) {
+      const decided =
+        (c?.round === round && c.members.has(id)) ||
+        (this.lastDecided?.round === round && this.lastDecided.members.has(id));
+      this.options.events?.rejected?.(decided ? 'late' : 'not-member');
       return {
         kind: 'refused',
         status: 403,
         code: 'ERR_NOT_A_MEMBER',
         message: `not a member of an open round ${round}`,
       };
+    }
     const outcome = await c.frames.upload(id, bytes, claim, () => this.options.clock.now());
     if (outcome.kind === 'equivocation') this.equivocated(c, outcome.proof);
     else if (outcome.kind === 'stored') this.progress(c);
+    else if (outcome.kind === 'refused') this.options.events?.rejected?.('invalid');
     return outcome;
   }
 
@@ -440,7 +459,7 @@ export class Coordinator implements SwarmCoordinator {
     if (this.current !== c || c.phase !== 'training') return;
     const complete = this.complete(c);
     const waitingFor = [...c.members.keys()].filter(
-      (id) => this.peers.has(id) && !c.equivocators.has(id) && !complete.includes(id),
+      (id) => this.peers.has(id) && !c.equivocators.has(id) && !c.rejoined.has(id) && !complete.includes(id),
     );
     if (waitingFor.length === 0) {
       this.startDecision(c);
@@ -556,7 +575,8 @@ export class Coordinator implements SwarmCoordinator {
     // opening must never pair with one from this one as a "proof" of equivocation.
     const nonce = crypto.getRandomValues(new Uint32Array(1))[0] as number;
     const seed = deriveSeed(deriveSeed(config.seed, round), nonce);
-    const deadline = clock.now() + this.roundMillis(sizing.innerSeconds, candidates);
+    const expectedMs = this.expectedMillis(sizing.innerSeconds, candidates);
+    const deadline = clock.now() + this.roundMillis(expectedMs);
     this.groups = regroup(this.groups, [...members.keys()], config.schedule.maxGroupSize, cryptoRandom);
     const groupOf = new Map<string, readonly string[]>();
     for (const group of this.groups) for (const id of group) groupOf.set(id, group);
@@ -575,6 +595,7 @@ export class Coordinator implements SwarmCoordinator {
       ),
       manifests: new Map(),
       equivocators: new Set(),
+      rejoined: new Set(),
       timer: null,
       graceTimer: null,
     };
@@ -609,20 +630,32 @@ export class Coordinator implements SwarmCoordinator {
       { round, members: members.size, groups: this.groups.length, benched: benched.length, deadline },
       'round opened',
     );
+    this.options.events?.opened?.({
+      round,
+      seated: members.size,
+      ready: ready.length,
+      expectedSeconds: expectedMs / 1000,
+      deadlineSeconds: (deadline - c.openedAt) / 1000,
+    });
   }
 
   /**
-   * Expected inner time with slack, plus a volunteer's traffic over the slowest uplink: its frame
-   * up, and its share of passing on the aggregate (about two frames at most), clamped.
+   * Expected inner time plus a volunteer's traffic over the slowest uplink: its frame up, and
+   * its share of passing on the aggregate (about two frames at most).
    */
-  private roundMillis(innerSeconds: number, candidates: readonly PeerState[]): number {
-    const { schedule } = this.options.config;
+  private expectedMillis(innerSeconds: number, candidates: readonly PeerState[]): number {
     const uplinks = candidates.map((p) =>
       Math.min(UPLINK_BOUNDS.max, Math.max(UPLINK_BOUNDS.min, p.speed?.uplinkBytesPerSec ?? 1e6)),
     );
     const slowestUplink = uplinks.length > 0 ? Math.min(...uplinks) : 1e6;
     const transferSeconds = (this.options.frameBytes * VOLUNTEER_FRAMES_PER_ROUND) / slowestUplink;
-    const ms = 1000 * schedule.deadlineSlack * (innerSeconds + transferSeconds);
+    return 1000 * (innerSeconds + transferSeconds);
+  }
+
+  /** The deadline: the expected time with slack, clamped. */
+  private roundMillis(expectedMs: number): number {
+    const { schedule } = this.options.config;
+    const ms = schedule.deadlineSlack * expectedMs;
     return Math.round(Math.min(schedule.maxRoundMs, Math.max(schedule.minRoundMs, ms)));
   }
 
@@ -671,6 +704,7 @@ export class Coordinator implements SwarmCoordinator {
 
   /** A failed or unanswered check: the key is never seated again (the ledger records why). */
   private banned(ban: Ban): void {
+    this.options.events?.banned?.();
     this.excluded.add(ban.peerKey);
     this.peers
       .get(ban.peerKey)
@@ -679,6 +713,7 @@ export class Coordinator implements SwarmCoordinator {
 
   private equivocated(c: OpenRound, proof: EquivocationProof): void {
     if (c.equivocators.has(proof.author)) return;
+    this.options.events?.rejected?.('equivocation');
     c.equivocators.add(proof.author);
     this.excluded.add(proof.author);
     this.options.log.warn(
@@ -704,7 +739,7 @@ export class Coordinator implements SwarmCoordinator {
   private startDecision(c: OpenRound): void {
     const decision = this.decide(c).catch((error: unknown) => {
       this.options.log.error({ round: c.round, err: error }, 'deciding the round failed; aborting it');
-      if (this.current === c) this.abort(c, 'the relay could not decide the round');
+      if (this.current === c) this.abort(c, 'error', 'the relay could not decide the round');
     });
     this.deciding = this.deciding.then(() => decision);
   }
@@ -724,11 +759,14 @@ export class Coordinator implements SwarmCoordinator {
         if (proof) this.equivocated(c, proof);
       }
     const complete = this.complete(c).sort();
+    const { events } = this.options;
+    // Held frames no manifest of their author confirmed: never counted.
+    for (const id of c.members.keys())
+      if (c.frames.get(id) && !complete.includes(id) && !c.equivocators.has(id))
+        events?.rejected?.('unconfirmed');
     if (complete.length === 0) {
-      this.abort(
-        c,
-        c.manifests.size === 0 ? 'no manifest arrived before the deadline' : 'no valid frame arrived',
-      );
+      if (c.manifests.size === 0) this.abort(c, 'no-manifest', 'no manifest arrived before the deadline');
+      else this.abort(c, 'no-valid-frame', 'no valid frame arrived');
       return;
     }
     // A contribution on probation weighs less in the aggregate: a crowd of new identities moves
@@ -764,6 +802,7 @@ export class Coordinator implements SwarmCoordinator {
         : null;
     const frames = screening ? [...screening.kept] : delivered;
     const counted = frames.map((f) => f.peer);
+    for (let left = complete.length - counted.length; left > 0; left--) events?.rejected?.('not-useful');
     if (screening && counted.length < complete.length)
       log.info(
         { round: c.round, improvement: Object.fromEntries(screening.improvement), counted: counted.length },
@@ -779,7 +818,7 @@ export class Coordinator implements SwarmCoordinator {
       this.aggregateResidual,
     );
     if (!update.ok) {
-      this.abort(c, update.reason);
+      this.abort(c, 'aggregate', update.reason);
       return;
     }
     const next = { weights: update.weights, momentum: update.momentum };
@@ -839,7 +878,7 @@ export class Coordinator implements SwarmCoordinator {
       outcome = await this.options.commit(record);
     } catch (error) {
       log.error({ round: c.round, err: error }, 'round commit failed; aborting the round');
-      this.abort(c, 'the ledger could not record the round');
+      this.abort(c, 'ledger', 'the ledger could not record the round');
       return;
     }
     this.verification.recorded(unrecorded);
@@ -891,6 +930,7 @@ export class Coordinator implements SwarmCoordinator {
       if (receipt !== undefined) peer.link.send({ type: 'receipt', receipt });
     }
     this.resyncWaiting(c);
+    events?.committed?.(c.round, (clock.now() - c.openedAt) / 1000, counted.length);
     this.options.onCommitted?.(record);
     this.scheduleOpen();
   }
@@ -982,13 +1022,13 @@ export class Coordinator implements SwarmCoordinator {
     this.aggregateResidual = null;
     this.options.onRolledBack?.(c.round, to.round, reason);
     if (to.modelHash === this.committed.modelHash) {
-      this.abort(c, `state refused: ${reason}`);
+      this.abort(c, 'state-refused', `state refused: ${reason}`);
       return;
     }
     const state = await this.options.states.load(to.modelHash);
     if (!state) {
       log.error({ round: c.round, to }, 'the state to roll back to is gone; the round aborts');
-      this.abort(c, `state refused: ${reason}`);
+      this.abort(c, 'state-refused', `state refused: ${reason}`);
       return;
     }
     try {
@@ -1006,7 +1046,7 @@ export class Coordinator implements SwarmCoordinator {
       this.verification.recorded(unrecorded);
     } catch (error) {
       log.error({ round: c.round, err: error }, 'rollback commit failed; aborting the round');
-      this.abort(c, `state refused: ${reason}`);
+      this.abort(c, 'ledger', `state refused: ${reason}`);
       return;
     }
     for (const m of c.members.values()) this.options.pool.release(m.shard);
@@ -1028,7 +1068,8 @@ export class Coordinator implements SwarmCoordinator {
     this.scheduleOpen();
   }
 
-  private abort(c: OpenRound, reason: string): void {
+  private abort(c: OpenRound, cause: AbortCause, reason: string): void {
+    this.options.events?.aborted?.(c.round, cause);
     this.options.clock.clearTimeout(c.timer);
     this.options.clock.clearTimeout(c.graceTimer);
     for (const m of c.members.values()) this.options.pool.release(m.shard);

@@ -5,11 +5,22 @@
 import { appendFile, readFile } from 'node:fs/promises';
 import type { EquivocationProof } from './round-frames.ts';
 
-export class EquivocationLog {
+/** Where proven equivocations are kept: this file, or PostgreSQL for several relays (cluster/). */
+export interface EquivocationRecord {
+  /** Every author proven so far. */
+  authors(): Promise<ReadonlySet<string>>;
+  record(proof: EquivocationProof): Promise<void>;
+}
+
+export class EquivocationLog implements EquivocationRecord {
   private constructor(
     private readonly file: string,
-    readonly authors: Set<string>,
+    private readonly proven: Set<string>,
   ) {}
+
+  async authors(): Promise<ReadonlySet<string>> {
+    return this.proven;
+  }
 
   static async open(file: string): Promise<EquivocationLog> {
     const authors = new Set<string>();
@@ -30,7 +41,7 @@ export class EquivocationLog {
   }
 
   async record(proof: EquivocationProof): Promise<void> {
-    this.authors.add(proof.author);
+    this.proven.add(proof.author);
     await appendFile(this.file, `${JSON.stringify({ ...proof, recordedAt: new Date().toISOString() })}\n`);
   }
 }

@@ -11,31 +11,47 @@ import { initParams } from '../../protocol/init-params.ts';
 import { encodeLocalState } from '../../protocol/local-state-file.ts';
 import { modelHash } from '../../protocol/model-hash.ts';
 import { paramLayout } from '../../protocol/param-layout.ts';
+import type { RoundState } from '../../protocol/round-state-file.ts';
 import type { LossPoint, RunSummary } from '../../protocol/run-api.ts';
 import { type RunConfig, runIdentity } from '../../protocol/run-config.ts';
-import { CheckpointStore, type StoredCheckpoint } from '../checkpoints/checkpoint-store.ts';
+import {
+  type CheckpointArchive,
+  CheckpointStore,
+  type StoredCheckpoint,
+} from '../checkpoints/checkpoint-store.ts';
 import type { Clock } from '../clock.ts';
 import { loadSplitTokens } from '../datasets/loader.ts';
 import type { Ledger } from '../ledger/ledger.ts';
 import type { Logger } from '../logger.ts';
 import { PipelineCoordinator } from '../pipeline/pipeline-coordinator.ts';
 import { type CommitRecord, Coordinator } from '../rounds/coordinator.ts';
-import { EquivocationLog } from '../rounds/equivocation-log.ts';
+import { EquivocationLog, type EquivocationRecord } from '../rounds/equivocation-log.ts';
+import type { RoundEvents } from '../rounds/round-events.ts';
 import { ShardPool } from '../rounds/shard-pool.ts';
 import { validationLoss } from '../rounds/validation-loss.ts';
 import { startWorkCheckThread } from '../rounds/work-check-thread.ts';
-import { ledgerCommit } from './ledger-commit.ts';
+import { type CommitFence, ledgerCommit } from './ledger-commit.ts';
 
 export interface RelayRunOptions {
   readonly config: RunConfig;
   readonly dataset: { readonly dir: string; readonly manifest: DatasetManifest };
   readonly ledger: Ledger;
   readonly relayKey: string;
+  /** Files in this folder, unless `checkpoints` is given (PostgreSQL, for several relays). */
   readonly checkpointDir: string;
+  readonly checkpoints?: (runId: string) => Promise<CheckpointArchive>;
+  /** Proven equivocations: a file in the run's checkpoint folder unless given. */
+  readonly equivocations?: (runId: string) => Promise<EquivocationRecord>;
+  /** Checked inside each round's commit transaction (the cluster lease, leadership.ts). */
+  readonly fence?: CommitFence;
+  /** False for a relay of a cluster that does not lead yet: no coordinator until lead(). */
+  readonly lead?: boolean;
   readonly clock: Clock;
   readonly log: Logger;
   /** After each commit (metrics). */
   readonly onCommitted?: (record: CommitRecord) => void;
+  /** Rounds opened, committed and aborted, frames not counted, bans (relay/metrics.ts). */
+  readonly events?: RoundEvents;
 }
 
 /** A local state file's size for `n` floats per tensor, with room for the longest step and round. */
@@ -46,10 +62,18 @@ function maxLocalStateBytes(n: number): number {
 }
 
 export class RelayRunError extends Error {
-  readonly code = 'ERR_RUN_STATE_MISSING';
+  constructor(
+    readonly code: 'ERR_RUN_STATE_MISSING' | 'ERR_RUN_NOT_LEADING',
+    message: string,
+  ) {
+    super(message);
+  }
 }
 
 export class RelayRun {
+  private current: Coordinator | PipelineCoordinator | null = null;
+  private currentPool: ShardPool;
+
   private constructor(
     readonly id: string,
     readonly configHash: string,
@@ -62,11 +86,15 @@ export class RelayRun {
     readonly dataset: RelayRunOptions['dataset'],
     readonly ledger: Ledger,
     readonly relayKey: string,
-    readonly checkpoints: CheckpointStore,
-    readonly pool: ShardPool,
+    readonly checkpoints: CheckpointArchive,
     readonly log: Logger,
-    readonly coordinator: Coordinator | PipelineCoordinator,
-  ) {}
+    private readonly options: RelayRunOptions,
+    private readonly init: RoundState & { readonly hash: string },
+    private readonly equivocations: EquivocationRecord,
+    private readonly runDir: string,
+  ) {
+    this.currentPool = new ShardPool(dataset.manifest.splits.train.tokens);
+  }
 
   static async open(options: RelayRunOptions): Promise<RelayRun> {
     const { config, dataset, ledger, log } = options;
@@ -75,41 +103,88 @@ export class RelayRun {
     await ledger.ensureRun(runId, config);
     const runDir = `${options.checkpointDir}/${runId}`;
     // Every kept state the guard may roll back to, and the one being committed.
-    const checkpoints = await CheckpointStore.open(runDir, config.model, config.guard.keepCheckpoints + 1);
+    const keep = config.guard.keepCheckpoints + 1;
+    const checkpoints = options.checkpoints
+      ? await options.checkpoints(runId)
+      : await CheckpointStore.open(runDir, config.model, keep);
     // θ_0 is the one set of weights the relay makes itself: every peer can check its hash.
-    const init = {
-      weights: initParams(config.model, config.seed),
-      momentum: new Float32Array(layout.totalFloats),
-    };
-    const initHash = await modelHash(init.weights, init.momentum);
-    if (!checkpoints.has(initHash)) await checkpoints.save(-1, initHash, init);
+    const weights = initParams(config.model, config.seed);
+    const momentum = new Float32Array(layout.totalFloats);
+    const init = { weights, momentum, hash: await modelHash(weights, momentum) };
+    if (!checkpoints.has(init.hash)) await checkpoints.save(-1, init.hash, init);
+    const maxFrameBytes = maxFrameBytesInRunFormat(layout.totalFloats, config.round.compression);
+    const equivocations = options.equivocations
+      ? await options.equivocations(runId)
+      : await EquivocationLog.open(`${runDir}/equivocations.jsonl`);
+    const run = new RelayRun(
+      runId,
+      configHash,
+      config,
+      layout.paramCount,
+      maxFrameBytes,
+      maxLocalStateBytes(layout.totalFloats),
+      dataset,
+      ledger,
+      options.relayKey,
+      checkpoints,
+      log,
+      options,
+      init,
+      equivocations,
+      runDir,
+    );
+    if (options.lead !== false) await run.lead();
+    return run;
+  }
 
+  /** Whether this relay runs the run's coordinator (always, unless it is a follower of a cluster). */
+  get leading(): boolean {
+    return this.current !== null;
+  }
+
+  /** The run's coordinator; only on the relay that leads (see `leading`). */
+  get coordinator(): Coordinator | PipelineCoordinator {
+    if (!this.current) throw new RelayRunError('ERR_RUN_NOT_LEADING', 'this relay does not lead the run');
+    return this.current;
+  }
+
+  /** The shard pool as the leading coordinator holds it (rebuilt from the ledger at each lead()). */
+  get pool(): ShardPool {
+    return this.currentPool;
+  }
+
+  /**
+   * Starts coordinating from the ledger as it stands: the last committed round and its state,
+   * the shard pool replayed from every committed round (none is trained twice in the epoch),
+   * bans and probation from the standings. A relay taking a run over from another does the same.
+   */
+  async lead(): Promise<Coordinator | PipelineCoordinator> {
+    if (this.current) return this.current;
+    const { config, dataset, ledger, log } = this.options;
+    const { init, runDir, id: runId, configHash, checkpoints } = this;
+    const layout = paramLayout(config.model);
+    await checkpoints.sync();
     const pool = new ShardPool(dataset.manifest.splits.train.tokens);
     const rounds = await ledger.rounds(runId);
     for (const r of rounds) pool.replayCommitted(r.shards.map(([start, end]) => ({ start, end })));
     const last = rounds[rounds.length - 1];
     const committed = last
       ? { round: last.round, modelHash: last.modelHash }
-      : { round: -1, modelHash: initHash };
+      : { round: -1, modelHash: init.hash };
     const frameBytes = expectedFrameBytes(layout.totalFloats, config.round.compression);
-    const maxFrameBytes = maxFrameBytesInRunFormat(layout.totalFloats, config.round.compression);
     // One ledger transaction per round (or pipeline step).
-    const commit = ledgerCommit(ledger, runId);
+    const commit = ledgerCommit(ledger, runId, this.options.fence);
+    const onCommitted = (record: CommitRecord) => this.options.onCommitted?.(record);
+    const options = this.options;
+    const equivocations = this.equivocations;
     const coordinator = config.pipeline
-      ? new PipelineCoordinator({
-          config,
-          committed,
-          pool,
-          commit,
-          clock: options.clock,
-          log,
-          onCommitted: (record) => options.onCommitted?.(record),
-        })
+      ? new PipelineCoordinator({ config, committed, pool, commit, clock: options.clock, log, onCommitted })
       : await roundCoordinator();
     async function roundCoordinator(): Promise<Coordinator> {
       const state = committed.round < 0 ? init : await checkpoints.load(committed.modelHash);
       if (!state)
         throw new RelayRunError(
+          'ERR_RUN_STATE_MISSING',
           `the ledger's last round ${committed.round} (${committed.modelHash.slice(0, 12)}) has no state file in ${runDir}; ` +
             'this state folder was written by an older relay: start a new run or restore the checkpoint',
         );
@@ -120,7 +195,6 @@ export class RelayRun {
         train ??= loadSplitTokens(dataset.dir, 'train');
         return (await train).subarray(range.start, range.end);
       };
-      const equivocations = await EquivocationLog.open(`${runDir}/equivocations.jsonl`);
       // Redoing a checked round takes the CPU a while: off the event loop.
       const checks = startWorkCheckThread();
       // Bans and passed checks are ledger entries: a restarted relay keeps both.
@@ -133,7 +207,7 @@ export class RelayRun {
           runId,
           layout,
           frameBytes,
-          maxFrameBytes,
+          maxFrameBytes: maxFrameBytesInRunFormat(layout.totalFloats, config.round.compression),
           committed,
           state,
           states: checkpoints,
@@ -145,34 +219,28 @@ export class RelayRun {
           trainTokens,
           checkWork: (work) => checks.check(work),
           onClose: () => void checks.close(),
-          excluded: new Set([...equivocations.authors, ...banned]),
+          excluded: new Set([...(await equivocations.authors()), ...banned]),
           verifiedRounds: new Map([...standings].map(([key, s]) => [key, s.verifiedRounds])),
           onEquivocation: (proof) =>
             void equivocations
               .record(proof)
               .catch((error: unknown) => log.error({ err: error }, 'could not record an equivocation')),
-          onCommitted: (record) => options.onCommitted?.(record),
+          onCommitted,
+          events: options.events,
         },
         validate?.(state.weights) ?? null,
       );
     }
-    const run = new RelayRun(
-      runId,
-      configHash,
-      config,
-      layout.paramCount,
-      maxFrameBytes,
-      maxLocalStateBytes(layout.totalFloats),
-      dataset,
-      ledger,
-      options.relayKey,
-      checkpoints,
-      pool,
-      log,
-      coordinator,
-    );
+    this.currentPool = pool;
+    this.current = coordinator;
     log.info({ runId, committedRound: committed.round, modelHash: committed.modelHash }, 'run opened');
-    return run;
+    return coordinator;
+  }
+
+  /** Stops coordinating (the lease moved to another relay); lead() starts again from the ledger. */
+  follow(): void {
+    this.current?.close();
+    this.current = null;
   }
 
   /**
@@ -180,14 +248,27 @@ export class RelayRun {
    * before its ledger commit, so after a crash between the two the newest file is a round the
    * ledger never committed, and serving it would leave every peer unable to catch up.
    */
-  committedCheckpoint(): { round: number; modelHash: string; stored: StoredCheckpoint } | null {
-    const { round, modelHash } = this.coordinator.lastCommitted;
+  async committedCheckpoint(): Promise<{
+    round: number;
+    modelHash: string;
+    stored: StoredCheckpoint;
+  } | null> {
+    const { round, modelHash } = await this.lastCommitted();
+    if (!this.checkpoints.find(modelHash)) await this.checkpoints.sync();
     const stored = this.checkpoints.find(modelHash);
     return stored ? { round, modelHash, stored } : null;
   }
 
-  summary(): RunSummary {
-    const latest = this.committedCheckpoint();
+  /** The last committed round: the coordinator's where this relay leads, else the ledger's. */
+  async lastCommitted(): Promise<{ readonly round: number; readonly modelHash: string }> {
+    if (this.current) return this.current.lastCommitted;
+    const last = await this.ledger.lastRound(this.id);
+    return last ? { round: last.round, modelHash: last.modelHash } : { round: -1, modelHash: this.init.hash };
+  }
+
+  /** Only where this relay leads: a follower forwards the routes that need it (cluster/). */
+  async summary(): Promise<RunSummary> {
+    const latest = await this.committedCheckpoint();
     return {
       id: this.id,
       name: this.config.name,

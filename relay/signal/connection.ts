@@ -31,6 +31,8 @@ export interface SignalHub {
   refused(code: SignalRefusalCode, detail: object): void;
   /** The connection has closed; forget it. */
   closed(connection: SignalConnection): void;
+  /** A publish on this relay, for the other relays of a cluster (relay/cluster/signal-bridge.ts). */
+  readonly published?: (topic: string, text: string) => void;
 }
 
 const PONG = serverTextFrame('{"type":"pong"}');
@@ -156,7 +158,8 @@ export class SignalConnection implements Subscriber, Corkable {
         return;
       case 'publish': {
         // Like y-webrtc: every subscriber gets it, the sender too if subscribed; a topic
-        // without subscribers swallows it.
+        // without subscribers here swallows it, after the other relays have it.
+        this.hub.published?.(message.topic, text);
         const receivers = registry.subscribers(message.topic);
         if (!receivers) return;
         const frame = serverTextFrame(withClientCount(text, message, receivers.size));

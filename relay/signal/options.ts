@@ -8,6 +8,8 @@ import { type Logger, silentLogger } from '../logger.ts';
 export type SignalLogger = Logger;
 
 export interface SignalServerOptions {
+  /** Every publish this relay receives, for the other relays of a cluster (relay/cluster/). */
+  readonly onPublish?: (topic: string, text: string) => void;
   /** Largest frame in bytes; ws closes a bigger one with 1009 before buffering it all. */
   readonly maxFrameBytes?: number;
   /** Longest topic (room name) in UTF-16 code units. */
@@ -36,8 +38,8 @@ export interface SignalServerOptions {
   readonly now?: () => number;
 }
 
-export type ResolvedSignalOptions = Required<Omit<SignalServerOptions, 'registry'>> &
-  Pick<SignalServerOptions, 'registry'>;
+export type ResolvedSignalOptions = Required<Omit<SignalServerOptions, 'registry' | 'onPublish'>> &
+  Pick<SignalServerOptions, 'registry' | 'onPublish'>;
 
 /** 64 KiB holds an SDP offer with many candidates several times over; bigger is abuse. */
 export const DEFAULT_MAX_FRAME_BYTES = 64 * 1024;
@@ -91,6 +93,7 @@ export function resolveSignalOptions(options: SignalServerOptions = {}): Resolve
     closeTimeoutMs: positive('closeTimeoutMs', options.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS),
     logger: options.logger ?? silentLogger,
     registry: options.registry,
+    onPublish: options.onPublish,
     now: options.now ?? (() => performance.now()),
   };
 }

@@ -9,8 +9,10 @@ import { rejectUpgrade } from '../http/upgrade-route.ts';
 import { SignalConnection, type SignalCounters, type SignalHub } from './connection.ts';
 import { registerSignalMetrics } from './metrics.ts';
 import { resolveSignalOptions, type SignalServerOptions } from './options.ts';
+import { withClientCount } from './publish-payload.ts';
 import type { SignalRefusalCode } from './refusals.ts';
 import type { SignalStats } from './server-stats.ts';
+import { serverTextFrame } from './text-frame.ts';
 import { TopicRegistry } from './topic-registry.ts';
 import { WriteBatch } from './write-batch.ts';
 
@@ -20,6 +22,8 @@ export interface SignalServer {
   /** Closes every connection (1001), waiting up to closeTimeoutMs. Safe to call twice. */
   close(): Promise<void>;
   stats(): SignalStats;
+  /** A publish another relay of the cluster received, for this relay's subscribers of its topic. */
+  deliverRemote(text: string): void;
 }
 
 export function createSignalServer(options: SignalServerOptions = {}): SignalServer {
@@ -62,6 +66,7 @@ export function createSignalServer(options: SignalServerOptions = {}): SignalSer
     closed(connection) {
       connections.delete(connection);
     },
+    published: options.onPublish,
   };
 
   const stats = (): SignalStats => ({
@@ -140,8 +145,19 @@ export function createSignalServer(options: SignalServerOptions = {}): SignalSer
     logger.info({}, 'signal server closed');
   }
 
+  function deliverRemote(text: string): void {
+    const parsed = hub.parse(text);
+    if (!parsed.ok || parsed.value.type !== 'publish') return;
+    const receivers = registry.subscribers(parsed.value.topic);
+    if (!receivers) return;
+    // The count is this relay's subscribers: y-webrtc reads it only as a hint.
+    const frame = serverTextFrame(withClientCount(text, parsed.value, receivers.size));
+    for (const receiver of receivers) receiver.send(frame);
+  }
+
   return {
     handleUpgrade,
+    deliverRemote,
     close() {
       closing ??= shutDown();
       return closing;

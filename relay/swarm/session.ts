@@ -6,6 +6,7 @@
 import { encodeBase64url } from '../../protocol/base64url.ts';
 import { verifyEd25519 } from '../../protocol/ed25519-verify.ts';
 import { checkStamp } from '../../protocol/identity-stamp.ts';
+import { welcomeRelays } from '../../protocol/relay-url.ts';
 import { SWARM_CLOSE } from '../../protocol/swarm-close.ts';
 import {
   type IceServer,
@@ -38,6 +39,11 @@ export interface SessionOptions {
   readonly iceServers: () => IceServer[];
   /** Zero bits every hello's identity stamp must reach (run config identity.stampBits). */
   readonly stampBits: number;
+  /**
+   * The public base URLs of the run's live relays, this one's first, told in the welcome so the
+   * peer can fail over when this relay dies (protocol/relay-url.ts). Absent: the welcome names none.
+   */
+  readonly relayUrls?: () => readonly string[];
   readonly log: Logger;
   /** Random bytes for the challenge (crypto.getRandomValues in production). */
   readonly randomBytes: (n: number) => Uint8Array;
@@ -163,11 +169,13 @@ export class SwarmSession {
     const name = given ?? message.publicKey.slice(0, 8);
     this.options.onAuthenticated(message.publicKey, name, this);
     this.options.coordinator.join({ id: message.publicKey, name, send: (m) => this.send(m) });
+    const relays = this.options.relayUrls?.();
     this.send({
       type: 'welcome',
       peerId: message.publicKey,
       runId: this.options.runId,
       configHash: this.options.configHash,
+      ...(relays && { relays: welcomeRelays(relays) }),
     });
   }
 

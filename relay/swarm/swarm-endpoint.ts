@@ -28,6 +28,8 @@ export interface SwarmEndpointOptions extends Omit<SessionOptions, 'socket' | 'o
 export interface SwarmEndpoint {
   handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void;
   readonly connections: number;
+  /** Closes `peerId`'s session as replaced: it connected again through another relay of the cluster. */
+  closeSession(peerId: string): void;
   close(): Promise<void>;
 }
 
@@ -116,6 +118,12 @@ export function createSwarmEndpoint(options: SwarmEndpointOptions): SwarmEndpoin
     },
     get connections() {
       return wss.clients.size;
+    },
+    closeSession(peerId) {
+      const session = byPeer.get(peerId);
+      if (!session) return;
+      byPeer.delete(peerId);
+      session.replaced();
     },
     async close() {
       clearInterval(pinger);

@@ -17,6 +17,7 @@ import { CHROMIUM_WEBGPU_ARGS } from '../../vitest.config.ts';
 import { type NodeVolunteer, startNodeVolunteer } from '../../web/node/node-volunteer.ts';
 import type { VolunteerEvent } from '../../web/src/peer/volunteer.ts';
 import { auditLedger } from '../helpers/ledger-audit.ts';
+import { roundsWithAll } from '../helpers/ledger-rounds.ts';
 import { nodeContext } from '../helpers/node-context.ts';
 import { freePort, killRelay, type RunningRelay, startRelayProcess } from '../helpers/relay-process.ts';
 import { smallDataset, TEST_STAMP_BITS } from '../helpers/test-relay.ts';
@@ -100,22 +101,6 @@ function tabReceipts(page: Page): Promise<Receipt[]> {
 async function committedRound(url: string): Promise<number> {
   const health = (await (await fetch(`${url}/healthz`)).json()) as { committedRound: number };
   return health.committedRound;
-}
-
-/** Rounds after `after` whose every one of `keys` was credited, from the relay's ledger. */
-async function roundsWithAll(url: string, keys: readonly string[], after: number): Promise<number[]> {
-  const { entries } = (await (await fetch(`${url}/api/ledger?after=0&limit=1000`)).json()) as {
-    entries: { peerKey: string; round: number }[];
-  };
-  const members = new Map<number, Set<string>>();
-  for (const e of entries) {
-    if (e.round <= after) continue;
-    members.set(e.round, (members.get(e.round) ?? new Set()).add(e.peerKey));
-  }
-  return [...members]
-    .filter(([, peers]) => keys.every((k) => peers.has(k)))
-    .map(([round]) => round)
-    .sort((a, b) => a - b);
 }
 
 /** Waits for a round after `after` that counted all of `keys`; resolves to its number. */

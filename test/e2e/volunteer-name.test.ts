@@ -42,11 +42,11 @@ it('refuses a taken name on the page, and joins under another', async () => {
     .toMatch(/already goes by "ALICE".*Choose another name/);
   expect(await page.isEnabled('#name')).toBe(true);
   expect(await page.isEnabled('#donate')).toBe(true);
-  expect(relay.run.summary().peers).toBe(1);
+  expect((await relay.run.summary()).peers).toBe(1);
 
   await page.fill('#name', 'Bob');
   await page.click('#donate');
-  await expect.poll(() => relay.run.summary().peers, { timeout: 60_000 }).toBe(2);
+  await expect.poll(async () => (await relay.run.summary()).peers, { timeout: 60_000 }).toBe(2);
   await expect.poll(() => page.textContent('#status'), { timeout: 60_000 }).not.toMatch(/already goes by/);
   expect(await page.isEnabled('#name')).toBe(false);
 

@@ -136,7 +136,7 @@ it('three browser volunteers and a headless Node volunteer train together; the l
     });
 
   // Every peer that summed a round reported the hash the relay committed.
-  const { hashDisagreements } = relay.run.summary();
+  const { hashDisagreements } = await relay.run.summary();
   process.stdout.write(`model-hash disagreements: ${hashDisagreements}\n`);
   if (hashDisagreements > 0) process.stdout.write(`relay log:\n${roundLog.join('\n')}\n`);
   expect(hashDisagreements).toBe(0);

@@ -2,14 +2,20 @@
 // endpoint and syncs a Y.Map over a real WebRTC data channel: the signal server is a drop-in
 // for y-webrtc's own. Two browsers, not two tabs, so BroadcastChannel cannot stand in.
 
+import { mkdtemp } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright';
 import { build, type Rolldown } from 'vite';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { routeUpgrades } from '../../relay/http/upgrade-route.ts';
+import type { RelayHandle } from '../../relay/server.ts';
 import { createSignalServer, type SignalServer } from '../../relay/signal/index.ts';
 import { CHROMIUM_WEBGPU_ARGS } from '../../vitest.config.ts';
+import { freshClusterDatabase, POSTGRES_URL, stateDirSharingKey } from '../helpers/cluster-database.ts';
+import { smallDataset, startTestRelay } from '../helpers/test-relay.ts';
 import type { YWebrtcTestApi } from './pages/y-webrtc/main.ts';
 
 const PAGE_DIR = new URL('./pages/y-webrtc/', import.meta.url).pathname;
@@ -62,10 +68,15 @@ afterAll(async () => {
 
 type TestWindow = Window & { yWebrtcTest: YWebrtcTestApi };
 
-async function openPeer(browser: Browser, room: string, errors: string[]): Promise<Page> {
+async function openPeer(
+  browser: Browser,
+  room: string,
+  errors: string[],
+  signal = `ws://${origin}/signal`,
+): Promise<Page> {
   const page = await browser.newPage();
   page.on('pageerror', (error) => errors.push(error.message));
-  const signalUrl = encodeURIComponent(`ws://${origin}/signal`);
+  const signalUrl = encodeURIComponent(signal);
   await page.goto(`http://${origin}/?room=${room}&signal=${signalUrl}`);
   await page.waitForFunction(() => (window as unknown as TestWindow).yWebrtcTest?.signalingConnected());
   return page;
@@ -111,3 +122,53 @@ it('syncs a Y.Map between two browsers that met through /signal', async () => {
     await Promise.all(browsers.map((browser) => browser.close()));
   }
 });
+
+// Several relays serve one run: a volunteer's /signal is its own relay's, and each publish
+// reaches the other relays' subscribers through PostgreSQL (relay/cluster/).
+it.skipIf(!POSTGRES_URL)(
+  'syncs a Y.Map between two browsers signaling through two relays of one run',
+  async () => {
+    const db = await freshClusterDatabase();
+    const dataset = await smallDataset();
+    const firstDir = await mkdtemp(join(tmpdir(), 'potluck-cluster-'));
+    const relays = [await startTestRelay(dataset, { stateDir: firstDir, databaseUrl: db.url })];
+    relays.push(
+      await startTestRelay(dataset, { stateDir: await stateDirSharingKey(firstDir), databaseUrl: db.url }),
+    );
+    const launch = () =>
+      chromium.launch({
+        executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+        args: CHROMIUM_WEBGPU_ARGS,
+      });
+    const browsers = await Promise.all([launch(), launch()]);
+    try {
+      const errors: string[] = [];
+      const room = `potluck-e2e-cluster-${Date.now()}`;
+      const [one, two] = await Promise.all(
+        browsers.map((browser, i) =>
+          openPeer(browser, room, errors, `${(relays[i] as RelayHandle).url.replace(/^http/, 'ws')}/signal`),
+        ),
+      );
+      if (!one || !two) throw new Error('two pages expected');
+      for (const page of [one, two])
+        await page.waitForFunction(
+          () => (window as unknown as TestWindow).yWebrtcTest.webrtcPeers() >= 1,
+          undefined,
+          {
+            timeout: 30_000,
+          },
+        );
+      await one.evaluate(() =>
+        (window as unknown as TestWindow).yWebrtcTest.set('from-one', 'across relays'),
+      );
+      await two.waitForFunction(
+        () => (window as unknown as TestWindow).yWebrtcTest.get('from-one') === 'across relays',
+      );
+      expect(errors).toEqual([]);
+    } finally {
+      await Promise.all(browsers.map((browser) => browser.close()));
+      for (const relay of relays) await relay.close();
+      await db.dispose();
+    }
+  },
+);

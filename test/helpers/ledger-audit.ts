@@ -42,7 +42,11 @@ export async function auditLedger(url: string, receipts: readonly Receipt[]): Pr
   expect(await verifyHead(head, relayKey)).toBe(true);
   // The whole-ledger audit the leaderboard runs: every round signed over its metadata.
   const api = new PublicApi((path) => fetch(`${url}${path}`).then((r) => r.json()));
-  const audit = await auditChain({ page: (a, l) => api.ledger(a, l), rounds: (a, l) => api.rounds(a, l) });
+  const audit = await auditChain({
+    page: (a, l) => api.ledger(a, l),
+    rounds: (a, l) => api.rounds(a, l),
+    keys: () => api.keys(),
+  });
   expect(audit).toMatchObject({ ok: true });
   // No credit twice: one credit entry per (peer, round).
   const keys = entries.filter((e) => e.kind.startsWith('credit-')).map((e) => `${e.peerKey}:${e.round}`);

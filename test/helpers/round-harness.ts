@@ -15,6 +15,7 @@ import { frameClaimMessage } from '../../protocol/swarm-signing.ts';
 import { ManualClock } from '../../relay/clock.ts';
 import { silentLogger } from '../../relay/logger.ts';
 import { type CommitRecord, Coordinator, type PeerLink } from '../../relay/rounds/coordinator.ts';
+import type { RoundEvents } from '../../relay/rounds/round-events.ts';
 import type { EquivocationProof, UploadOutcome } from '../../relay/rounds/round-frames.ts';
 import { ShardPool } from '../../relay/rounds/shard-pool.ts';
 import { resolveRunConfig } from '../../relay/run/run-config.ts';
@@ -89,6 +90,7 @@ export async function createHarness(
     config?: RunConfig;
     validate?: ((weights: Float32Array) => number) | null;
     pool?: ShardPool;
+    events?: RoundEvents;
   } = {},
 ): Promise<Harness> {
   const config = options.config ?? harnessConfig();
@@ -130,6 +132,7 @@ export async function createHarness(
       clock,
       log: silentLogger,
       onEquivocation: (proof) => proofs.push(proof),
+      events: options.events,
     },
     validate ? validate(state.weights) : null,
   );

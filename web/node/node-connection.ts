@@ -2,7 +2,9 @@
 // folder, the identity's proof-of-work stamp for the run (minted once, kept there), the authenticated `/swarm` connection, the relay's HTTP API and run config, and the
 // WebRTC mesh (simple-peer over @roamhq/wrtc, signaled through the relay's `/signal`). The
 // `/swarm` connection is kept (reconnecting-link.ts): after a drop or a relay restart the
-// volunteer comes back with the same key, store and mesh (whose `/signal` reconnects itself).
+// volunteer comes back with the same key, store and mesh (whose `/signal` reconnects itself),
+// on the next of the run's relays when it has several (relay-rotation.ts): the `/swarm`
+// connection, the HTTP API and the `/signal` socket all go to the relay in use.
 import wrtc from '@roamhq/wrtc';
 import SimplePeer from 'simple-peer';
 import WebSocket from 'ws';
@@ -17,6 +19,7 @@ import {
   linkStatusText,
   ReconnectingLink,
 } from '../src/peer/reconnecting-link.ts';
+import { RelayRotation } from '../src/peer/relay-rotation.ts';
 import { connectToRelay as joinRun, openMesh, type RunLink } from '../src/peer/run-link.ts';
 import { mintStamp } from '../src/peer/stamp-mint.ts';
 import { FileVolunteerStore } from './file-store.ts';
@@ -24,6 +27,8 @@ import { FileVolunteerStore } from './file-store.ts';
 export interface NodeLink extends RunLink {
   readonly store: FileVolunteerStore;
   readonly stamps: StampSource;
+  /** The run's relays as the welcomes named them; `relays.current` is the one in use or being tried. */
+  readonly relays: RelayRotation;
 }
 
 const NODE = {
@@ -46,19 +51,24 @@ export async function connectToRelay(options: {
     options.onStatus?.(`proving the identity for ${runId} (${bits} bits, once per run)…`);
     return mintStamp(runId, publicKey, bits);
   });
-  const link = await joinRun(options.relay, identity, stamps, options.name, NODE);
-  return { ...(await openMesh(options.relay, link, NODE)), store, stamps };
+  const relays = new RelayRotation(options.relay);
+  const link = await joinRun(relays.current, identity, stamps, options.name, NODE);
+  return { ...(await openMesh(() => relays.current, link, NODE)), store, stamps, relays };
 }
 
-/** A new `/swarm` connection for `link`'s volunteer: the same key, stamps, store and mesh. */
-async function reconnect(options: { relay: string; name: string }, link: NodeLink): Promise<NodeLink> {
-  const joined = await joinRun(options.relay, link.identity, link.stamps, options.name, NODE);
-  return { ...joined, signal: link.signal, mesh: link.mesh, store: link.store, stamps: link.stamps };
+/**
+ * A new `/swarm` connection for `link`'s volunteer to the relay in use: the same key, stamps,
+ * store, relays and mesh, and that relay's HTTP API.
+ */
+async function reconnect(name: string, link: NodeLink): Promise<NodeLink> {
+  const joined = await joinRun(link.relays.current, link.identity, link.stamps, name, NODE);
+  const { signal, mesh, store, stamps, relays } = link;
+  return { ...joined, signal, mesh, store, stamps, relays };
 }
 
 /** What every headless volunteer is started with; `Event` is what its volunteer reports. */
 export interface HeadlessOptions<Event> {
-  /** http(s)://host:port of the relay. */
+  /** http(s)://host:port of the relay first reached; the run's other relays are learnt from it. */
   readonly relay: string;
   readonly name: string;
   /** Keeps the key, the receipts and (in a DiLoCo run) the last committed state. */
@@ -102,6 +112,8 @@ export interface HeadlessVolunteer<V> {
   readonly peerId: string;
   readonly runId: string;
   readonly store: FileVolunteerStore;
+  /** The run's relays as the welcomes named them; `relays.current` is the one in use or being tried. */
+  readonly relays: RelayRotation;
   /** Resolves when it stopped for good (stop(), or a refusal no retry changes), with why. */
   readonly ended: Promise<string>;
   /** Leaves the relay and the mesh at once, then frees the engine. Safe to call twice. */
@@ -133,7 +145,8 @@ export async function startHeadless<V extends ConnectionPeer>(
   const parts = await build(first);
   let current: V | null = null;
   const link = await ReconnectingLink.start(first, {
-    connect: () => reconnect(options, first),
+    connect: () => reconnect(options.name, first),
+    relays: first.relays,
     attach: attachPeers(parts.volunteerOn, parts.abandon, (volunteer) => {
       current = volunteer;
     }),
@@ -158,6 +171,7 @@ export async function startHeadless<V extends ConnectionPeer>(
     peerId: first.identity.publicKey,
     runId: first.client.runId,
     store: first.store,
+    relays: first.relays,
     ended: link.ended,
     stop,
   };

@@ -3,7 +3,8 @@
 // shows what the GPU is doing. Identity, the last committed state and receipts live in
 // IndexedDB, so a reload resumes where it was (and resumes donating if it was donating). A
 // dropped connection or a relay restart is waited out and the tab rejoins
-// (peer/reconnecting-link.ts), showing "reconnecting" meanwhile.
+// (peer/reconnecting-link.ts), showing "reconnecting" meanwhile; when the run has other relays,
+// on the next of them (peer/relay-rotation.ts), whose HTTP API the tab then uses too.
 import { proxy, wrap } from 'comlink';
 import SimplePeer from 'simple-peer/simplepeer.min.js';
 import { creditsOf } from '../../protocol/credits.ts';
@@ -20,6 +21,7 @@ import { keptStamps, type StampSource } from './peer/kept-stamp.ts';
 import type { MeshPeerConstructor } from './peer/mesh-simple-peer.ts';
 import { attachPeers, ReconnectingLink } from './peer/reconnecting-link.ts';
 import { RelayApi } from './peer/relay-api.ts';
+import { RelayRotation } from './peer/relay-rotation.ts';
 import {
   connectToRelay,
   type LinkPlatform,
@@ -77,6 +79,14 @@ const watchHead = headWarning(
 );
 
 async function main(): Promise<void> {
+  // Away from localhost, browsers give WebGPU, WebRTC and even crypto.subtle (which makes our
+  // identity) only to pages served over HTTPS: say so, rather than fail on a missing API below.
+  if (!isSecureContext) {
+    fail(
+      'This page needs HTTPS: browsers only give WebGPU and WebRTC to secure pages. Open it at its https:// address, or ask whoever runs this relay to serve it over HTTPS (see "Running a public relay" in the Potluck README).',
+    );
+    return;
+  }
   identity = await identityFromKeyPair(await store.keyPair());
   setText('peer-id', identity.publicKey);
   chosenName = await nameField(store, identity.publicKey);
@@ -123,13 +133,16 @@ async function main(): Promise<void> {
 
 async function join(adapter: Awaited<ReturnType<VolunteerWorkerApi['adapter']>>): Promise<void> {
   const origin = location.origin;
+  // The relay that served the page first, then whichever of the run's relays the /swarm
+  // connection fails over to: the tab's HTTP API follows it (the relay's /api/* allows CORS).
+  const relays = new RelayRotation(origin);
   const name = await chosenName();
   setText('status', 'Connecting to the relay…');
-  const joined = await connectToRelay(origin, identity, stamps, name, BROWSER);
+  const joined = await connectToRelay(relays.current, identity, stamps, name, BROWSER);
   const { client, config } = joined;
   showMemory(config, adapter.maxBufferBytes);
   setText('status', 'Preparing the model on your GPU…');
-  const link = await openMesh(origin, joined, BROWSER);
+  const link = await openMesh(() => relays.current, joined, BROWSER);
   const swarm = new SwarmDoc({
     runId: client.runId,
     identity,
@@ -140,16 +153,17 @@ async function join(adapter: Awaited<ReturnType<VolunteerWorkerApi['adapter']>>)
   // The swarm table shows whom the relay seats with us, told on each /swarm connection.
   followMembers(client, swarm);
   // After a dropped connection or a relay restart: the same key, the same mesh (its /signal
-  // reconnects itself), a new /swarm connection (peer/reconnecting-link.ts).
+  // reconnects itself, to the relay in use), a new /swarm connection (peer/reconnecting-link.ts)
+  // to the relay the link moved on to.
   const reconnect = async (): Promise<RunLink> => {
-    const next = await connectToRelay(origin, identity, stamps, name, BROWSER);
+    const next = await connectToRelay(relays.current, identity, stamps, name, BROWSER);
     followMembers(next.client, swarm);
     return { ...next, signal: link.signal, mesh: link.mesh };
   };
   const swarmTable = showSwarm($<HTMLTableElement>('swarm'), swarm, identity.publicKey);
   const lossChart = new LiveChart($('loss-chart'), 'step', 'loss (nats)', '#2f6f4f');
   const runChart = new LiveChart($('run-chart'), 'round', 'loss (nats)', '#8a4b9c');
-  const relayApi = new RelayApi(origin, client.runId);
+  const relayApi = new RelayApi(() => relays.current, client.runId);
   // Credits change only when a round commits: fetched then (and once now), not on the timer.
   // This volunteer's own credit as the relay's ledger holds it: verified once a check of its work
   // passed, provisional until then (the receipts count both).
@@ -167,10 +181,10 @@ async function join(adapter: Awaited<ReturnType<VolunteerWorkerApi['adapter']>>)
       })
       .catch(() => undefined); // the table keeps the last figures; the next commit tries again
   const onCommitted = () => {
-    void refreshRun(client.runId, runChart);
+    void refreshRun(relayApi, runChart);
     refreshCredits();
   };
-  const refresh = setInterval(() => void refreshRun(client.runId, runChart), RUN_REFRESH_MS);
+  const refresh = setInterval(() => void refreshRun(relayApi, runChart), RUN_REFRESH_MS);
   onCommitted();
   const closeAll = () => {
     clearInterval(refresh);
@@ -183,6 +197,7 @@ async function join(adapter: Awaited<ReturnType<VolunteerWorkerApi['adapter']>>)
     const stop = await startPipelinePage({
       link,
       reconnect,
+      relays,
       onStatus: linkStatusView(),
       store,
       worker,
@@ -228,6 +243,7 @@ async function join(adapter: Awaited<ReturnType<VolunteerWorkerApi['adapter']>>)
       },
     ),
     onStatus: linkStatusView(),
+    relays,
   });
   setText('status', `Joined run ${client.runId}. Waiting for the next round…`);
   setupControls(
@@ -245,8 +261,8 @@ async function join(adapter: Awaited<ReturnType<VolunteerWorkerApi['adapter']>>)
   };
 }
 
-async function refreshRun(runId: string, chart: LiveChart): Promise<void> {
-  const loss = await new RelayApi(location.origin, runId).lossCurve().catch(() => null);
+async function refreshRun(api: RelayApi, chart: LiveChart): Promise<void> {
+  const loss = await api.lossCurve().catch(() => null);
   if (!loss) return;
   const points = loss.filter((p) => p.trainLoss !== null);
   chart.set(

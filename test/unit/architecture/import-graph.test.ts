@@ -12,6 +12,7 @@ const ROOT = join(import.meta.dirname, '../../..');
 const ENTRY_POINTS = [
   'relay/cli/start.ts',
   'relay/cli/prepare.ts',
+  'relay/cli/relay-key.ts',
   'kernels/node/cli/train.ts',
   'kernels/node/cli/eval.ts',
   'kernels/node/raw-loader.mjs',

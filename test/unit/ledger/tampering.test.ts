@@ -24,7 +24,12 @@ async function browserAudit(ledger: Ledger) {
   const run = { id: RUN, ledger, relayKey: ledger.relayKey } as unknown as RelayRun;
   const app = new Hono().route('/api', ledgerRoutes(run));
   const api = new PublicApi(async (path) => (await app.request(path)).json());
-  return auditChain({ page: (a, l) => api.ledger(a, l), rounds: (a, l) => api.rounds(a, l), pageSize: 2 });
+  return auditChain({
+    page: (a, l) => api.ledger(a, l),
+    rounds: (a, l) => api.rounds(a, l),
+    keys: () => api.keys(),
+    pageSize: 2,
+  });
 }
 
 describe.each(backends())('$name', (backend) => {

@@ -1,5 +1,6 @@
 // The /signal client against the relay's real signal server: subscribe, publish (echoed to
-// the sender too), queue while connecting, resubscribe after a reconnect.
+// the sender too), queue while connecting, resubscribe after a reconnect, and reconnect to
+// the relay in use when a run's relays fail over.
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { PublishMessage } from '../../../protocol/signal-messages.ts';
 import { SignalClient } from '../../../web/src/peer/signal-client.ts';
@@ -66,6 +67,31 @@ it('queues publishes while disconnected and subscribes again after a reconnect',
   b.client.publish('t2', { after: true });
   await until(() => a.received.some((m) => m.after === true), 5_000, 'a publish to a');
   await a.client.sync();
+});
+
+it('reconnects to the relay in use when it is given what names it', async () => {
+  const other = await startRelay();
+  try {
+    let current = relay.url;
+    const a = client({ url: () => current, reconnectDelayMs: 20 });
+    a.client.subscribe('t3');
+    await a.client.ready();
+    expect(relay.signal.stats().connections).toBeGreaterThan(0);
+    // The first relay is gone for this client; the run's next relay is the one in use now.
+    current = other.url;
+    a.sockets.at(-1)?.terminate();
+    await until(() => !a.client.connected, 5_000, 'the drop');
+    await a.client.ready();
+    expect(a.sockets.at(-1)?.url).toBe(other.url);
+    const b = client({ url: other.url });
+    await b.client.ready();
+    b.client.publish('t3', { moved: true });
+    await until(() => a.received.some((m) => m.moved === true), 5_000, 'a publish on the other relay');
+    a.client.close();
+    b.client.close();
+  } finally {
+    await other.close();
+  }
 });
 
 it('is closed for good by close(), which is safe twice', async () => {

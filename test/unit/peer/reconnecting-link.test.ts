@@ -4,6 +4,8 @@
 // again with the same key and starts a fresh peer once the old one is idle; failed attempts
 // wait longer each time; a healthy connection resets the back-off; a refusal that no retry
 // changes (the key refused, another connection took the key over, the run gone) ends the link.
+// With the run's relays (relay-rotation.ts), a relay that fails is left for the next at once,
+// round the list, and the back-off waits only once every relay has failed in a row.
 import { expect, it } from 'vitest';
 import { generateKeyPair, identityFromKeyPair, type PeerIdentity } from '../../../web/src/peer/identity.ts';
 import { Backoff } from '../../../web/src/peer/reconnect-backoff.ts';
@@ -13,6 +15,7 @@ import {
   linkStatusText,
   ReconnectingLink,
 } from '../../../web/src/peer/reconnecting-link.ts';
+import { RelayRotation } from '../../../web/src/peer/relay-rotation.ts';
 import { SwarmClient, type SwarmSocket } from '../../../web/src/peer/swarm-client.ts';
 import { freshStamps } from '../../helpers/test-stamps.ts';
 
@@ -36,6 +39,8 @@ class FakeSocket implements SwarmSocket {
   constructor(
     private readonly answer: Answer,
     private readonly runId: string,
+    /** The relays its welcome names, this one's first; none when undefined. */
+    private readonly relays?: readonly string[],
   ) {
     queueMicrotask(() => {
       if (answer === 'down') return this.drop(1006, '');
@@ -64,7 +69,13 @@ class FakeSocket implements SwarmSocket {
       return;
     }
     const runId = typeof this.answer === 'object' ? this.answer.runId : this.runId;
-    this.deliver({ type: 'welcome', peerId: message.publicKey, runId, configHash: CONFIG_HASH });
+    this.deliver({
+      type: 'welcome',
+      peerId: message.publicKey,
+      runId,
+      configHash: CONFIG_HASH,
+      ...(this.relays && { relays: this.relays }),
+    });
   }
 
   close(code = 1000, reason = ''): void {
@@ -112,28 +123,42 @@ interface Harness {
   readonly link: ReconnectingLink<{ client: SwarmClient }>;
   readonly timers: ReturnType<typeof manualTimers>;
   readonly sockets: FakeSocket[];
+  /** The URL each socket was opened for, in order. */
+  readonly urls: string[];
   readonly answers: Answer[];
   readonly statuses: LinkStatus[];
   /** What each connection's peer saw: started, stopped (with why), went idle. */
   readonly peers: { stopped: string | null; idle: boolean; release: () => void }[];
 }
 
-async function harness(identity: PeerIdentity, healthyMs = 10_000): Promise<Harness> {
+/**
+ * `relays`: the run's relays; each names them all in its welcome, itself first, and the link is
+ * given a RelayRotation that starts at the first. Without them, one relay that names none.
+ */
+async function harness(
+  identity: PeerIdentity,
+  { healthyMs = 10_000, relays }: { healthyMs?: number; relays?: readonly string[] } = {},
+): Promise<Harness> {
   const timers = manualTimers();
   const sockets: FakeSocket[] = [];
+  const urls: string[] = [];
   const answers: Answer[] = [];
   const statuses: LinkStatus[] = [];
   const peers: Harness['peers'] = [];
+  const rotation = relays && new RelayRotation(relays[0] as string);
   const connect = async () => ({
     client: await SwarmClient.connect({
-      url: 'ws://relay/swarm',
+      url: rotation ? `${rotation.current.replace(/^http/, 'ws')}/swarm` : 'ws://relay/swarm',
       identity,
       stamps: freshStamps(identity.publicKey),
       name: 'test',
       platform: 'node',
-      socket: () => {
-        const socket = new FakeSocket(answers.shift() ?? 'welcome', 'run-1');
+      socket: (url) => {
+        const base = url.replace(/^ws/, 'http').replace(/\/swarm$/, '');
+        const named = relays && [base, ...relays.filter((relay) => relay !== base)];
+        const socket = new FakeSocket(answers.shift() ?? 'welcome', 'run-1', named);
         sockets.push(socket);
+        urls.push(url);
         return socket;
       },
     }),
@@ -160,12 +185,14 @@ async function harness(identity: PeerIdentity, healthyMs = 10_000): Promise<Harn
     connect,
     attach,
     onStatus: (status) => statuses.push(status),
-    backoff: new Backoff({ random: () => 0.5 }),
+    // Another relay is tried after 50 ms (the middle of a 100 ms spread), the back-off from 500 ms.
+    backoff: new Backoff({ random: () => 0.5, spreadMs: 100 }),
     healthyMs,
     now: () => 1_000_000,
     schedule: timers.schedule,
+    ...(rotation && { relays: rotation }),
   });
-  return { link, timers, sockets, answers, statuses, peers };
+  return { link, timers, sockets, urls, answers, statuses, peers };
 }
 
 const identity = async () => identityFromKeyPair(await generateKeyPair());
@@ -272,4 +299,100 @@ it('stop() while connected stops the peer, and the link ends without reconnectin
   await stopped;
   expect(h.sockets).toHaveLength(1);
   expect(h.statuses.at(-1)).toEqual({ state: 'stopped', reason: 'leaving', final: false });
+});
+
+const A = 'http://relay-a.test:8787';
+const B = 'http://relay-b.test:8787';
+const C = 'http://relay-c.test:8787';
+const swarmOf = (relay: string) => `${relay.replace(/^http/, 'ws')}/swarm`;
+
+it("fails over to the run's next relay at once, goes round them all, then backs off", async () => {
+  const h = await harness(await identity(), { relays: [A, B, C] });
+  expect(h.link.connection.client.relays).toEqual([A, B, C]);
+  // A dies; B and C are down too for a while, then C comes back.
+  h.answers.push('down', 'down', 'down', 'down', 'welcome');
+  h.sockets[0]?.drop(1006, '');
+  h.peers[0]?.release();
+  await settle();
+  // The first retry goes to the next relay after a short spread, not the back-off.
+  expect(h.statuses.at(-1)).toMatchObject({ state: 'reconnecting', attempt: 1, at: 1_000_050, relay: B });
+  expect(linkStatusText(h.statuses.at(-1) as LinkStatus, 1_000_000)).toMatch(
+    /^reconnecting to the relay at http:\/\/relay-b\.test:8787 \(connection lost \(1006\)\): attempt 1 at /,
+  );
+  h.timers.fire(50);
+  await settle();
+  expect(h.statuses.at(-1)).toMatchObject({ attempt: 2, at: 1_000_050, relay: C });
+  h.timers.fire(50);
+  await settle();
+  // Every relay failed in a row: round the list again, waiting the back-off.
+  expect(h.statuses.at(-1)).toMatchObject({ attempt: 3, at: 1_000_500, relay: A });
+  h.timers.fire(500);
+  await settle();
+  expect(h.statuses.at(-1)).toMatchObject({ attempt: 4, at: 1_001_000, relay: B });
+  h.timers.fire(1_000);
+  await settle();
+  expect(h.statuses.at(-1)).toMatchObject({ attempt: 5, at: 1_002_000, relay: C });
+  h.timers.fire(2_000);
+  await settle();
+  expect(h.statuses.at(-1)).toEqual({ state: 'connected', connections: 2 });
+  expect(h.urls).toEqual([A, B, C, A, B, C].map(swarmOf));
+  expect(h.link.connection.client.relays).toEqual([C, A, B]);
+
+  // Healthy on C, then C dies: straight on to the relay after it in C's own list.
+  h.timers.fire(10_000);
+  h.sockets.at(-1)?.drop(1006, '');
+  h.peers[1]?.release();
+  await settle();
+  expect(h.statuses.at(-1)).toMatchObject({ attempt: 1, at: 1_000_050, relay: A });
+  h.timers.fire(50);
+  await settle();
+  expect(h.statuses.at(-1)).toEqual({ state: 'connected', connections: 3 });
+  expect(h.urls.at(-1)).toBe(swarmOf(A));
+  const stopped = h.link.stop('done');
+  h.sockets.at(-1)?.drop(1000, 'done'); // the peer's stop closes its client in real life
+  h.peers[2]?.release();
+  await stopped;
+});
+
+it('counts a relay that drops its connection before it proved healthy as failed: no spinning', async () => {
+  const h = await harness(await identity(), { relays: [A, B] });
+  h.sockets[0]?.drop(1006, '');
+  h.peers[0]?.release();
+  await settle();
+  expect(h.statuses.at(-1)).toMatchObject({ attempt: 1, at: 1_000_050, relay: B });
+  h.timers.fire(50);
+  await settle();
+  expect(h.statuses.at(-1)).toEqual({ state: 'connected', connections: 2 });
+  // B welcomed, then crashed at once: both relays failed in a row, so the back-off waits.
+  h.sockets.at(-1)?.drop(1006, '');
+  h.peers[1]?.release();
+  await settle();
+  expect(h.statuses.at(-1)).toMatchObject({ attempt: 2, at: 1_000_500, relay: A });
+  await h.link.stop('done');
+});
+
+it('stops for good when another relay refuses the key', async () => {
+  const h = await harness(await identity(), { relays: [A, B, C] });
+  h.answers.push('refuse-key');
+  h.sockets[0]?.drop(1006, '');
+  h.peers[0]?.release();
+  await settle();
+  h.timers.fire(50);
+  expect(await h.link.ended).toMatch(/refused this volunteer: ERR_SWARM_SIGNATURE/);
+  expect(h.statuses.at(-1)).toMatchObject({ state: 'stopped', final: true });
+  expect(h.urls).toEqual([swarmOf(A), swarmOf(B)]);
+  expect(h.timers.live()).toEqual([]);
+});
+
+it('stops for good when the relay it fails over to takes the key over from another connection', async () => {
+  const h = await harness(await identity(), { relays: [A, B] });
+  h.sockets[0]?.drop(1006, '');
+  h.peers[0]?.release();
+  await settle();
+  h.timers.fire(50);
+  await settle();
+  h.sockets.at(-1)?.drop(4001, 'the same key connected again');
+  h.peers[1]?.release();
+  expect(await h.link.ended).toMatch(/another connection with this key took over/);
+  expect(h.sockets).toHaveLength(2);
 });

@@ -1,9 +1,12 @@
 // The volunteer's HTTP client for the relay: a GET whose request fails (a reset connection) is
-// tried again a few times before the error stands, and an HTTP error status is not retried.
+// tried again a few times before the error stands, and an HTTP error status is not retried. Given
+// the relay in use rather than one address, every request goes where the swarm connection went.
 import { expect, it } from 'vitest';
+import { FRAME_CLAIM_HEADER } from '../../../protocol/run-api.ts';
 import { runIdentity } from '../../../protocol/run-config.ts';
 import { resolveRunConfig } from '../../../relay/run/run-config.ts';
 import { RelayApi } from '../../../web/src/peer/relay-api.ts';
+import { RelayRotation } from '../../../web/src/peer/relay-rotation.ts';
 
 const resolved = resolveRunConfig({});
 if (!resolved.ok) throw new Error(resolved.message);
@@ -66,4 +69,59 @@ it("reads the relay's leaderboard of its own run, and refuses another run's", as
   await expect(new RelayApi('http://relay', 'run', answer('other')).leaderboard()).rejects.toThrow(
     expect.objectContaining({ code: 'ERR_RELAY_DATA' }),
   );
+});
+
+it('follows the relay in use: each request, each retry, goes to the current relay', async () => {
+  const relays = new RelayRotation('http://relay-a.test');
+  relays.learn(['http://relay-a.test', 'http://relay-b.test:8443']);
+  const asked: { url: string; method: string; claim: string | null }[] = [];
+  let failNext = false;
+  const fetchImpl = (async (input: RequestInfo | URL, init?: RequestInit) => {
+    asked.push({
+      url: String(input),
+      method: init?.method ?? 'GET',
+      claim: new Headers(init?.headers).get(FRAME_CLAIM_HEADER),
+    });
+    if (failNext) {
+      // Relay A dies with this request in flight; the link has moved on to B before the retry.
+      failNext = false;
+      relays.advance();
+      throw new TypeError('fetch failed');
+    }
+    return new Response(new Uint8Array([1, 2, 3]));
+  }) as typeof fetch;
+  const api = new RelayApi(() => relays.current, 'run', fetchImpl);
+  await api.uploadFrame(3, 'peer/1', new Uint8Array([9]), 'claim');
+  failNext = true;
+  expect(await api.aggregatePiece(3, 0, 2)).toEqual(new Uint8Array([1, 2, 3]));
+  await api.uploadFrame(4, 'peer/1', new Uint8Array([9]), 'claim');
+  await api.countedFrame(4, 'p');
+  await api.uploadLocalState(4, 'p', new Uint8Array([7]));
+  expect(asked).toEqual([
+    { url: 'http://relay-a.test/api/runs/run/rounds/3/frames/peer%2F1', method: 'PUT', claim: 'claim' },
+    { url: 'http://relay-a.test/api/runs/run/rounds/3/aggregate?piece=0&of=2', method: 'GET', claim: null },
+    {
+      url: 'http://relay-b.test:8443/api/runs/run/rounds/3/aggregate?piece=0&of=2',
+      method: 'GET',
+      claim: null,
+    },
+    { url: 'http://relay-b.test:8443/api/runs/run/rounds/4/frames/peer%2F1', method: 'PUT', claim: 'claim' },
+    { url: 'http://relay-b.test:8443/api/runs/run/rounds/4/frames/p', method: 'GET', claim: null },
+    { url: 'http://relay-b.test:8443/api/runs/run/rounds/4/local-state/p', method: 'PUT', claim: null },
+  ]);
+}, 15_000);
+
+it('stays on one relay when given one address', async () => {
+  const asked: string[] = [];
+  const fetchImpl = (async (input: RequestInfo | URL) => {
+    asked.push(String(input));
+    return new Response(new Uint8Array([1]));
+  }) as typeof fetch;
+  const api = new RelayApi('http://relay', 'run', fetchImpl);
+  await api.statePiece('r', 0).catch(() => undefined); // not a state piece: refused, but asked of the relay
+  await api.countedFrame(1, 'p');
+  expect(asked).toEqual([
+    'http://relay/api/runs/run/state/r/pieces/0',
+    'http://relay/api/runs/run/rounds/1/frames/p',
+  ]);
 });

@@ -156,6 +156,20 @@ describe('relay routes', () => {
     const text = await response.text();
     expect(text).toContain('potluck_committed_round -1');
     expect(text).toContain('potluck_swarm_peers 0');
+    // What an operator alerts on (README, "What to watch in /metrics"), each with its help text.
+    for (const name of [
+      'potluck_round_duration_seconds',
+      'potluck_round_seated_fraction',
+      'potluck_round_expected_seconds',
+      'potluck_rounds_opened_total',
+      'potluck_rounds_aborted_total',
+      'potluck_contributions_rejected_total',
+      'potluck_contributions_counted_total',
+      'potluck_bans_total',
+      'potluck_last_commit_timestamp_seconds',
+    ])
+      expect(text).toMatch(new RegExp(`^# HELP ${name} \\S`, 'm'));
+    expect(text).toContain('potluck_contributions_rejected_total{reason="late"} 0');
   });
 
   it('answers unknown routes with a typed 404', async () => {

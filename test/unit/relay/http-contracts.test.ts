@@ -8,6 +8,7 @@ import { creditsOf, FLOPS_PER_CREDIT } from '../../../protocol/credits.ts';
 import { DatasetManifestSchema } from '../../../protocol/dataset-manifest.ts';
 import { ErrorBody, parseHttpBody } from '../../../protocol/http-body.ts';
 import {
+  KeysBody,
   LeaderboardBody,
   LedgerPageBody,
   MAX_LEDGER_PAGE,
@@ -92,6 +93,11 @@ describe('what the relay sends', () => {
     expect(rounds.rounds.map((r) => parseRoundMetadata(r.metadata)?.round)).toEqual([0, 1]);
     for (const r of rounds.rounds) expect(await verifyHead(r.head, rounds.relayKey)).toBe(true);
     expectBody(RelayBody, await body('/api/relay'));
+    // A relay that never rotated its key: the key, and no rotation.
+    expect(expectBody(KeysBody, await body('/api/ledger/keys'))).toEqual({
+      relayKey: page.relayKey,
+      rotations: [],
+    });
   });
 
   it('caps an audit page at MAX_LEDGER_PAGE, and says which limit applied', async () => {
@@ -180,6 +186,13 @@ describe('the schemas refuse malformed bodies', () => {
     const tooLong = { ...page, entries: Array.from({ length: MAX_LEDGER_PAGE + 1 }, () => ({})) };
     expect(parseHttpBody(LedgerPageBody, tooLong).ok).toBe(false);
     expect(parseHttpBody(LedgerPageBody, { ...page, relayKey: 'not a key' }).ok).toBe(false);
+    const keys = expectBody(KeysBody, await body('/api/ledger/keys'));
+    for (const json of [
+      { ...keys, relayKey: 'not a key' },
+      { ...keys, rotations: {} },
+      { relayKey: keys.relayKey },
+    ])
+      expect(parseHttpBody(KeysBody, json).ok).toBe(false);
     const rounds = expectBody(RoundsPageBody, await body('/api/ledger/rounds'));
     for (const json of [
       { ...rounds, rounds: [{ seq: 0, metadata: {}, head: null }] },

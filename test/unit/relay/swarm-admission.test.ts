@@ -118,7 +118,7 @@ describe('identity stamps at hello', () => {
       ['welcome', async (c, key) => freshStamps(key)(c.runId, c.stampBits)],
     ];
     for (const [code, stamp] of cases) expect(await helloWith(stamp)).toBe(code);
-    expect(relay.run.summary().stampBits).toBe(TEST_STAMP_BITS);
+    expect((await relay.run.summary()).stampBits).toBe(TEST_STAMP_BITS);
   });
 });
 

@@ -121,7 +121,9 @@ describe('rounds over /swarm', () => {
       await Promise.all(peers.map((p) => p.commits(2)));
       expect(new Set(peers.map((p) => p.held.hash)).size).toBe(1);
       // The liar reported another hash: the relay committed what it computed, and counted the lie.
-      await expect.poll(() => relay.run.summary().hashDisagreements, { timeout: 30_000 }).toBeGreaterThan(0);
+      await expect
+        .poll(async () => (await relay.run.summary()).hashDisagreements, { timeout: 30_000 })
+        .toBeGreaterThan(0);
       expect(relay.run.coordinator.lastCommitted.modelHash).toBe(peers[0]?.held.hash);
     });
   });

@@ -7,7 +7,7 @@ import { shortHash } from './format.ts';
 export function wireAuditButton(
   button: HTMLButtonElement,
   result: HTMLElement,
-  api: Pick<ChainAuditOptions, 'page' | 'rounds'>,
+  api: Pick<ChainAuditOptions, 'page' | 'rounds' | 'keys'>,
 ): void {
   button.addEventListener('click', () => {
     button.disabled = true;
@@ -27,7 +27,12 @@ export function wireAuditButton(
           result.textContent = 'Chain OK: the ledger is empty.';
         } else {
           const rounds = `${audit.rounds} committed round${audit.rounds === 1 ? '' : 's'}`;
-          result.textContent = `Chain OK: every entry from 1 to height ${audit.height} re-hashes and links, and each of the ${rounds} has a head signed by the relay over its metadata (loss, shards, names, GPU time). The tip is the newest signed head (round ${audit.head.round}). Last hash ${shortHash(audit.hash)}`;
+          const rotated = audit.keys.changes.length;
+          const keys =
+            rotated === 0
+              ? ''
+              : ` The relay's key was rotated ${rotated === 1 ? 'once' : `${rotated} times`}, each time signed by the outgoing and the incoming key; every head verifies against the key in force at its height.`;
+          result.textContent = `Chain OK: every entry from 1 to height ${audit.height} re-hashes and links, and each of the ${rounds} has a head signed by the relay over its metadata (loss, shards, names, GPU time). The tip is the newest signed head (round ${audit.head.round}).${keys} Last hash ${shortHash(audit.hash)}`;
         }
       })
       .catch((error: unknown) => {

@@ -26,7 +26,7 @@ const api = new PublicApi();
 const ledgerPage = (after: number, limit: number) => api.ledger(after, limit);
 const board = new BoardTable($<HTMLTableElement>('board'), $('board-empty'));
 const lossChart = new LiveChart($('loss-chart'), 'round', 'train loss', '#2f6f4f');
-const head = new LedgerHeadView($('head'), $('head-signature'));
+const head = new LedgerHeadView($('head'), $('head-signature'), () => api.keys());
 const freshness = new Freshness($('updated'));
 let shownLoss = '';
 // The newest signed head this browser has seen, kept in localStorage: a relay whose head
@@ -52,15 +52,18 @@ function parseJson(text: string | null): unknown {
   }
 }
 
+const ledgerKeys = () => api.keys();
 wireAuditButton($<HTMLButtonElement>('audit'), $('audit-result'), {
   page: ledgerPage,
   rounds: (after, limit) => api.rounds(after, limit),
+  keys: ledgerKeys,
 });
 wireReceiptForm(
   $<HTMLFormElement>('receipt-form'),
   $<HTMLTextAreaElement>('receipt'),
   $('receipt-verdict'),
   ledgerPage,
+  ledgerKeys,
 );
 
 function describeRun(run: RunSummary): string {

@@ -6,6 +6,7 @@
 import type * as v from 'valibot';
 import { parseHttpBody } from '../../../protocol/http-body.ts';
 import {
+  KeysBody,
   LeaderboardBody,
   type LeaderboardRow,
   LedgerPageBody,
@@ -56,6 +57,11 @@ export class PublicApi {
   /** Up to `limit` committed rounds after the round record `after`, with metadata and heads. */
   async rounds(after: number, limit: number): Promise<RoundsPageBody> {
     return this.read(`/api/ledger/rounds?after=${after}&limit=${limit}`, RoundsPageBody);
+  }
+
+  /** The relay's key now and every rotation of it, each to be checked (protocol/ledger-keys.ts). */
+  async keys(): Promise<KeysBody> {
+    return this.read('/api/ledger/keys', KeysBody);
   }
 
   /** The served chain's entry hash at `height`, re-hashed from its content; GENESIS_HASH at 0. */

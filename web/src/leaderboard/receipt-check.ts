@@ -1,18 +1,21 @@
 // Checking a receipt a volunteer pasted: the JSON the volunteer page keeps for every credited
-// round, `{entry, signature, relayKey}`. A receipt is good when this relay signed it, its entry
-// is the one that was signed (the content hashes to the signed hash), and the ledger holds
-// that same entry at its height today. Each way it can fail gets its own verdict, so the page
-// can say what is wrong instead of only "invalid".
+// round, `{entry, signature, relayKey}`. A receipt is good when this relay signed it with the
+// key in force at the entry's height (a receipt from before a key rotation stays good: the
+// rotations say which key that was, protocol/ledger-keys.ts), its entry is the one that was
+// signed (the content hashes to the signed hash), and the ledger holds that same entry at its
+// height today. Each way it can fail gets its own verdict, so the page can say what is wrong
+// instead of only "invalid".
 import * as v from 'valibot';
-import type { LedgerPageBody } from '../../../protocol/ledger-api.ts';
+import type { KeysBody, LedgerPageBody } from '../../../protocol/ledger-api.ts';
 import { entryHash, type LedgerEntry, parseLedgerEntry } from '../../../protocol/ledger-entry.ts';
+import { followRotations, keyAt } from '../../../protocol/ledger-keys.ts';
 import { ReceiptSchema, verifyReceipt } from '../../../protocol/ledger-signatures.ts';
 
 export type ReceiptVerdict =
   | { readonly kind: 'verified'; readonly entry: LedgerEntry }
   | { readonly kind: 'not-json'; readonly detail: string }
   | { readonly kind: 'malformed'; readonly detail: string }
-  /** Signed, or claimed to be, by another relay's key. */
+  /** Signed, or claimed to be, by another key than this relay's at the entry's height. */
   | { readonly kind: 'other-relay'; readonly receiptKey: string; readonly relayKey: string }
   /** The entry was changed after signing: its content no longer hashes to its stated hash. */
   | { readonly kind: 'altered'; readonly stated: string; readonly actual: string }
@@ -20,10 +23,11 @@ export type ReceiptVerdict =
   /** Validly signed, but the ledger holds something else (or nothing) at its height. */
   | { readonly kind: 'not-in-ledger'; readonly entry: LedgerEntry; readonly found: string | null };
 
-/** `page(after, limit)` reads the relay's ledger (/api/ledger). */
+/** `page(after, limit)` reads the relay's ledger (/api/ledger), `keys` its key rotations. */
 export async function checkReceipt(
   text: string,
   page: (after: number, limit: number) => Promise<LedgerPageBody>,
+  keys: () => Promise<KeysBody>,
 ): Promise<ReceiptVerdict> {
   let json: unknown;
   try {
@@ -39,14 +43,17 @@ export async function checkReceipt(
   }
   const receipt = parsed.output;
   const { entry } = receipt;
-  // One read gives the relay's key and the ledger's entry at this height.
   const ledger = await page(entry.height - 1, 1);
-  if (receipt.relayKey !== ledger.relayKey) {
-    return { kind: 'other-relay', receiptKey: receipt.relayKey, relayKey: ledger.relayKey };
+  // The key in force at the entry's height; rotations that do not hold leave only today's key.
+  const { relayKey, rotations } = await keys();
+  const followed = await followRotations(rotations, relayKey);
+  const signer = followed.ok ? keyAt(followed.schedule, entry.height) : relayKey;
+  if (receipt.relayKey !== signer) {
+    return { kind: 'other-relay', receiptKey: receipt.relayKey, relayKey: signer };
   }
   const actual = await entryHash(entry);
   if (actual !== entry.hash) return { kind: 'altered', stated: entry.hash, actual };
-  if (!(await verifyReceipt(receipt, ledger.relayKey))) return { kind: 'bad-signature' };
+  if (!(await verifyReceipt(receipt, signer))) return { kind: 'bad-signature' };
   // The stored entry is re-hashed rather than its `hash` field believed: a relay could keep
   // the hash and change the content.
   const stored = parseLedgerEntry(ledger.entries[0]);

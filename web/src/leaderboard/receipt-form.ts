@@ -1,7 +1,7 @@
 // The "verify a receipt" form: a volunteer pastes a receipt from the volunteer page and gets
 // a verdict in words. The verdict element is a status region, so it is read out when it lands.
 import { creditsOf } from '../../../protocol/credits.ts';
-import type { LedgerPageBody } from '../../../protocol/ledger-api.ts';
+import type { KeysBody, LedgerPageBody } from '../../../protocol/ledger-api.ts';
 import { formatCredits, formatTokens, shortHash } from './format.ts';
 import { checkReceipt, type ReceiptVerdict } from './receipt-check.ts';
 
@@ -10,6 +10,7 @@ export function wireReceiptForm(
   input: HTMLTextAreaElement,
   verdict: HTMLElement,
   page: (after: number, limit: number) => Promise<LedgerPageBody>,
+  keys: () => Promise<KeysBody>,
 ): void {
   form.addEventListener('submit', (event) => {
     event.preventDefault();
@@ -17,7 +18,7 @@ export function wireReceiptForm(
     if (submit) submit.disabled = true;
     verdict.dataset.verdict = 'none';
     verdict.textContent = 'Checking the receipt…';
-    checkReceipt(input.value.trim(), page)
+    checkReceipt(input.value.trim(), page, keys)
       .then((result) => {
         const { ok, text } = describeVerdict(result);
         verdict.dataset.verdict = ok ? 'ok' : 'bad';
@@ -50,7 +51,7 @@ export function describeVerdict(verdict: ReceiptVerdict): { ok: boolean; text: s
     case 'other-relay':
       return {
         ok: false,
-        text: `Refused: the receipt names relay key ${verdict.receiptKey}, but this relay's key is ${verdict.relayKey}.`,
+        text: `Refused: the receipt names relay key ${verdict.receiptKey}, but this relay's key at that height was ${verdict.relayKey}.`,
       };
     case 'altered':
       return {

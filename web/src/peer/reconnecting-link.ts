@@ -5,18 +5,25 @@
 // fresh peer starts on the next connection, restores the committed state from the store and
 // asks for work. The key, the receipts and the committed state stay where they are kept.
 //
-// Attempts follow an exponential back-off with jitter (reconnect-backoff.ts), reset once a
+// When the run has several relays (relay-rotation.ts, learnt from each welcome), a relay that
+// fails is left for the next one at once, give or take a short spread, since a dead relay drops
+// all its volunteers together; once every known relay has failed in a row, attempts go round the
+// list with an exponential back-off with jitter (reconnect-backoff.ts). Both reset once a
 // connection has stayed up a while. A refusal that another try cannot change ends the link:
 // another connection took over this key, the relay refused the key or this kind of volunteer,
 // or the relay now serves another run. The page and the headless volunteer both use it; what
 // runs on each connection (a round volunteer, a pipeline stage) comes in as `attach`.
 import { SWARM_CLOSE } from '../../../protocol/swarm-close.ts';
 import { Backoff } from './reconnect-backoff.ts';
+import type { RelayRotation } from './relay-rotation.ts';
 import { type SwarmClient, SwarmClientError } from './swarm-client.ts';
 
 /** What the link needs of a connection (run-link.ts's RelayLink fits). */
 export interface Connection {
-  readonly client: Pick<SwarmClient, 'runId' | 'configHash' | 'closed' | 'close'>;
+  readonly client: Pick<SwarmClient, 'runId' | 'configHash' | 'closed' | 'close'> & {
+    /** The run's relays as the welcome named them (SwarmClient.relays). */
+    readonly relays?: readonly string[];
+  };
 }
 
 /** The peer the link runs on one connection. */
@@ -36,17 +43,30 @@ export type LinkStatus =
       /** When the attempt starts, in ms since the epoch. */
       readonly at: number;
       readonly reason: string;
+      /** The relay the attempt goes to, when the link was given the run's relays. */
+      readonly relay?: string;
     }
   | { readonly state: 'stopped'; readonly reason: string; readonly final: boolean };
 
 export interface ReconnectingLinkOptions<C extends Connection> {
-  /** Opens a new connection with the same identity: the /swarm handshake and the run config. */
+  /**
+   * Opens a new connection with the same identity: the /swarm handshake and the run config, on
+   * `relays.current` when `relays` is given.
+   */
   readonly connect: () => Promise<C>;
   /** Starts the peer on a connection. */
   readonly attach: (connection: C) => Promise<Attached>;
   readonly onStatus?: (status: LinkStatus) => void;
   readonly backoff?: Backoff;
-  /** A connection up this long resets the back-off; one that drops sooner (a crash loop) does not. */
+  /**
+   * The run's relays: each connection's welcome updates them, and each attempt first moves
+   * `current` on to the next. Without it every attempt goes where `connect` goes.
+   */
+  readonly relays?: RelayRotation;
+  /**
+   * A connection up this long resets the back-off and the relays' failures; one that drops sooner
+   * (a crash loop) does not, so a cluster of failing relays is not gone round without waiting.
+   */
   readonly healthyMs?: number;
   /** Wall clock, ms since the epoch: a status shows the next attempt as a time of day. */
   readonly now?: () => number;
@@ -104,6 +124,10 @@ export class ReconnectingLink<C extends Connection> {
   private current: C;
   private attached: Attached | null = null;
   private connections = 0;
+  /** Attempts since the last healthy connection. */
+  private attempts = 0;
+  /** Relays that failed in a row since the last healthy connection: dropped, or not reached. */
+  private relaysFailed = 0;
   /** Set by stop(). */
   private stopReason: string | null = null;
   /** Set when the relay's answer means no retry can help. */
@@ -127,6 +151,7 @@ export class ReconnectingLink<C extends Connection> {
     this.ended = new Promise((resolve) => {
       this.settle = resolve;
     });
+    options.relays?.learn(first.client.relays ?? []);
   }
 
   /** Starts the peer on `first`, a connection already open; a failure to attach it is thrown. */
@@ -169,11 +194,14 @@ export class ReconnectingLink<C extends Connection> {
   private async keep(): Promise<void> {
     for (;;) {
       const attached = this.attached as Attached;
-      const resetBackoff = this.schedule(this.options.healthyMs ?? HEALTHY_CONNECTION_MS, () =>
-        this.backoff.reset(),
-      );
+      const resetBackoff = this.schedule(this.options.healthyMs ?? HEALTHY_CONNECTION_MS, () => {
+        this.backoff.reset();
+        this.attempts = 0;
+        this.relaysFailed = 0;
+      });
       const { code, reason } = await this.current.client.closed;
       resetBackoff();
+      this.relaysFailed++;
       attached.stop('the connection to the relay dropped');
       this.attached = null;
       const idle = attached.idle();
@@ -191,13 +219,19 @@ export class ReconnectingLink<C extends Connection> {
   /** Attempts until one reaches the same run: that connection, or null when the link is ending. */
   private async reconnect(why: string): Promise<C | null> {
     let reason = why;
+    const { relays } = this.options;
     for (;;) {
-      const delay = this.backoff.next();
+      // A relay of the run not yet failed is tried at once; once all have, the back-off waits.
+      const untried = relays !== undefined && this.relaysFailed < relays.known.length;
+      const delay = untried ? this.backoff.spread() : this.backoff.next();
+      const relay = relays?.advance();
+      this.attempts++;
       this.options.onStatus?.({
         state: 'reconnecting',
-        attempt: this.backoff.attempts,
+        attempt: this.attempts,
         at: this.now() + delay,
         reason,
+        ...(relay !== undefined && { relay }),
       });
       if (!(await this.wait(delay))) return null;
       let next: C;
@@ -206,6 +240,7 @@ export class ReconnectingLink<C extends Connection> {
       } catch (error) {
         this.refusal = finalFailure(error);
         if (this.ending) return null;
+        this.relaysFailed++;
         reason = messageOf(error);
         continue;
       }
@@ -219,6 +254,7 @@ export class ReconnectingLink<C extends Connection> {
   /** Starts a peer on `next`; when that fails, the connection is closed and keep() tries again. */
   private async attachTo(next: C): Promise<void> {
     this.current = next;
+    this.options.relays?.learn(next.client.relays ?? []);
     try {
       const attached = await this.options.attach(next);
       if (this.stopReason !== null) attached.stop(this.stopReason); // stop() came as it started
@@ -289,7 +325,8 @@ export function linkStatusText(status: LinkStatus, now: number = Date.now()): st
     case 'reconnecting': {
       const inSeconds = Math.max(0, Math.round((status.at - now) / 1000));
       const time = new Date(status.at).toTimeString().slice(0, 8);
-      return `reconnecting to the relay (${status.reason}): attempt ${status.attempt} at ${time}, in ${inSeconds} s`;
+      const relay = status.relay === undefined ? '' : ` at ${status.relay}`;
+      return `reconnecting to the relay${relay} (${status.reason}): attempt ${status.attempt} at ${time}, in ${inSeconds} s`;
     }
     case 'stopped':
       return status.final ? `stopped for good: ${status.reason}. Not retrying.` : `stopped: ${status.reason}`;

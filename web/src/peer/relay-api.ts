@@ -2,7 +2,9 @@
 // the relay's welcome named), the tokens of an assigned range (byte ranges of the shard files,
 // so a round downloads only its own tokens), the committed state, and the state upload. The
 // same code runs in a browser and in Node 20 (both have fetch). JSON bodies are parsed with
-// their schemas in protocol/run-api.ts, the ones the relay's routes are typed by.
+// their schemas in protocol/run-api.ts, the ones the relay's routes are typed by. When a run has
+// several relays the base URL may change under it (relay-rotation.ts): each request goes to the
+// relay in use as it is made, since a relay that died answers nothing.
 
 import type * as v from 'valibot';
 import { type DatasetManifest, DatasetManifestSchema } from '../../../protocol/dataset-manifest.ts';
@@ -58,12 +60,16 @@ export class RelayApi {
   private readonly headers = new Map<number, TokenShardHeader>();
   private listing: DatasetManifest | null = null;
 
+  private readonly base: () => string;
+
   constructor(
-    /** http(s)://host:port of the relay. */
-    private readonly base: string,
+    /** http(s)://host:port of the relay, or what gives the relay in use at each request. */
+    base: string | (() => string),
     private readonly runId: string,
     private readonly fetchImpl: typeof fetch = (input, init) => fetch(input, init),
-  ) {}
+  ) {
+    this.base = typeof base === 'string' ? () => base : base;
+  }
 
   /** The run config, refused unless it hashes to `configHash` from the welcome. */
   async runConfig(configHash: string): Promise<RunConfig> {
@@ -133,7 +139,7 @@ export class RelayApi {
     hash: string,
     onProgress?: (received: number, total: number) => void,
   ): Promise<Uint8Array | null> {
-    const response = await this.fetchImpl(`${this.base}/api/runs/${this.runId}/checkpoint`);
+    const response = await this.fetchImpl(`${this.base()}/api/runs/${this.runId}/checkpoint`);
     if (!response.ok) throw new RelayApiError('ERR_RELAY_HTTP', `checkpoint: HTTP ${response.status}`);
     if (response.headers.get(CHECKPOINT_HASH_HEADER) !== hash || !response.body) {
       await response.body?.cancel();
@@ -161,7 +167,7 @@ export class RelayApi {
 
   /** This peer's frame for the open round, with its signed claim: the copy the relay counts. */
   async uploadFrame(round: number, peer: string, bytes: Uint8Array, claim: string): Promise<void> {
-    const response = await this.fetchImpl(this.framePath(round, peer), {
+    const response = await this.fetchImpl(`${this.base()}${this.framePath(round, peer)}`, {
       method: 'PUT',
       headers: { 'content-type': 'application/octet-stream', [FRAME_CLAIM_HEADER]: claim },
       body: bytes as Uint8Array<ArrayBuffer>,
@@ -177,7 +183,7 @@ export class RelayApi {
 
   /** This peer's starting state of a round the relay checks (relay/rounds/verification.ts). */
   async uploadLocalState(round: number, peer: string, bytes: Uint8Array): Promise<void> {
-    const path = `${this.base}/api/runs/${this.runId}/rounds/${round}/local-state/${encodeURIComponent(peer)}`;
+    const path = `${this.base()}/api/runs/${this.runId}/rounds/${round}/local-state/${encodeURIComponent(peer)}`;
     const response = await this.fetchImpl(path, {
       method: 'PUT',
       headers: { 'content-type': 'application/octet-stream' },
@@ -194,7 +200,7 @@ export class RelayApi {
 
   /** A frame the relay counted in the last committed round, for one this peer lacks. */
   async countedFrame(round: number, peer: string): Promise<Uint8Array> {
-    const response = await this.get(this.framePath(round, peer).slice(this.base.length));
+    const response = await this.get(this.framePath(round, peer));
     if (!response.ok) throw new RelayApiError('ERR_RELAY_HTTP', `counted frame: HTTP ${response.status}`);
     return new Uint8Array(await response.arrayBuffer());
   }
@@ -219,7 +225,7 @@ export class RelayApi {
   }
 
   private framePath(round: number, peer: string): string {
-    return `${this.base}/api/runs/${this.runId}/rounds/${round}/frames/${encodeURIComponent(peer)}`;
+    return `/api/runs/${this.runId}/rounds/${round}/frames/${encodeURIComponent(peer)}`;
   }
 
   private async shardListing(): Promise<DatasetManifest> {
@@ -245,7 +251,7 @@ export class RelayApi {
   private async get(path: string, init?: RequestInit): Promise<Response> {
     for (let attempt = 0; ; attempt++) {
       try {
-        return await this.fetchImpl(`${this.base}${path}`, init);
+        return await this.fetchImpl(`${this.base()}${path}`, init);
       } catch (error) {
         const wait = GET_RETRY_MS[attempt];
         if (wait === undefined) throw error;

@@ -73,9 +73,19 @@ export async function connectToRelay(
   }
 }
 
-/** Opens the run's mesh once signaling is up. */
-export async function openMesh(relay: string, link: RelayLink, platform: LinkPlatform): Promise<RunLink> {
-  const signal = new SignalClient({ url: `${relay.replace(/^http/, 'ws')}/signal`, socket: platform.socket });
+const signalUrl = (relay: string) => `${relay.replace(/^http/, 'ws')}/signal`;
+
+/**
+ * Opens the run's mesh once signaling is up; `relay`: its http(s) origin, or what gives the relay
+ * in use, which the signaling socket follows when it reconnects (relay-rotation.ts).
+ */
+export async function openMesh(
+  relay: string | (() => string),
+  link: RelayLink,
+  platform: LinkPlatform,
+): Promise<RunLink> {
+  const url = typeof relay === 'string' ? signalUrl(relay) : () => signalUrl(relay());
+  const signal = new SignalClient({ url, socket: platform.socket });
   await signal.ready();
   const mesh = new PeerMesh({
     identity: link.identity,

@@ -34,8 +34,11 @@ export interface SignalSocket {
 export type SignalSocketFactory = (url: string) => SignalSocket;
 
 export interface SignalClientOptions {
-  /** ws:// or wss:// URL of the relay's /signal endpoint. */
-  readonly url: string;
+  /**
+   * ws:// or wss:// URL of the relay's /signal endpoint, or what gives the one to use at each
+   * (re)connect: a run's relays fail over (relay-rotation.ts), and a dead one answers nothing.
+   */
+  readonly url: string | (() => string);
   readonly socket: SignalSocketFactory;
   /** How often to ping; a socket silent for two intervals is replaced. */
   readonly pingIntervalMs?: number;
@@ -100,7 +103,7 @@ export class SignalClient implements SignalChannel {
   private closed = false;
 
   constructor(options: SignalClientOptions) {
-    const url = new URL(options.url);
+    const url = new URL(typeof options.url === 'string' ? options.url : options.url());
     if (url.protocol !== 'ws:' && url.protocol !== 'wss:')
       throw new RangeError(`a signaling URL is ws:// or wss://, not ${url.protocol}`);
     this.options = {
@@ -197,9 +200,11 @@ export class SignalClient implements SignalChannel {
   private open(): void {
     let socket: SignalSocket;
     try {
-      socket = this.options.socket(this.options.url);
+      const { url } = this.options;
+      socket = this.options.socket(typeof url === 'string' ? url : url());
     } catch {
-      // The URL was checked in the constructor; what is left is the environment refusing now.
+      // The first URL was checked in the constructor, later ones are a welcome's (relay-url.ts);
+      // what is left is the environment refusing now.
       this.scheduleReconnect();
       return;
     }

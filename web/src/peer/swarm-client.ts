@@ -90,6 +90,11 @@ export class SwarmClient {
     readonly relayKey: string,
     readonly configHash: string,
     readonly iceServers: IceServer[],
+    /**
+     * The public base URLs of the run's live relays as the welcome named them, this relay's
+     * first (protocol/relay-url.ts checked each); empty when the relay named none.
+     */
+    readonly relays: readonly string[],
     closed: Promise<{ code: number; reason: string }>,
   ) {
     this.closed = closed;
@@ -129,6 +134,17 @@ export class SwarmClient {
       socket.onmessage = (event) => {
         const parsed = typeof event.data === 'string' ? parseRelayMessage(event.data) : null;
         if (!parsed?.ok) {
+          // Before the welcome, say why (a hostile list of relays, say); the close's reject is then a no-op.
+          if (!client) {
+            clearTimeout(timer);
+            const why = parsed ? `${parsed.error.code}: ${parsed.error.message}` : 'a binary frame';
+            reject(
+              new SwarmClientError(
+                'ERR_SWARM_BAD_RELAY',
+                `the relay sent a frame this volunteer refuses (${why})`,
+              ),
+            );
+          }
           socket.close(1008, 'bad relay frame');
           return;
         }
@@ -172,6 +188,7 @@ export class SwarmClient {
             challenge.relayKey,
             message.configHash,
             challenge.iceServers,
+            message.relays ?? [],
             closed,
           );
           resolve(client);

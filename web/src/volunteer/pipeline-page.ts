@@ -8,6 +8,7 @@ import { activationFrameBytes } from '../../../protocol/activation-frame.ts';
 import type { PipelineEvent } from '../peer/pipeline-events.ts';
 import { PipelineVolunteer } from '../peer/pipeline-volunteer.ts';
 import { attachPeers, type LinkStatus, ReconnectingLink } from '../peer/reconnecting-link.ts';
+import type { RelayRotation } from '../peer/relay-rotation.ts';
 import type { RunLink } from '../peer/run-link.ts';
 import type { SwarmDoc } from '../peer/swarm-doc.ts';
 import type { VolunteerStore } from '../peer/volunteer.ts';
@@ -28,8 +29,10 @@ const SWARM_PHASE = {
 export interface PipelinePageOptions {
   /** The first connection, with the mesh. */
   readonly link: RunLink;
-  /** A new connection after a drop: the same key and mesh. */
+  /** A new connection after a drop: the same key and mesh, on `relays.current`. */
   readonly reconnect: () => Promise<RunLink>;
+  /** The run's relays, which a drop fails over between. */
+  readonly relays: RelayRotation;
   readonly onStatus: (status: LinkStatus) => void;
   readonly store: VolunteerStore;
   readonly worker: Remote<VolunteerWorkerApi>;
@@ -124,6 +127,7 @@ export async function startPipelinePage(o: PipelinePageOptions): Promise<(reason
       () => engine.destroy(),
     ),
     onStatus: o.onStatus,
+    relays: o.relays,
   });
   setText(
     'status',

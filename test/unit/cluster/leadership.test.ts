@@ -1,0 +1,88 @@
+// The run's lease: one relay leads; when it stops renewing, another takes over with a higher
+// epoch; and a leader that was paused past its lease cannot commit when it wakes (the fence
+// inside the commit's transaction refuses it), while the new leader can.
+import { afterAll, describe, expect, it } from 'vitest';
+import { ensureClusterSchema } from '../../../relay/cluster/cluster-schema.ts';
+import { Leadership, LeaseLostError } from '../../../relay/cluster/leadership.ts';
+import type { Sql } from '../../../relay/ledger/sql.ts';
+import { openPostgres } from '../../../relay/ledger/sql-postgres.ts';
+import { silentLogger } from '../../../relay/logger.ts';
+import { freshClusterDatabase, POSTGRES_URL } from '../../helpers/cluster-database.ts';
+
+const TTL_MS = 400;
+
+/** `sql` whose queries wait while `paused`: a relay process stopped by SIGSTOP or a long GC. */
+function pausable(sql: Sql): { sql: Sql; pause(): void; resume(): void } {
+  let gate: Promise<void> = Promise.resolve();
+  let open: () => void = () => {};
+  const wait = <T>(run: () => Promise<T>) => gate.then(run);
+  return {
+    sql: {
+      query: (text, params) => wait(() => sql.query(text, params)),
+      transaction: (fn) => wait(() => sql.transaction(fn)),
+      close: () => sql.close(),
+    },
+    pause() {
+      gate = new Promise((resolve) => {
+        open = resolve;
+      });
+    },
+    resume: () => open(),
+  };
+}
+
+describe.skipIf(!POSTGRES_URL)('the run lease', () => {
+  const cleanup: (() => Promise<unknown>)[] = [];
+  afterAll(async () => {
+    for (const step of cleanup.reverse()) await step().catch(() => undefined);
+  });
+
+  it('moves to another relay when the leader stops renewing, and fences the old one out', async () => {
+    const db = await freshClusterDatabase();
+    cleanup.push(() => db.dispose());
+    const sqlA = await openPostgres(db.url);
+    const sqlB = await openPostgres(db.url);
+    cleanup.push(
+      () => sqlA.close(),
+      () => sqlB.close(),
+    );
+    await ensureClusterSchema(sqlA);
+    const a = pausable(sqlA);
+    const events: string[] = [];
+    const lease = (name: string, sql: Sql) =>
+      new Leadership({
+        sql,
+        runId: 'run-1',
+        relayId: name,
+        ttlMs: TTL_MS,
+        log: silentLogger,
+        onLead: (epoch) => events.push(`${name} leads ${epoch}`),
+        onLose: (reason) => events.push(`${name} lost: ${reason}`),
+        onLeader: () => {},
+      });
+    const leaderA = lease('a', a.sql);
+    await expect.poll(() => leaderA.epoch).toBe(1);
+    const leaderB = lease('b', sqlB);
+    cleanup.push(
+      () => leaderA.close(),
+      () => leaderB.close(),
+    );
+    // B waits while A renews: exactly one leader.
+    await new Promise((resolve) => setTimeout(resolve, 3 * TTL_MS));
+    expect(leaderB.epoch).toBeNull();
+    await sqlA.transaction((tx) => leaderA.fence(tx));
+
+    // A stops in its tracks; its lease runs out and B takes the run over.
+    a.pause();
+    await expect.poll(() => leaderB.epoch, { timeout: 5_000 }).toBe(2);
+    // A wakes up still believing it leads (its epoch is still 1) and tries to commit: refused.
+    expect(leaderA.epoch).toBe(1);
+    const late = sqlA.transaction((tx) => leaderA.fence(tx));
+    a.resume();
+    await expect(late).rejects.toBeInstanceOf(LeaseLostError);
+    await sqlB.transaction((tx) => leaderB.fence(tx));
+    // And it steps down at its next renewal.
+    await expect.poll(() => leaderA.epoch, { timeout: 5_000 }).toBeNull();
+    expect(events).toEqual(['a leads 1', 'b leads 2', 'a lost: another relay took the lease']);
+  });
+});
