@@ -68,7 +68,11 @@ export abstract class SerialArchive implements CheckpointArchive {
 
   /** The newest kept checkpoint of `hash`, or null. */
   find(hash: string): StoredCheckpoint | null {
-    return this.kept().filter((c) => c.modelHash === hash).pop() ?? null;
+    return (
+      this.kept()
+        .filter((c) => c.modelHash === hash)
+        .pop() ?? null
+    );
   }
 
   has(hash: string): boolean {
