@@ -11,11 +11,12 @@ import { FRAME_CLAIM_HEADER } from '../../protocol/run-api.ts';
 import { sha256Hex } from '../../protocol/sha256.ts';
 import { unreachable } from '../../protocol/unreachable.ts';
 import type { Sql } from '../ledger/sql.ts';
+import { TokenBucket } from '../limits/token-bucket.ts';
 import type { Logger } from '../logger.ts';
 import type { RelayRun } from '../run/relay-run.ts';
 import type { CoordinatorKind } from '../swarm/swarm-coordinator.ts';
 import type { BusEnvelope, SessionCall } from './bus-messages.ts';
-import { type ClusterBus, openClusterBus } from './cluster-bus.ts';
+import { type ClusterBus, MAX_NOTIFY_BYTES, openClusterBus } from './cluster-bus.ts';
 import { LeaderDesk } from './leader-desk.ts';
 import { Leadership } from './leadership.ts';
 import { RelayRegistry } from './relay-registry.ts';
@@ -27,6 +28,15 @@ export const FORWARDED_HEADER = 'x-potluck-forwarded';
 const FORWARDED_REQUEST_HEADERS = ['content-type', FRAME_CLAIM_HEADER, 'if-none-match', 'range'];
 /** A forwarded request the leader has not answered by then gets a 504. */
 const FORWARD_TIMEOUT_MS = 15_000;
+/**
+ * /signal publishes passed to the other relays, in bytes a second and at once. Each one costs
+ * every relay and the database a notification, so the bridge is bounded on its own, beyond each
+ * connection's rate limit: SDP offers, answers and candidates of a few hundred volunteers joining
+ * at once fit (a few KB each); a crowd of connections flooding publishes does not reach the
+ * database past this. Publishes above one notification (MAX_NOTIFY_BYTES) stay on this relay.
+ */
+export const SIGNAL_BRIDGE_BYTES_PER_SEC = 1_000_000;
+const SIGNAL_BRIDGE_BURST_BYTES = 4_000_000;
 
 export interface ClusterTimings {
   /** A lease not renewed for this long is taken over (the failover time's main part). */
@@ -66,6 +76,12 @@ export class ClusterNode {
   private nextRequest = 1;
   private readonly timings: ClusterTimings;
   private closed = false;
+  private readonly signalBridge = new TokenBucket(
+    SIGNAL_BRIDGE_BYTES_PER_SEC,
+    SIGNAL_BRIDGE_BURST_BYTES,
+    () => performance.now(),
+  );
+  private signalDropped = 0;
 
   constructor(private readonly options: ClusterNodeOptions) {
     this.timings = { ...DEFAULT_CLUSTER_TIMINGS, ...options.timings };
@@ -129,9 +145,19 @@ export class ClusterNode {
     return this.leadership.fence(tx);
   }
 
-  /** A /signal publish on this relay, for the others' subscribers. */
+  /** A /signal publish on this relay, for the others' subscribers (bounded, see SIGNAL_BRIDGE_BYTES_PER_SEC). */
   published(topic: string, text: string): void {
+    const bytes = Buffer.byteLength(text) + topic.length;
+    if (bytes > MAX_NOTIFY_BYTES || !this.signalBridge.take(bytes)) {
+      this.signalDropped++;
+      return;
+    }
     this.bus?.broadcast({ type: 'signal', topic, data: text });
+  }
+
+  /** Publishes kept on this relay since it started (too large, or past the bridge's rate). */
+  get signalPublishesDropped(): number {
+    return this.signalDropped;
   }
 
   /** Answers a request for the leader's routes from the leader, through the bus. */

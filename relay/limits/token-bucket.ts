@@ -18,15 +18,15 @@ export class TokenBucket {
     this.#last = now();
   }
 
-  /** Takes one token if there is one. */
-  take(): boolean {
+  /** Takes `count` tokens (bytes, for a bucket of bytes) if there are as many. */
+  take(count = 1): boolean {
     const now = this.#now();
     // max(0, …): a clock that steps back must not drain the bucket.
     const refill = Math.max(0, now - this.#last) * this.#ratePerMs;
     this.#last = now;
     this.#tokens = Math.min(this.#burst, this.#tokens + refill);
-    if (this.#tokens < 1) return false;
-    this.#tokens -= 1;
+    if (this.#tokens < count) return false;
+    this.#tokens -= count;
     return true;
   }
 }
