@@ -28,6 +28,8 @@ export type BusMessage =
   | { readonly type: 'to-peer'; readonly peer: string; readonly message: RelayMessage }
   /** Leader → a relay: `peer` connected to another relay; close this relay's session of it. */
   | { readonly type: 'replaced'; readonly peer: string }
+  /** Leader → a relay: the leader does not know `peer` (it took that relay for gone): announce it again. */
+  | { readonly type: 'reannounce'; readonly peer: string }
   /** A request for the leader's HTTP routes; the body travels as the envelope's bytes. */
   | {
       readonly type: 'http-request';

@@ -18,7 +18,7 @@ import type { CoordinatorKind } from '../swarm/swarm-coordinator.ts';
 import type { BusEnvelope, SessionCall } from './bus-messages.ts';
 import { type ClusterBus, MAX_NOTIFY_BYTES, openClusterBus } from './cluster-bus.ts';
 import { LeaderDesk } from './leader-desk.ts';
-import { Leadership } from './leadership.ts';
+import { LeaseThread } from './lease-thread.ts';
 import { RelayRegistry } from './relay-registry.ts';
 import { RoutedCoordinator } from './routed-coordinator.ts';
 
@@ -41,12 +41,24 @@ const SIGNAL_BRIDGE_BURST_BYTES = 4_000_000;
 export interface ClusterTimings {
   /** A lease not renewed for this long is taken over (the failover time's main part). */
   readonly leaseMs: number;
+  /**
+   * A leader whose main thread has not run for this long lets its lease go (lease-thread.ts):
+   * longer than the longest legitimate stall (a round's aggregation), shorter than an outage.
+   */
+  readonly maxStallMs: number;
   readonly heartbeatMs: number;
   /** A relay without a heartbeat for this long is gone. */
   readonly staleMs: number;
 }
 
-export const DEFAULT_CLUSTER_TIMINGS: ClusterTimings = { leaseMs: 3_000, heartbeatMs: 1_000, staleMs: 3_500 };
+export const DEFAULT_CLUSTER_TIMINGS: ClusterTimings = {
+  leaseMs: 3_000,
+  maxStallMs: 300_000,
+  heartbeatMs: 1_000,
+  // Only a fallback: volunteers of a dead relay reconnect through another within a second or
+  // two, which moves them; a relay stalled past this is asked to announce its volunteers again.
+  staleMs: 10_000,
+};
 
 export interface ClusterNodeOptions {
   readonly sql: Sql;
@@ -67,7 +79,7 @@ export class ClusterNode {
   readonly relayId = randomId();
   readonly coordinator: RoutedCoordinator;
   private bus: ClusterBus | null = null;
-  private leadership: Leadership | null = null;
+  private leadership: LeaseThread | null = null;
   private registry: RelayRegistry | null = null;
   private desk: LeaderDesk | null = null;
   /** Calls that reached this relay while it was taking the run over, in order. */
@@ -116,11 +128,12 @@ export class ClusterNode {
       log,
       onGone: (relay) => this.desk?.relayGone(relay),
     });
-    this.leadership = new Leadership({
-      sql,
+    this.leadership = new LeaseThread({
+      databaseUrl,
       runId: run.id,
       relayId: this.relayId,
       ttlMs: this.timings.leaseMs,
+      maxStallMs: this.timings.maxStallMs,
       log,
       onLead: (epoch) => void this.lead(epoch),
       onLose: () => this.follow(),
@@ -198,6 +211,10 @@ export class ClusterNode {
       const desk = new LeaderDesk(coordinator, {
         self: this.relayId,
         toRemote: (relay, peer, message) => this.bus?.send(relay, { type: 'to-peer', peer, message }),
+        reannounce: (relay, peer) =>
+          relay === this.relayId
+            ? this.coordinator.reannounce(peer)
+            : this.bus?.send(relay, { type: 'reannounce', peer }),
         replaced: (relay, peer) =>
           relay === this.relayId
             ? this.coordinator.replaced(peer)
@@ -240,6 +257,9 @@ export class ClusterNode {
         return;
       case 'replaced':
         this.coordinator.replaced(message.peer);
+        return;
+      case 'reannounce':
+        this.coordinator.reannounce(message.peer);
         return;
       case 'http-request':
         void this.answer(from, message, bytes);

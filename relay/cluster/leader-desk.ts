@@ -17,6 +17,8 @@ export interface DeskRoutes {
   toRemote(relay: string, peer: string, message: RelayMessage): void;
   /** Tell `relay` (maybe this one) that `peer` now has a session elsewhere. */
   replaced(relay: string, peer: string): void;
+  /** Ask `relay` to announce `peer` again (join, speed, ready). */
+  reannounce(relay: string, peer: string): void;
 }
 
 export class LeaderDesk {
@@ -41,8 +43,12 @@ export class LeaderDesk {
       coordinator.join(local ?? this.remoteLink(relay, call.peer, call.name));
       return;
     }
-    // A late call from a session that has moved on (or was let go of) is not this volunteer's.
-    if (this.whereabouts.get(call.peer) !== relay) return;
+    // A late call from a session that has moved on is not this volunteer's. One the desk does
+    // not know at all was let go of with its relay (a relay that stalled past its heartbeat,
+    // not dead after all): its relay announces it again.
+    const where = this.whereabouts.get(call.peer);
+    if (where === undefined && call.type !== 'leave') this.routes.reannounce(relay, call.peer);
+    if (where !== relay) return;
     switch (call.type) {
       case 'capabilities':
         coordinator.capabilities(call.peer, call.speed);

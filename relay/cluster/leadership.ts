@@ -27,6 +27,34 @@ export interface LeadershipOptions extends LeadershipEvents {
   /** A lease not renewed for this long can be taken over. */
   readonly ttlMs: number;
   readonly log: Logger;
+  /**
+   * Whether the relay this lease speaks for still works (lease-thread.ts: its main thread has
+   * beaten recently). While it does not, the lease is neither renewed nor taken.
+   */
+  readonly alive?: () => boolean;
+}
+
+/**
+ * Throws LeaseLostError unless `relayId` holds the run's lease at `epoch`, unexpired; run inside
+ * the round commit's transaction, which it locks the lease row for, so a takeover waits for the
+ * commit and the commit cannot follow a takeover.
+ */
+export async function fenceLease(
+  tx: Sql,
+  runId: string,
+  relayId: string,
+  epoch: number | null,
+): Promise<void> {
+  const rows =
+    epoch === null
+      ? []
+      : await tx.query(
+          `select 1 from run_leases where run_id = $1 and holder = $2 and epoch = $3
+             and expires_at > clock_timestamp() for update`,
+          [runId, relayId, epoch],
+        );
+  if (rows.length === 0)
+    throw new LeaseLostError(`relay ${relayId} no longer holds the lease of run ${runId}`);
 }
 
 export class Leadership {
@@ -77,6 +105,8 @@ export class Leadership {
     const { sql, runId, relayId, ttlMs } = this.options;
     const interval = `${Math.round(ttlMs)} milliseconds`;
     const held = this.held;
+    // A relay that stopped working lets its lease run out, and takes none.
+    if (this.options.alive && !this.options.alive()) return;
     if (held) {
       const renewed = await sql.query(
         `update run_leases set expires_at = clock_timestamp() + $4::interval

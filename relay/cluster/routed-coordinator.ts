@@ -74,9 +74,7 @@ export class RoutedCoordinator implements SwarmCoordinator {
         // It asks for work again once it has let go of the round.
         record.ready = null;
       }
-      this.route({ type: 'join', peer, name: record.link.name });
-      if (record.speed) this.route({ type: 'capabilities', peer, speed: record.speed });
-      if (record.ready) this.route({ type: 'ready', peer, ...record.ready });
+      this.reannounce(peer);
     }
   }
 
@@ -103,6 +101,15 @@ export class RoutedCoordinator implements SwarmCoordinator {
         break;
     }
     record.link.send(message);
+  }
+
+  /** The leader lost track of `peer`: announce it again as it stands. */
+  reannounce(peer: string): void {
+    const record = this.sessions.get(peer);
+    if (!record) return;
+    this.route({ type: 'join', peer, name: record.link.name });
+    if (record.speed) this.route({ type: 'capabilities', peer, speed: record.speed });
+    if (record.ready) this.route({ type: 'ready', peer, ...record.ready });
   }
 
   /** The leader moved `peer` to another relay's session. */

@@ -4,6 +4,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { ensureClusterSchema } from '../../../relay/cluster/cluster-schema.ts';
 import { Leadership, LeaseLostError } from '../../../relay/cluster/leadership.ts';
+import { LeaseThread } from '../../../relay/cluster/lease-thread.ts';
 import type { Sql } from '../../../relay/ledger/sql.ts';
 import { openPostgres } from '../../../relay/ledger/sql-postgres.ts';
 import { silentLogger } from '../../../relay/logger.ts';
@@ -84,5 +85,55 @@ describe.skipIf(!POSTGRES_URL)('the run lease', () => {
     // And it steps down at its next renewal.
     await expect.poll(() => leaderA.epoch, { timeout: 5_000 }).toBeNull();
     expect(events).toEqual(['a leads 1', 'b leads 2', 'a lost: another relay took the lease']);
+  });
+});
+
+describe.skipIf(!POSTGRES_URL)('the lease kept from a thread', () => {
+  const cleanup: (() => Promise<unknown>)[] = [];
+  afterAll(async () => {
+    for (const step of cleanup.reverse()) await step().catch(() => undefined);
+  });
+
+  /** Keeps the main thread from running for `ms`, as a round's aggregation does. */
+  const busy = (ms: number) => {
+    const until = Date.now() + ms;
+    while (Date.now() < until);
+  };
+
+  it('survives a main thread busy past the lease, and is given up when it hangs past maxStallMs', async () => {
+    const db = await freshClusterDatabase();
+    cleanup.push(() => db.dispose());
+    const sql = await openPostgres(db.url);
+    cleanup.push(() => sql.close());
+    await ensureClusterSchema(sql);
+    const thread = (relayId: string, maxStallMs: number) => {
+      const lease = new LeaseThread({
+        databaseUrl: db.url,
+        runId: 'run-1',
+        relayId,
+        ttlMs: TTL_MS,
+        maxStallMs,
+        log: silentLogger,
+        onLead: () => {},
+        onLose: () => {},
+        onLeader: () => {},
+      });
+      cleanup.push(() => lease.close());
+      return lease;
+    };
+    const leader = thread('a', 2_000);
+    await expect.poll(() => leader.epoch, { timeout: 10_000 }).toBe(1);
+    // Another relay's thread; its own main thread is this one too, so it is told to tolerate the stalls.
+    const other = thread('b', 60_000);
+    busy(4 * TTL_MS); // four leases long: the thread renews on its own
+    await new Promise((resolve) => setTimeout(resolve, 2 * TTL_MS));
+    expect(leader.epoch).toBe(1);
+    expect(other.epoch).toBeNull();
+    await sql.transaction((tx) => leader.fence(tx));
+
+    busy(3_000); // past maxStallMs: a hung relay lets the run go
+    await expect.poll(() => other.epoch, { timeout: 10_000 }).toBe(2);
+    await expect.poll(() => leader.epoch, { timeout: 10_000 }).toBeNull();
+    await expect(sql.transaction((tx) => leader.fence(tx))).rejects.toBeInstanceOf(LeaseLostError);
   });
 });

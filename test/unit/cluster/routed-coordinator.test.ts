@@ -71,6 +71,7 @@ describe('routed coordinator and leader desk', () => {
       self: 'r1',
       toRemote: () => {},
       replaced: (relay, peer) => (relay === 'r1' ? routed.replaced(peer) : undefined),
+      reannounce: (relay, peer) => (relay === 'r1' ? routed.reannounce(peer) : undefined),
     });
     routed.setLeader({ kind: 'here', epoch: 2, desk });
     expect(sent.get('busy')?.at(-1)).toMatchObject({ type: 'round-aborted', round: 1 });
@@ -96,5 +97,12 @@ describe('routed coordinator and leader desk', () => {
     desk.relayGone('r3');
     expect(coordinator.calls.at(-1)).toBe('leave idle');
     expect(desk.census()).toEqual(new Map([['r1', 1]]));
+
+    // r1 is taken for gone (it stalled past its heartbeat) while its volunteer is still there:
+    // its next call makes r1 announce it again, as it stood.
+    desk.relayGone('r1');
+    expect(coordinator.calls.at(-1)).toBe('leave busy');
+    routed.ready('busy', 0, 'h0');
+    expect(coordinator.calls.slice(-3)).toEqual(['join busy', 'capabilities busy', 'ready busy 0']);
   });
 });
