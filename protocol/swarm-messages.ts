@@ -356,6 +356,15 @@ export const StageAbort = v.object({
   reason: ShortText(200),
 });
 
+/**
+ * The run's live relays changed (one started, one stopped): the welcome's list, new. Sent to
+ * every volunteer of the relay, so one that joined before a relay started still knows of it.
+ */
+export const RelaysUpdate = v.object({
+  type: v.literal('relays'),
+  relays: RelayUrls,
+});
+
 export const RelayMessage = v.variant('type', [
   Challenge,
   Welcome,
@@ -371,6 +380,7 @@ export const RelayMessage = v.variant('type', [
   StageAssignment,
   StageCommit,
   StageAbort,
+  RelaysUpdate,
 ]);
 export type RelayMessage = v.InferOutput<typeof RelayMessage>;
 

@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { getRequestListener } from '@hono/node-server';
 import type { Hono } from 'hono';
-import { isRelayUrl } from '../protocol/relay-url.ts';
+import { isRelayUrl, welcomeRelays } from '../protocol/relay-url.ts';
 import type { RunConfig } from '../protocol/run-config.ts';
 import { createApp } from './app.ts';
 import { PgCheckpointStore } from './checkpoints/pg-checkpoint-store.ts';
@@ -139,6 +139,7 @@ export async function startRelay(options: RelayOptions): Promise<RelayHandle> {
           timings: options.cluster,
           closeSession: (peer) => swarmEndpoint?.closeSession(peer),
           deliverSignal: (text) => signalServer?.deliverRemote(text),
+          relaysChanged: (urls) => swarmEndpoint?.broadcast({ type: 'relays', relays: welcomeRelays(urls) }),
           serve: async (request) => (app as Hono).fetch(request),
         })
       : null;

@@ -20,7 +20,7 @@ import { type ClusterBus, MAX_NOTIFY_BYTES, openClusterBus } from './cluster-bus
 import { LeaderDesk } from './leader-desk.ts';
 import { LeaseThread } from './lease-thread.ts';
 import { RelayRegistry } from './relay-registry.ts';
-import { RoutedCoordinator } from './routed-coordinator.ts';
+import { type LeaderTarget, RoutedCoordinator } from './routed-coordinator.ts';
 
 /** Marks a request a follower forwarded, so a relay that lost the lease meanwhile does not pass it on again. */
 export const FORWARDED_HEADER = 'x-potluck-forwarded';
@@ -71,6 +71,8 @@ export interface ClusterNodeOptions {
   readonly closeSession: (peer: string) => void;
   /** A publish another relay's /signal received. */
   readonly deliverSignal: (text: string) => void;
+  /** The run's live relays changed: tell this relay's volunteers (every address, this one's first). */
+  readonly relaysChanged: (urls: string[]) => void;
   /** Answers a forwarded request with this relay's own routes (the Hono app). */
   readonly serve: (request: Request) => Promise<Response>;
 }
@@ -84,7 +86,11 @@ export class ClusterNode {
   private desk: LeaderDesk | null = null;
   /** Calls that reached this relay while it was taking the run over, in order. */
   private early: { from: string; call: SessionCall }[] | null = null;
-  private readonly pending = new Map<number, (response: Response) => void>();
+  /** Forwarded requests waiting for the leader, with the relay each went to. */
+  private readonly pending = new Map<
+    number,
+    { readonly relay: string; readonly resolve: (response: Response) => void }
+  >();
   private nextRequest = 1;
   private readonly timings: ClusterTimings;
   private closed = false;
@@ -127,6 +133,7 @@ export class ClusterNode {
       staleMs: this.timings.staleMs,
       log,
       onGone: (relay) => this.desk?.relayGone(relay),
+      onChange: (urls) => this.options.relaysChanged(urls),
     });
     this.leadership = new LeaseThread({
       databaseUrl,
@@ -138,7 +145,7 @@ export class ClusterNode {
       onLead: (epoch) => void this.lead(epoch),
       onLose: () => this.follow(),
       onLeader: (relay, epoch) => {
-        if (relay !== this.relayId) this.coordinator.setLeader({ kind: 'remote', relay, epoch });
+        if (relay !== this.relayId) this.leaderIs({ kind: 'remote', relay, epoch });
       },
     });
   }
@@ -188,7 +195,7 @@ export class ClusterNode {
     const bytes = hasBody ? new Uint8Array(await request.arrayBuffer()) : null;
     const id = this.nextRequest++;
     const answered = new Promise<Response>((resolve) => {
-      this.pending.set(id, resolve);
+      this.pending.set(id, { relay: target.relay, resolve });
       setTimeout(() => {
         if (this.pending.delete(id))
           resolve(errorResponse(504, 'ERR_LEADER_TIMEOUT', 'the leading relay did not answer in time'));
@@ -200,6 +207,28 @@ export class ClusterNode {
       bytes,
     );
     return answered;
+  }
+
+  /**
+   * The leader changed: requests forwarded to the old one are answered now (it may be dead, and
+   * a volunteer's next message waits on its upload), not at the timeout.
+   */
+  private leaderIs(target: LeaderTarget): void {
+    this.coordinator.setLeader(target);
+    const relay = target.kind === 'remote' ? target.relay : null;
+    this.abandonForwards(
+      relay,
+      errorResponse(503, 'ERR_LEADER_CHANGED', 'the leading relay changed; send it again'),
+    );
+  }
+
+  /** Answers every pending forward not to `keep` with `response`. */
+  private abandonForwards(keep: string | null, response: Response): void {
+    for (const [id, waiting] of this.pending) {
+      if (waiting.relay === keep) continue;
+      this.pending.delete(id);
+      waiting.resolve(response.clone());
+    }
   }
 
   private async lead(epoch: number): Promise<void> {
@@ -221,7 +250,7 @@ export class ClusterNode {
             : this.bus?.send(relay, { type: 'replaced', peer }),
       });
       this.desk = desk;
-      this.coordinator.setLeader({ kind: 'here', epoch, desk });
+      this.leaderIs({ kind: 'here', epoch, desk });
       for (const { from, call } of this.early) desk.call(from, call);
       this.early = null;
       this.bus?.broadcast({ type: 'leader', epoch, relay: this.relayId });
@@ -237,7 +266,7 @@ export class ClusterNode {
     this.desk = null;
     this.early = null;
     this.options.run.follow();
-    this.coordinator.setLeader({ kind: 'none' });
+    this.leaderIs({ kind: 'none' });
   }
 
   private received({ from, message, bytes }: BusEnvelope): void {
@@ -265,10 +294,10 @@ export class ClusterNode {
         void this.answer(from, message, bytes);
         return;
       case 'http-response': {
-        const resolve = this.pending.get(message.id);
-        if (!resolve) return;
+        const waiting = this.pending.get(message.id);
+        if (!waiting || waiting.relay !== from) return;
         this.pending.delete(message.id);
-        resolve(
+        waiting.resolve(
           new Response(bytes ? (bytes as Uint8Array<ArrayBuffer>) : null, {
             status: message.status,
             headers: message.headers,
@@ -278,7 +307,7 @@ export class ClusterNode {
       }
       case 'leader':
         if (message.relay !== this.relayId)
-          this.coordinator.setLeader({ kind: 'remote', relay: message.relay, epoch: message.epoch });
+          this.leaderIs({ kind: 'remote', relay: message.relay, epoch: message.epoch });
         return;
       case 'signal':
         if (from !== this.relayId) this.options.deliverSignal(message.data);
@@ -321,9 +350,7 @@ export class ClusterNode {
     this.follow();
     await this.registry?.close();
     await this.bus?.close();
-    for (const resolve of this.pending.values())
-      resolve(errorResponse(503, 'ERR_RELAY_CLOSING', 'this relay is shutting down'));
-    this.pending.clear();
+    this.abandonForwards(null, errorResponse(503, 'ERR_RELAY_CLOSING', 'this relay is shutting down'));
   }
 }
 

@@ -22,6 +22,8 @@ export interface RelayRegistryOptions {
   readonly log: Logger;
   /** A relay that was live is gone. */
   readonly onGone: (relayId: string) => void;
+  /** The live relays' addresses changed (urls(): this relay's first). */
+  readonly onChange?: (urls: string[]) => void;
 }
 
 export class RelayRegistry {
@@ -71,7 +73,9 @@ export class RelayRegistry {
     );
     const now = new Set(rows.map((r) => r.id));
     for (const before of this.live) if (!now.has(before.id)) this.options.onGone(before.id);
+    const changed = rows.map((r) => r.url).join(' ') !== this.live.map((r) => r.url).join(' ');
     this.live = rows;
+    if (changed) this.options.onChange?.(this.urls());
   }
 
   async close(): Promise<void> {

@@ -458,8 +458,10 @@ export class Coordinator implements SwarmCoordinator {
   private progress(c: OpenRound): void {
     if (this.current !== c || c.phase !== 'training') return;
     const complete = this.complete(c);
+    // A set: this runs on every upload and manifest, so a scan per member would be O(n²) a call.
+    const completed = new Set(complete);
     const waitingFor = [...c.members.keys()].filter(
-      (id) => this.peers.has(id) && !c.equivocators.has(id) && !c.rejoined.has(id) && !complete.includes(id),
+      (id) => this.peers.has(id) && !c.equivocators.has(id) && !c.rejoined.has(id) && !completed.has(id),
     );
     if (waitingFor.length === 0) {
       this.startDecision(c);
@@ -665,10 +667,7 @@ export class Coordinator implements SwarmCoordinator {
    */
   private resync(peer: PeerState, round: number, modelHash: string): void {
     const served = this.served?.hash === modelHash ? this.served : null;
-    const holders = shuffled(
-      this.holders.filter((id) => id !== peer.link.id && this.peers.has(id)),
-      cryptoRandom,
-    ).slice(0, MAX_STATE_HOLDERS);
+    const holders = sampleHolders(this.holders, (id) => id !== peer.link.id && this.peers.has(id));
     peer.link.send({
       type: 'resync',
       round,
@@ -759,10 +758,11 @@ export class Coordinator implements SwarmCoordinator {
         if (proof) this.equivocated(c, proof);
       }
     const complete = this.complete(c).sort();
+    const completed = new Set(complete);
     const { events } = this.options;
     // Held frames no manifest of their author confirmed: never counted.
     for (const id of c.members.keys())
-      if (c.frames.get(id) && !complete.includes(id) && !c.equivocators.has(id))
+      if (c.frames.get(id) && !completed.has(id) && !c.equivocators.has(id))
         events?.rejected?.('unconfirmed');
     if (complete.length === 0) {
       if (c.manifests.size === 0) this.abort(c, 'no-manifest', 'no manifest arrived before the deadline');
@@ -826,7 +826,7 @@ export class Coordinator implements SwarmCoordinator {
     const valLoss = this.options.validate?.(next.weights) ?? null;
     const verdict = this.guard && valLoss !== null ? this.guard.judge(valLoss) : { accept: true as const };
     for (const id of c.members.keys())
-      if (!complete.includes(id) && !c.equivocators.has(id)) {
+      if (!completed.has(id) && !c.equivocators.has(id)) {
         const rounds = this.benching.missed(id, c.round);
         log.info({ round: c.round, peer: id, rounds }, 'member missed the decision: benched');
       }
@@ -882,7 +882,8 @@ export class Coordinator implements SwarmCoordinator {
       return;
     }
     this.verification.recorded(unrecorded);
-    for (const [peer, m] of c.members) if (!counted.includes(peer)) this.options.pool.release(m.shard);
+    const countedSet = new Set(counted);
+    for (const [peer, m] of c.members) if (!countedSet.has(peer)) this.options.pool.release(m.shard);
     this.askForChecks(c, counted, this.state.weights);
     this.committed = { round: c.round, modelHash: hash };
     this.state = next;
@@ -1104,4 +1105,17 @@ interface ServedState {
 async function servedState(config: RunConfig, state: RoundState, hash: string): Promise<ServedState> {
   const bytes = encodeRoundState(config.model, state);
   return { hash, bytes, tree: await stateTree(bytes) };
+}
+
+/**
+ * Up to MAX_STATE_HOLDERS distinct holders that pass `usable`, picked at random: by sampling, not
+ * by shuffling every holder, since after a takeover every volunteer of thousands is resynced.
+ */
+function sampleHolders(holders: readonly string[], usable: (id: string) => boolean): string[] {
+  const chosen = new Set<string>();
+  for (let tries = 0; chosen.size < MAX_STATE_HOLDERS && tries < 4 * MAX_STATE_HOLDERS; tries++) {
+    const id = holders[Math.floor(cryptoRandom() * holders.length)];
+    if (id !== undefined && usable(id)) chosen.add(id);
+  }
+  return [...chosen];
 }

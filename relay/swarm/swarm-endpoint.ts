@@ -7,6 +7,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { type WebSocket, WebSocketServer } from 'ws';
 import { SWARM_CLOSE } from '../../protocol/swarm-close.ts';
+import type { RelayMessage } from '../../protocol/swarm-messages.ts';
 import { rejectUpgrade } from '../http/upgrade-route.ts';
 import { type ClientAddress, clientAddressOf } from '../limits/client-address.ts';
 import { TokenBucket } from '../limits/token-bucket.ts';
@@ -30,6 +31,8 @@ export interface SwarmEndpoint {
   readonly connections: number;
   /** Closes `peerId`'s session as replaced: it connected again through another relay of the cluster. */
   closeSession(peerId: string): void;
+  /** To every authenticated volunteer of this relay. */
+  broadcast(message: RelayMessage): void;
   close(): Promise<void>;
 }
 
@@ -118,6 +121,9 @@ export function createSwarmEndpoint(options: SwarmEndpointOptions): SwarmEndpoin
     },
     get connections() {
       return wss.clients.size;
+    },
+    broadcast(message) {
+      for (const session of byPeer.values()) session.send(message);
     },
     closeSession(peerId) {
       const session = byPeer.get(peerId);

@@ -62,19 +62,33 @@ describe.skipIf(!POSTGRES_URL)('two relays, one run', () => {
     expect(onFollower.client.relays[0]).toBe(follower.url);
     expect(onFollower.client.relays).toContain(leader.url);
 
-    // The leader goes away; the follower takes the run over and its volunteer trains on.
+    // A relay that starts later is named to the volunteers already there.
+    const late = await startTestRelay(dataset, {
+      stateDir: await stateDirSharingKey(firstDir),
+      databaseUrl: db.url,
+      cluster: TIMINGS,
+    });
+    cleanup.push(() => late.close());
+    const told = () =>
+      onFollower.messages.some(
+        (m) => m.type === 'relays' && m.relays.includes(late.url) && m.relays[0] === follower.url,
+      );
+    await expect.poll(told, { timeout: 10_000 }).toBe(true);
+
+    // The leader goes away; another relay takes the run over and the volunteers train on.
     const before = onFollower.held.round;
     await leader.close();
-    await expect.poll(() => follower.run.leading, { timeout: 10_000 }).toBe(true);
+    await expect.poll(() => follower.run.leading || late.run.leading, { timeout: 10_000 }).toBe(true);
+    const successor = follower.run.leading ? follower : late;
     const committed = onFollower.messages.filter((m) => m.type === 'commit').length;
     await onFollower.commits(committed + 2, 30_000);
     expect(onFollower.held.round).toBeGreaterThan(before);
     // The proof outlived its relay: the new leader keeps the cheat out.
-    expect((follower.run.coordinator as Coordinator).excludedPeers.has(cheat.identity.publicKey)).toBe(true);
+    expect((successor.run.coordinator as Coordinator).excludedPeers.has(cheat.identity.publicKey)).toBe(true);
     const seatedLater = cheat.messages.filter((m) => m.type === 'assignment' && m.round > before);
     expect(seatedLater).toEqual([]);
-    const rounds = await follower.run.ledger.rounds(follower.run.id);
+    const rounds = await successor.run.ledger.rounds(successor.run.id);
     expect(new Set(rounds.map((r) => r.round)).size).toBe(rounds.length);
-    expect((await follower.run.ledger.verifyChain()).ok).toBe(true);
+    expect((await successor.run.ledger.verifyChain()).ok).toBe(true);
   }, 90_000);
 });

@@ -23,6 +23,8 @@ export interface Connection {
   readonly client: Pick<SwarmClient, 'runId' | 'configHash' | 'closed' | 'close'> & {
     /** The run's relays as the welcome named them (SwarmClient.relays). */
     readonly relays?: readonly string[];
+    /** The relay's messages: a `relays` update names the run's relays anew. */
+    readonly on?: SwarmClient['on'];
   };
 }
 
@@ -151,7 +153,17 @@ export class ReconnectingLink<C extends Connection> {
     this.ended = new Promise((resolve) => {
       this.settle = resolve;
     });
-    options.relays?.learn(first.client.relays ?? []);
+    this.follow(first);
+  }
+
+  /** Learns `connection`'s relays from its welcome, and again whenever the relay names them anew. */
+  private follow(connection: C): void {
+    const relays = this.options.relays;
+    if (!relays) return;
+    relays.learn(connection.client.relays ?? []);
+    connection.client.on?.((message) => {
+      if (message.type === 'relays' && this.current === connection) relays.learn(message.relays);
+    });
   }
 
   /** Starts the peer on `first`, a connection already open; a failure to attach it is thrown. */
@@ -254,7 +266,7 @@ export class ReconnectingLink<C extends Connection> {
   /** Starts a peer on `next`; when that fails, the connection is closed and keep() tries again. */
   private async attachTo(next: C): Promise<void> {
     this.current = next;
-    this.options.relays?.learn(next.client.relays ?? []);
+    this.follow(next);
     try {
       const attached = await this.options.attach(next);
       if (this.stopReason !== null) attached.stop(this.stopReason); // stop() came as it started

@@ -8,10 +8,15 @@ export type NoticeEvent =
   | { readonly type: 'receipt'; readonly receipt: Receipt }
   | { readonly type: 'status'; readonly text: string };
 
-export type Notice = Extract<RelayMessage, { type: 'receipt' | 'wait' | 'error' }>;
+export type Notice = Extract<RelayMessage, { type: 'receipt' | 'wait' | 'error' | 'relays' }>;
 
 export function isNotice(message: RelayMessage): message is Notice {
-  return message.type === 'receipt' || message.type === 'wait' || message.type === 'error';
+  return (
+    message.type === 'receipt' ||
+    message.type === 'wait' ||
+    message.type === 'error' ||
+    message.type === 'relays'
+  );
 }
 
 /** What the volunteer shows for a notice; a receipt is verified and stored first. */
@@ -32,5 +37,8 @@ export async function noticeEvent(
       return { type: 'status', text: `waiting: ${message.reason}` };
     case 'error':
       return { type: 'status', text: `relay error ${message.code}: ${message.message}` };
+    case 'relays':
+      // The reconnecting link learns the list itself (reconnecting-link.ts); this says it.
+      return { type: 'status', text: `the run has ${message.relays.length} relays` };
   }
 }

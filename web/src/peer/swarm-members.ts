@@ -25,6 +25,7 @@ export function membersIn(message: RelayMessage): string[] | null {
     case 'error':
     case 'stage-commit':
     case 'stage-abort':
+    case 'relays':
       return null;
     default:
       return unreachable(message, 'relay message');
