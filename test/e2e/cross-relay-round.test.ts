@@ -56,6 +56,7 @@ describe.skipIf(!POSTGRES_URL)('one run, two relays', () => {
       overrides,
     });
     cleanup.push(() => nodeRelay.close());
+    await expect.poll(() => pageRelay.run.leading || nodeRelay.run.leading, { timeout: 30_000 }).toBe(true);
 
     const node: NodeVolunteer = await startNodeVolunteer({
       relay: nodeRelay.url,

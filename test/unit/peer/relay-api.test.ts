@@ -23,7 +23,7 @@ function flaky(failures: number, status = 200) {
   return { fetchImpl, calls: () => calls };
 }
 
-it('tries a failed request again, and gives up after three retries', async () => {
+it('tries a failed request again, and gives up after four retries', async () => {
   const { configHash } = await runIdentity(config);
   const twice = flaky(2);
   expect(await new RelayApi('http://relay', 'run', twice.fetchImpl).runConfig(configHash)).toEqual(config);
@@ -32,16 +32,24 @@ it('tries a failed request again, and gives up after three retries', async () =>
   await expect(new RelayApi('http://relay', 'run', always.fetchImpl).runConfig(configHash)).rejects.toThrow(
     'fetch failed',
   );
-  expect(always.calls()).toBe(4);
-}, 15_000);
+  expect(always.calls()).toBe(5);
+}, 20_000);
 
 it('does not retry an HTTP error: the relay answered', async () => {
-  const refused = flaky(0, 503);
+  const refused = flaky(0, 404);
   await expect(new RelayApi('http://relay', 'run', refused.fetchImpl).runConfig('x')).rejects.toThrow(
-    'HTTP 503',
+    'HTTP 404',
   );
   expect(refused.calls()).toBe(1);
 });
+
+it('tries a 503 again (a relay of a cluster between leaders), then lets it stand', async () => {
+  const unavailable = flaky(0, 503);
+  await expect(new RelayApi('http://relay', 'run', unavailable.fetchImpl).runConfig('x')).rejects.toThrow(
+    'HTTP 503',
+  );
+  expect(unavailable.calls()).toBe(5);
+}, 20_000);
 
 it("reads the relay's leaderboard of its own run, and refuses another run's", async () => {
   const key = 'A'.repeat(43);

@@ -41,8 +41,11 @@ export class RelayApiError extends Error {
 /** Bytes of a shard's head fetched to read its header (MAX_HEADER_BYTES would be safe; 64 covers v1). */
 const HEADER_PROBE_BYTES = 64;
 
-/** Waits before each retry of a GET whose request failed; then the error stands. */
-const GET_RETRY_MS = [250, 1_000, 3_000];
+/**
+ * Waits before each retry of a GET whose request failed or was answered 503; then the error
+ * stands. The last wait covers a relay of a cluster between leaders (a lease runs out in 3 s).
+ */
+const GET_RETRY_MS = [250, 1_000, 3_000, 5_000];
 
 /** The relay's runs (`/api/runs`), before joining one: what the identity must prove for each. */
 export async function listRuns(
@@ -244,19 +247,22 @@ export class RelayApi {
   }
 
   /**
-   * A GET that is tried again when the request itself fails (a reset connection under load):
+   * A GET that is tried again when the request itself fails (a reset connection under load) or
+   * the relay says 503 (it cannot answer yet: no relay of its cluster leads the run at the moment):
    * the reads here are idempotent, and one lost request would otherwise cost a whole round.
-   * An HTTP error status is an answer, not retried.
+   * Any other HTTP error status is an answer, not retried.
    */
   private async get(path: string, init?: RequestInit): Promise<Response> {
     for (let attempt = 0; ; attempt++) {
+      const wait = GET_RETRY_MS[attempt];
       try {
-        return await this.fetchImpl(`${this.base()}${path}`, init);
+        const response = await this.fetchImpl(`${this.base()}${path}`, init);
+        if (response.status !== 503 || wait === undefined) return response;
+        await response.body?.cancel();
       } catch (error) {
-        const wait = GET_RETRY_MS[attempt];
         if (wait === undefined) throw error;
-        await new Promise((resolve) => setTimeout(resolve, wait));
       }
+      await new Promise((resolve) => setTimeout(resolve, wait));
     }
   }
 
