@@ -1,43 +1,55 @@
-// npm run bench:scale: does everyone who shows up train, with flat traffic per volunteer?
-// For 16, 64, 256 and 1,024 simulated volunteers: the real relay (a child process, so its CPU
-// is its own), real /swarm connections (WebSocket, signed hellos, identity stamps), the real
-// volunteer runtime (web/src/peer/volunteer.ts) with synthetic engines (bench/scale/
-// synthetic-engine.ts: frames of the default model's size in the run's format, no GPU), real
-// frames and aggregate pieces over the in-memory transport. Bytes are counted as sent; round
-// time is modelled from them with a link of 20 Mbit/s up, 50 Mbit/s down and 50 ms RTT.
+// npm run bench:scale: does everyone who shows up train, with flat traffic per volunteer, and do
+// several relays on one PostgreSQL serve thousands of them and survive losing the leader?
+// With one relay (scale/one-relay.ts), for 16, 64, 256 and 1,024 simulated volunteers of the
+// default model: the fraction seated, bytes per volunteer, links, modelled round time, relay CPU.
+// With several (scale/cluster-row.ts), for 300 and 3,000 volunteers of a small model over 3
+// relays, each its own process: ready-to-assignment latency, round wall time, CPU per relay and
+// of PostgreSQL; then the leading relay is SIGKILLed mid-round (scale/failover.ts): seconds
+// until every orphaned volunteer is seated again, and credits lost.
 import { parseArgs } from 'node:util';
-import WebSocket from 'ws';
-import { maxAggregateFrameBytes } from '../../protocol/aggregate-frame.ts';
 import { paramLayout } from '../../protocol/param-layout.ts';
 import { createRng } from '../../protocol/rng.ts';
 import { DEFAULT_RUN } from '../../protocol/run-config.ts';
-import { generateKeyPair, identityFromKeyPair } from '../../web/src/peer/identity.ts';
-import { RelayApi } from '../../web/src/peer/relay-api.ts';
-import { mintStamp } from '../../web/src/peer/stamp-mint.ts';
-import { SwarmClient } from '../../web/src/peer/swarm-client.ts';
-import { Volunteer, type VolunteerEvent } from '../../web/src/peer/volunteer.ts';
-import { MemoryNetwork } from '../helpers/memory-transport.ts';
-import { BenchMesh } from './scale/bench-mesh.ts';
-import { LINK, type LinkModel, modelledSeconds } from './scale/link-model.ts';
-import { MemoryVolunteerStore } from './scale/memory-store.ts';
-import { startRelayProcess } from './scale/relay-process.ts';
-import { SharedStates, SyntheticEngine } from './scale/synthetic-engine.ts';
+import { clusterLine, type FailedRow, failedLine, failoverLine, goalsLine } from './scale/cluster-lines.ts';
+import { type ClusterRow, measureCluster } from './scale/cluster-row.ts';
+import { LINK } from './scale/link-model.ts';
+import { measureOneRelay, type Row } from './scale/one-relay.ts';
+import { SharedStates } from './scale/synthetic-engine.ts';
+
+const DEFAULT_DATABASE_URL = 'postgres://potluck:potluck@localhost:5432/potluck';
 
 const HELP = `Usage: npm run bench:scale -- [options]
 
-Seats N simulated volunteers (synthetic engines, the real relay and runtime) and measures, per
-round: the fraction of ready volunteers seated, bytes each sends and receives, links each
-keeps, the modelled round time, the relay's CPU seconds, and the relay's egress for a joiner.
+Seats N simulated volunteers (synthetic engines, the real relays and runtime). With one relay it
+measures, per round: the fraction of ready volunteers seated, bytes each sends and receives,
+links each keeps, the modelled round time, the relay's CPU seconds, and the relay's egress for
+a joiner. With several relays on one PostgreSQL (a small model): ready-to-assignment latency,
+round wall time, CPU seconds per relay and of PostgreSQL, and the failover after the leading
+relay is SIGKILLed mid-round. A row that fails is printed with why; the bench then exits 1.
 
-  --sizes LIST     volunteer counts (default 16,64,256,1024)
-  --rounds R       rounds measured after the first (default 2)
-  --json           end with one JSON line: {"rows":[...],"checkpointBytes"}
-  -h, --help       this text`;
+  --sizes LIST         volunteer counts (default 16,64,256,1024 on one relay, 300,3000 on several)
+  --relays LIST        relay counts (default 1,3); several share one PostgreSQL
+  --rounds R           rounds measured after the first (default 2)
+  --database-url URL   (DATABASE_URL) a PostgreSQL database where the bench may create a schema
+                       per row, dropped after it; default ${DEFAULT_DATABASE_URL}
+  --logs PREFIX        append each relay's output (LOG_LEVEL=warn) to PREFIX-<size>-relay-<i>.log
+  --no-failover        skip the failover after each row with several relays
+  --json               end with one JSON line: {"rows":[...],"checkpointBytes","frameBytes",
+                       "failoverSeconds","failoverCreditsLost","failoverVolunteers"} (the
+                       failover of the largest row that measured one)
+  -h, --help           this text
+
+Looking into a relay: BENCH_RELAY_LOG_LEVEL (default warn) sets the relays' LOG_LEVEL, and
+BENCH_RELAY_NODE_ARGS adds node flags to them (e.g. '--cpu-prof --cpu-prof-dir=DIR').`;
 
 const { values } = parseArgs({
   options: {
     sizes: { type: 'string' },
+    relays: { type: 'string' },
     rounds: { type: 'string' },
+    'database-url': { type: 'string' },
+    logs: { type: 'string' },
+    'no-failover': { type: 'boolean' },
     json: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   },
@@ -46,207 +58,19 @@ if (values.help) {
   console.log(HELP);
   process.exit(0);
 }
-const sizes = (values.sizes ?? '16,64,256,1024').split(',').map(Number);
+// Ctrl-C or a kill: exit, so the relays started are killed (scale/relay-process.ts); a cluster
+// row's schema (bench_scale_*) and state folders are left for whoever looks into why.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130));
+const list = (text: string) => text.split(',').map(Number);
+const relayCounts = list(values.relays ?? '1,3');
+const sizesFor = (relays: number) => list(values.sizes ?? (relays === 1 ? '16,64,256,1024' : '300,3000'));
 const measuredRounds = Number(values.rounds ?? 2);
-
-interface Counter {
-  sent: number;
-  received: number;
-  tokens: number;
-  state: number;
-}
-
-/** fetch, counting request and response bodies; token downloads and state files apart. */
-function countingFetch(counter: Counter): typeof fetch {
-  return async (input, init) => {
-    const body = init?.body;
-    if (body instanceof Uint8Array) counter.sent += body.byteLength;
-    const response = await fetch(input, init);
-    const url = String(input);
-    const length = Number(response.headers.get('content-length') ?? 0);
-    if (url.includes('/shards/')) counter.tokens += length;
-    else if (url.endsWith('/checkpoint') || url.includes('/state/')) counter.state += length;
-    else counter.received += length;
-    return response;
-  };
-}
-
-interface Sim {
-  readonly id: string;
-  readonly volunteer: Volunteer;
-  readonly mesh: BenchMesh;
-  readonly http: Counter;
-  /** Traffic at each committed round. */
-  readonly at: Map<number, { sent: number; received: number; connections: number }>;
-  client: SwarmClient;
-}
-
-async function join(
-  index: number,
-  relay: { url: string; runId: string },
-  shared: SharedStates,
-  network: MemoryNetwork,
-  seated: Map<number, Set<number>>,
-  onCommitted: (round: number) => void,
-): Promise<Sim> {
-  const identity = await identityFromKeyPair(await generateKeyPair());
-  // Each volunteer its own /24, as a public swarm's are (the relay's per-network caps stay on).
-  const address = `10.${(index >> 8) & 255}.${index & 255}.7`;
-  const client = await SwarmClient.connect({
-    url: `${relay.url.replace(/^http/, 'ws')}/swarm`,
-    identity,
-    stamps: (runId, bits) => mintStamp(runId, identity.publicKey, bits),
-    name: `sim-${index}`,
-    platform: 'node',
-    socket: (url) => new WebSocket(url, { headers: { 'x-forwarded-for': address } }) as never,
-  });
-  const http: Counter = { sent: 0, received: 0, tokens: 0, state: 0 };
-  const mesh = new BenchMesh(network, identity.publicKey);
-  const rng = createRng(index + 1);
-  const at = new Map<number, { sent: number; received: number; connections: number }>();
-  const sim: Partial<Sim> = { id: identity.publicKey, mesh, http, at, client };
-  const onEvent = (event: VolunteerEvent) => {
-    if (event.type === 'round' && event.phase === 'training') {
-      const set = seated.get(event.round) ?? new Set<number>();
-      seated.set(event.round, set);
-      set.add(index);
-    }
-    if (event.type === 'committed') {
-      at.set(event.round, {
-        sent: mesh.traffic.bytesSent + http.sent,
-        received: mesh.traffic.bytesReceived + http.received,
-        connections: mesh.connectedPeers.length,
-      });
-      onCommitted(event.round);
-    }
-  };
-  const volunteer = new Volunteer({
-    client,
-    network: mesh,
-    engine: new SyntheticEngine(shared, () => rng.nextFloat()),
-    relay: new RelayApi(relay.url, relay.runId, countingFetch(http)),
-    store: new MemoryVolunteerStore(),
-    runId: relay.runId,
-    speed: {
-      tokensPerSec: 2_000,
-      uplinkBytesPerSec: LINK.upBytesPerSec,
-      downlinkBytesPerSec: LINK.downBytesPerSec,
-    },
-    adapter: { vendor: 'bench', architecture: 'synthetic', description: 'bench:scale', isSoftware: true },
-    paramCount: shared.layout.paramCount,
-    maxAggregateBytes: maxAggregateFrameBytes(shared.layout.totalFloats, DEFAULT_RUN.round),
-    onEvent,
-  });
-  await volunteer.start();
-  return { ...(sim as Sim), volunteer };
-}
-
-interface Row {
-  volunteers: number;
-  relays: number;
-  seatedFraction: number;
-  bytesSentPerVolunteer: number;
-  bytesReceivedPerVolunteer: number;
-  connectionsPerVolunteer: number;
-  roundSeconds: number;
-  relayCpuSecondsPerRound: number;
-  relayEgressPerJoinBytes: number;
-}
-
-async function measure(n: number, link: LinkModel): Promise<{ row: Row; checkpointBytes: number }> {
-  const run = {
-    schedule: { ...DEFAULT_RUN.schedule, minPeers: n, gatherMs: 3_000, minRoundMs: 600_000 },
-    // The relay's own checks cost what bench:work-check and bench:relay-round measure; here
-    // every simulated volunteer is taken as established and the held-out scoring is off, so
-    // the figures are the coordination and data plane alone.
-    guard: { ...DEFAULT_RUN.guard, validationSequences: 0 },
-    verification: { ...DEFAULT_RUN.verification, probationRounds: 0, checkProbability: 0 },
-    identity: { stampBits: 4 },
-  };
-  const relay = await startRelayProcess(run, 'brown');
-  const shared = new SharedStates(DEFAULT_RUN);
-  await shared.init();
-  const network = new MemoryNetwork();
-  const seated = new Map<number, Set<number>>();
-  const commits = new Map<number, number>();
-  const cpuAt = new Map<number, number>();
-  const onCommitted = (round: number) => {
-    commits.set(round, (commits.get(round) ?? 0) + 1);
-    if (!cpuAt.has(round)) cpuAt.set(round, relay.cpuSeconds());
-  };
-  const sims: Sim[] = [];
-  try {
-    for (let i = 0; i < n; i += 32) {
-      const batch = await Promise.all(
-        Array.from({ length: Math.min(32, n - i) }, (_, j) =>
-          join(i + j, relay, shared, network, seated, onCommitted),
-        ),
-      );
-      sims.push(...batch);
-    }
-    const lastRound = measuredRounds;
-    const started = Date.now();
-    while ((commits.get(lastRound) ?? 0) < n && Date.now() - started < 20 * 60_000)
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    if ((commits.get(lastRound) ?? 0) < n)
-      throw new Error(`${n} volunteers: round ${lastRound} committed by ${commits.get(lastRound) ?? 0}`);
-    // Per volunteer per round, from one commit to the next, averaged over the measured rounds.
-    let sent = 0;
-    let received = 0;
-    let connections = 0;
-    let roundSeconds = 0;
-    let count = 0;
-    for (let r = 1; r <= lastRound; r++) {
-      let slowest = 0;
-      for (const sim of sims) {
-        const a = sim.at.get(r - 1);
-        const b = sim.at.get(r);
-        if (!a || !b) continue;
-        sent += b.sent - a.sent;
-        received += b.received - a.received;
-        connections += b.connections;
-        count++;
-        slowest = Math.max(slowest, modelledSeconds(b.sent - a.sent, b.received - a.received, link));
-      }
-      roundSeconds += slowest + ((cpuAt.get(r) as number) - (cpuAt.get(r - 1) as number));
-    }
-    const seatedFraction =
-      [...Array(lastRound + 1).keys()].reduce((sum, r) => sum + (seated.get(r)?.size ?? 0) / n, 0) /
-      (lastRound + 1);
-    const relayCpu = ((cpuAt.get(lastRound) as number) - (cpuAt.get(0) as number)) / lastRound;
-    // A volunteer that joins now holds θ_0 and must catch up: what it takes from the relay.
-    const joinerCommits = new Map<number, number>();
-    const joiner = await join(n, relay, shared, network, new Map(), (round) =>
-      joinerCommits.set(round, (joinerCommits.get(round) ?? 0) + 1),
-    );
-    sims.push(joiner);
-    const joinStarted = Date.now();
-    while (joiner.volunteer.held.round < lastRound && Date.now() - joinStarted < 120_000)
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    if (joiner.volunteer.held.round < lastRound)
-      throw new Error(`the joiner did not catch up: ${joiner.volunteer.held.round}`);
-    const checkpointBytes = (await shared.checkpointBytes()).length;
-    return {
-      row: {
-        volunteers: n,
-        relays: 1,
-        seatedFraction,
-        bytesSentPerVolunteer: Math.round(sent / count),
-        bytesReceivedPerVolunteer: Math.round(received / count),
-        connectionsPerVolunteer: connections / count,
-        roundSeconds: roundSeconds / lastRound,
-        relayCpuSecondsPerRound: relayCpu,
-        relayEgressPerJoinBytes: joiner.http.state,
-      },
-      checkpointBytes,
-    };
-  } finally {
-    for (const sim of sims) {
-      sim.volunteer.stop('bench over');
-    }
-    await relay.stop();
+const databaseUrl = values['database-url'] ?? process.env.DATABASE_URL ?? DEFAULT_DATABASE_URL;
+for (const n of [...relayCounts, measuredRounds, ...relayCounts.flatMap(sizesFor)])
+  if (!Number.isInteger(n) || n < 1) {
+    console.error(`bench:scale: counts must be whole numbers of at least 1\n\n${HELP}`);
+    process.exit(2);
   }
-}
 
 const floats = paramLayout(DEFAULT_RUN.model).totalFloats;
 // One compressed frame of the default model, as a volunteer sends it (every candidate at 1 bit).
@@ -256,21 +80,71 @@ const frameBytes = reference.frame({ round: 0, seed: 12_345 }, () => frameRng.ne
 console.log(
   `bench:scale: the default model (${floats} floats), one frame ${frameBytes} bytes, groups of ${DEFAULT_RUN.schedule.maxGroupSize}, aggregate at ${DEFAULT_RUN.round.aggregateBits} bits`,
 );
-const rows: Row[] = [];
+const rows: (Row | ClusterRow | FailedRow)[] = [];
+const oneRelay: Row[] = [];
+const several: (ClusterRow | FailedRow)[] = [];
 let checkpoint = 0;
-for (const n of sizes) {
-  const started = Date.now();
-  const { row, checkpointBytes } = await measure(n, LINK);
-  checkpoint = checkpointBytes;
-  rows.push(row);
-  console.log(
-    `${String(n).padStart(5)} volunteers: seated ${(100 * row.seatedFraction).toFixed(1)}%, sent ${(row.bytesSentPerVolunteer / frameBytes).toFixed(2)} frames, received ${(row.bytesReceivedPerVolunteer / frameBytes).toFixed(2)} frames, ${row.connectionsPerVolunteer.toFixed(1)} links, round ${row.roundSeconds.toFixed(2)} s (without training), relay CPU ${row.relayCpuSecondsPerRound.toFixed(2)} s/round, join takes ${row.relayEgressPerJoinBytes} bytes from the relay (${((Date.now() - started) / 1000).toFixed(0)} s)`,
-  );
+for (const relays of relayCounts) {
+  for (const n of sizesFor(relays)) {
+    const started = Date.now();
+    const elapsed = () => (Date.now() - started) / 1000;
+    if (relays === 1) {
+      const { row, checkpointBytes } = await measureOneRelay(n, LINK, measuredRounds);
+      checkpoint = checkpointBytes;
+      rows.push(row);
+      oneRelay.push(row);
+      console.log(
+        `${String(n).padStart(5)} volunteers: seated ${(100 * row.seatedFraction).toFixed(1)}%, sent ${(row.bytesSentPerVolunteer / frameBytes).toFixed(2)} frames, received ${(row.bytesReceivedPerVolunteer / frameBytes).toFixed(2)} frames, ${row.connectionsPerVolunteer.toFixed(1)} links, round ${row.roundSeconds.toFixed(2)} s (without training), relay CPU ${row.relayCpuSecondsPerRound.toFixed(2)} s/round, join takes ${row.relayEgressPerJoinBytes} bytes from the relay (${elapsed().toFixed(0)} s)`,
+      );
+      continue;
+    }
+    let row: ClusterRow | FailedRow;
+    try {
+      row = await measureCluster(n, {
+        relays,
+        rounds: measuredRounds,
+        databaseUrl,
+        failover: !values['no-failover'],
+        logPrefix: values.logs ? `${values.logs}-${n}` : null,
+        progress: (line) => process.stderr.write(`bench:scale: ${line}\n`),
+      });
+    } catch (error) {
+      // One row that breaks (a relay or the database giving way) is a figure too: the rest go on.
+      row = { volunteers: n, relays, error: error instanceof Error ? error.message : String(error) };
+    }
+    rows.push(row);
+    several.push(row);
+    if ('error' in row) console.log(failedLine(row, elapsed()));
+    else {
+      console.log(clusterLine(row, elapsed()));
+      if (row.failover) console.log(failoverLine(row, row.failover));
+    }
+  }
 }
-const first = rows[0] as Row;
-const last = rows[rows.length - 1] as Row;
-console.log(
-  `at ${last.volunteers} against ${first.volunteers}: bytes per volunteer ×${(last.bytesSentPerVolunteer / first.bytesSentPerVolunteer).toFixed(3)} sent, ×${(last.bytesReceivedPerVolunteer / first.bytesReceivedPerVolunteer).toFixed(3)} received; relay CPU per volunteer ×${(last.relayCpuSecondsPerRound / last.volunteers / (first.relayCpuSecondsPerRound / first.volunteers)).toFixed(2)}; anchor: 16 seated at most before (one group of maxGroupSize)`,
-);
-if (values.json) console.log(JSON.stringify({ rows, checkpointBytes: checkpoint, frameBytes }));
-process.exit(0);
+if (oneRelay.length > 0) {
+  const first = oneRelay[0] as Row;
+  const last = oneRelay[oneRelay.length - 1] as Row;
+  console.log(
+    `at ${last.volunteers} against ${first.volunteers}: bytes per volunteer ×${(last.bytesSentPerVolunteer / first.bytesSentPerVolunteer).toFixed(3)} sent, ×${(last.bytesReceivedPerVolunteer / first.bytesReceivedPerVolunteer).toFixed(3)} received; relay CPU per volunteer ×${(last.relayCpuSecondsPerRound / last.volunteers / (first.relayCpuSecondsPerRound / first.volunteers)).toFixed(2)}; anchor: 16 seated at most before (one group of maxGroupSize)`,
+  );
+} else {
+  // The default model's checkpoint, for the JSON line, when no one-relay row made one.
+  const states = new SharedStates(DEFAULT_RUN);
+  await states.init();
+  checkpoint = (await states.checkpointBytes()).length;
+}
+if (several.length > 0) console.log(goalsLine(several));
+// The failover of the largest row that measured one.
+const failedOver = several.filter((r): r is ClusterRow => 'failover' in r && r.failover !== null).at(-1);
+if (values.json)
+  console.log(
+    JSON.stringify({
+      rows,
+      checkpointBytes: checkpoint,
+      frameBytes,
+      failoverSeconds: failedOver?.failover?.orphansSeatedSeconds ?? null,
+      failoverCreditsLost: failedOver?.failover?.creditsLost ?? null,
+      failoverVolunteers: failedOver?.volunteers ?? null,
+    }),
+  );
+process.exit(several.some((r) => 'error' in r) ? 1 : 0);
