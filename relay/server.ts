@@ -2,6 +2,7 @@
 // server, and the WebSocket endpoints routed by path on that same port (`/swarm`, `/signal`).
 // Returns a handle whose close() shuts everything down in order, for tests and for SIGTERM.
 import { mkdir } from 'node:fs/promises';
+import type { IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { getRequestListener } from '@hono/node-server';
@@ -22,6 +23,7 @@ import { loadOrCreateRelayKey } from './ledger/relay-signer.ts';
 import type { Sql } from './ledger/sql.ts';
 import { openPglite } from './ledger/sql-pglite.ts';
 import { openPostgres } from './ledger/sql-postgres.ts';
+import { clientAddressOf } from './limits/client-address.ts';
 import type { Logger } from './logger.ts';
 import { createRelayMetrics, observeRun, roundEvents } from './metrics.ts';
 import type { CommitRecord } from './rounds/coordinator.ts';
@@ -152,6 +154,11 @@ export async function startRelay(options: RelayOptions): Promise<RelayHandle> {
         ? {
             leading: () => node.leading,
             forward: (request) => node.forward(request),
+            clientOf: (c) => {
+              const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
+              const header = options.swarmLimits?.trustedProxyHeader ?? null;
+              return (incoming && clientAddressOf(incoming, header)?.address) ?? 'unknown';
+            },
             peers: () => node.coordinator.connectedPeers,
             relayId: node.relayId,
             relayUrls: () => node.relayUrls(),
