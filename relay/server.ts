@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { getRequestListener } from '@hono/node-server';
 import type { Hono } from 'hono';
 import { isRelayUrl, welcomeRelays } from '../protocol/relay-url.ts';
-import type { RunConfig } from '../protocol/run-config.ts';
+import { type RunConfig, runIdentity } from '../protocol/run-config.ts';
 import { createApp } from './app.ts';
 import { PgCheckpointStore } from './checkpoints/pg-checkpoint-store.ts';
 import { type Clock, systemClock } from './clock.ts';
@@ -27,6 +27,7 @@ import { clientAddressOf } from './limits/client-address.ts';
 import type { Logger } from './logger.ts';
 import { createRelayMetrics, observeRun, roundEvents } from './metrics.ts';
 import type { CommitRecord } from './rounds/coordinator.ts';
+import { openPendingCheckRecord } from './rounds/pending-check-record.ts';
 import { RelayRun } from './run/relay-run.ts';
 import { createSignalServer, type SignalServer } from './signal/index.ts';
 import { createSwarmEndpoint, type SwarmEndpoint } from './swarm/swarm-endpoint.ts';
@@ -107,6 +108,7 @@ export async function startRelay(options: RelayOptions): Promise<RelayHandle> {
       ledger,
       relayKey: signer.publicKey,
       checkpointDir: join(stateDir, 'checkpoints'),
+      pendingChecks: await openPendingCheckRecord(sql, (await runIdentity(options.run)).runId, log),
       ...(postgresUrl && {
         // Every relay serves the committed states and takes the run over from them.
         checkpoints: (runId: string) =>

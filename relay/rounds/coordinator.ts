@@ -32,6 +32,7 @@ import type { Logger } from '../logger.ts';
 import type { SwarmCoordinator } from '../swarm/swarm-coordinator.ts';
 import { Benching } from './benching.ts';
 import { cryptoRandom, regroup, shuffled } from './groups.ts';
+import type { PendingCheckRecord } from './pending-check-record.ts';
 import type { AbortCause, RoundEvents } from './round-events.ts';
 import { type EquivocationProof, RoundFrames, type UploadOutcome } from './round-frames.ts';
 import type { ShardPool, TokenRange } from './shard-pool.ts';
@@ -118,6 +119,10 @@ export interface CoordinatorOptions {
   readonly trainTokens: (range: TokenRange) => Promise<ArrayLike<number>>;
   /** Rounds each key passed a check in (the ledger's standings): probation survives a restart. */
   readonly verifiedRounds?: ReadonlyMap<string, number>;
+  /** Where asked-for checks are kept until settled (pending-check-record.ts). */
+  readonly pendingChecks?: Pick<PendingCheckRecord, 'add' | 'settled'>;
+  /** Checks a relay that stopped had asked for: their members' unsettled credit is forfeited. */
+  readonly lostChecks?: readonly { readonly peer: string; readonly round: number }[];
   /** The CPU redo of a checked round; work-check.ts inline unless given (a worker thread). */
   readonly checkWork?: (work: WorkToCheck) => Promise<WorkVerdict>;
   /** Called by close(): what the options hold open (the work-check thread). */
@@ -254,6 +259,8 @@ export class Coordinator implements SwarmCoordinator {
       check: options.checkWork ?? (async (work) => checkWork(work)),
       trainTokens: options.trainTokens,
       verifiedRounds: options.verifiedRounds,
+      record: options.pendingChecks,
+      lost: options.lostChecks,
       onBan: (ban) => this.banned(ban),
     });
     // The state it starts from is served too (a restart, θ_0), once its tree is computed.

@@ -16,6 +16,7 @@ import type { VerificationConfig } from '../../protocol/run-config.ts';
 import { sha256Hex } from '../../protocol/sha256.ts';
 import type { Clock } from '../clock.ts';
 import type { Logger } from '../logger.ts';
+import type { PendingCheckRecord } from './pending-check-record.ts';
 import type { WorkToCheck, WorkVerdict } from './work-check.ts';
 
 /** Checks waiting for a state or a redo, at most: a redo of the default model takes ~44 s. */
@@ -74,6 +75,13 @@ export interface VerificationOptions {
   readonly onBan: (ban: Ban) => void;
   /** Uniform [0, 1): which contributions outside probation are checked. */
   readonly random?: () => number;
+  /** Where the checks asked for are kept until settled, so a relay that stops leaves them known. */
+  readonly record?: Pick<PendingCheckRecord, 'add' | 'settled'>;
+  /**
+   * Checks a relay asked for and stopped before settling (pending-check-record.ts): they cannot
+   * be done now, so their members' unsettled provisional credit is forfeited, without a ban.
+   */
+  readonly lost?: readonly { readonly peer: string; readonly round: number }[];
 }
 
 interface Standing {
@@ -95,6 +103,12 @@ export class Verification {
   constructor(private readonly options: VerificationOptions) {
     for (const [peer, verified] of options.verifiedRounds ?? [])
       this.standings.set(peer, { verified, unanswered: 0 });
+    for (const { peer, round } of options.lost ?? [])
+      this.settlements.push({
+        peerKey: peer,
+        outcome: 'forfeited',
+        reason: ledgerReason(`round ${round}: its check was lost with the relay that asked for it`),
+      });
   }
 
   /** Whether checks run at all: no probation and no sampling means every credit stays provisional. */
@@ -166,6 +180,7 @@ export class Verification {
       const key = keyOf(check.peer, check.round);
       const timer = clock.setTimeout(() => this.unanswered(key), config.revealMs);
       this.pending.set(key, { check, timer, deadline: clock.now() + config.revealMs });
+      this.options.record?.add(check.peer, check.round);
     }
   }
 
@@ -256,6 +271,8 @@ export class Verification {
     );
     this.settlements = this.settlements.filter((s) => !done.has(s));
     this.bans = this.bans.filter((b) => !done.has(b));
+    for (const settled of new Set(recorded.settlements.map((s) => s.peerKey)))
+      this.options.record?.settled(settled);
   }
 
   /** Resolves when the checks started so far are judged (tests, shutdown). */

@@ -26,6 +26,7 @@ import type { Logger } from '../logger.ts';
 import { PipelineCoordinator } from '../pipeline/pipeline-coordinator.ts';
 import { type CommitRecord, Coordinator } from '../rounds/coordinator.ts';
 import { EquivocationLog, type EquivocationRecord } from '../rounds/equivocation-log.ts';
+import type { PendingCheckRecord } from '../rounds/pending-check-record.ts';
 import type { RoundEvents } from '../rounds/round-events.ts';
 import { ShardPool } from '../rounds/shard-pool.ts';
 import { validationLoss } from '../rounds/validation-loss.ts';
@@ -42,6 +43,8 @@ export interface RelayRunOptions {
   readonly checkpoints?: (runId: string) => Promise<CheckpointArchive>;
   /** Proven equivocations: a file in the run's checkpoint folder unless given. */
   readonly equivocations?: (runId: string) => Promise<EquivocationRecord>;
+  /** The checks asked for and not yet settled, kept beside the ledger (pending-check-record.ts). */
+  readonly pendingChecks?: PendingCheckRecord;
   /** Checked inside each round's commit transaction (the cluster lease, leadership.ts). */
   readonly fence?: CommitFence;
   /** False for a relay of a cluster that does not lead yet: no coordinator until lead(). */
@@ -197,8 +200,12 @@ export class RelayRun {
       };
       // Redoing a checked round takes the CPU a while: off the event loop.
       const checks = startWorkCheckThread();
-      // Bans and passed checks are ledger entries: a restarted relay keeps both.
+      // Bans and passed checks are ledger entries: a restarted relay keeps both. Checks the
+      // relay before this one asked for and never settled cannot be done now.
       const standings = await ledger.standings(runId);
+      const lostChecks = (await options.pendingChecks?.takeLost()) ?? [];
+      if (lostChecks.length > 0)
+        log.warn({ lost: lostChecks.length }, 'checks lost with the relay that asked: forfeiting');
       const banned = [...standings].filter(([, s]) => s.banned).map(([key]) => key);
       return new Coordinator(
         {
@@ -221,6 +228,8 @@ export class RelayRun {
           onClose: () => void checks.close(),
           excluded: new Set([...(await equivocations.authors()), ...banned]),
           verifiedRounds: new Map([...standings].map(([key, s]) => [key, s.verifiedRounds])),
+          pendingChecks: options.pendingChecks,
+          lostChecks,
           onEquivocation: (proof) =>
             void equivocations
               .record(proof)
