@@ -12,6 +12,7 @@ import { type RunConfig, runIdentity } from '../protocol/run-config.ts';
 import { createApp } from './app.ts';
 import { PgCheckpointStore } from './checkpoints/pg-checkpoint-store.ts';
 import { type Clock, systemClock } from './clock.ts';
+import { openClusterNames } from './cluster/cluster-names.ts';
 import { ClusterNode, type ClusterTimings } from './cluster/cluster-node.ts';
 import { ensureClusterSchema } from './cluster/cluster-schema.ts';
 import { pgEquivocations } from './cluster/pg-equivocations.ts';
@@ -170,6 +171,7 @@ export async function startRelay(options: RelayOptions): Promise<RelayHandle> {
     const ice = options.ice ?? NO_ICE;
     // Credited peers are not new identities, and their names stay theirs across a restart.
     const credited = await ledger.leaderboard(run.id);
+    const known = credited.map((row) => ({ peerId: row.publicKey, name: row.name }));
     const swarm = createSwarmEndpoint({
       coordinator: node ? node.coordinator : run.coordinator,
       relayUrls: () => node?.relayUrls() ?? [],
@@ -181,7 +183,8 @@ export async function startRelay(options: RelayOptions): Promise<RelayHandle> {
       randomBytes: (n) => crypto.getRandomValues(new Uint8Array(n)),
       stampBits: options.run.identity.stampBits,
       limits: options.swarmLimits,
-      known: credited.map((row) => ({ peerId: row.publicKey, name: row.name })),
+      known,
+      claimName: postgresUrl ? await openClusterNames(sql, run.id, known) : undefined,
       onPeer: (peerId, name) => {
         ledger
           .touchPeer(peerId, name)

@@ -51,7 +51,10 @@ export interface SessionOptions {
    * The peer proved its key and stamp, asking for `name` (null: none given): a refusal (the
    * name is taken, too many new identities from its address), or null to let it in.
    */
-  readonly admit: (peerId: string, name: string | null) => { code: string; message: string } | null;
+  readonly admit: (
+    peerId: string,
+    name: string | null,
+  ) => { code: string; message: string } | null | Promise<{ code: string; message: string } | null>;
   /** Called once the peer is admitted. */
   readonly onAuthenticated: (peerId: string, name: string, session: SwarmSession) => void;
 }
@@ -163,7 +166,8 @@ export class SwarmSession {
       return this.refuse('ERR_SWARM_SIGNATURE', 'the challenge signature does not verify');
     if (this.closed) return;
     const given = message.name?.trim() || null;
-    const refusal = this.options.admit(message.publicKey, given);
+    const refusal = await this.options.admit(message.publicKey, given);
+    if (this.closed) return;
     if (refusal) return this.refuse(refusal.code, refusal.message);
     this.peerId = message.publicKey;
     const name = given ?? message.publicKey.slice(0, 8);

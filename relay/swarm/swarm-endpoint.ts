@@ -22,6 +22,11 @@ export interface SwarmEndpointOptions extends Omit<SessionOptions, 'socket' | 'o
   readonly now?: () => number;
   /** Identities the relay knew before it started (the run's credited peers) and their names. */
   readonly known?: readonly { readonly peerId: string; readonly name: string | null }[];
+  /**
+   * Several relays: claims `name` for `peerId` across all of them (first holder wins) and says
+   * who holds it; a name held by another refuses the hello before this relay's own checks.
+   */
+  readonly claimName?: (peerId: string, name: string) => Promise<string>;
   /** Called when a peer authenticates (the ledger records its name). */
   readonly onPeer?: (peerId: string, name: string) => void;
 }
@@ -56,7 +61,14 @@ export function createSwarmEndpoint(options: SwarmEndpointOptions): SwarmEndpoin
         },
         close: (code, reason) => ws.close(code, reason),
       },
-      admit: (peerId, name) => admission.authenticate(client, peerId, name),
+      admit: async (peerId, name) => {
+        if (name !== null && options.claimName && (await options.claimName(peerId, name)) !== peerId)
+          return {
+            code: 'ERR_SWARM_NAME_TAKEN',
+            message: `another volunteer in this run already goes by "${name}" (or a name that reads the same): choose another`,
+          };
+        return admission.authenticate(client, peerId, name);
+      },
       onAuthenticated: (peerId, name) => {
         const previous = byPeer.get(peerId);
         if (previous && previous !== session) {

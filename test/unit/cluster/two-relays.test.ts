@@ -51,6 +51,10 @@ describe.skipIf(!POSTGRES_URL)('two relays, one run', () => {
     });
     await Promise.all([onLeader.commits(2, 30_000), onFollower.commits(2, 30_000)]);
     expect((leader.run.coordinator as Coordinator).excludedPeers.has(cheat.identity.publicKey)).toBe(true);
+    // A name is the run's: the follower's volunteer's cannot be taken on the leader, in any case.
+    await expect(startScriptedVolunteer(leader.url, 'ON-FOLLOWER')).rejects.toThrow(
+      /ERR_SWARM_NAME_TAKEN|goes by/,
+    );
     // The routes that need the coordinator answer through the follower too.
     const summary = (await (await fetch(`${follower.url}/api/runs`)).json()) as { runs: { peers: number }[] };
     expect(summary.runs[0]?.peers).toBe(3);
