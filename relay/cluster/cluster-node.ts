@@ -16,7 +16,7 @@ import type { Logger } from '../logger.ts';
 import type { RelayRun } from '../run/relay-run.ts';
 import type { CoordinatorKind } from '../swarm/swarm-coordinator.ts';
 import type { BusEnvelope, SessionCall } from './bus-messages.ts';
-import { type ClusterBus, MAX_NOTIFY_BYTES, openClusterBus } from './cluster-bus.ts';
+import { type ClusterBus, openClusterBus } from './cluster-bus.ts';
 import { LeaderDesk } from './leader-desk.ts';
 import { LeaseThread } from './lease-thread.ts';
 import { RelayRegistry } from './relay-registry.ts';
@@ -32,8 +32,8 @@ const FORWARD_TIMEOUT_MS = 15_000;
  * /signal publishes passed to the other relays, in bytes a second and at once. Each one costs
  * every relay and the database a notification, so the bridge is bounded on its own, beyond each
  * connection's rate limit: SDP offers, answers and candidates of a few hundred volunteers joining
- * at once fit (a few KB each); a crowd of connections flooding publishes does not reach the
- * database past this. Publishes above one notification (MAX_NOTIFY_BYTES) stay on this relay.
+ * at once fit (a few KB each; y-webrtc's offers run past one notification and go through
+ * relay_mail); a crowd of connections flooding publishes does not reach the database past this.
  */
 export const SIGNAL_BRIDGE_BYTES_PER_SEC = 1_000_000;
 const SIGNAL_BRIDGE_BURST_BYTES = 4_000_000;
@@ -169,14 +169,14 @@ export class ClusterNode {
   /** A /signal publish on this relay, for the others' subscribers (bounded, see SIGNAL_BRIDGE_BYTES_PER_SEC). */
   published(topic: string, text: string): void {
     const bytes = Buffer.byteLength(text) + topic.length;
-    if (bytes > MAX_NOTIFY_BYTES || !this.signalBridge.take(bytes)) {
+    if (!this.signalBridge.take(bytes)) {
       this.signalDropped++;
       return;
     }
     this.bus?.broadcast({ type: 'signal', topic, data: text });
   }
 
-  /** Publishes kept on this relay since it started (too large, or past the bridge's rate). */
+  /** Publishes kept on this relay since it started (past the bridge's rate). */
   get signalPublishesDropped(): number {
     return this.signalDropped;
   }
