@@ -77,11 +77,7 @@ export class SwarmAdmission {
    * quota; otherwise records the identity and its name.
    */
   authenticate(client: ClientAddress, peerId: string, name: string | null): AdmissionRefusal | null {
-    if (name !== null && this.names.heldByAnother(peerId, name) !== null)
-      return {
-        code: 'ERR_SWARM_NAME_TAKEN',
-        message: `another volunteer in this run already goes by "${name}" (or a name that reads the same): choose another`,
-      };
+    if (name !== null && this.names.heldByAnother(peerId, name) !== null) return nameTaken(name);
     if (!this.known.has(peerId)) {
       if (!this.newPerAddress.hasRoom(client.address))
         return {
@@ -114,4 +110,12 @@ export class SwarmAdmission {
       known: this.known.size,
     };
   }
+}
+
+/** The refusal of a name another identity of the run holds (here, or on another relay of it). */
+export function nameTaken(name: string): AdmissionRefusal {
+  return {
+    code: 'ERR_SWARM_NAME_TAKEN',
+    message: `another volunteer in this run already goes by "${name}" (or a name that reads the same): choose another`,
+  };
 }

@@ -12,7 +12,7 @@ import { rejectUpgrade } from '../http/upgrade-route.ts';
 import { type ClientAddress, clientAddressOf } from '../limits/client-address.ts';
 import { TokenBucket } from '../limits/token-bucket.ts';
 import type { Logger } from '../logger.ts';
-import { SwarmAdmission } from './admission.ts';
+import { nameTaken, SwarmAdmission } from './admission.ts';
 import { type SessionOptions, SwarmSession } from './session.ts';
 import { DEFAULT_SWARM_LIMITS, type SwarmLimits } from './swarm-limits.ts';
 
@@ -63,10 +63,7 @@ export function createSwarmEndpoint(options: SwarmEndpointOptions): SwarmEndpoin
       },
       admit: async (peerId, name) => {
         if (name !== null && options.claimName && (await options.claimName(peerId, name)) !== peerId)
-          return {
-            code: 'ERR_SWARM_NAME_TAKEN',
-            message: `another volunteer in this run already goes by "${name}" (or a name that reads the same): choose another`,
-          };
+          return nameTaken(name);
         return admission.authenticate(client, peerId, name);
       },
       onAuthenticated: (peerId, name) => {
