@@ -31,7 +31,7 @@ export interface SignalHub {
   refused(code: SignalRefusalCode, detail: object): void;
   /** The connection has closed; forget it. */
   closed(connection: SignalConnection): void;
-  /** A publish on this relay, for the other relays of a cluster (relay/cluster/signal-bridge.ts). */
+  /** A publish on this relay, for the other relays of a cluster (ClusterNode.published in relay/cluster/cluster-node.ts). */
   readonly published?: (topic: string, text: string) => void;
 }
 
