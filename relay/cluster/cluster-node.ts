@@ -225,6 +225,7 @@ export class ClusterNode {
   private async lead(epoch: number): Promise<void> {
     const { run, log } = this.options;
     this.early = [];
+    const started = performance.now();
     try {
       const coordinator = await run.lead();
       if (this.leadership?.epoch !== epoch) return; // lost it while opening
@@ -242,9 +243,15 @@ export class ClusterNode {
       });
       this.desk = desk;
       this.leaderIs({ kind: 'here', epoch, desk });
-      for (const { from, call } of this.early) desk.call(from, call);
+      const waiting = this.early?.length ?? 0;
+      for (const { from, call } of this.early ?? []) desk.call(from, call);
       this.early = null;
       this.bus?.broadcast({ type: 'leader', epoch, relay: this.relayId });
+      // A warning, as every change of hands is: each aborts the round under way.
+      log.warn(
+        { epoch, openMs: Math.round(performance.now() - started), waiting },
+        'cluster: this relay took the run over',
+      );
     } catch (error) {
       log.error({ err: error, epoch }, 'cluster: could not take the run over; giving the lease up');
       this.early = null;

@@ -6,6 +6,7 @@
 // round late: its commit fails, and it steps down at its next renewal.
 import type { Sql } from '../ledger/sql.ts';
 import type { Logger } from '../logger.ts';
+import type { Presence } from './presence-lock.ts';
 
 export class LeaseLostError extends Error {
   readonly code = 'ERR_LEASE_LOST';
@@ -32,6 +33,12 @@ export interface LeadershipOptions extends LeadershipEvents {
    * beaten recently). While it does not, the lease is neither renewed nor taken.
    */
   readonly alive?: () => boolean;
+  /**
+   * The run's presence lock (presence-lock.ts), started with a callback that wakes this lease
+   * up when the lock becomes this relay's: the leader died, and waiting out its lease would
+   * leave the run without one for seconds.
+   */
+  readonly presence?: (wake: () => void) => Presence;
 }
 
 /**
@@ -62,10 +69,12 @@ export class Leadership {
   private readonly timer: ReturnType<typeof setInterval>;
   private ticking: Promise<void> = Promise.resolve();
   private closed = false;
+  private readonly presence: Presence | null;
 
   constructor(private readonly options: LeadershipOptions) {
     // Four renewals per lease: one lost query does not lose it.
     this.timer = setInterval(() => this.tick(), Math.max(50, options.ttlMs / 4));
+    this.presence = options.presence?.(() => this.tick()) ?? null;
     this.tick();
   }
 
@@ -105,8 +114,9 @@ export class Leadership {
     const { sql, runId, relayId, ttlMs } = this.options;
     const interval = `${Math.round(ttlMs)} milliseconds`;
     const held = this.held;
-    // A relay that stopped working lets its lease run out, and takes none.
-    if (this.options.alive && !this.options.alive()) return;
+    // A relay that stopped working lets its lease run out, and takes none; it lets its
+    // presence go at once, so a live relay need not wait for the lease.
+    if (this.options.alive && !this.options.alive()) return this.presence?.release();
     if (held) {
       const renewed = await sql.query(
         `update run_leases set expires_at = clock_timestamp() + $4::interval
@@ -117,14 +127,16 @@ export class Leadership {
       if (this.held === held) held.confirmedAt = performance.now();
       return;
     }
+    // Holding the presence lock means no live relay holds the run: its lease need not run out.
+    const leaderGone = this.presence?.held ?? false;
     const taken = await sql.query<{ epoch: string }>(
       `insert into run_leases (run_id, epoch, holder, expires_at)
          values ($1, 1, $2, clock_timestamp() + $3::interval)
        on conflict (run_id) do update
          set epoch = run_leases.epoch + 1, holder = excluded.holder, expires_at = excluded.expires_at
-         where run_leases.expires_at < clock_timestamp()
+         where run_leases.expires_at < clock_timestamp() or $4::boolean
        returning epoch`,
-      [runId, relayId, interval],
+      [runId, relayId, interval, leaderGone],
     );
     const row = taken[0];
     if (row) {
@@ -148,6 +160,7 @@ export class Leadership {
       'lease: stepping down',
     );
     this.held = null;
+    void this.presence?.release();
     this.options.onLose(reason);
   }
 
@@ -159,6 +172,7 @@ export class Leadership {
     await this.ticking;
     const held = this.held;
     this.held = null;
+    await this.presence?.close();
     if (held)
       await this.options.sql
         .query(

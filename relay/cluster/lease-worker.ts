@@ -2,12 +2,14 @@
 // its own, so the lease reflects whether the relay's process is alive, not whether its event
 // loop is free at this moment (a leader aggregating thousands of frames keeps the CPU for
 // seconds at a time). It stops renewing when the main thread's heartbeat is older than
-// `maxStallMs`: a relay whose main thread hangs loses the run to another one.
+// `maxStallMs`: a relay whose main thread hangs loses the run to another one. The presence lock
+// lives here too: it is held as long as this process is, so its end tells the others at once.
 import { parentPort, workerData } from 'node:worker_threads';
 import { openPostgres } from '../ledger/sql-postgres.ts';
 import type { Logger } from '../logger.ts';
 import { Leadership } from './leadership.ts';
 import type { LeaseThreadEvent, LeaseThreadStart } from './lease-thread.ts';
+import { PresenceLock } from './presence-lock.ts';
 
 const start = workerData as LeaseThreadStart;
 const post = (event: LeaseThreadEvent) => parentPort?.postMessage(event);
@@ -33,6 +35,7 @@ const leadership = new Leadership({
   ttlMs: start.ttlMs,
   log,
   alive: () => Date.now() - Number(Atomics.load(beat, 0)) < start.maxStallMs,
+  presence: (wake) => PresenceLock.start({ url: start.databaseUrl, runId: start.runId, log, onHeld: wake }),
   onLead: (epoch) => post({ type: 'lead', epoch }),
   onLose: (reason) => post({ type: 'lose', reason }),
   onLeader: (relay, epoch) => post({ type: 'leader', relay, epoch }),

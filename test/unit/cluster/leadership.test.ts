@@ -1,6 +1,7 @@
 // The run's lease: one relay leads; when it stops renewing, another takes over with a higher
 // epoch; and a leader that was paused past its lease cannot commit when it wakes (the fence
 // inside the commit's transaction refuses it), while the new leader can.
+import { spawn } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ensureClusterSchema } from '../../../relay/cluster/cluster-schema.ts';
 import { Leadership, LeaseLostError } from '../../../relay/cluster/leadership.ts';
@@ -135,5 +136,55 @@ describe.skipIf(!POSTGRES_URL)('the lease kept from a thread', () => {
     await expect.poll(() => other.epoch, { timeout: 10_000 }).toBe(2);
     await expect.poll(() => leader.epoch, { timeout: 10_000 }).toBeNull();
     await expect(sql.transaction((tx) => leader.fence(tx))).rejects.toBeInstanceOf(LeaseLostError);
+  });
+});
+
+describe.skipIf(!POSTGRES_URL)('a killed leader', () => {
+  const cleanup: (() => Promise<unknown>)[] = [];
+  afterAll(async () => {
+    for (const step of cleanup.reverse()) await step().catch(() => undefined);
+  });
+
+  it('is replaced as soon as its process dies, long before its lease would run out', async () => {
+    const db = await freshClusterDatabase();
+    cleanup.push(() => db.dispose());
+    const sql = await openPostgres(db.url);
+    cleanup.push(() => sql.close());
+    await ensureClusterSchema(sql);
+    const ttlMs = 60_000; // the test's whole budget: only the presence lock can hand the run over in time
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', 'test/helpers/lease-holder.ts', db.url, 'run-1', 'a', String(ttlMs)],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    cleanup.push(async () => child.kill('SIGKILL'));
+    let output = '';
+    child.stdout?.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    await expect.poll(() => output, { timeout: 20_000 }).toContain('lead 1');
+
+    const follower = new LeaseThread({
+      databaseUrl: db.url,
+      runId: 'run-1',
+      relayId: 'b',
+      ttlMs,
+      maxStallMs: 60_000,
+      log: silentLogger,
+      onLead: () => {},
+      onLose: () => {},
+      onLeader: () => {},
+    });
+    cleanup.push(() => follower.close());
+    // While the leader lives, its unexpired lease stays its own.
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    expect(follower.epoch).toBeNull();
+
+    child.kill('SIGKILL');
+    await expect.poll(() => follower.epoch, { timeout: 10_000 }).toBe(2);
+    await sql.transaction((tx) => follower.fence(tx));
+    const [lease] = await sql.query<{ expires_at: Date }>('select expires_at from run_leases');
+    // The old lease had most of its minute left when the follower took over.
+    expect(lease?.expires_at.getTime()).toBeGreaterThan(Date.now() + ttlMs - 15_000);
   });
 });
