@@ -12,6 +12,7 @@ import type { RunConfig } from '../../protocol/run-config.ts';
 import type { TuneCache } from '../gpu/autotune.ts';
 import type { GpuContext } from '../gpu/context.ts';
 import { RoundEngine, type RoundWork, type StepProgress } from './round-engine.ts';
+import { TrainingAbortedError } from './training-aborted.ts';
 
 export interface VolunteerEngine {
   /** Hash of the committed state this engine holds. */
@@ -38,6 +39,13 @@ export interface VolunteerEngine {
   commit(round: number, hash: string): Promise<boolean>;
   /** The round aborted: keep θ_r. */
   discard(): Promise<void>;
+  /**
+   * The round being trained is void (the relay aborted it, or the connection it came on is
+   * gone): the training under way stops at its next step and train() rejects with
+   * TrainingAbortedError, so a volunteer is free for the next round at once, not once a round
+   * nobody will take is done. Nothing happens when nothing is training.
+   */
+  abortTraining(): Promise<void>;
   /** Fraction of wall time the GPU may work, in (0, 1]: after a step of t ms it idles t (1 − d) / d. */
   setDutyCycle(dutyCycle: number): Promise<void>;
   /** While paused, training waits between steps. */
@@ -62,6 +70,8 @@ export class LocalVolunteerEngine implements VolunteerEngine {
   /** The training run under way, if any: destroy() lets it stop before freeing its buffers. */
   private training: Promise<unknown> | null = null;
   private destroying = false;
+  /** Set by abortTraining(), cleared when the next training starts. */
+  private aborting = false;
 
   private constructor(
     private readonly engine: RoundEngine,
@@ -101,6 +111,7 @@ export class LocalVolunteerEngine implements VolunteerEngine {
   }
 
   train(work: RoundWork, onStep?: (progress: StepProgress) => void) {
+    this.aborting = false;
     const run = this.engine.train(work, onStep, (millis) => this.pace(millis));
     this.training = run.catch(() => undefined);
     return run;
@@ -134,6 +145,12 @@ export class LocalVolunteerEngine implements VolunteerEngine {
     this.engine.discard();
   }
 
+  async abortTraining(): Promise<void> {
+    this.aborting = true;
+    this.resume?.(); // a paused training stops too
+    this.resume = null;
+  }
+
   async setDutyCycle(dutyCycle: number): Promise<void> {
     if (!(dutyCycle > 0 && dutyCycle <= 1))
       throw new RangeError(`duty cycle must be in (0, 1], got ${dutyCycle}`);
@@ -159,7 +176,9 @@ export class LocalVolunteerEngine implements VolunteerEngine {
   /** Between steps: idle for the throttle, then wait out a pause; stop if shutting down. */
   private async pace(stepMillis: number): Promise<void> {
     if (this.dutyCycle < 1) await this.sleep((stepMillis * (1 - this.dutyCycle)) / this.dutyCycle);
-    while (this.paused && !this.destroying) await new Promise<void>((resolve) => (this.resume = resolve));
+    while (this.paused && !this.destroying && !this.aborting)
+      await new Promise<void>((resolve) => (this.resume = resolve));
     if (this.destroying) throw new Error('the engine was shut down during training');
+    if (this.aborting) throw new TrainingAbortedError();
   }
 }

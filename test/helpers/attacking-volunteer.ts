@@ -204,6 +204,7 @@ class CraftingEngine implements VolunteerEngine {
     this.pending = null;
   }
 
+  async abortTraining(): Promise<void> {} // train() returns at once: nothing to stop
   async setDutyCycle(): Promise<void> {}
   async setPaused(): Promise<void> {}
   async destroy(): Promise<void> {}

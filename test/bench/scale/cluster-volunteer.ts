@@ -141,7 +141,7 @@ export async function joinCluster(options: {
       client: connection.client,
       network: mesh,
       engine,
-      relay: new RelayApi(connection.base, runId, countingFetch(http)),
+      relay: new RelayApi(connection.base, runId, countingFetch(http, address)),
       store,
       runId,
       speed: {

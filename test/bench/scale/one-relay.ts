@@ -75,7 +75,7 @@ async function join(
     client,
     network: mesh,
     engine: new SyntheticEngine(shared, () => rng.nextFloat()),
-    relay: new RelayApi(relay.url, relay.runId, countingFetch(http)),
+    relay: new RelayApi(relay.url, relay.runId, countingFetch(http, address)),
     store: new MemoryVolunteerStore(),
     runId: relay.runId,
     speed: {

@@ -196,6 +196,7 @@ export class SyntheticEngine implements VolunteerEngine {
     this.pending = null;
   }
 
+  async abortTraining(): Promise<void> {} // train() returns at once: nothing to stop
   async setDutyCycle(): Promise<void> {}
   async setPaused(): Promise<void> {}
   async destroy(): Promise<void> {}

@@ -51,6 +51,35 @@ it('tries a 503 again (a relay of a cluster between leaders), then lets it stand
   expect(unavailable.calls()).toBe(5);
 }, 20_000);
 
+it('sends an upload again when the relay answers 503 (busy, or between leaders), after its Retry-After; not when the request failed in flight', async () => {
+  const sent: { method: string; body: number; at: number }[] = [];
+  const answers = [503, 503, 204];
+  const busyTwice = (async (_input: RequestInfo | URL, init?: RequestInit) => {
+    sent.push({ method: init?.method ?? 'GET', body: (init?.body as Uint8Array).byteLength, at: Date.now() });
+    const status = answers.shift() ?? 204;
+    return new Response(status === 204 ? null : '{}', {
+      status,
+      headers: status === 503 ? { 'retry-after': '1' } : {},
+    });
+  }) as typeof fetch;
+  const api = new RelayApi('http://relay', 'run', busyTwice);
+  await api.uploadFrame(3, 'peer', new Uint8Array(10), 'claim');
+  expect(sent.map((s) => [s.method, s.body])).toEqual([
+    ['PUT', 10],
+    ['PUT', 10],
+    ['PUT', 10],
+  ]);
+  // The first wait is the relay's second, not the client's quarter second.
+  expect((sent[1]?.at ?? 0) - (sent[0]?.at ?? 0)).toBeGreaterThanOrEqual(950);
+
+  // A request that failed in flight may have landed: the upload does not go twice.
+  const failing = flaky(1, 204);
+  await expect(
+    new RelayApi('http://relay', 'run', failing.fetchImpl).uploadFrame(3, 'peer', new Uint8Array(1), 'c'),
+  ).rejects.toThrow('fetch failed');
+  expect(failing.calls()).toBe(1);
+}, 20_000);
+
 it("reads the relay's leaderboard of its own run, and refuses another run's", async () => {
   const key = 'A'.repeat(43);
   const rows = [

@@ -2,6 +2,7 @@
 // training until resumed, state files round-trip under their hash, a round's outcome is kept
 // only when the relay commits it, and the peer's own optimizer and residual state survive.
 import { expect, it } from 'vitest';
+import { isTrainingAborted } from '../../../kernels/round/training-aborted.ts';
 import { LocalVolunteerEngine } from '../../../kernels/round/volunteer-engine.ts';
 import { initParams } from '../../../protocol/init-params.ts';
 import { decodeLocalState } from '../../../protocol/local-state-file.ts';
@@ -153,6 +154,40 @@ it('shutting down mid-training stops at the next step and frees the GPU only aft
   await e.destroy();
   await expect(training).rejects.toThrow(/shut down during training/);
   expect(steps).toEqual([1]);
+});
+
+it('an aborted round stops training at its next step, leaves θ_r as it was, and trains again', async () => {
+  const aborted = await engine();
+  const plain = await engine();
+  try {
+    await aborted.setPaused(true); // holds the run after its first step, as a slow step would
+    const steps: number[] = [];
+    const training = aborted.train(work(0), (p) => steps.push(p.step));
+    await expect.poll(() => steps.length).toBe(1);
+    await aborted.abortTraining();
+    await expect(training).rejects.toSatisfy(isTrainingAborted);
+    expect(steps).toEqual([1]);
+    await aborted.setPaused(false);
+    await aborted.discard();
+    // Nothing of the aborted round is in θ_r (AdamW moments and step count are the peer's own,
+    // outside the committed state), and the round opened again trains from it.
+    const outcome = async (e: LocalVolunteerEngine) => {
+      await e.train(work(0));
+      const frame = await e.contribute(work(0));
+      return e.finish(work(0), relayAggregate(config, work(0), [{ peer: 'p', tokens: 96, frame }]));
+    };
+    expect(await aborted.stateHash()).toBe(await plain.stateHash());
+    const again = await outcome(aborted);
+    expect(again.hash).not.toBe(await aborted.stateHash());
+    // An abort with nothing training changes nothing for the next training.
+    await plain.abortTraining();
+    const steps2: number[] = [];
+    await plain.train(work(1), (p) => steps2.push(p.step));
+    expect(steps2).toEqual([1, 2, 3]);
+  } finally {
+    await aborted.destroy();
+    await plain.destroy();
+  }
 });
 
 it('commits a 1-bit round on a padded model to a state that hashes the same after a file round trip', async () => {

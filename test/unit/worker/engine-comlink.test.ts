@@ -42,6 +42,7 @@ const ROUND: Script<VolunteerEngine> = {
   importLocalState: { args: [bytes(10, 11)], result: true },
   commit: { args: [3, 'cd34'], result: false },
   discard: { args: [], result: undefined },
+  abortTraining: { args: [], result: undefined },
   setDutyCycle: { args: [0.5], result: undefined },
   setPaused: { args: [true], result: undefined },
   destroy: { args: [], result: undefined },

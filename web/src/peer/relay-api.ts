@@ -42,10 +42,13 @@ export class RelayApiError extends Error {
 const HEADER_PROBE_BYTES = 64;
 
 /**
- * Waits before each retry of a GET whose request failed or was answered 503; then the error
- * stands. The last wait covers a relay of a cluster between leaders (a lease runs out in 3 s).
+ * Waits before each retry of a request answered 503 (and of a GET whose request failed); then
+ * the error stands. The last wait covers a relay of a cluster between leaders. A 503's
+ * Retry-After, when longer, is waited instead.
  */
-const GET_RETRY_MS = [250, 1_000, 3_000, 5_000];
+const RETRY_MS = [250, 1_000, 3_000, 5_000];
+/** A Retry-After past this is not waited for: the error stands. */
+const MAX_RETRY_AFTER_MS = 10_000;
 
 /** The relay's runs (`/api/runs`), before joining one: what the identity must prove for each. */
 export async function listRuns(
@@ -170,7 +173,7 @@ export class RelayApi {
 
   /** This peer's frame for the open round, with its signed claim: the copy the relay counts. */
   async uploadFrame(round: number, peer: string, bytes: Uint8Array, claim: string): Promise<void> {
-    const response = await this.fetchImpl(`${this.base()}${this.framePath(round, peer)}`, {
+    const response = await this.send(this.framePath(round, peer), {
       method: 'PUT',
       headers: { 'content-type': 'application/octet-stream', [FRAME_CLAIM_HEADER]: claim },
       body: bytes as Uint8Array<ArrayBuffer>,
@@ -186,8 +189,8 @@ export class RelayApi {
 
   /** This peer's starting state of a round the relay checks (relay/rounds/verification.ts). */
   async uploadLocalState(round: number, peer: string, bytes: Uint8Array): Promise<void> {
-    const path = `${this.base()}/api/runs/${this.runId}/rounds/${round}/local-state/${encodeURIComponent(peer)}`;
-    const response = await this.fetchImpl(path, {
+    const path = `/api/runs/${this.runId}/rounds/${round}/local-state/${encodeURIComponent(peer)}`;
+    const response = await this.send(path, {
       method: 'PUT',
       headers: { 'content-type': 'application/octet-stream' },
       body: bytes as Uint8Array<ArrayBuffer>,
@@ -203,14 +206,14 @@ export class RelayApi {
 
   /** A frame the relay counted in the last committed round, for one this peer lacks. */
   async countedFrame(round: number, peer: string): Promise<Uint8Array> {
-    const response = await this.get(this.framePath(round, peer));
+    const response = await this.send(this.framePath(round, peer));
     if (!response.ok) throw new RelayApiError('ERR_RELAY_HTTP', `counted frame: HTTP ${response.status}`);
     return new Uint8Array(await response.arrayBuffer());
   }
 
   /** Piece `index` of `count` of a committed round's aggregate frame (aggregate-piece.ts). */
   async aggregatePiece(round: number, index: number, count: number): Promise<Uint8Array> {
-    const response = await this.get(
+    const response = await this.send(
       `/api/runs/${this.runId}/rounds/${round}/aggregate?piece=${index}&of=${count}`,
     );
     if (!response.ok) throw new RelayApiError('ERR_RELAY_HTTP', `aggregate piece: HTTP ${response.status}`);
@@ -219,7 +222,7 @@ export class RelayApi {
 
   /** Piece `index` of the committed state whose tree root is `root`, with its proof. */
   async statePiece(root: string, index: number): Promise<{ bytes: Uint8Array; proof: unknown }> {
-    const response = await this.get(`/api/runs/${this.runId}/state/${root}/pieces/${index}`);
+    const response = await this.send(`/api/runs/${this.runId}/state/${root}/pieces/${index}`);
     if (!response.ok) throw new RelayApiError('ERR_RELAY_HTTP', `state piece: HTTP ${response.status}`);
     const decoded = decodeStatePiece(new Uint8Array(await response.arrayBuffer()));
     if (!decoded.ok || decoded.value.root !== root || decoded.value.index !== index)
@@ -247,27 +250,32 @@ export class RelayApi {
   }
 
   /**
-   * A GET that is tried again when the request itself fails (a reset connection under load) or
-   * the relay says 503 (it cannot answer yet: no relay of its cluster leads the run at the moment):
-   * the reads here are idempotent, and one lost request would otherwise cost a whole round.
-   * Any other HTTP error status is an answer, not retried.
+   * A request tried again when the relay says 503: it did not take the request (no relay of its
+   * cluster leads the run at the moment, or too many requests wait on the one that does), and
+   * one lost upload or read would otherwise cost a whole round. A GET is also tried again when
+   * the request itself fails (a reset connection under load): reads are idempotent, while an
+   * upload that failed in flight may have landed. Any other HTTP error status is an answer.
    */
-  private async get(path: string, init?: RequestInit): Promise<Response> {
+  private async send(path: string, init?: RequestInit): Promise<Response> {
+    const idempotent = (init?.method ?? 'GET') === 'GET';
     for (let attempt = 0; ; attempt++) {
-      const wait = GET_RETRY_MS[attempt];
+      let wait = RETRY_MS[attempt];
       try {
         const response = await this.fetchImpl(`${this.base()}${path}`, init);
         if (response.status !== 503 || wait === undefined) return response;
+        const after = Number(response.headers.get('retry-after')) * 1000;
+        if (after > MAX_RETRY_AFTER_MS) return response;
+        if (after > wait) wait = after;
         await response.body?.cancel();
       } catch (error) {
-        if (wait === undefined) throw error;
+        if (wait === undefined || !idempotent) throw error;
       }
       await new Promise((resolve) => setTimeout(resolve, wait));
     }
   }
 
   private async bytes(path: string, first: number, last: number): Promise<Uint8Array> {
-    const response = await this.get(path, { headers: { range: `bytes=${first}-${last}` } });
+    const response = await this.send(path, { headers: { range: `bytes=${first}-${last}` } });
     if (response.status !== 206 && response.status !== 200)
       throw new RelayApiError('ERR_RELAY_HTTP', `${path}: HTTP ${response.status}`);
     const bytes = new Uint8Array(await response.arrayBuffer());
@@ -277,7 +285,7 @@ export class RelayApi {
 
   /** A GET's JSON body as `schema` reads it; anything else is ERR_RELAY_DATA. */
   private async json<T>(path: string, schema: v.GenericSchema<unknown, T>): Promise<T> {
-    const response = await this.get(path);
+    const response = await this.send(path);
     if (!response.ok) throw new RelayApiError('ERR_RELAY_HTTP', `${path}: HTTP ${response.status}`);
     let json: unknown;
     try {

@@ -36,6 +36,13 @@ export abstract class RelayDrivenPeer<Event> {
   /** Called once by stop(), before the subscriptions are undone: abandon the work under way. */
   protected leaving(): void {}
 
+  /**
+   * Called as each message arrives, before the ones ahead of it are handled: a message that
+   * voids the work under way (a round aborted) can stop it here, where waiting its turn in
+   * the queue would mean waiting for that work to end.
+   */
+  protected interrupt(_message: RunMessage): void {}
+
   protected emit(event: Event | NoticeEvent): void {
     // After stop() the work still unwinding was abandoned: what it reports is no longer news.
     if (!this.stopped) this.driven.onEvent?.(event);
@@ -45,6 +52,7 @@ export abstract class RelayDrivenPeer<Event> {
   protected listen(): void {
     this.unsubscribe.push(
       this.driven.client.on((message) => {
+        if (!this.stopped && !isNotice(message)) this.interrupt(message);
         this.queue = this.queue
           .then(() =>
             this.stopped ? undefined : isNotice(message) ? this.notice(message) : this.handle(message),

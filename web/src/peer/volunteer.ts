@@ -16,6 +16,7 @@
 // the GPU engine (in-process or behind comlink), the relay's HTTP API and the store.
 
 import type { StepProgress } from '../../../kernels/round/round-engine.ts';
+import { isTrainingAborted } from '../../../kernels/round/training-aborted.ts';
 import type { VolunteerEngine } from '../../../kernels/round/volunteer-engine.ts';
 import type { FrameError } from '../../../protocol/frame-errors.ts';
 import type { Receipt } from '../../../protocol/ledger-signatures.ts';
@@ -120,6 +121,15 @@ export class Volunteer extends RelayDrivenPeer<VolunteerEvent> {
   /** This peer's own state as its latest round started, for a check of that round. */
   private checkable: { round: number; bytes: Uint8Array } | null = null;
   private paused = false;
+  /**
+   * Seen as messages arrive (interrupt()): the latest assignment, and one the relay aborted
+   * after it. By object, not round number: a round aborted by a change of relays is opened
+   * again under the same number.
+   */
+  private arrived: Assignment | null = null;
+  private voided: Assignment | null = null;
+  /** The assignment being trained. */
+  private training: Assignment | null = null;
 
   private speed: VolunteerOptions['speed'];
 
@@ -200,6 +210,19 @@ export class Volunteer extends RelayDrivenPeer<VolunteerEvent> {
 
   private askForWork(): void {
     if (!this.paused && !this.stopped) this.options.client.ready(this.held.round, this.held.hash);
+  }
+
+  /** A round aborted while this peer trains it: the training stops at its next step. */
+  protected override interrupt(message: RunMessage): void {
+    if (message.type === 'assignment') this.arrived = message;
+    if (message.type !== 'round-aborted' || this.arrived?.round !== message.round) return;
+    this.voided = this.arrived;
+    if (this.training === this.voided) void this.options.engine.abortTraining();
+  }
+
+  /** The connection is gone, and the round with it: no use finishing its training. */
+  protected override leaving(): void {
+    if (this.training !== null) void this.options.engine.abortTraining();
   }
 
   protected async handle(message: RunMessage): Promise<void> {
@@ -289,10 +312,23 @@ export class Volunteer extends RelayDrivenPeer<VolunteerEvent> {
     const stateHash = await sha256Hex(start);
     const tokens = await relay.tokens(a.shard);
     const started = now();
-    const report = await engine.train(
-      { round: a.round, seed: a.seed, tokens, innerSteps: a.innerSteps, learningRate: a.learningRate },
-      (progress) => this.emit({ type: 'step', round: a.round, progress }),
-    );
+    // Aborted already (its round-aborted waits behind this): train nothing, that one asks for work.
+    if (this.voided === a || this.stopped) return;
+    this.training = a;
+    let report: { tokens: number; meanLoss: number };
+    try {
+      report = await engine.train(
+        { round: a.round, seed: a.seed, tokens, innerSteps: a.innerSteps, learningRate: a.learningRate },
+        (progress) => this.emit({ type: 'step', round: a.round, progress }),
+      );
+    } catch (error) {
+      if (isTrainingAborted(error)) return; // the round-aborted queued behind this asks for work
+      throw error;
+    } finally {
+      this.training = null;
+    }
+    // Aborted as the last step ended: nothing to send.
+    if (this.voided === a) return;
     // The relay sizes the next rounds by the speed this peer really delivered (throttle and
     // pauses included), so its share and the deadline fit.
     this.speed = { ...this.speed, tokensPerSec: (report.tokens * 1000) / Math.max(1, now() - started) };
