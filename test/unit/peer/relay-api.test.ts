@@ -55,7 +55,11 @@ it('sends an upload again when the relay answers 503 (busy, or between leaders),
   const sent: { method: string; body: number; at: number }[] = [];
   const answers = [503, 503, 204];
   const busyTwice = (async (_input: RequestInfo | URL, init?: RequestInit) => {
-    sent.push({ method: init?.method ?? 'GET', body: (init?.body as Uint8Array).byteLength, at: Date.now() });
+    sent.push({
+      method: init?.method ?? 'GET',
+      body: (init?.body as Uint8Array | undefined)?.byteLength ?? 0,
+      at: Date.now(),
+    });
     const status = answers.shift() ?? 204;
     return new Response(status === 204 ? null : '{}', {
       status,
