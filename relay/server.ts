@@ -194,6 +194,8 @@ export async function startRelay(options: RelayOptions): Promise<RelayHandle> {
     const signal = createSignalServer({
       logger: log,
       registry: metrics.registry,
+      addressOf: (request) =>
+        clientAddressOf(request, options.swarmLimits?.trustedProxyHeader ?? null)?.address ?? null,
       onPublish: node ? (topic, text) => node.published(topic, text) : undefined,
     });
     swarmEndpoint = swarm;

@@ -10,6 +10,11 @@ export class LiveCount {
     return (this.counts.get(key) ?? 0) < this.limit;
   }
 
+  /** Whether `key` holds anything. */
+  has(key: string): boolean {
+    return this.counts.has(key);
+  }
+
   add(key: string): void {
     this.counts.set(key, (this.counts.get(key) ?? 0) + 1);
   }

@@ -18,6 +18,8 @@ import type { Corkable, WriteBatch } from './write-batch.ts';
 export interface SignalCounters {
   messagesIn: number;
   messagesOut: number;
+  /** Publishes kept from the other relays of a cluster: past their address's share of the bridge. */
+  bridgeHeldBack: number;
 }
 
 /** What a connection shares with its server. */
@@ -31,8 +33,11 @@ export interface SignalHub {
   refused(code: SignalRefusalCode, detail: object): void;
   /** The connection has closed; forget it. */
   closed(connection: SignalConnection): void;
-  /** A publish on this relay, for the other relays of a cluster (ClusterNode.published in relay/cluster/cluster-node.ts). */
-  readonly published?: (topic: string, text: string) => void;
+  /**
+   * A publish on this relay, for the other relays of a cluster (ClusterNode.published in
+   * relay/cluster/cluster-node.ts), within its sender's address's share of the bridge.
+   */
+  published(from: SignalConnection, topic: string, text: string): void;
 }
 
 const PONG = serverTextFrame('{"type":"pong"}');
@@ -53,6 +58,8 @@ export class SignalConnection implements Subscriber, Corkable {
     /** The socket ws runs on (the one handed to handleUpgrade), corked by the WriteBatch. */
     readonly socket: Duplex,
     private readonly hub: SignalHub,
+    /** The client's address: its share of the per-address limits. */
+    readonly address: string,
   ) {
     const { messagesPerSecond, messageBurst, now } = hub.options;
     this.#bucket = new TokenBucket(messagesPerSecond, messageBurst, now);
@@ -159,7 +166,7 @@ export class SignalConnection implements Subscriber, Corkable {
       case 'publish': {
         // Like y-webrtc: every subscriber gets it, the sender too if subscribed; a topic
         // without subscribers here swallows it, after the other relays have it.
-        this.hub.published?.(message.topic, text);
+        this.hub.published(this, message.topic, text);
         const receivers = registry.subscribers(message.topic);
         if (!receivers) return;
         const frame = serverTextFrame(withClientCount(text, message, receivers.size));

@@ -42,6 +42,15 @@ export function registerSignalMetrics(registry: Registry, read: () => SignalStat
     },
   });
   new Counter({
+    name: 'potluck_signal_bridge_held_back_total',
+    help: "Publishes kept from a cluster's other relays: past their address's share of the bridge.",
+    registers,
+    collect() {
+      this.reset();
+      this.inc(read().bridgeHeldBack);
+    },
+  });
+  new Counter({
     name: 'potluck_signal_refused_total',
     help: 'Connections closed or upgrades refused, by stable error code.',
     labelNames: ['code'] as const,

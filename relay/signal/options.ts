@@ -1,5 +1,6 @@
 // Every limit of the /signal endpoint, named, with the default and the reason for it. The relay
 // is a shared resource run by volunteers: each connection gets a fixed slice of it.
+import type { IncomingMessage } from 'node:http';
 import type { Registry } from 'prom-client';
 import { DEFAULT_SIGNAL_LIMITS } from '../../protocol/signal-messages.ts';
 import { type Logger, silentLogger } from '../logger.ts';
@@ -20,6 +21,17 @@ export interface SignalServerOptions {
   readonly maxTopicsPerConnection?: number;
   /** Open connections plus upgrades in progress; beyond it upgrades get HTTP 503. */
   readonly maxConnections?: number;
+  /** Open connections from one client address; beyond it upgrades get HTTP 429. */
+  readonly maxConnectionsPerAddress?: number;
+  /**
+   * Bytes a second of one address's publishes passed on to the other relays of a cluster (and
+   * the burst before that rate applies): the bridge's own budget is shared by the whole relay,
+   * so without a share per address a few flooding hosts would keep everyone else's offers local.
+   */
+  readonly bridgeBytesPerSecondPerAddress?: number;
+  readonly bridgeBurstBytesPerAddress?: number;
+  /** Who opened an upgrade (the socket's address, or a trusted proxy header's); 'unknown' when untold. */
+  readonly addressOf?: (request: IncomingMessage) => string | null;
   /** Sustained messages per second per connection (token-bucket refill rate). */
   readonly messagesPerSecond?: number;
   /** Messages a connection may send at once before the rate applies (bucket size). */
@@ -47,6 +59,15 @@ export const DEFAULT_MAX_FRAME_BYTES = 64 * 1024;
 export const DEFAULT_MAX_TOPICS_PER_CONNECTION = 128;
 /** Sized for one relay process: each connection costs two sockets' buffers and ~2 KB of state. */
 export const DEFAULT_MAX_CONNECTIONS = 10_000;
+/** A person's tabs, or a household behind one NAT; the same share /swarm gives an address. */
+export const DEFAULT_MAX_CONNECTIONS_PER_ADDRESS = 16;
+/**
+ * A provider joining a full room offers to ~20 peers: an SDP offer of a few KB and its
+ * candidates each, about 100 KB in a second or two, which the burst covers; the rate is a
+ * steady churn. 32 addresses at this rate fill a relay's 1 MB/s bridge.
+ */
+export const DEFAULT_BRIDGE_BYTES_PER_SECOND_PER_ADDRESS = 32 * 1024;
+export const DEFAULT_BRIDGE_BURST_BYTES_PER_ADDRESS = 256 * 1024;
 /**
  * A provider joining a full room (y-webrtc allows 20-34 peers) sends an announce and then an
  * offer or answer plus a few ICE candidates per peer: a few hundred messages in a second or
@@ -83,6 +104,19 @@ export function resolveSignalOptions(options: SignalServerOptions = {}): Resolve
       options.maxTopicsPerConnection ?? DEFAULT_MAX_TOPICS_PER_CONNECTION,
     ),
     maxConnections: positive('maxConnections', options.maxConnections ?? DEFAULT_MAX_CONNECTIONS),
+    maxConnectionsPerAddress: positive(
+      'maxConnectionsPerAddress',
+      options.maxConnectionsPerAddress ?? DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
+    ),
+    bridgeBytesPerSecondPerAddress: positive(
+      'bridgeBytesPerSecondPerAddress',
+      options.bridgeBytesPerSecondPerAddress ?? DEFAULT_BRIDGE_BYTES_PER_SECOND_PER_ADDRESS,
+    ),
+    bridgeBurstBytesPerAddress: positive(
+      'bridgeBurstBytesPerAddress',
+      options.bridgeBurstBytesPerAddress ?? DEFAULT_BRIDGE_BURST_BYTES_PER_ADDRESS,
+    ),
+    addressOf: options.addressOf ?? ((request) => request.socket.remoteAddress ?? null),
     messagesPerSecond: positive(
       'messagesPerSecond',
       options.messagesPerSecond ?? DEFAULT_MESSAGES_PER_SECOND,

@@ -12,6 +12,7 @@ export type SignalRefusalCode =
   | 'ERR_SIGNAL_SLOW_CONSUMER' // more than maxBufferedBytes queued to it: it stopped reading
   | 'ERR_SIGNAL_UNRESPONSIVE' // no pong between two pings
   | 'ERR_SIGNAL_CAPACITY' // maxConnections reached: HTTP 503 before upgrading
+  | 'ERR_SIGNAL_ADDRESS_LIMIT' // maxConnectionsPerAddress reached: HTTP 429 before upgrading
   | 'ERR_SIGNAL_CLOSED' // the server is closing or closed
   | 'ERR_SIGNAL_INTERNAL'; // a bug of ours while handling its message, logged at error
 
@@ -33,6 +34,7 @@ export const CLOSE_STATUS: Readonly<Record<SignalRefusalCode, number | null>> = 
   ERR_SIGNAL_SLOW_CONSUMER: null,
   ERR_SIGNAL_UNRESPONSIVE: null,
   ERR_SIGNAL_CAPACITY: null, // refused before the upgrade, with HTTP 503
+  ERR_SIGNAL_ADDRESS_LIMIT: null, // refused before the upgrade, with HTTP 429
   ERR_SIGNAL_CLOSED: 1001, // Going Away
   ERR_SIGNAL_INTERNAL: 1011, // Internal Error
 };

@@ -12,6 +12,8 @@ export interface SignalStats {
   readonly messagesIn: number;
   /** Frames queued to sockets. */
   readonly messagesOut: number;
+  /** Publishes not passed on to the other relays of a cluster: past their address's share. */
+  readonly bridgeHeldBack: number;
   /** Refusals so far, by code. */
   readonly refused: Readonly<Partial<Record<SignalRefusalCode, number>>>;
 }

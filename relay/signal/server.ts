@@ -6,6 +6,8 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import { createSignalParser } from '../../protocol/signal-messages.ts';
 import { rejectUpgrade } from '../http/upgrade-route.ts';
+import { LiveCount } from '../limits/live-count.ts';
+import { TokenBucket } from '../limits/token-bucket.ts';
 import { SignalConnection, type SignalCounters, type SignalHub } from './connection.ts';
 import { registerSignalMetrics } from './metrics.ts';
 import { resolveSignalOptions, type SignalServerOptions } from './options.ts';
@@ -41,8 +43,11 @@ export function createSignalServer(options: SignalServerOptions = {}): SignalSer
   });
   const connections = new Set<SignalConnection>();
   const refused: Partial<Record<SignalRefusalCode, number>> = {};
-  const counters: SignalCounters = { messagesIn: 0, messagesOut: 0 };
+  const counters: SignalCounters = { messagesIn: 0, messagesOut: 0, bridgeHeldBack: 0 };
   const registry = new TopicRegistry<SignalConnection>();
+  const perAddress = new LiveCount(resolved.maxConnectionsPerAddress);
+  /** Each connected address's share of the cluster bridge; dropped with its last connection. */
+  const bridgeShares = new Map<string, TokenBucket>();
   let pendingUpgrades = 0;
   let nextId = 1;
   let closing: Promise<void> | undefined;
@@ -64,9 +69,25 @@ export function createSignalServer(options: SignalServerOptions = {}): SignalSer
     writes: new WriteBatch(),
     refused: countRefusal,
     closed(connection) {
-      connections.delete(connection);
+      if (!connections.delete(connection)) return;
+      perAddress.remove(connection.address);
+      if (!perAddress.has(connection.address)) bridgeShares.delete(connection.address);
     },
-    published: options.onPublish,
+    published(from, topic, text) {
+      if (!options.onPublish) return;
+      let share = bridgeShares.get(from.address);
+      if (!share) {
+        share = new TokenBucket(
+          resolved.bridgeBytesPerSecondPerAddress,
+          resolved.bridgeBurstBytesPerAddress,
+          resolved.now,
+        );
+        bridgeShares.set(from.address, share);
+      }
+      // Past its share the publish still reaches this relay's subscribers, not the others'.
+      if (share.take(Buffer.byteLength(text) + topic.length)) options.onPublish(topic, text);
+      else counters.bridgeHeldBack++;
+    },
   };
 
   const stats = (): SignalStats => ({
@@ -75,6 +96,7 @@ export function createSignalServer(options: SignalServerOptions = {}): SignalSer
     topics: registry.size,
     messagesIn: counters.messagesIn,
     messagesOut: counters.messagesOut,
+    bridgeHeldBack: counters.bridgeHeldBack,
     refused: { ...refused },
   });
   if (resolved.registry) registerSignalMetrics(resolved.registry, stats);
@@ -85,9 +107,9 @@ export function createSignalServer(options: SignalServerOptions = {}): SignalSer
   }, resolved.pingIntervalMs);
   liveness.unref();
 
-  function refuseUpgrade(socket: Duplex, code: SignalRefusalCode): void {
+  function refuseUpgrade(socket: Duplex, code: SignalRefusalCode, status: 503 | 429 = 503): void {
     countRefusal(code, {});
-    rejectUpgrade(socket, 503, code, (error) =>
+    rejectUpgrade(socket, status, code, (error) =>
       logger.debug({ code, err: error }, 'refused upgrade socket failed'),
     );
   }
@@ -101,6 +123,13 @@ export function createSignalServer(options: SignalServerOptions = {}): SignalSer
       refuseUpgrade(socket, 'ERR_SIGNAL_CAPACITY');
       return;
     }
+    const address = resolved.addressOf(request) ?? 'unknown';
+    if (!perAddress.hasRoom(address)) {
+      refuseUpgrade(socket, 'ERR_SIGNAL_ADDRESS_LIMIT', 429);
+      return;
+    }
+    // Counted from the upgrade's start, so a burst of handshakes cannot pass the cap together.
+    perAddress.add(address);
     pendingUpgrades++;
     let settled = false;
     // ws destroys the socket without calling back when the handshake is invalid.
@@ -108,6 +137,7 @@ export function createSignalServer(options: SignalServerOptions = {}): SignalSer
       if (settled) return;
       settled = true;
       pendingUpgrades--;
+      perAddress.remove(address);
     };
     socket.once('close', onEarlyClose);
     wss.handleUpgrade(request, socket, head, (ws) => {
@@ -116,10 +146,11 @@ export function createSignalServer(options: SignalServerOptions = {}): SignalSer
       settled = true;
       pendingUpgrades--;
       if (closing) {
+        perAddress.remove(address);
         ws.close(1001, 'ERR_SIGNAL_CLOSED');
         return;
       }
-      const connection = new SignalConnection(nextId++, ws, socket, hub);
+      const connection = new SignalConnection(nextId++, ws, socket, hub, address);
       connections.add(connection);
     });
   }

@@ -1,10 +1,11 @@
 // The server-wide limits: liveness, the connection cap, slow consumers, bounded memory over
 // many connections, shutdown, and the metrics that report them.
+import type { IncomingMessage } from 'node:http';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { startSignal, TestClient } from './harness.ts';
+import { drain, startSignal, TestClient } from './harness.ts';
 
 it('drops a client that stops answering pings and keeps one that answers', async () => {
   // Short, but long enough that a busy test machine's event-loop stalls do not look like death.
@@ -40,6 +41,64 @@ it('refuses upgrades beyond maxConnections with HTTP 503', async () => {
     first.close();
     await expect.poll(() => harness.signal.stats().connections).toBe(1);
     await TestClient.open(harness.url); // room again
+  } finally {
+    await harness.close();
+  }
+});
+
+/** Clients say their address in a header, as a trusted proxy would. */
+const headerAddress = (request: IncomingMessage) => String(request.headers['x-test-address'] ?? 'none');
+const from = (address: string) => ({ headers: { 'x-test-address': address } });
+
+it('refuses upgrades beyond maxConnectionsPerAddress with HTTP 429, for that address only', async () => {
+  const harness = await startSignal({ maxConnectionsPerAddress: 2, addressOf: headerAddress });
+  try {
+    const first = await TestClient.open(harness.url, from('10.0.0.1'));
+    await TestClient.open(harness.url, from('10.0.0.1'));
+    const refused = new WebSocket(harness.url, from('10.0.0.1'));
+    const status = await new Promise<number>((resolve, reject) => {
+      refused.on('unexpected-response', (_request, response) => resolve(response.statusCode ?? 0));
+      refused.on('open', () => reject(new Error('a third connection from one address was accepted')));
+    });
+    expect(status).toBe(429);
+    expect(harness.signal.stats().refused.ERR_SIGNAL_ADDRESS_LIMIT).toBe(1);
+    await TestClient.open(harness.url, from('10.0.0.2')); // another address has its own share
+    first.close();
+    await expect.poll(() => harness.signal.stats().connections).toBe(2);
+    await TestClient.open(harness.url, from('10.0.0.1')); // room again
+  } finally {
+    await harness.close();
+  }
+});
+
+it("passes an address's publishes to the other relays up to its share, and delivers the rest locally", async () => {
+  const bridged: string[] = [];
+  const harness = await startSignal({
+    addressOf: headerAddress,
+    bridgeBytesPerSecondPerAddress: 1,
+    bridgeBurstBytesPerAddress: 3_000,
+    onPublish: (_topic, text) => bridged.push(text),
+  });
+  try {
+    const [flooder, listener, honest] = await Promise.all([
+      TestClient.open(harness.url, from('10.0.0.1')),
+      TestClient.open(harness.url, from('10.0.0.1')),
+      TestClient.open(harness.url, from('10.0.0.2')),
+    ]);
+    listener.send({ type: 'subscribe', topics: ['room'] });
+    await listener.sync();
+    const offer = (n: number) => ({ type: 'publish', topic: 'room', data: `${n}:${'x'.repeat(1_000)}` });
+    for (let n = 0; n < 10; n++) flooder.send(offer(n));
+    await flooder.sync();
+    // Its burst held two of ten; the rest reached this relay's subscriber all the same.
+    expect(bridged).toHaveLength(2);
+    expect(harness.signal.stats().bridgeHeldBack).toBe(8);
+    expect((await drain(listener)).length).toBe(10);
+    // Another address's offer is not held back by the first one's flood.
+    honest.send(offer(99));
+    await honest.sync();
+    expect(bridged).toHaveLength(3);
+    expect(bridged[2]).toContain('"99:');
   } finally {
     await harness.close();
   }
