@@ -61,9 +61,22 @@ function scriptedRelay() {
     },
     close: () => {},
   } as unknown as SwarmClient;
+  /** While set, an upload hangs as one retried against a busy relay does, until its signal aborts. */
+  const uploads = { hang: false };
   const relay = {
     tokens: async () => new Uint16Array(33),
-    uploadFrame: async (round: number) => {
+    uploadFrame: async (
+      round: number,
+      _peer: string,
+      _bytes: Uint8Array,
+      _claim: string,
+      signal?: AbortSignal,
+    ) => {
+      if (uploads.hang)
+        await new Promise((_, reject) => {
+          if (signal?.aborted) reject(signal.reason);
+          signal?.addEventListener('abort', () => reject(signal.reason));
+        });
       sent.push(`frame ${round}`);
     },
   } as unknown as RelayApi;
@@ -76,7 +89,7 @@ function scriptedRelay() {
     traffic: { bytesSent: 0, bytesReceived: 0 },
     connectedPeers: [],
   };
-  return { client, relay, network, sent, deliver: (m: RelayMessage) => handler?.(m) };
+  return { client, relay, network, sent, uploads, deliver: (m: RelayMessage) => handler?.(m) };
 }
 
 const assignment = (round: number): RelayMessage => ({
@@ -123,5 +136,31 @@ it('stops training a round the relay aborted, sends nothing for it, asks for wor
   finishTraining();
   await expect.poll(() => relay.sent).toEqual(['ready -1', 'ready -1', 'frame 0', 'manifest 0']);
   expect(calls).toEqual(['train 0', 'abort', 'discard', 'train 0', 'contribute']);
+  volunteer.stop();
+});
+
+it('stops uploading the frame of a round the relay aborted, and sends no manifest for it', async () => {
+  const { engine, calls, finishTraining } = blockingEngine();
+  const relay = scriptedRelay();
+  const volunteer = new Volunteer({
+    client: relay.client,
+    network: relay.network,
+    engine,
+    relay: relay.relay,
+    store: new MemoryVolunteerStore(),
+    runId: 'run',
+    speed: { tokensPerSec: 100, uplinkBytesPerSec: 1e6, downlinkBytesPerSec: 1e6 },
+    adapter: { vendor: 'test', architecture: '', description: '', isSoftware: true },
+    paramCount: 4,
+  });
+  await volunteer.start();
+  relay.uploads.hang = true; // the relay it uploads through answers 503 until the leader is back
+  relay.deliver(assignment(1));
+  await expect.poll(() => calls).toEqual(['train 1']);
+  finishTraining();
+  await expect.poll(() => calls).toEqual(['train 1', 'contribute']);
+  relay.deliver({ type: 'round-aborted', round: 1, reason: 'the leading relay changed' });
+  await expect.poll(() => relay.sent).toEqual(['ready -1', 'ready -1']);
+  expect(calls).toEqual(['train 1', 'contribute', 'discard']);
   volunteer.stop();
 });

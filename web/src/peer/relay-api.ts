@@ -50,6 +50,22 @@ const RETRY_MS = [250, 1_000, 3_000, 5_000];
 /** A Retry-After past this is not waited for: the error stands. */
 const MAX_RETRY_AFTER_MS = 10_000;
 
+/** Waits `ms`, or rejects with the signal's reason as soon as it is aborted. */
+function pause(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', stop);
+      resolve();
+    }, ms);
+    const stop = () => {
+      clearTimeout(timer);
+      reject(signal?.reason);
+    };
+    signal?.addEventListener('abort', stop, { once: true });
+  });
+}
+
 /** The relay's runs (`/api/runs`), before joining one: what the identity must prove for each. */
 export async function listRuns(
   base: string,
@@ -172,11 +188,19 @@ export class RelayApi {
   }
 
   /** This peer's frame for the open round, with its signed claim: the copy the relay counts. */
-  async uploadFrame(round: number, peer: string, bytes: Uint8Array, claim: string): Promise<void> {
+  /** `signal`: the round was aborted; stop sending (and retrying) its frame. */
+  async uploadFrame(
+    round: number,
+    peer: string,
+    bytes: Uint8Array,
+    claim: string,
+    signal?: AbortSignal,
+  ): Promise<void> {
     const response = await this.send(this.framePath(round, peer), {
       method: 'PUT',
       headers: { 'content-type': 'application/octet-stream', [FRAME_CLAIM_HEADER]: claim },
       body: bytes as Uint8Array<ArrayBuffer>,
+      signal,
     });
     if (!response.ok) {
       const text = await response.text().catch(() => '');
@@ -268,9 +292,9 @@ export class RelayApi {
         if (after > wait) wait = after;
         await response.body?.cancel();
       } catch (error) {
-        if (wait === undefined || !idempotent) throw error;
+        if (wait === undefined || !idempotent || init?.signal?.aborted) throw error;
       }
-      await new Promise((resolve) => setTimeout(resolve, wait));
+      await pause(wait, init?.signal ?? undefined);
     }
   }
 

@@ -126,7 +126,7 @@ export class Volunteer extends RelayDrivenPeer<VolunteerEvent> {
    * after it. By object, not round number: a round aborted by a change of relays is opened
    * again under the same number.
    */
-  private arrived: Assignment | null = null;
+  private arrived: { readonly assignment: Assignment; readonly stop: AbortController } | null = null;
   private voided: Assignment | null = null;
   /** The assignment being trained. */
   private training: Assignment | null = null;
@@ -214,14 +214,16 @@ export class Volunteer extends RelayDrivenPeer<VolunteerEvent> {
 
   /** A round aborted while this peer trains it: the training stops at its next step. */
   protected override interrupt(message: RunMessage): void {
-    if (message.type === 'assignment') this.arrived = message;
-    if (message.type !== 'round-aborted' || this.arrived?.round !== message.round) return;
-    this.voided = this.arrived;
+    if (message.type === 'assignment') this.arrived = { assignment: message, stop: new AbortController() };
+    if (message.type !== 'round-aborted' || this.arrived?.assignment.round !== message.round) return;
+    this.voided = this.arrived.assignment;
+    this.arrived.stop.abort(new Error(`round ${message.round} was aborted`)); // its upload, retries included
     if (this.training === this.voided) void this.options.engine.abortTraining();
   }
 
-  /** The connection is gone, and the round with it: no use finishing its training. */
+  /** The connection is gone, and the round with it: no use finishing its training or upload. */
   protected override leaving(): void {
+    this.arrived?.stop.abort(new Error('the connection to the relay closed'));
     if (this.training !== null) void this.options.engine.abortTraining();
   }
 
@@ -338,12 +340,16 @@ export class Volunteer extends RelayDrivenPeer<VolunteerEvent> {
     this.own = { round: a.round, seed: a.seed, frame, hash: frameHash };
     this.emit({ type: 'round', round: a.round, phase: 'exchanging', peers: a.group.length });
     const claim = await client.frameClaim(a.round, a.seed, frameHash);
-    await relay.uploadFrame(a.round, client.peerId, frame, claim).catch((error: unknown) =>
+    const stop = this.arrived?.assignment === a ? this.arrived.stop.signal : undefined;
+    await relay.uploadFrame(a.round, client.peerId, frame, claim, stop).catch((error: unknown) =>
       this.emit({
         type: 'status',
         text: `frame upload failed: ${error instanceof Error ? error.message : error}`,
       }),
     );
+    // Aborted while it uploaded: a manifest now would be for a round nobody runs (or for the
+    // round opened again under its number, which this peer trains next).
+    if (this.voided === a || this.stopped) return;
     this.emitTraffic(frame.byteLength);
     this.pending = { round: a.round, hash: '', loss: report.meanLoss };
     await client.manifest({
