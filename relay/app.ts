@@ -59,8 +59,9 @@ export function createApp(options: AppOptions): Hono {
 
   const cluster = options.cluster;
   if (cluster) {
-    app.use('/api/runs', forwardToLeader(cluster));
-    app.use('/api/runs/*', forwardToLeader(cluster));
+    const forward = forwardToLeader(cluster); // one instance: one bound for both patterns
+    app.use('/api/runs', forward);
+    app.use('/api/runs/*', forward);
   }
   // This relay's own health: in a cluster, its volunteers, not the run's.
   app.get('/healthz', async (c) =>

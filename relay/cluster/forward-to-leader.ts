@@ -13,13 +13,18 @@ export function isLeaderRoute(path: string): boolean {
 }
 
 /**
- * Requests this relay has passed to the leader and not yet had answered, in all and from one
- * client address. Each one costs the database its body and its answer (a state piece is 256 KiB,
- * a state upload up to 10 MB) and the leader its work, however soon the client hangs up: without
- * a bound, a few KB of abandoned requests made the leader hold gigabytes (an outside attack).
- * A volunteer has at most a few requests in flight (pieces in parallel), so its share fits.
+ * Requests this relay has passed to the leader and not yet had answered: in all, in request
+ * bytes, and from one client address. Each one costs the database its body and its answer (a
+ * state piece is 256 KiB, a state upload up to 10 MB) and the leader its work, however soon the
+ * client hangs up: without a bound, a few KB of abandoned requests made the leader hold
+ * gigabytes (an outside attack). A volunteer has at most a few requests in flight (pieces in
+ * parallel), so its share fits; a relay's thousand volunteers uploading a round's frames at once
+ * (a few KB to 80 KB each) need the count in the hundreds, which the byte bound keeps from
+ * meaning hundreds of 10 MB state uploads.
  */
-export const FORWARD_LIMITS = { inFlight: 64, inFlightPerAddress: 4 } as const;
+export const FORWARD_LIMITS = { inFlight: 256, inFlightBytes: 64 * 2 ** 20, inFlightPerAddress: 4 } as const;
+/** A body without a Content-Length is counted as this large (the relay's largest upload). */
+const BODY_BYTES_UNSAID = 16 * 2 ** 20;
 
 export interface ForwardOptions {
   /** Whether this relay leads the run now. */
@@ -27,12 +32,17 @@ export interface ForwardOptions {
   readonly forward: (request: Request) => Promise<Response>;
   /** Who sent the request (its address, or the trusted proxy header's): its share of the bound. */
   readonly clientOf: (c: Context) => string;
-  readonly limits?: { readonly inFlight: number; readonly inFlightPerAddress: number };
+  readonly limits?: {
+    readonly inFlight: number;
+    readonly inFlightBytes: number;
+    readonly inFlightPerAddress: number;
+  };
 }
 
 export function forwardToLeader(options: ForwardOptions): MiddlewareHandler {
   const limits = options.limits ?? FORWARD_LIMITS;
   let inFlight = 0;
+  let inFlightBytes = 0;
   const byClient = new Map<string, number>();
   return async function forwardLeaderRoutes(c, next) {
     if (options.leading() || !isLeaderRoute(c.req.path)) return next();
@@ -41,24 +51,36 @@ export function forwardToLeader(options: ForwardOptions): MiddlewareHandler {
       return c.json({ error: { code: 'ERR_NO_LEADER', message: 'this relay no longer leads the run' } }, 503);
     const client = options.clientOf(c);
     const mine = byClient.get(client) ?? 0;
-    if (inFlight >= limits.inFlight || mine >= limits.inFlightPerAddress) {
+    const hasBody = c.req.method !== 'GET' && c.req.method !== 'HEAD';
+    const bytes = hasBody ? Number(c.req.header('content-length')) || BODY_BYTES_UNSAID : 0;
+    const full =
+      mine >= limits.inFlightPerAddress
+        ? `${mine} requests of this address`
+        : inFlight >= limits.inFlight
+          ? `${inFlight} requests`
+          : inFlightBytes + bytes > limits.inFlightBytes && inFlight > 0
+            ? `${inFlightBytes} bytes of requests`
+            : null;
+    if (full !== null) {
       c.header('retry-after', '1');
       return c.json(
         {
           error: {
             code: 'ERR_FORWARD_BUSY',
-            message: `this relay has ${mine >= limits.inFlightPerAddress ? `${mine} requests of this address` : `${inFlight} requests`} waiting on the leading relay; retry shortly`,
+            message: `this relay has ${full} waiting on the leading relay; retry shortly`,
           },
         },
         503,
       );
     }
     inFlight++;
+    inFlightBytes += bytes;
     byClient.set(client, mine + 1);
     try {
       return await options.forward(c.req.raw);
     } finally {
       inFlight--;
+      inFlightBytes -= bytes;
       const left = (byClient.get(client) ?? 1) - 1;
       if (left <= 0) byClient.delete(client);
       else byClient.set(client, left);

@@ -24,7 +24,7 @@ describe('forwarding to the leader', () => {
       forwardToLeader({
         leading: () => false,
         clientOf: (c) => c.req.header('x-test-client') ?? 'unknown',
-        limits: { inFlight: 6, inFlightPerAddress: 4 },
+        limits: { inFlight: 6, inFlightBytes: 1_000_000, inFlightPerAddress: 4 },
         forward: () =>
           new Promise<Response>((resolve) => waiting.push(() => resolve(new Response('from the leader')))),
       }),
@@ -52,5 +52,43 @@ describe('forwarding to the leader', () => {
     // A request that already passed through a follower is not passed on again.
     const bounced = await app.request('/api/runs/r1', { headers: { 'x-potluck-forwarded': '1' } });
     expect(bounced.status).toBe(503);
+  });
+
+  it('bounds the bytes of uploads waiting on the leader, counting one without a length as the largest', async () => {
+    const waiting: (() => void)[] = [];
+    const app = new Hono();
+    app.use(
+      '/api/runs/*',
+      forwardToLeader({
+        leading: () => false,
+        clientOf: (c) => c.req.header('x-test-client') ?? 'unknown',
+        limits: { inFlight: 100, inFlightBytes: 25_000_000, inFlightPerAddress: 4 },
+        forward: () =>
+          new Promise<Response>((resolve) =>
+            waiting.push(() => resolve(new Response(null, { status: 204 }))),
+          ),
+      }),
+    );
+    const put = (client: string, bytes: number, length = true) =>
+      app.request(`/api/runs/r1/rounds/3/local-state/${client}`, {
+        method: 'PUT',
+        headers: { 'x-test-client': client, ...(length && { 'content-length': String(bytes) }) },
+        body: new Uint8Array(length ? bytes : 10),
+      });
+    // Two 10 MB state uploads from two addresses fit; a third does not, though the count would.
+    const two = [put('a', 10_000_000), put('b', 10_000_000)];
+    await expect.poll(() => waiting.length).toBe(2);
+    expect((await put('c', 10_000_000)).status).toBe(503);
+    // Small frames still pass beside them.
+    const small = put('d', 2_000);
+    await expect.poll(() => waiting.length).toBe(3);
+    for (const release of waiting.splice(0)) release();
+    for (const response of await Promise.all([...two, small])) expect(response.status).toBe(204);
+    // A body of unsaid length counts as the largest upload: alone it passes, beside others not.
+    const unsaid = put('e', 0, false);
+    await expect.poll(() => waiting.length).toBe(1);
+    expect((await put('f', 10_000_000)).status).toBe(503);
+    for (const release of waiting.splice(0)) release();
+    expect((await unsaid).status).toBe(204);
   });
 });

@@ -49,6 +49,8 @@ const HEADER_PROBE_BYTES = 64;
 const RETRY_MS = [250, 1_000, 3_000, 5_000];
 /** A Retry-After past this is not waited for: the error stands. */
 const MAX_RETRY_AFTER_MS = 10_000;
+/** How long in all a request answered 503 with a Retry-After is sent again. */
+const BUSY_RETRY_MS = 30_000;
 
 /** Waits `ms`, or rejects with the signal's reason as soon as it is aborted. */
 function pause(ms: number, signal?: AbortSignal): Promise<void> {
@@ -282,18 +284,23 @@ export class RelayApi {
    */
   private async send(path: string, init?: RequestInit): Promise<Response> {
     const idempotent = (init?.method ?? 'GET') === 'GET';
+    let waited = 0;
     for (let attempt = 0; ; attempt++) {
       let wait = RETRY_MS[attempt];
       try {
         const response = await this.fetchImpl(`${this.base()}${path}`, init);
-        if (response.status !== 503 || wait === undefined) return response;
+        if (response.status !== 503) return response;
+        // A relay that says when to come back is busy, not gone: it is asked again as long as
+        // the whole wait stays within BUSY_RETRY_MS (a round's uploads queue up at a relay).
         const after = Number(response.headers.get('retry-after')) * 1000;
-        if (after > MAX_RETRY_AFTER_MS) return response;
-        if (after > wait) wait = after;
+        if (after > 0 && after <= MAX_RETRY_AFTER_MS && waited + after <= BUSY_RETRY_MS)
+          wait = Math.max(wait ?? 0, after);
+        else if (wait === undefined || after > MAX_RETRY_AFTER_MS) return response;
         await response.body?.cancel();
       } catch (error) {
         if (wait === undefined || !idempotent || init?.signal?.aborted) throw error;
       }
+      waited += wait;
       await pause(wait, init?.signal ?? undefined);
     }
   }
