@@ -2,7 +2,8 @@
 // name (in normalized form, protocol/display-name.ts) holds it on every relay, so nobody can take
 // a live volunteer's name on another relay and have it refused there when its own relay dies
 // (an outside attack did). One row per name in PostgreSQL; the insert that loses the race reads
-// the winner.
+// the winner. An identity holds one name: taking another lets its last one go, so a single cheap
+// identity cannot reserve names by the dozen (an outside attack held 12 this way).
 import { normalizeName } from '../../protocol/display-name.ts';
 import type { Sql } from '../ledger/sql.ts';
 
@@ -17,6 +18,13 @@ export async function openClusterNames(
     peer text not null,
     primary key (run_id, name_key)
   )`);
+  await sql.query('create index if not exists relay_names_peer on relay_names (run_id, peer)');
+  const releaseOthers = (peerId: string, key: string) =>
+    sql.query('delete from relay_names where run_id = $1 and peer = $2 and name_key <> $3', [
+      runId,
+      peerId,
+      key,
+    ]);
   const claim = async (peerId: string, name: string): Promise<string> => {
     const key = normalizeName(name);
     if (key === '') return peerId;
@@ -27,13 +35,18 @@ export async function openClusterNames(
        select peer from mine union all select peer from relay_names where run_id = $1 and name_key = $2 limit 1`,
       [runId, key, peerId],
     );
-    if (row) return row.peer;
     // Lost a race the statement's snapshot could not see: the winner is committed now.
-    const [winner] = await sql.query<{ peer: string }>(
-      'select peer from relay_names where run_id = $1 and name_key = $2',
-      [runId, key],
-    );
-    return winner?.peer ?? peerId;
+    const holder =
+      row?.peer ??
+      (
+        await sql.query<{ peer: string }>(
+          'select peer from relay_names where run_id = $1 and name_key = $2',
+          [runId, key],
+        )
+      )[0]?.peer ??
+      peerId;
+    if (holder === peerId) await releaseOthers(peerId, key);
+    return holder;
   };
   // The run's credited volunteers hold theirs from before (the ledger), as on a single relay.
   for (const { peerId, name } of known) if (name !== null) await claim(peerId, name);

@@ -103,4 +103,16 @@ describe('NameRegistry', () => {
     expect(names.heldByAnother('key-b', 'alice')).toBe('key-a');
     expect(names.heldByAnother('key-b', 'Bob')).toBeNull();
   });
+
+  it('holds one name per identity: taking another lets the last one go', () => {
+    const names = new NameRegistry(100);
+    for (const name of ['alice', 'bob', 'carol']) names.claim('squatter', name);
+    expect(names.heldByAnother('key-b', 'alice')).toBeNull();
+    expect(names.heldByAnother('key-b', 'bob')).toBeNull();
+    expect(names.heldByAnother('key-b', 'Carol')).toBe('squatter');
+    names.claim('key-b', 'alice');
+    names.claim('squatter', 'alice'); // gone to another: not taken back, and carol stays its own
+    expect(names.heldByAnother('squatter', 'alice')).toBe('key-b');
+    expect(names.heldByAnother('key-b', 'carol')).toBe('squatter');
+  });
 });

@@ -293,8 +293,7 @@ export class RelayApi {
         // A relay that says when to come back is busy, not gone: it is asked again as long as
         // the whole wait stays within BUSY_RETRY_MS (a round's uploads queue up at a relay).
         const after = Number(response.headers.get('retry-after')) * 1000;
-        if (after > 0 && after <= MAX_RETRY_AFTER_MS && waited + after <= BUSY_RETRY_MS)
-          wait = after;
+        if (after > 0 && after <= MAX_RETRY_AFTER_MS && waited + after <= BUSY_RETRY_MS) wait = after;
         else if (wait === undefined || after > MAX_RETRY_AFTER_MS) return response;
         await response.body?.cancel();
       } catch (error) {
