@@ -6,6 +6,8 @@ import { copyFile, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import type { Sql } from '../../relay/ledger/sql.ts';
+import { openPostgres } from '../../relay/ledger/sql-postgres.ts';
 
 export const POSTGRES_URL = process.env.POTLUCK_TEST_DATABASE_URL;
 
@@ -40,4 +42,23 @@ export async function stateDirSharingKey(keyFrom: string): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'potluck-cluster-'));
   await copyFile(join(keyFrom, 'relay-key.pkcs8'), join(dir, 'relay-key.pkcs8'));
   return dir;
+}
+
+/**
+ * A fresh schema and `count` connection pools to it (one per relay the test plays), each closed,
+ * and the schema dropped, by the steps pushed on `cleanup`.
+ */
+export async function freshClusterPools(
+  cleanup: (() => Promise<unknown>)[],
+  count: number,
+): Promise<{ readonly db: ClusterDatabase; readonly pools: Sql[] }> {
+  const db = await freshClusterDatabase();
+  cleanup.push(() => db.dispose());
+  const pools: Sql[] = [];
+  for (let i = 0; i < count; i++) {
+    const sql = await openPostgres(db.url);
+    cleanup.push(() => sql.close());
+    pools.push(sql);
+  }
+  return { db, pools };
 }

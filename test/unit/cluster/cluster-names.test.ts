@@ -3,8 +3,7 @@
 // (an outside attack did, reconnecting under 12 names over three relays).
 import { afterAll, describe, expect, it } from 'vitest';
 import { openClusterNames } from '../../../relay/cluster/cluster-names.ts';
-import { openPostgres } from '../../../relay/ledger/sql-postgres.ts';
-import { freshClusterDatabase, POSTGRES_URL } from '../../helpers/cluster-database.ts';
+import { freshClusterPools, POSTGRES_URL } from '../../helpers/cluster-database.ts';
 
 describe.skipIf(!POSTGRES_URL)('names held run-wide', () => {
   const cleanup: (() => Promise<unknown>)[] = [];
@@ -13,14 +12,10 @@ describe.skipIf(!POSTGRES_URL)('names held run-wide', () => {
   });
 
   it('holds one name per identity, and a name for its first holder', async () => {
-    const db = await freshClusterDatabase();
-    cleanup.push(() => db.dispose());
-    const sqlA = await openPostgres(db.url);
-    const sqlB = await openPostgres(db.url);
-    cleanup.push(
-      () => sqlA.close(),
-      () => sqlB.close(),
-    );
+    const {
+      pools: [sqlA, sqlB],
+    } = await freshClusterPools(cleanup, 2);
+    if (!sqlA || !sqlB) throw new Error('two pools expected');
     // Two relays' views of the run's names; a credited volunteer holds its ledger name from the start.
     const onA = await openClusterNames(sqlA, 'run-1', [{ peerId: 'veteran', name: 'Ada' }]);
     const onB = await openClusterNames(sqlB, 'run-1', []);

@@ -5,8 +5,7 @@ import { initParams } from '../../../protocol/init-params.ts';
 import { modelHash } from '../../../protocol/model-hash.ts';
 import { PgCheckpointStore } from '../../../relay/checkpoints/pg-checkpoint-store.ts';
 import { ensureClusterSchema } from '../../../relay/cluster/cluster-schema.ts';
-import { openPostgres } from '../../../relay/ledger/sql-postgres.ts';
-import { freshClusterDatabase, POSTGRES_URL } from '../../helpers/cluster-database.ts';
+import { freshClusterPools, POSTGRES_URL } from '../../helpers/cluster-database.ts';
 
 const MODEL = { vocabSize: 256, contextLength: 16, dModel: 32, nLayer: 1, nHead: 2 };
 
@@ -17,14 +16,10 @@ describe.skipIf(!POSTGRES_URL)('checkpoints in PostgreSQL', () => {
   });
 
   it('serves one relay’s states from another and keeps the newest three', async () => {
-    const db = await freshClusterDatabase();
-    cleanup.push(() => db.dispose());
-    const sqlA = await openPostgres(db.url);
-    const sqlB = await openPostgres(db.url);
-    cleanup.push(
-      () => sqlA.close(),
-      () => sqlB.close(),
-    );
+    const {
+      pools: [sqlA, sqlB],
+    } = await freshClusterPools(cleanup, 2);
+    if (!sqlA || !sqlB) throw new Error('two pools expected');
     await ensureClusterSchema(sqlA);
     const saver = await PgCheckpointStore.open(sqlA, 'run', MODEL, 3);
     const reader = await PgCheckpointStore.open(sqlB, 'run', MODEL, 3);
