@@ -39,7 +39,13 @@ import type { ShardPool, TokenRange } from './shard-pool.ts';
 import { sizeRound } from './sizing.ts';
 import { type KeptState, StateGuard } from './state-guard.ts';
 import { screenContributions } from './usefulness.ts';
-import { type Ban, type RevealOutcome, type Settlement, Verification } from './verification.ts';
+import {
+  type Ban,
+  MAX_OPEN_CHECKS_ON_PROBATION,
+  type RevealOutcome,
+  type Settlement,
+  Verification,
+} from './verification.ts';
 import { checkWork, type WorkToCheck, type WorkVerdict } from './work-check.ts';
 
 /** What the coordinator needs of a connected, authenticated peer. */
@@ -539,6 +545,15 @@ export class Coordinator implements SwarmCoordinator {
       : Number.POSITIVE_INFINITY;
     const seatable = shuffled(candidates, cryptoRandom).filter((p) => {
       if (!this.verification.enabled || !this.verification.onProbation(p.link.id)) return true;
+      // Its rounds are all checked: one that leaves its checks unanswered holds no more places.
+      if (this.verification.openChecks(p.link.id) >= MAX_OPEN_CHECKS_ON_PROBATION) {
+        p.link.send({
+          type: 'wait',
+          reason: 'the checks of your last rounds are not answered yet',
+          retryAt: null,
+        });
+        return false;
+      }
       if (probationSeats > 0) {
         probationSeats--;
         return true;

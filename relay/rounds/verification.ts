@@ -27,6 +27,14 @@ export const MAX_BACKLOG = 32;
  * members who passed probation unchecked.
  */
 export const ESTABLISHED_RESERVE = 8;
+/**
+ * Checks an identity on probation may have open (asked, not yet judged) and still be seated: an
+ * honest one answers within seconds and its redo may still run as the next round opens, while
+ * one that answers nothing would otherwise hold a backlog place for each round until its answer
+ * window closes (an outside attack held 18 of them with one identity, and new identities were
+ * told there was no room to check them).
+ */
+export const MAX_OPEN_CHECKS_ON_PROBATION = 2;
 
 export interface Settlement {
   readonly peerKey: string;
@@ -155,6 +163,13 @@ export class Verification {
         'work-check backlog full: some contributions go unchecked',
       );
     return [...established, ...fresh];
+  }
+
+  /** Checks of `peer` asked and not yet judged: waiting for its state, or in the redo. */
+  openChecks(peer: string): number {
+    let open = this.judging.get(peer) ?? 0;
+    for (const { check } of this.pending.values()) if (check.peer === peer) open++;
+    return open;
   }
 
   /** How many more checks the backlog takes. */

@@ -195,3 +195,24 @@ it('does not ban an honest member whose share of the round dropped from H to 1 s
   expect(bans).toEqual([]);
   expect(verification.onProbation('honest')).toBe(true);
 });
+
+it('an identity on probation that answers no check holds two backlog places, not one per round', async () => {
+  const rig = await ledgerRoundRig(rigConfig());
+  const honest = await rig.join('honest');
+  const silent = await rig.join('silent');
+  // Rounds go by faster than the 120 s answer window: the silent one's checks stay open.
+  for (let round = 0; round < 4; round++) {
+    const seated = round < 2 ? [honest, silent] : [honest];
+    await rig.openRound([honest, silent]);
+    expect(rig.coordinator.lastCommitted.round).toBe(round - 1);
+    for (const m of seated) await rig.contribute(m, rig.freshState, await rig.honestFrame(m));
+    await rig.settle();
+    await rig.coordinator.revealState(honest.id, round, rig.freshState);
+    await rig.settle();
+  }
+  expect(rig.commits.map((c) => c.round)).toEqual([0, 1, 2, 3]);
+  const assigned = (m: RigMember) => m.inbox.filter((x) => x.type === 'assignment').map((x) => x.round);
+  expect(assigned(honest)).toEqual([0, 1, 2, 3]);
+  expect(assigned(silent)).toEqual([0, 1]);
+  expect(silent.last('wait')?.reason).toBe('the checks of your last rounds are not answered yet');
+});
