@@ -22,9 +22,10 @@ import { STATE_DIR } from '../../relay/state-dir.ts';
 import { validationLoss } from './swarm/evaluate.ts';
 import { parseSwarmCli, SWARM_HELP } from './swarm/options.ts';
 import { shardTokens } from './swarm/peer-data.ts';
+import { type MethodRun, type SeedRun, swarmRows } from './swarm/rows.ts';
 import { simulateDdp } from './swarm/simulate-ddp.ts';
 import { simulateDiloco } from './swarm/simulate-diloco.ts';
-import { printTable, type SwarmRow } from './swarm/table.ts';
+import { printTable } from './swarm/table.ts';
 
 const EVAL_BATCH = 16;
 const say = (line: string) => process.stdout.write(`${line}\n`);
@@ -47,7 +48,6 @@ const shards = shardTokens(
 const val = await openSplit(DEFAULT_BROWN_DIR, 'val');
 const ctx = await openNodeContext('bench-swarm');
 const tuneCache = fileTuneCache(join(STATE_DIR, 'autotune.json'));
-const init = initParams(model, config.seed);
 const steps = config.rounds * config.innerSteps;
 const train: TrainConfig = {
   ...DEFAULT_TRAIN,
@@ -57,7 +57,7 @@ const train: TrainConfig = {
   steps,
   learningRate: config.learningRate,
   warmupSteps: config.warmupSteps,
-  seed: config.seed,
+  seed: config.seeds[0] ?? DEFAULT_TRAIN.seed,
 };
 const evaluator = new GpuGpt(ctx, model, {
   B: EVAL_BATCH,
@@ -73,66 +73,76 @@ say(
 
 const started = performance.now();
 const elapsed = () => `${((performance.now() - started) / 1000).toFixed(0)}s`;
-const ddp = await simulateDdp({
-  ctx,
-  model,
-  shards,
-  train,
-  init,
-  tuneCache,
-  onStep: (step, loss) => {
-    if (step % config.innerSteps === 0)
-      note(`  DDP step ${step}/${steps} loss ${loss.toFixed(4)} (${elapsed()})`);
-  },
-});
-const ddpLoss = await score(ddp.weights);
-note(`DDP: val ${ddpLoss.toFixed(4)} (${elapsed()})`);
-const rows: SwarmRow[] = [
-  {
-    method: `DDP, fp32 all-reduce every step (batch ${config.peers} x ${config.batchSize})`,
-    bytesPerPeer: ddp.bytesPerPeer,
-    reduction: 1,
-    valLoss: ddpLoss,
-    gapPercent: 0,
-  },
-];
-for (const method of config.methods) {
-  const result = await simulateDiloco({
+/** Every method's measurements, per seed: the table averages them. */
+const bySeed: SeedRun[] = [];
+let tokens = 0;
+for (const seed of config.seeds) {
+  const seedTrain = { ...train, seed };
+  const seedInit = initParams(model, seed);
+  const ddp = await simulateDdp({
     ctx,
     model,
     shards,
-    train,
-    round: {
-      innerSteps: config.innerSteps,
-      outerLr: method.outerLr ?? config.outerLr,
-      outerMomentum: method.outerMomentum ?? config.outerMomentum,
-      compression: method.compression,
-      aggregation: method.aggregation ?? PLAIN_MEAN,
-      // The aggregate goes back exactly for dense DiLoCo, else as the run sends it.
-      aggregateBits:
-        method.aggregateBits ?? (method.compression.bits === 32 ? 32 : DEFAULT_RUN.round.aggregateBits),
-    },
-    rounds: config.rounds,
-    init,
+    train: seedTrain,
+    init: seedInit,
     tuneCache,
-    onRound: (r) =>
-      note(
-        `  ${method.name}: round ${r.round + 1}/${config.rounds} inner loss ${r.meanLoss.toFixed(4)} frame ${r.frameBytes[0]} B hash ${r.hash.slice(0, 12)} (${elapsed()})`,
-      ),
+    onStep: (step, loss) => {
+      if (step % config.innerSteps === 0)
+        note(`  seed ${seed} DDP step ${step}/${steps} loss ${loss.toFixed(4)} (${elapsed()})`);
+    },
   });
-  if (result.tokens !== ddp.tokens)
-    throw new Error(`${method.name} trained on ${result.tokens} tokens, DDP on ${ddp.tokens}`);
-  const valLoss = await score(result.weights);
-  note(`${method.name}: val ${valLoss.toFixed(4)} (${elapsed()})`);
-  rows.push({
-    method: method.name,
-    bytesPerPeer: result.bytesPerPeer,
-    reduction: ddp.bytesPerPeer / result.bytesPerPeer,
-    valLoss,
-    gapPercent: (100 * (valLoss - ddpLoss)) / ddpLoss,
-  });
+  tokens = ddp.tokens;
+  const ddpLoss = await score(ddp.weights);
+  note(`seed ${seed} DDP: val ${ddpLoss.toFixed(4)} (${elapsed()})`);
+  const runs: MethodRun[] = [
+    {
+      method: `DDP, fp32 all-reduce every step (batch ${config.peers} x ${config.batchSize})`,
+      bytesPerPeer: ddp.bytesPerPeer,
+      valLoss: ddpLoss,
+      syncs: steps,
+      computeSecondsPerSync: ddp.computeSecondsPerStep,
+    },
+  ];
+  for (const method of config.methods) {
+    const result = await simulateDiloco({
+      ctx,
+      model,
+      shards,
+      train: seedTrain,
+      round: {
+        innerSteps: config.innerSteps,
+        outerLr: method.outerLr ?? config.outerLr,
+        outerMomentum: method.outerMomentum ?? config.outerMomentum,
+        compression: method.compression,
+        aggregation: method.aggregation ?? PLAIN_MEAN,
+        // The aggregate goes back exactly for dense DiLoCo, else as the run sends it.
+        aggregateBits:
+          method.aggregateBits ?? (method.compression.bits === 32 ? 32 : DEFAULT_RUN.round.aggregateBits),
+      },
+      rounds: config.rounds,
+      init: seedInit,
+      tuneCache,
+      onRound: (r) =>
+        note(
+          `  seed ${seed} ${method.name}: round ${r.round + 1}/${config.rounds} inner loss ${r.meanLoss.toFixed(4)} frame ${r.frameBytes[0]} B hash ${r.hash.slice(0, 12)} (${elapsed()})`,
+        ),
+    });
+    if (result.tokens !== ddp.tokens)
+      throw new Error(`${method.name} trained on ${result.tokens} tokens, DDP on ${ddp.tokens}`);
+    const valLoss = await score(result.weights);
+    note(`seed ${seed} ${method.name}: val ${valLoss.toFixed(4)} (${elapsed()})`);
+    runs.push({
+      method: method.name,
+      bytesPerPeer: result.bytesPerPeer,
+      valLoss,
+      syncs: config.rounds,
+      computeSecondsPerSync: result.computeSecondsPerRound,
+    });
+  }
+  bySeed.push({ seed, runs });
 }
-printTable(say, rows, ddp.tokens);
-if (cli.json) say(JSON.stringify({ tokens: ddp.tokens, rows }));
+const rows = swarmRows(bySeed, { paramCount: evaluator.layout.paramCount, steps });
+printTable(say, rows, tokens, config.seeds);
+if (cli.json) say(JSON.stringify({ tokens, seeds: config.seeds, rows }));
 evaluator.destroy();
 val.close();

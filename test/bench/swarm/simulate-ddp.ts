@@ -46,6 +46,7 @@ export async function simulateDdp(setup: DdpSetup) {
       train: new GlobalBatchData(shards, train.seed),
       now: () => performance.now(),
     });
+    const started = performance.now();
     while (!trainer.done) {
       const report = await trainer.trainStep();
       setup.onStep?.(report.step, report.loss);
@@ -54,6 +55,9 @@ export async function simulateDdp(setup: DdpSetup) {
       weights: await model.readParams(),
       bytesPerPeer: train.steps * ringAllReduceBytes(model.layout.paramCount, P),
       tokens: trainer.tokens,
+      paramCount: model.layout.paramCount,
+      // One replica takes the global batch here; each of P peers would take a Pth of it.
+      computeSecondsPerStep: (performance.now() - started) / 1000 / train.steps / P,
     };
   } finally {
     model.destroy();

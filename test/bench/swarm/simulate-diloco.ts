@@ -53,6 +53,8 @@ export interface SwarmResult {
   readonly tokens: number;
   /** Hash of every peer after every round: hashes[r][p]. */
   readonly hashes: readonly (readonly string[])[];
+  /** Mean wall seconds one peer's inner steps of one round took (the peers share one GPU, in turn). */
+  readonly computeSecondsPerRound: number;
 }
 
 export async function simulateDiloco(setup: SwarmSetup): Promise<SwarmResult> {
@@ -99,13 +101,16 @@ export async function simulateDiloco(setup: SwarmSetup): Promise<SwarmResult> {
     let tokens = 0;
     const order = createRng(train.seed ^ 0x5eed);
     let residual: Float32Array | null = null;
+    let computeMs = 0;
     for (let r = 0; r < rounds; r++) {
       const assignment = { round: r, seed: deriveSeed(train.seed, r) };
       let lossSum = 0;
       const frameBytes: number[] = [];
       const own = new Map<string, Uint8Array>();
       for (const { peer, transport } of peers) {
+        const trainStarted = performance.now();
         const report = await peer.train();
+        computeMs += performance.now() - trainStarted;
         lossSum += report.meanLoss;
         tokens += report.tokens;
         const frame = await peer.contribute(assignment);
@@ -160,7 +165,14 @@ export async function simulateDiloco(setup: SwarmSetup): Promise<SwarmResult> {
     const bytesPerPeer =
       peers.reduce((s, { transport }) => s + transport.traffic.bytesSent, 0) / peers.length;
     const first = (peers[0] as { peer: RoundPeer }).peer;
-    return { weights: first.weights.slice(), momentum: first.momentum.slice(), bytesPerPeer, tokens, hashes };
+    return {
+      weights: first.weights.slice(),
+      momentum: first.momentum.slice(),
+      bytesPerPeer,
+      tokens,
+      hashes,
+      computeSecondsPerRound: computeMs / 1000 / (rounds * peers.length),
+    };
   } finally {
     for (const model of models) model.destroy();
     for (const compressor of compressors) compressor.destroy();
