@@ -156,7 +156,7 @@ export async function startRelay(options: RelayOptions): Promise<RelayHandle> {
       cluster: node
         ? {
             leading: () => node.leading,
-            forward: (request) => node.forward(request),
+            forward: (request, body) => node.forward(request, body),
             clientOf: (c) => {
               const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
               const header = options.swarmLimits?.trustedProxyHeader ?? null;

@@ -19,34 +19,39 @@ export async function openClusterNames(
     primary key (run_id, name_key)
   )`);
   await sql.query('create index if not exists relay_names_peer on relay_names (run_id, peer)');
-  const releaseOthers = (peerId: string, key: string) =>
-    sql.query('delete from relay_names where run_id = $1 and peer = $2 and name_key <> $3', [
-      runId,
-      peerId,
-      key,
-    ]);
-  const claim = async (peerId: string, name: string): Promise<string> => {
+  const claim = (peerId: string, name: string): Promise<string> => {
     const key = normalizeName(name);
-    if (key === '') return peerId;
-    const [row] = await sql.query<{ peer: string }>(
-      `with mine as (
-         insert into relay_names (run_id, name_key, peer) values ($1, $2, $3)
-         on conflict (run_id, name_key) do nothing returning peer)
-       select peer from mine union all select peer from relay_names where run_id = $1 and name_key = $2 limit 1`,
-      [runId, key, peerId],
-    );
-    // Lost a race the statement's snapshot could not see: the winner is committed now.
-    const holder =
-      row?.peer ??
-      (
-        await sql.query<{ peer: string }>(
-          'select peer from relay_names where run_id = $1 and name_key = $2',
-          [runId, key],
-        )
-      )[0]?.peer ??
-      peerId;
-    if (holder === peerId) await releaseOthers(peerId, key);
-    return holder;
+    if (key === '') return Promise.resolve(peerId);
+    // One claim per identity at a time, run-wide: two hellos on two relays at the same instant
+    // would otherwise each keep their name and release the other's old one (an outside attack
+    // held a name per relay this way).
+    return sql.transaction(async (tx) => {
+      await tx.query("select pg_advisory_xact_lock(hashtext($1 || '/' || $2))", [runId, peerId]);
+      const [row] = await tx.query<{ peer: string }>(
+        `with mine as (
+           insert into relay_names (run_id, name_key, peer) values ($1, $2, $3)
+           on conflict (run_id, name_key) do nothing returning peer)
+         select peer from mine union all select peer from relay_names where run_id = $1 and name_key = $2 limit 1`,
+        [runId, key, peerId],
+      );
+      // Lost a race the statement's snapshot could not see: the winner is committed now.
+      const holder =
+        row?.peer ??
+        (
+          await tx.query<{ peer: string }>(
+            'select peer from relay_names where run_id = $1 and name_key = $2',
+            [runId, key],
+          )
+        )[0]?.peer ??
+        peerId;
+      if (holder === peerId)
+        await tx.query('delete from relay_names where run_id = $1 and peer = $2 and name_key <> $3', [
+          runId,
+          peerId,
+          key,
+        ]);
+      return holder;
+    });
   };
   // The run's credited volunteers hold theirs from before (the ledger), as on a single relay.
   for (const { peerId, name } of known) if (name !== null) await claim(peerId, name);

@@ -172,7 +172,7 @@ export class ClusterNode {
   }
 
   /** Answers a request for the leader's routes from the leader, through the bus. */
-  async forward(request: Request): Promise<Response> {
+  async forward(request: Request, body: Uint8Array | null): Promise<Response> {
     const target = this.coordinator.leader;
     if (target.kind !== 'remote' || !this.bus)
       return errorResponse(503, 'ERR_NO_LEADER', 'no relay leads the run right now; retry in a few seconds');
@@ -182,8 +182,7 @@ export class ClusterNode {
       const value = request.headers.get(name);
       if (value !== null) headers[name] = value;
     }
-    const hasBody = request.method !== 'GET' && request.method !== 'HEAD';
-    const bytes = hasBody ? new Uint8Array(await request.arrayBuffer()) : null;
+    const bytes = body;
     const id = this.nextRequest++;
     const answered = new Promise<Response>((resolve) => {
       this.pending.set(id, { relay: target.relay, resolve });

@@ -23,15 +23,23 @@ export function isLeaderRoute(path: string): boolean {
  * meaning hundreds of 10 MB state uploads.
  */
 export const FORWARD_LIMITS = { inFlight: 256, inFlightBytes: 64 * 2 ** 20, inFlightPerAddress: 4 } as const;
-/** A body without a Content-Length is counted as this large (the relay's largest upload). */
-const BODY_BYTES_UNSAID = 16 * 2 ** 20;
+/**
+ * A body must have arrived whole by then. It is read before the request counts against the
+ * bounds above: uploads trickling in a byte at a time held every slot of a follower for minutes
+ * and no honest upload got through (an outside attack); while they trickle they hold only
+ * their own socket, and the bytes they sent (each body is capped by its route's limit).
+ */
+export const BODY_READ_MS = 30_000;
 
 export interface ForwardOptions {
   /** Whether this relay leads the run now. */
   readonly leading: () => boolean;
-  readonly forward: (request: Request) => Promise<Response>;
+  /** Passes `request` on, with its body already read (null for a GET). */
+  readonly forward: (request: Request, body: Uint8Array | null) => Promise<Response>;
   /** Who sent the request (its address, or the trusted proxy header's): its share of the bound. */
   readonly clientOf: (c: Context) => string;
+  /** How long a body may take to arrive (BODY_READ_MS). */
+  readonly bodyReadMs?: number;
   readonly limits?: {
     readonly inFlight: number;
     readonly inFlightBytes: number;
@@ -49,10 +57,21 @@ export function forwardToLeader(options: ForwardOptions): MiddlewareHandler {
     // Forwarded once: a relay that lost the lease since does not bounce it on.
     if (c.req.header(FORWARDED_HEADER))
       return c.json({ error: { code: 'ERR_NO_LEADER', message: 'this relay no longer leads the run' } }, 503);
+    const hasBody = c.req.method !== 'GET' && c.req.method !== 'HEAD';
+    const body = hasBody ? await readBody(c.req.raw, options.bodyReadMs ?? BODY_READ_MS) : null;
+    if (body === 'late')
+      return c.json(
+        {
+          error: {
+            code: 'ERR_BODY_TIMEOUT',
+            message: `the request body did not arrive within ${BODY_READ_MS / 1000} s`,
+          },
+        },
+        408,
+      );
     const client = options.clientOf(c);
     const mine = byClient.get(client) ?? 0;
-    const hasBody = c.req.method !== 'GET' && c.req.method !== 'HEAD';
-    const bytes = hasBody ? Number(c.req.header('content-length')) || BODY_BYTES_UNSAID : 0;
+    const bytes = body?.byteLength ?? 0;
     const full =
       mine >= limits.inFlightPerAddress
         ? `${mine} requests of this address`
@@ -77,7 +96,7 @@ export function forwardToLeader(options: ForwardOptions): MiddlewareHandler {
     inFlightBytes += bytes;
     byClient.set(client, mine + 1);
     try {
-      return await options.forward(c.req.raw);
+      return await options.forward(c.req.raw, body);
     } finally {
       inFlight--;
       inFlightBytes -= bytes;
@@ -86,4 +105,35 @@ export function forwardToLeader(options: ForwardOptions): MiddlewareHandler {
       else byClient.set(client, left);
     }
   };
+}
+
+/** The whole body, or 'late' (its stream cancelled) when it has not arrived within `ms`. */
+async function readBody(request: Request, ms: number): Promise<Uint8Array | 'late'> {
+  const reader = request.body?.getReader();
+  if (!reader) return new Uint8Array(0);
+  let late = false;
+  const timer = setTimeout(() => {
+    late = true;
+    reader.cancel().catch(() => undefined); // ends the read under way with done
+  }, ms);
+  const chunks: Uint8Array[] = [];
+  let length = 0;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (late) return 'late';
+      if (done) break;
+      chunks.push(value);
+      length += value.byteLength;
+    }
+  } finally {
+    clearTimeout(timer);
+  }
+  const body = new Uint8Array(length);
+  let at = 0;
+  for (const chunk of chunks) {
+    body.set(chunk, at);
+    at += chunk.byteLength;
+  }
+  return body;
 }

@@ -29,5 +29,12 @@ describe.skipIf(!POSTGRES_URL)('names held run-wide', () => {
     // A name taken meanwhile is not the squatter's again.
     expect(await onA('squatter', 'alice')).toBe('someone');
     expect(await onB('other-2', 'carol')).toBe('squatter');
+
+    // Claims of one identity on two relays at the same instant still leave it one name.
+    for (let i = 0; i < 10; i++) {
+      await Promise.all([onA('racer', `left-${i}`), onB('racer', `right-${i}`)]);
+      const held = await sqlA.query('select name_key from relay_names where peer = $1', ['racer']);
+      expect(held).toHaveLength(1);
+    }
   });
 });
