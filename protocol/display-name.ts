@@ -61,6 +61,16 @@ const LOOKALIKES: Readonly<Record<string, string>> = {
   '0': 'o',
   '1': 'l',
   '|': 'l',
+  // Vertical strokes from other blocks, drawn as "l" in a name (the second outside pass on names
+  // got each one past as part of a live volunteer's name):
+  '│': 'l', // U+2502 box drawing
+  '┃': 'l', // U+2503
+  '❘': 'l', // U+2758 light vertical bar
+  '⏽': 'l', // U+23FD power on symbol
+  ꞁ: 'l', // U+A781 small turned l
+  '।': 'l', // U+0964 Devanagari danda
+  ᴌ: 'l', // U+1D0C small capital l with stroke
+  ǁ: 'll', // U+01C1 lateral click, drawn as two strokes
 };
 
 const LOOKALIKE = new RegExp(`[${Object.keys(LOOKALIKES).join('').replace('|', '\\|')}]`, 'gu');
@@ -93,5 +103,9 @@ export function normalizeName(name: string): string {
       .replace(/\p{M}/gu, '')
       .replace(/\s+/gu, ' ')
       .trim()
+      // Letter pairs drawn as one letter in most fonts, made that letter: lossy on purpose, like
+      // a UTS #39 skeleton ("burn" and "bum" are one name).
+      .replace(/rn/gu, 'm')
+      .replace(/vv/gu, 'w')
   );
 }

@@ -107,6 +107,20 @@ describe('normalizeName', () => {
         'local-1\u0323',
         'local-1\u0e47',
       ],
+      // A pass on names across relays: vertical strokes of other blocks, and letter pairs.
+      [
+        'william',
+        'vvilliam',
+        'williarn',
+        'wiǁiam',
+        'wi││iam',
+        'wi┃┃iam',
+        'wi❘❘iam',
+        'wi⏽⏽iam',
+        'wiꞁꞁiam',
+        'wi।।iam',
+        'wiᴌᴌiam',
+      ],
     ];
     for (const group of same) {
       const forms = new Set(group.map(normalizeName));
