@@ -182,7 +182,6 @@ export class ClusterNode {
       const value = request.headers.get(name);
       if (value !== null) headers[name] = value;
     }
-    const bytes = body;
     const id = this.nextRequest++;
     const answered = new Promise<Response>((resolve) => {
       this.pending.set(id, { relay: target.relay, resolve });
@@ -194,7 +193,7 @@ export class ClusterNode {
     this.bus.send(
       target.relay,
       { type: 'http-request', id, method: request.method, path: url.pathname + url.search, headers },
-      bytes,
+      body,
     );
     return answered;
   }

@@ -58,13 +58,14 @@ export function forwardToLeader(options: ForwardOptions): MiddlewareHandler {
     if (c.req.header(FORWARDED_HEADER))
       return c.json({ error: { code: 'ERR_NO_LEADER', message: 'this relay no longer leads the run' } }, 503);
     const hasBody = c.req.method !== 'GET' && c.req.method !== 'HEAD';
-    const body = hasBody ? await readBody(c.req.raw, options.bodyReadMs ?? BODY_READ_MS) : null;
+    const readMs = options.bodyReadMs ?? BODY_READ_MS;
+    const body = hasBody ? await readBody(c.req.raw, readMs) : null;
     if (body === 'late')
       return c.json(
         {
           error: {
             code: 'ERR_BODY_TIMEOUT',
-            message: `the request body did not arrive within ${BODY_READ_MS / 1000} s`,
+            message: `the request body did not arrive within ${readMs / 1000} s`,
           },
         },
         408,
@@ -117,23 +118,14 @@ async function readBody(request: Request, ms: number): Promise<Uint8Array | 'lat
     reader.cancel().catch(() => undefined); // ends the read under way with done
   }, ms);
   const chunks: Uint8Array[] = [];
-  let length = 0;
   try {
     for (;;) {
       const { done, value } = await reader.read();
       if (late) return 'late';
-      if (done) break;
+      if (done) return Buffer.concat(chunks);
       chunks.push(value);
-      length += value.byteLength;
     }
   } finally {
     clearTimeout(timer);
   }
-  const body = new Uint8Array(length);
-  let at = 0;
-  for (const chunk of chunks) {
-    body.set(chunk, at);
-    at += chunk.byteLength;
-  }
-  return body;
 }

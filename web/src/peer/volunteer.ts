@@ -122,12 +122,12 @@ export class Volunteer extends RelayDrivenPeer<VolunteerEvent> {
   private checkable: { round: number; bytes: Uint8Array } | null = null;
   private paused = false;
   /**
-   * Seen as messages arrive (interrupt()): the latest assignment, and one the relay aborted
-   * after it. By object, not round number: a round aborted by a change of relays is opened
-   * again under the same number.
+   * Seen as messages arrive (interrupt()): the latest assignment, and per assignment what stops
+   * its work once the relay aborts it. By object, not round number: a round aborted by a change
+   * of relays is opened again under the same number.
    */
-  private arrived: { readonly assignment: Assignment; readonly stop: AbortController } | null = null;
-  private voided: Assignment | null = null;
+  private arrived: Assignment | null = null;
+  private readonly stops = new WeakMap<Assignment, AbortController>();
   /** The assignment being trained. */
   private training: Assignment | null = null;
 
@@ -214,17 +214,28 @@ export class Volunteer extends RelayDrivenPeer<VolunteerEvent> {
 
   /** A round aborted while this peer trains it: the training stops at its next step. */
   protected override interrupt(message: RunMessage): void {
-    if (message.type === 'assignment') this.arrived = { assignment: message, stop: new AbortController() };
-    if (message.type !== 'round-aborted' || this.arrived?.assignment.round !== message.round) return;
-    this.voided = this.arrived.assignment;
-    this.arrived.stop.abort(new Error(`round ${message.round} was aborted`)); // its upload, retries included
-    if (this.training === this.voided) void this.options.engine.abortTraining();
+    if (message.type === 'assignment') {
+      this.arrived = message;
+      this.stops.set(message, new AbortController());
+    }
+    if (message.type !== 'round-aborted' || this.arrived?.round !== message.round) return;
+    this.stopWork(this.arrived, `round ${message.round} was aborted`);
   }
 
   /** The connection is gone, and the round with it: no use finishing its training or upload. */
   protected override leaving(): void {
-    this.arrived?.stop.abort(new Error('the connection to the relay closed'));
-    if (this.training !== null) void this.options.engine.abortTraining();
+    for (const a of new Set([this.arrived, this.training]))
+      if (a) this.stopWork(a, 'the connection to the relay closed');
+  }
+
+  /** Voids `a`: its upload (retries included) stops, and its training at the next step. */
+  private stopWork(a: Assignment, reason: string): void {
+    this.stops.get(a)?.abort(new Error(reason));
+    if (this.training === a) void this.options.engine.abortTraining();
+  }
+
+  private voided(a: Assignment): boolean {
+    return this.stops.get(a)?.signal.aborted ?? false;
   }
 
   protected async handle(message: RunMessage): Promise<void> {
@@ -315,7 +326,7 @@ export class Volunteer extends RelayDrivenPeer<VolunteerEvent> {
     const tokens = await relay.tokens(a.shard);
     const started = now();
     // Aborted already (its round-aborted waits behind this): train nothing, that one asks for work.
-    if (this.voided === a || this.stopped) return;
+    if (this.voided(a) || this.stopped) return;
     this.training = a;
     let report: { tokens: number; meanLoss: number };
     try {
@@ -330,7 +341,7 @@ export class Volunteer extends RelayDrivenPeer<VolunteerEvent> {
       this.training = null;
     }
     // Aborted as the last step ended: nothing to send.
-    if (this.voided === a) return;
+    if (this.voided(a)) return;
     // The relay sizes the next rounds by the speed this peer really delivered (throttle and
     // pauses included), so its share and the deadline fit.
     this.speed = { ...this.speed, tokensPerSec: (report.tokens * 1000) / Math.max(1, now() - started) };
@@ -340,16 +351,17 @@ export class Volunteer extends RelayDrivenPeer<VolunteerEvent> {
     this.own = { round: a.round, seed: a.seed, frame, hash: frameHash };
     this.emit({ type: 'round', round: a.round, phase: 'exchanging', peers: a.group.length });
     const claim = await client.frameClaim(a.round, a.seed, frameHash);
-    const stop = this.arrived?.assignment === a ? this.arrived.stop.signal : undefined;
-    await relay.uploadFrame(a.round, client.peerId, frame, claim, stop).catch((error: unknown) =>
-      this.emit({
-        type: 'status',
-        text: `frame upload failed: ${error instanceof Error ? error.message : error}`,
-      }),
-    );
+    await relay
+      .uploadFrame(a.round, client.peerId, frame, claim, this.stops.get(a)?.signal)
+      .catch((error: unknown) =>
+        this.emit({
+          type: 'status',
+          text: `frame upload failed: ${error instanceof Error ? error.message : error}`,
+        }),
+      );
     // Aborted while it uploaded: a manifest now would be for a round nobody runs (or for the
     // round opened again under its number, which this peer trains next).
-    if (this.voided === a || this.stopped) return;
+    if (this.voided(a) || this.stopped) return;
     this.emitTraffic(frame.byteLength);
     this.pending = { round: a.round, hash: '', loss: report.meanLoss };
     await client.manifest({
