@@ -122,6 +122,7 @@ for (const seed of config.seeds) {
       rounds: config.rounds,
       init: seedInit,
       tuneCache,
+      overlap: method.overlap ?? false,
       onRound: (r) =>
         note(
           `  seed ${seed} ${method.name}: round ${r.round + 1}/${config.rounds} inner loss ${r.meanLoss.toFixed(4)} frame ${r.frameBytes[0]} B hash ${r.hash.slice(0, 12)} (${elapsed()})`,
@@ -137,6 +138,7 @@ for (const seed of config.seeds) {
       valLoss,
       syncs: config.rounds,
       computeSecondsPerSync: result.computeSecondsPerRound,
+      overlapped: method.overlap ?? false,
     });
   }
   bySeed.push({ seed, runs });

@@ -22,6 +22,8 @@ export interface MethodSpec {
   readonly aggregation?: AggregationSettings;
   /** Bits of the aggregate sent back; 32 for dense methods, else the run's default, when absent. */
   readonly aggregateBits?: QuantBits;
+  /** Round r+1 trains while round r's frames travel (a one-round-delayed outer step). */
+  readonly overlap?: boolean;
 }
 
 export interface SwarmBenchConfig {
@@ -130,7 +132,7 @@ against DDP, the final validation loss and its gap to DDP.
                      (minutes a row; flags and --config still apply on top)
   --config FILE      JSON with any of: ${Object.keys(DEFAULT_SWARM).join(', ')}
                      (methods: [{"name", "compression": {"randomK", "topK", "bits", "blockSize"},
-                     "outerLr"?, "outerMomentum"?, "aggregateBits"?}]; model: {"vocabSize", "contextLength",
+                     "outerLr"?, "outerMomentum"?, "aggregateBits"?, "overlap"?}]; model: {"vocabSize", "contextLength",
                      "dModel", "nLayer", "nHead"} for a quick look at a smaller model)
   --only NAMES       comma-separated method names to run (DDP always runs)
   --json             end with one JSON line: {"tokens","seeds","rows":[{"method","bytesPerPeer","reduction","valLoss",

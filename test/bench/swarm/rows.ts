@@ -18,6 +18,8 @@ export interface MethodRun {
   readonly syncs: number;
   /** One peer's compute between two syncs, measured on this machine's adapter. */
   readonly computeSecondsPerSync: number;
+  /** The next round's compute runs while this round's frames travel (simulate-diloco.ts). */
+  readonly overlapped?: boolean;
 }
 
 export interface SeedRun {
@@ -27,11 +29,12 @@ export interface SeedRun {
 }
 
 /**
- * Seconds per sync when the peer computes, then sends its share at `uplink` bits/s: no overlap
- * (the round's frame leaves once its inner steps are done).
+ * Seconds per sync when the peer sends its share at `uplink` bits/s: after its inner steps
+ * (compute then send), or, overlapped, during the next round's (whichever is longer).
  */
 export function roundSeconds(run: MethodRun, uplink = MODEL_UPLINK_BITS_PER_SEC): number {
-  return run.computeSecondsPerSync + (8 * run.bytesPerPeer) / run.syncs / uplink;
+  const sending = (8 * run.bytesPerPeer) / run.syncs / uplink;
+  return run.overlapped ? Math.max(run.computeSecondsPerSync, sending) : run.computeSecondsPerSync + sending;
 }
 
 const mean = (values: readonly number[]) => values.reduce((s, v) => s + v, 0) / Math.max(1, values.length);

@@ -14,9 +14,10 @@ import { RoundPeer } from '../../../kernels/round/round-peer.ts';
 import type { TrainConfig } from '../../../kernels/train/config.ts';
 import { type RandomSplit, randomBatches, Trainer } from '../../../kernels/train/trainer.ts';
 import type { GptConfig } from '../../../protocol/gpt-config.ts';
+import { modelHash } from '../../../protocol/model-hash.ts';
 import { deriveSeed } from '../../../protocol/random-k.ts';
 import { createRng } from '../../../protocol/rng.ts';
-import { type CountedFrame, roundAggregate } from '../../../protocol/round-update.ts';
+import { applyAggregate, type CountedFrame, roundAggregate } from '../../../protocol/round-update.ts';
 import type { RoundConfig } from '../../../protocol/run-config.ts';
 import { MemoryNetwork } from '../../helpers/memory-transport.ts';
 import { peerRng } from './peer-data.ts';
@@ -33,6 +34,14 @@ export interface SwarmSetup {
   /** θ_0. */
   readonly init: Float32Array;
   readonly tuneCache: TuneCache;
+  /**
+   * Overlap communication with compute: round r+1's inner steps start from the last committed
+   * state while round r's frames travel, so round r's aggregate lands one round late (a
+   * one-round-delayed outer step). Off: every round waits for the previous one to commit.
+   */
+  readonly overlap?: boolean;
+  /** Rounds the relay aborts after counting their frames: nobody applies them. */
+  readonly abortedRounds?: ReadonlySet<number>;
   readonly onRound?: (report: RoundReport) => void;
 }
 
@@ -51,7 +60,7 @@ export interface SwarmResult {
   /** Mean over peers of the bytes each put on the wire, chunk headers included. */
   readonly bytesPerPeer: number;
   readonly tokens: number;
-  /** Hash of every peer after every round: hashes[r][p]. */
+  /** Hash of every peer after every committed round, in commit order: hashes[i][p]. */
   readonly hashes: readonly (readonly string[])[];
   /** Mean wall seconds one peer's inner steps of one round took (the peers share one GPU, in turn). */
   readonly computeSecondsPerRound: number;
@@ -64,7 +73,11 @@ export async function simulateDiloco(setup: SwarmSetup): Promise<SwarmResult> {
   const models: GpuGpt[] = [];
   const compressors: GpuCompressor[] = [];
   try {
-    const peers = [];
+    const peers: {
+      peer: RoundPeer;
+      transport: ReturnType<MemoryNetwork['join']>;
+      inbox: Map<string, Uint8Array>;
+    }[] = [];
     for (const [p, shard] of shards.entries()) {
       const id = `peer-${String(p).padStart(3, '0')}`;
       const model = await createModel(ctx, setup.model, {
@@ -98,6 +111,49 @@ export async function simulateDiloco(setup: SwarmSetup): Promise<SwarmResult> {
     }
 
     const hashes: string[][] = [];
+    /** The round whose aggregate is still in flight (overlap only): it commits after the next trains. */
+    let inFlight: { assignment: { round: number; seed: number }; aggregate: Uint8Array } | null = null;
+    // The relay's own copy of the committed state, moved only by the aggregates it commits: the
+    // peers, whatever they trained from, must land on it.
+    const relayState: { weights: Float32Array; momentum: Float32Array } = {
+      weights: setup.init.slice(),
+      momentum: new Float32Array(setup.init.length),
+    };
+    const land = async (flight: NonNullable<typeof inFlight>) => {
+      if (setup.abortedRounds?.has(flight.assignment.round)) {
+        for (const { peer } of peers) peer.discard();
+        return;
+      }
+      const layout = (models[0] as GpuGpt).layout;
+      const expected = {
+        ...flight.assignment,
+        totalFloats: layout.totalFloats,
+        compression: roundConfig.compression,
+      };
+      const next = applyAggregate(
+        relayState.weights,
+        relayState.momentum,
+        flight.aggregate,
+        expected,
+        layout,
+        roundConfig,
+      );
+      if (!next.ok) throw new Error(`round ${flight.assignment.round}: ${next.reason}`);
+      relayState.weights = next.weights;
+      relayState.momentum = next.momentum;
+      const relayHash = await modelHash(next.weights, next.momentum);
+      const roundHashes: string[] = [];
+      for (const { peer } of peers) {
+        const outcome = await peer.finish(flight.assignment, flight.aggregate);
+        peer.commit(flight.assignment.round, outcome.hash); // in the simulator every round commits
+        roundHashes.push(outcome.hash);
+      }
+      hashes.push(roundHashes);
+      if (roundHashes.some((h) => h !== relayHash))
+        throw new Error(
+          `round ${flight.assignment.round}: the peers' hashes ${roundHashes.join(', ')} are not the relay's ${relayHash}`,
+        );
+    };
     let tokens = 0;
     const order = createRng(train.seed ^ 0x5eed);
     let residual: Float32Array | null = null;
@@ -107,12 +163,17 @@ export async function simulateDiloco(setup: SwarmSetup): Promise<SwarmResult> {
       let lossSum = 0;
       const frameBytes: number[] = [];
       const own = new Map<string, Uint8Array>();
-      for (const { peer, transport } of peers) {
+      for (const { peer } of peers) {
         const trainStarted = performance.now();
         const report = await peer.train();
         computeMs += performance.now() - trainStarted;
         lossSum += report.meanLoss;
         tokens += report.tokens;
+      }
+      // With overlap, the previous round's aggregate arrived while these inner steps ran.
+      if (inFlight) await land(inFlight);
+      inFlight = null;
+      for (const { peer, transport } of peers) {
         const frame = await peer.contribute(assignment);
         frameBytes.push(frame.byteLength);
         own.set(peer.id, frame);
@@ -133,6 +194,7 @@ export async function simulateDiloco(setup: SwarmSetup): Promise<SwarmResult> {
             : (first.inbox.get(sender.id) ?? new Uint8Array()),
       }));
       shuffle(counted, order);
+      for (const { inbox } of peers) inbox.clear();
       const layout = models[0]?.layout as GpuGpt['layout'];
       const expected = {
         ...assignment,
@@ -144,24 +206,19 @@ export async function simulateDiloco(setup: SwarmSetup): Promise<SwarmResult> {
         throw new Error(
           `the relay refused ${relay.refused.map((x) => `${x.peer}: ${x.error.code} ${x.error.message}`).join('; ')}`,
         );
-      residual = relay.residual;
-      const roundHashes: string[] = [];
-      for (const { peer, inbox } of peers) {
-        const outcome = await peer.finish(assignment, relay.aggregate);
-        peer.commit(assignment.round, outcome.hash); // in the simulator every round commits
-        roundHashes.push(outcome.hash);
-        inbox.clear();
-      }
-      hashes.push(roundHashes);
-      if (new Set(roundHashes).size !== 1)
-        throw new Error(`round ${r}: peers disagree on the model hash: ${roundHashes.join(', ')}`);
+      // The relay keeps its aggregate's residual only with a commit (as relay/rounds does).
+      if (!setup.abortedRounds?.has(r)) residual = relay.residual;
+      const flight = { assignment, aggregate: relay.aggregate };
+      if (setup.overlap) inFlight = flight;
+      else await land(flight);
       setup.onRound?.({
         round: r,
         meanLoss: lossSum / peers.length,
         frameBytes,
-        hash: roundHashes[0] as string,
+        hash: hashes.at(-1)?.[0] ?? '',
       });
     }
+    if (inFlight) await land(inFlight);
     const bytesPerPeer =
       peers.reduce((s, { transport }) => s + transport.traffic.bytesSent, 0) / peers.length;
     const first = (peers[0] as { peer: RoundPeer }).peer;

@@ -1,6 +1,6 @@
 // bench:swarm's rows (test/bench/swarm/rows.ts): a method's gap is taken against DDP within each
 // seed and then averaged, bits per parameter per step follow from the bytes, and the modelled
-// round time is compute plus the round's upload at 20 Mbit/s.
+// round time is compute plus the round's upload at 20 Mbit/s, or the longer of the two when overlapped.
 import { expect, it } from 'vitest';
 import { MODEL_UPLINK_BITS_PER_SEC, roundSeconds, swarmRows } from '../../bench/swarm/rows.ts';
 
@@ -38,4 +38,10 @@ it('averages per-seed gaps, and derives bits per parameter per step and the roun
   // 1,000 bytes a round on a 20 Mbit/s uplink: 0.4 ms beside 1 s of compute.
   expect(row?.roundSecondsAt20Mbit).toBeCloseTo(1 + (8 * 1_000) / MODEL_UPLINK_BITS_PER_SEC, 10);
   expect(roundSeconds(ddp(4))).toBeCloseTo(0.1 + (8 * 80_000) / 20e6, 10);
+  // Overlapped, the upload runs during the next round's compute: the longer of the two.
+  expect(roundSeconds({ ...sparse(4), overlapped: true })).toBe(1);
+  expect(roundSeconds({ ...ddp(4), bytesPerPeer: 80_000_000, overlapped: true })).toBeCloseTo(
+    (8 * 800_000) / 20e6,
+    10,
+  );
 });

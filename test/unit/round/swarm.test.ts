@@ -37,7 +37,12 @@ beforeAll(async () => {
   ctx = await nodeContext();
 });
 
-async function run(compression: CompressionSettings, rounds: number, innerSteps: number) {
+async function run(
+  compression: CompressionSettings,
+  rounds: number,
+  innerSteps: number,
+  timing: { overlap?: boolean; abortedRounds?: ReadonlySet<number> } = {},
+) {
   const sample = brownSample(6);
   return simulateDiloco({
     ctx,
@@ -55,6 +60,7 @@ async function run(compression: CompressionSettings, rounds: number, innerSteps:
     rounds,
     init: initParams(MODEL, TRAIN.seed),
     tuneCache: memoryTuneCache(),
+    ...timing,
   });
 }
 
@@ -86,5 +92,33 @@ describe('swarm of simulated peers', () => {
     expect(compressedLoss).toBeLessThan(before - 0.3);
     // fp32 dense frames carry 4 bytes per parameter; 1/16 of them at 2 bits is far less.
     expect(compressed.bytesPerPeer * 20).toBeLessThan(dense.bytesPerPeer);
+  });
+});
+
+// Overlap: round r+1's inner steps start from the last committed state while round r's frames
+// travel, so each aggregate is applied one round late. The simulator checks every commit
+// against the relay's own state, moved by the committed aggregates alone.
+describe('overlapped rounds', () => {
+  const compression = { randomK: 0.5, topK: 1, bits: 1, blockSize: 64 } as const;
+
+  it("end every round bit-identical, on the relay's state, and train differently from waiting", async () => {
+    const waiting = await run(compression, 4, 2);
+    const overlapped = await run(compression, 4, 2, { overlap: true });
+    expect(overlapped.hashes).toHaveLength(4);
+    for (const round of overlapped.hashes) expect(new Set(round).size).toBe(1);
+    // The first round trains from θ_0 either way; from the second on, the overlapped peers
+    // trained from a state one round older, so the committed states part.
+    expect(overlapped.hashes[0]?.[0]).toBe(waiting.hashes[0]?.[0]);
+    expect(overlapped.hashes[3]?.[0]).not.toBe(waiting.hashes[3]?.[0]);
+    expect(await modelHash(overlapped.weights, overlapped.momentum)).toBe(overlapped.hashes[3]?.[0]);
+  });
+
+  it('keep the delayed state consistent when a round aborts while the next one trains', async () => {
+    // Round 1 aborts after round 2 began training from θ_1; round 2's frame, computed from θ_1,
+    // then applies to θ_1 (the state every peer still holds) and the peers land on the relay's.
+    const result = await run(compression, 5, 2, { overlap: true, abortedRounds: new Set([1]) });
+    expect(result.hashes).toHaveLength(4);
+    for (const round of result.hashes) expect(new Set(round).size).toBe(1);
+    expect(await modelHash(result.weights, result.momentum)).toBe(result.hashes[3]?.[0]);
   });
 });
