@@ -11,6 +11,7 @@ import {
 import { DEFAULT_MODEL, type GptConfig, validateConfig } from '../../../protocol/gpt-config.ts';
 import type { QuantBits } from '../../../protocol/quantize.ts';
 import type { AggregationSettings } from '../../../protocol/robust-aggregate.ts';
+import type { ChunkedTopK } from './chunked-topk-compressor.ts';
 
 export interface MethodSpec {
   readonly name: string;
@@ -24,6 +25,8 @@ export interface MethodSpec {
   readonly aggregateBits?: QuantBits;
   /** Round r+1 trains while round r's frames travel (a one-round-delayed outer step). */
   readonly overlap?: boolean;
+  /** SparseLoCo's top-k per chunk with decayed error feedback (chunked-topk-compressor.ts). */
+  readonly chunkedTopK?: ChunkedTopK;
 }
 
 export interface SwarmBenchConfig {
@@ -132,7 +135,8 @@ against DDP, the final validation loss and its gap to DDP.
                      (minutes a row; flags and --config still apply on top)
   --config FILE      JSON with any of: ${Object.keys(DEFAULT_SWARM).join(', ')}
                      (methods: [{"name", "compression": {"randomK", "topK", "bits", "blockSize"},
-                     "outerLr"?, "outerMomentum"?, "aggregateBits"?, "overlap"?}]; model: {"vocabSize", "contextLength",
+                     "outerLr"?, "outerMomentum"?, "aggregateBits"?, "overlap"?,
+                     "chunkedTopK"?: {"chunkSize", "errorDecay"}}]; model: {"vocabSize", "contextLength",
                      "dModel", "nLayer", "nHead"} for a quick look at a smaller model)
   --only NAMES       comma-separated method names to run (DDP always runs)
   --json             end with one JSON line: {"tokens","seeds","rows":[{"method","bytesPerPeer","reduction","valLoss",

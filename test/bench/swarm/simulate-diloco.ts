@@ -10,6 +10,7 @@ import { createModel } from '../../../kernels/gpt/create-model.ts';
 import type { GpuGpt } from '../../../kernels/gpt/gpu-gpt.ts';
 import type { TuneCache } from '../../../kernels/gpu/autotune.ts';
 import type { GpuContext } from '../../../kernels/gpu/context.ts';
+import type { RoundCompressor } from '../../../kernels/round/round-compressor.ts';
 import { RoundPeer } from '../../../kernels/round/round-peer.ts';
 import type { TrainConfig } from '../../../kernels/train/config.ts';
 import { type RandomSplit, randomBatches, Trainer } from '../../../kernels/train/trainer.ts';
@@ -20,6 +21,7 @@ import { createRng } from '../../../protocol/rng.ts';
 import { applyAggregate, type CountedFrame, roundAggregate } from '../../../protocol/round-update.ts';
 import type { RoundConfig } from '../../../protocol/run-config.ts';
 import { MemoryNetwork } from '../../helpers/memory-transport.ts';
+import { type ChunkedTopK, ChunkedTopKCompressor } from './chunked-topk-compressor.ts';
 import { peerRng } from './peer-data.ts';
 
 export interface SwarmSetup {
@@ -40,6 +42,8 @@ export interface SwarmSetup {
    * one-round-delayed outer step). Off: every round waits for the previous one to commit.
    */
   readonly overlap?: boolean;
+  /** SparseLoCo's per-chunk top-k on the CPU instead of the GPU compressor's global top-k. */
+  readonly chunkedTopK?: ChunkedTopK;
   /** Rounds the relay aborts after counting their frames: nobody applies them. */
   readonly abortedRounds?: ReadonlySet<number>;
   readonly onRound?: (report: RoundReport) => void;
@@ -87,8 +91,15 @@ export async function simulateDiloco(setup: SwarmSetup): Promise<SwarmResult> {
         tuneCache: setup.tuneCache,
       });
       models.push(model);
-      const compressor = new GpuCompressor(ctx, model.layout.totalFloats, roundConfig.compression, id);
-      compressors.push(compressor);
+      const n = model.layout.totalFloats;
+      let compressor: RoundCompressor;
+      if (setup.chunkedTopK)
+        compressor = new ChunkedTopKCompressor(ctx, n, roundConfig.compression, setup.chunkedTopK);
+      else {
+        const onGpu = new GpuCompressor(ctx, n, roundConfig.compression, id);
+        compressors.push(onGpu);
+        compressor = onGpu;
+      }
       const trainer = new Trainer({
         model,
         config: train,
