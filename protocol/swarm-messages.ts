@@ -29,6 +29,9 @@
 //
 // A pipeline-parallel run (run config `pipeline`) replaces the round with one optimizer step:
 //   relay → stage-assignment   this peer's stage, every stage's replicas, each microbatch's route
+//   peer  → stage-norm         the squared norm of the gradient its stage is about to step on
+//   relay → stage-norms        every replica sent one and each stage's agree: every stage's, in
+//                              stage order, so all clip by the whole model's norm alike
 //   peer  → stage-report       (signed) its stage's weights hash after the step, its loss sum
 //   relay → stage-commit       every replica of every stage agreed: the step counts, credits given
 //   relay → stage-abort        a replica left or the deadline passed: undo the step, await the next
@@ -142,12 +145,30 @@ export const Leave = v.object({ type: v.literal('leave'), reason: ShortText(200)
 /** Stages of a pipeline run and microbatches per step: they bound the assignment's lists. */
 export const MAX_PIPELINE_STAGES = 8;
 export const MAX_PIPELINE_MICROBATCHES = 32;
+const Stage = v.pipe(Count, v.maxValue(MAX_PIPELINE_STAGES - 1));
+/** A pipeline step's opening (an aborted step reopens with a new one); frames and norms carry it. */
+const Attempt = v.pipe(Count, v.maxValue(0xffffffff));
+/** A stage's squared gradient norm: JSON has no NaN, and 1e999 parses to Infinity, refused here. */
+const SumOfSquares = v.pipe(v.number(), v.finite(), v.minValue(0));
+
+/**
+ * A pipeline peer's stage is ready to step: the squared L2 norm of its gradient, its replicas'
+ * summed (and, on the first stage, the head's part of the tied embedding's added), for the
+ * whole model's clip (protocol/stage-grad-norm.ts). Replicas of a stage send the same number.
+ */
+export const StageNorm = v.object({
+  type: v.literal('stage-norm'),
+  step: Round,
+  attempt: Attempt,
+  stage: Stage,
+  sumOfSquares: SumOfSquares,
+});
 
 /** A pipeline peer's step is done: its stage's weights after the step, and (last stage) its losses. */
 export const StageReport = v.object({
   type: v.literal('stage-report'),
   step: Round,
-  stage: v.pipe(Count, v.maxValue(MAX_PIPELINE_STAGES - 1)),
+  stage: Stage,
   /** SHA-256 of the stage's weights after the step: every replica of the stage must agree. */
   paramsHash: Sha256Hex,
   /** Microbatches this peer forwarded and backwarded (a claim; credits come from the routes). */
@@ -164,6 +185,7 @@ export const PeerMessage = v.variant('type', [
   Manifest,
   ModelHashReport,
   Leave,
+  StageNorm,
   StageReport,
 ]);
 export type PeerMessage = v.InferOutput<typeof PeerMessage>;
@@ -315,8 +337,8 @@ export const StageAssignment = v.object({
   type: v.literal('stage-assignment'),
   step: Round,
   /** Unique per opening of a step (an aborted step reopens with a new one): every frame carries it. */
-  attempt: v.pipe(Count, v.maxValue(0xffffffff)),
-  stage: v.pipe(Count, v.maxValue(MAX_PIPELINE_STAGES - 1)),
+  attempt: Attempt,
+  stage: Stage,
   /** The layers [start, end) of this peer's stage (embedding with the first, head with the last). */
   layers: v.object({ start: Count, end: Count }),
   /** Every stage's replicas this step, sorted by key: the order replicas sum gradients in. */
@@ -340,6 +362,14 @@ export const StageAssignment = v.object({
   learningRate: Rate,
   /** Epoch milliseconds: a step not reported by then is aborted. */
   deadline: Count,
+});
+
+/** Every stage's sum of squares for the step's attempt, in stage order: the whole model's clip. */
+export const StageNorms = v.object({
+  type: v.literal('stage-norms'),
+  step: Round,
+  attempt: Attempt,
+  sumsOfSquares: v.pipe(v.array(SumOfSquares), v.minLength(1), v.maxLength(MAX_PIPELINE_STAGES)),
 });
 
 export const StageCommit = v.object({
@@ -378,6 +408,7 @@ export const RelayMessage = v.variant('type', [
   Check,
   ErrorMessage,
   StageAssignment,
+  StageNorms,
   StageCommit,
   StageAbort,
   RelaysUpdate,

@@ -9,9 +9,12 @@
 // Every frame is tagged with `step`, which the caller sets to the relay's attempt id for the
 // step (unique per opening), and a frame tagged otherwise is refused.
 //
+// The step comes in two calls, with one exchange between them: sumGradients() takes the stage's
+// gradient and gives its squared norm, which goes (through the relay) to every other stage;
+// applyStep() then clips by the whole model's norm, as the unsplit model does, and steps.
+//
 // A step is undone when the relay aborts it: the weights and AdamW moments are copied aside
-// before the update (takeSnapshot) and put back by rollback(). Gradients are not clipped across
-// stages: that would need every stage's norm before any could step (one more exchange).
+// before the update (takeSnapshot) and put back by rollback().
 import {
   type ActivationCodec,
   type ActivationDirection,
@@ -28,7 +31,9 @@ import { type LayerRange, type StageLayout, splitLayers, stageLayout } from '../
 import { decodeTensorFrame, encodeTensorFrame, type TensorKind } from '../../protocol/tensor-frame.ts';
 import { GpuActivationCodec } from '../compress/gpu-activation-codec.ts';
 import type { GpuContext } from '../gpu/context.ts';
+import { GpuError } from '../gpu/errors.ts';
 import { defaultTuning } from '../ops/matmul-tuning.ts';
+import { sumOfSquares } from '../reference/gradnorm.ts';
 import { GpuStage } from './gpu-stage.ts';
 
 /** Peers' frames are untrusted: what they could get wrong comes back as a frame error. */
@@ -54,6 +59,8 @@ export class StageEngine {
   private readonly encoders: Record<ActivationDirection, GpuActivationCodec>;
   /** Optimizer steps committed: AdamW's bias correction counts them. */
   private steps = 0;
+  /** The step whose gradient sumGradients() wrote, until applyStep(), commit or rollback. */
+  private summed: number | null = null;
   private stepped = false;
 
   private constructor(
@@ -168,42 +175,62 @@ export class StageEngine {
   }
 
   /**
-   * The step: the replicas' gradient frames summed in the given order (every replica passes the
-   * same frames in the same order, its own among them, so all land on the same sum), plus on the
-   * first stage the head's tied-embedding gradients; then AdamW. Refuses (and changes nothing)
+   * The gradient the stage steps on: the replicas' gradient frames summed in the given order
+   * (every replica passes the same frames in the same order, its own among them, so all land on
+   * the same sum), plus on the first stage the head's tied-embedding gradients. Resolves to its
+   * squared L2 norm for the whole model's clip, the last stage's copy of the tied embedding left
+   * out (its owner counts it), added up in float64 from the very floats the GPU will step on, so
+   * that every replica sends the same number whatever its GPU. Refuses (and changes nothing)
    * when a frame does not decode or does not fit.
    */
-  async applyStep(
+  async sumGradients(
     step: number,
-    learningRate: number,
     replicaGradients: readonly Uint8Array[],
     tiedGradients: readonly Uint8Array[] = [],
-  ): Promise<StageResult<void>> {
+  ): Promise<StageResult<number>> {
     const sum = this.sumFrames(replicaGradients, 'stage-gradients', step, this.layout.totalFloats);
     if (!sum.ok) return sum;
-    let tied: Float32Array | null = null;
+    const grads = sum.value;
     if (tiedGradients.length > 0) {
       // Middle stages hold no embedding, and the last only a copy: the first stage owns it.
       if (!this.layout.isFirst) throw new RangeError('only the first stage owns the tied embedding');
-      const summed = this.sumFrames(tiedGradients, 'tied-gradient', step, this.layout.get(WTE).size);
-      if (!summed.ok) return summed;
-      tied = summed.value;
+      const wte = this.layout.get(WTE);
+      const tied = this.sumFrames(tiedGradients, 'tied-gradient', step, wte.size);
+      if (!tied.ok) return tied;
+      for (let i = 0; i < wte.size; i++)
+        grads[wte.offset + i] = (grads[wte.offset + i] as number) + (tied.value[i] as number);
     }
-    this.gpu.setGrads(sum.value);
-    if (tied) this.gpu.addGrad(WTE, tied);
+    this.gpu.setGrads(grads);
+    this.summed = step;
+    return { ok: true, value: sumOfSquares(grads.subarray(this.layout.ownedStart)) };
+  }
+
+  /**
+   * AdamW on the gradient sumGradients() took for `step`, clipped as the unsplit model clips:
+   * scaled by min(1, gradClip / (gradNorm + 1e-6)) when the run's gradClip is > 0, where
+   * `gradNorm` is the whole model's (protocol/stage-grad-norm.ts, from every stage's sum).
+   */
+  async applyStep(step: number, learningRate: number, gradNorm: number): Promise<void> {
+    if (this.summed !== step)
+      throw new GpuError('ERR_STATE', `stage ${this.stage}: step ${step} has no summed gradient`);
+    if (!(Number.isFinite(gradNorm) && gradNorm >= 0))
+      throw new RangeError(`the gradient norm must be finite and >= 0, got ${gradNorm}`);
+    this.summed = null;
     this.gpu.takeSnapshot();
     const { inner } = this.config;
-    this.gpu.step({
-      lr: learningRate,
-      beta1: inner.beta1,
-      beta2: inner.beta2,
-      eps: inner.eps,
-      weightDecay: inner.weightDecay,
-      step: this.steps + 1,
-      maxNorm: 0,
-    });
+    this.gpu.step(
+      {
+        lr: learningRate,
+        beta1: inner.beta1,
+        beta2: inner.beta2,
+        eps: inner.eps,
+        weightDecay: inner.weightDecay,
+        step: this.steps + 1,
+        maxNorm: inner.gradClip,
+      },
+      gradNorm,
+    );
     this.stepped = true;
-    return { ok: true, value: undefined };
   }
 
   /** Last stage: the first stage's new tied embedding, written over the read-only copy. */
@@ -239,6 +266,7 @@ export class StageEngine {
     this.gpu.writeState(values.subarray(0, P), values.subarray(P, P + owned), values.subarray(P + owned));
     this.steps = seed;
     this.stepped = false;
+    this.summed = null;
     return { ok: true, value: undefined };
   }
 
@@ -257,12 +285,14 @@ export class StageEngine {
   commit(): void {
     if (this.stepped) this.steps++;
     this.stepped = false;
+    this.summed = null;
   }
 
   /** The relay aborted the step: back to the weights before it, nothing in flight. */
   rollback(): void {
     if (this.stepped) this.gpu.restoreSnapshot();
     this.stepped = false;
+    this.summed = null;
     this.gpu.discardWork();
   }
 

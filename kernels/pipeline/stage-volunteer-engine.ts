@@ -18,12 +18,14 @@ export interface StageVolunteerEngine {
   gradients(step: number): Promise<Uint8Array>;
   tiedGradient(step: number): Promise<Uint8Array>;
   tiedWeights(step: number): Promise<Uint8Array>;
-  applyStep(
+  /** The stage's gradient for the step, summed; resolves to its squared norm for the clip. */
+  sumGradients(
     step: number,
-    learningRate: number,
     replicaGradients: readonly Uint8Array[],
     tiedGradients: readonly Uint8Array[],
-  ): Promise<StageResult<void>>;
+  ): Promise<StageResult<number>>;
+  /** AdamW on that gradient, clipped by the whole model's norm. */
+  applyStep(step: number, learningRate: number, gradNorm: number): Promise<void>;
   setTiedWeights(step: number, frame: Uint8Array): Promise<StageResult<void>>;
   paramsHash(): Promise<string>;
   /** The stage's state for a new replica (between steps); importState() on the new replica takes it. */
@@ -74,8 +76,12 @@ export class LocalStageVolunteerEngine implements StageVolunteerEngine {
     return this.open.tiedWeights(step);
   }
 
-  applyStep(step: number, learningRate: number, replica: readonly Uint8Array[], tied: readonly Uint8Array[]) {
-    return this.open.applyStep(step, learningRate, replica, tied);
+  sumGradients(step: number, replica: readonly Uint8Array[], tied: readonly Uint8Array[]) {
+    return this.open.sumGradients(step, replica, tied);
+  }
+
+  applyStep(step: number, learningRate: number, gradNorm: number) {
+    return this.open.applyStep(step, learningRate, gradNorm);
   }
 
   async setTiedWeights(step: number, frame: Uint8Array) {

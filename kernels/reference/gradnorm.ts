@@ -3,9 +3,14 @@
 import type { Floats } from './floats.ts';
 
 export function globalNorm(grads: Floats, n = grads.length): number {
+  return Math.sqrt(sumOfSquares(grads, n));
+}
+
+/** The squared L2 norm of the first n values, added up in float64 in index order. */
+export function sumOfSquares(grads: Floats, n = grads.length): number {
   let sum = 0;
   for (let i = 0; i < n; i++) sum += (grads[i] as number) * (grads[i] as number);
-  return Math.sqrt(sum);
+  return sum;
 }
 
 /** The factor gradients are multiplied by, exactly as torch computes it. */

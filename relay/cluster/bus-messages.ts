@@ -4,7 +4,7 @@
 // thrown (the bus logs it).
 
 import type { RelayMessage } from '../../protocol/swarm-messages.ts';
-import type { StageReportInput } from '../pipeline/pipeline-coordinator.ts';
+import type { StageNormInput, StageReportInput } from '../pipeline/pipeline-coordinator.ts';
 import type { ManifestInput, PeerSpeed } from '../rounds/coordinator.ts';
 
 /** A session's call on the run's coordinator, from the relay that holds the session to the leader. */
@@ -19,6 +19,7 @@ export type SessionCall =
     }
   | { readonly type: 'manifest'; readonly peer: string; readonly input: ManifestInput }
   | { readonly type: 'model-hash'; readonly peer: string; readonly round: number; readonly hash: string }
+  | { readonly type: 'stage-norm'; readonly peer: string; readonly input: StageNormInput }
   | { readonly type: 'stage-report'; readonly peer: string; readonly report: StageReportInput }
   | { readonly type: 'leave'; readonly peer: string };
 

@@ -272,6 +272,7 @@ export class ClusterNode {
       case 'ready':
       case 'manifest':
       case 'model-hash':
+      case 'stage-norm':
       case 'stage-report':
       case 'leave':
         if (this.desk) this.desk.call(from, message);

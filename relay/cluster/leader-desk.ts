@@ -62,6 +62,9 @@ export class LeaderDesk {
       case 'model-hash':
         coordinator.modelHash(call.peer, call.round, call.hash);
         return;
+      case 'stage-norm':
+        coordinator.stageNorm(call.peer, call.input);
+        return;
       case 'stage-report':
         coordinator.stageReport(call.peer, call.report);
         return;

@@ -5,7 +5,7 @@
 // without reconnecting: a round the old leader opened is over for its members (they are told it
 // was aborted and ask for work again), the others are re-announced as they were.
 import type { RelayMessage } from '../../protocol/swarm-messages.ts';
-import type { StageReportInput } from '../pipeline/pipeline-coordinator.ts';
+import type { StageNormInput, StageReportInput } from '../pipeline/pipeline-coordinator.ts';
 import type { ManifestInput, PeerLink, PeerSpeed } from '../rounds/coordinator.ts';
 import type { CoordinatorKind, SwarmCoordinator } from '../swarm/swarm-coordinator.ts';
 import type { SessionCall } from './bus-messages.ts';
@@ -141,6 +141,10 @@ export class RoutedCoordinator implements SwarmCoordinator {
 
   modelHash(id: string, round: number, hash: string): void {
     this.route({ type: 'model-hash', peer: id, round, hash });
+  }
+
+  stageNorm(id: string, input: StageNormInput): void {
+    this.route({ type: 'stage-norm', peer: id, input });
   }
 
   stageReport(id: string, report: StageReportInput): void {

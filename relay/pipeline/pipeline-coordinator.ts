@@ -2,7 +2,17 @@
 // stages, and drives one optimizer step at a time.
 //
 //   seating ──(enough ready volunteers, after gatherMs)──▶ step k open ──(every seated replica
-//   reported, every stage's replicas agree)──▶ commit (ledger, credits) ──▶ step k+1 open
+//   sent its stage's gradient norm, each stage's replicas agree)──▶ every stage's norm to every
+//   peer ──(every seated replica reported, each stage's replicas agree)──▶ commit (ledger,
+//   credits) ──▶ step k+1 open
+//
+// The norms are the one exchange a step needs across all stages: every stage clips its gradient
+// by the whole model's norm (protocol/stage-grad-norm.ts), as the unsplit model does, so each
+// needs every other's sum of squares before it can step. They come through the relay because
+// every peer already holds a connection to it, where a mesh of every stage's replicas would
+// outgrow the links a tab keeps (web/src/peer/mesh-limits.ts). The relay checks only that a
+// stage's replicas agree: a stage with one replica could send a norm smaller than its gradient's
+// and escape the clip, as it could send any gradient, since pipeline work is not verified yet.
 //
 // A step hands each microbatch a route, one replica per stage (round robin over a stage's live
 // replicas, so each does its share). When a replica leaves or the step passes its deadline, the
@@ -20,6 +30,7 @@
 
 import { innerLearningRate, type PipelineConfig, type RunConfig } from '../../protocol/run-config.ts';
 import { sha256Hex } from '../../protocol/sha256.ts';
+import { wholeModelNorm } from '../../protocol/stage-grad-norm.ts';
 import { type LayerRange, splitLayers } from '../../protocol/stage-layout.ts';
 import type { Clock } from '../clock.ts';
 import type { Logger } from '../logger.ts';
@@ -46,6 +57,13 @@ export interface StageReportInput {
   readonly lossSum: number | null;
 }
 
+export interface StageNormInput {
+  readonly step: number;
+  readonly attempt: number;
+  readonly stage: number;
+  readonly sumOfSquares: number;
+}
+
 interface PeerState {
   link: PeerLink;
   ready: boolean;
@@ -53,11 +71,16 @@ interface PeerState {
 
 interface OpenStep {
   readonly step: number;
+  readonly attempt: number;
   /** Each stage's live replicas, sorted by key. */
   readonly stages: readonly (readonly string[])[];
   readonly routes: readonly (readonly number[])[];
   readonly shard: TokenRange;
   readonly openedAt: number;
+  /** Each replica's sum of squares for the clip, until every stage's is shared. */
+  readonly norms: Map<string, number>;
+  /** The whole model's gradient norm, once every stage's was shared; reports count only then. */
+  gradNorm: number | null;
   readonly reports: Map<string, StageReportInput>;
   timer: unknown;
   closing: boolean;
@@ -139,10 +162,51 @@ export class PipelineCoordinator implements SwarmCoordinator {
   manifest(): void {}
   modelHash(): void {}
 
-  /** A seated replica finished the step: its stage's weights hash, and (last stage) its losses. */
+  /**
+   * A seated replica's squared gradient norm for the open step. One from an aborted attempt is
+   * stale and dropped; one from a peer that is not a replica of the stage it names is refused.
+   * Once every replica's is in, every peer of the step gets every stage's (shareNorms).
+   */
+  stageNorm(id: string, input: StageNormInput): void {
+    const c = this.current;
+    if (!c || c.closing || input.step !== c.step || input.attempt !== c.attempt) return;
+    if (!c.stages[input.stage]?.includes(id)) {
+      this.options.log.warn(
+        { peer: id, stage: input.stage, code: 'ERR_STAGE_NOT_ON_ROUTE' },
+        'refused a gradient norm from a peer that is not a replica of that stage',
+      );
+      return;
+    }
+    if (c.norms.has(id)) return;
+    c.norms.set(id, input.sumOfSquares);
+    if (c.norms.size === c.stages.flat().length) this.shareNorms(c);
+  }
+
+  /**
+   * Every replica sent its norm: each stage's replicas summed the same frames in the same order,
+   * so honest ones agree to the bit, and a stage whose replicas do not aborts the step. Otherwise
+   * every peer of the step gets the stages' sums in stage order, and adds them up alike.
+   */
+  private shareNorms(c: OpenStep): void {
+    const agreed = agreedPerStage(c.stages, (id) => c.norms.get(id));
+    if (!agreed.ok) {
+      this.abort(c, `the replicas of stage ${agreed.stage} sent different gradient norms`);
+      this.openStep();
+      return;
+    }
+    const sumsOfSquares = agreed.values as number[];
+    c.gradNorm = wholeModelNorm(sumsOfSquares);
+    for (const id of c.stages.flat())
+      this.peers.get(id)?.link.send({ type: 'stage-norms', step: c.step, attempt: c.attempt, sumsOfSquares });
+  }
+
+  /**
+   * A seated replica finished the step: its stage's weights hash, and (last stage) its losses.
+   * Before the norms were shared no honest replica can have stepped, so none counts then.
+   */
   stageReport(id: string, report: StageReportInput): void {
     const c = this.current;
-    if (!c || c.closing || report.step !== c.step) return;
+    if (!c || c.closing || report.step !== c.step || c.gradNorm === null) return;
     if (!c.stages[report.stage]?.includes(id) || c.reports.has(id)) return;
     c.reports.set(id, report);
     if (c.reports.size === c.stages.flat().length) void this.finish(c);
@@ -254,10 +318,13 @@ export class PipelineCoordinator implements SwarmCoordinator {
     const deadline = clock.now() + stepMs;
     const c: OpenStep = {
       step,
+      attempt,
       stages: live,
       routes,
       shard,
       openedAt: clock.now(),
+      norms: new Map(),
+      gradNorm: null,
       reports: new Map(),
       closing: false,
       timer: null,
@@ -302,16 +369,13 @@ export class PipelineCoordinator implements SwarmCoordinator {
   /** Every replica reported: commit if each stage's replicas hold the same weights. */
   private async finish(c: OpenStep): Promise<void> {
     const { clock, log, config } = this.options;
-    const hashes: string[] = [];
-    for (const [s, ids] of c.stages.entries()) {
-      const held = new Set(ids.map((id) => c.reports.get(id)?.paramsHash));
-      if (held.size !== 1) {
-        this.abort(c, `the replicas of stage ${s} hold different weights`);
-        this.openStep();
-        return;
-      }
-      hashes.push([...held][0] as string);
+    const agreed = agreedPerStage(c.stages, (id) => c.reports.get(id)?.paramsHash);
+    if (!agreed.ok) {
+      this.abort(c, `the replicas of stage ${agreed.stage} hold different weights`);
+      this.openStep();
+      return;
     }
+    const hashes = agreed.values as string[];
     c.closing = true;
     clock.clearTimeout(c.timer);
     const modelHash = await sha256Hex(new TextEncoder().encode(hashes.join('|')));
@@ -381,10 +445,30 @@ export class PipelineCoordinator implements SwarmCoordinator {
       if (receipt) link?.send({ type: 'receipt', receipt });
     }
     log.info(
-      { step: c.step, modelHash, trainLoss: record.trainLoss, flops: credited.perStage.map(String) },
+      {
+        step: c.step,
+        modelHash,
+        trainLoss: record.trainLoss,
+        gradNorm: c.gradNorm,
+        flops: credited.perStage.map(String),
+      },
       'pipeline step committed',
     );
     this.options.onCommitted?.(record);
     this.openStep();
   }
+}
+
+/** Per stage, the one value all its replicas sent; or the first stage whose replicas differ. */
+function agreedPerStage<T>(
+  stages: readonly (readonly string[])[],
+  sent: (id: string) => T,
+): { ok: true; values: T[] } | { ok: false; stage: number } {
+  const values: T[] = [];
+  for (const [stage, ids] of stages.entries()) {
+    const held = new Set(ids.map(sent));
+    if (held.size !== 1) return { ok: false, stage };
+    values.push([...held][0] as T);
+  }
+  return { ok: true, values };
 }

@@ -415,6 +415,7 @@ export class Coordinator implements SwarmCoordinator {
   }
 
   /** Pipeline steps have no place in a rounds run; the session refuses them first. */
+  stageNorm(): void {}
   stageReport(): void {}
 
   /** The peer disconnected or said goodbye: never wait for it. */

@@ -123,7 +123,8 @@ export class SwarmSession {
     // Rounds and pipeline steps have their own credit-earning messages; the other kind's is refused.
     const pipeline = coordinator.kind === 'pipeline';
     const roundsOnly = message.type === 'manifest' || message.type === 'model-hash';
-    if (roundsOnly ? pipeline : message.type === 'stage-report' && !pipeline)
+    const pipelineOnly = message.type === 'stage-norm' || message.type === 'stage-report';
+    if (roundsOnly ? pipeline : pipelineOnly && !pipeline)
       return this.refuse(
         'ERR_SWARM_UNSUPPORTED',
         pipeline ? `this run is pipeline parallel: no ${message.type}` : 'this run has no pipeline stages',
@@ -144,6 +145,9 @@ export class SwarmSession {
         return;
       case 'leave':
         this.ended();
+        return;
+      case 'stage-norm':
+        coordinator.stageNorm(peer, message);
         return;
       case 'stage-report':
         if (await this.signed(message, stageReportMessage(runId, message)))

@@ -2,7 +2,7 @@
 // (relay/rounds/coordinator.ts) or the steps of a pipeline-parallel run
 // (relay/pipeline/pipeline-coordinator.ts). Each kind of run has its own credit-earning
 // messages; `kind` says which, and the session refuses the other kind's before they get here.
-import type { StageReportInput } from '../pipeline/pipeline-coordinator.ts';
+import type { StageNormInput, StageReportInput } from '../pipeline/pipeline-coordinator.ts';
 import type { ManifestInput, PeerLink, PeerSpeed } from '../rounds/coordinator.ts';
 
 export type CoordinatorKind = 'rounds' | 'pipeline';
@@ -16,6 +16,8 @@ export interface SwarmCoordinator {
   manifest(id: string, input: ManifestInput): void;
   /** Rounds only. */
   modelHash(id: string, round: number, hash: string): void;
+  /** Pipeline only. */
+  stageNorm(id: string, input: StageNormInput): void;
   /** Pipeline only. */
   stageReport(id: string, report: StageReportInput): void;
   leave(id: string): void;

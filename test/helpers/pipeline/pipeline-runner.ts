@@ -20,6 +20,7 @@ import type { StageOp } from '../../../kernels/pipeline/stage-order.ts';
 import { type ActivationDirection, isDeltaCodec } from '../../../protocol/activation-frame.ts';
 import type { GptConfig } from '../../../protocol/gpt-config.ts';
 import { WTE } from '../../../protocol/param-layout.ts';
+import { wholeModelNorm } from '../../../protocol/stage-grad-norm.ts';
 import { type LayerRange, stageLayout } from '../../../protocol/stage-layout.ts';
 import type { TokenBatch } from '../../../protocol/token-batch.ts';
 import { ActivationLink, type LinkCodecs } from './activation-link.ts';
@@ -207,10 +208,10 @@ export class PipelineRunner {
     let gradNorm: number | undefined;
     if (hyper.maxNorm > 0) {
       // Every stage must scale by the same factor, so the norm is the whole model's: each stage
-      // contributes its sum of squares (one float over the network), summed in stage order.
-      let sumOfSquares = 0;
-      for (const stage of this.stages) sumOfSquares += await stage.gradSumOfSquares();
-      gradNorm = Math.sqrt(sumOfSquares);
+      // contributes its sum of squares (one number through the relay), summed in stage order.
+      const sums: number[] = [];
+      for (const stage of this.stages) sums.push(await stage.gradSumOfSquares());
+      gradNorm = wholeModelNorm(sums);
     }
     for (const stage of this.stages) stage.step(hyper, gradNorm);
     let tiedBytes = report.tiedBytes;

@@ -26,6 +26,7 @@ function recordingCoordinator(): SwarmCoordinator & { calls: string[]; links: Ma
     ready: (id, round) => calls.push(`ready ${id} ${round}`),
     manifest: (id) => calls.push(`manifest ${id}`),
     modelHash: (id) => calls.push(`model-hash ${id}`),
+    stageNorm: (id) => calls.push(`stage-norm ${id}`),
     stageReport: (id) => calls.push(`stage-report ${id}`),
     leave: (id) => calls.push(`leave ${id}`),
   };
@@ -104,5 +105,8 @@ describe('routed coordinator and leader desk', () => {
     expect(coordinator.calls.at(-1)).toBe('leave busy');
     routed.ready('busy', 0, 'h0');
     expect(coordinator.calls.slice(-3)).toEqual(['join busy', 'capabilities busy', 'ready busy 0']);
+    // A pipeline peer's gradient norm for the cross-stage clip reaches the coordinator the same way.
+    routed.stageNorm('busy', { step: 0, attempt: 1, stage: 0, sumOfSquares: 2 });
+    expect(coordinator.calls.at(-1)).toBe('stage-norm busy');
   });
 });

@@ -1,8 +1,9 @@
 // The pipeline peer runtime with a scripted relay, network and engine (no GPU, no sockets): a
 // frame counts only when it comes from the replica the route names for its microbatch and
 // carries the step's attempt id; the stage syncs with its replicas (and, as the first stage,
-// takes the head's tied-embedding gradient), steps and reports the hash; an abort rolls the
-// step back.
+// takes the head's tied-embedding gradient), sends its gradient norm to the relay and steps only
+// once the relay shared every stage's (clipping by the whole model's norm), then reports the
+// hash; an abort rolls the step back.
 import { expect, it } from 'vitest';
 import type { StageVolunteerEngine } from '../../../kernels/pipeline/stage-volunteer-engine.ts';
 import { encodeActivationFrame } from '../../../protocol/activation-frame.ts';
@@ -68,6 +69,7 @@ const denseFrame = (kind: 'stage-gradients' | 'tied-gradient' | 'tied-weights', 
 function setup() {
   const relayListeners: ((m: RelayMessage) => void)[] = [];
   const reports: unknown[] = [];
+  const norms: unknown[] = [];
   const client = {
     peerId: ME,
     relayKey: KEY('r'),
@@ -77,6 +79,7 @@ function setup() {
     },
     capabilities: () => {},
     ready: () => {},
+    stageNorm: (n: unknown) => void norms.push(n),
     stageReport: async (r: unknown) => {
       reports.push(r);
     },
@@ -120,10 +123,11 @@ function setup() {
     gradients: async (tag) => denseFrame('stage-gradients', tag),
     tiedGradient: async () => new Uint8Array(0),
     tiedWeights: async (tag) => denseFrame('tied-weights', tag),
-    applyStep: async (tag, _lr, replica, tied) => {
-      calls.push(`apply ${tag} replicas=${replica.length} tied=${tied.length}`);
-      return ok(undefined);
+    sumGradients: async (tag, replica, tied) => {
+      calls.push(`sum ${tag} replicas=${replica.length} tied=${tied.length}`);
+      return ok(2.25);
     },
+    applyStep: async (tag, _lr, gradNorm) => void calls.push(`apply ${tag} norm=${gradNorm}`),
     setTiedWeights: async () => ok(undefined),
     paramsHash: async () => 'h'.repeat(64),
     exportState: async () => new Uint8Array(0),
@@ -166,12 +170,13 @@ function setup() {
     deliver: (from: string, b: Uint8Array) => deliver(from, b),
     sent,
     calls,
+    norms,
     reports,
   };
 }
 
 it('takes frames only from the routed replica for this attempt, syncs with its twin and reports', async () => {
-  const { volunteer, tell, deliver, sent, calls, reports } = setup();
+  const { volunteer, tell, deliver, sent, calls, norms, reports } = setup();
   await volunteer.start();
   tell(assignment(7));
   await expect.poll(() => calls.filter((c) => c.startsWith('forward')).length).toBe(2);
@@ -199,10 +204,19 @@ it('takes frames only from the routed replica for this attempt, syncs with its t
   expect(calls.some((c) => c.startsWith('apply'))).toBe(false);
   deliver(TWIN, denseFrame('stage-gradients', 7));
   await new Promise((r) => setTimeout(r, 50));
-  expect(calls.some((c) => c.startsWith('apply'))).toBe(false); // the head's tied gradient is missing
+  expect(calls.some((c) => c.startsWith('sum'))).toBe(false); // the head's tied gradient is missing
   deliver(UP, denseFrame('tied-gradient', 7));
+  // The stage's norm goes to the relay; the step waits for every stage's.
+  await expect.poll(() => norms).toEqual([{ step: 4, attempt: 7, stage: 0, sumOfSquares: 2.25 }]);
+  expect(calls).toContain('sum 7 replicas=2 tied=1');
+  tell({ type: 'stage-norms', step: 4, attempt: 6, sumsOfSquares: [2.25, 1.75] }); // an old attempt's
+  tell({ type: 'stage-norms', step: 4, attempt: 7, sumsOfSquares: [2.25] }); // not one per stage
+  await new Promise((r) => setTimeout(r, 50));
+  expect(calls.some((c) => c.startsWith('apply'))).toBe(false);
+  expect(reports).toHaveLength(0);
+  tell({ type: 'stage-norms', step: 4, attempt: 7, sumsOfSquares: [2.25, 1.75] });
   await expect.poll(() => reports.length).toBe(1);
-  expect(calls).toContain('apply 7 replicas=2 tied=1');
+  expect(calls).toContain('apply 7 norm=2'); // sqrt(2.25 + 1.75), the whole model's
   expect(reports[0]).toMatchObject({ step: 4, stage: 0, microbatches: 2, lossSum: null });
 
   tell({ type: 'stage-commit', step: 4, modelHash: 'c'.repeat(64), head: null });

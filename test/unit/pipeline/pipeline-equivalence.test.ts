@@ -10,12 +10,13 @@ import type { GpuContext } from '../../../kernels/gpu/context.ts';
 import { defaultTuning } from '../../../kernels/ops/matmul-tuning.ts';
 import type { GptConfig } from '../../../protocol/gpt-config.ts';
 import { initParams } from '../../../protocol/init-params.ts';
-import { blockNames, paramLayout, WTE } from '../../../protocol/param-layout.ts';
+import { paramLayout, WTE } from '../../../protocol/param-layout.ts';
 import { createRng } from '../../../protocol/rng.ts';
 import { splitLayers } from '../../../protocol/stage-layout.ts';
 import type { TokenBatch } from '../../../protocol/token-batch.ts';
 import { difference, expectClose } from '../../helpers/compare.ts';
 import { nodeContext } from '../../helpers/node-context.ts';
+import { keyBiasMask, without } from '../../helpers/pipeline/key-bias-mask.ts';
 import { PipelineRunner } from '../../helpers/pipeline/pipeline-runner.ts';
 
 const CONFIG: GptConfig = { vocabSize: 256, contextLength: 16, dModel: 32, nLayer: 4, nHead: 4 };
@@ -30,24 +31,6 @@ function randomBatch(seed: number): TokenBatch {
   const targets = Uint32Array.from({ length: BATCH * T }, () => rng.nextBelow(CONFIG.vocabSize));
   return { batchSize: BATCH, seqLen: T, inputs, targets };
 }
-
-/**
- * The key third of every c_attn bias: its gradient is zero in exact arithmetic (softmax ignores
- * a shift shared by a query's scores), so both runs hold rounding noise there, which Adam turns
- * into full-size steps of random sign (as test/unit/gpt/gpu-gpt.test.ts notes).
- */
-function keyBiasMask(): Uint8Array {
-  const layout = paramLayout(CONFIG);
-  const mask = new Uint8Array(layout.totalFloats);
-  const C = CONFIG.dModel;
-  for (let l = 0; l < CONFIG.nLayer; l++) {
-    const { offset } = layout.get(blockNames(l).qkvb);
-    mask.fill(1, offset + C, offset + 2 * C);
-  }
-  return mask;
-}
-
-const without = (values: Float32Array, mask: Uint8Array) => values.filter((_, i) => mask[i] === 0);
 
 describe('pipeline (fp32 links) equals the unsplit model', () => {
   let ctx: GpuContext;
@@ -115,7 +98,7 @@ describe('pipeline (fp32 links) equals the unsplit model', () => {
       runner.setParams(params);
       const unclipped = pipeline(S, 2);
       unclipped.setParams(params);
-      const mask = keyBiasMask();
+      const mask = keyBiasMask(CONFIG);
       for (let step = 1; step <= 4; step++) {
         const b = randomBatch(100 + step);
         const hyper = { ...HYPER, step };
@@ -142,7 +125,7 @@ describe('pipeline (fp32 links) equals the unsplit model', () => {
       const control = difference(without(await unclipped.readParams(), mask), without(want, mask));
       console.log(`S=${S} unclipped pipeline after 4 steps: rel=${control.relative.toExponential(3)}`);
       expect(control.relative).toBeGreaterThan(100 * 1e-5);
-      // Not asserted: both runs hold noise there (see keyBiasMask); shown for the record.
+      // Not asserted: both runs hold noise there (see key-bias-mask.ts); shown for the record.
       let keyDiff = 0;
       for (const [i, x] of got.entries())
         if (mask[i]) keyDiff = Math.max(keyDiff, Math.abs(x - (want[i] as number)));

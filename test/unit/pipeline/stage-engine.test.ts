@@ -1,14 +1,18 @@
 // A volunteer's stage as the network sees it (kernels/pipeline/stage-engine.ts): with fp32 frames,
 // a first stage and two replicas of the last, each replica taking half the microbatches, sum to
-// the unsplit pipeline's gradients; both replicas step to the same weights; an aborted step is
-// undone; a frame that is hostile or belongs elsewhere is refused without running anything.
+// the unsplit pipeline's gradients; both replicas give the same gradient norm to the bit and step
+// to the same weights; an aborted step is undone; a frame that is hostile or belongs elsewhere is
+// refused without running anything, and a step without its summed gradient or with a norm that
+// is no norm is refused too.
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { GpuContext } from '../../../kernels/gpu/context.ts';
 import { defaultTuning } from '../../../kernels/ops/matmul-tuning.ts';
 import { StageEngine } from '../../../kernels/pipeline/stage-engine.ts';
+import { globalNorm } from '../../../kernels/reference/gradnorm.ts';
 import { initParams } from '../../../protocol/init-params.ts';
 import { WTE } from '../../../protocol/param-layout.ts';
 import { createRng } from '../../../protocol/rng.ts';
+import { wholeModelNorm } from '../../../protocol/stage-grad-norm.ts';
 import { splitLayers } from '../../../protocol/stage-layout.ts';
 import { decodeTensorFrame } from '../../../protocol/tensor-frame.ts';
 import { resolveRunConfig } from '../../../relay/run/run-config.ts';
@@ -62,6 +66,13 @@ async function runMicrobatches(step: number): Promise<number> {
   return lossSum;
 }
 
+/** sumGradients then applyStep, clipped by this stage's norm alone: enough where one stage steps. */
+async function stepAlone(engine: StageEngine, step: number, frames: Uint8Array[]): Promise<void> {
+  const summed = await engine.sumGradients(step, frames);
+  if (!summed.ok) throw new Error(summed.error.message);
+  await engine.applyStep(step, 1e-2, Math.sqrt(summed.value));
+}
+
 const dense = (bytes: Uint8Array) => {
   const decoded = decodeTensorFrame(bytes);
   if (!decoded.ok) throw new Error(decoded.error.message);
@@ -113,10 +124,21 @@ it('two replicas of the last stage sum to the unsplit pipeline, step alike, and 
       own[wte.offset + i] = (own[wte.offset + i] as number) + (tied[i] as number);
     expectClose('stage 0 gradients', own, first.layout.gather(refGrads), 1e-5);
 
-    // The step: every replica sums the same frames in the same order.
+    // The step: every replica sums the same frames in the same order, so both replicas of stage 1
+    // give the same norm to the bit; with the first stage's (tied gradient included once) that
+    // is the whole model's.
     const before = await Promise.all([first.paramsHash(), a.paramsHash()]);
-    expect(await first.applyStep(0, 1e-2, [g0], [ta, tb])).toEqual({ ok: true, value: undefined });
-    for (const r of replicas) expect((await r.applyStep(0, 1e-2, [ga, gb])).ok).toBe(true);
+    const s0 = await first.sumGradients(0, [g0], [ta, tb]);
+    const [sa, sb] = await Promise.all(replicas.map((r) => r.sumGradients(0, [ga, gb])));
+    if (!(s0.ok && sa?.ok && sb?.ok)) throw new Error('a gradient frame was refused');
+    expect(sa.value).toBe(sb.value);
+    const norm = wholeModelNorm([s0.value, sa.value]);
+    const refNorm = globalNorm(refGrads);
+    console.log(
+      `whole-model grad norm ${norm.toFixed(7)} vs the in-process pipeline's ${refNorm.toFixed(7)}`,
+    );
+    expect(Math.abs(norm - refNorm) / refNorm).toBeLessThan(1e-5);
+    for (const engine of [first, ...replicas]) await engine.applyStep(0, 1e-2, norm);
     const weights = await first.tiedWeights(0);
     for (const r of replicas) expect(r.setTiedWeights(0, weights).ok).toBe(true);
     const [ha, hb] = await Promise.all([a.paramsHash(), b.paramsHash()]);
@@ -146,7 +168,7 @@ it('a new replica that imports a stage’s state holds the same weights and step
   try {
     await runMicrobatches(6); // a's weights and moments after one committed step
     const [ga, gb] = await Promise.all([a.gradients(6), replicas[1].gradients(6)]);
-    for (const r of replicas) expect((await r.applyStep(6, 1e-2, [ga, gb])).ok).toBe(true);
+    for (const r of replicas) await stepAlone(r, 6, [ga, gb]);
     first.rollback();
     for (const r of replicas) r.commit();
     expect(await fresh.paramsHash()).not.toBe(await a.paramsHash());
@@ -156,8 +178,8 @@ it('a new replica that imports a stage’s state holds the same weights and step
     expect(await fresh.paramsHash()).toBe(await a.paramsHash());
     // The same gradients and step count take both to the same weights (AdamW's moments came too).
     const grads = await a.gradients(9);
-    expect((await a.applyStep(9, 1e-2, [grads])).ok).toBe(true);
-    expect((await fresh.applyStep(9, 1e-2, [grads])).ok).toBe(true);
+    await stepAlone(a, 9, [grads]);
+    await stepAlone(fresh, 9, [grads]);
     expect(await fresh.paramsHash()).toBe(await a.paramsHash());
   } finally {
     fresh.destroy();
@@ -188,10 +210,15 @@ it('refuses frames that are corrupt, of another step or microbatch, or the wrong
   // A gradient frame where the tied weights are expected, and one of another step.
   const grads = await a.gradients(3);
   expect(a.setTiedWeights(3, grads)).toMatchObject({ ok: false, error: { code: 'ERR_FRAME_FIELD' } });
-  expect(await a.applyStep(5, 1e-2, [grads])).toMatchObject({
+  expect(await a.sumGradients(5, [grads])).toMatchObject({
     ok: false,
     error: { code: 'ERR_FRAME_FIELD' },
   });
+  // No step without its summed gradient (the refused frames left none), nor with a norm that is none.
+  await expect(a.applyStep(5, 1e-2, 1)).rejects.toThrow(/no summed gradient/);
+  expect((await a.sumGradients(3, [grads])).ok).toBe(true);
+  for (const bad of [Number.NaN, -1, Number.POSITIVE_INFINITY])
+    await expect(a.applyStep(3, 1e-2, bad)).rejects.toThrow(RangeError);
   // Nothing was forwarded on the replica: microbatch 1 can still run there.
   const out = await a.forward(3, 1, { frame: bytes, tokens });
   expect(out.ok && out.value.type).toBe('loss');

@@ -21,6 +21,7 @@ const coordinator: SwarmCoordinator = {
   ready: () => {},
   manifest: () => {},
   modelHash: () => {},
+  stageNorm: () => {},
   stageReport: () => {},
   leave: () => {},
 };

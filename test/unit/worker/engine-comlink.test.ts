@@ -58,7 +58,8 @@ const STAGE: Script<StageVolunteerEngine> = {
   gradients: { args: [2], result: bytes(7, 8) },
   tiedGradient: { args: [2], result: bytes(9) },
   tiedWeights: { args: [2], result: bytes(10) },
-  applyStep: { args: [2, 0.01, [bytes(1)], [bytes(2)]], result: { ok: true, value: undefined } },
+  sumGradients: { args: [2, [bytes(1)], [bytes(2)]], result: { ok: true, value: 1.5 } },
+  applyStep: { args: [2, 0.01, 1.25], result: undefined },
   setTiedWeights: {
     args: [2, bytes(3)],
     result: { ok: false, error: { code: 'ERR_FRAME_FIELD', message: 'step 1, expected 2' } },

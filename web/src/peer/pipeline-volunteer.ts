@@ -9,9 +9,11 @@
 //                 The order is kernels/pipeline/stage-order.ts's: backwards first (1F1B), and
 //                 the first stage keeps at most S microbatches in flight, so every stage's
 //                 memory stays bounded. Sends wait for the link (link-delivery.ts).
-//   sync, report  the replicas swap gradients and step alike, the tied embedding crosses, and
-//                 the weights hash goes to the relay (stage-sync.ts), which commits the step
-//                 when every stage's replicas agree, or aborts it (the step is rolled back).
+//   sync, report  the replicas swap gradients, every stage's gradient norm goes round through
+//                 the relay so all clip by the whole model's norm, the replicas step alike, the
+//                 tied embedding crosses, and the weights hash goes to the relay (stage-sync.ts),
+//                 which commits the step when every stage's replicas agree, or aborts it (the
+//                 step is rolled back).
 //
 // A volunteer seated after the run began first imports its stage's weights and optimizer state
 // from the replica the relay names (`stateFrom`), which sends them before its own work.
@@ -97,6 +99,19 @@ export class PipelineVolunteer extends RelayDrivenPeer<PipelineEvent> {
     switch (message.type) {
       case 'stage-assignment':
         return this.begin(message);
+      case 'stage-norms': {
+        const work = this.work;
+        if (work?.a.attempt !== message.attempt) return; // an aborted attempt's
+        if (message.sumsOfSquares.length !== work.S) {
+          this.emit({
+            type: 'status',
+            text: `step ${message.step}: the relay sent ${message.sumsOfSquares.length} gradient norms for ${work.S} stages`,
+          });
+          return;
+        }
+        work.setStageNorms(message.sumsOfSquares);
+        return;
+      }
       case 'stage-commit': {
         const work = this.work;
         if (work?.a.step !== message.step) return;

@@ -20,6 +20,8 @@ export class StageStep {
   /** End-of-step tensor frames by `${kind}:${sender}`. */
   private readonly tensors = new Map<string, Uint8Array>();
   tokens: Uint32Array | null = null;
+  /** Every stage's squared gradient norm, in stage order, once the relay has shared them. */
+  stageNorms: readonly number[] | null = null;
   lossSum = 0;
   phase: 'microbatches' | 'sync' | 'reported' = 'microbatches';
   /** The stage's state went to the new replicas (stateTo) and came from the source (stateFrom). */
@@ -73,6 +75,12 @@ export class StageStep {
           : this.peerOf(activation.microbatch, this.stage + 1);
       if (from === expected) this.activations.set(`${activation.direction}:${activation.microbatch}`, bytes);
     } else if (kind) this.setTensor(kind, from, bytes);
+    this.recheck();
+  }
+
+  /** The relay's `stage-norms` for this attempt: the wait for the clip ends. */
+  setStageNorms(sumsOfSquares: readonly number[]): void {
+    this.stageNorms = sumsOfSquares;
     this.recheck();
   }
 

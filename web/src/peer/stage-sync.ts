@@ -3,7 +3,13 @@
 // head's gradient of the tied embedding to the first, whose lowest key sends the new embedding
 // back after its step; then the stage's weights hash goes (signed) to the relay, which commits
 // the step when every stage's replicas agree.
+//
+// Before stepping, every stage clips by the whole model's gradient norm, as the unsplit model
+// does: each peer sends its stage's sum of squares to the relay, which hands every peer all the
+// stages' once all are in (relay/pipeline/pipeline-coordinator.ts). A stage whose norms do not
+// come waits; the relay's deadline then aborts the step, as for any missing frame.
 import type { StageVolunteerEngine } from '../../../kernels/pipeline/stage-volunteer-engine.ts';
+import { wholeModelNorm } from '../../../protocol/stage-grad-norm.ts';
 import type { TensorKind } from '../../../protocol/tensor-frame.ts';
 import type { PipelineEvent } from './pipeline-events.ts';
 import type { StageStep } from './stage-step.ts';
@@ -13,7 +19,7 @@ import type { FrameNetwork } from './volunteer.ts';
 export interface StageSyncDeps {
   readonly engine: StageVolunteerEngine;
   readonly network: Pick<FrameNetwork, 'send' | 'traffic'>;
-  readonly client: Pick<SwarmClient, 'stageReport'>;
+  readonly client: Pick<SwarmClient, 'stageNorm' | 'stageReport'>;
   readonly peerId: string;
   readonly emit: (event: PipelineEvent) => void;
 }
@@ -40,16 +46,18 @@ export async function syncStage(work: StageStep, deps: StageSyncDeps): Promise<v
     replicas.every((id) => has('stage-gradients', id)) &&
     (!tied || !work.isFirst || lasts.every((id) => has('tied-gradient', id)));
   if (!(await work.until(inputsHere))) return;
-  const applied = await engine.applyStep(
+  const summed = await engine.sumGradients(
     tag,
-    a.learningRate,
     get('stage-gradients', replicas),
     tied && work.isFirst ? get('tied-gradient', lasts) : [],
   );
-  if (!applied.ok) {
-    emit({ type: 'status', text: `step ${step} refused a replica's frame: ${applied.error.message}` });
+  if (!summed.ok) {
+    emit({ type: 'status', text: `step ${step} refused a replica's frame: ${summed.error.message}` });
     return;
   }
+  client.stageNorm({ step, attempt: tag, stage, sumOfSquares: summed.value });
+  if (!(await work.until(() => work.stageNorms !== null))) return;
+  await engine.applyStep(tag, a.learningRate, wholeModelNorm(work.stageNorms ?? []));
   if (tied && work.isFirst && firsts[0] === peerId) await send(lasts, await engine.tiedWeights(tag));
   if (tied && work.isLast) {
     const owner = firsts[0] ?? '';

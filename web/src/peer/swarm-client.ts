@@ -10,6 +10,7 @@ import {
   type PeerMessage,
   parseRelayMessage,
   type RelayMessage,
+  type StageNorm,
 } from '../../../protocol/swarm-messages.ts';
 import {
   frameClaimMessage,
@@ -229,6 +230,11 @@ export class SwarmClient {
   async modelHash(round: number, hash: string): Promise<void> {
     const signature = await this.identity.sign(modelHashMessage(this.runId, round, hash));
     this.send({ type: 'model-hash', round, hash, signature });
+  }
+
+  /** Pipeline runs: the squared norm of the gradient this peer's stage is about to step on. */
+  stageNorm(fields: Omit<v.InferOutput<typeof StageNorm>, 'type'>): void {
+    this.send({ type: 'stage-norm', ...fields });
   }
 
   /** Pipeline runs: this peer's stage finished the step with these weights. */

@@ -23,6 +23,7 @@ export function membersIn(message: RelayMessage): string[] | null {
     case 'receipt':
     case 'check':
     case 'error':
+    case 'stage-norms':
     case 'stage-commit':
     case 'stage-abort':
     case 'relays':

@@ -258,6 +258,7 @@ export class Volunteer extends RelayDrivenPeer<VolunteerEvent> {
       case 'challenge':
       case 'welcome':
       case 'stage-assignment': // pipeline runs: web/src/peer/pipeline-volunteer.ts
+      case 'stage-norms':
       case 'stage-commit':
       case 'stage-abort':
         return;

@@ -1,6 +1,7 @@
 // The relay's pipeline steps on a manual clock, no sockets: volunteers are seated once enough
-// are ready, each microbatch is routed through one replica per stage, a step commits only when
-// every replica reported and each stage's replicas agree, credits are the stage FLOPs of what
+// are ready, each microbatch is routed through one replica per stage, every stage's gradient
+// norm goes to every peer once each replica sent its stage's and they agree, a step commits only
+// when every replica reported and each stage's replicas agree, credits are the stage FLOPs of what
 // was routed, and a replica that leaves (or a deadline) aborts the step, which re-opens at once
 // over the volunteers left with the lost one's microbatches on its stage's other replica.
 import { expect, it } from 'vitest';
@@ -53,8 +54,15 @@ function setup() {
       .get(id)
       ?.filter((m): m is Extract<RelayMessage, { type: T }> => m.type === type)
       .at(-1);
-  /** Every seated volunteer reports `hashOf(stage)` for the open step. */
+  /** Every seated volunteer sends `sumOf(stage)` as its stage's gradient norm for the open step. */
+  const normAll = (a: StageAssignment, sumOf = (s: number) => s + 1) => {
+    for (const [s, ids] of a.stages.entries())
+      for (const id of ids)
+        coordinator.stageNorm(id, { step: a.step, attempt: a.attempt, stage: s, sumOfSquares: sumOf(s) });
+  };
+  /** Every seated volunteer sends its norm, then reports `hashOf(stage)` for the open step. */
   const reportAll = (a: StageAssignment, hashOf = (s: number) => HASH(String(s + 1))) => {
+    normAll(a);
     for (const [s, ids] of a.stages.entries())
       for (const id of ids)
         coordinator.stageReport(id, {
@@ -64,7 +72,7 @@ function setup() {
           lossSum: s === 1 ? 2 : null,
         });
   };
-  return { clock, coordinator, inbox, last, commits, pool, reportAll };
+  return { clock, coordinator, inbox, last, commits, pool, normAll, reportAll };
 }
 
 const settle = () => new Promise((r) => setTimeout(r, 0));
@@ -156,11 +164,12 @@ it('a replica that leaves mid-step aborts it; the step re-opens on the rest with
 });
 
 it('aborts a step whose replicas disagree or that passes its deadline, and never commits it', async () => {
-  const { clock, coordinator, last, commits, reportAll } = setup();
+  const { clock, coordinator, last, commits, normAll, reportAll } = setup();
   for (const id of [A, B, C]) coordinator.ready(id, -1, null);
   clock.advance(100);
   const a = last(A, 'stage-assignment') as StageAssignment;
   const replicated = a.stages.findIndex((ids) => ids.length === 2);
+  normAll(a);
   // One replica of the replicated stage holds other weights.
   for (const [s, ids] of a.stages.entries())
     for (const [r, id] of ids.entries())
@@ -184,6 +193,53 @@ it('aborts a step whose replicas disagree or that passes its deadline, and never
   await committed(coordinator, 0);
   expect(commits.map((x) => x.round)).toEqual([0]);
   expect(coordinator.abortedSteps).toBe(2);
+});
+
+it("shares every stage's gradient norm once each replica sent its stage's, and counts no report before", async () => {
+  const { clock, coordinator, last, commits, normAll, reportAll } = setup();
+  for (const id of [A, B, C]) coordinator.ready(id, -1, null);
+  clock.advance(100);
+  const a = last(A, 'stage-assignment') as StageAssignment;
+  const [r0, r1] = a.stages.map((ids) => ids[0] as string) as [string, string];
+  const all = a.stages.flat();
+  const norm = (id: string, stage: number, sumOfSquares: number, attempt = a.attempt) =>
+    coordinator.stageNorm(id, { step: 0, attempt, stage, sumOfSquares });
+  // A report before the norms were shared: no honest replica has stepped yet, so it is not counted.
+  for (const [s, ids] of a.stages.entries())
+    for (const id of ids)
+      coordinator.stageReport(id, { step: 0, stage: s, paramsHash: HASH(String(s + 1)), lossSum: 2 });
+  // A norm from another attempt is stale; one naming a stage the sender is not a replica of is refused.
+  norm(r0, 0, 1, a.attempt + 7);
+  norm(r0, 1, 0);
+  for (const id of all.filter((id) => id !== r1)) norm(id, a.stages[0]?.includes(id) ? 0 : 1, 4);
+  expect(all.map((id) => last(id, 'stage-norms'))).toEqual(all.map(() => undefined));
+  norm(r1, 1, 2.25);
+  for (const id of all)
+    expect(last(id, 'stage-norms')).toEqual({
+      type: 'stage-norms',
+      step: 0,
+      attempt: a.attempt,
+      sumsOfSquares: [4, 2.25],
+    });
+  await settle();
+  expect(commits).toHaveLength(0); // the early reports did not count
+  reportAll(a); // its norms now come too late to change anything, and are dropped
+  await committed(coordinator, 0);
+  // Next step: the replicated stage's replicas send different norms, and the step is aborted.
+  const b = last(A, 'stage-assignment') as StageAssignment;
+  const replicated = b.stages.findIndex((ids) => ids.length === 2);
+  const twin = b.stages[replicated]?.[1] as string;
+  for (const [s, ids] of b.stages.entries())
+    for (const id of ids)
+      coordinator.stageNorm(id, { step: 1, attempt: b.attempt, stage: s, sumOfSquares: id === twin ? 0 : 3 });
+  expect(last(A, 'stage-abort')).toMatchObject({
+    step: 1,
+    reason: `the replicas of stage ${replicated} sent different gradient norms`,
+  });
+  const c = last(A, 'stage-assignment') as StageAssignment;
+  expect(c.attempt).not.toBe(b.attempt);
+  normAll(c);
+  expect(last(A, 'stage-norms')).toMatchObject({ step: 1, attempt: c.attempt, sumsOfSquares: [1, 2] });
 });
 
 it('seats a latecomer on the thinnest stage, which sends it its state, and stalls when a stage has no holder', async () => {

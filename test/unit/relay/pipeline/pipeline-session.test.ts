@@ -1,6 +1,7 @@
-// The `/swarm` session in both kinds of run: a stage-report is refused where the run trains in
-// rounds, and in a pipeline run a round's manifest is refused and a stage-report must carry the
-// sender's own signature; each refusal closes only that connection.
+// The `/swarm` session in both kinds of run: a stage-report or stage-norm is refused where the run
+// trains in rounds, and in a pipeline run a round's manifest is refused, a stage-report must carry
+// the sender's own signature and a stage-norm a finite sum of squares >= 0; each refusal closes
+// only that connection.
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { helloMessage, manifestMessage, stageReportMessage } from '../../../../protocol/swarm-signing.ts';
@@ -36,7 +37,7 @@ afterAll(async () => {
 function refusal(
   relay: RelayHandle,
   me: PeerIdentity,
-  act: (runId: string) => Promise<object>,
+  act: (runId: string) => Promise<object | string>,
 ): Promise<string | undefined> {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(`${relay.url.replace('http', 'ws')}/swarm`);
@@ -52,8 +53,10 @@ function refusal(
         ws.send(
           JSON.stringify({ type: 'hello', publicKey: me.publicKey, signature, stamp, platform: 'node' }),
         );
-      } else if (message.type === 'welcome') ws.send(JSON.stringify(await act(runId)));
-      else if (message.type === 'error') code = message.code;
+      } else if (message.type === 'welcome') {
+        const reply = await act(runId);
+        ws.send(typeof reply === 'string' ? reply : JSON.stringify(reply));
+      } else if (message.type === 'error') code = message.code;
     });
     ws.on('error', () => {});
     ws.on('close', () => {
@@ -73,6 +76,15 @@ it('refuses a stage-report in a run that trains in rounds', async () => {
     signature: await me.sign(stageReportMessage(runId, report)),
   }));
   expect(code).toBe('ERR_SWARM_UNSUPPORTED');
+  const norm = { type: 'stage-norm', step: 0, attempt: 1, stage: 0, sumOfSquares: 1 };
+  expect(await refusal(rounds, me, async () => norm)).toBe('ERR_SWARM_UNSUPPORTED');
+});
+
+it('in a pipeline run, refuses a stage-norm whose sum of squares is negative or overflows to Infinity', async () => {
+  const me = await identityFromKeyPair(await generateKeyPair());
+  const norm = (sum: string) => `{"type":"stage-norm","step":0,"attempt":1,"stage":0,"sumOfSquares":${sum}}`;
+  expect(await refusal(pipeline, me, async () => norm('-2'))).toBe('ERR_SWARM_SCHEMA');
+  expect(await refusal(pipeline, me, async () => norm('1e999'))).toBe('ERR_SWARM_SCHEMA');
 });
 
 it('in a pipeline run, refuses a manifest and a stage-report signed by another key', async () => {
