@@ -1,19 +1,27 @@
-// The public leaderboard: who gave how much verified work, the run's loss curve, the latest
+// The public leaderboard: who gave how much verified work, what the model writes now (a sample
+// from the latest checkpoint, run on the viewer's GPU), the run's loss curve, the latest
 // checkpoint, and the signed ledger head, with tools to audit the chain and check a receipt
 // in the browser. Polls the relay's public API; every view updates in place so a poll that
 // changes nothing changes nothing on screen.
 
+import { wrap } from 'comlink';
 import type { LossPoint, RunSummary } from '../../../protocol/run-api.ts';
 import { headWarning } from '../peer/head-warning.ts';
 import { HeadWatch } from '../peer/head-watch.ts';
 import { LiveChart } from '../volunteer/charts.ts';
+import { remoteEngine } from '../worker/engine-comlink.ts';
+import type { SampleWorkerApi } from '../worker/sample-api.ts';
+import SampleWorker from '../worker/sample-worker.ts?worker';
 import { wireAuditButton } from './audit-panel.ts';
 import { BoardTable } from './board-table.ts';
+import { fetchCheckpoint } from './checkpoint-fetch.ts';
 import { showCheckpoint } from './checkpoint-link.ts';
 import { Freshness } from './freshness.ts';
 import { LedgerHeadView } from './ledger-head.ts';
 import { PublicApi } from './public-api.ts';
 import { wireReceiptForm } from './receipt-form.ts';
+import { SamplePanel, sampleBytesFrom } from './sample-panel.ts';
+import { SampleView } from './sample-view.ts';
 
 /** How often the page asks the relay for new figures; rounds commit every few seconds at most. */
 const POLL_MS = 3_000;
@@ -28,6 +36,20 @@ const board = new BoardTable($<HTMLTableElement>('board'), $('board-empty'));
 const lossChart = new LiveChart($('loss-chart'), 'round', 'train loss', '#2f6f4f');
 const head = new LedgerHeadView($('head'), $('head-signature'), () => api.keys());
 const freshness = new Freshness($('updated'));
+// The sample worker starts only where WebGPU exists; a checkpoint's bytes move to it, uncopied.
+const sampleWorker =
+  'gpu' in navigator
+    ? remoteEngine<SampleWorkerApi>(wrap(new SampleWorker()), {
+        load: (_model, checkpoint) => [checkpoint.buffer],
+      })
+    : null;
+const samples = new SamplePanel(new SampleView(), {
+  model: sampleWorker,
+  modelOf: (runId) => api.model(runId),
+  fetchCheckpoint: (runId, heldHash) => fetchCheckpoint(runId, heldHash),
+  seed: () => crypto.getRandomValues(new Uint32Array(1))[0] as number,
+  bytes: sampleBytesFrom(location.search),
+});
 let shownLoss = '';
 // The newest signed head this browser has seen, kept in localStorage: a relay whose head
 // later goes backwards or forks is shown up (peer/head-watch.ts).
@@ -91,6 +113,7 @@ async function refresh(): Promise<void> {
     $('run').textContent = 'The relay has no run.';
     return;
   }
+  samples.follow(run); // on its own: a failed fetch below must not hold the sample back
   const [loss, rows, ledger] = await Promise.all([
     api.lossCurve(run.id),
     api.leaderboard(),

@@ -3,7 +3,8 @@
 // typed by; a body that is not what the contract says fails the poll with ERR_HTTP_BODY
 // instead of breaking the page further in. Anything the page must not take on trust (heads,
 // entries, receipts) is then checked by the protocol/ verifiers.
-import type * as v from 'valibot';
+import * as v from 'valibot';
+import type { GptConfig } from '../../../protocol/gpt-config.ts';
 import { parseHttpBody } from '../../../protocol/http-body.ts';
 import {
   KeysBody,
@@ -13,7 +14,16 @@ import {
   RoundsPageBody,
 } from '../../../protocol/ledger-api.ts';
 import { entryHash, GENESIS_HASH, parseLedgerEntry } from '../../../protocol/ledger-entry.ts';
-import { LossCurvePart, type LossPoint, type RunSummary, RunsBody } from '../../../protocol/run-api.ts';
+import {
+  LossCurvePart,
+  type LossPoint,
+  RunDetailBody,
+  type RunSummary,
+  RunsBody,
+} from '../../../protocol/run-api.ts';
+
+/** What the board reads of a run to build its model: the config, checked in full. */
+const CheckedConfigPart = v.pick(RunDetailBody, ['config']);
 
 export type GetJson = (path: string) => Promise<unknown>;
 
@@ -43,6 +53,11 @@ export class PublicApi {
 
   async lossCurve(runId: string): Promise<readonly LossPoint[]> {
     return (await this.read(`/api/runs/${encodeURIComponent(runId)}`, LossCurvePart)).loss;
+  }
+
+  /** The run's model shape, from its config checked with every rule of the run config schema. */
+  async model(runId: string): Promise<GptConfig> {
+    return (await this.read(`/api/runs/${encodeURIComponent(runId)}`, CheckedConfigPart)).config.model;
   }
 
   async leaderboard(): Promise<readonly LeaderboardRow[]> {
