@@ -4,7 +4,9 @@
 // on the same batches of the default model and data. Everything is real but the wire: the
 // stages share one GPU and the links hand each other the encoded frames in memory
 // (test/helpers/pipeline/pipeline-runner.ts). See pipeline/batch-pool.ts for why the batches come
-// from a fixed pool, and pipeline/train-pipeline.ts for what the byte counts include.
+// from a fixed pool, and pipeline/train-pipeline.ts for what the byte counts include. Every row
+// clips by the whole model's gradient norm, the unsplit model's own way, and counts the loss
+// spikes of its run (pipeline/loss-spikes.ts): `--steps 100` is the run that checks for them.
 import { join } from 'node:path';
 import { modelGemmShapes } from '../../kernels/gpt/gemm-shapes.ts';
 import { GpuGpt } from '../../kernels/gpt/gpu-gpt.ts';
@@ -21,6 +23,7 @@ import { loadSplitTokens, openSplit } from '../../relay/datasets/loader.ts';
 import { BROWN_SOURCE } from '../../relay/datasets/source.ts';
 import { STATE_DIR } from '../../relay/state-dir.ts';
 import { BatchPool } from './pipeline/batch-pool.ts';
+import { lossSpikes, SPIKE_RATIO } from './pipeline/loss-spikes.ts';
 import { checkOneStage } from './pipeline/one-stage-check.ts';
 import { codecName, PIPELINE_HELP, parsePipelineCli } from './pipeline/options.ts';
 import { type PipelineRow, printTable } from './pipeline/table.ts';
@@ -117,6 +120,7 @@ const table: PipelineRow[] = [
     reduction: null,
     valLoss: baseLoss,
     gapPercent: 0,
+    ...lossSpikes(unsplit.losses),
   },
 ];
 for (const S of config.stages) {
@@ -159,10 +163,14 @@ for (const S of config.stages) {
       reduction: (2 * fp32) / (run.bytesPerTokenForward + run.bytesPerTokenBackward),
       valLoss,
       gapPercent: (100 * (valLoss - baseLoss)) / baseLoss,
+      ...lossSpikes(run.losses),
     });
   }
 }
 printTable(say, table, unsplit.tokens);
+say(
+  `spikes: steps whose train loss passed ${SPIKE_RATIO}x the lowest before it; max rise: the largest loss increase from one step to the next (gradient clip ${train.gradClip}, across all stages)`,
+);
 const goal = table.filter(
   (r) => r.reduction !== null && r.reduction >= GOAL.reduction && r.gapPercent <= GOAL.gapPercent,
 );

@@ -49,6 +49,8 @@ export interface PipelineRun {
   readonly deltaShare: { readonly forward: number; readonly backward: number };
   /** The tied embedding's bytes between the first and last stage, per step. */
   readonly tiedBytesPerStep: number;
+  /** Each step's train loss (loss-spikes.ts looks for spikes in them). */
+  readonly losses: readonly number[];
 }
 
 const mean = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
@@ -73,6 +75,7 @@ export async function trainPipeline(setup: PipelineSetup): Promise<PipelineRun> 
     let backward = 0;
     let tied = 0;
     const deltas = { forward: 0, backward: 0 };
+    const losses: number[] = [];
     const framesPerStep = M * (S - 1);
     for (let step = 0; step < train.steps; step++) {
       const { batch, sampleIds } = pool.at(step);
@@ -90,6 +93,7 @@ export async function trainPipeline(setup: PipelineSetup): Promise<PipelineRun> 
       };
       deltas.forward += share.forward;
       deltas.backward += share.backward;
+      losses.push(report.loss);
       setup.onStep?.(step + 1, { loss: report.loss, deltaShare: share });
     }
     const steps = train.steps;
@@ -100,6 +104,7 @@ export async function trainPipeline(setup: PipelineSetup): Promise<PipelineRun> 
       bytesPerTokenBackward: backward / steps,
       deltaShare: { forward: deltas.forward / steps, backward: deltas.backward / steps },
       tiedBytesPerStep: tied / steps,
+      losses,
     };
   } finally {
     runner.destroy();

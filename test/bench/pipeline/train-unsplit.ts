@@ -32,14 +32,16 @@ export async function trainUnsplit(setup: UnsplitSetup) {
   });
   try {
     let tokens = 0;
+    const losses: number[] = [];
     for (let step = 0; step < train.steps; step++) {
       const { batch } = pool.at(step);
       const loss = await model.trainStep(batch.inputs, batch.targets, hyperAt(step, train));
       if (!Number.isFinite(loss)) throw new Error(`unsplit: loss is ${loss} at step ${step + 1}`);
       tokens += batch.batchSize * batch.seqLen;
+      losses.push(loss);
       setup.onStep?.(step + 1, loss);
     }
-    return { weights: await model.readParams(), tokens };
+    return { weights: await model.readParams(), tokens, losses };
   } finally {
     model.destroy();
   }
