@@ -10,7 +10,9 @@
 //   0       4     magic, ASCII "PLTA" (Potluck tensor, activation)
 //   4       1     version, currently 1
 //   5       1     direction: 1 = activation forward, 2 = activation-gradient backward
-//   6       1     codec: 0 = raw f32, 1 = int8, 2 = int4, 3 = delta int8, 4 = delta int4
+//   6       1     codec (CODECS below): 0 = raw f32; 1 = int8, 2 = int4, 5 = int3, 6 = int2;
+//                 3 = delta int8, 4 = delta int4, 7 = delta int3, 8 = delta int2; and rounded
+//                 stochastically, 9 = int8-sr, 10 = int4-sr, 11 = int3-sr, 12 = int2-sr
 //   7       1     reserved, 0
 //   8       4     round (u32)
 //   12      4     microbatch (u32): its index within the round
@@ -26,13 +28,14 @@
 //
 // Quantization is symmetric and signed, unlike quantize.ts's offset codes for pseudo-gradients:
 // activations are centred on zero and a zero must decode to exactly zero. Per block, with
-// L = 127 (int8) or 7 (int4) and d the value (or, for delta codecs, the value minus the cached
-// one): s = max |d| / L and q = round(d / s) in [-L, L], stored two's complement in 8 or 4 bits,
-// packed least-significant first, 32 / bits per u32 word, every block starting on a word and the
-// last one padded with zero codes. The decoded value is f32(q * s), plus the cached value for
-// delta codecs. The code -2^(bits-1) is never written, so it is refused: each tensor has one
-// encoding. kernels/reference/activation-codec.ts is the encoder, and says why it rounds to
-// nearest rather than stochastically.
+// L = 2^(bits-1) - 1 (127, 7, 3 or 1) and d the value (or, for delta codecs, the value minus the
+// cached one): s = max |d| / L and q = d / s rounded to an integer in [-L, L], stored as a
+// signed code of 8, 4, 3 or 2 bits (protocol/signed-codes.ts: one bit stream, every block
+// starting on a word, the last one padded with zero codes, the code -2^(bits-1) never written and
+// refused). The decoded value is f32(q * s), plus the cached value for delta codecs. The -sr
+// codecs round stochastically (unbiased, for activation-gradients), the others to nearest;
+// kernels/reference/activation-codec.ts is the encoder and says why. The decoder reads both
+// alike: the frame names its rounding so that a receiver, and a log, can tell what it got.
 //
 // Delta codecs (AQ-SGD, Wang et al. 2022, "Fine-tuning language models over slow networks using
 // activation quantization with guarantees"): when a sample comes back (the next epoch), the
@@ -51,17 +54,25 @@ import {
 } from './frame-envelope.ts';
 import { type DecodeResult, refuse } from './frame-errors.ts';
 import { ACTIVATION_FRAME_MAGIC } from './frame-magics.ts';
-import { blockCount, isValidBlockSize, MAX_BLOCK_SIZE, packedWordCount } from './quantize.ts';
+import { blockCount, isValidBlockSize, MAX_BLOCK_SIZE } from './quantize.ts';
+import { type CodeBits, codeLevels, codeWordCount, signedCode, strayCode } from './signed-codes.ts';
 
 export type ActivationDirection = 'forward' | 'backward';
-export type ActivationCodec = 'fp32' | 'int8' | 'int4' | 'delta-int8' | 'delta-int4';
-export const ACTIVATION_CODECS: readonly ActivationCodec[] = [
-  'fp32',
-  'int8',
-  'int4',
-  'delta-int8',
-  'delta-int4',
-];
+export type ActivationCodec =
+  | 'fp32'
+  | 'int8'
+  | 'int4'
+  | 'int3'
+  | 'int2'
+  | 'delta-int8'
+  | 'delta-int4'
+  | 'delta-int3'
+  | 'delta-int2'
+  | 'int8-sr'
+  | 'int4-sr'
+  | 'int3-sr'
+  | 'int2-sr';
+export type ActivationRounding = 'nearest' | 'stochastic';
 
 export interface ActivationFrame {
   readonly direction: ActivationDirection;
@@ -104,18 +115,34 @@ export const ACTIVATION_FRAME_VERSION = 1;
 const DIRECTION_CODES: Readonly<Record<ActivationDirection, number>> = { forward: 1, backward: 2 };
 
 interface CodecInfo {
+  /** The codec byte. */
   readonly code: number;
-  readonly bits: 4 | 8 | 32;
+  readonly bits: CodeBits | 32;
   readonly delta: boolean;
+  readonly rounding: ActivationRounding;
 }
 
+/**
+ * Every codec and its codec byte, which never changes meaning: new codecs take new numbers.
+ * Stochastic rounding is for activation-gradients, which go plain, so no delta codec has it.
+ */
 const CODECS: Readonly<Record<ActivationCodec, CodecInfo>> = {
-  fp32: { code: 0, bits: 32, delta: false },
-  int8: { code: 1, bits: 8, delta: false },
-  int4: { code: 2, bits: 4, delta: false },
-  'delta-int8': { code: 3, bits: 8, delta: true },
-  'delta-int4': { code: 4, bits: 4, delta: true },
+  fp32: { code: 0, bits: 32, delta: false, rounding: 'nearest' },
+  int8: { code: 1, bits: 8, delta: false, rounding: 'nearest' },
+  int4: { code: 2, bits: 4, delta: false, rounding: 'nearest' },
+  int3: { code: 5, bits: 3, delta: false, rounding: 'nearest' },
+  int2: { code: 6, bits: 2, delta: false, rounding: 'nearest' },
+  'delta-int8': { code: 3, bits: 8, delta: true, rounding: 'nearest' },
+  'delta-int4': { code: 4, bits: 4, delta: true, rounding: 'nearest' },
+  'delta-int3': { code: 7, bits: 3, delta: true, rounding: 'nearest' },
+  'delta-int2': { code: 8, bits: 2, delta: true, rounding: 'nearest' },
+  'int8-sr': { code: 9, bits: 8, delta: false, rounding: 'stochastic' },
+  'int4-sr': { code: 10, bits: 4, delta: false, rounding: 'stochastic' },
+  'int3-sr': { code: 11, bits: 3, delta: false, rounding: 'stochastic' },
+  'int2-sr': { code: 12, bits: 2, delta: false, rounding: 'stochastic' },
 };
+
+export const ACTIVATION_CODECS = Object.keys(CODECS) as readonly ActivationCodec[];
 
 export { MAGIC_OFFSET, VERSION_OFFSET };
 export const DIRECTION_OFFSET = VERSION_OFFSET + 1;
@@ -135,8 +162,8 @@ const U32_MAX = 0xffffffff;
 const U16_MAX = 0xffff;
 const F32_BYTES = 4;
 
-/** Bits per value on the wire: 8 or 4 for the quantized codecs, 32 for raw f32. */
-export function codecBits(codec: ActivationCodec): 4 | 8 | 32 {
+/** Bits per value on the wire: 8, 4, 3 or 2 for the quantized codecs, 32 for raw f32. */
+export function codecBits(codec: ActivationCodec): CodeBits | 32 {
   return CODECS[codec].bits;
 }
 
@@ -145,16 +172,30 @@ export function isDeltaCodec(codec: ActivationCodec): boolean {
   return CODECS[codec].delta;
 }
 
+/** How the encoder rounds d / s: to nearest, or up with probability equal to the fraction. */
+export function codecRounding(codec: ActivationCodec): ActivationRounding {
+  return CODECS[codec].rounding;
+}
+
 /** L: codes run from -L to L, and a block's scale is its max |d| / L. */
 export function codecLevels(codec: ActivationCodec): number {
   const bits = codecBits(codec);
-  return bits === 32 ? 0 : 2 ** (bits - 1) - 1;
+  return bits === 32 ? 0 : codeLevels(bits);
 }
 
-/** The codec that sends `bits`-bit codes, as a delta or not. */
-export function quantizedCodec(bits: 4 | 8, delta: boolean): ActivationCodec {
-  if (bits === 8) return delta ? 'delta-int8' : 'int8';
-  return delta ? 'delta-int4' : 'int4';
+/**
+ * 1 / L as f32, as encoders hold it. A block's scale is max |d| times this (one correctly
+ * rounded multiply, bit-equal on every GPU) rather than max |d| / L, since WGSL lets a division
+ * be off by 2.5 ulp and the GPU's scales must match the CPU reference's exactly.
+ */
+export function inverseLevels(codec: ActivationCodec): number {
+  return Math.fround(1 / codecLevels(codec));
+}
+
+/** The codec that sends `bits`-bit codes rounded to nearest, as a delta or not. */
+export function quantizedCodec(bits: CodeBits, delta: boolean): ActivationCodec {
+  const codec = `${delta ? 'delta-' : ''}int${bits}`;
+  return codec as ActivationCodec;
 }
 
 export function activationScaleCount(codec: ActivationCodec, values: number, blockSize: number): number {
@@ -162,7 +203,8 @@ export function activationScaleCount(codec: ActivationCodec, values: number, blo
 }
 
 export function activationWordCount(codec: ActivationCodec, values: number, blockSize: number): number {
-  return packedWordCount(values, codecBits(codec), blockSize);
+  const bits = codecBits(codec);
+  return bits === 32 ? values : codeWordCount(values, bits, blockSize);
 }
 
 /** The encoded size of a frame of `values` values, header included. */
@@ -252,7 +294,7 @@ export function decodeActivationFrame(
   const direction = directionOf(directionCode);
   if (!direction) return refuse('ERR_FRAME_KIND', `direction ${directionCode} is neither 1 nor 2`);
   const codec = codecOf(view.getUint8(CODEC_OFFSET));
-  if (!codec) return refuse('ERR_FRAME_FIELD', `codec ${view.getUint8(CODEC_OFFSET)} is not 0 to 4`);
+  if (!codec) return refuse('ERR_FRAME_FIELD', `codec ${view.getUint8(CODEC_OFFSET)} is not one we know`);
   if (view.getUint8(RESERVED_OFFSET) !== 0) return refuse('ERR_FRAME_FIELD', 'reserved byte is not zero');
   const blockSize = view.getUint16(BLOCK_SIZE_OFFSET, true);
   if (!isValidBlockSize(blockSize))
@@ -302,36 +344,17 @@ export function decodeActivationFrame(
 
 /**
  * Raw values must be finite; codes must be in [-L, L] (the encoder never writes -2^(bits-1)),
- * and the last block's padding must be zero, so that each tensor has exactly one encoding.
+ * and the last block's padding must be zero, so that each tensor has exactly one packing.
  */
-function checkCodes(words: Uint32Array, bits: 4 | 8 | 32, values: number): DecodeResult<null> {
+function checkCodes(words: Uint32Array, bits: CodeBits | 32, values: number): DecodeResult<null> {
   if (bits === 32) {
     const floats = new Float32Array(words.buffer, words.byteOffset, words.length);
     for (let j = 0; j < floats.length; j++)
       if (!Number.isFinite(floats[j])) return refuse('ERR_FRAME_VALUE', `value ${j} is ${floats[j]}`);
     return { ok: true, value: null };
   }
-  const perWord = 32 / bits;
-  const mask = (1 << bits) - 1;
-  const forbidden = 1 << (bits - 1);
-  for (let w = 0; w < words.length; w++) {
-    const word = words[w] as number;
-    for (let c = 0; c < perWord; c++) {
-      const j = w * perWord + c;
-      const code = (word >>> (c * bits)) & mask;
-      if (j < values ? code === forbidden : code !== 0)
-        return refuse('ERR_FRAME_VALUE', `code ${j} is ${code}, outside [-L, L] or in zero padding`);
-    }
-  }
-  return { ok: true, value: null };
-}
-
-/** Code `j` as a signed integer in [-L, L]. */
-export function signedCode(words: Uint32Array, bits: 4 | 8, j: number): number {
-  const perWord = 32 / bits;
-  const shift = 32 - bits;
-  // Move the code to the top of the word, then shift back arithmetically to sign-extend it.
-  return (((words[Math.floor(j / perWord)] as number) << (shift - (j % perWord) * bits)) >> shift) | 0;
+  const stray = strayCode(words, bits, values);
+  return stray ? refuse('ERR_FRAME_VALUE', stray) : { ok: true, value: null };
 }
 
 /**

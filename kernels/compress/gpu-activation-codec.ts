@@ -1,20 +1,26 @@
 // A pipeline stage's boundary tensor (activations forward, activation-gradients backward)
 // quantized where it lives, on the GPU, so that only the payload crosses back to the CPU:
-// blockwise int8 or int4, optionally as the delta against the cached copy both peers hold
-// (kernels/wgsl/activation_quantize.wgsl; protocol/activation-frame.ts is the format, and
-// test/helpers/pipeline/activation-cache.ts decides delta or plain and keeps the base).
+// blockwise int8, int4, int3 or int2, optionally as the delta against the cached copy both peers
+// hold, or rounded stochastically (kernels/wgsl/activation_quantize.wgsl;
+// protocol/activation-frame.ts is the format, kernels/reference/activation-codec.ts the
+// reference, and test/helpers/pipeline/activation-cache.ts decides delta or plain and keeps the
+// base).
 //
 // The sender's loop per microbatch:
 //   choice = cache.codecFor(key, rows * width, bits)
 //   if (choice.cached) ctx.write(base, choice.cached)     the decoded copy, not the exact one
 //   payload = await codec.encode(input, rows, width, choice.codec, choice.cached ? base : undefined)
 //   frame = { ...header, ...payload }; send(encodeActivationFrame(frame)); cache.accept(frame)
+// A stochastic codec takes the frame's rounding seed instead of a base:
+//   codec.encode(input, rows, width, 'int4-sr', undefined, activationRoundingSeed(stream, header))
 import {
   type ActivationCodec,
   type ActivationPayload,
   activationScaleCount,
   activationWordCount,
   codecBits,
+  codecRounding,
+  inverseLevels,
   isDeltaCodec,
 } from '../../protocol/activation-frame.ts';
 import { blockCount, isValidBlockSize, packedWordCount } from '../../protocol/quantize.ts';
@@ -22,10 +28,13 @@ import type { GpuContext } from '../gpu/context.ts';
 import { GpuError } from '../gpu/errors.ts';
 import { gridFor } from '../gpu/grid.ts';
 import activationQuantize from '../wgsl/activation_quantize.wgsl?raw';
+import randomKHash from '../wgsl/random_k_hash.wgsl?raw';
 
 /** Threads per block: 64 keeps a 4096-value block at 64 values per thread, and 32-value blocks busy enough. */
 const WORKGROUP_SIZE = 64;
 const F32_BYTES = 4;
+// WGSL has no includes: the kernel's stochastic rounding calls the one copy of the hash.
+const SHADER_SOURCE = `${randomKHash}\n${activationQuantize}`;
 
 export class GpuActivationCodec {
   private readonly words: GPUBuffer;
@@ -50,13 +59,14 @@ export class GpuActivationCodec {
     // (blocks,) scales and (blocks * blockSize * 8 / 32,) words: the int8 payload at capacity.
     this.scales = ctx.createStorage(`${label}:scales`, blockCount(capacity, blockSize) * F32_BYTES);
     this.words = ctx.createStorage(`${label}:words`, packedWordCount(capacity, 8, blockSize) * F32_BYTES);
-    this.params = ctx.createUniform(`${label}:params`, [0, 0]);
+    this.params = ctx.createUniform(`${label}:params`, [0, 0, 0]);
   }
 
   /**
    * Encodes the (rows, width) f32 tensor in `input` with `codec`; delta codecs read the base
-   * from `cached` (same shape), which the other codecs must not be given. fp32 reads the input
-   * back as it is. Resolves to the frame's scales and words.
+   * from `cached` (same shape), stochastic ones round with the noise of `roundingSeed` (a u32,
+   * protocol/activation-noise.ts), and neither is given to the other codecs. fp32 reads the
+   * input back as it is. Resolves to the frame's scales and words.
    */
   async encode(
     input: GPUBuffer,
@@ -64,6 +74,7 @@ export class GpuActivationCodec {
     width: number,
     codec: ActivationCodec,
     cached?: GPUBuffer,
+    roundingSeed?: number,
   ): Promise<ActivationPayload> {
     this.assertAlive();
     const { ctx, label, blockSize } = this;
@@ -85,17 +96,35 @@ export class GpuActivationCodec {
         'ERR_STATE',
         `${label}: ${codec} ${isDeltaCodec(codec) ? 'needs' : 'takes no'} cached tensor`,
       );
+    const stochastic = codecRounding(codec) === 'stochastic';
+    if (stochastic !== (roundingSeed !== undefined))
+      throw new GpuError(
+        'ERR_STATE',
+        `${label}: ${codec} ${stochastic ? 'needs' : 'takes no'} rounding seed`,
+      );
+    if (
+      roundingSeed !== undefined &&
+      !(Number.isInteger(roundingSeed) && roundingSeed >= 0 && roundingSeed <= 0xffffffff)
+    )
+      throw new GpuError('ERR_SHAPE', `${label}: rounding seed ${roundingSeed} is not a u32`);
     const bits = codecBits(codec);
     if (bits === 32) return { scales: new Float32Array(0), words: await this.readU32(input, count) };
 
     const blocks = activationScaleCount(codec, count, blockSize);
-    ctx.write(this.params, Uint32Array.of(count, blocks));
-    const constants = { WORKGROUP_SIZE, BITS: bits, BLOCK_SIZE: blockSize, DELTA: cached ? 1 : 0 };
+    ctx.write(this.params, Uint32Array.of(count, blocks, roundingSeed ?? 0));
+    const constants = {
+      WORKGROUP_SIZE,
+      BITS: bits,
+      BLOCK_SIZE: blockSize,
+      DELTA: cached ? 1 : 0,
+      STOCHASTIC: stochastic ? 1 : 0,
+      INVERSE_LEVELS: inverseLevels(codec),
+    };
     ctx.run(
       [
         ctx.dispatch(
           `${label}:quantize:${codec}`,
-          { name: 'activation_quantize', source: activationQuantize, constants },
+          { name: 'activation_quantize', source: SHADER_SOURCE, constants },
           [this.words, this.scales, input, cached ?? input, this.params],
           gridFor(ctx, blocks, 1),
         ),

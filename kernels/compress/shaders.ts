@@ -1,4 +1,4 @@
-// The compression kernels, each with the shared Params struct and random-k hash prepended:
+// The compression kernels, each with the random-k hash and the shared Params struct prepended:
 // WGSL has no includes, and one copy of the hash keeps GPU and CPU in step.
 
 import accumulate from '../wgsl/compress_accumulate.wgsl?raw';
@@ -12,8 +12,9 @@ import histogram from '../wgsl/compress_histogram.wgsl?raw';
 import quantize from '../wgsl/compress_quantize.wgsl?raw';
 import selectBin from '../wgsl/compress_select_bin.wgsl?raw';
 import stream from '../wgsl/compress_stream.wgsl?raw';
+import randomKHash from '../wgsl/random_k_hash.wgsl?raw';
 
-const withCommon = (source: string) => `${common}\n${source}`;
+const withCommon = (source: string) => `${randomKHash}\n${common}\n${source}`;
 // The two compaction steps that count a thread's kept keys also share that count.
 const withBlockKeys = (source: string) => withCommon(`${blockKeys}\n${source}`);
 // The two kernels that stream over an array, a thread per index, share their entry point.

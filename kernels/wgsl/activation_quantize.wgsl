@@ -1,15 +1,19 @@
 // Blockwise symmetric quantization of one microbatch's boundary tensor for the wire
 // (protocol/activation-frame.ts is the format; kernels/reference/activation-codec.ts the CPU
-// reference and why rounding is to nearest). One workgroup per block of BLOCK_SIZE values.
+// reference and why activations round to nearest and gradients may round stochastically). One
+// workgroup per block of BLOCK_SIZE values; random_k_hash.wgsl is prepended.
 // d = v, or v − cached for DELTA (AQ-SGD: the change against the copy both peers hold);
-// s = max |d| · (1/L), L = 127 (8 bits) or 7 (4 bits), as a multiply by an exact f32 constant
-// because WGSL allows a division 2.5 ulp of error and the scale must equal the CPU's bit for bit;
-// q = round(d / s) (WGSL's round is ties-to-even) clamped to [-L, L], stored two's complement
-// in BITS bits, packed least-significant first so only the packed words are read back.
+// s = max |d| · (1/L), L = 2^(BITS−1) − 1, as a multiply by the exact f32 INVERSE_LEVELS because
+// WGSL allows a division 2.5 ulp of error and the scale must equal the CPU's bit for bit;
+// t = d / s, q = round(t) (ties to even), or for STOCHASTIC ⌊t⌋ + 1 when the noise of value i is
+// below t − ⌊t⌋, else ⌊t⌋; q clamped to [-L, L], stored two's complement in BITS bits as one
+// bit stream, least-significant first (protocol/signed-codes.ts), so only the packed words are
+// read back.
 
 struct Params {
   count: u32, // rows * width
   blocks: u32, // ceil(count / BLOCK_SIZE)
+  rounding_seed: u32, // this frame's noise (protocol/activation-noise.ts), read when STOCHASTIC
 }
 
 @group(0) @binding(0) var<storage, read_write> words: array<u32>;
@@ -20,13 +24,13 @@ struct Params {
 @group(0) @binding(4) var<uniform> params: Params;
 
 override WORKGROUP_SIZE: u32 = 64u;
-override BITS: u32 = 8u; // 8 or 4
-override BLOCK_SIZE: u32 = 128u; // a multiple of 32
+override BITS: u32 = 8u; // 8, 4, 3 or 2
+override BLOCK_SIZE: u32 = 128u; // a multiple of 32, so a block is BITS whole words per 32 values
 override DELTA: bool = false;
-
-// f32(1 / 127) and f32(1 / 7), written exactly so no compiler rounds them its own way.
-const INV_127: f32 = 0x1.020408p-7f;
-const INV_7: f32 = 0x1.24924ap-3f;
+override STOCHASTIC: bool = false;
+// f32(1 / L), computed by the caller (no default): an f32 passed as a pipeline constant arrives
+// exactly, where a decimal literal here would be rounded by the compiler its own way.
+override INVERSE_LEVELS: f32;
 
 var<workgroup> partial: array<f32, WORKGROUP_SIZE>;
 
@@ -35,6 +39,19 @@ fn quantized_input(i: u32) -> f32 {
     return values[i] - cached[i];
   }
   return values[i];
+}
+
+// The signed code of value i in a block of scale s > 0.
+fn code(i: u32, s: f32, levels: f32) -> i32 {
+  let t = quantized_input(i) / s;
+  var q = round(t);
+  if (STOCHASTIC) {
+    let low = floor(t);
+    // The hash's top 24 bits as a float in [0, 1): exact, as protocol/random-k.ts's unitFromHash.
+    let u = f32(random_k_hash(params.rounding_seed, i) >> 8u) * 0x1p-24f;
+    q = low + select(0.0, 1.0, u < t - low);
+  }
+  return i32(clamp(q, -levels, levels));
 }
 
 @compute @workgroup_size(WORKGROUP_SIZE)
@@ -61,27 +78,29 @@ fn main(
   for (var t = 0u; t < WORKGROUP_SIZE; t++) {
     block_max = max(block_max, partial[t]);
   }
-  var levels = 127.0;
-  var inverse = INV_127;
-  if (BITS == 4u) {
-    levels = 7.0;
-    inverse = INV_7;
-  }
-  let s = block_max * inverse;
+  let levels = f32((1u << (BITS - 1u)) - 1u);
+  let s = block_max * INVERSE_LEVELS;
   if (lid.x == 0u) {
     scales[block] = s;
   }
-  let per_word = 32u / BITS;
-  let words_per_block = BLOCK_SIZE / per_word;
+  let words_per_block = BLOCK_SIZE * BITS / 32u;
   let mask = (1u << BITS) - 1u;
   for (var w = lid.x; w < words_per_block; w += WORKGROUP_SIZE) {
+    // This word holds bits [32 w, 32 w + 32) of the block's stream: the codes from the one that
+    // straddles its start (3 bits) to the last one that starts in it. A straddling code is
+    // computed by both of its words' threads, the same way.
     var word = 0u;
-    for (var c = 0u; c < per_word; c++) {
-      let i = first + w * per_word + c;
+    for (var c = (32u * w) / BITS; c <= (32u * w + 31u) / BITS; c++) {
+      let i = first + c;
       // s = 0 (an all-zero block) and the last block's padding stay zero codes.
       if (i < end && s > 0.0) {
-        let q = i32(clamp(round(quantized_input(i) / s), -levels, levels));
-        word |= (bitcast<u32>(q) & mask) << (c * BITS);
+        let q = bitcast<u32>(code(i, s, levels)) & mask;
+        let at = i32(c * BITS) - i32(32u * w);
+        if (at >= 0) {
+          word |= q << u32(at);
+        } else {
+          word |= q >> u32(-at);
+        }
       }
     }
     words[block * words_per_block + w] = word;

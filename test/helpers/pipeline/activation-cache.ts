@@ -23,6 +23,7 @@ import {
   quantizedCodec,
 } from '../../../protocol/activation-frame.ts';
 import type { DecodeResult } from '../../../protocol/frame-errors.ts';
+import type { CodeBits } from '../../../protocol/signed-codes.ts';
 
 export interface ActivationKey {
   readonly boundary: number;
@@ -85,7 +86,7 @@ export class ActivationCache {
    * The sender's choice for a tensor of `length` values: the delta codec when the key holds a
    * tensor of that length (a microbatch shaped as last time), the plain one otherwise.
    */
-  codecFor(key: ActivationKey, length: number, bits: 4 | 8): CodecChoice {
+  codecFor(key: ActivationKey, length: number, bits: CodeBits): CodecChoice {
     const cached = this.peek(key);
     if (cached?.length === length) return { codec: quantizedCodec(bits, true), cached };
     return { codec: quantizedCodec(bits, false), cached: null };

@@ -20,12 +20,15 @@ import {
   type ActivationFrame,
   type ActivationFrameLimits,
   codecBits,
+  codecRounding,
   DEFAULT_ACTIVATION_LIMITS,
   decodeActivationFrame,
   dequantizeActivations,
   encodeActivationFrame,
   isDeltaCodec,
 } from '../../../protocol/activation-frame.ts';
+import { activationRoundingSeed } from '../../../protocol/activation-noise.ts';
+import type { CodeBits } from '../../../protocol/signed-codes.ts';
 import { ActivationCache } from './activation-cache.ts';
 
 /** What each direction of a link sends. */
@@ -46,6 +49,11 @@ export interface ActivationLinkOptions {
   readonly blockSize?: number;
   /** Bytes each end's cache may hold per direction (delta codecs only). Default 64 MiB. */
   readonly cacheBytes?: number;
+  /**
+   * The senders' stochastic-rounding stream (the -sr codecs); each frame's seed comes from it
+   * and the frame's place (protocol/activation-noise.ts). Default 0.
+   */
+  readonly noiseStream?: number;
   readonly limits?: ActivationFrameLimits;
 }
 
@@ -145,14 +153,22 @@ export class ActivationLink {
     let base: GPUBuffer | undefined;
     if (d.senderCache && d.base) {
       const key = { boundary: this.boundary, direction, sampleId: header.sampleIdBase };
-      const choice = d.senderCache.codecFor(key, rows * width, codecBits(d.codec) as 4 | 8);
+      const choice = d.senderCache.codecFor(key, rows * width, codecBits(d.codec) as CodeBits);
       codec = choice.codec;
       if (choice.cached) {
         this.ctx.write(d.base, choice.cached);
         base = d.base;
       }
     }
-    const payload = await d.encoder.encode(tensor, rows, width, codec, base);
+    const roundingSeed =
+      codecRounding(codec) === 'stochastic'
+        ? activationRoundingSeed(this.options.noiseStream ?? 0, {
+            ...header,
+            boundary: this.boundary,
+            direction,
+          })
+        : undefined;
+    const payload = await d.encoder.encode(tensor, rows, width, codec, base, roundingSeed);
     const frame: ActivationFrame = {
       ...header,
       direction,

@@ -1,9 +1,10 @@
 // Activation frames round-trip in every codec and direction, each quantizer keeps its error
-// bound (delta codecs: bounded by the change, not the value), and hostile bytes are refused with
-// a typed error, never an exception, and never after allocating what a header merely claims.
+// bound (delta codecs: bounded by the change, not the value; stochastic rounding: under one step,
+// and unbiased), and hostile bytes are refused with a typed error, never an exception, and never
+// after allocating what a header merely claims.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { encodeActivationsReference, inverseLevels } from '../../../kernels/reference/activation-codec.ts';
+import { encodeActivationsReference } from '../../../kernels/reference/activation-codec.ts';
 import {
   ACTIVATION_CODECS,
   ACTIVATION_FRAME_HEADER_BYTES,
@@ -15,18 +16,20 @@ import {
   CODEC_OFFSET,
   codecBits,
   codecLevels,
+  codecRounding,
   DIRECTION_OFFSET,
   decodeActivationFrame,
   dequantizeActivations,
   encodeActivationFrame,
+  inverseLevels,
   isDeltaCodec,
   RESERVED_OFFSET,
   ROWS_OFFSET,
-  signedCode,
   WIDTH_OFFSET,
 } from '../../../protocol/activation-frame.ts';
 import { crc32 } from '../../../protocol/crc32.ts';
 import { createRng } from '../../../protocol/rng.ts';
+import { type CodeBits, signedCode } from '../../../protocol/signed-codes.ts';
 
 const F32_LIMIT = Math.fround(1e30);
 const f32s = (n: number) =>
@@ -46,13 +49,20 @@ interface Case {
   readonly cached: Float32Array;
 }
 
+const PLAIN = ['int8', 'int4', 'int3', 'int2'] as const;
+const DELTA = ['delta-int8', 'delta-int4', 'delta-int3', 'delta-int2'] as const;
+const STOCHASTIC = ['int8-sr', 'int4-sr', 'int3-sr', 'int2-sr'] as const;
+
+/** The reference encoder's frame; a stochastic codec rounds with the noise of `roundingSeed`. */
 function frameOf(
   header: Omit<ActivationFrame, 'scales' | 'words'>,
   values: Float32Array,
   cached?: Float32Array,
+  roundingSeed = 0,
 ) {
   const base = isDeltaCodec(header.codec) ? cached : undefined;
-  return { ...header, ...encodeActivationsReference(values, header.codec, header.blockSize, base) };
+  const seed = codecRounding(header.codec) === 'stochastic' ? roundingSeed : undefined;
+  return { ...header, ...encodeActivationsReference(values, header.codec, header.blockSize, base, seed) };
 }
 
 /** A consistent frame made by the reference encoder from arbitrary finite values. */
@@ -71,8 +81,16 @@ const caseArbitrary = (codecs: readonly ActivationCodec[] = ACTIVATION_CODECS): 
     })
     .chain((header) =>
       fc
-        .record({ values: f32s(header.rows * header.width), cached: f32s(header.rows * header.width) })
-        .map(({ values, cached }) => ({ frame: frameOf(header, values, cached), values, cached })),
+        .record({
+          values: f32s(header.rows * header.width),
+          cached: f32s(header.rows * header.width),
+          roundingSeed: fc.nat({ max: 0xffffffff }),
+        })
+        .map(({ values, cached, roundingSeed }) => ({
+          frame: frameOf(header, values, cached, roundingSeed),
+          values,
+          cached,
+        })),
     );
 
 /** Rewrites the checksum so that a test reaches the check it means to exercise. */
@@ -96,8 +114,9 @@ function refusal(bytes: Uint8Array) {
 }
 
 /**
- * Per value: half a step of its block, plus the f32 rounding of the arithmetic around it
- * (the division, v - cached, q * s and cached + q * s, each within 2^-24 of its operands).
+ * Per value: half a step of its block (under one step when rounding stochastically), plus the
+ * f32 rounding of the arithmetic around it (the division, v - cached, q * s and cached + q * s,
+ * each within 2^-24 of its operands).
  */
 function expectWithinBound(
   frame: ActivationFrame,
@@ -105,6 +124,7 @@ function expectWithinBound(
   decoded: Float32Array,
   d: Float32Array,
 ) {
+  const steps = codecRounding(frame.codec) === 'stochastic' ? 1 : 0.5;
   const { blockSize, scales } = frame;
   for (let b = 0; b < scales.length; b++) {
     const block = { from: b * blockSize, to: Math.min(values.length, (b + 1) * blockSize) };
@@ -117,7 +137,7 @@ function expectWithinBound(
     const s = scales[b] as number;
     // The scale follows the block max of what was quantized: the delta's for delta codecs.
     expect(s).toBe(Math.fround(dMax * inverseLevels(frame.codec)));
-    const bound = s / 2 + (dMax + vMax) * 2 ** -21 + 2 ** -120;
+    const bound = s * steps + (dMax + vMax) * 2 ** -21 + 2 ** -120;
     for (let j = block.from; j < block.to; j++)
       expect(Math.abs((decoded[j] as number) - (values[j] as number))).toBeLessThanOrEqual(bound);
   }
@@ -148,7 +168,7 @@ describe('activation frame', () => {
 
   it('keeps every plain value within half a step of its block (nearest rounding)', () => {
     fc.assert(
-      fc.property(caseArbitrary(['int8', 'int4']), ({ frame, values }) => {
+      fc.property(caseArbitrary(PLAIN), ({ frame, values }) => {
         const decoded = dequantizeActivations(frame);
         expect(decoded.ok).toBe(true);
         if (decoded.ok) expectWithinBound(frame, values, decoded.value, values);
@@ -157,13 +177,88 @@ describe('activation frame', () => {
     );
   });
 
+  it('keeps every stochastically rounded value within one step of its block', () => {
+    fc.assert(
+      fc.property(caseArbitrary(STOCHASTIC), ({ frame, values }) => {
+        const decoded = dequantizeActivations(frame);
+        expect(decoded.ok).toBe(true);
+        if (decoded.ok) expectWithinBound(frame, values, decoded.value, values);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('rounds stochastically without bias: the mean of many encodings converges to the value', () => {
+    // One block of 128 values N(0, 1) and an outlier of 8 that sets the step s = 8 / L, encoded
+    // with 4,000 rounding seeds. Rounded to nearest, a value's error is the same every time (at
+    // 2 bits every value under 4 decodes to zero: the bias is the value itself). Rounded
+    // stochastically, each decode is off by under a step, with a variance of at most s² / 4, so
+    // the mean of N lies within 5 s / (2 sqrt N) of the value at odds of about 1 in 1.7 million
+    // per value.
+    const rng = createRng(11);
+    const values = Float32Array.from({ length: 128 }, (_, j) => (j === 0 ? 8 : rng.nextNormal()));
+    const header = { direction: 'backward', round: 0, microbatch: 0, boundary: 0, sampleIdBase: 0 } as const;
+    const N = 4000;
+    for (const codec of STOCHASTIC) {
+      const sums = new Float64Array(values.length);
+      let scale = 0;
+      for (let seed = 0; seed < N; seed++) {
+        const frame = frameOf(
+          { ...header, codec, rows: 1, width: 128, blockSize: 128 },
+          values,
+          undefined,
+          seed,
+        );
+        const decoded = dequantizeActivations(frame);
+        if (!decoded.ok) throw new Error(decoded.error.message);
+        decoded.value.forEach((x, j) => {
+          sums[j] = (sums[j] as number) + x;
+        });
+        scale = frame.scales[0] as number;
+      }
+      const nearest = dequantizeActivations(
+        frameOf(
+          {
+            ...header,
+            codec: `int${codecBits(codec)}` as ActivationCodec,
+            rows: 1,
+            width: 128,
+            blockSize: 128,
+          },
+          values,
+        ),
+      );
+      if (!nearest.ok) throw new Error(nearest.error.message);
+      let worstBias = 0;
+      let nearestBias = 0;
+      values.forEach((v, j) => {
+        worstBias = Math.max(worstBias, Math.abs((sums[j] as number) / N - v));
+        nearestBias = Math.max(nearestBias, Math.abs((nearest.value[j] as number) - v));
+      });
+      console.log(
+        `${codec}: step ${scale.toFixed(3)}, largest |mean of ${N} - value| ${worstBias.toExponential(2)}; rounded to nearest, ${nearestBias.toExponential(2)}`,
+      );
+      expect(worstBias).toBeLessThanOrEqual((5 * scale) / (2 * Math.sqrt(N)));
+      expect(nearestBias).toBeGreaterThan(5 * worstBias);
+    }
+  });
+
+  it('rounds with different noise under different seeds, and the same noise under the same one', () => {
+    const { values } = sample(['int4-sr'], 12, 64);
+    const header = { direction: 'backward', round: 0, microbatch: 0, boundary: 0, sampleIdBase: 0 } as const;
+    const shape = { codec: 'int4-sr', rows: 1, width: values.length, blockSize: 32 } as const;
+    const encode = (seed: number) => frameOf({ ...header, ...shape }, values, undefined, seed).words;
+    expect(encode(1)).toEqual(encode(1));
+    expect(encode(1)).not.toEqual(encode(2));
+  });
+
   it('rebuilds delta frames as cached + delta, within half a step of the delta', () => {
     fc.assert(
-      fc.property(caseArbitrary(['delta-int8', 'delta-int4']), ({ frame, values, cached }) => {
+      fc.property(caseArbitrary(DELTA), ({ frame, values, cached }) => {
         const decoded = dequantizeActivations(frame, cached);
         expect(decoded.ok).toBe(true);
         if (!decoded.ok) return;
-        const bits = codecBits(frame.codec) as 4 | 8;
+        const bits = codecBits(frame.codec) as CodeBits;
         for (let j = 0; j < values.length; j++) {
           const q = signedCode(frame.words, bits, j);
           expect(Math.abs(q)).toBeLessThanOrEqual(codecLevels(frame.codec));
@@ -219,7 +314,7 @@ describe('activation frame', () => {
     expect(deltaInt8).toBeLessThan(int8 as number);
   });
 
-  it('costs about 1 + 32/block bytes per value for int8 and half that plus 32/block for int4', () => {
+  it('costs bits/8 + 4/block bytes per value: 1.03 for int8 down to 0.28 for int2 at block 128', () => {
     const values = 4 * 64 * 768; // (B, T, C) of one GPT-2-small microbatch
     const blockSize = 128;
     const fp32 = activationFrameBytes('fp32', values, blockSize);
@@ -273,7 +368,7 @@ describe('activation frame', () => {
     );
     // Random bytes behind a valid magic, version, direction and codec reach the deeper checks.
     fc.assert(
-      fc.property(fc.uint8Array({ minLength: 36, maxLength: 400 }), fc.nat({ max: 4 }), (bytes, codec) => {
+      fc.property(fc.uint8Array({ minLength: 36, maxLength: 400 }), fc.nat({ max: 12 }), (bytes, codec) => {
         bytes.set([0x50, 0x4c, 0x54, 0x41, 1, 1, codec, 0], 0);
         expect(decodeActivationFrame(bytes).ok).toBe(false);
       }),
@@ -317,7 +412,7 @@ describe('activation frame', () => {
   });
 
   it('refuses the never-written code -2^(bits-1) and non-zero padding', () => {
-    for (const codec of ['int8', 'delta-int4'] as const) {
+    for (const codec of ['int8', 'delta-int4', 'int3', 'delta-int2', 'int2-sr'] as const) {
       // Five values in a 32-value block: the first word holds codes, the last only padding.
       const values = Float32Array.of(-2, -1, 0, 1, 2);
       const header = {
@@ -343,6 +438,44 @@ describe('activation frame', () => {
       new DataView(padded.buffer).setUint32(padded.length - 4, 1, true);
       expect(refusal(reseal(padded)), `${codec}: padding`).toBe('ERR_FRAME_VALUE');
     }
+    // Eleven 3-bit codes: code 10 straddles the first two words (bits 30 to 32), and the
+    // padding starts at bit 33, inside the second word.
+    const frame = frameOf(
+      {
+        direction: 'forward',
+        round: 0,
+        microbatch: 0,
+        boundary: 0,
+        sampleIdBase: 0,
+        codec: 'int3',
+        rows: 1,
+        width: 11,
+        blockSize: 32,
+      },
+      Float32Array.from({ length: 11 }, (_, j) => j - 5),
+    );
+    const words = ACTIVATION_FRAME_HEADER_BYTES + 4;
+    const edited = (change: (first: number, second: number) => [number, number]) => {
+      const bytes = encodeActivationFrame(frame);
+      const view = new DataView(bytes.buffer);
+      const [first, second] = change(view.getUint32(words, true), view.getUint32(words + 4, true));
+      view.setUint32(words, first >>> 0, true);
+      view.setUint32(words + 4, second >>> 0, true);
+      return refusal(reseal(bytes));
+    };
+    expect(refusal(encodeActivationFrame(frame))).toBe('accepted');
+    // Code 10 (the value 5, code 3 = 0b011) made 0b100 = -4: its two low bits end the first word,
+    // its high bit starts the second.
+    expect(
+      edited((a, b) => [a & 0x3fffffff, b | 1]),
+      'int3: a straddling -4',
+    ).toBe('ERR_FRAME_VALUE');
+    // Made 0b010 instead, it is a valid code.
+    expect(edited((a, b) => [(a & 0x3fffffff) | 0x80000000, b])).toBe('accepted');
+    expect(
+      edited((a, b) => [a, b | 2]),
+      'int3: padding after a straddling code',
+    ).toBe('ERR_FRAME_VALUE');
   });
 
   it('refuses unknown magic, version, direction, codec, reserved bits and block sizes', () => {
@@ -352,7 +485,8 @@ describe('activation frame', () => {
       [4, 2, 'ERR_FRAME_VERSION'],
       [DIRECTION_OFFSET, 0, 'ERR_FRAME_KIND'],
       [DIRECTION_OFFSET, 3, 'ERR_FRAME_KIND'],
-      [CODEC_OFFSET, 5, 'ERR_FRAME_FIELD'],
+      [CODEC_OFFSET, 13, 'ERR_FRAME_FIELD'],
+      [CODEC_OFFSET, 255, 'ERR_FRAME_FIELD'],
       [RESERVED_OFFSET, 1, 'ERR_FRAME_FIELD'],
       [BLOCK_SIZE_OFFSET, 33, 'ERR_FRAME_FIELD'],
       [ROWS_OFFSET, 0, 'ERR_FRAME_FIELD'],
