@@ -85,15 +85,17 @@ export class RoundPeer {
   /**
    * Steps 2-3: load θ_r and take H inner steps (`steps`: the relay may size a peer's share), on
    * the trainer's own batches or on `inputs` (the range and learning rate the relay assigned).
+   * `from` replaces θ_r as the start when rounds overlap (the frame is then the change from it).
    */
   async train(
     onStep?: (loss: number) => void | Promise<void>,
     steps = this.options.round.innerSteps,
     inputs?: StepInputs,
+    from: Float32Array = this.weights,
   ): Promise<InnerReport> {
     const { model, trainer, compressor } = this.options;
-    model.setParams(this.weights);
-    compressor.setStart(this.weights);
+    model.setParams(from);
+    compressor.setStart(from);
     let tokens = 0;
     let lossSum = 0;
     for (let h = 0; h < steps; h++) {

@@ -122,7 +122,7 @@ for (const seed of config.seeds) {
       rounds: config.rounds,
       init: seedInit,
       tuneCache,
-      overlap: method.overlap ?? false,
+      ...(method.overlap ? { overlap: method.overlap } : {}),
       ...(method.chunkedTopK ? { chunkedTopK: method.chunkedTopK } : {}),
       onRound: (r) =>
         note(
@@ -139,7 +139,7 @@ for (const seed of config.seeds) {
       valLoss,
       syncs: config.rounds,
       computeSecondsPerSync: result.computeSecondsPerRound,
-      overlapped: method.overlap ?? false,
+      overlapped: method.overlap !== undefined,
     });
   }
   bySeed.push({ seed, runs });

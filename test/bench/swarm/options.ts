@@ -12,6 +12,7 @@ import { DEFAULT_MODEL, type GptConfig, validateConfig } from '../../../protocol
 import type { QuantBits } from '../../../protocol/quantize.ts';
 import type { AggregationSettings } from '../../../protocol/robust-aggregate.ts';
 import type { ChunkedTopK } from './chunked-topk-compressor.ts';
+import type { Overlap } from './simulate-diloco.ts';
 
 export interface MethodSpec {
   readonly name: string;
@@ -23,8 +24,8 @@ export interface MethodSpec {
   readonly aggregation?: AggregationSettings;
   /** Bits of the aggregate sent back; 32 for dense methods, else the run's default, when absent. */
   readonly aggregateBits?: QuantBits;
-  /** Round r+1 trains while round r's frames travel (a one-round-delayed outer step). */
-  readonly overlap?: boolean;
+  /** Round r+1 trains while round r's frames travel (simulate-diloco.ts). */
+  readonly overlap?: Overlap;
   /** SparseLoCo's top-k per chunk with decayed error feedback (chunked-topk-compressor.ts). */
   readonly chunkedTopK?: ChunkedTopK;
 }
@@ -135,7 +136,7 @@ against DDP, the final validation loss and its gap to DDP.
                      (minutes a row; flags and --config still apply on top)
   --config FILE      JSON with any of: ${Object.keys(DEFAULT_SWARM).join(', ')}
                      (methods: [{"name", "compression": {"randomK", "topK", "bits", "blockSize"},
-                     "outerLr"?, "outerMomentum"?, "aggregateBits"?, "overlap"?,
+                     "outerLr"?, "outerMomentum"?, "aggregateBits"?, "overlap"?: "delayed" | "eager",
                      "chunkedTopK"?: {"chunkSize", "errorDecay"}}]; model: {"vocabSize", "contextLength",
                      "dModel", "nLayer", "nHead"} for a quick look at a smaller model)
   --only NAMES       comma-separated method names to run (DDP always runs)

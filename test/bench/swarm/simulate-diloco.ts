@@ -37,17 +37,21 @@ export interface SwarmSetup {
   readonly init: Float32Array;
   readonly tuneCache: TuneCache;
   /**
-   * Overlap communication with compute: round r+1's inner steps start from the last committed
-   * state while round r's frames travel, so round r's aggregate lands one round late (a
-   * one-round-delayed outer step). Off: every round waits for the previous one to commit.
+   * Overlap communication with compute: round r+1's inner steps run while round r's frames
+   * travel, so round r's aggregate lands one round late. 'delayed': they start from the last
+   * committed state (a one-round-delayed outer step); 'eager': from that state less the peer's
+   * own round-r change, its stand-in for the aggregate still in flight (the frame is the change
+   * from wherever it started). Absent: every round waits for the previous one to commit.
    */
-  readonly overlap?: boolean;
+  readonly overlap?: Overlap;
   /** SparseLoCo's per-chunk top-k on the CPU instead of the GPU compressor's global top-k. */
   readonly chunkedTopK?: ChunkedTopK;
   /** Rounds the relay aborts after counting their frames: nobody applies them. */
   readonly abortedRounds?: ReadonlySet<number>;
   readonly onRound?: (report: RoundReport) => void;
 }
+
+export type Overlap = 'delayed' | 'eager';
 
 export interface RoundReport {
   readonly round: number;
@@ -81,6 +85,7 @@ export async function simulateDiloco(setup: SwarmSetup): Promise<SwarmResult> {
       peer: RoundPeer;
       transport: ReturnType<MemoryNetwork['join']>;
       inbox: Map<string, Uint8Array>;
+      model: GpuGpt;
     }[] = [];
     for (const [p, shard] of shards.entries()) {
       const id = `peer-${String(p).padStart(3, '0')}`;
@@ -118,7 +123,7 @@ export async function simulateDiloco(setup: SwarmSetup): Promise<SwarmResult> {
         round: roundConfig,
         weights: setup.init,
       });
-      peers.push({ peer, transport, inbox });
+      peers.push({ peer, transport, inbox, model });
     }
 
     const hashes: string[][] = [];
@@ -165,6 +170,8 @@ export async function simulateDiloco(setup: SwarmSetup): Promise<SwarmResult> {
           `round ${flight.assignment.round}: the peers' hashes ${roundHashes.join(', ')} are not the relay's ${relayHash}`,
         );
     };
+    /** Eager overlap: each peer's change over its last round (start − θ_local), uncompressed. */
+    const ownChange: (Float32Array | undefined)[] = [];
     let tokens = 0;
     const order = createRng(train.seed ^ 0x5eed);
     let residual: Float32Array | null = null;
@@ -174,9 +181,12 @@ export async function simulateDiloco(setup: SwarmSetup): Promise<SwarmResult> {
       let lossSum = 0;
       const frameBytes: number[] = [];
       const own = new Map<string, Uint8Array>();
-      for (const { peer } of peers) {
+      for (const [p, { peer, model }] of peers.entries()) {
         const trainStarted = performance.now();
-        const report = await peer.train();
+        const own = ownChange[p];
+        const from = inFlight && setup.overlap === 'eager' && own ? minus(peer.weights, own) : peer.weights;
+        const report = await peer.train(undefined, undefined, undefined, from);
+        if (setup.overlap === 'eager') ownChange[p] = minus(from, await ctx.readFloats(model.params));
         computeMs += performance.now() - trainStarted;
         lossSum += report.meanLoss;
         tokens += report.tokens;
@@ -245,6 +255,11 @@ export async function simulateDiloco(setup: SwarmSetup): Promise<SwarmResult> {
     for (const model of models) model.destroy();
     for (const compressor of compressors) compressor.destroy();
   }
+}
+
+/** a − b in f32. */
+function minus(a: Float32Array, b: Float32Array): Float32Array {
+  return a.map((x, i) => Math.fround(x - (b[i] as number)));
 }
 
 function shuffle<T>(items: T[], rng: { nextBelow(n: number): number }): void {

@@ -14,7 +14,7 @@ import { modelHash } from '../../../protocol/model-hash.ts';
 import { PLAIN_MEAN } from '../../../protocol/robust-aggregate.ts';
 import { validationLoss } from '../../bench/swarm/evaluate.ts';
 import { shardTokens } from '../../bench/swarm/peer-data.ts';
-import { simulateDiloco } from '../../bench/swarm/simulate-diloco.ts';
+import { type Overlap, simulateDiloco } from '../../bench/swarm/simulate-diloco.ts';
 import { brownSample } from '../../helpers/brown-sample.ts';
 import { MemorySplit } from '../../helpers/memory-split.ts';
 import { nodeContext } from '../../helpers/node-context.ts';
@@ -41,7 +41,7 @@ async function run(
   compression: CompressionSettings,
   rounds: number,
   innerSteps: number,
-  timing: { overlap?: boolean; abortedRounds?: ReadonlySet<number> } = {},
+  timing: { overlap?: Overlap; abortedRounds?: ReadonlySet<number> } = {},
 ) {
   const sample = brownSample(6);
   return simulateDiloco({
@@ -103,7 +103,7 @@ describe('overlapped rounds', () => {
 
   it("end every round bit-identical, on the relay's state, and train differently from waiting", async () => {
     const waiting = await run(compression, 4, 2);
-    const overlapped = await run(compression, 4, 2, { overlap: true });
+    const overlapped = await run(compression, 4, 2, { overlap: 'delayed' });
     expect(overlapped.hashes).toHaveLength(4);
     for (const round of overlapped.hashes) expect(new Set(round).size).toBe(1);
     // The first round trains from θ_0 either way; from the second on, the overlapped peers
@@ -113,10 +113,20 @@ describe('overlapped rounds', () => {
     expect(await modelHash(overlapped.weights, overlapped.momentum)).toBe(overlapped.hashes[3]?.[0]);
   });
 
+  it("start eagerly from their own stand-in for the aggregate in flight, and still land on the relay's state", async () => {
+    const delayed = await run(compression, 4, 2, { overlap: 'delayed' });
+    const eager = await run(compression, 4, 2, { overlap: 'eager', abortedRounds: new Set([2]) });
+    expect(eager.hashes).toHaveLength(3);
+    for (const round of eager.hashes) expect(new Set(round).size).toBe(1);
+    // Round 1 trained from θ_0 less each peer's own round-0 change, not from θ_0.
+    expect(eager.hashes[0]?.[0]).toBe(delayed.hashes[0]?.[0]);
+    expect(eager.hashes[1]?.[0]).not.toBe(delayed.hashes[1]?.[0]);
+  });
+
   it('keep the delayed state consistent when a round aborts while the next one trains', async () => {
     // Round 1 aborts after round 2 began training from θ_1; round 2's frame, computed from θ_1,
     // then applies to θ_1 (the state every peer still holds) and the peers land on the relay's.
-    const result = await run(compression, 5, 2, { overlap: true, abortedRounds: new Set([1]) });
+    const result = await run(compression, 5, 2, { overlap: 'delayed', abortedRounds: new Set([1]) });
     expect(result.hashes).toHaveLength(4);
     for (const round of result.hashes) expect(new Set(round).size).toBe(1);
     expect(await modelHash(result.weights, result.momentum)).toBe(result.hashes[3]?.[0]);
