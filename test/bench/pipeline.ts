@@ -134,7 +134,7 @@ for (const S of config.stages) {
       train,
       stages: S,
       microbatches: M,
-      codecs: { forward: spec.forward, backward: spec.backward },
+      codecs: { forward: spec.forward, backward: spec.backward, firstCrossing: spec.firstCrossing },
       blockSize,
       init,
       matmul: microbatchTuning,

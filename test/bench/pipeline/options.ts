@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { DEFAULT_TRAIN } from '../../../kernels/train/config.ts';
-import { ACTIVATION_CODECS, type ActivationCodec } from '../../../protocol/activation-frame.ts';
+import { ACTIVATION_CODECS, type ActivationCodec, isDeltaCodec } from '../../../protocol/activation-frame.ts';
 import { DEFAULT_MODEL, type GptConfig, validateConfig } from '../../../protocol/gpt-config.ts';
 import { isValidBlockSize } from '../../../protocol/quantize.ts';
 
@@ -11,6 +11,11 @@ import { isValidBlockSize } from '../../../protocol/quantize.ts';
 export interface CodecSpec {
   readonly forward: ActivationCodec;
   readonly backward: ActivationCodec;
+  /**
+   * What a delta codec sends when the receiver has no base for the sample yet (its first
+   * crossing): the delta codec's own width, plain, when absent (activation-link.ts says why).
+   */
+  readonly firstCrossing?: ActivationCodec;
   /** Values per quantization scale for this setting; the config's blockSize when absent. */
   readonly blockSize?: number;
 }
@@ -70,9 +75,13 @@ export const DEFAULT_PIPELINE: PipelineBenchConfig = {
   ],
 };
 
-/** "fwd/bwd", and the block size when the setting has its own, e.g. "delta-int4/int4 b1024". */
+/**
+ * "fwd/bwd", then the first crossing's codec and the block size when the setting has its own,
+ * e.g. "delta-int4/int4 b1024", "delta-int2/int4-sr first-int8".
+ */
 export function codecName(spec: CodecSpec): string {
-  return `${spec.forward}/${spec.backward}${spec.blockSize === undefined ? '' : ` b${spec.blockSize}`}`;
+  const first = spec.firstCrossing === undefined ? '' : ` first-${spec.firstCrossing}`;
+  return `${spec.forward}/${spec.backward}${first}${spec.blockSize === undefined ? '' : ` b${spec.blockSize}`}`;
 }
 
 export const PIPELINE_HELP = `Usage: npm run bench:pipeline -- [options]
@@ -86,9 +95,10 @@ bytes per token each way (per boundary, whole run), the reduction against fp32 l
 validation loss and its gap to the unsplit model.
 
 Goal: >= 8x less activation traffic than fp32 with validation loss within 2% of the unsplit
-model. (4-bit codes are 1/8 of fp32 before their scales and the frame header, so this frame
-format tops out just under 8x: 7.5x at block size 128, 7.9x at 1024, e.g.
-npm run bench:pipeline -- --only delta-int4/int4 --block-size 1024.)
+model. (4-bit codes both ways top out just under 8x, 7.5x at block size 128: their scales and
+the frame header come on top of 1/8 of fp32. Below 4 bits, 3- and 2-bit AQ-SGD deltas forward
+with stochastically rounded 4-bit gradients back:
+npm run bench:pipeline -- --config test/bench/pipeline/sub-4-bit.json.)
 
   --steps N          optimizer steps per row (default ${DEFAULT_PIPELINE.steps})
   --batch N          sequences per step (default ${DEFAULT_PIPELINE.batchSize})
@@ -97,7 +107,7 @@ npm run bench:pipeline -- --only delta-int4/int4 --block-size 1024.)
   --stages LIST      comma-separated stage counts (default ${DEFAULT_PIPELINE.stages.join(',')})
   --block-size N     values per quantization scale (default ${DEFAULT_PIPELINE.blockSize})
   --config FILE      JSON with any of: ${Object.keys(DEFAULT_PIPELINE).join(', ')}
-                     (codecs: [{"forward", "backward", "blockSize"?}], each one of
+                     (codecs: [{"forward", "backward", "firstCrossing"?, "blockSize"?}], each one of
                      ${ACTIVATION_CODECS.join(', ')}; model: {"vocabSize", "contextLength",
                      "dModel", "nLayer", "nHead"} for a quick look at a smaller model)
   --only NAMES       comma-separated codec settings to run, as the table names them, e.g.
@@ -222,6 +232,14 @@ export function validatePipelineBench(config: PipelineBenchConfig): void {
         throw new RangeError(
           `codecs: ${direction} codec ${JSON.stringify(spec[direction])} is not one of ${ACTIVATION_CODECS.join(', ')}`,
         );
+    if (spec.firstCrossing !== undefined) {
+      if (!ACTIVATION_CODECS.includes(spec.firstCrossing) || isDeltaCodec(spec.firstCrossing))
+        throw new RangeError(
+          `codecs: first crossing ${JSON.stringify(spec.firstCrossing)} is not one of ${ACTIVATION_CODECS.filter((c) => !isDeltaCodec(c)).join(', ')}`,
+        );
+      if (!isDeltaCodec(spec.forward) && !isDeltaCodec(spec.backward))
+        throw new RangeError(`codecs: ${codecName(spec)} has a first crossing but no delta codec`);
+    }
     if (spec.blockSize !== undefined) blockSize(`codecs: ${codecName(spec)} blockSize`, spec.blockSize);
   }
 }

@@ -35,6 +35,13 @@ import { ActivationCache } from './activation-cache.ts';
 export interface LinkCodecs {
   readonly forward: ActivationCodec;
   readonly backward: ActivationCodec;
+  /**
+   * What a direction with a delta codec sends when the receiver holds no base for the sample
+   * (its first crossing, or after an eviction); by default the delta codec's width, plain. A
+   * delta's error is at most half a step of the change since the base plus the base's own
+   * error, so a wider first crossing gives every delta after it a better start.
+   */
+  readonly firstCrossing?: ActivationCodec;
 }
 
 export interface ActivationLinkOptions {
@@ -102,8 +109,10 @@ export class ActivationLink {
     this.boundary = boundary;
     this.blockSize = options.blockSize ?? DEFAULT_BLOCK_SIZE;
     this.limits = options.limits ?? DEFAULT_ACTIVATION_LIMITS;
-    for (const codec of [codecs.forward, codecs.backward])
+    for (const codec of [codecs.forward, codecs.backward, codecs.firstCrossing ?? 'fp32'])
       if (!ACTIVATION_CODECS.includes(codec)) throw new RangeError(`unknown activation codec ${codec}`);
+    if (codecs.firstCrossing && isDeltaCodec(codecs.firstCrossing))
+      throw new RangeError(`a first crossing has no base: ${codecs.firstCrossing} cannot be one`);
     // The lower stage sends forward and receives backward, the upper stage the reverse; each
     // end has one cache for both directions, as a peer would (the cache keys by direction).
     const anyDelta = isDeltaCodec(codecs.forward) || isDeltaCodec(codecs.backward);
@@ -158,7 +167,7 @@ export class ActivationLink {
       if (choice.cached) {
         this.ctx.write(d.base, choice.cached);
         base = d.base;
-      }
+      } else if (this.options.codecs.firstCrossing) codec = this.options.codecs.firstCrossing;
     }
     const roundingSeed =
       codecRounding(codec) === 'stochastic'

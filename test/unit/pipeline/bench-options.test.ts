@@ -84,6 +84,13 @@ describe('bench:pipeline options', () => {
     expect(cli?.config.codecs.map(codecName)).toEqual(['int8/int4 b64']);
   });
 
+  it('names a setting by its codecs, first crossing and block size', () => {
+    expect(codecName({ forward: 'delta-int2', backward: 'int4-sr' })).toBe('delta-int2/int4-sr');
+    expect(
+      codecName({ forward: 'delta-int2', backward: 'int4-sr', firstCrossing: 'int8', blockSize: 256 }),
+    ).toBe('delta-int2/int4-sr first-int8 b256');
+  });
+
   it('--only keeps the named codec settings, in the config order', () => {
     const cli = parse(['--only', 'delta-int4/int8, fp32/fp32']);
     expect(cli?.config.codecs.map(codecName)).toEqual(['fp32/fp32', 'delta-int4/int8']);
@@ -116,8 +123,14 @@ describe('bench:pipeline options', () => {
     expect(refuse('{"steps": 3,')).toThrow(/--config c.json: .*JSON/);
     expect(refuse('[1, 2]')).toThrow('--config c.json: expected a JSON object');
     expect(refuse('{"step": 3}')).toThrow('--config c.json: unknown key step (known: model, steps,');
-    expect(refuse('{"codecs": [{"forward": "int2", "backward": "int8"}]}')).toThrow(
-      'codecs: forward codec "int2" is not one of fp32, int8, int4, delta-int8, delta-int4',
+    expect(refuse('{"codecs": [{"forward": "int5", "backward": "int8"}]}')).toThrow(
+      'codecs: forward codec "int5" is not one of fp32, int8, int4, int3, int2, delta-int8',
+    );
+    expect(
+      refuse('{"codecs": [{"forward": "delta-int2", "backward": "int8", "firstCrossing": "delta-int8"}]}'),
+    ).toThrow('codecs: first crossing "delta-int8" is not one of fp32, int8, int4, int3, int2, int8-sr');
+    expect(refuse('{"codecs": [{"forward": "int2", "backward": "int8", "firstCrossing": "int8"}]}')).toThrow(
+      'codecs: int2/int8 first-int8 has a first crossing but no delta codec',
     );
     expect(refuse('{"codecs": [{"forward": "int8", "backward": "int8", "blockSize": 48}]}')).toThrow(
       'codecs: int8/int8 b48 blockSize must be a multiple of 32',

@@ -1,9 +1,10 @@
 // Compressed links: blockwise int8 activations and gradients barely move the loss and the
-// gradients, the pipeline still learns real text with int8 both ways, and the delta codec
-// (AQ-SGD) kicks in when a sample comes back.
+// gradients, the pipeline still learns real text with int8 both ways, the delta codec (AQ-SGD)
+// kicks in when a sample comes back, and a wider first crossing leads 2-bit deltas.
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { GpuContext } from '../../../kernels/gpu/context.ts';
 import { defaultTuning } from '../../../kernels/ops/matmul-tuning.ts';
+import { activationFrameBytes } from '../../../protocol/activation-frame.ts';
 import type { GptConfig } from '../../../protocol/gpt-config.ts';
 import { initParams } from '../../../protocol/init-params.ts';
 import { createRng } from '../../../protocol/rng.ts';
@@ -12,7 +13,7 @@ import { brownSample } from '../../helpers/brown-sample.ts';
 import { difference } from '../../helpers/compare.ts';
 import { MemorySplit } from '../../helpers/memory-split.ts';
 import { nodeContext } from '../../helpers/node-context.ts';
-import type { LinkCodecs } from '../../helpers/pipeline/activation-link.ts';
+import { ActivationLink, type LinkCodecs } from '../../helpers/pipeline/activation-link.ts';
 import { PipelineRunner } from '../../helpers/pipeline/pipeline-runner.ts';
 
 const CONFIG: GptConfig = { vocabSize: 256, contextLength: 16, dModel: 32, nLayer: 4, nHead: 4 };
@@ -143,5 +144,40 @@ describe('compressed pipeline links', () => {
     }
     reference.destroy();
     delta.destroy();
+  });
+
+  it('sends a first crossing with its own codec, then 2-bit deltas, and gradients rounded stochastically', async () => {
+    const params = initParams(CONFIG, 5, { std: 0.1 });
+    const batch = train.sampleBatch(MICROBATCH * M, T, createRng(11));
+    const sampleIds = [0, 17, 34, 51];
+    const reference = pipeline(FP32);
+    const codecs: LinkCodecs = { forward: 'delta-int2', backward: 'int4-sr', firstCrossing: 'int8' };
+    const low = pipeline(codecs);
+    reference.setParams(params);
+    low.setParams(params);
+    const rows = MICROBATCH * T;
+    // M frames of `rows` tokens each way per boundary and step.
+    const perToken = (codec: 'int8' | 'int2' | 'int4') =>
+      activationFrameBytes(codec, rows * CONFIG.dModel, 128) / rows;
+    for (let step = 1; step <= 3; step++) {
+      const want = await reference.trainStep(batch, { ...HYPER, step });
+      const got = await low.trainStep(batch, { ...HYPER, step }, sampleIds);
+      console.log(
+        `step ${step}: loss ${got.loss.toFixed(6)} vs fp32 ${want.loss.toFixed(6)}; ${got.forwardBytesPerToken.map((x) => x.toFixed(2)).join('/')} B/token up, ${got.backwardBytesPerToken.map((x) => x.toFixed(2)).join('/')} down`,
+      );
+      expect(Math.abs(got.loss - want.loss) / want.loss).toBeLessThan(3e-2);
+      for (const [boundary, frames] of got.deltaFrames.entries()) {
+        expect(frames).toEqual({ forward: step === 1 ? 0 : M, backward: 0 });
+        expect(got.forwardBytesPerToken[boundary]).toBeCloseTo(perToken(step === 1 ? 'int8' : 'int2'), 9);
+        expect(got.backwardBytesPerToken[boundary]).toBeCloseTo(perToken('int4'), 9);
+      }
+    }
+    reference.destroy();
+    low.destroy();
+  });
+
+  it('refuses a delta codec as a first crossing', () => {
+    const codecs: LinkCodecs = { forward: 'delta-int2', backward: 'int8', firstCrossing: 'delta-int8' };
+    expect(() => new ActivationLink(ctx, { boundary: 0, rows: 4, width: 32, codecs })).toThrow(RangeError);
   });
 });
