@@ -48,9 +48,10 @@ export interface PipelineBenchConfig {
   readonly codecs: readonly CodecSpec[];
 }
 
-// Sized to finish well within 30 minutes on a shared 2-core machine with SwiftShader, where a
+// Sized to finish within about 30 minutes on a shared 2-core machine with SwiftShader, where a
 // pipelined step (S stages x M microbatches of separate submissions and read-backs) costs 2 to 4
-// times an unsplit one: 11 rows of 40 steps. Longer runs: --steps and --pool.
+// times an unsplit one: 13 rows of 40 steps. Longer runs: --steps and --pool; the other codecs
+// below 4 bits: --config test/bench/pipeline/sub-4-bit.json.
 export const DEFAULT_PIPELINE: PipelineBenchConfig = {
   model: DEFAULT_MODEL,
   steps: 40, // 4 epochs of the pool below
@@ -69,9 +70,12 @@ export const DEFAULT_PIPELINE: PipelineBenchConfig = {
     { forward: 'int8', backward: 'int8' },
     { forward: 'int4', backward: 'int8' },
     { forward: 'delta-int4', backward: 'int8' }, // AQ-SGD: deltas up, gradients plain
-    // The fewest bytes this frame format can send: 4-bit codes are 1/8 of fp32 before their
-    // scales and the header, 7.5x with one scale per 128 values (7.9x per 1024: --block-size).
+    // 4 bits both ways: 1/8 of fp32 before the scales and the header, 7.5x with one scale per
+    // 128 values (7.9x per 1024: --block-size).
     { forward: 'delta-int4', backward: 'int4' },
+    // Below 4 bits one way: 4-bit deltas up, 3-bit gradients rounded stochastically down, 8.5x
+    // (the README's sub-4-bit tables: at learning rate 1e-3 within 1% on 2 and 4 stages).
+    { forward: 'delta-int4', backward: 'int3-sr' },
   ],
 };
 

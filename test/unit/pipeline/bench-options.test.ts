@@ -31,7 +31,14 @@ describe('bench:pipeline options', () => {
 
   it('the defaults hold the settings the bench reports on', () => {
     const names = DEFAULT_PIPELINE.codecs.map(codecName);
-    for (const name of ['fp32/fp32', 'int8/int8', 'int4/int8', 'delta-int4/int8', 'delta-int4/int4'])
+    for (const name of [
+      'fp32/fp32',
+      'int8/int8',
+      'int4/int8',
+      'delta-int4/int8',
+      'delta-int4/int4',
+      'delta-int4/int3-sr',
+    ])
       expect(names).toContain(name);
     expect(DEFAULT_PIPELINE.stages).toEqual([2, 4]);
     expect(DEFAULT_PIPELINE.batchSize % DEFAULT_PIPELINE.microbatches).toBe(0);
