@@ -65,8 +65,8 @@ export class GpuActivationCodec {
   /**
    * Encodes the (rows, width) f32 tensor in `input` with `codec`; delta codecs read the base
    * from `cached` (same shape), stochastic ones round with the noise of `roundingSeed` (a u32,
-   * protocol/activation-noise.ts), and neither is given to the other codecs. fp32 reads the
-   * input back as it is. Resolves to the frame's scales and words.
+   * one per frame), and neither is given to the other codecs. fp32 reads the input back as it
+   * is. Resolves to the frame's scales and words.
    */
   async encode(
     input: GPUBuffer,

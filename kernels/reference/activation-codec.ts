@@ -14,8 +14,9 @@
 // s/2 to zero: in a block with an outlier most of the gradient vanishes, always towards zero,
 // and the weight gradients summed over the tokens lose it with a common sign. Stochastic
 // rounding keeps those values in expectation, for a variance of at most s²/4 each. Its noise is
-// a hash of a seed and the value's index (protocol/activation-noise.ts), so it is deterministic
-// too: the GPU rounds as this reference does, and a retry re-encodes to the same bytes.
+// a hash of a seed per frame and the value's index, so it is deterministic too: the GPU rounds
+// as this reference does, and a retry re-encodes to the same bytes (the benchmark's links derive
+// the seed in test/helpers/pipeline/activation-noise.ts).
 import {
   type ActivationCodec,
   type ActivationPayload,
@@ -63,7 +64,7 @@ function roundedCode(t: number, j: number, roundingSeed: number | undefined): nu
 
 /**
  * Scales and signed codes of `values` (rows * width of them) for a quantized codec. The
- * stochastic codecs take `roundingSeed` (protocol/activation-noise.ts), the others none.
+ * stochastic codecs take the frame's `roundingSeed` (a u32), the others none.
  */
 export function quantizeActivationsReference(
   values: Float32Array,

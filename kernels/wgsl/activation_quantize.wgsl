@@ -13,7 +13,7 @@
 struct Params {
   count: u32, // rows * width
   blocks: u32, // ceil(count / BLOCK_SIZE)
-  rounding_seed: u32, // this frame's noise (protocol/activation-noise.ts), read when STOCHASTIC
+  rounding_seed: u32, // this frame's noise, read when STOCHASTIC
 }
 
 @group(0) @binding(0) var<storage, read_write> words: array<u32>;

@@ -27,9 +27,9 @@ import {
   encodeActivationFrame,
   isDeltaCodec,
 } from '../../../protocol/activation-frame.ts';
-import { activationRoundingSeed } from '../../../protocol/activation-noise.ts';
 import type { CodeBits } from '../../../protocol/signed-codes.ts';
 import { ActivationCache } from './activation-cache.ts';
+import { activationRoundingSeed } from './activation-noise.ts';
 
 /** What each direction of a link sends. */
 export interface LinkCodecs {
@@ -58,7 +58,7 @@ export interface ActivationLinkOptions {
   readonly cacheBytes?: number;
   /**
    * The senders' stochastic-rounding stream (the -sr codecs); each frame's seed comes from it
-   * and the frame's place (protocol/activation-noise.ts). Default 0.
+   * and the frame's place (activation-noise.ts). Default 0.
    */
   readonly noiseStream?: number;
   readonly limits?: ActivationFrameLimits;
