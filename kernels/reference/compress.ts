@@ -26,10 +26,13 @@ export function topKReference(
   const candidates: number[] = [];
   for (let i = 0; i < acc.length; i++) if (isCandidate(seed, keepMax, i)) candidates.push(i);
   const k = topKCount(candidates.length, topK);
-  const byMagnitude = [...candidates].sort(
-    (a, b) => Math.abs(acc[b] as number) - Math.abs(acc[a] as number) || a - b,
-  );
+  const byMagnitude = [...candidates].sort(largerFirst(acc));
   return { indices: Uint32Array.from(byMagnitude.slice(0, k)).sort(), candidateCount: candidates.length };
+}
+
+/** Orders indices of `acc` by |acc| descending, ties to the lower index: top-k's order. */
+export function largerFirst(acc: Float32Array): (a: number, b: number) => number {
+  return (a, b) => Math.abs(acc[b] as number) - Math.abs(acc[a] as number) || a - b;
 }
 
 /** Scales and codes (unpacked) of `values`, with the GPU's noise. */

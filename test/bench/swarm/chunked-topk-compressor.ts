@@ -7,7 +7,7 @@
 // the reference quantizer, so its frames are the run's ordinary tensor frames.
 import type { CompressedTensor } from '../../../kernels/compress/compressed-tensor.ts';
 import type { GpuContext } from '../../../kernels/gpu/context.ts';
-import { quantizeReference } from '../../../kernels/reference/compress.ts';
+import { accumulateReference, largerFirst, quantizeReference } from '../../../kernels/reference/compress.ts';
 import type { RoundCompressor } from '../../../kernels/round/round-compressor.ts';
 import { type CompressionSettings, topKCount } from '../../../protocol/compression-settings.ts';
 import { packCodes } from '../../../protocol/quantize.ts';
@@ -39,15 +39,11 @@ export class ChunkedTopKCompressor implements RoundCompressor {
     this.start = start.slice();
   }
 
-  async compress(current: GPUBuffer, _seed: number, roundingSeed: number): Promise<CompressedTensor> {
+  async compress(current: GPUBuffer, seed: number, roundingSeed: number): Promise<CompressedTensor> {
     const local = await this.ctx.readFloats(current, 0, this.n);
     const beta = Math.fround(this.chunking.errorDecay);
-    const acc = new Float32Array(this.n);
-    for (let i = 0; i < this.n; i++)
-      acc[i] = Math.fround(
-        Math.fround((this.start[i] as number) - (local[i] as number)) +
-          Math.fround(beta * (this.residual[i] as number)),
-      );
+    const carried = this.residual.map((r) => Math.fround(beta * r));
+    const acc = accumulateReference(this.start, local, carried);
     const indices = chunkedTopK(acc, this.settings.topK, this.chunking.chunkSize);
     const values = Float32Array.from(indices, (i) => acc[i] as number);
     const { bits, blockSize } = this.settings;
@@ -57,7 +53,7 @@ export class ChunkedTopKCompressor implements RoundCompressor {
         : quantizeReference(values, bits, blockSize, roundingSeed);
     this.pending = { indices, acc };
     return {
-      seed: _seed >>> 0,
+      seed: seed >>> 0,
       keepMax: KEEP_ALL,
       paramOffset: 0,
       paramCount: this.n,
@@ -99,7 +95,7 @@ export function chunkedTopK(acc: Float32Array, topK: number, chunkSize: number):
     const k = share(c) + (c < leftOver ? 1 : 0);
     if (k === 0) continue;
     const order = Array.from({ length: end - start }, (_, j) => start + j);
-    order.sort((a, b) => Math.abs(acc[b] as number) - Math.abs(acc[a] as number) || a - b);
+    order.sort(largerFirst(acc));
     kept.push(...order.slice(0, k).sort((a, b) => a - b));
   }
   return Uint32Array.from(kept);

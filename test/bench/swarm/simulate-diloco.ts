@@ -3,7 +3,8 @@
 // round code (kernels/round/round-peer.ts): the same compression, frames, chunking,
 // aggregation and outer step that volunteers run. Only the transport is in memory. The
 // relay's part is played here: it opens each round with a shared seed, counts every
-// contribution, and checks that every peer reports the same model hash.
+// contribution, and checks that every peer lands on the state its own copy reaches by applying
+// the committed aggregates (rounds may overlap, or abort).
 
 import { GpuCompressor } from '../../../kernels/compress/gpu-compressor.ts';
 import { createModel } from '../../../kernels/gpt/create-model.ts';
@@ -18,7 +19,12 @@ import type { GptConfig } from '../../../protocol/gpt-config.ts';
 import { modelHash } from '../../../protocol/model-hash.ts';
 import { deriveSeed } from '../../../protocol/random-k.ts';
 import { createRng } from '../../../protocol/rng.ts';
-import { applyAggregate, type CountedFrame, roundAggregate } from '../../../protocol/round-update.ts';
+import {
+  applyAggregate,
+  type CountedFrame,
+  type FrameExpectation,
+  roundAggregate,
+} from '../../../protocol/round-update.ts';
 import type { RoundConfig } from '../../../protocol/run-config.ts';
 import { MemoryNetwork } from '../../helpers/memory-transport.ts';
 import { type ChunkedTopK, ChunkedTopKCompressor } from './chunked-topk-compressor.ts';
@@ -126,9 +132,14 @@ export async function simulateDiloco(setup: SwarmSetup): Promise<SwarmResult> {
       peers.push({ peer, transport, inbox, model });
     }
 
+    const layout = (models[0] as GpuGpt).layout;
     const hashes: string[][] = [];
     /** The round whose aggregate is still in flight (overlap only): it commits after the next trains. */
-    let inFlight: { assignment: { round: number; seed: number }; aggregate: Uint8Array } | null = null;
+    let inFlight: {
+      assignment: { round: number; seed: number };
+      expected: FrameExpectation;
+      aggregate: Uint8Array;
+    } | null = null;
     // The relay's own copy of the committed state, moved only by the aggregates it commits: the
     // peers, whatever they trained from, must land on it.
     const relayState: { weights: Float32Array; momentum: Float32Array } = {
@@ -140,17 +151,11 @@ export async function simulateDiloco(setup: SwarmSetup): Promise<SwarmResult> {
         for (const { peer } of peers) peer.discard();
         return;
       }
-      const layout = (models[0] as GpuGpt).layout;
-      const expected = {
-        ...flight.assignment,
-        totalFloats: layout.totalFloats,
-        compression: roundConfig.compression,
-      };
       const next = applyAggregate(
         relayState.weights,
         relayState.momentum,
         flight.aggregate,
-        expected,
+        flight.expected,
         layout,
         roundConfig,
       );
@@ -216,7 +221,6 @@ export async function simulateDiloco(setup: SwarmSetup): Promise<SwarmResult> {
       }));
       shuffle(counted, order);
       for (const { inbox } of peers) inbox.clear();
-      const layout = models[0]?.layout as GpuGpt['layout'];
       const expected = {
         ...assignment,
         totalFloats: layout.totalFloats,
@@ -229,7 +233,7 @@ export async function simulateDiloco(setup: SwarmSetup): Promise<SwarmResult> {
         );
       // The relay keeps its aggregate's residual only with a commit (as relay/rounds does).
       if (!setup.abortedRounds?.has(r)) residual = relay.residual;
-      const flight = { assignment, aggregate: relay.aggregate };
+      const flight = { assignment, expected, aggregate: relay.aggregate };
       if (setup.overlap) inFlight = flight;
       else await land(flight);
       setup.onRound?.({
