@@ -133,6 +133,14 @@ const PipelineSchema = v.object({
   backward: v.picklist(PIPELINE_CODECS),
   /** Values per quantization scale. */
   blockSize: BlockSizeSchema,
+  /**
+   * Peak learning rate of the pipeline's AdamW: every step is one of the whole model, like a
+   * train command's and unlike a DiLoCo inner step, so it has its own rate and warmup (in
+   * steps); betas, eps, decay, clip and the floor come from `inner`, the cosine's end from
+   * totalRounds (in steps).
+   */
+  learningRate: Positive,
+  warmupSteps: v.pipe(v.number(), v.safeInteger(), v.minValue(0)),
   /** A step not reported by every seated volunteer within this is aborted and re-run. */
   stepMs: PositiveInt,
 });
@@ -259,6 +267,11 @@ export const DEFAULT_PIPELINE: PipelineConfig = {
   forward: 'int8', // activations: 4x smaller than fp32, within 0.5% of the unsplit loss (README)
   backward: 'int8', // activation gradients: AQ-SGD keeps these at 8 bits
   blockSize: 128, // values per scale
+  // inner.learningRate's 3e-3 spikes the default model at step 9 of 100, unsplit or split, when
+  // one AdamW update of layer 0's QKV weight blows up its attention logits (a gradient clip
+  // cannot stop it: Adam's step does not scale with the gradient); 1e-3 does not (README).
+  learningRate: 1e-3,
+  warmupSteps: 4, // as bench:pipeline's runs, where 1e-3 never spiked in 100 steps
   stepMs: 120_000, // a step on SwiftShader's CPU-bound WebGPU takes seconds; this bounds a stall
 };
 
@@ -294,6 +307,17 @@ export function canonicalJson(value: unknown): string {
 export async function runIdentity(config: RunConfig): Promise<{ configHash: string; runId: string }> {
   const configHash = await sha256Hex(new TextEncoder().encode(canonicalJson(config)));
   return { configHash, runId: `${config.name}-${configHash.slice(0, 8)}` };
+}
+
+/** The learning rate of a pipeline run's step `step`: warmup over steps, then cosine to the floor. */
+export function pipelineLearningRate(config: RunConfig, pipeline: PipelineConfig, step: number): number {
+  return learningRateAt(step, {
+    learningRate: pipeline.learningRate,
+    minLrRatio: config.inner.minLrRatio,
+    warmup: pipeline.warmupSteps,
+    total: config.totalRounds,
+    ramp: 'below-peak',
+  });
 }
 
 /** The inner learning rate of round `round`: warmup over rounds, then cosine to the floor. */

@@ -28,7 +28,7 @@
 // training FLOPs for the tokens of the microbatches the committed step routed through it; the
 // `stage-report` only proves the step finished and which weights it produced.
 
-import { innerLearningRate, type PipelineConfig, type RunConfig } from '../../protocol/run-config.ts';
+import { type PipelineConfig, pipelineLearningRate, type RunConfig } from '../../protocol/run-config.ts';
 import { sha256Hex } from '../../protocol/sha256.ts';
 import { wholeModelNorm } from '../../protocol/stage-grad-norm.ts';
 import { type LayerRange, splitLayers } from '../../protocol/stage-layout.ts';
@@ -348,7 +348,7 @@ export class PipelineCoordinator implements SwarmCoordinator {
           shard,
           stateFrom: sourceOf.get(id) ?? null,
           stateTo: [...sourceOf].filter(([, source]) => source === id).map(([newcomer]) => newcomer),
-          learningRate: innerLearningRate(config, step),
+          learningRate: pipelineLearningRate(config, this.pipeline, step),
           deadline,
         });
     log.info({ step, stages: live.map((ids) => ids.length) }, 'pipeline step opened');

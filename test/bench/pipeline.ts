@@ -65,6 +65,8 @@ const train: TrainConfig = {
   steps,
   learningRate: config.learningRate,
   warmupSteps: config.warmupSteps,
+  beta2: config.beta2,
+  eps: config.eps,
   seed: config.seed,
 };
 const tune = (B: number) => autotuneMatmul(ctx, modelGemmShapes(model, B, T), { cache: tuneCache });
@@ -79,7 +81,7 @@ const fp32PerToken = (blockSize: number) =>
 const epochs = steps / config.poolBatches;
 say(
   `pipeline: ${steps} steps x ${batchSize} x ${T} tokens in ${M} microbatches, from a pool of ${config.poolBatches} batches (${epochs.toFixed(epochs % 1 ? 1 : 0)} epochs); ` +
-    `${JSON.stringify(model) === JSON.stringify(DEFAULT_MODEL) ? 'default model' : `model ${JSON.stringify(model)}`} (${evaluator.layout.paramCount.toLocaleString('en')} parameters); adapter ${ctx.adapter.description || ctx.adapter.architecture}`,
+    `${JSON.stringify(model) === JSON.stringify(DEFAULT_MODEL) ? 'default model' : `model ${JSON.stringify(model)}`} (${evaluator.layout.paramCount.toLocaleString('en')} parameters); AdamW lr ${config.learningRate} after ${config.warmupSteps} warmup steps, beta2 ${config.beta2}, eps ${config.eps}, seed ${config.seed}; adapter ${ctx.adapter.description || ctx.adapter.architecture}`,
 );
 
 const started = performance.now();

@@ -6,6 +6,7 @@ import { DEFAULT_TRAIN } from '../../../kernels/train/config.ts';
 import { ACTIVATION_CODECS, type ActivationCodec, isDeltaCodec } from '../../../protocol/activation-frame.ts';
 import { DEFAULT_MODEL, type GptConfig, validateConfig } from '../../../protocol/gpt-config.ts';
 import { isValidBlockSize } from '../../../protocol/quantize.ts';
+import { DEFAULT_PIPELINE as RUN_PIPELINE } from '../../../protocol/run-config.ts';
 
 /** What crosses every boundary of a split model, one row of the table per stage count. */
 export interface CodecSpec {
@@ -35,8 +36,12 @@ export interface PipelineBenchConfig {
    * epochs, so that each sample comes back and the delta codecs (AQ-SGD) find their base.
    */
   readonly poolBatches: number;
+  /** Peak learning rate, reached when the warmup ends; cosine to 10% of it by the last step. */
   readonly learningRate: number;
   readonly warmupSteps: number;
+  /** AdamW's second-moment decay and denominator guard (a spike's suspects besides the rate). */
+  readonly beta2: number;
+  readonly eps: number;
   /** Validation batches of 16 x seqLen for the final loss. */
   readonly evalBatches: number;
   readonly seed: number;
@@ -59,8 +64,12 @@ export const DEFAULT_PIPELINE: PipelineBenchConfig = {
   microbatches: 2, // 4 sequences each; more microbatches cost more round trips per step
   seqLen: DEFAULT_TRAIN.seqLen,
   poolBatches: 10, // 80 sequences: each crosses 4 times, the last 3 as deltas
-  learningRate: DEFAULT_TRAIN.learningRate,
+  // A pipeline run's peak rate: at DEFAULT_TRAIN's 3e-3 the unsplit model and every split spike
+  // at step 9 of 100 (README, "Pipeline parallelism"), and a spike decides a row's gap.
+  learningRate: RUN_PIPELINE.learningRate,
   warmupSteps: 4, // 10% of the run, as DEFAULT_TRAIN's 30 of 600 is 5%
+  beta2: DEFAULT_TRAIN.beta2,
+  eps: DEFAULT_TRAIN.eps,
   evalBatches: 16,
   seed: DEFAULT_TRAIN.seed,
   blockSize: 128, // the link's default: one f32 scale per 128 values
@@ -110,6 +119,11 @@ npm run bench:pipeline -- --config test/bench/pipeline/sub-4-bit.json.)
   --pool N           batches in the fixed training pool (default ${DEFAULT_PIPELINE.poolBatches})
   --stages LIST      comma-separated stage counts (default ${DEFAULT_PIPELINE.stages.join(',')})
   --block-size N     values per quantization scale (default ${DEFAULT_PIPELINE.blockSize})
+  --lr X             peak learning rate (default ${DEFAULT_PIPELINE.learningRate})
+  --warmup N         warmup steps, 0 for none (default ${DEFAULT_PIPELINE.warmupSteps})
+  --beta2 X          AdamW's beta2 (default ${DEFAULT_PIPELINE.beta2})
+  --eps X            AdamW's epsilon (default ${DEFAULT_PIPELINE.eps})
+  --seed N           initial weights and batches (default ${DEFAULT_PIPELINE.seed})
   --config FILE      JSON with any of: ${Object.keys(DEFAULT_PIPELINE).join(', ')}
                      (codecs: [{"forward", "backward", "firstCrossing"?, "blockSize"?}], each one of
                      ${ACTIVATION_CODECS.join(', ')}; model: {"vocabSize", "contextLength",
@@ -139,6 +153,11 @@ export function parsePipelineCli(
       pool: { type: 'string' },
       stages: { type: 'string' },
       'block-size': { type: 'string' },
+      lr: { type: 'string' },
+      warmup: { type: 'string' },
+      beta2: { type: 'string' },
+      eps: { type: 'string' },
+      seed: { type: 'string' },
       config: { type: 'string' },
       only: { type: 'string' },
       json: { type: 'boolean' },
@@ -159,6 +178,11 @@ export function parsePipelineCli(
     ),
     poolBatches: int('pool', values.pool, file.poolBatches ?? DEFAULT_PIPELINE.poolBatches),
     blockSize: int('block-size', values['block-size'], file.blockSize ?? DEFAULT_PIPELINE.blockSize),
+    learningRate: num('lr', values.lr, file.learningRate ?? DEFAULT_PIPELINE.learningRate),
+    warmupSteps: num('warmup', values.warmup, file.warmupSteps ?? DEFAULT_PIPELINE.warmupSteps),
+    beta2: num('beta2', values.beta2, file.beta2 ?? DEFAULT_PIPELINE.beta2),
+    eps: num('eps', values.eps, file.eps ?? DEFAULT_PIPELINE.eps),
+    seed: num('seed', values.seed, file.seed ?? DEFAULT_PIPELINE.seed),
     stages:
       values.stages === undefined
         ? (file.stages ?? DEFAULT_PIPELINE.stages)
@@ -218,6 +242,10 @@ export function validatePipelineBench(config: PipelineBenchConfig): void {
     throw new RangeError(`learningRate must be > 0, got ${config.learningRate}`);
   if (!(Number.isInteger(config.warmupSteps) && config.warmupSteps >= 0))
     throw new RangeError(`warmupSteps must be a non-negative integer, got ${config.warmupSteps}`);
+  if (!(config.beta2 >= 0 && config.beta2 < 1))
+    throw new RangeError(`beta2 must be in [0, 1), got ${config.beta2}`);
+  if (!(config.eps > 0 && Number.isFinite(config.eps)))
+    throw new RangeError(`eps must be > 0, got ${config.eps}`);
   if (!Number.isInteger(config.seed)) throw new RangeError(`seed must be an integer, got ${config.seed}`);
   blockSize('blockSize', config.blockSize);
   if (!Array.isArray(config.stages) || config.stages.length === 0)
@@ -256,6 +284,15 @@ function positive(name: string, value: number): void {
 function blockSize(name: string, value: number): void {
   if (!isValidBlockSize(value))
     throw new RangeError(`${name} must be a multiple of 32 from 32 to 4096, got ${value}`);
+}
+
+/** A number flag, checked with the rest of the config by validatePipelineBench. */
+function num(name: string, text: string | undefined, fallback: number): number {
+  if (text === undefined) return fallback;
+  const value = Number(text);
+  if (text.trim() === '' || Number.isNaN(value))
+    throw new RangeError(`--${name} must be a number, got ${text}`);
+  return value;
 }
 
 function int(name: string, text: string | undefined, fallback: number): number {

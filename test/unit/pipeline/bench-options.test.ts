@@ -73,6 +73,22 @@ describe('bench:pipeline options', () => {
     });
   });
 
+  it('reads the optimizer knobs from flags, over the file', () => {
+    const file = JSON.stringify({ learningRate: 0.002, beta2: 0.9 });
+    const cli = parse(
+      ['--config', 'opt.json', '--lr', '1e-3', '--warmup', '0', '--eps', '1e-6', '--seed', '7'],
+      { 'opt.json': file },
+    );
+    expect(cli?.config).toMatchObject({ learningRate: 1e-3, warmupSteps: 0, beta2: 0.9, eps: 1e-6, seed: 7 });
+    expect(() => parse(['--lr', 'fast'])).toThrow('--lr must be a number, got fast');
+    expect(() => parse(['--lr', ''])).toThrow('--lr must be a number, got ');
+    expect(() => parse(['--lr', '0'])).toThrow('learningRate must be > 0, got 0');
+    expect(() => parse(['--warmup', '1.5'])).toThrow('warmupSteps must be a non-negative integer, got 1.5');
+    expect(() => parse(['--beta2', '1'])).toThrow('beta2 must be in [0, 1), got 1');
+    expect(() => parse(['--eps', '0'])).toThrow('eps must be > 0, got 0');
+    expect(() => parse(['--seed', '0.5'])).toThrow('seed must be an integer, got 0.5');
+  });
+
   it('merges a --config file over the defaults, and flags over the file', () => {
     const file = JSON.stringify({
       steps: 30,

@@ -20,6 +20,7 @@ import {
   MAX_BATCH_SEQUENCES,
   MAX_INNER_STEPS,
   parseRunConfig,
+  pipelineLearningRate,
   type RunConfig,
 } from '../../../protocol/run-config.ts';
 import { resolveRunConfig } from '../../../relay/run/run-config.ts';
@@ -213,6 +214,12 @@ describe('parseRunConfig', () => {
     it('codecs are fp32, int8 or int4', () => {
       refused({ pipeline: { forward: 'int2' } }, 'pipeline.forward', /.+/);
     });
+    it('the learning rate is positive and the warmup a whole number of steps', () => {
+      refused({ pipeline: { learningRate: 0 } }, 'pipeline.learningRate', /.+/);
+      refused({ pipeline: { learningRate: Number.POSITIVE_INFINITY } }, 'pipeline.learningRate', /.+/);
+      refused({ pipeline: { warmupSteps: 1.5 } }, 'pipeline.warmupSteps', /.+/);
+      refused({ pipeline: { warmupSteps: -1 } }, 'pipeline.warmupSteps', /.+/);
+    });
     it('blockSize is a multiple of 32 from 32 to 4096', () => {
       refused(
         { pipeline: { blockSize: 48 } },
@@ -255,6 +262,17 @@ describe('the learning-rate schedule', () => {
     expect(learningRateAt(0, s)).toBe(1e-2 / 4);
     expect(learningRateAt(3, s)).toBe(1e-2);
     expect(learningRateAt(10, s)).toBeCloseTo(1e-3, 12);
+  });
+
+  it('a pipeline run steps at its own rate and warmup, counted in steps, not the inner ones', () => {
+    const pipeline = { ...DEFAULT_PIPELINE, learningRate: 1e-3, warmupSteps: 4 };
+    const run = { ...config, pipeline };
+    expect(pipelineLearningRate(run, pipeline, 0)).toBe(1e-3 / 5);
+    expect(pipelineLearningRate(run, pipeline, 4)).toBe(1e-3);
+    expect(pipelineLearningRate(run, pipeline, 20)).toBeCloseTo(1e-3 * config.inner.minLrRatio, 12);
+    // The inner rate (3e-3 after 3 rounds) spikes the default model when it drives a pipeline.
+    expect(pipelineLearningRate(run, pipeline, 3)).not.toBe(innerLearningRate(run, 3));
+    expect(DEFAULT_PIPELINE.learningRate).toBeLessThan(DEFAULT_RUN.inner.learningRate);
   });
 
   it('without warmup both rampings are the same schedule', () => {
