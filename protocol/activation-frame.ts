@@ -16,8 +16,9 @@
 //   7       1     reserved, 0
 //   8       4     round (u32)
 //   12      4     microbatch (u32): its index within the round
-//   16      4     sampleIdBase (u32): data position of the microbatch's first sequence; with
-//                 boundary and direction it keys the activation cache (test/helpers/pipeline/activation-cache.ts)
+//   16      4     sampleIdBase (u32): data position of the microbatch's first sequence (a
+//                 volunteer's: its first token's in the training split, mod 2^32); with
+//                 boundary and direction it keys the activation cache (kernels/pipeline/activation-cache.ts)
 //   20      4     rows (u32): B * T
 //   24      4     width (u32): C
 //   28      2     boundary (u16): the stage boundary crossed, 0 between stages 0 and 1
@@ -359,7 +360,7 @@ function checkCodes(words: Uint32Array, bits: CodeBits | 32, values: number): De
 
 /**
  * The tensor a frame carries, (rows, width) row-major. Delta codecs need `cached`, the
- * activation this peer holds for the frame's key (test/helpers/pipeline/activation-cache.ts), of rows * width values;
+ * activation this peer holds for the frame's key (kernels/pipeline/activation-cache.ts), of rows * width values;
  * without it, or with another length, the result is ERR_FRAME_NO_CACHE. Never throws.
  */
 export function dequantizeActivations(
@@ -397,12 +398,16 @@ export function dequantizeActivations(
 }
 
 /**
- * Direction, step and microbatch from an activation frame's header alone (null when it is not
- * one): a pipeline peer files a frame under its microbatch before decoding it.
+ * Direction, step, microbatch and codec (null when unknown) from an activation frame's header
+ * alone (null when it is not one): a pipeline peer files a frame under its microbatch before
+ * decoding it, and tells its page what it sent.
  */
-export function activationFrameHeader(
-  bytes: Uint8Array,
-): { direction: ActivationDirection; round: number; microbatch: number } | null {
+export function activationFrameHeader(bytes: Uint8Array): {
+  direction: ActivationDirection;
+  round: number;
+  microbatch: number;
+  codec: ActivationCodec | null;
+} | null {
   const view = peekHeader(ENVELOPE, bytes);
   if (!view) return null;
   const direction = directionOf(view.getUint8(DIRECTION_OFFSET));
@@ -411,5 +416,6 @@ export function activationFrameHeader(
     direction,
     round: view.getUint32(ROUND_OFFSET, true),
     microbatch: view.getUint32(MICROBATCH_OFFSET, true),
+    codec: codecOf(view.getUint8(CODEC_OFFSET)),
   };
 }

@@ -1,8 +1,8 @@
 // One volunteer's stage of a pipeline-parallel run: a GpuStage (gpu-stage.ts) whose boundary
 // tensors come and go as wire bytes, so the same object serves the headless volunteer directly
 // and the browser's worker behind comlink. Activations go up and their gradients come down as
-// PLTA frames, quantized on this GPU before read-back (kernels/compress/gpu-activation-codec.ts)
-// and decoded as untrusted input; the end of a step exchanges dense fp32 tensor frames
+// PLTA frames in the run's codecs, quantized on this GPU before read-back and decoded as
+// untrusted input (stage-boundary.ts); the end of a step exchanges dense fp32 tensor frames
 // (protocol/tensor-frame.ts): each replica's summed gradients, and the tied embedding between
 // the first and last stage.
 //
@@ -15,13 +15,6 @@
 //
 // A step is undone when the relay aborts it: the weights and AdamW moments are copied aside
 // before the update (takeSnapshot) and put back by rollback().
-import {
-  type ActivationCodec,
-  type ActivationDirection,
-  decodeActivationFrame,
-  dequantizeActivations,
-  encodeActivationFrame,
-} from '../../protocol/activation-frame.ts';
 import { type DecodeResult, refuse } from '../../protocol/frame-errors.ts';
 import { initParams } from '../../protocol/init-params.ts';
 import { WTE } from '../../protocol/param-layout.ts';
@@ -29,12 +22,12 @@ import type { PipelineConfig, RunConfig } from '../../protocol/run-config.ts';
 import { sha256Hex } from '../../protocol/sha256.ts';
 import { type LayerRange, type StageLayout, splitLayers, stageLayout } from '../../protocol/stage-layout.ts';
 import { decodeTensorFrame, encodeTensorFrame, type TensorKind } from '../../protocol/tensor-frame.ts';
-import { GpuActivationCodec } from '../compress/gpu-activation-codec.ts';
 import type { GpuContext } from '../gpu/context.ts';
 import { GpuError } from '../gpu/errors.ts';
 import { defaultTuning } from '../ops/matmul-tuning.ts';
 import { sumOfSquares } from '../reference/gradnorm.ts';
 import { GpuStage } from './gpu-stage.ts';
+import { type MicrobatchPlace, StageBoundary } from './stage-boundary.ts';
 
 /** Peers' frames are untrusted: what they could get wrong comes back as a frame error. */
 export type StageResult<T> = DecodeResult<T>;
@@ -48,6 +41,8 @@ export interface StageEngineOptions {
   readonly ctx: GpuContext;
   readonly config: RunConfig;
   readonly stage: number;
+  /** This peer's stochastic-rounding stream (noiseStreamOf(config.seed, its key)). */
+  readonly noiseStream: number;
 }
 
 const KEEP_ALL = 0xffffffff;
@@ -56,7 +51,7 @@ export class StageEngine {
   readonly layout: StageLayout;
   readonly pipeline: PipelineConfig;
   private readonly gpu: GpuStage;
-  private readonly encoders: Record<ActivationDirection, GpuActivationCodec>;
+  private readonly boundary: StageBoundary;
   /** Optimizer steps committed: AdamW's bias correction counts them. */
   private steps = 0;
   /** The step whose gradient sumGradients() wrote, until applyStep(), commit or rollback. */
@@ -67,6 +62,7 @@ export class StageEngine {
     private readonly ctx: GpuContext,
     readonly config: RunConfig,
     readonly stage: number,
+    noiseStream: number,
   ) {
     const pipeline = config.pipeline;
     if (!pipeline) throw new RangeError('the run config has no pipeline section');
@@ -85,17 +81,21 @@ export class StageEngine {
       slots: pipeline.microbatches,
       microbatches: pipeline.microbatches,
     });
-    const values = B * T * config.model.dModel;
-    this.encoders = {
-      forward: new GpuActivationCodec(ctx, values, pipeline.blockSize, `stage${stage}.forward`),
-      backward: new GpuActivationCodec(ctx, values, pipeline.blockSize, `stage${stage}.backward`),
-    };
+    this.boundary = new StageBoundary({
+      ctx,
+      pipeline,
+      stage,
+      rows: B * T,
+      width: config.model.dModel,
+      noiseStream,
+      label: `stage${stage}`,
+    });
     // θ_0 comes from the run's seed, as on every data-parallel peer: no download to start.
     this.gpu.setParams(initParams(config.model, config.seed));
   }
 
   static create(options: StageEngineOptions): StageEngine {
-    return new StageEngine(options.ctx, options.config, options.stage);
+    return new StageEngine(options.ctx, options.config, options.stage, options.noiseStream);
   }
 
   private get rows(): number {
@@ -114,14 +114,16 @@ export class StageEngine {
   }
 
   /**
-   * Forward of microbatch m: from the step's tokens on the first stage, else from the previous
-   * stage's frame. A frame that does not decode, or is not this step's microbatch m coming up
-   * this stage's lower boundary, is refused and nothing runs.
+   * Forward of microbatch m, which sits at `place`: from the step's tokens on the first stage,
+   * else from the previous stage's frame. A frame that does not decode, is not this step's
+   * microbatch m coming up this stage's lower boundary from the replica `place` names, or is in
+   * a codec the run does not send up, is refused and nothing runs.
    */
   async forward(
     step: number,
     m: number,
     input: { tokens?: Uint32Array; frame?: Uint8Array },
+    place: MicrobatchPlace,
   ): Promise<StageResult<StageForward>> {
     const { layout } = this;
     let values: Uint32Array | Float32Array;
@@ -129,7 +131,7 @@ export class StageEngine {
       if (!input.tokens) throw new RangeError('the first stage forwards from tokens');
       values = this.window(input.tokens, m).inputs;
     } else {
-      const decoded = this.decodeBoundary(input.frame, step, m, 'forward', layout.stage - 1);
+      const decoded = this.boundary.decode(input.frame, { step, microbatch: m, direction: 'forward', place });
       if (!decoded.ok) return decoded;
       values = decoded.value;
     }
@@ -141,22 +143,27 @@ export class StageEngine {
     this.stepped = false;
     const out = await this.gpu.forward(m, values, targets);
     if (out.type === 'loss') return { ok: true, value: { type: 'loss', loss: out.loss } };
-    const bytes = await this.encode('forward', out.buffer, step, m, layout.stage);
-    return { ok: true, value: { type: 'frame', bytes } };
+    const frame = { step, microbatch: m, direction: 'forward' as const, place };
+    return { ok: true, value: { type: 'frame', bytes: await this.boundary.encode(out.buffer, frame) } };
   }
 
   /** Backward of microbatch m: from the next stage's gradient frame (none on the last stage). */
-  async backward(step: number, m: number, frame?: Uint8Array): Promise<StageResult<Uint8Array | null>> {
-    const { layout } = this;
+  async backward(
+    step: number,
+    m: number,
+    frame: Uint8Array | undefined,
+    place: MicrobatchPlace,
+  ): Promise<StageResult<Uint8Array | null>> {
+    const crossing = { step, microbatch: m, direction: 'backward' as const, place };
     let gradOut: Float32Array | undefined;
-    if (!layout.isLast) {
-      const decoded = this.decodeBoundary(frame, step, m, 'backward', layout.stage);
+    if (!this.layout.isLast) {
+      const decoded = this.boundary.decode(frame, crossing);
       if (!decoded.ok) return decoded;
       gradOut = decoded.value;
     }
     const gradIn = await this.gpu.backward(m, gradOut);
     if (!gradIn) return { ok: true, value: null };
-    return { ok: true, value: await this.encode('backward', gradIn, step, m, layout.stage - 1) };
+    return { ok: true, value: await this.boundary.encode(gradIn, crossing) };
   }
 
   /** This replica's summed gradients of the step, to send to the stage's other replicas. */
@@ -286,6 +293,7 @@ export class StageEngine {
     if (this.stepped) this.steps++;
     this.stepped = false;
     this.summed = null;
+    this.boundary.commit();
   }
 
   /** The relay aborted the step: back to the weights before it, nothing in flight. */
@@ -294,63 +302,12 @@ export class StageEngine {
     this.stepped = false;
     this.summed = null;
     this.gpu.discardWork();
+    this.boundary.rollback();
   }
 
   destroy(): void {
     this.gpu.destroy();
-    this.encoders.forward.destroy();
-    this.encoders.backward.destroy();
-  }
-
-  private async encode(
-    direction: ActivationDirection,
-    tensor: GPUBuffer,
-    step: number,
-    m: number,
-    boundary: number,
-  ): Promise<Uint8Array> {
-    const codec: ActivationCodec = this.pipeline[direction];
-    const width = this.config.model.dModel;
-    const payload = await this.encoders[direction].encode(tensor, this.rows, width, codec);
-    return encodeActivationFrame({
-      direction,
-      codec,
-      round: step,
-      microbatch: m,
-      sampleIdBase: m * this.pipeline.microbatchSize,
-      boundary,
-      rows: this.rows,
-      width,
-      blockSize: this.pipeline.blockSize,
-      ...payload,
-    });
-  }
-
-  private decodeBoundary(
-    bytes: Uint8Array | undefined,
-    step: number,
-    m: number,
-    direction: ActivationDirection,
-    boundary: number,
-  ): StageResult<Float32Array> {
-    if (!bytes) return refuse('ERR_FRAME_TRUNCATED', `no ${direction} frame for microbatch ${m}`);
-    const decoded = decodeActivationFrame(bytes);
-    if (!decoded.ok) return decoded;
-    const f = decoded.value;
-    const width = this.config.model.dModel;
-    if (
-      f.direction !== direction ||
-      f.round !== step ||
-      f.microbatch !== m ||
-      f.boundary !== boundary ||
-      f.rows !== this.rows ||
-      f.width !== width
-    )
-      return refuse(
-        'ERR_FRAME_FIELD',
-        `expected ${direction} step ${step} microbatch ${m} boundary ${boundary} (${this.rows}x${width}), got ${f.direction} step ${f.round} microbatch ${f.microbatch} boundary ${f.boundary} (${f.rows}x${f.width})`,
-      );
-    return dequantizeActivations(f);
+    this.boundary.destroy();
   }
 
   private denseFrame(kind: TensorKind, step: number, values: Float32Array, seed = 0): Uint8Array {

@@ -4,6 +4,7 @@
 // stage is opened when the relay first names it; a volunteer keeps its stage for the run.
 import type { RunConfig } from '../../protocol/run-config.ts';
 import type { GpuContext } from '../gpu/context.ts';
+import type { MicrobatchPlace } from './stage-boundary.ts';
 import { StageEngine, type StageForward, type StageResult } from './stage-engine.ts';
 
 export interface StageVolunteerEngine {
@@ -13,8 +14,14 @@ export interface StageVolunteerEngine {
     step: number,
     m: number,
     input: { tokens?: Uint32Array; frame?: Uint8Array },
+    place: MicrobatchPlace,
   ): Promise<StageResult<StageForward>>;
-  backward(step: number, m: number, frame?: Uint8Array): Promise<StageResult<Uint8Array | null>>;
+  backward(
+    step: number,
+    m: number,
+    frame: Uint8Array | undefined,
+    place: MicrobatchPlace,
+  ): Promise<StageResult<Uint8Array | null>>;
   gradients(step: number): Promise<Uint8Array>;
   tiedGradient(step: number): Promise<Uint8Array>;
   tiedWeights(step: number): Promise<Uint8Array>;
@@ -43,12 +50,19 @@ export class LocalStageVolunteerEngine implements StageVolunteerEngine {
   constructor(
     private readonly ctx: GpuContext,
     private readonly config: RunConfig,
+    /** This peer's stochastic-rounding stream: noiseStreamOf(config.seed, its key). */
+    private readonly noiseStream: number,
   ) {}
 
   async openStage(stage: number): Promise<void> {
     if (this.engine?.stage === stage) return;
     if (this.engine) throw new RangeError(`this volunteer holds stage ${this.engine.stage}, not ${stage}`);
-    this.engine = StageEngine.create({ ctx: this.ctx, config: this.config, stage });
+    this.engine = StageEngine.create({
+      ctx: this.ctx,
+      config: this.config,
+      stage,
+      noiseStream: this.noiseStream,
+    });
   }
 
   private get open(): StageEngine {
@@ -56,12 +70,17 @@ export class LocalStageVolunteerEngine implements StageVolunteerEngine {
     return this.engine;
   }
 
-  forward(step: number, m: number, input: { tokens?: Uint32Array; frame?: Uint8Array }) {
-    return this.open.forward(step, m, input);
+  forward(
+    step: number,
+    m: number,
+    input: { tokens?: Uint32Array; frame?: Uint8Array },
+    place: MicrobatchPlace,
+  ) {
+    return this.open.forward(step, m, input, place);
   }
 
-  backward(step: number, m: number, frame?: Uint8Array) {
-    return this.open.backward(step, m, frame);
+  backward(step: number, m: number, frame: Uint8Array | undefined, place: MicrobatchPlace) {
+    return this.open.backward(step, m, frame, place);
   }
 
   gradients(step: number) {

@@ -16,7 +16,7 @@
 // rounding keeps those values in expectation, for a variance of at most s²/4 each. Its noise is
 // a hash of a seed per frame and the value's index, so it is deterministic too: the GPU rounds
 // as this reference does, and a retry re-encodes to the same bytes (the benchmark's links derive
-// the seed in test/helpers/pipeline/activation-noise.ts).
+// the seed in protocol/activation-noise.ts).
 import {
   type ActivationCodec,
   type ActivationPayload,

@@ -15,10 +15,10 @@ import {
   codecRounding,
   isDeltaCodec,
 } from '../../protocol/activation-frame.ts';
+import { activationRoundingSeed } from '../../protocol/activation-noise.ts';
 import { crc32 } from '../../protocol/crc32.ts';
 import { writeScalesAndWords } from '../../protocol/frame-envelope.ts';
 import { createRng } from '../../protocol/rng.ts';
-import { activationRoundingSeed } from './pipeline/activation-noise.ts';
 
 export interface CodecGoldenCase {
   readonly codec: ActivationCodec;

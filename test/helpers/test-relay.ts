@@ -5,16 +5,32 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RunConfig } from '../../protocol/run-config.ts';
 import { readBrownCorpus } from '../../relay/datasets/brown.ts';
+import type { SourceDocument } from '../../relay/datasets/document.ts';
 import { prepareDataset } from '../../relay/datasets/prepare.ts';
 import { createLogger, silentLogger } from '../../relay/logger.ts';
 import { resolveRunConfig } from '../../relay/run/run-config.ts';
 import { MEMORY_DATABASE, type RelayHandle, type RelayOptions, startRelay } from '../../relay/server.ts';
 
 /** Prepares the first `documents` Brown documents into a fresh folder; returns the folder. */
-export async function smallDataset(documents = 6): Promise<string> {
+export function smallDataset(documents = 6): Promise<string> {
+  return preparedFolder(readBrownCorpus().slice(0, documents));
+}
+
+/**
+ * The first `chars` characters of the first Brown document, two thirds of them for training:
+ * an epoch a pipeline step or two long, so that samples come back (and AQ-SGD sends deltas)
+ * within a few steps.
+ */
+export function shortDataset(chars: number): Promise<string> {
+  const [first] = readBrownCorpus();
+  if (!first) throw new Error('the Brown Corpus has no documents');
+  return preparedFolder([{ ...first, text: first.text.slice(0, chars) }]);
+}
+
+async function preparedFolder(documents: readonly SourceDocument[]): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'potluck-data-'));
   await prepareDataset({
-    documents: readBrownCorpus().slice(0, documents),
+    documents,
     source: { kind: 'files', files: ['brown-sample'] },
     outDir: dir,
     valEvery: 3,

@@ -2,6 +2,7 @@
 // (web/src/peer/pipeline-volunteer.ts) over the same connection (node-connection.ts), with its
 // stage on Dawn in-process.
 import { LocalStageVolunteerEngine } from '../../kernels/pipeline/stage-volunteer-engine.ts';
+import { noiseStreamOf } from '../../protocol/noise-stream.ts';
 import type { PipelineEvent } from '../src/peer/pipeline-events.ts';
 import { PipelineVolunteer } from '../src/peer/pipeline-volunteer.ts';
 import { adapterReport } from '../src/peer/swarm-client.ts';
@@ -25,7 +26,11 @@ export function startNodePipelineVolunteer(
   given?: NodeLink,
 ): Promise<NodePipelineVolunteer> {
   return startHeadless(options, given, true, async (link) => {
-    const engine = new LocalStageVolunteerEngine(options.ctx, link.config);
+    const engine = new LocalStageVolunteerEngine(
+      options.ctx,
+      link.config,
+      noiseStreamOf(link.config.seed, link.identity.publicKey),
+    );
     return {
       volunteerOn: ({ store, client, relay, mesh }) =>
         new PipelineVolunteer({

@@ -3,7 +3,7 @@
 // quantized on the sender's GPU (kernels/compress/gpu-activation-codec.ts) and decoded on the
 // receiver's CPU, exactly the bytes a WebRTC data channel would carry between two volunteers.
 //
-// Each end keeps its own ActivationCache (activation-cache.ts) when a direction uses a
+// Each end keeps its own ActivationCache (kernels/pipeline/activation-cache.ts) when a direction uses a
 // delta codec: the AQ-SGD scheme (Wang et al. 2022) sends the change of a sample's activation
 // since it last crossed, which needs the sender and the receiver to hold the same base. The
 // cache key is the microbatch's sample id, the data position of its first sequence, so a sample
@@ -13,6 +13,7 @@
 import { GpuActivationCodec } from '../../../kernels/compress/gpu-activation-codec.ts';
 import type { GpuContext } from '../../../kernels/gpu/context.ts';
 import { GpuError } from '../../../kernels/gpu/errors.ts';
+import { ActivationCache } from '../../../kernels/pipeline/activation-cache.ts';
 import {
   ACTIVATION_CODECS,
   type ActivationCodec,
@@ -27,9 +28,8 @@ import {
   encodeActivationFrame,
   isDeltaCodec,
 } from '../../../protocol/activation-frame.ts';
+import { activationRoundingSeed } from '../../../protocol/activation-noise.ts';
 import type { CodeBits } from '../../../protocol/signed-codes.ts';
-import { ActivationCache } from './activation-cache.ts';
-import { activationRoundingSeed } from './activation-noise.ts';
 
 /** What each direction of a link sends. */
 export interface LinkCodecs {
@@ -58,7 +58,7 @@ export interface ActivationLinkOptions {
   readonly cacheBytes?: number;
   /**
    * The senders' stochastic-rounding stream (the -sr codecs); each frame's seed comes from it
-   * and the frame's place (activation-noise.ts). Default 0.
+   * and the frame's place (protocol/activation-noise.ts). Default 0.
    */
   readonly noiseStream?: number;
   readonly limits?: ActivationFrameLimits;
@@ -189,7 +189,7 @@ export class ActivationLink {
       ...payload,
     };
     const bytes = encodeActivationFrame(frame);
-    // The sender keeps the decoded tensor, never its exact one (activation-cache.ts says why).
+    // The sender keeps the decoded tensor, never its exact one (kernels/pipeline/activation-cache.ts says why).
     d.senderCache?.accept(frame);
     d.queue.push({ microbatch: header.microbatch, bytes });
     d.traffic.frames++;

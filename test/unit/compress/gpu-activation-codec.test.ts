@@ -19,6 +19,7 @@ import {
   dequantizeActivations,
   isDeltaCodec,
 } from '../../../protocol/activation-frame.ts';
+import { activationRoundingSeed } from '../../../protocol/activation-noise.ts';
 import { createRng } from '../../../protocol/rng.ts';
 import { type CodeBits, signedCode } from '../../../protocol/signed-codes.ts';
 import {
@@ -29,7 +30,6 @@ import {
 } from '../../helpers/activation-codec-golden.ts';
 import { difference } from '../../helpers/compare.ts';
 import { nodeContext } from '../../helpers/node-context.ts';
-import { activationRoundingSeed } from '../../helpers/pipeline/activation-noise.ts';
 
 let ctx: GpuContext;
 const made: { destroy(): void }[] = [];

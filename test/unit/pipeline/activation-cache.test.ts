@@ -2,6 +2,7 @@
 // the sender picks delta only for a cached key of the same shape, and a sender's and a
 // receiver's caches stay bit-identical over many microbatches, evictions and shape changes.
 import { describe, expect, it } from 'vitest';
+import { ActivationCache, type ActivationKey } from '../../../kernels/pipeline/activation-cache.ts';
 import { encodeActivationsReference } from '../../../kernels/reference/activation-codec.ts';
 import {
   type ActivationCodec,
@@ -13,7 +14,6 @@ import {
 } from '../../../protocol/activation-frame.ts';
 import { createRng, type Rng } from '../../../protocol/rng.ts';
 import { CODE_BITS, type CodeBits } from '../../../protocol/signed-codes.ts';
-import { ActivationCache, type ActivationKey } from '../../helpers/pipeline/activation-cache.ts';
 
 const BLOCK_SIZE = 64;
 

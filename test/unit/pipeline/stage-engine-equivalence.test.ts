@@ -51,13 +51,22 @@ let engines: StageEngine[] = [];
 let reference: GpuGpt;
 beforeAll(async () => {
   ctx = await nodeContext();
-  engines = Array.from({ length: S }, (_, stage) => StageEngine.create({ ctx, config, stage }));
+  engines = Array.from({ length: S }, (_, stage) =>
+    StageEngine.create({ ctx, config, stage, noiseStream: stage }),
+  );
   reference = new GpuGpt(ctx, config.model, { B: B * M, T, matmul: defaultTuning(ctx.adapter) });
   reference.setParams(initParams(config.model, config.seed));
 });
 afterAll(() => {
   for (const engine of engines) engine.destroy();
   reference?.destroy();
+});
+
+/** Stage s's neighbours: one replica per stage. */
+const place = (s: number) => ({
+  shardStart: 0,
+  below: s > 0 ? `stage${s - 1}` : null,
+  above: s < S - 1 ? `stage${s + 1}` : null,
 });
 
 /** Every stage's microbatches of one step, in the volunteers' order; resolves to the summed loss. */
@@ -71,12 +80,12 @@ async function runMicrobatches(step: number, tokens: Uint32Array): Promise<numbe
     const m = op.microbatch;
     const frame = inbox[s]?.get(`${op.type}:${m}`);
     if (op.type === 'forward') {
-      const out = await engine.forward(step, m, { tokens, frame });
+      const out = await engine.forward(step, m, { tokens, frame }, place(s));
       if (!out.ok) throw new Error(out.error.message);
       if (out.value.type === 'loss') lossSum += out.value.loss;
       else inbox[s + 1]?.set(`forward:${m}`, out.value.bytes);
     } else {
-      const out = await engine.backward(step, m, frame);
+      const out = await engine.backward(step, m, frame, place(s));
       if (!out.ok) throw new Error(out.error.message);
       if (out.value) inbox[s - 1]?.set(`backward:${m}`, out.value);
     }

@@ -40,27 +40,33 @@ let first: StageEngine;
 let replicas: [StageEngine, StageEngine];
 beforeAll(async () => {
   ctx = await nodeContext();
-  first = StageEngine.create({ ctx, config, stage: 0 });
-  replicas = [StageEngine.create({ ctx, config, stage: 1 }), StageEngine.create({ ctx, config, stage: 1 })];
+  first = StageEngine.create({ ctx, config, stage: 0, noiseStream: 1 });
+  replicas = [
+    StageEngine.create({ ctx, config, stage: 1, noiseStream: 2 }),
+    StageEngine.create({ ctx, config, stage: 1, noiseStream: 2 }),
+  ];
 });
 afterAll(() => {
   first?.destroy();
   for (const r of replicas ?? []) r.destroy();
 });
 
+/** Microbatch m's route: the first stage, then replica m mod 2 (fp32 frames: no bases to keep). */
+const place = (m: number) => ({ shardStart: 0, below: 'stage0', above: `stage1.${m % 2}` });
+
 /** One step's microbatches: m on replica m mod 2. Returns the summed loss. */
 async function runMicrobatches(step: number): Promise<number> {
   let lossSum = 0;
   for (let m = 0; m < M; m++) {
-    const up = await first.forward(step, m, { tokens });
+    const up = await first.forward(step, m, { tokens }, place(m));
     if (!up.ok || up.value.type !== 'frame') throw new Error('stage 0 made no frame');
     const replica = replicas[m % 2] as StageEngine;
-    const out = await replica.forward(step, m, { frame: up.value.bytes, tokens });
+    const out = await replica.forward(step, m, { frame: up.value.bytes, tokens }, place(m));
     if (!out.ok || out.value.type !== 'loss') throw new Error('the last stage made no loss');
     lossSum += out.value.loss;
-    const down = await replica.backward(step, m);
+    const down = await replica.backward(step, m, undefined, place(m));
     if (!down.ok || !down.value) throw new Error('the last stage made no gradient frame');
-    const done = await first.backward(step, m, down.value);
+    const done = await first.backward(step, m, down.value, place(m));
     expect(done).toEqual({ ok: true, value: null });
   }
   return lossSum;
@@ -164,7 +170,7 @@ it('two replicas of the last stage sum to the unsplit pipeline, step alike, and 
 
 it('a new replica that imports a stage’s state holds the same weights and steps alike', async () => {
   const [a] = replicas;
-  const fresh = StageEngine.create({ ctx, config, stage: 1 });
+  const fresh = StageEngine.create({ ctx, config, stage: 1, noiseStream: 2 });
   try {
     await runMicrobatches(6); // a's weights and moments after one committed step
     const [ga, gb] = await Promise.all([a.gradients(6), replicas[1].gradients(6)]);
@@ -188,25 +194,27 @@ it('a new replica that imports a stage’s state holds the same weights and step
 });
 
 it('refuses frames that are corrupt, of another step or microbatch, or the wrong kind, and runs nothing', async () => {
-  const up = await first.forward(3, 1, { tokens });
+  const up = await first.forward(3, 1, { tokens }, place(1));
   if (!up.ok || up.value.type !== 'frame') throw new Error('stage 0 made no frame');
   const bytes = up.value.bytes;
   const flipped = bytes.slice();
   flipped[bytes.length - 3] = (flipped[bytes.length - 3] as number) ^ 0x10;
   const [a] = replicas;
-  expect(await a.forward(3, 1, { frame: flipped, tokens })).toMatchObject({
+  expect(await a.forward(3, 1, { frame: flipped, tokens }, place(1))).toMatchObject({
     ok: false,
     error: { code: 'ERR_FRAME_CHECKSUM' },
   });
-  expect(await a.forward(4, 1, { frame: bytes, tokens })).toMatchObject({
+  expect(await a.forward(4, 1, { frame: bytes, tokens }, place(1))).toMatchObject({
     ok: false,
     error: { code: 'ERR_FRAME_FIELD' },
   });
-  expect(await a.forward(3, 2, { frame: bytes, tokens })).toMatchObject({
+  expect(await a.forward(3, 2, { frame: bytes, tokens }, place(2))).toMatchObject({
     ok: false,
     error: { code: 'ERR_FRAME_FIELD' },
   });
-  expect(await a.forward(3, 1, { frame: bytes.subarray(0, 20), tokens })).toMatchObject({ ok: false });
+  expect(await a.forward(3, 1, { frame: bytes.subarray(0, 20), tokens }, place(1))).toMatchObject({
+    ok: false,
+  });
   // A gradient frame where the tied weights are expected, and one of another step.
   const grads = await a.gradients(3);
   expect(a.setTiedWeights(3, grads)).toMatchObject({ ok: false, error: { code: 'ERR_FRAME_FIELD' } });
@@ -220,7 +228,7 @@ it('refuses frames that are corrupt, of another step or microbatch, or the wrong
   for (const bad of [Number.NaN, -1, Number.POSITIVE_INFINITY])
     await expect(a.applyStep(3, 1e-2, bad)).rejects.toThrow(RangeError);
   // Nothing was forwarded on the replica: microbatch 1 can still run there.
-  const out = await a.forward(3, 1, { frame: bytes, tokens });
+  const out = await a.forward(3, 1, { frame: bytes, tokens }, place(1));
   expect(out.ok && out.value.type).toBe('loss');
   first.rollback();
   a.rollback();

@@ -11,6 +11,7 @@ import {
   type ActivationCodec,
   type ActivationFrame,
   activationFrameBytes,
+  activationFrameHeader,
   BLOCK_SIZE_OFFSET,
   CHECKSUM_OFFSET,
   CODEC_OFFSET,
@@ -155,6 +156,23 @@ describe('activation frame', () => {
       }),
       { numRuns: 300 },
     );
+  });
+
+  it('names its direction, step, microbatch and codec in the header alone', () => {
+    for (const [seed, codec] of ACTIVATION_CODECS.entries()) {
+      const { frame } = sample([codec], seed);
+      const bytes = encodeActivationFrame(frame);
+      expect(activationFrameHeader(bytes)).toEqual({
+        direction: frame.direction,
+        round: frame.round,
+        microbatch: frame.microbatch,
+        codec,
+      });
+      const unknown = bytes.slice();
+      unknown[CODEC_OFFSET] = 200;
+      expect(activationFrameHeader(unknown)?.codec).toBeNull();
+    }
+    expect(activationFrameHeader(new Uint8Array(8))).toBeNull();
   });
 
   it('carries fp32 exactly', () => {

@@ -1,6 +1,7 @@
 // The run config's schema holds every rule, cross-field ones included, and the parser the
 // volunteers run (parseRunConfig) applies them all: one test per rule, each breaking only it.
 import { describe, expect, it } from 'vitest';
+import { ACTIVATION_CODECS } from '../../../protocol/activation-frame.ts';
 import { DENSE, validateCompression } from '../../../protocol/compression-settings.ts';
 import {
   DEFAULT_MODEL,
@@ -211,8 +212,11 @@ describe('parseRunConfig', () => {
       refused({ model, pipeline: { stages: 9 } }, 'pipeline.stages', /.+/);
       refused({ pipeline: { microbatches: 33 } }, 'pipeline.microbatches', /.+/);
     });
-    it('codecs are fp32, int8 or int4', () => {
-      refused({ pipeline: { forward: 'int2' } }, 'pipeline.forward', /.+/);
+    it('codecs are the activation frame’s, below 4 bits, deltas and stochastic ones included', () => {
+      for (const codec of ACTIVATION_CODECS)
+        expect(parseRunConfig(variant({ pipeline: { forward: codec, backward: codec } }))).not.toBeNull();
+      refused({ pipeline: { forward: 'int5' } }, 'pipeline.forward', /.+/);
+      refused({ pipeline: { backward: 'delta-int4-sr' } }, 'pipeline.backward', /.+/);
     });
     it('the learning rate is positive and the warmup a whole number of steps', () => {
       refused({ pipeline: { learningRate: 0 } }, 'pipeline.learningRate', /.+/);

@@ -51,10 +51,18 @@ const ROUND: Script<VolunteerEngine> = {
 const STAGE: Script<StageVolunteerEngine> = {
   openStage: { args: [1], result: undefined },
   forward: {
-    args: [2, 0, { tokens: Uint32Array.of(1, 2), frame: bytes(3) }],
+    args: [
+      2,
+      0,
+      { tokens: Uint32Array.of(1, 2), frame: bytes(3) },
+      { shardStart: 7, below: 'p0', above: null },
+    ],
     result: { ok: true, value: { type: 'frame', bytes: bytes(4, 5) } },
   },
-  backward: { args: [2, 0, bytes(6)], result: { ok: true, value: null } },
+  backward: {
+    args: [2, 0, bytes(6), { shardStart: 7, below: 'p0', above: null }],
+    result: { ok: true, value: null },
+  },
   gradients: { args: [2], result: bytes(7, 8) },
   tiedGradient: { args: [2], result: bytes(9) },
   tiedWeights: { args: [2], result: bytes(10) },

@@ -1,4 +1,5 @@
 // What a pipeline volunteer (pipeline-volunteer.ts) tells its page or CLI as a step goes by.
+import type { ActivationCodec } from '../../../protocol/activation-frame.ts';
 import type { Receipt } from '../../../protocol/ledger-signatures.ts';
 
 export type PipelineEvent =
@@ -21,6 +22,8 @@ export type PipelineEvent =
       readonly step: number;
       readonly microbatch: number;
       readonly loss: number | null;
+      /** The codec of the activation frame this forward sent up (an AQ-SGD delta or not); null on the last stage. */
+      readonly sent: ActivationCodec | null;
     }
   | { readonly type: 'committed'; readonly step: number; readonly loss: number | null }
   | { readonly type: 'receipt'; readonly receipt: Receipt }

@@ -28,6 +28,7 @@
 
 import { nextStageOp } from '../../../kernels/pipeline/stage-order.ts';
 import type { StageVolunteerEngine } from '../../../kernels/pipeline/stage-volunteer-engine.ts';
+import { activationFrameHeader } from '../../../protocol/activation-frame.ts';
 import { deliver, type LinkNetwork } from './link-delivery.ts';
 import type { PipelineEvent } from './pipeline-events.ts';
 import type { RelayApi } from './relay-api.ts';
@@ -265,24 +266,28 @@ export class PipelineVolunteer extends RelayDrivenPeer<PipelineEvent> {
     if (!op) return false;
     const m = op.microbatch;
     const frame = work.activations.get(`${op.type}:${m}`);
+    const place = work.placeOf(m);
     if (op.type === 'backward') {
-      const out = await engine.backward(tag, m, work.isLast ? undefined : frame);
+      const out = await engine.backward(tag, m, work.isLast ? undefined : frame, place);
       if (!out.ok) return this.refused(work, m, out.error.message);
       work.backwarded.add(m);
       if (out.value) await deliver(network, work, work.peerOf(m, work.stage - 1), out.value);
       return true;
     }
-    const out = await engine.forward(tag, m, {
-      tokens: work.tokens ?? undefined,
-      frame: work.isFirst ? undefined : frame,
-    });
+    const out = await engine.forward(
+      tag,
+      m,
+      { tokens: work.tokens ?? undefined, frame: work.isFirst ? undefined : frame },
+      place,
+    );
     if (!out.ok) return this.refused(work, m, out.error.message);
     work.forwarded.add(m);
     if (out.value.type === 'loss') {
       work.lossSum += out.value.loss;
-      this.emit({ type: 'microbatch', step, microbatch: m, loss: out.value.loss });
+      this.emit({ type: 'microbatch', step, microbatch: m, loss: out.value.loss, sent: null });
     } else {
-      this.emit({ type: 'microbatch', step, microbatch: m, loss: null });
+      const sent = activationFrameHeader(out.value.bytes)?.codec ?? null;
+      this.emit({ type: 'microbatch', step, microbatch: m, loss: null, sent });
       await deliver(network, work, work.peerOf(m, work.stage + 1), out.value.bytes);
     }
     return true;

@@ -2,6 +2,7 @@
 // step's microbatches the route gives this peer, what it has run, and the frames its peers sent
 // for this attempt. Waits on it are woken by the frames themselves (file()) and by abort(), never
 // by polling.
+import type { MicrobatchPlace } from '../../../kernels/pipeline/stage-boundary.ts';
 import type { RelayMessage } from '../../../protocol/swarm-messages.ts';
 import type { TensorKind } from '../../../protocol/tensor-frame.ts';
 import type { TaggedFrame } from './stage-frames.ts';
@@ -62,6 +63,15 @@ export class StageStep {
   /** The replica that runs microbatch m on stage s. */
   peerOf(m: number, s: number): string {
     return this.a.stages[s]?.[this.a.routes[m]?.[s] ?? -1] ?? '';
+  }
+
+  /** Microbatch m's data and its neighbours on the route: what its frames are checked against. */
+  placeOf(m: number): MicrobatchPlace {
+    return {
+      shardStart: this.a.shard.start,
+      below: this.isFirst ? null : this.peerOf(m, this.stage - 1),
+      above: this.isLast ? null : this.peerOf(m, this.stage + 1),
+    };
   }
 
   /** Files a frame of this attempt: an activation under its microbatch, a tensor under its sender. */

@@ -52,7 +52,7 @@ export async function startPipelinePage(o: PipelinePageOptions): Promise<(reason
   const { config } = o.link;
   const pipeline = config.pipeline;
   if (!pipeline) throw new Error('not a pipeline run');
-  const engine = await stageEngineIn(o.worker, config);
+  const engine = await stageEngineIn(o.worker, config, o.link.identity.publicKey);
   const values = pipeline.microbatchSize * config.inner.seqLen * config.model.dModel;
   const ratio = (values * 4) / activationFrameBytes(pipeline.forward, values, pipeline.blockSize);
   setText('compression', `${pipeline.forward} ↑ ${pipeline.backward} ↓ (${ratio.toFixed(1)}x)`);

@@ -23,10 +23,13 @@ export async function roundEngineIn(
   );
 }
 
-/** A pipeline run's stage engine. */
+/** A pipeline run's stage engine, its stochastic rounding seeded by this peer's key. */
 export async function stageEngineIn(
   worker: Remote<VolunteerWorkerApi>,
   config: RunConfig,
+  peerKey: string,
 ): Promise<StageVolunteerEngine> {
-  return remoteEngine<StageVolunteerEngine>(await worker.createStageEngine(config));
+  return remoteEngine<StageVolunteerEngine>(
+    await worker.createStageEngine(config, noiseStreamOf(config.seed, peerKey)),
+  );
 }

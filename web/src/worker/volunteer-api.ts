@@ -12,7 +12,7 @@ export interface VolunteerWorkerApi {
   /** Builds the model for the run (θ_0 until a state is imported); returns a comlink proxy. */
   createEngine(config: RunConfig, noiseStream: number): Promise<VolunteerEngine & ProxyMarked>;
   /** A pipeline run's stage engine (its stage is opened when the relay names it); a comlink proxy. */
-  createStageEngine(config: RunConfig): Promise<StageVolunteerEngine & ProxyMarked>;
+  createStageEngine(config: RunConfig, noiseStream: number): Promise<StageVolunteerEngine & ProxyMarked>;
   /**
    * The identity's proof-of-work stamp for a run (web/src/peer/stamp-mint.ts): seconds of
    * hashing, here so the page stays responsive. `onProgress` (a comlink proxy) hears the

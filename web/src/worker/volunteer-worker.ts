@@ -31,9 +31,9 @@ const api: VolunteerWorkerApi = {
     return serveEngine(engine);
   },
 
-  async createStageEngine(config: RunConfig) {
+  async createStageEngine(config: RunConfig, noiseStream: number) {
     // The stage's weights never leave the worker: only frames cross.
-    return serveEngine(new LocalStageVolunteerEngine(await gpuContext(), config));
+    return serveEngine(new LocalStageVolunteerEngine(await gpuContext(), config, noiseStream));
   },
 
   mintStamp(runId, publicKey, bits, onProgress) {

@@ -7,11 +7,12 @@
 // - encoding the same frame again (a retry) gives the same bytes, and the GPU encoder and its
 //   CPU reference agree without exchanging anything but this number.
 // Value j of the frame then rounds up with the noise unitFromHash(randomKHash(seed, j))
-// (protocol/random-k.ts), the hash the GPU computes word for word. Only the in-process links
-// send stochastic codecs so far; a volunteer would take its stream from noise-stream.ts's
-// noiseStreamOf, so that no two peers round alike.
-import type { ActivationDirection } from '../../../protocol/activation-frame.ts';
-import { deriveSeed } from '../../../protocol/random-k.ts';
+// (protocol/random-k.ts), the hash the GPU computes word for word. A volunteer's stream is
+// noise-stream.ts's noiseStreamOf(run seed, its key), so that no two peers round alike
+// (kernels/pipeline/stage-boundary.ts); the in-process links of the tests and the benchmark take
+// one stream for the whole pipeline.
+import type { ActivationDirection } from './activation-frame.ts';
+import { deriveSeed } from './random-k.ts';
 
 /** Where a frame sits in the run: what its header says of it. */
 export interface ActivationNoiseKey {

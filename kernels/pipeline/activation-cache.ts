@@ -21,9 +21,9 @@ import {
   dequantizeActivations,
   isDeltaCodec,
   quantizedCodec,
-} from '../../../protocol/activation-frame.ts';
-import type { DecodeResult } from '../../../protocol/frame-errors.ts';
-import type { CodeBits } from '../../../protocol/signed-codes.ts';
+} from '../../protocol/activation-frame.ts';
+import type { DecodeResult } from '../../protocol/frame-errors.ts';
+import type { CodeBits } from '../../protocol/signed-codes.ts';
 
 export interface ActivationKey {
   readonly boundary: number;
@@ -102,7 +102,7 @@ export class ActivationCache {
   accept(frame: ActivationFrame): DecodeResult<Float32Array> {
     const key = { boundary: frame.boundary, direction: frame.direction, sampleId: frame.sampleIdBase };
     const decoded = dequantizeActivations(frame, isDeltaCodec(frame.codec) ? this.peek(key) : undefined);
-    if (decoded.ok) this.store(key, decoded.value);
+    if (decoded.ok) this.put(key, decoded.value);
     else this.delete(key);
     return decoded;
   }
@@ -125,8 +125,9 @@ export class ActivationCache {
   /**
    * Puts `values` under `key` as the most recently used, then evicts the least recently used
    * entries of its link until the link fits its cap. A tensor larger than the cap is not kept.
+   * The cache keeps `values` itself: the caller must not modify it afterwards.
    */
-  private store(key: ActivationKey, values: Float32Array): void {
+  put(key: ActivationKey, values: Float32Array): void {
     this.delete(key);
     if (values.byteLength > this.maxBytesPerLink) return;
     const id = linkKey(key.boundary, key.direction);
