@@ -15,6 +15,8 @@ export interface LossSpikes {
   readonly maxRise: number;
   /** The largest loss[t] / min(loss[0..t)); 1 or less when no step rose above its best. */
   readonly worstRatio: number;
+  /** The 1-based step of the first spike (where to look for its cause); null without one. */
+  readonly firstSpike: number | null;
 }
 
 export function lossSpikes(losses: readonly number[], ratio = SPIKE_RATIO): LossSpikes {
@@ -23,15 +25,19 @@ export function lossSpikes(losses: readonly number[], ratio = SPIKE_RATIO): Loss
   let worstRatio = 0;
   let lowest = Number.POSITIVE_INFINITY;
   let previous: number | null = null;
-  for (const loss of losses) {
+  let firstSpike: number | null = null;
+  for (const [t, loss] of losses.entries()) {
     if (!Number.isFinite(loss)) throw new RangeError(`a train loss of ${loss} is no loss`);
     if (previous !== null) {
       maxRise = Math.max(maxRise, loss - previous);
       worstRatio = Math.max(worstRatio, loss / lowest);
-      if (loss > ratio * lowest) spikes++;
+      if (loss > ratio * lowest) {
+        spikes++;
+        firstSpike ??= t + 1;
+      }
     }
     lowest = Math.min(lowest, loss);
     previous = loss;
   }
-  return { spikes, maxRise, worstRatio };
+  return { spikes, maxRise, worstRatio, firstSpike };
 }

@@ -117,6 +117,7 @@ describe('bench:pipeline options', () => {
   it('--only keeps the named codec settings, in the config order', () => {
     const cli = parse(['--only', 'delta-int4/int8, fp32/fp32']);
     expect(cli?.config.codecs.map(codecName)).toEqual(['fp32/fp32', 'delta-int4/int8']);
+    expect(parse(['--only', 'unsplit'])?.config.codecs).toEqual([]);
     expect(() => parse(['--only', 'int2/int2'])).toThrow(
       /--only: no codec setting named int2\/int2 \(known: fp32\/fp32/,
     );
