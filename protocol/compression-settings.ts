@@ -1,5 +1,6 @@
 // What a peer's pseudo-gradient goes through before it is sent, each stage optional
-// (CocktailSGD, Wang et al. 2023: random sparsification, then top-k, then quantization). The
+// (CocktailSGD, Wang et al. 2023: random sparsification, then top-k, then quantization; or
+// SparseLoCo, Templar 2025: top-k per chunk, then quantization, with decayed error feedback). The
 // schema is the run config's `round.compression` (run-config.ts); the GPU compressor and the
 // benchmarks check hand-made settings against the same rules.
 import * as v from 'valibot';
@@ -14,7 +15,22 @@ export interface CompressionSettings {
   readonly bits: QuantBits;
   /** Values per quantization block (one f32 scale each): a multiple of 32. */
   readonly blockSize: number;
+  /**
+   * Top-k per chunk of this many parameters (SparseLoCo): each chunk keeps its own share of
+   * the values (chunkTopKOffsets), so no tensor is starved by another's larger scale, as one
+   * top-k over the whole model starves them. Absent: one top-k over all candidates.
+   */
+  readonly chunkSize?: number;
+  /**
+   * β: the share of what a round did not send that the next round carries (error feedback:
+   * residual = β · (acc − sent)). Absent: 1, all of it.
+   */
+  readonly errorDecay?: number;
 }
+
+/** Chunk sizes the per-chunk top-k accepts: whole workgroups of the GPU kernel's 256 threads. */
+export const CHUNK_GRANULE = 256;
+export const MAX_CHUNK_SIZE = 65_536;
 
 /** No compression: every parameter as fp32 (DiLoCo as published). */
 export const DENSE: CompressionSettings = { randomK: 1, topK: 1, bits: 32, blockSize: 128 };
@@ -44,12 +60,28 @@ export const quantBitsSchema = (name: string) =>
     (issue) => `${name} must be 1, 2, 4, 8 or 32, got ${issue.input}`,
   );
 
-export const CompressionSchema = v.object({
-  randomK: fraction('randomK'),
-  topK: fraction('topK'),
-  bits: quantBitsSchema('bits'),
-  blockSize: BlockSizeSchema,
-});
+export const CompressionSchema = v.pipe(
+  v.object({
+    randomK: fraction('randomK'),
+    topK: fraction('topK'),
+    bits: quantBitsSchema('bits'),
+    blockSize: BlockSizeSchema,
+    chunkSize: v.optional(
+      v.pipe(
+        v.number(),
+        v.check(
+          (x) => Number.isInteger(x) && x >= CHUNK_GRANULE && x <= MAX_CHUNK_SIZE && x % CHUNK_GRANULE === 0,
+          (issue) =>
+            `chunkSize must be a multiple of ${CHUNK_GRANULE} from ${CHUNK_GRANULE} to ${MAX_CHUNK_SIZE}, got ${issue.input}`,
+        ),
+      ),
+    ),
+    errorDecay: v.optional(fraction('errorDecay')),
+  }),
+  // Chunks share out the values top-k keeps among all parameters; random-k's candidates would
+  // leave each chunk a different number to choose from.
+  v.check((s) => s.chunkSize === undefined || s.randomK === 1, 'chunkSize (top-k per chunk) needs randomK 1'),
+);
 
 /** Throws a RangeError naming the first rule `s` breaks (the run config's own rules). */
 export function validateCompression(s: CompressionSettings): void {
@@ -61,6 +93,29 @@ export function validateCompression(s: CompressionSettings): void {
 export function topKCount(candidateCount: number, topK: number): number {
   if (candidateCount === 0) return 0;
   return Math.min(candidateCount, Math.max(1, Math.round(topK * candidateCount)));
+}
+
+/**
+ * Where each chunk's kept values start among the frame's topKCount(n, topK) values, and where
+ * the last ends (chunks + 1 offsets, so chunk c keeps offsets[c + 1] − offsets[c]): each chunk
+ * keeps floor(topK · its length), and the few values over go one each to the first chunks, so
+ * a per-chunk frame carries exactly the count the relay expects of any frame of the run.
+ */
+export function chunkTopKOffsets(n: number, topK: number, chunkSize: number): Uint32Array {
+  const chunks = Math.ceil(n / chunkSize);
+  const shares = Array.from({ length: chunks }, (_, c) =>
+    Math.floor(topK * (Math.min(n, (c + 1) * chunkSize) - c * chunkSize)),
+  );
+  const leftOver = topKCount(n, topK) - shares.reduce((a, b) => a + b, 0);
+  const offsets = new Uint32Array(chunks + 1);
+  for (let c = 0; c < chunks; c++)
+    offsets[c + 1] = (offsets[c] as number) + (shares[c] as number) + (c < leftOver ? 1 : 0);
+  return offsets;
+}
+
+/** β of the settings' error feedback (1 when the run names none). */
+export function errorDecayOf(s: CompressionSettings): number {
+  return s.errorDecay ?? 1;
 }
 
 /**

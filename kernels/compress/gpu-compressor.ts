@@ -5,12 +5,15 @@
 //   top-k: radix select of the k-th largest |acc|, 4 x 8 bits, no sort
 //                                                          compress_histogram / _select_bin
 //   compaction of the kept indices in index order          compress_block_counts / _scan / _compact
+//   or, with a chunkSize, both per chunk in one dispatch   compress_chunk_select
 //   blockwise quantization with stochastic rounding        compress_quantize
-//   error feedback: residual = acc − decoded payload       compress_error_feedback
+//   error feedback: residual = β · (acc − decoded payload) compress_error_feedback
 // All of it is one submission; the kept indices, scales and packed words are read back.
 
 import {
   type CompressionSettings,
+  chunkTopKOffsets,
+  errorDecayOf,
   topKCount,
   validateCompression,
 } from '../../protocol/compression-settings.ts';
@@ -33,7 +36,9 @@ const STREAM_WORKGROUP = 256;
 /** Grid-stride kernels use at most this many workgroups, whatever n is. */
 const MAX_STREAM_GROUPS = 1024;
 const RADIX_SHIFTS = [24, 16, 8, 0] as const;
-const PARAMS_WORDS = 6; // struct Params in compress_common.wgsl
+const PARAMS_WORDS = 7; // struct Params in compress_common.wgsl
+/** Workgroups a dispatch may have along x (WebGPU's default limit): chunks of a chunked top-k. */
+const MAX_GROUPS = 65_535;
 
 export class GpuCompressor {
   /** Error-feedback residual (n floats): what earlier rounds did not send. Starts at zero. */
@@ -54,6 +59,9 @@ export class GpuCompressor {
   private readonly scales: GPUBuffer;
   private readonly sent: GPUBuffer;
   private readonly params: GPUBuffer;
+  /** chunkTopKOffsets when top-k is per chunk, else null. */
+  private readonly chunkOffsets: GPUBuffer | null;
+  private readonly chunks: number;
   private readonly owned: GPUBuffer[];
   private readonly blocks: number;
   private readonly streamGroups: number;
@@ -91,6 +99,16 @@ export class GpuCompressor {
     this.scales = floats('scales', bits === 32 ? 1 : blockCount(n, blockSize));
     this.sent = floats('sent', n);
     this.params = ctx.createUniform(`${label}:params`, new Array(PARAMS_WORDS).fill(0));
+    const { chunkSize } = settings;
+    this.chunks = chunkSize === undefined ? 0 : Math.ceil(n / chunkSize);
+    if (this.chunks > MAX_GROUPS)
+      throw new GpuError(
+        'ERR_SHAPE',
+        `${label}: ${this.chunks} chunks of ${chunkSize}; at most ${MAX_GROUPS}`,
+      );
+    this.chunkOffsets = chunkSize === undefined ? null : floats('chunk-offsets', this.chunks + 1);
+    if (this.chunkOffsets && chunkSize !== undefined)
+      ctx.write(this.chunkOffsets, chunkTopKOffsets(n, settings.topK, chunkSize));
     this.owned = [
       this.residual,
       this.start,
@@ -108,6 +126,7 @@ export class GpuCompressor {
       this.scales,
       this.sent,
       this.params,
+      ...(this.chunkOffsets ? [this.chunkOffsets] : []),
     ];
   }
 
@@ -129,7 +148,8 @@ export class GpuCompressor {
     const { bits, blockSize } = settings;
     const candidateCount = countCandidates(seed >>> 0, keepMax, 0, n);
     const k = topKCount(candidateCount, settings.topK);
-    ctx.write(this.params, Uint32Array.of(n, seed >>> 0, keepMax, k, this.blocks, roundingSeed >>> 0));
+    const decay = new Uint32Array(Float32Array.of(errorDecayOf(settings)).buffer)[0] as number;
+    ctx.write(this.params, Uint32Array.of(n, seed >>> 0, keepMax, k, this.blocks, roundingSeed >>> 0, decay));
     ctx.write(this.state, Uint32Array.of(0, k, 0, 0));
     ctx.run(this.selectAndQuantize(current, k), `${this.label}:compress`, [this.hist]);
     this.pendingK = k;
@@ -204,7 +224,6 @@ export class GpuCompressor {
 
   private selectAndQuantize(current: GPUBuffer, k: number): Dispatch[] {
     const { ctx, label, settings } = this;
-    const compact = { WORKGROUP_SIZE: COMPACT_WORKGROUP, PER_THREAD: COMPACT_PER_THREAD };
     const dispatches: Dispatch[] = [
       ctx.dispatch(
         `${label}:accumulate`,
@@ -212,7 +231,30 @@ export class GpuCompressor {
         [this.acc, this.keys, this.start, current, this.residual, this.params],
         [this.streamGroups],
       ),
+      ...(this.chunkOffsets ? this.selectPerChunk(this.chunkOffsets) : this.selectOverAll()),
     ];
+    if (k > 0) {
+      dispatches.push(
+        ctx.dispatch(
+          `${label}:quantize`,
+          compressShader('compress_quantize', {
+            WORKGROUP_SIZE: QUANTIZE_WORKGROUP,
+            BITS: settings.bits,
+            BLOCK_SIZE: settings.blockSize,
+          }),
+          [this.words, this.scales, this.outValue, this.params],
+          [Math.ceil(k / settings.blockSize)],
+        ),
+      );
+    }
+    return dispatches;
+  }
+
+  /** One top-k over every candidate: a radix select over the whole array, then compaction. */
+  private selectOverAll(): Dispatch[] {
+    const { ctx, label } = this;
+    const compact = { WORKGROUP_SIZE: COMPACT_WORKGROUP, PER_THREAD: COMPACT_PER_THREAD };
+    const dispatches: Dispatch[] = [];
     for (const shift of RADIX_SHIFTS) {
       dispatches.push(
         ctx.dispatch(
@@ -258,21 +300,19 @@ export class GpuCompressor {
         [this.blocks],
       ),
     );
-    if (k > 0) {
-      dispatches.push(
-        ctx.dispatch(
-          `${label}:quantize`,
-          compressShader('compress_quantize', {
-            WORKGROUP_SIZE: QUANTIZE_WORKGROUP,
-            BITS: settings.bits,
-            BLOCK_SIZE: settings.blockSize,
-          }),
-          [this.words, this.scales, this.outValue, this.params],
-          [Math.ceil(k / settings.blockSize)],
-        ),
-      );
-    }
     return dispatches;
+  }
+
+  /** SparseLoCo's top-k per chunk: a workgroup selects and compacts each chunk's share. */
+  private selectPerChunk(chunkOffsets: GPUBuffer): Dispatch[] {
+    return [
+      this.ctx.dispatch(
+        `${this.label}:chunk-select`,
+        compressShader('compress_chunk_select', { CHUNK_SIZE: this.settings.chunkSize as number }),
+        [this.outIndex, this.outValue, this.keys, this.acc, chunkOffsets, this.params],
+        [this.chunks],
+      ),
+    ];
   }
 
   private async readU32(buffer: GPUBuffer, count: number): Promise<Uint32Array> {

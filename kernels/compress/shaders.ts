@@ -5,6 +5,7 @@ import accumulate from '../wgsl/compress_accumulate.wgsl?raw';
 import blockCounts from '../wgsl/compress_block_counts.wgsl?raw';
 import blockKeys from '../wgsl/compress_block_keys.wgsl?raw';
 import blockScan from '../wgsl/compress_block_scan.wgsl?raw';
+import chunkSelect from '../wgsl/compress_chunk_select.wgsl?raw';
 import common from '../wgsl/compress_common.wgsl?raw';
 import compact from '../wgsl/compress_compact.wgsl?raw';
 import errorFeedback from '../wgsl/compress_error_feedback.wgsl?raw';
@@ -27,6 +28,7 @@ export const COMPRESS_SHADERS = {
   compress_block_counts: withBlockKeys(blockCounts),
   compress_block_scan: withCommon(blockScan),
   compress_compact: withBlockKeys(compact),
+  compress_chunk_select: withCommon(chunkSelect),
   compress_quantize: withCommon(quantize),
   compress_error_feedback: withStream(errorFeedback),
 } as const;

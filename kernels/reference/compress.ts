@@ -1,8 +1,12 @@
 // CPU reference of kernels/compress/gpu-compressor.ts, written for clarity: the same random-k
-// hash, top-k by a full sort (ties: lower index first), and the same quantization formula and
-// noise, in f32 arithmetic. Tests hold the GPU to it.
+// hash, top-k by a full sort (ties: lower index first) over all candidates or per chunk, and
+// the same quantization formula and noise, in f32 arithmetic. Tests hold the GPU to it.
 
-import { type CompressionSettings, topKCount } from '../../protocol/compression-settings.ts';
+import {
+  type CompressionSettings,
+  chunkTopKOffsets,
+  topKCount,
+} from '../../protocol/compression-settings.ts';
 import { blockCount, levelsFor, packCodes, type QuantBits } from '../../protocol/quantize.ts';
 import { isCandidate, keepMaxFor, randomKHash, unitFromHash } from '../../protocol/random-k.ts';
 import { type CompressedTensor, QUANTIZE_WORKGROUP } from '../compress/compressed-tensor.ts';
@@ -28,6 +32,31 @@ export function topKReference(
   const k = topKCount(candidates.length, topK);
   const byMagnitude = [...candidates].sort(largerFirst(acc));
   return { indices: Uint32Array.from(byMagnitude.slice(0, k)).sort(), candidateCount: candidates.length };
+}
+
+/**
+ * Indices of the largest |acc| of every chunk of `chunkSize`, ascending (ties: lower index),
+ * as many per chunk as chunkTopKOffsets gives it: SparseLoCo's selection.
+ */
+export function chunkedTopKReference(acc: Float32Array, topK: number, chunkSize: number): Uint32Array {
+  const offsets = chunkTopKOffsets(acc.length, topK, chunkSize);
+  const kept = new Uint32Array(offsets[offsets.length - 1] as number);
+  for (let c = 0; c + 1 < offsets.length; c++) {
+    const begin = c * chunkSize;
+    const chunk = Array.from(
+      { length: Math.min(acc.length, begin + chunkSize) - begin },
+      (_, j) => begin + j,
+    );
+    const k = (offsets[c + 1] as number) - (offsets[c] as number);
+    kept.set(
+      chunk
+        .sort(largerFirst(acc))
+        .slice(0, k)
+        .sort((a, b) => a - b),
+      offsets[c],
+    );
+  }
+  return kept;
 }
 
 /** Orders indices of `acc` by |acc| descending, ties to the lower index: top-k's order. */
@@ -82,7 +111,10 @@ export function compressReference(
 ): CompressedTensor & { codes: Uint32Array } {
   const { bits, blockSize } = settings;
   const keepMax = keepMaxFor(settings.randomK);
-  const { indices, candidateCount } = topKReference(acc, seed, keepMax, settings.topK);
+  const { indices, candidateCount } =
+    settings.chunkSize === undefined
+      ? topKReference(acc, seed, keepMax, settings.topK)
+      : { indices: chunkedTopKReference(acc, settings.topK, settings.chunkSize), candidateCount: acc.length };
   const values = Float32Array.from(indices, (i) => acc[i] as number);
   const quantized =
     bits === 32

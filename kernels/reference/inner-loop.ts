@@ -109,13 +109,21 @@ export function innerLoopReference(
   return { acc, payload, delta, m, v, step, maxGradNormSquared };
 }
 
-/** The residual a peer keeps after sending `payload`: acc less what the frame carries. */
-export function residualAfter(acc: Float32Array, payload: CompressedTensor): Float32Array {
-  const residual = acc.slice();
+/**
+ * The residual a peer keeps after sending `payload`: acc less what the frame carries, times
+ * the run's error decay β (the GPU's compress_error_feedback.wgsl, operation for operation).
+ */
+export function residualAfter(
+  acc: Float32Array,
+  payload: CompressedTensor,
+  errorDecay: number,
+): Float32Array {
+  const beta = Math.fround(errorDecay);
+  const residual = acc.map((a) => Math.fround(beta * a));
   const { words, scales, bits, blockSize, indices } = payload;
   const sent = dequantize(words, scales, bits, blockSize, indices.length);
   indices.forEach((index, j) => {
-    residual[index] = Math.fround((acc[index] as number) - (sent[j] as number));
+    residual[index] = Math.fround(beta * Math.fround((acc[index] as number) - (sent[j] as number)));
   });
   return residual;
 }

@@ -8,6 +8,7 @@ struct Params {
   k: u32, // values top-k keeps
   blocks: u32, // compaction blocks of BLOCK elements
   rounding_seed: u32, // this peer's stochastic-rounding noise
+  error_decay: f32, // β: the share of the unsent residual the next round carries
 }
 
 // Selection state written by compress_select_bin.wgsl, read by the later kernels.

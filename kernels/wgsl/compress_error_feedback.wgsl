@@ -1,7 +1,9 @@
-// Error feedback: residual = acc − what was sent, so the next round carries what this one
-// dropped or rounded away. SCATTER = false copies acc into residual; SCATTER = true then
-// subtracts the decoded values (uploaded from the CPU decoder, so the residual uses exactly
-// the floats every peer summed) at the kept indices. One subtraction per value: exact.
+// Error feedback: residual = β · (acc − what was sent), so the next round carries what this one
+// dropped or rounded away (all of it at β = 1; SparseLoCo decays it, so stale values fade).
+// SCATTER = false sets residual = β · acc; SCATTER = true then writes β · (acc − sent) at the
+// kept indices, with the decoded values uploaded from the CPU decoder, so the residual uses
+// exactly the floats every peer summed. A product of a difference: no fused multiply-add can
+// change its bits, so the CPU reference (kernels/reference/inner-loop.ts) gets the same.
 
 @group(0) @binding(0) var<storage, read_write> residual: array<f32>;
 @group(0) @binding(1) var<storage, read> acc: array<f32>;
@@ -23,8 +25,8 @@ fn stream_count() -> u32 {
 fn stream_item(j: u32) {
   if (SCATTER) {
     let i = kept_index[j];
-    residual[i] = acc[i] - sent[j];
+    residual[i] = params.error_decay * (acc[i] - sent[j]);
   } else {
-    residual[j] = acc[j];
+    residual[j] = params.error_decay * acc[j];
   }
 }

@@ -9,6 +9,7 @@
 import { WebSocket } from 'ws';
 import { innerLoopReference, residualAfter } from '../../kernels/reference/inner-loop.ts';
 import { frameOf } from '../../kernels/round/payload.ts';
+import { errorDecayOf } from '../../protocol/compression-settings.ts';
 import { expandFrame } from '../../protocol/expand-frame.ts';
 import { initParams } from '../../protocol/init-params.ts';
 import { encodeLocalState, type LocalState } from '../../protocol/local-state-file.ts';
@@ -172,7 +173,7 @@ export async function startScriptedVolunteer(
         local = {
           m: done.m,
           v: done.v,
-          residual: residualAfter(done.acc, done.payload),
+          residual: residualAfter(done.acc, done.payload, errorDecayOf(config.round.compression)),
           step: done.step,
           round: a.round,
         };

@@ -69,11 +69,11 @@ export const DEFAULT_SWARM: SwarmBenchConfig = {
   outerMomentum: 0.9,
   evalBatches: 64,
   seeds: [DEFAULT_TRAIN.seed],
-  // What the search on a small model (README, "Compressed rounds") left standing: with a few
-  // rounds, plain averaging (outer lr 1, no momentum) beats DiLoCo's Nesterov step, and
-  // sending more of the parameters at 1 bit beats sending fewer at 4 bits.
+  // What the search on a small model (README, "Compressed rounds") left standing: plain
+  // averaging (outer lr 1, no momentum) over few rounds, the run's previous default (random 70%
+  // at 1 bit), and SparseLoCo's top-k per chunk with 2-bit values and decayed error feedback,
+  // which beat both at less than half the bits.
   methods: [
-    { name: 'DiLoCo fp32', compression: DENSE },
     { name: 'DiLoCo fp32, lr 1, no momentum', compression: DENSE, outerLr: 1, outerMomentum: 0 },
     {
       name: 'DiLoCo r70% q1/512, lr 1, no momentum',
@@ -81,28 +81,22 @@ export const DEFAULT_SWARM: SwarmBenchConfig = {
       outerLr: 1,
       outerMomentum: 0,
     },
-    {
-      name: 'DiLoCo r70% q1/512, aggregate exact',
-      compression: { randomK: 0.7, topK: 1, bits: 1, blockSize: 512 },
-      outerLr: 1,
-      outerMomentum: 0,
-      aggregateBits: 32,
-    },
-    {
-      name: 'DiLoCo r70% q1/512, aggregate 1 bit',
-      compression: { randomK: 0.7, topK: 1, bits: 1, blockSize: 512 },
-      outerLr: 1,
-      outerMomentum: 0,
-      aggregateBits: 1,
-    },
-    {
-      name: 'DiLoCo r50% q1/128, lr 1, no momentum',
-      compression: { randomK: 0.5, topK: 1, bits: 1, blockSize: 128 },
-      outerLr: 1,
-      outerMomentum: 0,
-    },
+    sparseLoCo(0.03),
+    sparseLoCo(0.02),
+    sparseLoCo(0.01),
   ],
 };
+
+/** SparseLoCo at a top-k fraction per chunk of 4,096, 2 bits per 64 values, EF decay 0.95. */
+function sparseLoCo(topK: number): MethodSpec {
+  return {
+    name: `SparseLoCo top ${topK * 100}% per 4096 q2/64, EF decay 0.95, lr 1`,
+    compression: { randomK: 1, topK, bits: 2, blockSize: 64 },
+    outerLr: 1,
+    outerMomentum: 0,
+    chunkedTopK: { chunkSize: 4096, errorDecay: 0.95 },
+  };
+}
 
 /**
  * The search tier (`--fast`): a model an eighth the size and sequences half as long, so a row

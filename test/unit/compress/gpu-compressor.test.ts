@@ -5,8 +5,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GpuCompressor } from '../../../kernels/compress/gpu-compressor.ts';
 import type { GpuContext } from '../../../kernels/gpu/context.ts';
 import { accumulateReference, compressReference } from '../../../kernels/reference/compress.ts';
-import type { CompressionSettings } from '../../../protocol/compression-settings.ts';
-import { dequantize, quantStep, unpackCode } from '../../../protocol/quantize.ts';
+import { residualAfter } from '../../../kernels/reference/inner-loop.ts';
+import { type CompressionSettings, topKCount } from '../../../protocol/compression-settings.ts';
+import { dequantize, type QuantBits, quantStep, unpackCode } from '../../../protocol/quantize.ts';
 import { createRng } from '../../../protocol/rng.ts';
 import { nodeContext } from '../../helpers/node-context.ts';
 
@@ -83,6 +84,64 @@ describe('top-k on the GPU', () => {
     expect(Array.from(payload.scales)).toEqual(Array.from(expected.scales));
   });
 });
+
+describe('top-k per chunk on the GPU (SparseLoCo)', () => {
+  const cases: [string, number, CompressionSettings, (n: number, s: number) => Float32Array][] = [
+    ['random values, a partial last chunk', 10_000, chunked(0.03, 4096, 2, 64), randomValues],
+    ['many ties, small chunks', 5000, chunked(0.37, 256, 32, 64), tiedValues],
+    [
+      'most chunks keep nothing: the one value goes to the first',
+      3000,
+      chunked(1e-6, 256, 32, 32),
+      randomValues,
+    ],
+    ['every value', 1300, chunked(1, 512, 32, 32), tiedValues],
+    ['fewer values than one chunk', 100, chunked(0.25, 4096, 32, 32), tiedValues],
+  ];
+  for (const [name, n, settings, make] of cases) {
+    it(`keeps exactly each chunk's share of its largest magnitudes: ${name}`, async () => {
+      const delta = make(n, n + 17);
+      const c = compressor(n, settings);
+      const payload = await c.compress(upload(c, delta), 4321, 8);
+      // The GPU frames acc = delta − 0 + 0, where −0 becomes +0.
+      const acc = accumulateReference(delta, new Float32Array(n), new Float32Array(n));
+      const expected = compressReference(acc, settings, 4321, 8);
+      expect(payload.indices.length).toBe(topKCount(n, settings.topK));
+      expect(Array.from(payload.indices)).toEqual(Array.from(expected.indices));
+      expect(Array.from(payload.scales)).toEqual(Array.from(expected.scales));
+      expect(Array.from(payload.words)).toEqual(Array.from(expected.words));
+    });
+  }
+
+  it('gives a chunk of small values its share beside a chunk of large ones', async () => {
+    // A global top-k would keep only the first chunk's values.
+    const delta = Float32Array.from({ length: 1024 }, (_, i) => (i < 512 ? 100 : 0.001) * (1 + (i % 7)));
+    const c = compressor(delta.length, chunked(0.1, 512, 32, 32));
+    const { indices } = await c.compress(upload(c, delta), 1, 1);
+    expect(indices.filter((i) => i < 512).length).toBe(51);
+    expect(indices.filter((i) => i >= 512).length).toBe(51);
+  });
+
+  it('matches the reference on a default-model-sized vector with decayed feedback', async () => {
+    const n = 834_304;
+    const settings: CompressionSettings = { ...chunked(0.03, 4096, 2, 64), errorDecay: 0.95 };
+    const delta = randomValues(n, 5);
+    const c = compressor(n, settings);
+    const payload = await c.compress(upload(c, delta), 77, 5);
+    const expected = compressReference(delta, settings, 77, 5);
+    expect(Array.from(payload.indices)).toEqual(Array.from(expected.indices));
+    expect(Array.from(payload.scales)).toEqual(Array.from(expected.scales));
+    expect(Array.from(payload.words)).toEqual(Array.from(expected.words));
+  });
+
+  it('refuses more chunks than one dispatch can hold', () => {
+    expect(() => new GpuCompressor(ctx, 65_536 * 256, chunked(0.01, 256, 2, 64))).toThrow(/chunks/);
+  });
+});
+
+function chunked(topK: number, chunkSize: number, bits: QuantBits, blockSize: number): CompressionSettings {
+  return { randomK: 1, topK, bits, blockSize, chunkSize };
+}
 
 describe('quantization on the GPU', () => {
   for (const bits of [1, 2, 4, 8] as const) {
@@ -195,6 +254,31 @@ describe('error feedback', () => {
       `error feedback over 30 rounds: max |sent + residual − inputs| = ${worst.toExponential(2)} (inputs up to ${scale.toFixed(2)})`,
     );
     expect(worst).toBeLessThan(1e-5 * Math.max(1, scale));
+  });
+
+  it('decays what was not sent by β, exactly as the CPU reference does', async () => {
+    const n = 5000;
+    const settings: CompressionSettings = { ...chunked(0.05, 1024, 2, 64), errorDecay: 0.95 };
+    const c = compressor(n, settings);
+    const current = ctx.createStorage('current', n * 4);
+    let residual: Float32Array = new Float32Array(n);
+    for (let round = 0; round < 5; round++) {
+      const start = randomValues(n, 3000 + round);
+      const local = randomValues(n, 4000 + round);
+      c.setStart(start);
+      ctx.write(current, local);
+      const acc = accumulateReference(start, local, residual);
+      const payload = await c.compress(current, round, round);
+      expect(Array.from(payload.words)).toEqual(
+        Array.from(compressReference(acc, settings, round, round).words),
+      );
+      c.applyErrorFeedback(dequantize(payload.words, payload.scales, 2, 64, payload.indices.length));
+      residual = await c.readResidual();
+      expect(residual).toEqual(residualAfter(acc, payload, 0.95));
+      // Unsent values shrink by β; none is carried whole.
+      const unsent = payload.indices.includes(0) ? 1 : 0;
+      expect(residual[unsent]).toBe(Math.fround(Math.fround(0.95) * (acc[unsent] as number)));
+    }
   });
 
   it('refuses feedback before a compression, and use after destroy', () => {

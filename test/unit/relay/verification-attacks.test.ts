@@ -3,9 +3,11 @@
 // (the ledger refused every later commit: the run stalled for good, an honest member answering
 // two checks at once after a reload was enough); a byte-for-byte copy between two established
 // members going unchecked; and an honest member banned when its share of the round dropped.
+
 import { expect, it } from 'vitest';
 import { type InnerStart, innerLoopReference, residualAfter } from '../../../kernels/reference/inner-loop.ts';
 import { frameOf } from '../../../kernels/round/payload.ts';
+import { errorDecayOf } from '../../../protocol/compression-settings.ts';
 import { initParams } from '../../../protocol/init-params.ts';
 import { encodeLocalState } from '../../../protocol/local-state-file.ts';
 import { paramLayout } from '../../../protocol/param-layout.ts';
@@ -186,7 +188,12 @@ it('does not ban an honest member whose share of the round dropped from H to 1 s
     const settled = verification.unrecorded();
     outcomes.push(settled.settlements.map((s) => s.outcome).join());
     verification.recorded(settled);
-    start = { m: done.m, v: done.v, residual: residualAfter(done.acc, done.payload), step: done.step };
+    start = {
+      m: done.m,
+      v: done.v,
+      residual: residualAfter(done.acc, done.payload, errorDecayOf(config.round.compression)),
+      step: done.step,
+    };
     theta = theta.map((x, i) => x - (done.delta[i] as number));
   }
   // The one-step round's residual dwarfs its step: no evidence either way, so that round's

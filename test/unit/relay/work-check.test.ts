@@ -3,12 +3,14 @@
 // CPU reference and from the real GPU engine (Dawn here; the figure printed is how close the
 // two adapters come); zeros, noise, another member's frame, fewer steps than assigned, last
 // round's step, and a made-up residual that would decide the frame on its own do not.
+
 import { expect, it } from 'vitest';
 import { adamwStep } from '../../../kernels/reference/adamw.ts';
 import { compressReference } from '../../../kernels/reference/compress.ts';
 import { type InnerStart, innerLoopReference, residualAfter } from '../../../kernels/reference/inner-loop.ts';
 import { frameOf } from '../../../kernels/round/payload.ts';
 import { LocalVolunteerEngine } from '../../../kernels/round/volunteer-engine.ts';
+import { errorDecayOf } from '../../../protocol/compression-settings.ts';
 import { initParams } from '../../../protocol/init-params.ts';
 import { decodeLocalState } from '../../../protocol/local-state-file.ts';
 import { noiseStreamOf } from '../../../protocol/noise-stream.ts';
@@ -176,7 +178,12 @@ it('passes honest CPU work and refuses zeros, noise, copies, partial work, stale
 
     lastAcc = (done[0] as { acc: Float32Array }).acc;
     done.forEach((d, p) => {
-      states[p] = { m: d.m, v: d.v, residual: residualAfter(d.acc, d.payload), step: d.step };
+      states[p] = {
+        m: d.m,
+        v: d.v,
+        residual: residualAfter(d.acc, d.payload, errorDecayOf(config.round.compression)),
+        step: d.step,
+      };
     });
     const next = roundUpdate(
       theta,
