@@ -3,7 +3,7 @@
 // blockwise int8, int4, int3 or int2, optionally as the delta against the cached copy both peers
 // hold, or rounded stochastically (kernels/wgsl/activation_quantize.wgsl;
 // protocol/activation-frame.ts is the format, kernels/reference/activation-codec.ts the
-// reference, and test/helpers/pipeline/activation-cache.ts decides delta or plain and keeps the
+// reference, and kernels/pipeline/route-cache.ts decides delta or plain and keeps the
 // base).
 //
 // The sender's loop per microbatch:

@@ -100,15 +100,19 @@ export class GpuCompressor {
     this.sent = floats('sent', n);
     this.params = ctx.createUniform(`${label}:params`, new Array(PARAMS_WORDS).fill(0));
     const { chunkSize } = settings;
-    this.chunks = chunkSize === undefined ? 0 : Math.ceil(n / chunkSize);
-    if (this.chunks > MAX_GROUPS)
-      throw new GpuError(
-        'ERR_SHAPE',
-        `${label}: ${this.chunks} chunks of ${chunkSize}; at most ${MAX_GROUPS}`,
-      );
-    this.chunkOffsets = chunkSize === undefined ? null : floats('chunk-offsets', this.chunks + 1);
-    if (this.chunkOffsets && chunkSize !== undefined)
+    if (chunkSize === undefined) {
+      this.chunks = 0;
+      this.chunkOffsets = null;
+    } else {
+      this.chunks = Math.ceil(n / chunkSize);
+      if (this.chunks > MAX_GROUPS)
+        throw new GpuError(
+          'ERR_SHAPE',
+          `${label}: ${this.chunks} chunks of ${chunkSize}; at most ${MAX_GROUPS}`,
+        );
+      this.chunkOffsets = floats('chunk-offsets', this.chunks + 1);
       ctx.write(this.chunkOffsets, chunkTopKOffsets(n, settings.topK, chunkSize));
+    }
     this.owned = [
       this.residual,
       this.start,

@@ -15,10 +15,10 @@ import { deriveSeed } from '../../protocol/random-k.ts';
 import { applyAggregate } from '../../protocol/round-update.ts';
 import type { RoundConfig } from '../../protocol/run-config.ts';
 import { encodeTensorFrame } from '../../protocol/tensor-frame.ts';
+import type { GpuCompressor } from '../compress/gpu-compressor.ts';
 import type { GpuGpt } from '../gpt/gpu-gpt.ts';
 import type { StepInputs, Trainer } from '../train/trainer.ts';
 import { frameOf, sentValues } from './payload.ts';
-import type { RoundCompressor } from './round-compressor.ts';
 
 export interface RoundPeerOptions {
   readonly id: string;
@@ -27,7 +27,7 @@ export interface RoundPeerOptions {
   readonly model: GpuGpt;
   /** Bound to `model`, the peer's own shard and batch sampler; its step count spans all rounds. */
   readonly trainer: Trainer;
-  readonly compressor: RoundCompressor;
+  readonly compressor: GpuCompressor;
   readonly round: RoundConfig;
   /** θ_0, the run's initial weights (copied). */
   readonly weights: Float32Array;

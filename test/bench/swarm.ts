@@ -123,7 +123,6 @@ for (const seed of config.seeds) {
       init: seedInit,
       tuneCache,
       ...(method.overlap ? { overlap: method.overlap } : {}),
-      ...(method.chunkedTopK ? { chunkedTopK: method.chunkedTopK } : {}),
       onRound: (r) =>
         note(
           `  seed ${seed} ${method.name}: round ${r.round + 1}/${config.rounds} inner loss ${r.meanLoss.toFixed(4)} frame ${r.frameBytes[0]} B hash ${r.hash.slice(0, 12)} (${elapsed()})`,

@@ -11,7 +11,6 @@ import {
 import { DEFAULT_MODEL, type GptConfig, validateConfig } from '../../../protocol/gpt-config.ts';
 import type { QuantBits } from '../../../protocol/quantize.ts';
 import type { AggregationSettings } from '../../../protocol/robust-aggregate.ts';
-import type { ChunkedTopK } from './chunked-topk-compressor.ts';
 import type { Overlap } from './simulate-diloco.ts';
 
 export interface MethodSpec {
@@ -26,8 +25,6 @@ export interface MethodSpec {
   readonly aggregateBits?: QuantBits;
   /** Round r+1 trains while round r's frames travel (simulate-diloco.ts). */
   readonly overlap?: Overlap;
-  /** SparseLoCo's top-k per chunk with decayed error feedback (chunked-topk-compressor.ts). */
-  readonly chunkedTopK?: ChunkedTopK;
 }
 
 export interface SwarmBenchConfig {
@@ -91,10 +88,9 @@ export const DEFAULT_SWARM: SwarmBenchConfig = {
 function sparseLoCo(topK: number): MethodSpec {
   return {
     name: `SparseLoCo top ${topK * 100}% per 4096 q2/64, EF decay 0.95, lr 1`,
-    compression: { randomK: 1, topK, bits: 2, blockSize: 64 },
+    compression: { randomK: 1, topK, bits: 2, blockSize: 64, chunkSize: 4096, errorDecay: 0.95 },
     outerLr: 1,
     outerMomentum: 0,
-    chunkedTopK: { chunkSize: 4096, errorDecay: 0.95 },
   };
 }
 
@@ -129,9 +125,9 @@ against DDP, the final validation loss and its gap to DDP.
   --fast             the search tier: a small model, ${FAST_SWARM.rounds} rounds of ${FAST_SWARM.innerSteps} steps, seeds ${FAST_SWARM.seeds?.join(',')}
                      (minutes a row; flags and --config still apply on top)
   --config FILE      JSON with any of: ${Object.keys(DEFAULT_SWARM).join(', ')}
-                     (methods: [{"name", "compression": {"randomK", "topK", "bits", "blockSize"},
-                     "outerLr"?, "outerMomentum"?, "aggregateBits"?, "overlap"?: "delayed" | "eager",
-                     "chunkedTopK"?: {"chunkSize", "errorDecay"}}]; model: {"vocabSize", "contextLength",
+                     (methods: [{"name", "compression": {"randomK", "topK", "bits", "blockSize",
+                     "chunkSize"?, "errorDecay"?}, "outerLr"?, "outerMomentum"?, "aggregateBits"?,
+                     "overlap"?: "delayed" | "eager"}]; model: {"vocabSize", "contextLength",
                      "dModel", "nLayer", "nHead"} for a quick look at a smaller model)
   --only NAMES       comma-separated method names to run (DDP always runs)
   --json             end with one JSON line: {"tokens","seeds","rows":[{"method","bytesPerPeer","reduction","valLoss",

@@ -11,7 +11,6 @@ import { createModel } from '../../../kernels/gpt/create-model.ts';
 import type { GpuGpt } from '../../../kernels/gpt/gpu-gpt.ts';
 import type { TuneCache } from '../../../kernels/gpu/autotune.ts';
 import type { GpuContext } from '../../../kernels/gpu/context.ts';
-import type { RoundCompressor } from '../../../kernels/round/round-compressor.ts';
 import { RoundPeer } from '../../../kernels/round/round-peer.ts';
 import type { TrainConfig } from '../../../kernels/train/config.ts';
 import { type RandomSplit, randomBatches, Trainer } from '../../../kernels/train/trainer.ts';
@@ -27,7 +26,6 @@ import {
 } from '../../../protocol/round-update.ts';
 import type { RoundConfig } from '../../../protocol/run-config.ts';
 import { MemoryNetwork } from '../../helpers/memory-transport.ts';
-import { type ChunkedTopK, ChunkedTopKCompressor } from './chunked-topk-compressor.ts';
 import { peerRng } from './peer-data.ts';
 
 export interface SwarmSetup {
@@ -50,8 +48,6 @@ export interface SwarmSetup {
    * from wherever it started). Absent: every round waits for the previous one to commit.
    */
   readonly overlap?: Overlap;
-  /** SparseLoCo's per-chunk top-k on the CPU instead of the GPU compressor's global top-k. */
-  readonly chunkedTopK?: ChunkedTopK;
   /** Rounds the relay aborts after counting their frames: nobody applies them. */
   readonly abortedRounds?: ReadonlySet<number>;
   readonly onRound?: (report: RoundReport) => void;
@@ -103,14 +99,8 @@ export async function simulateDiloco(setup: SwarmSetup): Promise<SwarmResult> {
       });
       models.push(model);
       const n = model.layout.totalFloats;
-      let compressor: RoundCompressor;
-      if (setup.chunkedTopK)
-        compressor = new ChunkedTopKCompressor(ctx, n, roundConfig.compression, setup.chunkedTopK);
-      else {
-        const onGpu = new GpuCompressor(ctx, n, roundConfig.compression, id);
-        compressors.push(onGpu);
-        compressor = onGpu;
-      }
+      const compressor = new GpuCompressor(ctx, n, roundConfig.compression, id);
+      compressors.push(compressor);
       const trainer = new Trainer({
         model,
         config: train,

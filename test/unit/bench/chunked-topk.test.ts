@@ -1,13 +1,13 @@
-// SparseLoCo's per-chunk top-k as bench:swarm measures it (test/bench/swarm/chunked-topk-compressor.ts):
+// SparseLoCo's per-chunk top-k as bench:swarm measures it (a run's `chunkSize` and `errorDecay`):
 // every chunk keeps its own largest magnitudes, and its frames are ordinary round frames that
 // the relay's aggregation accepts and every peer applies to the same bits.
 import { expect, it } from 'vitest';
+import { chunkedTopKReference as chunkedTopK } from '../../../kernels/reference/compress.ts';
 import type { TrainConfig } from '../../../kernels/train/config.ts';
 import { DEFAULT_TRAIN } from '../../../kernels/train/config.ts';
 import type { GptConfig } from '../../../protocol/gpt-config.ts';
 import { initParams } from '../../../protocol/init-params.ts';
 import { PLAIN_MEAN } from '../../../protocol/robust-aggregate.ts';
-import { chunkedTopK } from '../../bench/swarm/chunked-topk-compressor.ts';
 import { shardTokens } from '../../bench/swarm/peer-data.ts';
 import { simulateDiloco } from '../../bench/swarm/simulate-diloco.ts';
 import { brownSample } from '../../helpers/brown-sample.ts';
@@ -27,7 +27,14 @@ it('keeps the largest magnitudes of every chunk, however small one chunk is agai
 it('sends frames the relay aggregates and every peer applies to the same state', async () => {
   const model: GptConfig = { vocabSize: 256, contextLength: 16, dModel: 32, nLayer: 1, nHead: 2 };
   const train: TrainConfig = { ...DEFAULT_TRAIN, model, batchSize: 2, seqLen: 16, warmupSteps: 1, seed: 5 };
-  const compression = { randomK: 1, topK: 0.05, bits: 2, blockSize: 64 } as const;
+  const compression = {
+    randomK: 1,
+    topK: 0.05,
+    bits: 2,
+    blockSize: 64,
+    chunkSize: 256,
+    errorDecay: 0.95,
+  } as const;
   const result = await simulateDiloco({
     ctx: await nodeContext(),
     model,
@@ -44,7 +51,6 @@ it('sends frames the relay aggregates and every peer applies to the same state',
     rounds: 3,
     init: initParams(model, 5),
     tuneCache: memoryTuneCache(),
-    chunkedTopK: { chunkSize: 256, errorDecay: 0.95 },
   });
   expect(result.hashes).toHaveLength(3);
   for (const round of result.hashes) expect(new Set(round).size).toBe(1);
