@@ -1,14 +1,19 @@
 // The GPU side of a pipeline volunteer, as the peer runtime (web/src/peer/pipeline-volunteer.ts)
 // sees it: every method is async and takes and returns plain bytes and numbers, so the browser's
 // worker can serve it through comlink and the headless volunteer can call it in-process. The
-// stage is opened when the relay first names it; a volunteer keeps its stage for the run.
+// stage is opened when the relay first names it, and kept across reconnects to the relay
+// (web/src/peer/held-stage.ts); a volunteer the relay moves to another stage frees the one it
+// holds (destroy()) and opens the other.
 import type { RunConfig } from '../../protocol/run-config.ts';
 import type { GpuContext } from '../gpu/context.ts';
 import type { MicrobatchPlace } from './stage-boundary.ts';
 import { StageEngine, type StageForward, type StageResult } from './stage-engine.ts';
 
 export interface StageVolunteerEngine {
-  /** Builds stage `stage` from θ_0 (the run's seed); again for the same stage is a no-op. */
+  /**
+   * Builds stage `stage` from θ_0 (the run's seed); again for the same stage is a no-op. Another
+   * stage only once destroy() freed the one open: a stage's weights never go by accident.
+   */
   openStage(stage: number): Promise<void>;
   forward(
     step: number,
@@ -40,6 +45,7 @@ export interface StageVolunteerEngine {
   importState(step: number, frame: Uint8Array): Promise<StageResult<void>>;
   commit(): Promise<void>;
   rollback(): Promise<void>;
+  /** Frees the stage open, if any; openStage() may open one again. Safe to call twice. */
   destroy(): Promise<void>;
 }
 

@@ -3,6 +3,7 @@
 // stage on Dawn in-process.
 import { LocalStageVolunteerEngine } from '../../kernels/pipeline/stage-volunteer-engine.ts';
 import { noiseStreamOf } from '../../protocol/noise-stream.ts';
+import { HeldStage } from '../src/peer/held-stage.ts';
 import type { PipelineEvent } from '../src/peer/pipeline-events.ts';
 import { PipelineVolunteer } from '../src/peer/pipeline-volunteer.ts';
 import { adapterReport } from '../src/peer/swarm-client.ts';
@@ -31,12 +32,14 @@ export function startNodePipelineVolunteer(
       link.config,
       noiseStreamOf(link.config.seed, link.identity.publicKey),
     );
+    const held = new HeldStage();
     return {
       volunteerOn: ({ store, client, relay, mesh }) =>
         new PipelineVolunteer({
           client,
           network: mesh,
           engine,
+          held,
           relay,
           store,
           capabilities: {
@@ -49,9 +52,9 @@ export function startNodePipelineVolunteer(
           },
           onEvent: options.onEvent,
         }),
-      // Back after a drop, the relay seats this peer afresh (a newcomer fetches its stage from a
-      // replica; after a relay restart every stage starts again from θ_0): the old stage goes.
-      abandon: () => engine.destroy(),
+      // The stage outlives a drop: the stopped volunteer rolled back its step in flight as it
+      // went idle, and the next one claims the stage's committed state in its `ready`.
+      abandon: async () => {},
       release: async (left) => {
         await left; // the GPU work under way stops before the stage is freed
         await engine.destroy();

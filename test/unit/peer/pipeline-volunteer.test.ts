@@ -3,12 +3,16 @@
 // carries the step's attempt id; the stage syncs with its replicas (and, as the first stage,
 // takes the head's tied-embedding gradient), sends its gradient norm to the relay and steps only
 // once the relay shared every stage's (clipping by the whole model's norm), then reports the
-// hash; an abort rolls the step back.
+// hash; an abort rolls the step back. The stage outlives the peer on one connection: a peer
+// stopped mid-step (the connection dropped) rolls its step back once idle, the next connection's
+// peer claims the stage and its last committed step in `ready`, and one the relay moves to
+// another stage lets the old one go and imports the new one's state.
 import { expect, it } from 'vitest';
 import type { StageVolunteerEngine } from '../../../kernels/pipeline/stage-volunteer-engine.ts';
 import { encodeActivationFrame } from '../../../protocol/activation-frame.ts';
 import type { RelayMessage } from '../../../protocol/swarm-messages.ts';
 import { encodeTensorFrame } from '../../../protocol/tensor-frame.ts';
+import { HeldStage } from '../../../web/src/peer/held-stage.ts';
 import { PipelineVolunteer } from '../../../web/src/peer/pipeline-volunteer.ts';
 import type { RelayApi } from '../../../web/src/peer/relay-api.ts';
 import type { SwarmClient } from '../../../web/src/peer/swarm-client.ts';
@@ -19,7 +23,7 @@ const [ME, TWIN, UP, STRANGER] = [KEY('m'), KEY('t'), KEY('u'), KEY('s')];
 type StageAssignment = Extract<RelayMessage, { type: 'stage-assignment' }>;
 
 /** This peer is one of two replicas of stage 0; UP holds stage 1. Microbatches 0 and 2 are ours. */
-const assignment = (attempt: number): StageAssignment => ({
+const assignment = (attempt: number, change: Partial<StageAssignment> = {}): StageAssignment => ({
   type: 'stage-assignment',
   step: 4,
   attempt,
@@ -32,6 +36,7 @@ const assignment = (attempt: number): StageAssignment => ({
   stateTo: [],
   learningRate: 1e-2,
   deadline: Date.now() + 60_000,
+  ...change,
 });
 
 const gradientFrame = (attempt: number, m: number) =>
@@ -49,7 +54,10 @@ const gradientFrame = (attempt: number, m: number) =>
     words: Uint32Array.of(0),
   });
 
-const denseFrame = (kind: 'stage-gradients' | 'tied-gradient' | 'tied-weights', attempt: number) =>
+const denseFrame = (
+  kind: 'stage-gradients' | 'tied-gradient' | 'tied-weights' | 'stage-state',
+  attempt: number,
+) =>
   encodeTensorFrame({
     kind,
     round: attempt,
@@ -66,10 +74,14 @@ const denseFrame = (kind: 'stage-gradients' | 'tied-gradient' | 'tied-weights', 
     words: Uint32Array.of(0),
   });
 
-function setup() {
+const HASH = 'h'.repeat(64);
+
+/** `held`: what the engine holds when this connection's peer starts (a peer before it may have left it). */
+function setup(held = new HeldStage()) {
   const relayListeners: ((m: RelayMessage) => void)[] = [];
   const reports: unknown[] = [];
   const norms: unknown[] = [];
+  const readies: [number, string | null][] = [];
   const client = {
     peerId: ME,
     relayKey: KEY('r'),
@@ -78,7 +90,7 @@ function setup() {
       return () => {};
     },
     capabilities: () => {},
-    ready: () => {},
+    ready: (round: number, modelHash: string | null) => void readies.push([round, modelHash]),
     stageNorm: (n: unknown) => void norms.push(n),
     stageReport: async (r: unknown) => {
       reports.push(r);
@@ -129,18 +141,22 @@ function setup() {
     },
     applyStep: async (tag, _lr, gradNorm) => void calls.push(`apply ${tag} norm=${gradNorm}`),
     setTiedWeights: async () => ok(undefined),
-    paramsHash: async () => 'h'.repeat(64),
+    paramsHash: async () => HASH,
     exportState: async () => new Uint8Array(0),
-    importState: async () => ok(undefined),
+    importState: async (tag) => {
+      calls.push(`import ${tag}`);
+      return ok(undefined);
+    },
     commit: async () => void calls.push('commit'),
     rollback: async () => void calls.push('rollback'),
-    destroy: async () => {},
+    destroy: async () => void calls.push('destroy'),
   };
   const relay = { tokens: async () => new Uint16Array(100) } as unknown as RelayApi;
   const volunteer = new PipelineVolunteer({
     client,
     network,
     engine,
+    held,
     relay,
     store: { addReceipt: async () => {} },
     capabilities: {
@@ -172,11 +188,13 @@ function setup() {
     calls,
     norms,
     reports,
+    readies,
+    held,
   };
 }
 
 it('takes frames only from the routed replica for this attempt, syncs with its twin and reports', async () => {
-  const { volunteer, tell, deliver, sent, calls, norms, reports } = setup();
+  const { volunteer, tell, deliver, sent, calls, norms, reports, held } = setup();
   await volunteer.start();
   tell(assignment(7));
   await expect.poll(() => calls.filter((c) => c.startsWith('forward')).length).toBe(2);
@@ -222,6 +240,63 @@ it('takes frames only from the routed replica for this attempt, syncs with its t
   tell({ type: 'stage-commit', step: 4, modelHash: 'c'.repeat(64), head: null });
   await expect.poll(() => calls.at(-1)).toBe('commit');
   expect(volunteer.committedSteps).toBe(1);
+  expect(volunteer.heldStage).toBe(0);
+  expect(held.committedStep).toBe(4); // what a peer on the next connection claims
+});
+
+it('claims no stage in its ready on a fresh engine, and the stage and step it committed last on one that holds it', async () => {
+  const fresh = setup();
+  await fresh.volunteer.start();
+  expect(fresh.readies).toEqual([[-1, null]]);
+
+  const held = new HeldStage();
+  held.opened(0);
+  held.committed(3);
+  const back = setup(held);
+  await back.volunteer.start();
+  expect(back.readies).toEqual([[3, HASH]]);
+  // Seated back on its stage without a transfer: it trains on the weights it kept.
+  back.tell(assignment(7));
+  await expect.poll(() => back.calls.filter((c) => c.startsWith('forward 7')).length).toBe(2);
+  expect(back.calls.some((c) => c.startsWith('open') || c === 'destroy')).toBe(false);
+});
+
+it('rolls back the step in flight once stopped, keeps the stage, and the next peer claims what was committed', async () => {
+  const held = new HeldStage();
+  held.opened(0);
+  held.committed(3);
+  const { volunteer, tell, calls } = setup(held);
+  await volunteer.start();
+  tell(assignment(7));
+  await expect.poll(() => calls.filter((c) => c.startsWith('forward 7')).length).toBe(2);
+  volunteer.stop('the connection to the relay dropped');
+  expect(calls.at(-1)).not.toBe('rollback'); // the engine is let go of only once idle
+  await volunteer.idle();
+  await volunteer.idle(); // a second wait rolls back nothing more
+  expect(calls.filter((c) => c === 'rollback')).toHaveLength(1);
+  expect(calls.at(-1)).toBe('rollback');
+  expect(calls).not.toContain('destroy');
+  expect(held.stage).toBe(0);
+
+  const next = setup(held);
+  await next.volunteer.start();
+  expect(next.readies).toEqual([[3, HASH]]); // step 4 never committed here
+});
+
+it('a peer the relay moves to another stage lets its stage go, opens the new one and imports its state', async () => {
+  const held = new HeldStage();
+  held.opened(1);
+  held.committed(1); // it sat out steps 2 and 3
+  const { volunteer, tell, deliver, calls } = setup(held);
+  await volunteer.start();
+  tell(assignment(7, { stateFrom: TWIN }));
+  await expect.poll(() => calls).toEqual(['destroy', 'open 0']);
+  expect(held.stage).toBe(0);
+  expect(held.committedStep).toBe(-1); // θ_0 until the state comes
+  deliver(TWIN, denseFrame('stage-state', 7));
+  await expect.poll(() => calls.filter((c) => c.startsWith('forward 7')).length).toBe(2);
+  expect(calls.slice(0, 3)).toEqual(['destroy', 'open 0', 'import 7']);
+  expect(held.committedStep).toBe(3); // what step 3 committed, the step before the assignment's
 });
 
 it('rolls back an aborted step and takes up the next attempt', async () => {

@@ -16,7 +16,14 @@
 //                 step is rolled back).
 //
 // A volunteer seated after the run began first imports its stage's weights and optimizer state
-// from the replica the relay names (`stateFrom`), which sends them before its own work.
+// from the replica the relay names (`stateFrom`), which sends them before its own work. One the
+// relay moves to another stage (it was away, or sat out a few steps) lets its old stage go and
+// does the same on the new one.
+//
+// The stage outlives the peer on one connection (held-stage.ts): once a peer stopped (the
+// connection dropped) and went idle, the step it was in is rolled back, and the peer on the next
+// connection claims the stage and its last committed step in its `ready`; the relay seats it
+// back on that stage without a transfer when the claim is the stage's state it committed last.
 //
 // Every frame carries the relay's attempt id for the step (a step aborted and opened again gets
 // a new one), so a frame from an aborted attempt never counts in the next.
@@ -29,6 +36,7 @@
 import { nextStageOp } from '../../../kernels/pipeline/stage-order.ts';
 import type { StageVolunteerEngine } from '../../../kernels/pipeline/stage-volunteer-engine.ts';
 import { activationFrameHeader } from '../../../protocol/activation-frame.ts';
+import type { HeldStage } from './held-stage.ts';
 import { deliver, type LinkNetwork } from './link-delivery.ts';
 import type { PipelineEvent } from './pipeline-events.ts';
 import type { RelayApi } from './relay-api.ts';
@@ -43,6 +51,8 @@ export interface PipelineVolunteerOptions {
   readonly client: SwarmClient;
   readonly network: FrameNetwork & LinkNetwork;
   readonly engine: StageVolunteerEngine;
+  /** What `engine` holds; the same record for every connection's peer, as the engine is. */
+  readonly held: HeldStage;
   readonly relay: RelayApi;
   readonly store: Pick<VolunteerStore, 'addReceipt'>;
   /** Reported to the relay (which seats round robin and does not weigh it). */
@@ -53,8 +63,9 @@ export interface PipelineVolunteerOptions {
 export class PipelineVolunteer extends RelayDrivenPeer<PipelineEvent> {
   private work: StageStep | null = null;
   private readonly early = new EarlyFrames();
-  private stage: number | null = null;
   private pumping: Promise<void> = Promise.resolve();
+  /** Set by the first idle() after stop(): the step this peer abandoned, rolled back. */
+  private abandoned: Promise<void> | null = null;
   /** Steps this peer saw committed, for the page and the tests. */
   committedSteps = 0;
 
@@ -66,17 +77,18 @@ export class PipelineVolunteer extends RelayDrivenPeer<PipelineEvent> {
     return this.options.client.peerId;
   }
 
-  /** The stage this peer holds, once the relay has seated it. */
+  /** The stage this peer holds, once the relay has seated it (or a peer before it on this engine). */
   get heldStage(): number | null {
-    return this.stage;
+    return this.options.held.stage;
   }
 
   async start(): Promise<void> {
-    const { client, network } = this.options;
+    const { client, network, engine, held } = this.options;
+    const claim = await held.claim(engine);
     this.unsubscribe.push(network.onMessage((from, bytes) => this.frame(from, bytes)));
     this.listen();
     client.capabilities(this.options.capabilities);
-    client.ready(-1, null);
+    client.ready(claim.round, claim.modelHash);
   }
 
   protected override leaving(): void {
@@ -90,10 +102,27 @@ export class PipelineVolunteer extends RelayDrivenPeer<PipelineEvent> {
     });
   }
 
-  /** Resolves when the GPU work under way has stopped (after stop(), before freeing the engine). */
+  /**
+   * Resolves when the GPU work under way has stopped; after stop(), once the step it abandoned is
+   * rolled back too, so the engine holds its last committed step for the next connection's peer.
+   */
   override async idle(): Promise<void> {
     await super.idle();
     await this.pumping;
+    if (!this.stopped) return;
+    this.abandoned ??= this.rollBackAbandoned();
+    await this.abandoned;
+  }
+
+  /**
+   * The step this peer was in cannot commit on this connection any more (the relay aborts it, or
+   * its commit went down with the connection): the next connection's peer claims the step before
+   * it, which the engine holds again once the step is rolled back.
+   */
+  private async rollBackAbandoned(): Promise<void> {
+    if (!this.work) return;
+    this.work = null;
+    await this.options.engine.rollback();
   }
 
   protected async handle(message: RunMessage): Promise<void> {
@@ -118,6 +147,7 @@ export class PipelineVolunteer extends RelayDrivenPeer<PipelineEvent> {
         if (work?.a.step !== message.step) return;
         await this.pumping;
         await this.options.engine.commit();
+        this.options.held.committed(message.step);
         this.work = null;
         this.committedSteps++;
         this.emit({ type: 'step', step: message.step, phase: 'committed', peers: 0 });
@@ -145,24 +175,14 @@ export class PipelineVolunteer extends RelayDrivenPeer<PipelineEvent> {
   }
 
   private async begin(a: StageAssignment): Promise<void> {
-    const { engine, network, relay } = this.options;
+    const { engine, network, relay, held } = this.options;
     if (this.work && !this.work.aborted) {
       // The relay moved on (it aborted the step we were in and its abort is behind this message).
       this.work.abort();
       await this.pumping;
       await engine.rollback();
     }
-    if (this.stage === null) {
-      await engine.openStage(a.stage);
-      this.stage = a.stage;
-      this.emit({ type: 'stage', stage: a.stage, stages: a.stages.length, layers: a.layers });
-    } else if (this.stage !== a.stage) {
-      this.emit({
-        type: 'status',
-        text: `the relay moved this peer to stage ${a.stage}; it holds ${this.stage}`,
-      });
-      return;
-    }
+    if (held.stage !== a.stage) await this.openStage(a);
     const work = new StageStep(a, this.peerId);
     this.work = work;
     this.emit({ type: 'step', step: a.step, phase: 'microbatches', peers: a.stages.flat().length });
@@ -176,6 +196,27 @@ export class PipelineVolunteer extends RelayDrivenPeer<PipelineEvent> {
     if (work.aborted) return;
     for (const frame of this.early.take(a.attempt)) work.file(frame);
     this.pump();
+  }
+
+  /**
+   * Opens the stage the relay seats this peer on. The stage held before goes first: the engine
+   * holds one, and a stage this peer is moved to comes with a `stateFrom` to import its weights
+   * from (or, before the first commit, is θ_0 as opened).
+   */
+  private async openStage(a: StageAssignment): Promise<void> {
+    const { engine, held } = this.options;
+    const before = held.stage;
+    if (before !== null) {
+      held.dropped();
+      await engine.destroy();
+      this.emit({
+        type: 'status',
+        text: `the relay moved this peer from stage ${before + 1} to ${a.stage + 1}`,
+      });
+    }
+    await engine.openStage(a.stage);
+    held.opened(a.stage);
+    this.emit({ type: 'stage', stage: a.stage, stages: a.stages.length, layers: a.layers });
   }
 
   /** A frame from a peer: filed under the current step, or kept until its step is assigned. */
@@ -242,6 +283,7 @@ export class PipelineVolunteer extends RelayDrivenPeer<PipelineEvent> {
         this.emit({ type: 'status', text: `the stage's state did not check out: ${imported.error.message}` });
         return false;
       }
+      this.options.held.imported(work.a.step);
       this.emit({ type: 'status', text: `fetched stage ${work.stage + 1}'s weights from a replica` });
     }
     work.stateDone = true;

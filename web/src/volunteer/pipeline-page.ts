@@ -5,6 +5,7 @@
 // wire, and (on the last stage, the only one that sees it) the loss of each microbatch.
 import type { Remote } from 'comlink';
 import { activationFrameBytes } from '../../../protocol/activation-frame.ts';
+import { HeldStage } from '../peer/held-stage.ts';
 import type { PipelineEvent } from '../peer/pipeline-events.ts';
 import { PipelineVolunteer } from '../peer/pipeline-volunteer.ts';
 import { attachPeers, type LinkStatus, ReconnectingLink } from '../peer/reconnecting-link.ts';
@@ -53,6 +54,7 @@ export async function startPipelinePage(o: PipelinePageOptions): Promise<(reason
   const pipeline = config.pipeline;
   if (!pipeline) throw new Error('not a pipeline run');
   const engine = await stageEngineIn(o.worker, config, o.link.identity.publicKey);
+  const held = new HeldStage();
   const values = pipeline.microbatchSize * config.inner.seqLen * config.model.dModel;
   const ratio = (values * 4) / activationFrameBytes(pipeline.forward, values, pipeline.blockSize);
   setText('compression', `${pipeline.forward} ↑ ${pipeline.backward} ↓ (${ratio.toFixed(1)}x)`);
@@ -118,13 +120,15 @@ export async function startPipelinePage(o: PipelinePageOptions): Promise<(reason
           client: connection.client,
           network: connection.mesh,
           engine,
+          held,
           relay: connection.relay,
           store: o.store,
           capabilities,
           onEvent,
         }),
-      // Back after a drop the relay seats this tab afresh: the old stage goes.
-      () => engine.destroy(),
+      // The stage outlives a drop: the stopped volunteer rolled back its step in flight as it went
+      // idle, and the next one claims the stage's committed state in its `ready`.
+      async () => {},
     ),
     onStatus: o.onStatus,
     relays: o.relays,
