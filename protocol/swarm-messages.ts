@@ -148,8 +148,13 @@ export const MAX_PIPELINE_MICROBATCHES = 32;
 const Stage = v.pipe(Count, v.maxValue(MAX_PIPELINE_STAGES - 1));
 /** A pipeline step's opening (an aborted step reopens with a new one); frames and norms carry it. */
 const Attempt = v.pipe(Count, v.maxValue(0xffffffff));
-/** A stage's squared gradient norm: JSON has no NaN, and 1e999 parses to Infinity, refused here. */
-const SumOfSquares = v.pipe(v.number(), v.finite(), v.minValue(0));
+/**
+ * A stage's squared gradient norm: JSON has no NaN, and 1e999 parses to Infinity, refused here.
+ * Past float32's largest value the gradient's norm passes 1.8e19, which no run that still learns
+ * has; the bound keeps every stage's sum added up in float64 finite (protocol/stage-grad-norm.ts).
+ */
+export const MAX_SUM_OF_SQUARES = 3.4028234663852886e38;
+const SumOfSquares = v.pipe(v.number(), v.finite(), v.minValue(0), v.maxValue(MAX_SUM_OF_SQUARES));
 
 /**
  * A pipeline peer's stage is ready to step: the squared L2 norm of its gradient, its replicas'
@@ -173,8 +178,8 @@ export const StageReport = v.object({
   paramsHash: Sha256Hex,
   /** Microbatches this peer forwarded and backwarded (a claim; credits come from the routes). */
   microbatches: v.pipe(Count, v.maxValue(MAX_PIPELINE_MICROBATCHES)),
-  /** Last stage: the sum of its microbatches' mean losses; null elsewhere. */
-  lossSum: v.nullable(v.pipe(v.number(), v.finite())),
+  /** Last stage: the sum of its microbatches' mean losses; null elsewhere. The relay bounds it. */
+  lossSum: v.nullable(v.pipe(v.number(), v.finite(), v.minValue(0))),
   signature: Signature,
 });
 

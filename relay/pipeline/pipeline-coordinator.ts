@@ -10,9 +10,18 @@
 // by the whole model's norm (protocol/stage-grad-norm.ts), as the unsplit model does, so each
 // needs every other's sum of squares before it can step. They come through the relay because
 // every peer already holds a connection to it, where a mesh of every stage's replicas would
-// outgrow the links a tab keeps (web/src/peer/mesh-limits.ts). The relay checks only that a
-// stage's replicas agree: a stage with one replica could send a norm smaller than its gradient's
-// and escape the clip, as it could send any gradient, since pipeline work is not verified yet.
+// outgrow the links a tab keeps (web/src/peer/mesh-limits.ts). The relay checks that a stage's
+// replicas agree and that a norm is within a factor of the stage's recent ones (norm-bound.ts);
+// a stage with one replica could still send a norm smaller than its gradient's and escape the
+// clip, as it could send any gradient, since pipeline work is not verified yet.
+//
+// A step that fails (its deadline passes, a stage's replicas disagree, a replica sends a norm or
+// a loss no honest one could) cannot be pinned on one replica, so it opens again narrowed: one
+// replica on each suspect stage, and the ones left out that failed sit out a cool-down once a
+// narrowed attempt commits (replica-record.ts). A volunteer that drops and comes back holding
+// its stage's weights as of the last commit (its `ready` names that step and its stage's hash)
+// is seated on its stage again without a transfer, so a blip does not cost a stage whose only
+// replica it was.
 //
 // A step hands each microbatch a route, one replica per stage (round robin over a stage's live
 // replicas, so each does its share). When a replica leaves or the step passes its deadline, the
@@ -37,6 +46,8 @@ import type { Logger } from '../logger.ts';
 import type { CommitRecord, CommitRound, CreditLine, PeerLink, PeerSpeed } from '../rounds/coordinator.ts';
 import type { ShardPool, TokenRange } from '../rounds/shard-pool.ts';
 import type { SwarmCoordinator } from '../swarm/swarm-coordinator.ts';
+import { NormBound } from './norm-bound.ts';
+import { ReplicaRecord } from './replica-record.ts';
 import { stageCredits } from './stage-credits.ts';
 
 export interface PipelineCoordinatorOptions {
@@ -48,6 +59,16 @@ export interface PipelineCoordinatorOptions {
   readonly clock: Clock;
   readonly log: Logger;
   readonly onCommitted?: (record: Parameters<CommitRound>[0]) => void;
+  /** The relay's draw between equally trusted replicas (replica-record.ts); Math.random by default. */
+  readonly random?: () => number;
+}
+
+/**
+ * The largest mean loss per microbatch a last stage may report: four times a uniform guess's.
+ * A model that far off has diverged beyond use; a number past it is a lie about the ledger's loss.
+ */
+export function maxMeanLoss(vocabSize: number): number {
+  return 4 * Math.log(vocabSize);
 }
 
 export interface StageReportInput {
@@ -79,8 +100,8 @@ interface OpenStep {
   readonly openedAt: number;
   /** Each replica's sum of squares for the clip, until every stage's is shared. */
   readonly norms: Map<string, number>;
-  /** The whole model's gradient norm, once every stage's was shared; reports count only then. */
-  gradNorm: number | null;
+  /** Every stage's agreed sum of squares, once shared; reports count only then. */
+  sums: number[] | null;
   readonly reports: Map<string, StageReportInput>;
   timer: unknown;
   closing: boolean;
@@ -101,6 +122,15 @@ export class PipelineCoordinator implements SwarmCoordinator {
   private closed = false;
   /** Steps aborted since the relay started, for the API and the tests. */
   abortedSteps = 0;
+  /** Aborts because a stage's replicas sent different norms or weights. */
+  disagreements = 0;
+  private readonly record: ReplicaRecord;
+  private readonly normBound: NormBound;
+  /** Stages the open step's next attempt runs on one replica (cleared when a step commits). */
+  private readonly narrowed = new Set<number>();
+  /** Each stage's weights hash at the last commit, and the stage each of its replicas held. */
+  private stageHashes: readonly string[] | null = null;
+  private readonly heldAtCommit = new Map<string, number>();
   /** Openings of steps so far: each gets its own attempt id, which every frame of it carries. */
   private attempts = 0;
 
@@ -110,6 +140,8 @@ export class PipelineCoordinator implements SwarmCoordinator {
     this.pipeline = pipeline;
     this.split = splitLayers(options.config.model.nLayer, pipeline.stages);
     this.committed = { ...options.committed };
+    this.record = new ReplicaRecord(options.random);
+    this.normBound = new NormBound(pipeline.stages);
   }
 
   get lastCommitted(): { readonly round: number; readonly modelHash: string } {
@@ -137,11 +169,15 @@ export class PipelineCoordinator implements SwarmCoordinator {
   /** A claim the seating does not weigh (seat()). */
   capabilities(_id: string, _report: PeerSpeed): void {}
 
-  /** A pipeline peer says ready once, when its engine is up; the hash it holds is θ_0 or its stage's. */
-  ready(id: string, _round: number, _modelHash: string | null): void {
+  /**
+   * A pipeline peer says ready when its engine is up: (-1, null) holding nothing, or the step
+   * whose committed weights of its stage it holds and their hash (back after a drop).
+   */
+  ready(id: string, round: number, modelHash: string | null): void {
     const peer = this.peers.get(id);
     if (!peer) return;
     peer.ready = true;
+    this.reclaim(id, round, modelHash);
     if (!this.seating) {
       this.scheduleSeating();
       return;
@@ -163,9 +199,24 @@ export class PipelineCoordinator implements SwarmCoordinator {
   modelHash(): void {}
 
   /**
+   * Seats a volunteer back on the stage it held at the last commit, holding it, when it says it
+   * holds that step's weights of it: the hash its stage's replicas committed. Anyone else, and a
+   * claim of an older step, is a newcomer (seatNewcomers).
+   */
+  private reclaim(id: string, round: number, modelHash: string | null): void {
+    const stage = this.heldAtCommit.get(id);
+    if (!this.seating || stage === undefined || this.seating.some((ids) => ids.includes(id))) return;
+    if (round !== this.committed.round || modelHash === null || this.stageHashes?.[stage] !== modelHash)
+      return;
+    this.seating[stage]?.push(id);
+    this.options.log.info({ peer: id, stage, step: round }, 'a replica came back holding its stage');
+  }
+
+  /**
    * A seated replica's squared gradient norm for the open step. One from an aborted attempt is
-   * stale and dropped; one from a peer that is not a replica of the stage it names is refused.
-   * Once every replica's is in, every peer of the step gets every stage's (shareNorms).
+   * stale and dropped; one from a peer that is not a replica of the stage it names is refused;
+   * one past the stage's bound fails the attempt. Once every replica's is in, every peer of the
+   * step gets every stage's (shareNorms).
    */
   stageNorm(id: string, input: StageNormInput): void {
     const c = this.current;
@@ -178,6 +229,10 @@ export class PipelineCoordinator implements SwarmCoordinator {
       return;
     }
     if (c.norms.has(id)) return;
+    if (!this.normBound.plausible(input.stage, input.sumOfSquares)) {
+      this.fail(c, input.stage, [id], `a replica of stage ${input.stage} sent an implausible gradient norm`);
+      return;
+    }
     c.norms.set(id, input.sumOfSquares);
     if (c.norms.size === c.stages.flat().length) this.shareNorms(c);
   }
@@ -190,12 +245,18 @@ export class PipelineCoordinator implements SwarmCoordinator {
   private shareNorms(c: OpenStep): void {
     const agreed = agreedPerStage(c.stages, (id) => c.norms.get(id));
     if (!agreed.ok) {
-      this.abort(c, `the replicas of stage ${agreed.stage} sent different gradient norms`);
-      this.openStep();
+      this.disagreements++;
+      const stage = agreed.stage;
+      this.fail(
+        c,
+        stage,
+        c.stages[stage] ?? [],
+        `the replicas of stage ${stage} sent different gradient norms`,
+      );
       return;
     }
     const sumsOfSquares = agreed.values as number[];
-    c.gradNorm = wholeModelNorm(sumsOfSquares);
+    c.sums = sumsOfSquares;
     for (const id of c.stages.flat())
       this.peers.get(id)?.link.send({ type: 'stage-norms', step: c.step, attempt: c.attempt, sumsOfSquares });
   }
@@ -206,19 +267,37 @@ export class PipelineCoordinator implements SwarmCoordinator {
    */
   stageReport(id: string, report: StageReportInput): void {
     const c = this.current;
-    if (!c || c.closing || report.step !== c.step || c.gradNorm === null) return;
+    if (!c || c.closing || report.step !== c.step || c.sums === null) return;
     if (!c.stages[report.stage]?.includes(id) || c.reports.has(id)) return;
+    if (!this.lossIsPlausible(c, id, report)) {
+      this.fail(c, report.stage, [id], `a replica of stage ${report.stage} reported an impossible loss`);
+      return;
+    }
     c.reports.set(id, report);
     if (c.reports.size === c.stages.flat().length) void this.finish(c);
   }
 
   /**
+   * The last stage's loss sum: a number in [0, its microbatches x maxMeanLoss]; other stages have
+   * none to send. The ledger's training loss is made of it.
+   */
+  private lossIsPlausible(c: OpenStep, id: string, report: StageReportInput): boolean {
+    const last = c.stages.length - 1;
+    if (report.stage !== last) return report.lossSum === null;
+    const replica = c.stages[last]?.indexOf(id) ?? -1;
+    const mine = c.routes.filter((route) => route[last] === replica).length;
+    const loss = report.lossSum;
+    return loss !== null && loss >= 0 && loss <= mine * maxMeanLoss(this.options.config.model.vocabSize);
+  }
+
+  /**
    * The peer disconnected or said goodbye: its step is re-run without it, and it loses its seat
-   * (back later, it would hold weights the steps since have moved past).
+   * (back holding the last commit's weights of its stage, it takes it again: reclaim()).
    */
   leave(id: string): void {
     this.peers.delete(id);
     this.needsState.delete(id);
+    this.record.unseated(id);
     if (this.seating) this.seating = this.seating.map((ids) => ids.filter((x) => x !== id));
     const c = this.current;
     if (c && !c.closing && c.stages.some((stage) => stage.includes(id))) {
@@ -296,13 +375,18 @@ export class PipelineCoordinator implements SwarmCoordinator {
     const { config, clock, log, pool } = this.options;
     if (this.closed || this.current || !this.seating) return;
     this.seatNewcomers(this.seating);
-    const live = this.seating.map((ids) => this.live(ids));
-    const holders = this.seating.map((ids) => this.holders(ids));
+    const step = this.committed.round + 1;
+    const seated = this.seating.map((ids) => this.live(ids).filter((id) => !this.record.benched(id, step)));
+    const holders = seated.map((ids) => ids.filter((id) => !this.needsState.has(id)));
     const orphan = holders.findIndex((ids) => ids.length === 0);
     if (orphan >= 0) {
       log.warn({ stage: orphan }, 'no volunteer holds a pipeline stage’s weights any more: the run waits');
       return;
     }
+    // A suspect stage runs on one replica that holds its weights; the others stand by.
+    const live = seated.map((ids, s) =>
+      this.narrowed.has(s) ? [this.record.pick(holders[s] ?? []) as string] : ids,
+    );
     // Each newcomer fetches its stage's state from the first replica that holds it.
     const sourceOf = new Map<string, string>();
     for (const [s, ids] of live.entries())
@@ -312,7 +396,6 @@ export class PipelineCoordinator implements SwarmCoordinator {
     pool.rollUnlessServes(1, tokens);
     const shard = pool.take(tokens, tokens, 0);
     if (!shard) return;
-    const step = this.committed.round + 1;
     const attempt = ++this.attempts;
     const routes = Array.from({ length: M }, (_, m) => live.map((ids) => m % ids.length));
     const deadline = clock.now() + stepMs;
@@ -324,15 +407,16 @@ export class PipelineCoordinator implements SwarmCoordinator {
       shard,
       openedAt: clock.now(),
       norms: new Map(),
-      gradNorm: null,
+      sums: null,
       reports: new Map(),
       closing: false,
       timer: null,
     };
     c.timer = clock.setTimeout(() => {
       if (this.current !== c || c.closing) return;
-      this.abort(c, 'the step passed its deadline');
-      this.openStep();
+      // Who stalled it cannot be told (replica-record.ts): every stage is suspect.
+      for (const s of c.stages.keys()) this.narrowed.add(s);
+      this.fail(c, null, c.stages.flat(), 'the step passed its deadline');
     }, stepMs);
     this.current = c;
     for (const [s, ids] of live.entries())
@@ -354,6 +438,18 @@ export class PipelineCoordinator implements SwarmCoordinator {
     log.info({ step, stages: live.map((ids) => ids.length) }, 'pipeline step opened');
   }
 
+  /**
+   * The attempt failed with `suspects` to blame (one replica, or a whole stage when it cannot be
+   * told which): abort it and open it again with `stage` (when one is named) on one replica.
+   */
+  private fail(c: OpenStep, stage: number | null, suspects: readonly string[], reason: string): void {
+    for (const id of suspects) this.record.failed(id);
+    if (stage !== null) this.narrowed.add(stage);
+    this.options.log.warn({ step: c.step, stage, suspects }, reason);
+    this.abort(c, reason);
+    this.openStep();
+  }
+
   private abort(c: OpenStep, reason: string): void {
     const { clock, log, pool } = this.options;
     c.closing = true;
@@ -371,8 +467,9 @@ export class PipelineCoordinator implements SwarmCoordinator {
     const { clock, log, config } = this.options;
     const agreed = agreedPerStage(c.stages, (id) => c.reports.get(id)?.paramsHash);
     if (!agreed.ok) {
-      this.abort(c, `the replicas of stage ${agreed.stage} hold different weights`);
-      this.openStep();
+      this.disagreements++;
+      const stage = agreed.stage;
+      this.fail(c, stage, c.stages[stage] ?? [], `the replicas of stage ${stage} hold different weights`);
       return;
     }
     const hashes = agreed.values as string[];
@@ -436,7 +533,7 @@ export class PipelineCoordinator implements SwarmCoordinator {
       return;
     }
     this.committed = { round: c.step, modelHash };
-    for (const id of c.stages.flat()) this.needsState.delete(id); // they all hold the step's state
+    this.afterCommit(c, hashes);
     if (this.current === c) this.current = null;
     for (const id of c.stages.flat()) {
       const link = this.peers.get(id)?.link;
@@ -449,13 +546,37 @@ export class PipelineCoordinator implements SwarmCoordinator {
         step: c.step,
         modelHash,
         trainLoss: record.trainLoss,
-        gradNorm: c.gradNorm,
+        gradNorm: wholeModelNorm(c.sums ?? []),
         flops: credited.perStage.map(String),
       },
       'pipeline step committed',
     );
     this.options.onCommitted?.(record);
     this.openStep();
+  }
+
+  /**
+   * What a commit settles besides the ledger: the step's replicas hold its weights (and may
+   * reclaim them after a drop); the seated ones left out of it do not, and fetch them when next
+   * seated; whoever failed in the step and is not among them sits out a cool-down.
+   */
+  private afterCommit(c: OpenStep, hashes: readonly string[]): void {
+    const members = c.stages.flat();
+    this.stageHashes = hashes;
+    this.heldAtCommit.clear();
+    for (const [s, ids] of c.stages.entries()) for (const id of ids) this.heldAtCommit.set(id, s);
+    for (const id of members) this.needsState.delete(id);
+    for (const id of this.seating?.flat() ?? []) if (!this.heldAtCommit.has(id)) this.needsState.add(id);
+    this.normBound.committed(c.sums ?? []);
+    this.narrowed.clear();
+    for (const [id, until] of this.record.committed(c.step, members)) {
+      this.options.log.warn({ peer: id, until }, 'a pipeline replica that failed a step sits out');
+      this.peers.get(id)?.link.send({
+        type: 'wait',
+        reason: `this volunteer failed step ${c.step} and sits out until step ${until}`,
+        retryAt: null,
+      });
+    }
   }
 }
 

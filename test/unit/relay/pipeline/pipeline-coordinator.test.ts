@@ -7,78 +7,18 @@
 import { expect, it } from 'vitest';
 import { stageFlopsPerToken } from '../../../../protocol/model-flops.ts';
 import { splitLayers } from '../../../../protocol/stage-layout.ts';
-import type { RelayMessage } from '../../../../protocol/swarm-messages.ts';
-import { ManualClock } from '../../../../relay/clock.ts';
-import { silentLogger } from '../../../../relay/logger.ts';
-import { PipelineCoordinator } from '../../../../relay/pipeline/pipeline-coordinator.ts';
-import type { CommitRecord } from '../../../../relay/rounds/coordinator.ts';
-import { ShardPool } from '../../../../relay/rounds/shard-pool.ts';
-import { resolveRunConfig } from '../../../../relay/run/run-config.ts';
-
-const resolved = resolveRunConfig({
-  model: { vocabSize: 256, contextLength: 16, dModel: 32, nLayer: 4, nHead: 2 },
-  inner: { batchSize: 8, seqLen: 16, warmupRounds: 0 },
-  pipeline: { stages: 2, microbatches: 4, microbatchSize: 2, stepMs: 10_000 },
-  schedule: { minPeers: 3, gatherMs: 100 },
-});
-if (!resolved.ok) throw new Error(resolved.message);
-const config = resolved.config;
-const KEY = (c: string) => `${c.repeat(43).slice(0, 42)}A`;
-const [A, B, C] = [KEY('a'), KEY('b'), KEY('c')];
-const HASH = (c: string) => c.repeat(64);
-
-type StageAssignment = Extract<RelayMessage, { type: 'stage-assignment' }>;
-
-function setup() {
-  const clock = new ManualClock();
-  const inbox = new Map<string, RelayMessage[]>();
-  const commits: CommitRecord[] = [];
-  const pool = new ShardPool(1_000_000);
-  const coordinator = new PipelineCoordinator({
-    config,
-    committed: { round: -1, modelHash: HASH('0') },
-    pool,
-    clock,
-    log: silentLogger,
-    commit: async (record) => {
-      commits.push(record);
-      return { head: null, receipts: new Map(record.credits.map((c) => [c.peerKey, { for: c.peerKey }])) };
-    },
-  });
-  for (const id of [A, B, C]) {
-    inbox.set(id, []);
-    coordinator.join({ id, name: id, send: (m) => inbox.get(id)?.push(m) });
-  }
-  const last = <T extends RelayMessage['type']>(id: string, type: T) =>
-    inbox
-      .get(id)
-      ?.filter((m): m is Extract<RelayMessage, { type: T }> => m.type === type)
-      .at(-1);
-  /** Every seated volunteer sends `sumOf(stage)` as its stage's gradient norm for the open step. */
-  const normAll = (a: StageAssignment, sumOf = (s: number) => s + 1) => {
-    for (const [s, ids] of a.stages.entries())
-      for (const id of ids)
-        coordinator.stageNorm(id, { step: a.step, attempt: a.attempt, stage: s, sumOfSquares: sumOf(s) });
-  };
-  /** Every seated volunteer sends its norm, then reports `hashOf(stage)` for the open step. */
-  const reportAll = (a: StageAssignment, hashOf = (s: number) => HASH(String(s + 1))) => {
-    normAll(a);
-    for (const [s, ids] of a.stages.entries())
-      for (const id of ids)
-        coordinator.stageReport(id, {
-          step: a.step,
-          stage: s,
-          paramsHash: hashOf(s),
-          lossSum: s === 1 ? 2 : null,
-        });
-  };
-  return { clock, coordinator, inbox, last, commits, pool, normAll, reportAll };
-}
-
-const settle = () => new Promise((r) => setTimeout(r, 0));
-/** The commit hashes with WebCrypto and awaits the ledger: under load that takes more than a tick. */
-const committed = (c: PipelineCoordinator, step: number) =>
-  expect.poll(() => c.lastCommitted.round, { timeout: 10_000, interval: 5 }).toBe(step);
+import {
+  A,
+  B,
+  C,
+  committed,
+  config,
+  HASH,
+  KEY,
+  type StageAssignment,
+  settle,
+  setup,
+} from '../../../helpers/pipeline-coordinator-harness.ts';
 
 it('seats three volunteers on two stages, routes every microbatch, and commits with per-stage credits', async () => {
   const { clock, coordinator, last, commits, reportAll } = setup();
@@ -164,7 +104,7 @@ it('a replica that leaves mid-step aborts it; the step re-opens on the rest with
 });
 
 it('aborts a step whose replicas disagree or that passes its deadline, and never commits it', async () => {
-  const { clock, coordinator, last, commits, normAll, reportAll } = setup();
+  const { clock, coordinator, last, latest, commits, normAll, reportAll } = setup();
   for (const id of [A, B, C]) coordinator.ready(id, -1, null);
   clock.advance(100);
   const a = last(A, 'stage-assignment') as StageAssignment;
@@ -182,12 +122,15 @@ it('aborts a step whose replicas disagree or that passes its deadline, and never
   await settle();
   expect(commits).toHaveLength(0);
   expect(last(A, 'stage-abort')?.reason).toMatch(/hold different weights/);
-  const b = last(A, 'stage-assignment') as StageAssignment;
+  expect(coordinator.disagreements).toBe(1);
+  // The stage that disagreed runs on one of its replicas now.
+  const b = latest();
   expect(b.attempt).not.toBe(a.attempt);
+  expect(b.stages.map((ids) => ids.length)).toEqual([1, 1]);
   // Nobody reports: the deadline aborts it and opens it again.
   clock.advance(10_000);
-  expect(last(A, 'stage-abort')?.reason).toBe('the step passed its deadline');
-  const c = last(A, 'stage-assignment') as StageAssignment;
+  expect(last(b.stages[0]?.[0] as string, 'stage-abort')?.reason).toBe('the step passed its deadline');
+  const c = latest();
   expect(c.attempt).not.toBe(b.attempt);
   reportAll(c);
   await committed(coordinator, 0);
@@ -196,7 +139,7 @@ it('aborts a step whose replicas disagree or that passes its deadline, and never
 });
 
 it("shares every stage's gradient norm once each replica sent its stage's, and counts no report before", async () => {
-  const { clock, coordinator, last, commits, normAll, reportAll } = setup();
+  const { clock, coordinator, last, latest, commits, normAll, reportAll } = setup();
   for (const id of [A, B, C]) coordinator.ready(id, -1, null);
   clock.advance(100);
   const a = last(A, 'stage-assignment') as StageAssignment;
@@ -236,10 +179,13 @@ it("shares every stage's gradient norm once each replica sent its stage's, and c
     step: 1,
     reason: `the replicas of stage ${replicated} sent different gradient norms`,
   });
-  const c = last(A, 'stage-assignment') as StageAssignment;
+  expect(coordinator.disagreements).toBe(1);
+  const c = latest();
   expect(c.attempt).not.toBe(b.attempt);
+  expect(c.stages[replicated]).toHaveLength(1); // narrowed to one replica of the stage
   normAll(c);
-  expect(last(A, 'stage-norms')).toMatchObject({ step: 1, attempt: c.attempt, sumsOfSquares: [1, 2] });
+  const member = c.stages[0]?.[0] as string;
+  expect(last(member, 'stage-norms')).toMatchObject({ step: 1, attempt: c.attempt, sumsOfSquares: [1, 2] });
 });
 
 it('seats a latecomer on the thinnest stage, which sends it its state, and stalls when a stage has no holder', async () => {
