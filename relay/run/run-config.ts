@@ -1,7 +1,8 @@
 // The operator's run config: `--run FILE` gives any subset as JSON, and each section it names
 // is merged over the defaults (protocol/run-config.ts, where the schema and every rule live).
 // Every peer trains what the result's hash names, so a relay restarted with the same file
-// resumes the same run and one started with another file starts a new run.
+// resumes the same run and one started with another file starts a new run. A config that names
+// no run is named after its dataset (run-name.ts).
 import {
   checkRunConfig,
   DEFAULT_PIPELINE,
@@ -9,6 +10,7 @@ import {
   type RunConfig,
   type RunConfigCheck,
 } from '../../protocol/run-config.ts';
+import { runNameFor } from './run-name.ts';
 
 /** DEFAULT_RUN with `input`'s sections merged over it, validated. */
 export function resolveRunConfig(input: unknown): RunConfigCheck {
@@ -26,6 +28,9 @@ export function resolveRunConfig(input: unknown): RunConfigCheck {
         ? { ...fallback, ...value }
         : value;
   }
+  // A run on another dataset is named after it unless the config names it (run-name.ts).
+  if (!Object.hasOwn(given, 'name') && typeof merged.dataset === 'string')
+    merged.name = runNameFor(merged.dataset);
   const unknown = Object.keys(given).filter((key) => !Object.hasOwn(defaults, key));
   if (unknown.length > 0) return { ok: false, message: `unknown run config keys: ${unknown.join(', ')}` };
   return checkRunConfig(merged);
