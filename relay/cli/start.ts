@@ -2,6 +2,7 @@
 // the default run config), serving the volunteer page, the leaderboard and the API on one
 // port. Every option is also an environment variable; flags win.
 import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DEFAULT_RUN } from '../../protocol/run-config.ts';
 import { createLogger } from '../logger.ts';
@@ -19,7 +20,8 @@ the volunteer page (/) and the leaderboard (/leaderboard), all on one port.
 
   --port N             (PORT) port to listen on; default 8787
   --host ADDR          (HOST) address to bind; default 0.0.0.0 (every interface)
-  --state DIR          (POTLUCK_STATE) database, relay key, checkpoints, prepared data;
+  --state DIR          (POTLUCK_STATE) database, relay key, checkpoints, prepared data,
+                       and the --volunteers' keys, receipts and autotune choices;
                        default state/ in the repository
   --database-url URL   (DATABASE_URL) postgres://… to keep the ledger in PostgreSQL;
                        default: embedded PGlite in the state folder. Several relays started
@@ -111,12 +113,14 @@ try {
   fail(error instanceof Error ? error.message : String(error));
 }
 
+// Everything this process and its local volunteers write goes in here (issue 17).
+const stateDir = values.state ? resolve(values.state) : STATE_DIR;
 const log = createLogger();
 const webDir = values['api-only'] ? null : await ensureWebBuild(say);
 const relay = await startRelay({
   port,
   host: values.host ?? env.HOST ?? '0.0.0.0',
-  stateDir: values.state ? (await import('node:path')).resolve(values.state) : STATE_DIR,
+  stateDir,
   databaseUrl: values['database-url'] ?? env.DATABASE_URL ?? null,
   publicUrl: values['public-url'] ?? env.POTLUCK_PUBLIC_URL ?? null,
   run: runConfig,
@@ -139,7 +143,7 @@ say(
 const volunteerCount = Number(values.volunteers ?? 0);
 if (!Number.isInteger(volunteerCount) || volunteerCount < 0)
   fail(`--volunteers must be a count, got ${values.volunteers}`);
-const children = startLocalVolunteers(volunteerCount, relay.url, say);
+const children = startLocalVolunteers(volunteerCount, relay.url, stateDir, say);
 
 // Graceful shutdown: stop taking rounds, close sockets, flush the database, then exit.
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {

@@ -1,7 +1,6 @@
 // `npm run volunteer -- --relay URL`: donate this machine's GPU to a run from Node, with the
 // same protocol and peer runtime as the browser page. Ctrl-C leaves the round cleanly; a relay
 // restart or a dropped connection is waited out and the volunteer rejoins.
-import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { openNodeContext } from '../../kernels/node/open-context.ts';
 import { fileTuneCache } from '../../kernels/node/tune-cache-file.ts';
@@ -14,6 +13,7 @@ import { headAlarm } from './head-alarm.ts';
 import { connectToRelay } from './node-connection.ts';
 import { startNodePipelineVolunteer } from './node-pipeline-volunteer.ts';
 import { startNodeVolunteer } from './node-volunteer.ts';
+import { volunteerPaths } from './volunteer-paths.ts';
 
 const HELP = `Usage: npm run volunteer -- --relay URL [options]
 
@@ -23,7 +23,8 @@ WebRTC. Keeps its key, the last committed state and its credit receipts in --sta
 
   --relay URL      the relay, e.g. http://localhost:8787 (required)
   --name NAME      shown on the leaderboard (default: the host name)
-  --state DIR      default state/volunteer/<name>
+  --state DIR      holds everything it writes, its autotune choices too; default
+                   volunteer/<name> in the state folder (POTLUCK_STATE, else state/)
   --duty X         fraction of the time the GPU may work, in (0, 1] (default 1)
   --json           one JSON line per event instead of a status line
   -h, --help       this text`;
@@ -111,7 +112,7 @@ function showStage(event: PipelineEvent): void {
 }
 
 const ctx = await openNodeContext(`volunteer-${name}`);
-const stateDir = resolve(values.state ?? join(STATE_DIR, 'volunteer', name.replace(/[^A-Za-z0-9_-]/g, '_')));
+const { stateDir, tuneCacheFile } = volunteerPaths(name, values.state, STATE_DIR);
 alarm = headAlarm(await FileVolunteerStore.open(stateDir), values.relay, (text) =>
   values.json
     ? say(JSON.stringify({ type: 'head-warning', text }))
@@ -136,7 +137,7 @@ const started = await (async () => {
       name,
       stateDir,
       ctx,
-      tuneCache: fileTuneCache(join(STATE_DIR, 'autotune.json')),
+      tuneCache: fileTuneCache(tuneCacheFile),
       dutyCycle,
       onEvent: show,
     },
