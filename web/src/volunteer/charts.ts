@@ -1,8 +1,41 @@
 // The volunteer page's live charts (uPlot): the loss of this volunteer's inner steps, and the
-// run's loss per committed round. Points are appended and the chart redrawn at most once a
-// frame.
+// run's loss per committed round (the leaderboard draws the latter too). Both x-axes count
+// whole steps or rounds, so they are ticked at whole numbers only. Points are appended and
+// the chart redrawn at most once a frame.
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
+
+/**
+ * Tick spacings for an x-axis that counts whole things (inner steps, rounds): 1, 2, 5, 10, 20,
+ * 50, … up to 5e9. uPlot's default spacings go down to 1e-16, so a chart of a few rounds was
+ * ticked at 0.2, 0.4, … (issue 17).
+ */
+export const WHOLE_NUMBER_INCRS: readonly number[] = Array.from({ length: 10 }, (_, power) =>
+  [1, 2, 5].map((mantissa) => mantissa * 10 ** power),
+).flat();
+
+/**
+ * The ticks uPlot draws on a whole-number axis: every multiple of the spacing it picked within
+ * the scale's range. Rounded to whole numbers even if handed a fractional spacing, and none at
+ * all when nothing fitted (uPlot passes 0 then).
+ */
+export function wholeNumberSplits(scaleMin: number, scaleMax: number, foundIncr: number): number[] {
+  if (!(foundIncr > 0) || !(scaleMax >= scaleMin)) return [];
+  const step = Math.max(1, Math.round(foundIncr));
+  const splits: number[] = [];
+  // `+ 0` turns a -0 (Math.ceil(-0.5)) into 0, which would otherwise be labelled "-0".
+  for (let tick = Math.ceil(scaleMin / step) * step + 0; tick <= scaleMax; tick += step) splits.push(tick);
+  return splits;
+}
+
+/** An x-axis of whole steps or rounds, labelled `label`. */
+export function wholeNumberAxis(label: string): uPlot.Axis {
+  return {
+    label,
+    incrs: [...WHOLE_NUMBER_INCRS],
+    splits: (_u, _axis, min, max, incr) => wholeNumberSplits(min, max, incr),
+  };
+}
 
 export class LiveChart {
   private readonly xs: number[] = [];
@@ -19,7 +52,7 @@ export class LiveChart {
         scales: {
           x: { time: false, range: (_u, min, max) => (min === max ? [min - 1, max + 1] : [min, max]) },
         },
-        axes: [{ label: xLabel }, { label: yLabel }],
+        axes: [wholeNumberAxis(xLabel), { label: yLabel }],
         series: [{}, { label: yLabel, stroke: color, width: 2 }],
         legend: { show: false },
       },
