@@ -1,8 +1,9 @@
 // The leaderboard page end to end, with no GPU: scripted volunteers (real keys, real /swarm
 // protocol, fake training) earn credits on a real relay, which serves the built page under its
-// real CSP to headless Chromium. The page lists them, sorts by any column, picks up a
-// newcomer without a reload, verifies the signed head, audits the whole chain, and tells a
-// genuine receipt from a tampered one. A screenshot lands in test/e2e/screenshots/.
+// real CSP to headless Chromium. The page lists them (each credit column at one precision),
+// sorts by any column, picks up a newcomer without a reload, verifies the signed head, audits
+// the whole chain, and tells a genuine receipt from a tampered one. A screenshot lands in
+// test/e2e/screenshots/.
 import { mkdir } from 'node:fs/promises';
 import { type Browser, chromium, type Page } from 'playwright';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -50,6 +51,24 @@ const text = (page: Page, selector: string) => page.textContent(selector).then((
 const names = (page: Page) => page.locator('#board tbody td.col-name').allTextContents();
 
 /**
+ * 'ok' when each credit column prints every cell as a plain number with the same decimals,
+ * right-aligned (issue 17: "0.19" beside "0.195"), else what is wrong. Each column is read in
+ * one go, so a poll landing between two cells cannot mix two boards.
+ */
+async function creditColumnsProblem(page: Page): Promise<string> {
+  for (const column of ['credits', 'provisional']) {
+    const cells = page.locator(`#board tbody td.col-${column}`);
+    const texts = await cells.allTextContents();
+    const decimals = new Set(texts.map((t) => t.split('.')[1]?.length ?? 0));
+    if (!texts.every((t) => /^[\d,]+(\.\d+)?$/.test(t)) || decimals.size !== 1)
+      return `${column}: ${texts.join(' | ')}`;
+    const aligns = await cells.evaluateAll((tds) => tds.map((td) => getComputedStyle(td).textAlign));
+    if (!aligns.every((a) => a === 'right')) return `${column} aligned ${aligns.join()}`;
+  }
+  return 'ok';
+}
+
+/**
  * 'ok' when the page lists names in the order of the relay's current rows sorted by tokens,
  * else both orders. Rounds keep committing, so the two are read together each time.
  */
@@ -75,9 +94,7 @@ it('shows the volunteers live, sorts, verifies the head, audits the chain and ch
   await expect.poll(() => names(page), { timeout: 30_000 }).toHaveLength(2);
   expect((await names(page)).sort()).toEqual(['alice', 'bob']);
   await expect.poll(() => text(page, '#updated')).toMatch(/^updated \d+ s ago$/);
-  for (const cell of await page.locator('#board tbody td.col-credits').allTextContents()) {
-    expect(cell).toMatch(/^(\d\.\d\de-\d+|[\d.,]+)$/);
-  }
+  expect(await creditColumnsProblem(page)).toBe('ok');
 
   // Sorting: the first click on "tokens" sorts ascending, the second descending.
   const tokensHeader = page.locator('#board th[data-sort="tokens"]');
@@ -98,6 +115,7 @@ it('shows the volunteers live, sorts, verifies the head, audits the chain and ch
     .toEqual(['alice', 'bob', 'carol']);
   expect(await tokensHeader.getAttribute('aria-sort')).toBe('descending');
   await expect.poll(() => sortedByTokens(page, 'descending'), { timeout: 10_000 }).toBe('ok');
+  expect(await creditColumnsProblem(page)).toBe('ok'); // a newcomer's few credits too
 
   await expect
     .poll(() => text(page, '#head-signature'))

@@ -2,7 +2,8 @@
 // is reachable by keyboard and announced through aria-sort, per the WAI-ARIA sortable table
 // pattern), and updated in place on every poll. Each volunteer keeps one <tr> for the life of
 // the page and only cells whose text changed are written, so a poll that changes nothing
-// changes nothing on screen, and rows move rather than blink when the order changes.
+// changes nothing on screen, and rows move rather than blink when the order changes. Each
+// credit column shares one number of decimals, right-aligned, so its figures line up.
 
 import type { LeaderboardRow } from '../../../protocol/ledger-api.ts';
 import {
@@ -15,10 +16,25 @@ import {
   type SortKey,
   sortRows,
 } from './board-sort.ts';
-import { formatAgo, formatCredits, formatDuration, formatTokens, shortKey } from './format.ts';
+import {
+  creditDecimals,
+  formatAgo,
+  formatCreditsFixed,
+  formatDuration,
+  formatTokens,
+  shortKey,
+} from './format.ts';
 
 /** Cells in column order, one per sort key; matches the <th>s in leaderboard.html. */
 const COLUMNS = SORT_KEYS;
+/** Columns of figures with decimals, right-aligned so the decimal points line up. */
+const RIGHT_ALIGNED: ReadonlySet<SortKey> = new Set(['credits', 'provisional']);
+
+/** Decimals shown in each credit column, the same for every row of the board. */
+interface CreditDecimals {
+  readonly credits: number;
+  readonly provisional: number;
+}
 
 export class BoardTable {
   private rows: RankedRow[] = [];
@@ -40,6 +56,7 @@ export class BoardTable {
     for (const th of this.headers) {
       const key = th.dataset.sort;
       if (!isSortKey(key)) continue;
+      if (RIGHT_ALIGNED.has(key)) th.style.textAlign = 'right'; // over its figures
       th.querySelector('button')?.addEventListener('click', () => {
         this.sort = nextSort(this.sort, key);
         this.render();
@@ -70,7 +87,11 @@ export class BoardTable {
       tr.remove();
       this.trs.delete(key);
     }
-    const ordered = sorted.map((row) => this.fill(this.rowFor(row.publicKey), row));
+    const decimals: CreditDecimals = {
+      credits: creditDecimals(sorted.map((row) => row.verifiedCredits)),
+      provisional: creditDecimals(sorted.map((row) => row.provisionalCredits)),
+    };
+    const ordered = sorted.map((row) => this.fill(this.rowFor(row.publicKey), row, decimals));
     const inOrder =
       ordered.every((tr, i) => this.body.rows[i] === tr) && this.body.rows.length === ordered.length;
     if (!inOrder) this.body.append(...ordered); // append moves existing nodes: no re-creation
@@ -85,6 +106,9 @@ export class BoardTable {
       for (const column of COLUMNS) {
         const td = document.createElement('td');
         td.className = `col-${column}`;
+        // Through the CSSOM, which the page's CSP allows (it refuses style attributes);
+        // belongs in style.css, which this file's owner does not edit.
+        if (RIGHT_ALIGNED.has(column)) td.style.textAlign = 'right';
         tr.append(td);
       }
       this.trs.set(publicKey, tr);
@@ -92,12 +116,12 @@ export class BoardTable {
     return tr;
   }
 
-  private fill(tr: HTMLTableRowElement, row: RankedRow): HTMLTableRowElement {
+  private fill(tr: HTMLTableRowElement, row: RankedRow, decimals: CreditDecimals): HTMLTableRowElement {
     const texts: Record<SortKey, string> = {
       rank: String(row.rank),
       name: row.label,
-      credits: formatCredits(row.verifiedCredits),
-      provisional: formatCredits(row.provisionalCredits),
+      credits: formatCreditsFixed(row.verifiedCredits, decimals.credits),
+      provisional: formatCreditsFixed(row.provisionalCredits, decimals.provisional),
       tokens: formatTokens(row.tokens),
       gpuMs: formatDuration(row.gpuMs),
       lastSeen: row.lastSeen === null ? '–' : formatAgo(Date.parse(row.lastSeen), this.now()),
