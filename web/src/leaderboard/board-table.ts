@@ -106,8 +106,7 @@ export class BoardTable {
       for (const column of COLUMNS) {
         const td = document.createElement('td');
         td.className = `col-${column}`;
-        // Through the CSSOM, which the page's CSP allows (it refuses style attributes);
-        // belongs in style.css, which this file's owner does not edit.
+        // Set through the CSSOM, which the page's CSP allows (it refuses style attributes).
         if (RIGHT_ALIGNED.has(column)) td.style.textAlign = 'right';
         tr.append(td);
       }
