@@ -41,6 +41,7 @@ import { $, bytes, fail, setText } from './volunteer/page-view.ts';
 import { startPipelinePage } from './volunteer/pipeline-page.ts';
 import { roundView } from './volunteer/round-view.ts';
 import { showSwarm } from './volunteer/swarm-table.ts';
+import { showNoWebGpu } from './volunteer/webgpu-help.ts';
 import { roundEngineIn } from './volunteer/worker-engines.ts';
 import type { VolunteerWorkerApi } from './worker/volunteer-api.ts';
 import VolunteerWorker from './worker/volunteer-worker.ts?worker';
@@ -106,18 +107,14 @@ async function main(): Promise<void> {
   });
   await showReceipts();
   if (!('gpu' in navigator)) {
-    fail(
-      'This browser has no WebGPU, so it cannot train. Use Chrome or Edge 113 or newer (on Linux, start it with --enable-unsafe-webgpu), or Safari 26 / Firefox 141 with WebGPU enabled.',
-    );
+    showNoWebGpu('no-api');
     return;
   }
   let adapter: Awaited<ReturnType<VolunteerWorkerApi['adapter']>>;
   try {
     adapter = await worker.adapter();
   } catch (error) {
-    fail(
-      `WebGPU is there but gave no GPU: ${error instanceof Error ? error.message : error}. Check that hardware acceleration is on.`,
-    );
+    showNoWebGpu('no-adapter', error instanceof Error ? error.message : String(error));
     return;
   }
   const name = [adapter.vendor, adapter.architecture, adapter.description].filter(Boolean).join(' ');
@@ -216,13 +213,15 @@ async function join(adapter: Awaited<ReturnType<VolunteerWorkerApi['adapter']>>)
     return;
   }
   const engine = await roundEngineIn(worker, config, identity.publicKey);
-  const onEvent = roundView({
+  const view = roundView({
     swarm,
     lossChart,
     refreshRun: onCommitted,
     showReceipts,
     watchHead,
+    tokensPerStep: config.inner.batchSize * config.inner.seqLen,
   });
+  const onEvent = view.onEvent;
   // Pause outlives a connection: a volunteer started after a reconnect starts paused too.
   let paused = false;
   const kept = await ReconnectingLink.start(link, {
@@ -254,9 +253,11 @@ async function join(adapter: Awaited<ReturnType<VolunteerWorkerApi['adapter']>>)
       },
     },
     engine,
+    view,
   );
   teardown = () => {
     void kept.stop('the tab closed');
+    view.stop();
     closeAll();
   };
 }

@@ -22,8 +22,15 @@ export function offerDonation(join: () => Promise<void>, fail: (error: unknown) 
   if (localStorage.getItem(DONATING_KEY) === '1') donate.click();
 }
 
-/** Pause (of the volunteer on the current connection) and the throttle, in a DiLoCo run. */
-export function setupControls(volunteer: Pick<Volunteer, 'setPaused'>, engine: VolunteerEngine): void {
+/**
+ * Pause (of the volunteer on the current connection) and the throttle, in a DiLoCo run; `view`
+ * shows the pause (round-view.ts).
+ */
+export function setupControls(
+  volunteer: Pick<Volunteer, 'setPaused'>,
+  engine: VolunteerEngine,
+  view: { setPaused(paused: boolean): void },
+): void {
   const pause = $<HTMLButtonElement>('pause');
   pause.disabled = false;
   let paused = false;
@@ -31,6 +38,7 @@ export function setupControls(volunteer: Pick<Volunteer, 'setPaused'>, engine: V
     paused = !paused;
     pause.textContent = paused ? 'Resume' : 'Pause';
     void volunteer.setPaused(paused);
+    view.setPaused(paused);
     setText('status', paused ? 'Paused: your GPU is idle. The run goes on without you.' : 'Resumed.');
     if (paused) localStorage.removeItem(DONATING_KEY);
     else localStorage.setItem(DONATING_KEY, '1');
