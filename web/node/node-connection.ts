@@ -78,6 +78,11 @@ export interface HeadlessOptions<Event> {
   readonly onEvent?: (event: Event) => void;
   /** The reconnect's back-off; the default waits 0.5 s doubling to 15 s, ±50%. */
   readonly backoff?: Backoff;
+  /**
+   * Told each `/swarm` connection, the first and each after a drop, before its volunteer
+   * starts: the swarm document follows the members each one's relay names (swarm-members.ts).
+   */
+  readonly onLink?: (link: NodeLink) => void;
 }
 
 /** The event every kind of volunteer reports alike, which the connection's status is told as. */
@@ -142,10 +147,15 @@ export async function startHeadless<V extends ConnectionPeer>(
   build: (link: NodeLink) => Promise<HeadlessParts<V>>,
 ): Promise<HeadlessVolunteer<V>> {
   const first = await linkForRun(options, given, pipeline);
+  options.onLink?.(first);
   const parts = await build(first);
   let current: V | null = null;
   const link = await ReconnectingLink.start(first, {
-    connect: () => reconnect(options.name, first),
+    connect: async () => {
+      const next = await reconnect(options.name, first);
+      options.onLink?.(next);
+      return next;
+    },
     relays: first.relays,
     attach: attachPeers(parts.volunteerOn, parts.abandon, (volunteer) => {
       current = volunteer;

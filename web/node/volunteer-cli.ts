@@ -7,12 +7,16 @@ import { fileTuneCache } from '../../kernels/node/tune-cache-file.ts';
 import { creditsOf } from '../../protocol/credits.ts';
 import { STATE_DIR } from '../../relay/state-dir.ts';
 import type { PipelineEvent } from '../src/peer/pipeline-events.ts';
+import type { SwarmDoc } from '../src/peer/swarm-doc.ts';
+import { followMembers } from '../src/peer/swarm-members.ts';
 import type { VolunteerEvent } from '../src/peer/volunteer.ts';
 import { FileVolunteerStore } from './file-store.ts';
 import { headAlarm } from './head-alarm.ts';
-import { connectToRelay } from './node-connection.ts';
+import { connectToRelay, type NodeLink } from './node-connection.ts';
 import { startNodePipelineVolunteer } from './node-pipeline-volunteer.ts';
+import { openNodeSwarmDoc, publishTo } from './node-swarm-doc.ts';
 import { startNodeVolunteer } from './node-volunteer.ts';
+import { roundSwarmUpdate, stageSwarmUpdate } from './swarm-updates.ts';
 import { volunteerPaths } from './volunteer-paths.ts';
 
 const HELP = `Usage: npm run volunteer -- --relay URL [options]
@@ -99,14 +103,18 @@ function describeStage(event: PipelineEvent): string | null {
 
 /** Set once the state folder is known: keeps the newest ledger head seen, warns on a rewrite. */
 let alarm: ((head: { height: number; hash: string }) => Promise<void>) | null = null;
+/** Set once joined: our row of the swarm table every tab of the run shows (node-swarm-doc.ts). */
+let swarm: SwarmDoc | null = null;
 
 function show(event: VolunteerEvent): void {
   if (event.type === 'head') void alarm?.(event);
+  publishTo(swarm, roundSwarmUpdate(event));
   const line = values.json ? JSON.stringify(event) : describe(event);
   if (line) say(line);
 }
 
 function showStage(event: PipelineEvent): void {
+  publishTo(swarm, stageSwarmUpdate(event));
   const line = values.json ? JSON.stringify(event) : describeStage(event);
   if (line) say(line);
 }
@@ -118,6 +126,22 @@ alarm = headAlarm(await FileVolunteerStore.open(stateDir), values.relay, (text) 
     ? say(JSON.stringify({ type: 'head-warning', text }))
     : process.stderr.write(`\n[${name}] !!! ${text}\n\n`),
 );
+/** Our row in the run's swarm document, or null (said why) when it cannot be opened. */
+function joinSwarm(link: NodeLink): SwarmDoc | null {
+  try {
+    return openNodeSwarmDoc({
+      relay: link.relays.current,
+      runId: link.client.runId,
+      identity: link.identity,
+      name,
+      iceServers: link.client.iceServers,
+    });
+  } catch (error) {
+    say(`[${name}] not listed in the swarm table: ${error instanceof Error ? error.message : error}`);
+    return null;
+  }
+}
+
 const started = await (async () => {
   const link = await connectToRelay({
     relay: values.relay as string,
@@ -125,10 +149,15 @@ const started = await (async () => {
     stateDir,
     onStatus: (text) => say(`[${name}] ${text}`),
   });
+  swarm = joinSwarm(link);
+  // Each connection's relay names whom it seats with us: the rows the table shows.
+  const onLink = (next: NodeLink) => {
+    if (swarm) followMembers(next.client, swarm);
+  };
   // A pipeline run (run config `pipeline`) seats this GPU on a stage; any other trains rounds.
   if (link.config.pipeline)
     return startNodePipelineVolunteer(
-      { relay: values.relay as string, name, stateDir, ctx, onEvent: showStage },
+      { relay: values.relay as string, name, stateDir, ctx, onEvent: showStage, onLink },
       link,
     );
   return startNodeVolunteer(
@@ -140,6 +169,7 @@ const started = await (async () => {
       tuneCache: fileTuneCache(tuneCacheFile),
       dutyCycle,
       onEvent: show,
+      onLink,
     },
     link,
   );
@@ -148,15 +178,17 @@ const started = await (async () => {
   process.exit(1);
 });
 say(`[${name}] joined run ${started.runId} as ${started.peerId.slice(0, 12)}…`);
+/** Stops the volunteer, then writes our farewell row so the tables drop us at once. */
+const leave = () => started.stop().finally(() => swarm?.destroy());
 let leaving = false;
 for (const signal of ['SIGINT', 'SIGTERM'] as const)
   process.once(signal, () => {
     leaving = true;
     say(`[${name}] leaving`);
-    started.stop().finally(() => process.exit(0));
+    leave().finally(() => process.exit(0));
   });
 // A dropped connection is retried (its status lines are printed); a refusal no retry can change
 // (another process took this key, the run is gone) ends the volunteer, its reason printed too.
 void started.ended.then(() => {
-  if (!leaving) started.stop().finally(() => process.exit(1));
+  if (!leaving) leave().finally(() => process.exit(1));
 });
