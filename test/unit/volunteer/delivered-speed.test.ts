@@ -14,17 +14,19 @@ it('counts the tokens of the steps in the window over the window, idle time incl
   // Steps of 128 tokens taking 100 ms each, back to back for 10 s: 1,280 tokens/s.
   for (let i = 0; i < 100; i++) {
     c.advance(100);
-    speed.step(128);
+    speed.step(128, 100);
   }
   expect(speed.tokensPerSec()).toBeCloseTo(1280, 5);
   // The same steps at 30% duty: 100 ms working, 233 ms idle. About 30% of the speed.
   for (let i = 0; i < 30; i++) {
     c.advance(333);
-    speed.step(128);
+    speed.step(128, 100);
   }
   // (31 steps end inside the last 10 s: the window's edge holds one more than 30.)
   expect(speed.tokensPerSec() / 1280).toBeGreaterThan(0.29);
   expect(speed.tokensPerSec() / 1280).toBeLessThan(0.32);
+  // While working, it is as fast as ever.
+  expect(speed.whileWorking()).toBeCloseTo(1280, 5);
 });
 
 it('falls to nothing once steps stop (a pause, the gap between rounds)', () => {
@@ -32,7 +34,7 @@ it('falls to nothing once steps stop (a pause, the gap between rounds)', () => {
   const speed = new DeliveredSpeed(c.now, 10_000);
   for (let i = 0; i < 50; i++) {
     c.advance(200);
-    speed.step(100);
+    speed.step(100, 200);
   }
   expect(speed.tokensPerSec()).toBe(500);
   c.advance(5_000);
@@ -41,13 +43,15 @@ it('falls to nothing once steps stop (a pause, the gap between rounds)', () => {
   expect(speed.tokensPerSec()).toBe(0);
 });
 
-it('reports nothing for the first second rather than one step over a few milliseconds', () => {
+it('counts from the first step, not from joining, and says nothing for its first second', () => {
   const c = clock();
   const speed = new DeliveredSpeed(c.now, 10_000);
-  c.advance(20);
-  speed.step(128);
+  c.advance(30_000); // joining, waiting for a first round
   expect(speed.tokensPerSec()).toBe(0);
-  // Before the window fills, the tokens are spread over the time since counting began.
-  c.advance(1_980);
+  c.advance(100);
+  speed.step(128, 100);
+  expect(speed.tokensPerSec()).toBe(0);
+  // Before the window fills, the tokens are spread over the time since the first step began.
+  c.advance(1_900);
   expect(speed.tokensPerSec()).toBe(64);
 });

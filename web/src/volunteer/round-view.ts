@@ -66,7 +66,7 @@ export function roundView(o: RoundViewOptions): RoundView {
         return setText('status', event.text);
       case 'step':
         steps++;
-        delivered.step(o.tokensPerStep);
+        delivered.step(o.tokensPerStep, (o.tokensPerStep * 1000) / event.progress.tokensPerSec);
         o.lossChart.push(steps, event.progress.loss);
         setText('loss-now', event.progress.loss.toFixed(3));
         phase = `training ${event.progress.step}/${event.progress.steps}`;
@@ -79,7 +79,7 @@ export function roundView(o: RoundViewOptions): RoundView {
           tokensPerSec: delivered.tokensPerSec(),
         });
         showDelivered();
-        setText('speed-working', speedText(event.progress.tokensPerSec));
+        setText('speed-working', speedText(delivered.whileWorking()));
         showPhase();
         return;
       case 'round':
