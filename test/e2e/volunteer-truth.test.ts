@@ -1,8 +1,8 @@
 // The volunteer's view tells the truth (issue 17), read off the page in Chromium beside a
 // headless Node volunteer: a paused tab reads "paused" with no speed; at "GPU use 30%" the
 // delivered tokens/s falls to about a third of the speed while working, both shown; a tab
-// closed mid-round tells the relay at once (pagehide → `leave`), so the round goes on without
-// it long before its deadline; a browser without WebGPU, or whose WebGPU finds no GPU, is told
+// closed mid-round tells the relay at once (pagehide → `leave`), even over a path that loses
+// the socket's close, so the round goes on without it long before its deadline; a browser without WebGPU, or whose WebGPU finds no GPU, is told
 // in plain words what works and where to check. Screenshots land in test/e2e/screenshots/.
 import { mkdir, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -14,6 +14,7 @@ import { CHROMIUM_WEBGPU_ARGS } from '../../vitest.config.ts';
 import { type NodeVolunteer, startNodeVolunteer } from '../../web/node/node-volunteer.ts';
 import { buildPages } from '../helpers/built-pages.ts';
 import { nodeContext } from '../helpers/node-context.ts';
+import { type SilentCloseProxy, silentCloseProxy } from '../helpers/silent-close-proxy.ts';
 import { smallDataset, startTestRelay } from '../helpers/test-relay.ts';
 import { memoryTuneCache } from '../helpers/tune-cache-memory.ts';
 
@@ -25,6 +26,7 @@ const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 let relay: RelayHandle;
 let pageUrl = '';
+let proxy: SilentCloseProxy | undefined;
 const browsers: Browser[] = [];
 let node: NodeVolunteer | undefined;
 const roundLog: string[] = [];
@@ -61,6 +63,7 @@ afterAll(async () => {
   process.stdout.write(`relay log:\n${roundLog.filter((l) => l.includes('round')).join('\n')}\n`);
   await Promise.all(browsers.map((b) => b.close().catch(() => undefined)));
   await node?.stop();
+  await proxy?.close();
   await relay?.close();
 });
 
@@ -74,10 +77,13 @@ async function newPage(args: readonly string[]): Promise<Page> {
 }
 
 it('a tab shows the speed it delivers, says when it is paused, and tells the relay when it closes', async () => {
+  // The tab reaches the relay through a proxy that loses its socket's close (see the helper):
+  // only its `leave` can tell the relay it went.
+  proxy = await silentCloseProxy(Number(new URL(relay.url).port));
   const page = await newPage(CHROMIUM_WEBGPU_ARGS);
   const problems: string[] = [];
   page.on('pageerror', (error) => problems.push(error.message));
-  await page.goto(`${pageUrl}/`);
+  await page.goto(`${proxy.url}/`);
   await expect.poll(() => text(page, '#gpu'), { timeout: 60_000 }).toMatch(/^GPU: /);
   const key = await text(page, '#peer-id');
   await page.click('#donate');
@@ -107,7 +113,7 @@ it('a tab shows the speed it delivers, says when it is paused, and tells the rel
         const delivered = await figure(page, '#speed');
         const working = await figure(page, '#speed-working');
         process.stdout.write(`throttled: delivered ${delivered} tokens/s, working ${working} tokens/s\n`);
-        return working > 0 && delivered > 0 && delivered < 0.5 * working;
+        return working > 0 && delivered > 0 && delivered < 0.45 * working;
       },
       { timeout: 120_000, interval: 2_000 },
     )
@@ -139,7 +145,8 @@ it('a tab shows the speed it delivers, says when it is paused, and tells the rel
   const committedBefore = relay.run.coordinator.lastCommitted.round;
   expect(problems).toEqual([]);
   await page.close({ runBeforeUnload: true });
-  await expect.poll(() => relay.run.coordinator.connectedPeers, { timeout: 20_000, interval: 200 }).toBe(1);
+  // Sooner than the relay's ping (every 30 s) could find the socket dead.
+  await expect.poll(() => relay.run.coordinator.connectedPeers, { timeout: 10_000, interval: 200 }).toBe(1);
   await expect
     .poll(() => relay.run.coordinator.lastCommitted.round, { timeout: 180_000, interval: 500 })
     .toBeGreaterThan(committedBefore);
