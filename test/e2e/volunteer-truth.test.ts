@@ -98,7 +98,7 @@ it('a tab shows the speed it delivers, says when it is paused, and tells the rel
   // Donating: training, with both speeds shown.
   await expect
     .poll(() => text(page, '#phase'), { timeout: 300_000, interval: 500 })
-    .toMatch(/^training \d+\/40$/);
+    .toMatch(/^training \d+\/\d+$/);
   await expect.poll(() => figure(page, '#speed'), { timeout: 30_000 }).toBeGreaterThan(0);
   expect(await figure(page, '#speed-working')).toBeGreaterThan(0);
   await page.screenshot({ path: `${SCREENSHOTS}volunteer-donating.png`, fullPage: true });
@@ -135,21 +135,27 @@ it('a tab shows the speed it delivers, says when it is paused, and tells the rel
   await expect.poll(() => text(page, '#phase'), { timeout: 120_000, interval: 500 }).not.toBe('paused');
 
   // Closed mid-round: the relay hears at once and the round goes on without the tab, though
-  // it needs every member's frame and its deadline is ten minutes off.
+  // it needs every member's frame and its deadline is ten minutes off. (Rounds of this small
+  // model train for a second or two: the relay's view of the round is polled, not the page's.)
+  let closing = -1;
   await expect
-    .poll(() => text(page, '#phase'), { timeout: 300_000, interval: 500 })
-    .toMatch(/^training \d+\/40$/);
-  const round = relay.run.coordinator.roundInProgress;
-  expect(round?.phase).toBe('training');
-  expect(round?.members).toBe(2);
-  const committedBefore = relay.run.coordinator.lastCommitted.round;
+    .poll(
+      () => {
+        const open = relay.run.coordinator.roundInProgress;
+        closing = open?.round ?? -1;
+        return open?.phase === 'training' && open.members === 2;
+      },
+      { timeout: 300_000, interval: 50 },
+    )
+    .toBe(true);
+  process.stdout.write(`closing the tab while its page reads "${await text(page, '#phase')}"\n`);
   expect(problems).toEqual([]);
   await page.close({ runBeforeUnload: true });
   // Sooner than the relay's ping (every 30 s) could find the socket dead.
   await expect.poll(() => relay.run.coordinator.connectedPeers, { timeout: 10_000, interval: 200 }).toBe(1);
   await expect
     .poll(() => relay.run.coordinator.lastCommitted.round, { timeout: 180_000, interval: 500 })
-    .toBeGreaterThan(committedBefore);
+    .toBeGreaterThanOrEqual(closing);
   // The round ended on its frames, not its deadline: nothing was waited out.
   expect(roundLog.filter((line) => line.includes(key) && /deadline|timed out/.test(line))).toEqual([]);
 }, 900_000);
@@ -179,10 +185,12 @@ it('a browser without WebGPU is told, in plain words, which browsers can train a
   await noAdapter.goto(`${pageUrl}/`);
   await expect
     .poll(() => noAdapter.getAttribute('#status', 'data-no-webgpu'), { timeout: 60_000 })
-    .toMatch(/^no-/);
+    .toBe('no-adapter');
   const told = await text(noAdapter, '#status');
   process.stdout.write(`without an adapter the page says: ${told}\n`);
+  expect(told).toMatch(/offers WebGPU but found no GPU/);
   expect(told).not.toMatch(/ERR_/);
   expect(told).toMatch(/Unsafe WebGPU/);
+  expect(await noAdapter.getAttribute('#status a', 'href')).toMatch(/^https:\/\/webgpureport\.org/);
   await noAdapter.screenshot({ path: `${SCREENSHOTS}volunteer-no-adapter.png`, fullPage: true });
 }, 300_000);
