@@ -31,7 +31,12 @@ const PositiveCount = v.pipe(Count, v.minValue(1));
 export const SourceRecordSchema = v.variant(
   'kind',
   [
-    v.object({ kind: v.literal('brown'), package: v.string() }),
+    v.object({
+      kind: v.literal('brown'),
+      package: v.string(),
+      /** Present when only some genres were prepared: their letters, sorted (a-r). */
+      categories: v.optional(v.pipe(v.array(v.pipe(v.string(), v.regex(/^[a-r]$/))), v.maxLength(18))),
+    }),
     v.object({ kind: v.literal('files'), files: v.pipe(v.array(v.string()), v.readonly()) }),
   ],
   'source.kind must be "brown" or "files"',

@@ -14,7 +14,7 @@ import { DEFAULT_SHARD_TOKENS, prepareDataset } from '../datasets/prepare.ts';
 import type { DatasetSource } from '../datasets/source.ts';
 import { BROWN_SOURCE, describeSource, loadDocuments } from '../datasets/source.ts';
 
-const HELP = `Usage: npm run prepare-data -- [--out DIR] [--shard-tokens N] [FILE...]
+const HELP = `Usage: npm run prepare-data -- [--out DIR] [--shard-tokens N] [--brown-categories A,B] [FILE...]
 
 Tokenizes text (byte-level tokenizer, vocab 256) into train/validation token shards
 (train_000.bin, ..., val_000.bin) and a dataset.json manifest.
@@ -25,6 +25,10 @@ Tokenizes text (byte-level tokenizer, vocab 256) into train/validation token sha
                       Corpus, state/data/custom for your files). Earlier shards and
                       manifest there are replaced.
   --shard-tokens N    tokens per shard file (default: ${DEFAULT_SHARD_TOKENS}).
+  --brown-categories A,B
+                      only these genres of the Brown Corpus, by letter (a news,
+                      b editorial, ..., r humor) or by name (news, fiction, learned);
+                      default out: state/data/brown-<letters>.
   -h, --help          this text.
 
 Split: every 20th document is validation; with fewer than 20 documents, the last 5%
@@ -45,6 +49,7 @@ export function parseCli(argv: readonly string[]): CliOptions | null {
     options: {
       out: { type: 'string' },
       'shard-tokens': { type: 'string' },
+      'brown-categories': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -54,9 +59,31 @@ export function parseCli(argv: readonly string[]): CliOptions | null {
   if (!Number.isInteger(shardTokens) || shardTokens < 1) {
     throw new RangeError(`--shard-tokens must be a positive integer, got ${values['shard-tokens']}`);
   }
-  const source: DatasetSource = positionals.length > 0 ? { kind: 'files', paths: positionals } : BROWN_SOURCE;
-  const outDir = values.out ?? (source.kind === 'brown' ? DEFAULT_BROWN_DIR : DEFAULT_FILES_DIR);
+  const categories = values['brown-categories']?.split(',').filter((name) => name.trim() !== '');
+  if (categories && positionals.length > 0)
+    throw new RangeError('--brown-categories selects part of the Brown Corpus: give it or files, not both');
+  if (categories?.length === 0) throw new RangeError('--brown-categories needs at least one category');
+  const source: DatasetSource =
+    positionals.length > 0
+      ? { kind: 'files', paths: positionals }
+      : categories
+        ? { kind: 'brown', categories }
+        : BROWN_SOURCE;
+  const outDir = values.out ?? defaultOutDir(source);
   return { source, outDir, shardTokens };
+}
+
+/** Where a source is prepared when no --out is given; a Brown subset is named by its genres. */
+function defaultOutDir(source: DatasetSource): string {
+  if (source.kind === 'files') return DEFAULT_FILES_DIR;
+  if (!source.categories) return DEFAULT_BROWN_DIR;
+  const letters = source.categories.map((name) =>
+    name
+      .trim()
+      .toLowerCase()
+      .replace(/[^a-z0-9_]+/g, '-'),
+  );
+  return `${DEFAULT_BROWN_DIR}-${letters.join('-')}`;
 }
 
 async function directoryBytes(dir: string, manifest: DatasetManifest): Promise<number> {

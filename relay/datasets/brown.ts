@@ -5,6 +5,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { brownCategoryLetters, genreLetter } from './brown-categories.ts';
 import { untagBrown } from './brown-text.ts';
 import type { SourceDocument } from './document.ts';
 import { DatasetError } from './errors.ts';
@@ -68,10 +69,20 @@ export function listBrownFiles(dir: string = brownPackageDir()): BrownFile[] {
   return files.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 }
 
-/** Every corpus file as a plain-text document named `brown/<id>`, in name order. */
-export function readBrownCorpus(dir: string = brownPackageDir()): SourceDocument[] {
-  return listBrownFiles(dir).map(({ id }) => ({
-    name: `brown/${id}`,
-    text: untagBrown(readFileSync(join(dir, id), 'utf8')),
-  }));
+/**
+ * Every corpus file as a plain-text document named `brown/<id>`, in name order; with
+ * `categories` (genre letters, brown-categories.ts), only the files of those genres.
+ */
+export function readBrownCorpus(
+  dir: string = brownPackageDir(),
+  categories?: readonly string[],
+): SourceDocument[] {
+  const files = listBrownFiles(dir);
+  const letters = categories ? new Set(brownCategoryLetters(files, categories)) : null;
+  return files
+    .filter((file) => letters === null || letters.has(genreLetter(file)))
+    .map(({ id }) => ({
+      name: `brown/${id}`,
+      text: untagBrown(readFileSync(join(dir, id), 'utf8')),
+    }));
 }

