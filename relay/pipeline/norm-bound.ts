@@ -1,11 +1,16 @@
 // How large a stage's gradient may plausibly be. A replica that sends a huge sum of squares
 // does not break the step: every stage clips by the whole model's norm, so it shrinks every
 // stage's update towards nothing, and a stage with one replica has no twin to disagree with it
-// (the attack that froze a run's updates with a norm of 1e150). So the relay keeps each stage's
-// recent committed sums and refuses one more than BOUND_FACTOR times their median: a real loss
-// spike moves a gradient's norm by tens, not by the factor of a thousand (10^6 in the square)
-// allowed here. The first steps have no history and no bound beyond the schema's; an attacker
-// there is the one whose history it would be.
+// (the attack that froze a run's updates with a norm of 1e150). Two bounds, each a factor of
+// BOUND_FACTOR (10^3 in norm; a real loss spike moves a gradient's norm by tens):
+// - against the stage's own recent committed sums (their median, once there are a few): a sum
+//   past BOUND_FACTOR times it, or below it by as much, is refused;
+// - against the other stages of the same step: a sum past BOUND_FACTOR times the largest of
+//   theirs is refused. This one needs no history, so it holds from step 0, and a sole replica
+//   cannot ratchet it up by growing its norm a little each step as it could its own median.
+// What remains for a sole replica: shrinking every update by up to the factor of a thousand
+// allowed, or a slow drift downwards; both are the trust a stage with one replica gets while
+// pipeline work is not verified (its credit stays provisional).
 
 /** Committed steps a stage needs before its sums are bounded; the window they are kept over. */
 export const NORM_HISTORY_MIN = 8;
@@ -26,7 +31,22 @@ export class NormBound {
     if (past.length < NORM_HISTORY_MIN) return true;
     // A stage whose gradients were all zero (nothing to learn yet, or a zeroed attack) bounds by
     // the smallest normal float64 rather than refusing every gradient that is not zero.
-    return sumOfSquares <= BOUND_FACTOR * Math.max(median(past), 2 ** -1022);
+    const typical = median(past);
+    return (
+      sumOfSquares <= BOUND_FACTOR * Math.max(typical, 2 ** -1022) && sumOfSquares >= typical / BOUND_FACTOR
+    );
+  }
+
+  /**
+   * Of one step's agreed per-stage sums, the first stage whose sum is past BOUND_FACTOR times
+   * every other stage's (null when none is, and always for one stage).
+   */
+  outlier(sums: readonly number[]): number | null {
+    for (const [s, x] of sums.entries()) {
+      const others = sums.filter((_, t) => t !== s);
+      if (others.length > 0 && x > BOUND_FACTOR * Math.max(...others, 2 ** -1022)) return s;
+    }
+    return null;
   }
 
   /** A step committed with these per-stage sums of squares. */

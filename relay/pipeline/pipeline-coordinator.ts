@@ -16,9 +16,11 @@
 // clip, as it could send any gradient, since pipeline work is not verified yet.
 //
 // A step that fails (its deadline passes, a stage's replicas disagree, a replica sends a norm or
-// a loss no honest one could) cannot be pinned on one replica, so it opens again narrowed: one
-// replica on each suspect stage, and the ones left out that failed sit out a cool-down once a
-// narrowed attempt commits (replica-record.ts). A volunteer that drops and comes back holding
+// a loss no honest one could, or leaves mid-step) opens again narrowed: one drawn replica on each
+// suspect stage. A failure pinned on one replica (what it sent, its leaving) benches it for a
+// cool-down once the step commits (replica-record.ts); a stall that cannot be pinned benches
+// nobody and keeps its stages narrowed for a window that doubles while stalls repeat
+// (stall-window.ts). A volunteer that drops and comes back holding
 // its stage's weights as of the last commit (its `ready` names that step and its stage's hash)
 // is seated on its stage again without a transfer, so a blip does not cost a stage whose only
 // replica it was.
@@ -49,6 +51,7 @@ import type { SwarmCoordinator } from '../swarm/swarm-coordinator.ts';
 import { NormBound } from './norm-bound.ts';
 import { ReplicaRecord } from './replica-record.ts';
 import { stageCredits } from './stage-credits.ts';
+import { StallWindow } from './stall-window.ts';
 
 export interface PipelineCoordinatorOptions {
   readonly config: RunConfig;
@@ -126,6 +129,7 @@ export class PipelineCoordinator implements SwarmCoordinator {
   disagreements = 0;
   private readonly record: ReplicaRecord;
   private readonly normBound: NormBound;
+  private readonly stalls: StallWindow;
   /** Stages the open step's next attempt runs on one replica (cleared when a step commits). */
   private readonly narrowed = new Set<number>();
   /** Each stage's weights hash at the last commit, and the stage each of its replicas held. */
@@ -142,6 +146,7 @@ export class PipelineCoordinator implements SwarmCoordinator {
     this.committed = { ...options.committed };
     this.record = new ReplicaRecord(options.random);
     this.normBound = new NormBound(pipeline.stages);
+    this.stalls = new StallWindow(pipeline.stages);
   }
 
   get lastCommitted(): { readonly round: number; readonly modelHash: string } {
@@ -245,17 +250,20 @@ export class PipelineCoordinator implements SwarmCoordinator {
   private shareNorms(c: OpenStep): void {
     const agreed = agreedPerStage(c.stages, (id) => c.norms.get(id));
     if (!agreed.ok) {
-      this.disagreements++;
-      const stage = agreed.stage;
-      this.fail(
-        c,
-        stage,
-        c.stages[stage] ?? [],
-        `the replicas of stage ${stage} sent different gradient norms`,
-      );
+      this.disagreed(c, agreed.stage, `the replicas of stage ${agreed.stage} sent different gradient norms`);
       return;
     }
     const sumsOfSquares = agreed.values as number[];
+    const outlier = this.normBound.outlier(sumsOfSquares);
+    if (outlier !== null) {
+      this.fail(
+        c,
+        outlier,
+        c.stages[outlier] ?? [],
+        `the replicas of stage ${outlier} sent a gradient norm a thousand times every other stage’s`,
+      );
+      return;
+    }
     c.sums = sumsOfSquares;
     for (const id of c.stages.flat())
       this.peers.get(id)?.link.send({ type: 'stage-norms', step: c.step, attempt: c.attempt, sumsOfSquares });
@@ -291,19 +299,18 @@ export class PipelineCoordinator implements SwarmCoordinator {
   }
 
   /**
-   * The peer disconnected or said goodbye: its step is re-run without it, and it loses its seat
-   * (back holding the last commit's weights of its stage, it takes it again: reclaim()).
+   * The peer disconnected or said goodbye: it loses its seat (back holding the last commit's
+   * weights of its stage, it takes it again: reclaim()). Leaving a step in flight fails it, on
+   * the leaver: the step is re-run without it, and it sits out once the step commits without it
+   * (a leave-and-rejoin loop costs the leaver, not only the others, an attempt each time).
    */
   leave(id: string): void {
     this.peers.delete(id);
     this.needsState.delete(id);
-    this.record.unseated(id);
     if (this.seating) this.seating = this.seating.map((ids) => ids.filter((x) => x !== id));
     const c = this.current;
-    if (c && !c.closing && c.stages.some((stage) => stage.includes(id))) {
-      this.abort(c, 'a stage replica left');
-      this.openStep();
-    }
+    const stage = c?.stages.findIndex((ids) => ids.includes(id)) ?? -1;
+    if (c && !c.closing && stage >= 0) this.fail(c, stage, [id], 'a stage replica left');
   }
 
   close(): void {
@@ -385,7 +392,7 @@ export class PipelineCoordinator implements SwarmCoordinator {
     }
     // A suspect stage runs on one replica that holds its weights; the others stand by.
     const live = seated.map((ids, s) =>
-      this.narrowed.has(s) ? [this.record.pick(holders[s] ?? []) as string] : ids,
+      this.narrows(s, step) ? [this.record.pick(holders[s] ?? []) as string] : ids,
     );
     // Each newcomer fetches its stage's state from the first replica that holds it.
     const sourceOf = new Map<string, string>();
@@ -415,7 +422,7 @@ export class PipelineCoordinator implements SwarmCoordinator {
     c.timer = clock.setTimeout(() => {
       if (this.current !== c || c.closing) return;
       // Who stalled it cannot be told (replica-record.ts): every stage is suspect.
-      for (const s of c.stages.keys()) this.narrowed.add(s);
+      this.stalls.stalled(c.step, c.stages.keys());
       this.fail(c, null, c.stages.flat(), 'the step passed its deadline');
     }, stepMs);
     this.current = c;
@@ -436,6 +443,18 @@ export class PipelineCoordinator implements SwarmCoordinator {
           deadline,
         });
     log.info({ step, stages: live.map((ids) => ids.length) }, 'pipeline step opened');
+  }
+
+  /** Whether `stage` runs on one replica at `step`: a suspect of this step, or in a stall's window. */
+  private narrows(stage: number, step: number): boolean {
+    return this.narrowed.has(stage) || this.stalls.narrows(stage, step);
+  }
+
+  /** A stage's replicas disagree: which is right cannot be told, so it counts as a stall. */
+  private disagreed(c: OpenStep, stage: number, reason: string): void {
+    this.disagreements++;
+    this.stalls.stalled(c.step, [stage]);
+    this.fail(c, stage, c.stages[stage] ?? [], reason);
   }
 
   /**
@@ -467,9 +486,7 @@ export class PipelineCoordinator implements SwarmCoordinator {
     const { clock, log, config } = this.options;
     const agreed = agreedPerStage(c.stages, (id) => c.reports.get(id)?.paramsHash);
     if (!agreed.ok) {
-      this.disagreements++;
-      const stage = agreed.stage;
-      this.fail(c, stage, c.stages[stage] ?? [], `the replicas of stage ${stage} hold different weights`);
+      this.disagreed(c, agreed.stage, `the replicas of stage ${agreed.stage} hold different weights`);
       return;
     }
     const hashes = agreed.values as string[];
@@ -568,6 +585,7 @@ export class PipelineCoordinator implements SwarmCoordinator {
     for (const id of members) this.needsState.delete(id);
     for (const id of this.seating?.flat() ?? []) if (!this.heldAtCommit.has(id)) this.needsState.add(id);
     this.normBound.committed(c.sums ?? []);
+    this.stalls.committed([...c.stages.keys()].filter((s) => !this.narrows(s, c.step)));
     this.narrowed.clear();
     for (const [id, until] of this.record.committed(c.step, members)) {
       this.options.log.warn({ peer: id, until }, 'a pipeline replica that failed a step sits out');

@@ -4,7 +4,8 @@
 // suspect stage, and the replicas left out of the commit that failed sit out a cool-down that
 // doubles; a replica that comes back holding the last commit's weights takes its stage again.
 import { expect, it } from 'vitest';
-import { NORM_HISTORY_MIN } from '../../../../relay/pipeline/norm-bound.ts';
+import { createRng } from '../../../../protocol/rng.ts';
+import { BOUND_FACTOR, NORM_HISTORY_MIN } from '../../../../relay/pipeline/norm-bound.ts';
 import {
   A,
   B,
@@ -30,67 +31,153 @@ async function seatedAndCommitted(h: ReturnType<typeof setup>, through: number) 
 const waitUntil = (h: ReturnType<typeof setup>, id: string) =>
   Number(/until step (\d+)/.exec(h.last(id, 'wait')?.reason ?? '')?.[1] ?? Number.NaN);
 
-it('a silent newcomer stalls one attempt per comeback, and sits out twice as long each time', async () => {
+it('a silent newcomer stalls fewer steps the more it stalls, benches nobody and earns nothing', async () => {
   const h = setup(() => 0.5);
   await seatedAndCommitted(h, 0);
   const D = KEY('d');
   h.inbox.set(D, []);
   h.coordinator.join({ id: D, name: 'd', send: (m) => h.inbox.get(D)?.push(m) });
   h.coordinator.ready(D, -1, null);
-  const benchedUntil: number[] = [];
-  for (let comeback = 0; comeback < 3; comeback++) {
-    // Honest steps until D is seated (a newcomer, or back from sitting out).
-    while (!h.latest().stages.flat().includes(D)) {
-      const next = h.latest();
-      h.reportAll(next);
-      await committed(h.coordinator, next.step);
-    }
-    // Step k opens with D on it (fetching its state); D never sends a thing, so the deadline passes.
+  const stalledAt: number[] = [];
+  for (let step = 1; step <= 40; step++) {
     const a = h.latest();
-    h.clock.advance(10_000);
-    expect(h.last(B, 'stage-abort')?.reason).toBe('the step passed its deadline');
-    // The step opens again narrowed, without D (it holds no weights to run a stage alone on).
-    const narrowed = h.latest();
-    expect(narrowed.step).toBe(a.step);
-    expect(narrowed.stages.map((ids) => ids.length)).toEqual([1, 1]);
-    expect(narrowed.stages.flat()).not.toContain(D);
-    h.reportAll(narrowed);
-    await committed(h.coordinator, a.step);
-    benchedUntil.push(waitUntil(h, D) - a.step);
+    expect(a.step).toBe(step);
+    if (a.stages.flat().includes(D)) {
+      // D is seated (fetching its state) and never sends a thing: the deadline passes.
+      h.clock.advance(10_000);
+      expect(h.last(B, 'stage-abort')?.reason).toBe('the step passed its deadline');
+      stalledAt.push(step);
+      // The step opens again narrowed, without D (it holds no weights to run a stage alone on).
+      const narrowed = h.latest();
+      expect(narrowed.stages.map((ids) => ids.length)).toEqual([1, 1]);
+      expect(narrowed.stages.flat()).not.toContain(D);
+      h.reportAll(narrowed);
+    } else h.reportAll(a);
+    await committed(h.coordinator, step);
   }
-  // One step of cool-down, then two, then four (counted from the step after the failed one).
-  expect(benchedUntil).toEqual([2, 3, 5]);
+  // D is seated from step 2; each stall keeps the stages narrowed twice as long as the last.
+  expect(stalledAt).toEqual([2, 3, 5, 9, 17, 33]);
+  expect([A, B, C].some((id) => h.last(id, 'wait')?.reason.includes('sits out'))).toBe(false);
   expect(h.commits.every((c) => c.credits.every((line) => line.peerKey !== D))).toBe(true);
 });
 
-it('a silent replica seated from the start loses the draw within two attempts', async () => {
-  // The draw favours C over A; C is the one that stays silent.
-  const h = setup(() => 0);
-  for (const id of [A, B, C]) h.coordinator.ready(id, -1, null);
-  h.clock.advance(100);
-  const silent = (a: StageAssignment) => {
-    for (const [s, ids] of a.stages.entries())
-      for (const id of ids.filter((x) => x !== C))
-        h.coordinator.stageNorm(id, { step: a.step, attempt: a.attempt, stage: s, sumOfSquares: s + 1 });
-  };
-  silent(h.latest());
-  h.clock.advance(10_000);
-  const tries: string[][] = [];
-  for (let attempt = 0; attempt < 3 && h.commits.length === 0; attempt++) {
+/**
+ * Seats A, B and C, commits steps 0 to `through`, then seats D (on stage 1 beside B, the
+ * long-seated one) and commits one honest step with both, so both hold stage 1's weights.
+ */
+async function twinOfLongSeated(h: ReturnType<typeof setup>, through: number) {
+  await seatedAndCommitted(h, through);
+  const D = KEY('d');
+  h.inbox.set(D, []);
+  h.coordinator.join({ id: D, name: 'd', send: (m) => h.inbox.get(D)?.push(m) });
+  h.coordinator.ready(D, -1, null);
+  for (;;) {
     const a = h.latest();
-    tries.push(a.stages[0] as string[]);
-    if (a.stages.flat().includes(C)) {
-      silent(a);
-      h.clock.advance(10_000);
-    } else {
+    h.reportAll(a);
+    await committed(h.coordinator, a.step);
+    if (a.stages[1]?.includes(D)) return D;
+  }
+}
+
+/**
+ * Runs `steps` steps where B, stage 1's long-seated replica, does `misbehave` in every attempt it
+ * shares with its twin and behaves when it runs stage 1 alone. Returns who ran each narrowed
+ * step of stage 1, and how many shared attempts B spoilt.
+ */
+async function longSeatedSpoiler(
+  h: ReturnType<typeof setup>,
+  steps: number,
+  misbehave: (a: StageAssignment) => void,
+): Promise<{ ran: string[]; spoilt: number }> {
+  const ran: string[] = [];
+  let spoilt = 0;
+  const first = h.latest().step;
+  for (let step = first; step < first + steps; step++) {
+    for (;;) {
+      const a = h.latest();
+      expect(a.step).toBe(step);
+      const stage1 = a.stages[1] as string[];
+      if (stage1.length === 2) {
+        misbehave(a);
+        spoilt++;
+        continue;
+      }
+      ran.push(stage1[0] as string);
       h.reportAll(a);
-      await committed(h.coordinator, 0);
+      await committed(h.coordinator, step);
+      break;
     }
   }
-  expect(tries.length).toBeLessThanOrEqual(2);
-  expect(h.commits.map((c) => c.round)).toEqual([0]);
-  expect(h.commits[0]?.credits.map((line) => line.peerKey)).not.toContain(C);
-  expect(waitUntil(h, C)).toBe(2);
+  return { ran, spoilt };
+}
+
+/** B stays silent: the deadline passes. */
+const silentB = (h: ReturnType<typeof setup>) => () => h.clock.advance(10_000);
+/** B reports other weights than its twin's. */
+const lyingB = (h: ReturnType<typeof setup>) => (a: StageAssignment) => {
+  h.normAll(a);
+  for (const [s, ids] of a.stages.entries())
+    for (const id of ids)
+      h.coordinator.stageReport(id, {
+        step: a.step,
+        stage: s,
+        paramsHash: HASH(id === B ? 'f' : String(s + 1)),
+        lossSum: s === 1 ? 2 : null,
+      });
+  expect(h.last(A, 'stage-abort')?.reason).toBe('the replicas of stage 1 hold different weights');
+};
+
+for (const [what, spoiler] of [
+  ['stalls', silentB],
+  ['disagrees with its twin', lyingB],
+] as const) {
+  it(`a long-seated replica that ${what} in every shared step wins its stage by the draw alone, and spoils ever fewer steps`, async () => {
+    // Who runs the first narrowed step is the relay's draw, not 30 steps of tenure: over twenty
+    // draws, each twin wins it about half the time.
+    const winners: string[] = [];
+    for (let seed = 1; seed <= 20; seed++) {
+      const draw = createRng(seed * 7919);
+      const h = setup(() => draw.nextFloat());
+      await twinOfLongSeated(h, 29);
+      winners.push((await longSeatedSpoiler(h, 1, spoiler(h))).ran[0] as string);
+    }
+    expect(winners.filter((id) => id === B).length).toBeGreaterThanOrEqual(5);
+    expect(winners.filter((id) => id !== B).length).toBeGreaterThanOrEqual(5);
+    // Over 100 steps it spoils 7 attempts (windows of 1, 2, 4, ..., 64 steps), not 100, and no
+    // honest replica is benched for what it did.
+    const draw = createRng(3);
+    const h = setup(() => draw.nextFloat());
+    const D = await twinOfLongSeated(h, 29);
+    const { spoilt } = await longSeatedSpoiler(h, 100, spoiler(h));
+    expect(spoilt).toBeLessThanOrEqual(8);
+    expect([A, C, D].some((id) => h.last(id, 'wait')?.reason.includes('sits out'))).toBe(false);
+  });
+}
+
+it('a replica that leaves mid-step sits out once the step commits without it, longer each time', async () => {
+  const h = setup(() => 0.5);
+  await seatedAndCommitted(h, 0);
+  const benched: number[] = [];
+  for (let loop = 0; loop < 3; loop++) {
+    while (!h.latest().stages.flat().includes(C)) {
+      const a = h.latest();
+      h.reportAll(a);
+      await committed(h.coordinator, a.step);
+    }
+    const a = h.latest();
+    h.normAll(a);
+    h.coordinator.leave(C);
+    expect(h.last(B, 'stage-abort')?.reason).toBe('a stage replica left');
+    h.coordinator.join({ id: C, name: 'c', send: (m) => h.inbox.get(C)?.push(m) });
+    h.coordinator.ready(C, -1, null);
+    const again = h.latest();
+    expect(again.step).toBe(a.step);
+    expect(again.stages.flat()).not.toContain(C);
+    h.reportAll(again);
+    await committed(h.coordinator, a.step);
+    benched.push(waitUntil(h, C) - a.step);
+  }
+  expect(benched).toEqual([2, 3, 5]);
 });
 
 it('refuses a gradient norm a million times the stage’s recent median, and blames only its sender', async () => {
@@ -110,6 +197,52 @@ it('refuses a gradient norm a million times the stage’s recent median, and bla
   const b = h.latest();
   h.normAll(b, (s) => (s === 0 ? 1000 : 2));
   expect(h.last(A, 'stage-norms')).toMatchObject({ step: b.step, sumsOfSquares: [1000, 2] });
+});
+
+it('a sole replica cannot freeze the run with a huge norm from step 0, nor by growing it step by step', async () => {
+  const h = setup(() => 0.5);
+  for (const id of [A, B, C]) h.coordinator.ready(id, -1, null);
+  h.clock.advance(100);
+  // Step 0: B, stage 1's only replica, sends float32's largest where stage 0 sends 1.
+  const first = h.latest();
+  h.normAll(first, (s) => (s === 0 ? 1 : 3.4e38));
+  expect(h.last(A, 'stage-abort')?.reason).toBe(
+    'the replicas of stage 1 sent a gradient norm a thousand times every other stage’s',
+  );
+  expect(h.last(A, 'stage-norms')).toBeUndefined();
+  // Then honestly for a while, then ×2.3 a step: within its own median's bound every step, but
+  // the cross-stage bound stops it before its sum passes a million times stage 0's.
+  let sum = 2;
+  let refusedAt = -1;
+  for (let step = 0; step < 60 && refusedAt < 0; step++) {
+    const a = h.latest();
+    if (step >= 10) sum *= 2.3;
+    h.normAll(a, (s) => (s === 0 ? 1 : sum));
+    if (!h.last(A, 'stage-norms') || h.last(A, 'stage-norms')?.step !== step) {
+      refusedAt = step;
+      break;
+    }
+    for (const [s, ids] of a.stages.entries())
+      for (const id of ids)
+        h.coordinator.stageReport(id, {
+          step,
+          stage: s,
+          paramsHash: HASH(String(s + 1)),
+          lossSum: s === 1 ? 2 : null,
+        });
+    await committed(h.coordinator, step);
+  }
+  expect(refusedAt).toBeGreaterThan(10);
+  expect(sum).toBeGreaterThan(BOUND_FACTOR);
+  expect(sum / 2.3).toBeLessThanOrEqual(BOUND_FACTOR);
+});
+
+it('refuses a norm a million times below the stage’s recent median (a clip escaped at once)', async () => {
+  const h = setup(() => 0.5);
+  await seatedAndCommitted(h, NORM_HISTORY_MIN - 1);
+  const a = h.latest();
+  h.coordinator.stageNorm(B, { step: a.step, attempt: a.attempt, stage: 1, sumOfSquares: 1e-9 });
+  expect(h.last(A, 'stage-abort')?.reason).toBe('a replica of stage 1 sent an implausible gradient norm');
 });
 
 it('refuses a loss below zero or past four times a uniform guess’s, and one from a stage that has none', async () => {
