@@ -53,13 +53,18 @@ say(
 
 const started = performance.now();
 const bySeed: MethodResult[][] = [];
+const aModels: MethodResult[] = [];
 for (const seed of config.seeds) {
   const log = (line: string) => note(`[${((performance.now() - started) / 1000).toFixed(0)}s] ${line}`);
-  const { rows } = await runSeed({ model, train, config, a, b, log }, seed);
+  const { aModel, rows } = await runSeed({ model, train, config, a, b, log }, seed);
+  aModels.push(aModel);
   bySeed.push(rows);
 }
 const rows = continualRows(bySeed);
-say('');
+const meanOf = (f: (r: MethodResult) => number) => aModels.reduce((s, r) => s + f(r), 0) / aModels.length;
+say(
+  `\nthe A model (cosine on A) before B: val loss A ${meanOf((r) => r.valLossA).toFixed(4)}, B ${meanOf((r) => r.valLossB).toFixed(4)}`,
+);
 printContinualTable(say, rows);
 const winners = rows.filter(meetsGoal).map((r) => r.method);
 say(

@@ -1,43 +1,35 @@
 // The two distributions of the continual-pretraining bench: the Brown Corpus cut by genre into
 // A (press and learned prose) and B (fiction), the way Ibrahim et al. (2024) move a model from
-// one corpus to another. Each genre goes to at most one side, so no document is in both.
-import type { BrownFile } from '../../../relay/datasets/brown.ts';
+// one corpus to another. Each side is an ordinary Brown source with categories (what
+// `npm run prepare-data -- --brown-categories` prepares); no genre may be on both sides, so no
+// document is.
+import { listBrownFiles } from '../../../relay/datasets/brown.ts';
+import { brownCategoryLetters } from '../../../relay/datasets/brown-categories.ts';
+import type { DatasetSource } from '../../../relay/datasets/source.ts';
 
-/** A: news, editorial, reviews (press a/b/c) and learned (j), 168 of the 500 files. */
-export const A_CATEGORIES: readonly string[] = ['news', 'editorial', 'reviews', 'learned'];
+/** A: press (a news, b editorial, c reviews) and learned (j); 168 of the 500 files. */
+export const A_CATEGORIES: readonly string[] = ['a', 'b', 'c', 'j'];
 
-/** B: fiction, mystery, science fiction, adventure, romance, humor (k/l/m/n/p/r), 126 files. */
-export const B_CATEGORIES: readonly string[] = [
-  'fiction',
-  'mystery',
-  'science_fiction',
-  'adventure',
-  'romance',
-  'humor',
-];
+/** B: fiction (k general, l mystery, m science fiction, n adventure, p romance, r humor); 126 files. */
+export const B_CATEGORIES: readonly string[] = ['k', 'l', 'm', 'n', 'p', 'r'];
 
-export interface CategorySplit {
-  /** File ids of A, in name order. */
-  readonly a: readonly string[];
-  readonly b: readonly string[];
+export interface CategorySources {
+  readonly a: DatasetSource & { readonly kind: 'brown'; readonly categories: readonly string[] };
+  readonly b: DatasetSource & { readonly kind: 'brown'; readonly categories: readonly string[] };
 }
 
 /**
- * The ids of the files whose genre is in `a` and in `b`. Refuses genre lists that share a name
- * and a side that matches no file, so a typo cannot silently train on nothing or on both.
+ * A's and B's sources, their genres as letters. Refuses a genre on both sides (however it is
+ * spelled); an unknown genre or an empty side is refused by brownCategoryLetters.
  */
-export function splitByCategory(
-  files: readonly BrownFile[],
+export function categorySources(
   a: readonly string[] = A_CATEGORIES,
   b: readonly string[] = B_CATEGORIES,
-): CategorySplit {
-  const shared = a.filter((category) => b.includes(category));
-  if (shared.length > 0) throw new RangeError(`categories on both sides: ${shared.join(', ')}`);
-  const pick = (categories: readonly string[], side: string) => {
-    const ids = files.filter((f) => categories.includes(f.category)).map((f) => f.id);
-    if (ids.length === 0)
-      throw new RangeError(`no Brown file is in ${side}'s categories (${categories.join(', ')})`);
-    return ids;
-  };
-  return { a: pick(a, 'A'), b: pick(b, 'B') };
+): CategorySources {
+  const files = listBrownFiles();
+  const aLetters = brownCategoryLetters(files, a);
+  const bLetters = brownCategoryLetters(files, b);
+  const shared = aLetters.filter((letter) => bLetters.includes(letter));
+  if (shared.length > 0) throw new RangeError(`genres on both sides: ${shared.join(', ')}`);
+  return { a: { kind: 'brown', categories: aLetters }, b: { kind: 'brown', categories: bLetters } };
 }

@@ -39,7 +39,7 @@ export function methodNames(replay: readonly number[]): string[] {
     'no re-warm (A floor)',
     're-warm + re-decay',
     ...replay.map(replayName),
-    'infinite: constant on B, anneal',
+    'infinite: plateau on B, anneal',
     RETRAIN,
   ];
 }
@@ -68,8 +68,8 @@ export async function runSeed(
   const infinite = infinitePhases(
     {
       ...peak,
-      constantRatio: config.constantRatio,
-      cooldownSteps: Math.round(config.cooldownFraction * aSteps),
+      plateauRatio: config.plateauRatio,
+      decaySteps: Math.round(config.decayFraction * aSteps),
       annealSteps: Math.max(1, Math.round(config.annealFraction * bSteps)),
     },
     aSteps,

@@ -23,10 +23,10 @@ export interface ContinualBenchConfig {
   readonly warmupSteps: number;
   /** Fractions of A replayed in the B phase: one re-warm + re-decay row per fraction. */
   readonly replay: readonly number[];
-  /** The infinite schedule's constant as a fraction of the peak. */
-  readonly constantRatio: number;
-  /** Its cooldown from the peak to the constant, as a fraction of the A phase (after the warmup). */
-  readonly cooldownFraction: number;
+  /** The infinite schedule's plateau as a fraction of the peak. */
+  readonly plateauRatio: number;
+  /** Its cosine from the peak down to the plateau, as a fraction of the A phase (after the warmup). */
+  readonly decayFraction: number;
   /** Its anneal to the floor at the end of B, as a fraction of the B phase. */
   readonly annealFraction: number;
   /** Validation batches of batchSize × seqLen per distribution (at most what it holds). */
@@ -48,8 +48,8 @@ export const DEFAULT_CONTINUAL: ContinualBenchConfig = {
   minLrRatio: DEFAULT_TRAIN.minLrRatio,
   warmupSteps: 30, // the train command's warmup
   replay: [0.05],
-  constantRatio: 0.3,
-  cooldownFraction: 0.2,
+  plateauRatio: 0.3,
+  decayFraction: 0.2,
   annealFraction: 0.2, // WSD's usual 10-20% decay
   evalBatches: 64,
   seeds: [1],
@@ -67,7 +67,7 @@ same total tokens. Compute: tokens trained; a continual method counts only its B
   --b-steps N        B phase steps; re-training takes A + B (default ${DEFAULT_CONTINUAL.bSteps})
   --replay F,G       replay fractions of A, one row each (default ${DEFAULT_CONTINUAL.replay.join(',')})
   --rewarm R         re-warm peak as a fraction of A's (default ${DEFAULT_CONTINUAL.rewarmRatio})
-  --constant R       infinite schedule's constant as a fraction of the peak (default ${DEFAULT_CONTINUAL.constantRatio})
+  --plateau R        infinite schedule's plateau as a fraction of the peak (default ${DEFAULT_CONTINUAL.plateauRatio})
   --seeds A,B,...    train every method once per seed; losses are averaged (default ${DEFAULT_CONTINUAL.seeds.join(',')})
   --config FILE      JSON with any of: ${Object.keys(DEFAULT_CONTINUAL).join(', ')}
   --json             end with one JSON line: {"rows": [{"method", "valLossA", "valLossB", "computeRatio"}, ...]}
@@ -86,7 +86,7 @@ export function parseContinualCli(argv: readonly string[]): ContinualCli | null 
       'b-steps': { type: 'string' },
       replay: { type: 'string' },
       rewarm: { type: 'string' },
-      constant: { type: 'string' },
+      plateau: { type: 'string' },
       seeds: { type: 'string' },
       config: { type: 'string' },
       json: { type: 'boolean' },
@@ -105,12 +105,12 @@ export function parseContinualCli(argv: readonly string[]): ContinualCli | null 
     replay:
       values.replay === undefined ? base.replay : values.replay.split(',').map((f) => fraction('replay', f)),
     rewarmRatio: values.rewarm === undefined ? base.rewarmRatio : fraction('rewarm', values.rewarm),
-    constantRatio: values.constant === undefined ? base.constantRatio : fraction('constant', values.constant),
+    plateauRatio: values.plateau === undefined ? base.plateauRatio : fraction('plateau', values.plateau),
     seeds: values.seeds === undefined ? base.seeds : values.seeds.split(',').map((s) => int('seeds', s, 0)),
   };
   validateConfig(config.model);
-  if (config.warmupSteps + config.cooldownFraction * config.aSteps > config.aSteps)
-    throw new RangeError('the infinite schedule must reach its constant within the A phase');
+  if (config.warmupSteps + config.decayFraction * config.aSteps > config.aSteps)
+    throw new RangeError('the infinite schedule must reach its plateau within the A phase');
   if (!(config.annealFraction > 0 && config.annealFraction <= 1))
     throw new RangeError(`annealFraction must be in (0, 1], got ${config.annealFraction}`);
   return { config, json: values.json ?? false };

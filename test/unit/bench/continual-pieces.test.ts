@@ -1,35 +1,31 @@
 // bench:continual's pieces that would skew its table without failing (test/bench/continual/):
 // the genre split gives two disjoint, non-empty sets; mixed batches hold exactly the asked
 // fraction of the other set; a continual method pays for its B phase only; the infinite
-// schedule crosses from A to B at its constant, without re-warming.
+// schedule crosses from A to B on its plateau, without re-warming.
 import { describe, expect, it } from 'vitest';
 import { createRng } from '../../../protocol/rng.ts';
-import { listBrownFiles } from '../../../relay/datasets/brown.ts';
-import { B_CATEGORIES, splitByCategory } from '../../bench/continual/category-split.ts';
+import { brownPackageDir, readBrownCorpus } from '../../../relay/datasets/brown.ts';
+import { A_CATEGORIES, B_CATEGORIES, categorySources } from '../../bench/continual/category-split.ts';
 import { computeRatio, continualPhases, retrainingPhases } from '../../bench/continual/compute.ts';
 import { isMixedIn, MixedBatches } from '../../bench/continual/mixture.ts';
 import { infinitePhases } from '../../bench/continual/schedules.ts';
 import { MemorySplit } from '../../helpers/memory-split.ts';
 
 describe('category split', () => {
-  it('puts every A and B file on one side only, and neither side is empty', () => {
-    const files = listBrownFiles();
-    const { a, b } = splitByCategory(files);
-    expect(a.length).toBeGreaterThan(0);
-    expect(b.length).toBeGreaterThan(0);
-    expect(a.filter((id) => b.includes(id))).toEqual([]);
-    const genre = new Map(files.map((f) => [f.id, f.category]));
-    for (const id of b) expect(B_CATEGORIES).toContain(genre.get(id));
-    for (const id of a) expect(B_CATEGORIES).not.toContain(genre.get(id));
+  it('gives A and B documents of their own genres only, none on both sides, neither side empty', () => {
+    const { a, b } = categorySources();
+    const aNames = readBrownCorpus(brownPackageDir(), a.categories).map((d) => d.name);
+    const bNames = readBrownCorpus(brownPackageDir(), b.categories).map((d) => d.name);
+    expect(aNames.length).toBeGreaterThan(0);
+    expect(bNames.length).toBeGreaterThan(0);
+    expect(aNames.filter((name) => bNames.includes(name))).toEqual([]);
+    // brown/c<genre letter><two digits>
+    for (const name of aNames) expect(A_CATEGORIES).toContain(name.charAt(7));
+    for (const name of bNames) expect(B_CATEGORIES).toContain(name.charAt(7));
   });
 
-  it('refuses a genre on both sides and a side that matches no file', () => {
-    const files = [
-      { id: 'ca01', category: 'news' },
-      { id: 'ck01', category: 'fiction' },
-    ];
-    expect(() => splitByCategory(files, ['news', 'fiction'], ['fiction'])).toThrow(/both sides: fiction/);
-    expect(() => splitByCategory(files, ['news'], ['romance'])).toThrow(/no Brown file is in B/);
+  it('refuses a genre on both sides, however it is spelled', () => {
+    expect(() => categorySources(['a', 'fiction'], ['k', 'l'])).toThrow(/both sides: k/);
   });
 });
 
@@ -76,13 +72,13 @@ describe('compute accounting', () => {
 });
 
 describe('infinite schedule', () => {
-  it('reaches its constant within A, starts B there without a re-warm, and anneals to the floor', () => {
+  it('reaches its plateau within A, starts B there without a re-warm, and anneals to the floor', () => {
     const s = {
       learningRate: 1e-2,
       minLrRatio: 0.1,
       warmupSteps: 10,
-      constantRatio: 0.3,
-      cooldownSteps: 40,
+      plateauRatio: 0.3,
+      decaySteps: 40,
       annealSteps: 20,
     };
     const { a, b } = infinitePhases(s, 100, 100);
