@@ -14,6 +14,7 @@
 import * as v from 'valibot';
 import { RunId, Sha256Hex } from './ledger-entry.ts';
 import { RunConfigSchema } from './run-config.ts';
+import { RunOriginRecordSchema } from './run-origin-record.ts';
 
 const Count = v.pipe(v.number(), v.safeInteger(), v.minValue(0));
 /** A round number, or -1 for "none yet" (θ_0, before any round commits). */
@@ -53,6 +54,8 @@ export const RunSummaryBody = v.object({
   rolledBack: Count,
   /** Zero bits of the identity stamp a hello needs (run config identity.stampBits): minted before joining. */
   stampBits: Count,
+  /** Where round 0 started (run-origin-record.ts, signed by the relay); null: θ_0 of the seed. */
+  origin: v.nullable(RunOriginRecordSchema),
 });
 export type RunSummary = v.InferOutput<typeof RunSummaryBody>;
 

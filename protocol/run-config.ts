@@ -13,6 +13,7 @@ import { DEFAULT_MODEL, GptConfigSchema } from './gpt-config.ts';
 import { MAX_STAMP_BITS } from './identity-stamp.ts';
 import { learningRateAt } from './learning-rate.ts';
 import { innerSchedule, LrScheduleSchema, lrScheduleIssue } from './lr-schedule-settings.ts';
+import { RunOriginSchema } from './run-origin.ts';
 import { firstIssue } from './schema-issue.ts';
 import { sha256Hex } from './sha256.ts';
 
@@ -172,6 +173,8 @@ export const RunConfigSchema = v.pipe(
     identity: IdentitySchema,
     /** Present: the run is pipeline parallel (kernels/pipeline/, relay/pipeline/) instead of DiLoCo rounds. */
     pipeline: v.optional(PipelineSchema),
+    /** Present: round 0 starts from this model instead of θ_0 of the seed (protocol/run-origin.ts). */
+    origin: v.optional(RunOriginSchema),
   }),
   // The position embedding covers contextLength tokens; a longer sequence has no position.
   v.forward(
@@ -185,6 +188,15 @@ export const RunConfigSchema = v.pipe(
       'exceeds model.nLayer: a stage needs a layer',
     ),
     ['pipeline', 'stages'],
+  ),
+  // A pipeline stage builds θ_0 from the seed itself (kernels/pipeline/stage-engine.ts) and has
+  // no way to fetch another starting state yet.
+  v.forward(
+    v.check(
+      (c) => c.pipeline === undefined || c.origin === undefined,
+      'a pipeline run cannot start from a model yet: leave out origin, or the pipeline section',
+    ),
+    ['origin'],
   ),
   v.forward(
     v.check(

@@ -17,6 +17,7 @@ import {
 import type { KeyRotation } from '../../protocol/ledger-keys.ts';
 import { type LedgerHead, type Receipt, receiptMessage } from '../../protocol/ledger-signatures.ts';
 import { MAX_MEMBER_NAME, type RoundMetadata } from '../../protocol/round-metadata.ts';
+import { type RunOriginRecord, verifyRunOrigin } from '../../protocol/run-origin-record.ts';
 import { type CommitRoundInput, checkCommitInput } from './commit-input.ts';
 import { commitRoundIn } from './commit-round.ts';
 import { LedgerError } from './errors.ts';
@@ -37,6 +38,7 @@ import {
   toMetadata,
   toRound,
 } from './rows.ts';
+import { type RunOriginInput, readRunOrigin, recordRunOrigin } from './run-origins.ts';
 import { migrate } from './schema.ts';
 import type { Sql } from './sql.ts';
 import { foldStandings, type Standing } from './standings.ts';
@@ -91,6 +93,38 @@ export class Ledger {
       `insert into runs (id, config, created_at) values ($1, $2::jsonb, $3)
        on conflict (id) do nothing`,
       [id, JSON.stringify(config), this.now().toISOString()],
+    );
+  }
+
+  /** The config a run was recorded with (ensureRun), or null for a run this ledger never saw. */
+  async runConfig(id: string): Promise<unknown | null> {
+    if (!v.is(RunId, id)) return null;
+    const [row] = await this.sql.query<{ config: unknown }>('select config from runs where id = $1', [id]);
+    return row ? row.config : null;
+  }
+
+  /**
+   * Records where a run started (protocol/run-origin-record.ts), signed; once per run; the
+   * record that stands (this one, or the one another relay wrote first) is returned.
+   */
+  recordOrigin(input: RunOriginInput): Promise<RunOriginRecord> {
+    return recordRunOrigin(this.sql, this.signer, this.now(), input);
+  }
+
+  /**
+   * Where the run started, null for a run from its seed. Throws ERR_LEDGER_BROKEN when the
+   * record is signed by no key this ledger has been in the hands of: someone edited it.
+   */
+  async origin(runId: string): Promise<RunOriginRecord | null> {
+    const record = await readRunOrigin(this.sql, runId);
+    if (!record) return null;
+    const rotations = await this.rotations();
+    const keys = new Set([this.signer.publicKey, ...rotations.flatMap((r) => [r.fromKey, r.toKey])]);
+    for (const key of keys) if (await verifyRunOrigin(record, key)) return record;
+    throw new LedgerError(
+      'ERR_LEDGER_BROKEN',
+      `the origin recorded for run ${runId} is not signed by the ledger's key: refusing to serve it. ` +
+        'Restore the database from a backup, or start a new one',
     );
   }
 

@@ -127,6 +127,22 @@ const MIGRATIONS: readonly Migration[] = [
       )`,
     ],
   },
+  {
+    // Where a run started (protocol/run-origin-record.ts): one row per run that started from a
+    // model, written once when it first opens and never updated, signed by the relay's key.
+    version: 4,
+    statements: [
+      `create table run_origins (
+        run_id text primary key references runs (id),
+        kind text not null check (kind in ('run', 'file')),
+        source text not null,
+        round int,
+        model_hash text not null,
+        recorded_at text not null,
+        signature text not null
+      )`,
+    ],
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -7,11 +7,8 @@
 import { expectedFrameBytes } from '../../protocol/compression-settings.ts';
 import type { DatasetManifest } from '../../protocol/dataset-manifest.ts';
 import { maxFrameBytesInRunFormat } from '../../protocol/frame-format.ts';
-import { initParams } from '../../protocol/init-params.ts';
 import { encodeLocalState } from '../../protocol/local-state-file.ts';
-import { modelHash } from '../../protocol/model-hash.ts';
 import { paramLayout } from '../../protocol/param-layout.ts';
-import type { RoundState } from '../../protocol/round-state-file.ts';
 import type { LossPoint, RunSummary } from '../../protocol/run-api.ts';
 import { type RunConfig, runIdentity } from '../../protocol/run-config.ts';
 import {
@@ -31,6 +28,7 @@ import type { RoundEvents } from '../rounds/round-events.ts';
 import { ShardPool } from '../rounds/shard-pool.ts';
 import { validationLoss } from '../rounds/validation-loss.ts';
 import { startWorkCheckThread } from '../rounds/work-check-thread.ts';
+import { type InitialState, initialState } from './initial-state.ts';
 import { type CommitFence, ledgerCommit } from './ledger-commit.ts';
 
 export interface RelayRunOptions {
@@ -92,7 +90,7 @@ export class RelayRun {
     readonly checkpoints: CheckpointArchive,
     readonly log: Logger,
     private readonly options: RelayRunOptions,
-    private readonly init: RoundState & { readonly hash: string },
+    private readonly init: InitialState,
     private readonly equivocations: EquivocationRecord,
     private readonly runDir: string,
   ) {
@@ -110,11 +108,22 @@ export class RelayRun {
     const checkpoints = options.checkpoints
       ? await options.checkpoints(runId)
       : await CheckpointStore.open(runDir, config.model, keep);
-    // θ_0 is the one set of weights the relay makes itself: every peer can check its hash.
-    const weights = initParams(config.model, config.seed);
-    const momentum = new Float32Array(layout.totalFloats);
-    const init = { weights, momentum, hash: await modelHash(weights, momentum) };
-    if (!checkpoints.has(init.hash)) await checkpoints.save(-1, init.hash, init);
+    // θ_0 of the seed, or the model the config's origin names: refused here, before the run
+    // opens, when it does not fit the model (initial-state.ts).
+    const init = await initialState({
+      config,
+      runId,
+      ledger,
+      checkpoints,
+      sources: {
+        runConfig: (id) => ledger.runConfig(id),
+        rounds: (id) => ledger.rounds(id),
+        archive: (id) =>
+          options.checkpoints
+            ? options.checkpoints(id)
+            : CheckpointStore.open(`${options.checkpointDir}/${id}`, config.model),
+      },
+    });
     const maxFrameBytes = maxFrameBytesInRunFormat(layout.totalFloats, config.round.compression);
     const equivocations = options.equivocations
       ? await options.equivocations(runId)
@@ -184,7 +193,7 @@ export class RelayRun {
       ? new PipelineCoordinator({ config, committed, pool, commit, clock: options.clock, log, onCommitted })
       : await roundCoordinator();
     async function roundCoordinator(): Promise<Coordinator> {
-      const state = committed.round < 0 ? init : await checkpoints.load(committed.modelHash);
+      const state = committed.round < 0 ? init.state : await checkpoints.load(committed.modelHash);
       if (!state)
         throw new RelayRunError(
           'ERR_RUN_STATE_MISSING',
@@ -292,6 +301,7 @@ export class RelayRun {
       hashDisagreements: this.coordinator instanceof Coordinator ? this.coordinator.hashDisagreements : 0,
       rolledBack: this.coordinator instanceof Coordinator ? this.coordinator.rolledBack : 0,
       stampBits: this.config.identity.stampBits,
+      origin: this.init.origin,
     };
   }
 

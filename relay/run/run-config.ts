@@ -18,7 +18,8 @@ export function resolveRunConfig(input: unknown): RunConfigCheck {
     return { ok: false, message: 'the run config must be a JSON object' };
   const given = (input ?? {}) as Record<string, unknown>;
   const merged: Record<string, unknown> = { ...DEFAULT_RUN };
-  const defaults: RunConfig = { ...DEFAULT_RUN, pipeline: DEFAULT_PIPELINE };
+  // origin has no default: a config that names it gives all of it (protocol/run-origin.ts).
+  const defaults: RunConfig = { ...DEFAULT_RUN, pipeline: DEFAULT_PIPELINE, origin: undefined };
   for (const key of Object.keys(defaults) as (keyof RunConfig)[]) {
     if (!Object.hasOwn(given, key)) continue;
     const value = given[key];
