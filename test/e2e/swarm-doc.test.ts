@@ -241,7 +241,7 @@ it('shares the roster and live metrics between two browsers that met through /si
     expect(table.map((cells) => [...cells.slice(0, 4), cells[6]]).sort()).toEqual(
       [
         ['ada (you)', '1', 'training', '5.250', '–'],
-        ['bob', '4', 'training', '4.500', '1.5'],
+        ['bob', '4', 'training', '4.500', '1.50'],
       ].sort(),
     );
     const held = (await ada.page.evaluate(() => (window as unknown as TestWindow).swarmDocPage.rawKeys()))

@@ -3,7 +3,7 @@
 // every few seconds (entries go stale without a change event). Credits are the one column not
 // from the document: a peer's word on its own credits is worth nothing, so entries carry none
 // and the column shows what the relay's leaderboard (/api/leaderboard) says for that key.
-import { formatCredits } from '../leaderboard/format.ts';
+import { creditDecimals, formatCreditsFixed } from '../leaderboard/format.ts';
 import type { SwarmDoc } from '../peer/swarm-doc.ts';
 
 const STALE_REDRAW_MS = 5_000;
@@ -28,7 +28,10 @@ export function showSwarm(table: HTMLTableElement, doc: SwarmDoc, selfKey: strin
   const body = table.tBodies[0] ?? table.createTBody();
   let credits: ReadonlyMap<string, number> = new Map();
   const draw = () => {
-    const rows = doc.roster().map((peer) => {
+    const roster = doc.roster();
+    // One number of decimals for the whole column, as the leaderboard prints it.
+    const decimals = creditDecimals(roster.flatMap((peer) => credits.get(peer.key) ?? []));
+    const rows = roster.map((peer) => {
       const tr = document.createElement('tr');
       tr.dataset.key = peer.key;
       if (peer.key === selfKey) tr.classList.add('self');
@@ -40,8 +43,7 @@ export function showSwarm(table: HTMLTableElement, doc: SwarmDoc, selfKey: strin
         peer.loss === null ? '–' : peer.loss.toFixed(3),
         Math.round(peer.tokensPerSec).toLocaleString('en'),
         `${(peer.bytesSent / 1e3).toFixed(1)} kB`,
-        // Written as the leaderboard writes it: test runs earn about 1e-4 a round.
-        credit === undefined ? '–' : formatCredits(credit),
+        credit === undefined ? '–' : formatCreditsFixed(credit, decimals),
       ];
       for (const text of cells) {
         const td = document.createElement('td');
