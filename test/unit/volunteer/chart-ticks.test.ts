@@ -1,7 +1,7 @@
 // The x-axes of the step and round charts count whole things, so their ticks are whole
 // numbers only: uPlot's own choice ticked a chart of a few rounds at 0.2, 0.4, … (issue 17).
 import { describe, expect, it } from 'vitest';
-import { WHOLE_NUMBER_INCRS, wholeNumberSplits } from '../../../web/src/volunteer/charts.ts';
+import { roundsRange, WHOLE_NUMBER_INCRS, wholeNumberSplits } from '../../../web/src/volunteer/charts.ts';
 
 describe('WHOLE_NUMBER_INCRS', () => {
   it('offers only whole spacings, 1, 2, 5, 10, … in rising order', () => {
@@ -46,5 +46,13 @@ describe('wholeNumberSplits', () => {
     expect(wholeNumberSplits(0, 10, 0)).toEqual([]);
     expect(wholeNumberSplits(0, 10, Number.NaN)).toEqual([]);
     expect(wholeNumberSplits(5, 4, 1)).toEqual([]);
+  });
+});
+
+describe('roundsRange', () => {
+  it('keeps a range with extent, and widens one point without going below round 0', () => {
+    expect(roundsRange(3, 9)).toEqual([3, 9]);
+    expect(roundsRange(5, 5)).toEqual([4, 6]);
+    expect(roundsRange(0, 0)).toEqual([0, 2]); // the empty or first-round chart read -1, 0, 1
   });
 });

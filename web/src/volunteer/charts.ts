@@ -15,6 +15,17 @@ export const WHOLE_NUMBER_INCRS: readonly number[] = Array.from({ length: 10 }, 
 ).flat();
 
 /**
+ * The x range of a chart of rounds or steps: the data's, widened when it has no extent (one
+ * point, or none) so the first committed round is drawn too, and never below 0, where an empty
+ * chart read "-1".
+ */
+export function roundsRange(min: number, max: number): [number, number] {
+  if (min !== max) return [min, max];
+  const from = Math.max(0, min - 1);
+  return [from, from + 2];
+}
+
+/**
  * The ticks uPlot draws on a whole-number axis: every multiple of the spacing it picked within
  * the scale's range. Rounded to whole numbers even if handed a fractional spacing, and none at
  * all when nothing fitted (uPlot passes 0 then).
@@ -48,10 +59,7 @@ export class LiveChart {
       {
         width: Math.max(320, element.clientWidth || 640),
         height: 200,
-        // One point has no extent: widen it so the first committed round is drawn too.
-        scales: {
-          x: { time: false, range: (_u, min, max) => (min === max ? [min - 1, max + 1] : [min, max]) },
-        },
+        scales: { x: { time: false, range: (_u, min, max) => roundsRange(min, max) } },
         axes: [wholeNumberAxis(xLabel), { label: yLabel }],
         series: [{}, { label: yLabel, stroke: color, width: 2 }],
         legend: { show: false },

@@ -47,8 +47,11 @@ export function roundView(o: RoundViewOptions): RoundView {
   let phase = '–';
   const delivered = new DeliveredSpeed(o.now);
   const showPhase = () => setText('phase', paused ? 'paused' : phase);
+  // The swarm table shows the same delivered speed, falling as it does between throttled steps.
   const showDelivered = () => {
-    if (!paused) setText('speed', speedText(delivered.tokensPerSec()));
+    if (paused) return;
+    setText('speed', speedText(delivered.tokensPerSec()));
+    o.swarm.publish({ tokensPerSec: delivered.tokensPerSec() });
   };
   const refresh = setInterval(showDelivered, SPEED_REFRESH_MS);
   const setPaused = (pause: boolean) => {
