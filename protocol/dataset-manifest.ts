@@ -5,6 +5,7 @@
 // it there to turn a token range into byte ranges of shard files. One schema for both.
 
 import * as v from 'valibot';
+import { DatasetNameSchema, MAX_MIXTURE_DATASETS } from './data-mixture.ts';
 import { MAX_GPT_DIMENSIONS } from './gpt-config.ts';
 import { firstIssue } from './schema-issue.ts';
 
@@ -38,8 +39,13 @@ export const SourceRecordSchema = v.variant(
       categories: v.optional(v.pipe(v.array(v.pipe(v.string(), v.regex(/^[a-r]$/))), v.maxLength(18))),
     }),
     v.object({ kind: v.literal('files'), files: v.pipe(v.array(v.string()), v.readonly()) }),
+    /** A run's mixture as the relay serves it: these datasets' shards, end to end (data-mixture.ts). */
+    v.object({
+      kind: v.literal('mixture'),
+      datasets: v.pipe(v.array(DatasetNameSchema), v.maxLength(MAX_MIXTURE_DATASETS), v.readonly()),
+    }),
   ],
-  'source.kind must be "brown" or "files"',
+  'source.kind must be "brown", "files" or "mixture"',
 );
 export type SourceRecord = v.InferOutput<typeof SourceRecordSchema>;
 

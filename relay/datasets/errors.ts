@@ -12,7 +12,8 @@ export type DatasetErrorCode =
   | 'ERR_SHARD_INVALID' // a shard file failed to decode or disagrees with the manifest
   | 'ERR_SPLIT_TOO_SHORT' // no shard of the split holds one window of the asked length
   | 'ERR_RAW_TOKENS_INVALID' // a raw token file has an odd byte count
-  | 'ERR_TOKENIZER'; // the manifest names a tokenizer this build does not have
+  | 'ERR_TOKENIZER' // the manifest names a tokenizer this build does not have
+  | 'ERR_MIXTURE_MISMATCH'; // a mixture's datasets differ in tokenizer, or one is named twice
 
 export class DatasetError extends CodedError<DatasetErrorCode> {
   override readonly name = 'DatasetError';

@@ -47,7 +47,7 @@ export function sameSource(recorded: SourceRecord, wanted: DatasetSource): boole
     const held = recorded.categories ?? [];
     return asked.length === held.length && asked.every((letter, i) => letter === held[i]);
   }
-  if (recorded.kind === 'brown' || wanted.kind === 'brown') return false;
+  if (recorded.kind !== 'files' || wanted.kind !== 'files') return false;
   const paths = wanted.paths.map((p) => resolve(p));
   return paths.length === recorded.files.length && paths.every((p, i) => p === recorded.files[i]);
 }

@@ -2,7 +2,6 @@
 // Each JSON body is typed by its schema in protocol/run-api.ts, which the pages parse it with.
 
 import { open, stat } from 'node:fs/promises';
-import { join } from 'node:path';
 import { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { MAX_AGGREGATE_PIECES, pieceRange } from '../../protocol/aggregate-piece.ts';
@@ -17,6 +16,7 @@ import {
   type RunsBody,
 } from '../../protocol/run-api.ts';
 import { unreachable } from '../../protocol/unreachable.ts';
+import { shardFile } from '../datasets/run-data.ts';
 import { Coordinator } from '../rounds/coordinator.ts';
 import type { RelayRun } from '../run/relay-run.ts';
 import { parseByteRange } from './byte-range.ts';
@@ -37,6 +37,7 @@ export function runRoutes(run: RelayRun): Hono {
       ...(await run.summary()),
       config: run.config,
       loss: await run.lossCurve(),
+      ...run.datasetReport(),
     } satisfies RunDetailBody);
   });
 
@@ -174,9 +175,9 @@ export function runRoutes(run: RelayRun): Hono {
       throw new HTTPException(400, { message: 'split must be train or val' });
     const split: SplitName = splitParam;
     const n = /^(0|[1-9]\d{0,8})$/.test(c.req.param('n')) ? Number(c.req.param('n')) : Number.NaN;
-    const shard = Number.isSafeInteger(n) ? run.dataset.manifest.splits[split].shards[n] : undefined;
-    if (!shard) throw new HTTPException(404, { message: `no ${split} shard ${c.req.param('n')}` });
-    const file = join(run.dataset.dir, shard.file);
+    // A mixture's shards are its datasets', end to end (relay/datasets/run-data.ts).
+    const file = Number.isSafeInteger(n) ? shardFile(run.dataset, split, n) : null;
+    if (!file) throw new HTTPException(404, { message: `no ${split} shard ${c.req.param('n')}` });
     const { size } = await stat(file);
     const range = parseByteRange(c.req.header('range'), size);
     c.header('accept-ranges', 'bytes');

@@ -1,107 +1,153 @@
-// Which token ranges of the training split are still to be trained this epoch. A range handed
-// to a peer leaves the pool; it comes back if the peer vanishes or its round aborts, and is
-// gone for the epoch once its round commits. So no token range is trained twice in an epoch,
-// and none is skipped because a peer left. When every range has been trained, a new epoch
-// begins with the whole split.
+// Which token ranges are still to be trained, over the run's one dataset or each dataset of its
+// mixture (protocol/data-mixture.ts). Each dataset keeps its own free ranges and epochs
+// (free-ranges.ts), so no range of a dataset is trained twice in an epoch of that dataset, and
+// none is skipped because a peer left; a small replay set cycles through its epochs at its own
+// pace. Which dataset the next range comes from is decided by counting, not sampling: the one
+// whose tokens handed out, with this range, would be furthest below its share (smooth weighted
+// round-robin over tokens), so the tokens each dataset gets follow the weights exactly to within
+// one range, whatever the order peers come and go in. Tokens count once their range is handed
+// out and stop counting if it comes back.
 
-export interface TokenRange {
-  readonly start: number;
-  readonly end: number;
+import { spanOf } from '../../protocol/data-mixture.ts';
+import { FreeRanges, type TokenRange } from './free-ranges.ts';
+
+export type { TokenRange } from './free-ranges.ts';
+
+/** One dataset of the pool: its training tokens and its share of what is handed out. */
+export interface PoolDataset {
+  readonly tokens: number;
+  readonly share: number;
 }
 
 export class ShardPool {
-  /** Disjoint free ranges, sorted by start. */
-  private free: TokenRange[];
-  epoch = 0;
+  private readonly datasets: readonly FreeRanges[];
+  private readonly shares: readonly number[];
+  /** Tokens handed out per dataset and not given back, every epoch together. */
+  private readonly handed: number[];
 
   constructor(
-    /** Tokens in the training split. */
-    readonly totalTokens: number,
+    /** Tokens in the training split of the run's one dataset, or the datasets of a mixture. */
+    datasets: number | readonly PoolDataset[],
   ) {
-    if (!Number.isSafeInteger(totalTokens) || totalTokens <= 0)
-      throw new RangeError(`a shard pool needs a positive token count, got ${totalTokens}`);
-    this.free = [{ start: 0, end: totalTokens }];
+    const list = typeof datasets === 'number' ? [{ tokens: datasets, share: 1 }] : datasets;
+    if (list.length === 0) throw new RangeError('a shard pool needs a dataset');
+    let start = 0;
+    this.datasets = list.map(({ tokens, share }) => {
+      if (!Number.isSafeInteger(tokens) || tokens <= 0)
+        throw new RangeError(`a shard pool needs a positive token count, got ${tokens}`);
+      if (!(share > 0 && Number.isFinite(share)))
+        throw new RangeError(`a dataset's share must be positive, got ${share}`);
+      const ranges = new FreeRanges({ start, end: start + tokens });
+      start += tokens;
+      return ranges;
+    });
+    this.shares = list.map((d) => d.share);
+    this.handed = list.map(() => 0);
+  }
+
+  /** Tokens of every dataset together: the run's token space is [0, totalTokens). */
+  get totalTokens(): number {
+    return this.datasets.reduce((sum, d) => sum + d.tokens, 0);
   }
 
   get freeTokens(): number {
-    return this.free.reduce((sum, r) => sum + r.end - r.start, 0);
+    return this.datasets.reduce((sum, d) => sum + d.freeTokens, 0);
+  }
+
+  /** The epoch of the dataset with the largest share (the first among equals): the run's epoch. */
+  get epoch(): number {
+    let main = 0;
+    for (const [i, share] of this.shares.entries()) if (share > (this.shares[main] as number)) main = i;
+    return (this.datasets[main] as FreeRanges).epoch;
+  }
+
+  /** Each dataset's epoch, in the mixture's order. */
+  get epochs(): readonly number[] {
+    return this.datasets.map((d) => d.epoch);
+  }
+
+  /** Tokens handed out per dataset and not given back, in the mixture's order. */
+  get handedTokens(): readonly number[] {
+    return [...this.handed];
   }
 
   /**
-   * Takes up to `tokens` contiguous tokens, at least `minTokens` (a range too short for one
-   * training window is useless). Starts a new epoch when nothing usable is left and
-   * `outstanding` (ranges held by peers) is empty; returns null when all that is left is held.
+   * Takes up to `tokens` contiguous tokens of one dataset, at least `minTokens` (a range too
+   * short for one training window is useless), from the dataset furthest below its share. A
+   * dataset with nothing usable left starts its next epoch when `outstanding` (ranges held by
+   * peers) is zero; while ranges are held, the next dataset in line serves instead, and null
+   * comes back when none can.
    */
   take(tokens: number, minTokens: number, outstanding: number): TokenRange | null {
-    let index = this.free.findIndex((r) => r.end - r.start >= minTokens);
-    if (index < 0) {
-      if (outstanding > 0) return null;
-      this.newEpoch();
-      index = 0;
-      if (this.totalTokens < minTokens) return null;
+    for (const d of this.preference(tokens, minTokens)) {
+      const dataset = this.datasets[d] as FreeRanges;
+      if (!dataset.serves(minTokens)) {
+        if (outstanding > 0) continue;
+        dataset.newEpoch();
+      }
+      const range = dataset.take(tokens, minTokens);
+      if (range) {
+        this.handed[d] = (this.handed[d] as number) + range.end - range.start;
+        return range;
+      }
     }
-    const range = this.free[index] as TokenRange;
-    const end = Math.min(range.end, range.start + tokens);
-    const taken = { start: range.start, end };
-    if (end === range.end) this.free.splice(index, 1);
-    else this.free[index] = { start: end, end: range.end };
-    return taken;
+    return null;
   }
 
   /**
-   * Starts the next epoch unless the free ranges can still give each of `members` peers at
-   * least `minTokens` (call when no range is held). A round opened on a nearly spent epoch
+   * Starts the next epoch of every dataset whose free ranges cannot give each of `members` peers
+   * at least `minTokens` (call when no range is held). A round opened on a nearly spent epoch
    * would otherwise seat fewer members than the run asks for, and the left-out peers would sit
    * it out; the few windows skipped at an epoch's end are the price.
    */
   rollUnlessServes(members: number, minTokens: number): void {
-    const windows = this.free.reduce((n, r) => n + Math.floor((r.end - r.start) / minTokens), 0);
-    if (windows < members) this.newEpoch();
+    for (const dataset of this.datasets)
+      if (dataset.tokens >= minTokens && dataset.windows(minTokens) < members) dataset.newEpoch();
   }
 
   /** Puts a range back (its peer vanished or its round aborted). */
   release(range: TokenRange): void {
-    if (!(range.start < range.end && range.start >= 0 && range.end <= this.totalTokens)) return;
-    const merged = [...this.free, range].sort((a, b) => a.start - b.start);
-    const out: TokenRange[] = [];
-    for (const r of merged) {
-      const last = out[out.length - 1];
-      if (last && r.start <= last.end)
-        out[out.length - 1] = { start: last.start, end: Math.max(last.end, r.end) };
-      else out.push(r);
-    }
-    this.free = out;
+    const d = this.datasetOf(range);
+    if (d < 0) return;
+    (this.datasets[d] as FreeRanges).release(range);
+    this.handed[d] = (this.handed[d] as number) - (range.end - range.start);
   }
 
   /**
    * Replays a committed round's ranges after a restart: they leave the pool. A range that is
-   * not free means its round belongs to a later epoch than the pool is in, so the pool moves on.
+   * not free means its round belongs to a later epoch of its dataset than the pool is in, so
+   * that dataset moves on. A range that lies in no dataset (the data changed under the run) is
+   * passed over.
    */
   replayCommitted(ranges: readonly TokenRange[]): void {
     for (const range of ranges) {
-      if (!this.isFree(range)) this.newEpoch();
-      this.remove(range);
+      const d = this.datasetOf(range);
+      if (d < 0) continue;
+      const dataset = this.datasets[d] as FreeRanges;
+      if (!dataset.isFree(range)) dataset.newEpoch();
+      dataset.remove(range);
+      this.handed[d] = (this.handed[d] as number) + range.end - range.start;
     }
   }
 
-  private isFree(range: TokenRange): boolean {
-    return this.free.some((r) => r.start <= range.start && range.end <= r.end);
+  /**
+   * Datasets in the order they should serve a take of `tokens`: by how far below its share
+   * each would stand after it, (handed + tokens) / share, ties to the mixture's order. Datasets
+   * too small for one window are never asked.
+   */
+  private preference(tokens: number, minTokens: number): number[] {
+    const after = (d: number) => ((this.handed[d] as number) + tokens) / (this.shares[d] as number);
+    return this.datasets
+      .map((_, d) => d)
+      .filter((d) => (this.datasets[d] as FreeRanges).tokens >= minTokens)
+      .sort((a, b) => after(a) - after(b) || a - b);
   }
 
-  private remove(range: TokenRange): void {
-    const out: TokenRange[] = [];
-    for (const r of this.free) {
-      if (r.end <= range.start || r.start >= range.end) out.push(r);
-      else {
-        if (r.start < range.start) out.push({ start: r.start, end: range.start });
-        if (range.end < r.end) out.push({ start: range.end, end: r.end });
-      }
-    }
-    this.free = out;
-  }
-
-  private newEpoch(): void {
-    this.epoch++;
-    this.free = [{ start: 0, end: this.totalTokens }];
+  private datasetOf(range: TokenRange): number {
+    return spanOf(
+      this.datasets.map((d) => d.span),
+      range.start,
+      range.end,
+    );
   }
 }

@@ -5,11 +5,10 @@
 // ranges so none is trained twice in the epoch.
 
 import { expectedFrameBytes } from '../../protocol/compression-settings.ts';
-import type { DatasetManifest } from '../../protocol/dataset-manifest.ts';
 import { maxFrameBytesInRunFormat } from '../../protocol/frame-format.ts';
 import { encodeLocalState } from '../../protocol/local-state-file.ts';
 import { paramLayout } from '../../protocol/param-layout.ts';
-import type { LossPoint, RunSummary } from '../../protocol/run-api.ts';
+import type { DatasetLossPoint, DatasetStatus, LossPoint, RunSummary } from '../../protocol/run-api.ts';
 import { type RunConfig, runIdentity } from '../../protocol/run-config.ts';
 import {
   type CheckpointArchive,
@@ -17,7 +16,7 @@ import {
   type StoredCheckpoint,
 } from '../checkpoints/checkpoint-store.ts';
 import type { Clock } from '../clock.ts';
-import { loadSplitTokens } from '../datasets/loader.ts';
+import { loadRunSplit, poolDatasets, type RunData } from '../datasets/run-data.ts';
 import type { Ledger } from '../ledger/ledger.ts';
 import type { Logger } from '../logger.ts';
 import { PipelineCoordinator } from '../pipeline/pipeline-coordinator.ts';
@@ -26,14 +25,15 @@ import { EquivocationLog, type EquivocationRecord } from '../rounds/equivocation
 import type { PendingCheckRecord } from '../rounds/pending-check-record.ts';
 import type { RoundEvents } from '../rounds/round-events.ts';
 import { ShardPool } from '../rounds/shard-pool.ts';
-import { validationLoss } from '../rounds/validation-loss.ts';
 import { startWorkCheckThread } from '../rounds/work-check-thread.ts';
+import { DatasetLosses } from './dataset-losses.ts';
 import { type InitialState, initialState } from './initial-state.ts';
 import { type CommitFence, ledgerCommit } from './ledger-commit.ts';
 
 export interface RelayRunOptions {
   readonly config: RunConfig;
-  readonly dataset: { readonly dir: string; readonly manifest: DatasetManifest };
+  /** Its one dataset, or each of its mixture's (relay/datasets/run-data.ts). */
+  readonly dataset: RunData;
   readonly ledger: Ledger;
   readonly relayKey: string;
   /** Files in this folder, unless `checkpoints` is given (PostgreSQL, for several relays). */
@@ -74,6 +74,7 @@ export class RelayRunError extends Error {
 export class RelayRun {
   private current: Coordinator | PipelineCoordinator | null = null;
   private currentPool: ShardPool;
+  private losses: DatasetLosses | null = null;
 
   private constructor(
     readonly id: string,
@@ -94,7 +95,7 @@ export class RelayRun {
     private readonly equivocations: EquivocationRecord,
     private readonly runDir: string,
   ) {
-    this.currentPool = new ShardPool(dataset.manifest.splits.train.tokens);
+    this.currentPool = new ShardPool(poolDatasets(dataset));
   }
 
   static async open(options: RelayRunOptions): Promise<RelayRun> {
@@ -176,7 +177,8 @@ export class RelayRun {
     const { init, runDir, id: runId, configHash, checkpoints } = this;
     const layout = paramLayout(config.model);
     await checkpoints.sync();
-    const pool = new ShardPool(dataset.manifest.splits.train.tokens);
+    const pool = new ShardPool(poolDatasets(dataset));
+    const losses = await DatasetLosses.open(config, dataset, `${runDir}/dataset-losses.jsonl`, log);
     const rounds = await ledger.rounds(runId);
     for (const r of rounds) pool.replayCommitted(r.shards.map(([start, end]) => ({ start, end })));
     const last = rounds[rounds.length - 1];
@@ -185,7 +187,7 @@ export class RelayRun {
       : { round: -1, modelHash: init.hash };
     const frameBytes = expectedFrameBytes(layout.totalFloats, config.round.compression);
     // One ledger transaction per round (or pipeline step).
-    const commit = ledgerCommit(ledger, runId, this.options.fence);
+    const commit = losses.commits(ledgerCommit(ledger, runId, this.options.fence));
     const onCommitted = (record: CommitRecord) => this.options.onCommitted?.(record);
     const options = this.options;
     const equivocations = this.equivocations;
@@ -200,11 +202,11 @@ export class RelayRun {
           `the ledger's last round ${committed.round} (${committed.modelHash.slice(0, 12)}) has no state file in ${runDir}; ` +
             'this state folder was written by an older relay: start a new run or restore the checkpoint',
         );
-      const validate = validationLoss(config, await loadSplitTokens(dataset.dir, 'val'));
+      const validate = losses.validate;
       // Read once, when the first check needs it: what a checked member was assigned.
       let train: Promise<Uint16Array> | null = null;
       const trainTokens = async (range: { start: number; end: number }) => {
-        train ??= loadSplitTokens(dataset.dir, 'train');
+        train ??= loadRunSplit(dataset, 'train');
         return (await train).subarray(range.start, range.end);
       };
       // Redoing a checked round takes the CPU a while: off the event loop.
@@ -226,7 +228,7 @@ export class RelayRun {
           maxFrameBytes: maxFrameBytesInRunFormat(layout.totalFloats, config.round.compression),
           committed,
           state,
-          states: checkpoints,
+          states: losses.states(checkpoints),
           validate,
           pool,
           clock: options.clock,
@@ -246,10 +248,11 @@ export class RelayRun {
           onCommitted,
           events: options.events,
         },
-        validate?.(state.weights) ?? null,
+        losses.start(state.weights),
       );
     }
     this.currentPool = pool;
+    this.losses = losses;
     this.current = coordinator;
     log.info({ runId, committedRound: committed.round, modelHash: committed.modelHash }, 'run opened');
     return coordinator;
@@ -303,6 +306,12 @@ export class RelayRun {
       stampBits: this.config.identity.stampBits,
       origin: this.init.origin,
     };
+  }
+
+  /** Each dataset the run trains on (its share, epoch, newest loss) and every round's loss on each. */
+  datasetReport(): { datasets: DatasetStatus[]; datasetLoss: DatasetLossPoint[] } {
+    if (!this.losses) throw new RelayRunError('ERR_RUN_NOT_LEADING', 'this relay does not lead the run');
+    return { datasets: this.losses.statuses(this.pool), datasetLoss: this.losses.points() };
   }
 
   async lossCurve(): Promise<LossPoint[]> {

@@ -3,6 +3,8 @@
 // Every peer trains what the result's hash names, so a relay restarted with the same file
 // resumes the same run and one started with another file starts a new run. A config that names
 // no run is named after its dataset (run-name.ts).
+import * as v from 'valibot';
+import { DatasetChoiceSchema } from '../../protocol/data-mixture.ts';
 import {
   checkRunConfig,
   DEFAULT_PIPELINE,
@@ -30,7 +32,7 @@ export function resolveRunConfig(input: unknown): RunConfigCheck {
         : value;
   }
   // A run on another dataset is named after it unless the config names it (run-name.ts).
-  if (!Object.hasOwn(given, 'name') && typeof merged.dataset === 'string')
+  if (!Object.hasOwn(given, 'name') && v.is(DatasetChoiceSchema, merged.dataset))
     merged.name = runNameFor(merged.dataset);
   const unknown = Object.keys(given).filter((key) => !Object.hasOwn(defaults, key));
   if (unknown.length > 0) return { ok: false, message: `unknown run config keys: ${unknown.join(', ')}` };
