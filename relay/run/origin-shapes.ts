@@ -65,7 +65,8 @@ export function shapeMismatch(
         message: `${tensor} is ${show(shape)} in the origin, the run's model needs ${show(want)}`,
       };
   }
-  for (const [tensor, shape] of bare) {
+  // In name order, so the same file gets the same answer whatever order its writer chose.
+  for (const [tensor, shape] of [...bare].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     if (expected.has(tensor) || IGNORED.some((pattern) => pattern.test(tensor))) continue;
     return {
       code: 'ERR_ORIGIN_EXTRA_TENSOR',
