@@ -12,6 +12,7 @@ import type { ErrorBody } from '../protocol/http-body.ts';
 import type { HealthBody } from '../protocol/run-api.ts';
 import { type ForwardOptions, forwardToLeader } from './cluster/forward-to-leader.ts';
 import { relayApiCors } from './http/api-cors.ts';
+import { cooldownRoutes } from './http/cooldown-routes.ts';
 import { ledgerRoutes } from './http/ledger-routes.ts';
 import { runRoutes } from './http/run-routes.ts';
 import { relaySecurityHeaders } from './http/security-headers.ts';
@@ -22,6 +23,8 @@ export interface AppOptions {
   readonly metrics: Registry;
   /** The built web app (dist/web), or null when only the API is served. */
   readonly webDir: string | null;
+  /** What operator actions must bear (http/operator-token.ts); absent: none is allowed. */
+  readonly operatorToken?: string | null;
   /** Several relays on one run: the leader's routes, answered by the leader (cluster/). */
   readonly cluster?: ForwardOptions & {
     /** Volunteers connected to this relay. */
@@ -79,6 +82,7 @@ export function createApp(options: AppOptions): Hono {
     return c.body(await metrics.metrics());
   });
   app.route('/api/runs', runRoutes(run));
+  app.route('/api/runs', cooldownRoutes(run, options.operatorToken ?? null));
   app.route('/api', ledgerRoutes(run));
 
   if (webDir) {

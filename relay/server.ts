@@ -17,6 +17,7 @@ import { ClusterNode, type ClusterTimings } from './cluster/cluster-node.ts';
 import { ensureClusterSchema } from './cluster/cluster-schema.ts';
 import { pgEquivocations } from './cluster/pg-equivocations.ts';
 import { openRunData } from './datasets/run-data.ts';
+import { loadOrCreateOperatorToken, OPERATOR_TOKEN_FILE } from './http/operator-token.ts';
 import { routeUpgrades } from './http/upgrade-route.ts';
 import { type IceConfig, iceServersFor, NO_ICE } from './ice-servers.ts';
 import { Ledger } from './ledger/ledger.ts';
@@ -27,6 +28,7 @@ import { openPostgres } from './ledger/sql-postgres.ts';
 import { clientAddressOf } from './limits/client-address.ts';
 import type { Logger } from './logger.ts';
 import { createRelayMetrics, observeRun, roundEvents } from './metrics.ts';
+import { openCooldownRecord } from './rounds/cooldown-record.ts';
 import type { CommitRecord } from './rounds/coordinator.ts';
 import { openPendingCheckRecord } from './rounds/pending-check-record.ts';
 import { RelayRun } from './run/relay-run.ts';
@@ -98,6 +100,7 @@ export async function startRelay(options: RelayOptions): Promise<RelayHandle> {
   try {
     if (postgresUrl) await ensureClusterSchema(sql);
     const signer = await loadOrCreateRelayKey(join(stateDir, 'relay-key.pkcs8'));
+    const operatorToken = await loadOrCreateOperatorToken(join(stateDir, OPERATOR_TOKEN_FILE));
     const ledger = await Ledger.open(sql, signer);
     // A ledger edited without the relay's key must not be served, nor built on.
     await ledger.assertIntact();
@@ -110,6 +113,7 @@ export async function startRelay(options: RelayOptions): Promise<RelayHandle> {
       relayKey: signer.publicKey,
       checkpointDir: join(stateDir, 'checkpoints'),
       pendingChecks: await openPendingCheckRecord(sql, (await runIdentity(options.run)).runId, log),
+      cooldowns: await openCooldownRecord(sql, (await runIdentity(options.run)).runId),
       ...(postgresUrl && {
         // Every relay serves the committed states and takes the run over from them.
         checkpoints: (runId: string) =>
@@ -153,6 +157,7 @@ export async function startRelay(options: RelayOptions): Promise<RelayHandle> {
       run,
       metrics: metrics.registry,
       webDir: options.webDir,
+      operatorToken,
       cluster: node
         ? {
             leading: () => node.leading,

@@ -24,8 +24,14 @@ import { type LeaderTarget, RoutedCoordinator } from './routed-coordinator.ts';
 
 /** Marks a request a follower forwarded, so a relay that lost the lease meanwhile does not pass it on again. */
 export const FORWARDED_HEADER = 'x-potluck-forwarded';
-/** Request headers a leader's routes read. */
-const FORWARDED_REQUEST_HEADERS = ['content-type', FRAME_CLAIM_HEADER, 'if-none-match', 'range'];
+/** Request headers a leader's routes read (the operator token's too: the leader checks it). */
+const FORWARDED_REQUEST_HEADERS = [
+  'authorization',
+  'content-type',
+  FRAME_CLAIM_HEADER,
+  'if-none-match',
+  'range',
+];
 /** A forwarded request the leader has not answered by then gets a 504. */
 const FORWARD_TIMEOUT_MS = 15_000;
 /**

@@ -5,8 +5,8 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import { FORWARDED_HEADER } from './cluster-node.ts';
 
-/** `/api/runs`, `/api/runs/:id`, and anything under `/api/runs/:id/rounds/` or `/state/`. */
-const LEADER_ROUTE = /^\/api\/runs(\/?|\/[^/]+\/?|\/[^/]+\/(rounds|state)\/.*)$/;
+/** `/api/runs`, `/api/runs/:id`, `/api/runs/:id/cooldown`, and anything under `.../rounds/` or `/state/`. */
+const LEADER_ROUTE = /^\/api\/runs(\/?|\/[^/]+\/?|\/[^/]+\/cooldown|\/[^/]+\/(rounds|state)\/.*)$/;
 
 export function isLeaderRoute(path: string): boolean {
   return LEADER_ROUTE.test(path);

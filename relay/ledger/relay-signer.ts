@@ -3,9 +3,10 @@
 // state folder as PKCS#8 (RFC 5958), readable by the relay's user only, so a restarted relay
 // keeps signing with the key its receipts already name. Changing it is a rotation the ledger
 // records (rotate-key.ts, relay/cli/relay-key.ts), never a new file dropped in place.
-import { randomBytes, type webcrypto } from 'node:crypto';
-import { link, readFile, unlink, writeFile } from 'node:fs/promises';
+import type { webcrypto } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { encodeBase64url } from '../../protocol/base64url.ts';
+import { writeOnce } from '../write-once.ts';
 import { LedgerError } from './errors.ts';
 
 export interface RelaySigner {
@@ -66,17 +67,10 @@ export async function createRelayKeyFile(file: string): Promise<RelaySigner> {
   return (await readRelayKey(file)) ?? Promise.reject(new LedgerError('ERR_RELAY_KEY', `${file} vanished`));
 }
 
-/** The temporary file and the hard link: `file` appears whole or not at all. */
+/** A new key in `file`, which appears whole or not at all (write-once.ts). */
 async function writeNewKey(file: string): Promise<void> {
   const pair = await generatePair();
-  const pkcs8 = new Uint8Array(await crypto.subtle.exportKey('pkcs8', pair.privateKey));
-  const temporary = `${file}.${randomBytes(6).toString('hex')}.tmp`;
-  await writeFile(temporary, pkcs8, { mode: 0o600, flag: 'wx' });
-  try {
-    await link(temporary, file);
-  } finally {
-    await unlink(temporary);
-  }
+  await writeOnce(file, new Uint8Array(await crypto.subtle.exportKey('pkcs8', pair.privateKey)));
 }
 
 /** The key in `file`, or null when there is no such file. */

@@ -14,6 +14,7 @@
 // benched with back-off (benching.ts).
 
 import { pieceRange } from '../../protocol/aggregate-piece.ts';
+import type { CooldownBody } from '../../protocol/cooldown-api.ts';
 import { trainingFlops } from '../../protocol/model-flops.ts';
 import { modelHash } from '../../protocol/model-hash.ts';
 import { noiseStreamOf } from '../../protocol/noise-stream.ts';
@@ -22,7 +23,7 @@ import { deriveSeed } from '../../protocol/random-k.ts';
 import type { AggregationReport } from '../../protocol/robust-aggregate.ts';
 import { encodeRoundState, type RoundState } from '../../protocol/round-state-file.ts';
 import { type CountedFrame, roundUpdate } from '../../protocol/round-update.ts';
-import { innerLearningRate, type RunConfig } from '../../protocol/run-config.ts';
+import type { RunConfig } from '../../protocol/run-config.ts';
 import { sha256Hex } from '../../protocol/sha256.ts';
 import { encodeStatePiece } from '../../protocol/state-piece-message.ts';
 import { pieceAt, proofFor, type StateTree, stateTree } from '../../protocol/state-tree.ts';
@@ -31,10 +32,12 @@ import type { Clock } from '../clock.ts';
 import type { Logger } from '../logger.ts';
 import type { SwarmCoordinator } from '../swarm/swarm-coordinator.ts';
 import { Benching } from './benching.ts';
+import type { CooldownRecord } from './cooldown-record.ts';
 import { cryptoRandom, regroup, shuffled } from './groups.ts';
 import type { PendingCheckRecord } from './pending-check-record.ts';
 import type { AbortCause, RoundEvents } from './round-events.ts';
 import { type EquivocationProof, RoundFrames, type UploadOutcome } from './round-frames.ts';
+import { type CooldownOutcome, RunCooldown } from './run-cooldown.ts';
 import type { ShardPool, TokenRange } from './shard-pool.ts';
 import { sizeRound } from './sizing.ts';
 import { type KeptState, StateGuard } from './state-guard.ts';
@@ -139,6 +142,10 @@ export interface CoordinatorOptions {
   readonly onRolledBack?: (round: number, toRound: number, reason: string) => void;
   /** Rounds opened, committed and aborted, frames not counted, bans: the operator's metrics. */
   readonly events?: RoundEvents;
+  /** The round the operator started the cooldown at, as the database holds it (run-cooldown.ts). */
+  readonly cooldownTriggered?: number | null;
+  /** Where the operator's start of the cooldown is written before it is answered. */
+  readonly cooldowns?: Pick<CooldownRecord, 'start'>;
 }
 
 interface PeerState {
@@ -168,6 +175,8 @@ interface Manifest {
 interface OpenRound {
   readonly round: number;
   readonly seed: number;
+  /** The inner rate every member trains at, fixed at opening: a check redoes the round at it. */
+  readonly learningRate: number;
   readonly members: Map<string, Member>;
   /** Each member's group (sorted ids, itself included): whom it passes aggregate pieces to. */
   readonly groupOf: ReadonlyMap<string, readonly string[]>;
@@ -244,6 +253,7 @@ export class Coordinator implements SwarmCoordinator {
   /** The decisions started so far, chained: settled() waits for them. */
   private deciding: Promise<void> = Promise.resolve();
   private readonly verification: Verification;
+  private readonly cooldown: RunCooldown;
   /** Rounds whose new state the guard refused. */
   rolledBack = 0;
   /** Hash reports that differed from the committed hash. */
@@ -257,6 +267,7 @@ export class Coordinator implements SwarmCoordinator {
     this.state = options.state;
     this.excluded = new Set(options.excluded ?? []);
     this.committedLoss = options.validate ? initialValLoss : null;
+    this.cooldown = new RunCooldown(options.config, options.cooldownTriggered ?? null, options.cooldowns);
     this.verification = new Verification({
       config: options.config.verification,
       totalFloats: options.layout.totalFloats,
@@ -301,6 +312,21 @@ export class Coordinator implements SwarmCoordinator {
 
   get connectedPeers(): number {
     return this.peers.size;
+  }
+
+  /** The round that opens next: rounds already handed out keep the rate they opened with. */
+  private get nextRound(): number {
+    return (this.current?.round ?? this.committed.round) + 1;
+  }
+
+  /** The run's learning-rate schedule and where its cooldown stands (GET .../cooldown). */
+  cooldownView(): CooldownBody {
+    return this.cooldown.view(this.nextRound);
+  }
+
+  /** The operator starts the cooldown from the next round to open (POST .../cooldown). */
+  startCooldown(): Promise<CooldownOutcome> {
+    return this.cooldown.start(this.nextRound);
   }
 
   join(link: PeerLink): void {
@@ -608,6 +634,7 @@ export class Coordinator implements SwarmCoordinator {
     const c: OpenRound = {
       round,
       seed,
+      learningRate: this.cooldown.rateOf(round),
       members,
       groupOf,
       openedAt: clock.now(),
@@ -645,7 +672,7 @@ export class Coordinator implements SwarmCoordinator {
         group: groupEntries(groupOf.get(peer) as readonly string[]),
         shard: m.shard,
         innerSteps: m.innerSteps,
-        learningRate: innerLearningRate(config, round),
+        learningRate: c.learningRate,
         deadline,
       });
     }
@@ -994,7 +1021,7 @@ export class Coordinator implements SwarmCoordinator {
             },
             weights,
             innerSteps: member.innerSteps,
-            learningRate: innerLearningRate(config, c.round),
+            learningRate: c.learningRate,
             noiseStream: noiseStreamOf(config.seed, peer),
             frame: c.frames.get(peer)?.bytes as Uint8Array,
           },

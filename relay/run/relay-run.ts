@@ -20,6 +20,7 @@ import { loadRunSplit, poolDatasets, type RunData } from '../datasets/run-data.t
 import type { Ledger } from '../ledger/ledger.ts';
 import type { Logger } from '../logger.ts';
 import { PipelineCoordinator } from '../pipeline/pipeline-coordinator.ts';
+import type { CooldownRecord } from '../rounds/cooldown-record.ts';
 import { type CommitRecord, Coordinator } from '../rounds/coordinator.ts';
 import { EquivocationLog, type EquivocationRecord } from '../rounds/equivocation-log.ts';
 import type { PendingCheckRecord } from '../rounds/pending-check-record.ts';
@@ -43,6 +44,8 @@ export interface RelayRunOptions {
   readonly equivocations?: (runId: string) => Promise<EquivocationRecord>;
   /** The checks asked for and not yet settled, kept beside the ledger (pending-check-record.ts). */
   readonly pendingChecks?: PendingCheckRecord;
+  /** The operator's start of a wsd or infinite schedule's cooldown, kept beside the ledger. */
+  readonly cooldowns?: CooldownRecord;
   /** Checked inside each round's commit transaction (the cluster lease, leadership.ts). */
   readonly fence?: CommitFence;
   /** False for a relay of a cluster that does not lead yet: no coordinator until lead(). */
@@ -247,6 +250,9 @@ export class RelayRun {
               .catch((error: unknown) => log.error({ err: error }, 'could not record an equivocation')),
           onCommitted,
           events: options.events,
+          // Read at every lead(): another relay of the cluster may have started it since.
+          cooldownTriggered: (await options.cooldowns?.read()) ?? null,
+          cooldowns: options.cooldowns,
         },
         losses.start(state.weights),
       );

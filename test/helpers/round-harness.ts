@@ -14,7 +14,12 @@ import type { RelayMessage } from '../../protocol/swarm-messages.ts';
 import { frameClaimMessage } from '../../protocol/swarm-signing.ts';
 import { ManualClock } from '../../relay/clock.ts';
 import { silentLogger } from '../../relay/logger.ts';
-import { type CommitRecord, Coordinator, type PeerLink } from '../../relay/rounds/coordinator.ts';
+import {
+  type CommitRecord,
+  Coordinator,
+  type CoordinatorOptions,
+  type PeerLink,
+} from '../../relay/rounds/coordinator.ts';
 import type { RoundEvents } from '../../relay/rounds/round-events.ts';
 import type { EquivocationProof, UploadOutcome } from '../../relay/rounds/round-frames.ts';
 import { ShardPool } from '../../relay/rounds/shard-pool.ts';
@@ -91,6 +96,8 @@ export async function createHarness(
     validate?: ((weights: Float32Array) => number) | null;
     pool?: ShardPool;
     events?: RoundEvents;
+    /** Options the harness does not set itself (the operator's cooldown, ...). */
+    more?: Partial<CoordinatorOptions>;
   } = {},
 ): Promise<Harness> {
   const config = options.config ?? harnessConfig();
@@ -133,6 +140,7 @@ export async function createHarness(
       log: silentLogger,
       onEquivocation: (proof) => proofs.push(proof),
       events: options.events,
+      ...options.more,
     },
     validate ? validate(state.weights) : null,
   );

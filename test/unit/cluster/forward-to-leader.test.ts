@@ -11,6 +11,9 @@ describe('forwarding to the leader', () => {
     expect(isLeaderRoute('/api/runs/r1')).toBe(true);
     expect(isLeaderRoute('/api/runs/r1/rounds/3/frames/abc')).toBe(true);
     expect(isLeaderRoute('/api/runs/r1/state/ff/pieces/2')).toBe(true);
+    // The operator's cooldown start is the leader's coordinator's to record and apply.
+    expect(isLeaderRoute('/api/runs/r1/cooldown')).toBe(true);
+    expect(isLeaderRoute('/api/runs/r1/cooldown/x')).toBe(false);
     expect(isLeaderRoute('/api/runs/r1/checkpoint')).toBe(false);
     expect(isLeaderRoute('/api/runs/r1/shards/0')).toBe(false);
     expect(isLeaderRoute('/api/ledger')).toBe(false);
