@@ -16,6 +16,7 @@ import { wireAuditButton } from './audit-panel.ts';
 import { BoardTable } from './board-table.ts';
 import { fetchCheckpoint } from './checkpoint-fetch.ts';
 import { showCheckpoint } from './checkpoint-link.ts';
+import { DatasetLossChart } from './dataset-loss-chart.ts';
 import { Freshness } from './freshness.ts';
 import { LedgerHeadView } from './ledger-head.ts';
 import { PublicApi } from './public-api.ts';
@@ -34,6 +35,7 @@ const api = new PublicApi();
 const ledgerPage = (after: number, limit: number) => api.ledger(after, limit);
 const board = new BoardTable($<HTMLTableElement>('board'), $('board-empty'));
 const lossChart = new LiveChart($('loss-chart'), 'round', 'train loss', '#2f6f4f');
+const datasetChart = new DatasetLossChart($('dataset-loss'), $('dataset-loss-chart'));
 const head = new LedgerHeadView($('head'), $('head-signature'), () => api.keys());
 const freshness = new Freshness($('updated'));
 // The sample worker starts only where WebGPU exists; a checkpoint's bytes move to it, uncopied.
@@ -114,8 +116,9 @@ async function refresh(): Promise<void> {
     return;
   }
   samples.follow(run); // on its own: a failed fetch below must not hold the sample back
-  const [loss, rows, ledger] = await Promise.all([
+  const [loss, datasets, rows, ledger] = await Promise.all([
     api.lossCurve(run.id),
+    api.datasetLoss(run.id),
     api.leaderboard(),
     ledgerPage(0, 1),
   ]);
@@ -123,6 +126,7 @@ async function refresh(): Promise<void> {
   if ($('run').textContent !== summary) $('run').textContent = summary;
   board.setRows(rows);
   showLoss(loss);
+  datasetChart.show(datasets.datasets, datasets.datasetLoss);
   showCheckpoint($<HTMLAnchorElement>('checkpoint'), $('checkpoint-about'), run);
   watchHead(ledger.head);
   await head.show(ledger);

@@ -15,6 +15,7 @@ import {
 } from '../../../protocol/ledger-api.ts';
 import { entryHash, GENESIS_HASH, parseLedgerEntry } from '../../../protocol/ledger-entry.ts';
 import {
+  DatasetLossPart,
   LossCurvePart,
   type LossPoint,
   RunDetailBody,
@@ -53,6 +54,11 @@ export class PublicApi {
 
   async lossCurve(runId: string): Promise<readonly LossPoint[]> {
     return (await this.read(`/api/runs/${encodeURIComponent(runId)}`, LossCurvePart)).loss;
+  }
+
+  /** Each dataset of the run's mixture and every committed round's loss on each. */
+  async datasetLoss(runId: string): Promise<v.InferOutput<typeof DatasetLossPart>> {
+    return this.read(`/api/runs/${encodeURIComponent(runId)}`, DatasetLossPart);
   }
 
   /** The run's model shape, from its config checked with every rule of the run config schema. */
