@@ -20,9 +20,9 @@ the volunteer page (/) and the leaderboard (/leaderboard), all on one port.
 
   --port N             (PORT) port to listen on; default 8787
   --host ADDR          (HOST) address to bind; default 0.0.0.0 (every interface)
-  --state DIR          (POTLUCK_STATE) database, relay key, checkpoints, prepared data,
-                       and the --volunteers' keys, receipts and autotune choices;
-                       default state/ in the repository
+  --state DIR          (POTLUCK_STATE) database, relay key, operator token (npm run
+                       cooldown), checkpoints, prepared data, and the --volunteers' keys,
+                       receipts and autotune choices; default state/ in the repository
   --database-url URL   (DATABASE_URL) postgres://… to keep the ledger in PostgreSQL;
                        default: embedded PGlite in the state folder. Several relays started
                        with one database serve one run together (see the README)
