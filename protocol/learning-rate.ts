@@ -5,9 +5,9 @@
 //   cosine    decay to the floor by `total` (nanoGPT's get_lr): a run whose length is known.
 //   wsd       warmup-stable-decay (Hägele et al. 2024, "Scaling Laws and Compute-Optimal Training
 //             Beyond Fixed Training Durations"): the peak until the cooldown begins, then a
-//             1-sqrt cooldown to the floor. 1-sqrt rather than linear because the paper found it
-//             the better cooldown at every length it tried: it leaves the peak fast and lingers
-//             near the floor, where the loss drops most.
+//             1-sqrt cooldown to the floor. 1-sqrt rather than linear because in the paper's
+//             comparison of cooldown shapes it reached a lower loss than linear: it leaves the
+//             peak fast and spends longer near the floor, where the loss drops most.
 //   infinite  Ibrahim et al. 2024, "Simple and Scalable Strategies to Continually Pre-train
 //             Large Language Models": a cosine from the peak down to a plateau, the plateau for
 //             as long as the run goes on (new data can keep arriving without re-warming), and an

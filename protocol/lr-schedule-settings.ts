@@ -17,7 +17,7 @@ const Rounds = v.pipe(v.number(), v.safeInteger(), v.minValue(0), v.maxValue(MAX
 
 const WsdSchema = v.object({
   kind: v.literal('wsd'),
-  /** Rounds from the cooldown's first to the floor (1-sqrt); Hägele et al. found ~20% of a run enough. */
+  /** Rounds from the cooldown's first to the floor (1-sqrt); in Hägele et al. ~20% of a run matched the cosine. */
   cooldownRounds: v.pipe(Rounds, v.minValue(1)),
   /** The round the cooldown begins at, unless the operator starts it earlier; absent: the operator's call. */
   cooldownAt: v.optional(Rounds),
