@@ -16,7 +16,7 @@ import { openClusterNames } from './cluster/cluster-names.ts';
 import { ClusterNode, type ClusterTimings } from './cluster/cluster-node.ts';
 import { ensureClusterSchema } from './cluster/cluster-schema.ts';
 import { pgEquivocations } from './cluster/pg-equivocations.ts';
-import { openRunData } from './datasets/run-data.ts';
+import { fewestRangeTokens, openRunData } from './datasets/run-data.ts';
 import { loadOrCreateOperatorToken, OPERATOR_TOKEN_FILE } from './http/operator-token.ts';
 import { routeUpgrades } from './http/upgrade-route.ts';
 import { type IceConfig, iceServersFor, NO_ICE } from './ice-servers.ts';
@@ -104,7 +104,7 @@ export async function startRelay(options: RelayOptions): Promise<RelayHandle> {
     const ledger = await Ledger.open(sql, signer);
     // A ledger edited without the relay's key must not be served, nor built on.
     await ledger.assertIntact();
-    const dataset = await openRunData(options.run.dataset, stateDir, log);
+    const dataset = await openRunData(options.run.dataset, stateDir, log, fewestRangeTokens(options.run));
     const metrics = createRelayMetrics();
     const run = await RelayRun.open({
       config: options.run,

@@ -15,6 +15,7 @@ import {
 } from '../../protocol/data-mixture.ts';
 import type { DatasetManifest, SplitManifest, SplitName } from '../../protocol/dataset-manifest.ts';
 import { SPLITS } from '../../protocol/dataset-manifest.ts';
+import type { RunConfig } from '../../protocol/run-config.ts';
 import { decodeTokenShard } from '../../protocol/token-shard.ts';
 import { countTokens, entropyFromCounts } from '../../protocol/unigram-entropy.ts';
 import type { Logger } from '../logger.ts';
@@ -39,8 +40,29 @@ export interface RunData {
   readonly parts: readonly RunDataPart[];
 }
 
-/** Opens every dataset `choice` names ("brown" is prepared on first use); checks they fit together. */
-export async function openRunData(choice: DatasetChoice, stateDir: string, log: Logger): Promise<RunData> {
+/**
+ * The fewest tokens one range of `config`'s run takes: a round's inner step (B windows of T + 1
+ * tokens stepping by T), or a pipeline step's microbatches. A dataset of a mixture with fewer
+ * training tokens could never be handed out, and its share would silently go to the others.
+ */
+export function fewestRangeTokens(config: RunConfig): number {
+  const { batchSize, seqLen } = config.inner;
+  const sequences = config.pipeline
+    ? config.pipeline.microbatches * config.pipeline.microbatchSize
+    : batchSize;
+  return sequences * seqLen + 1;
+}
+
+/**
+ * Opens every dataset `choice` names ("brown" is prepared on first use); checks they fit
+ * together, and that each dataset of a mixture holds `minTrainTokens` (fewestRangeTokens).
+ */
+export async function openRunData(
+  choice: DatasetChoice,
+  stateDir: string,
+  log: Logger,
+  minTrainTokens = 1,
+): Promise<RunData> {
   const named = mixtureParts(choice);
   const shares = mixtureShares(named);
   const opened: OpenedDataset[] = [];
@@ -59,6 +81,13 @@ export async function openRunData(choice: DatasetChoice, stateDir: string, log: 
   const [first] = parts;
   if (!first) throw new DatasetError('ERR_MIXTURE_MISMATCH', 'a run needs a dataset');
   if (typeof choice === 'string') return { manifest: first.manifest, parts };
+  for (const { name, manifest } of parts)
+    if (manifest.splits.train.tokens < minTrainTokens)
+      throw new DatasetError(
+        'ERR_SPLIT_TOO_SHORT',
+        `${name} has ${manifest.splits.train.tokens} training tokens and one range of this run takes ` +
+          `${minTrainTokens}: its share of the mixture could never be trained`,
+      );
   return { manifest: await mixtureManifest(parts), parts };
 }
 

@@ -9,8 +9,9 @@ import { countTokens, entropyFromCounts } from '../../../protocol/unigram-entrop
 import { readBrownCorpus } from '../../../relay/datasets/brown.ts';
 import { loadSplitTokens } from '../../../relay/datasets/loader.ts';
 import { prepareDataset } from '../../../relay/datasets/prepare.ts';
-import { loadRunSplit, openRunData, shardFile } from '../../../relay/datasets/run-data.ts';
+import { fewestRangeTokens, loadRunSplit, openRunData, shardFile } from '../../../relay/datasets/run-data.ts';
 import { silentLogger } from '../../../relay/logger.ts';
+import { fastRun, SCRIPTED_MODEL } from '../../helpers/test-relay.ts';
 
 let a = '';
 let b = '';
@@ -70,6 +71,28 @@ describe('openRunData', () => {
       { start: 0, end: first.splits.train.tokens },
       { start: first.splits.train.tokens, end: first.splits.train.tokens + second.splits.train.tokens },
     ]);
+  });
+
+  it('refuses a dataset of a mixture too small for one range of the run', async () => {
+    const run = fastRun(a);
+    const fewest = fewestRangeTokens(run);
+    expect(fewest).toBe(run.inner.batchSize * run.inner.seqLen + 1);
+    const pipeline = fastRun(a, {
+      model: { ...SCRIPTED_MODEL, nLayer: 2 },
+      pipeline: { microbatches: 2, microbatchSize: 3 },
+    });
+    expect(fewestRangeTokens(pipeline)).toBe(6 * pipeline.inner.seqLen + 1);
+    const train = async (dir: string) =>
+      (await openRunData(dir, tmpdir(), silentLogger)).manifest.splits.train.tokens;
+    const smallest = Math.min(await train(a), await train(b));
+    const mixture = [
+      { dataset: a, weight: 1 },
+      { dataset: b, weight: 1 },
+    ];
+    await expect(openRunData(mixture, tmpdir(), silentLogger, smallest + 1)).rejects.toMatchObject({
+      code: 'ERR_SPLIT_TOO_SHORT',
+    });
+    expect((await openRunData(mixture, tmpdir(), silentLogger, smallest)).parts).toHaveLength(2);
   });
 
   it('refuses one folder named twice, and datasets tokenized apart', async () => {
