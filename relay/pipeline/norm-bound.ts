@@ -4,18 +4,24 @@
 // (the attack that froze a run's updates with a norm of 1e150). Two bounds, each a factor of
 // BOUND_FACTOR (10^3 in norm; a real loss spike moves a gradient's norm by tens):
 // - against the stage's own recent committed sums (their median, once there are a few): a sum
-//   past BOUND_FACTOR times it, or below it by as much, is refused;
+//   past BOUND_FACTOR times it is refused. The history is the stage's replicas' own, so it
+//   starts again when a newcomer first commits on the stage: a sole replica that drifted its
+//   sums up or down cannot turn the bound against the honest replica that joins it.
 // - against the other stages of the same step: a sum past BOUND_FACTOR times the largest of
 //   theirs is refused. This one needs no history, so it holds from step 0, and a sole replica
 //   cannot ratchet it up by growing its norm a little each step as it could its own median.
-// What remains for a sole replica: shrinking every update by up to the factor of a thousand
-// allowed, or a slow drift downwards; both are the trust a stage with one replica gets while
-// pipeline work is not verified (its credit stays provisional).
+//   Which side lies cannot be told (a tiny sum on one stage makes the other look huge), so the
+//   coordinator pins this failure on nobody.
+// No lower bound: a stage's gradient may fall as it learns, and a bound below is one an
+// attacker's small sums would turn against an honest newcomer. What remains for a sole replica:
+// shrinking every update by up to the factor of a thousand allowed, or sending a small norm and
+// escaping the clip; both are the trust a stage with one replica gets while pipeline work is
+// not verified (its credit stays provisional).
 
 /** Committed steps a stage needs before its sums are bounded; the window they are kept over. */
 export const NORM_HISTORY_MIN = 8;
 export const NORM_HISTORY_WINDOW = 32;
-/** A sum of squares above this many times the stage's recent median is refused (10^3 in norm). */
+/** A sum of squares above this many times the bound's reference is refused (10^3 in norm). */
 export const BOUND_FACTOR = 1e6;
 
 export class NormBound {
@@ -31,10 +37,7 @@ export class NormBound {
     if (past.length < NORM_HISTORY_MIN) return true;
     // A stage whose gradients were all zero (nothing to learn yet, or a zeroed attack) bounds by
     // the smallest normal float64 rather than refusing every gradient that is not zero.
-    const typical = median(past);
-    return (
-      sumOfSquares <= BOUND_FACTOR * Math.max(typical, 2 ** -1022) && sumOfSquares >= typical / BOUND_FACTOR
-    );
+    return sumOfSquares <= BOUND_FACTOR * Math.max(median(past), 2 ** -1022);
   }
 
   /**
@@ -57,6 +60,11 @@ export class NormBound {
       past.push(x);
       if (past.length > NORM_HISTORY_WINDOW) past.shift();
     }
+  }
+
+  /** A newcomer committed its first step on `stage`: the sums so far were others' alone. */
+  restart(stage: number): void {
+    this.history[stage]?.splice(0);
   }
 }
 

@@ -130,6 +130,8 @@ export class PipelineCoordinator implements SwarmCoordinator {
   private readonly record: ReplicaRecord;
   private readonly normBound: NormBound;
   private readonly stalls: StallWindow;
+  /** Per stage, who has committed a step on it: the stage's norm history is theirs alone. */
+  private readonly committedOn: Set<string>[];
   /** Stages the open step's next attempt runs on one replica (cleared when a step commits). */
   private readonly narrowed = new Set<number>();
   /** Each stage's weights hash at the last commit, and the stage each of its replicas held. */
@@ -147,6 +149,7 @@ export class PipelineCoordinator implements SwarmCoordinator {
     this.record = new ReplicaRecord(options.random);
     this.normBound = new NormBound(pipeline.stages);
     this.stalls = new StallWindow(pipeline.stages);
+    this.committedOn = Array.from({ length: pipeline.stages }, () => new Set());
   }
 
   get lastCommitted(): { readonly round: number; readonly modelHash: string } {
@@ -220,8 +223,9 @@ export class PipelineCoordinator implements SwarmCoordinator {
   /**
    * A seated replica's squared gradient norm for the open step. One from an aborted attempt is
    * stale and dropped; one from a peer that is not a replica of the stage it names is refused;
-   * one past the stage's bound fails the attempt. Once every replica's is in, every peer of the
-   * step gets every stage's (shareNorms).
+   * one past the stage's bound from its only replica fails the attempt on it (a replica with a
+   * twin is judged against its twin first: shareNorms). Once every replica's is in, every peer
+   * of the step gets every stage's.
    */
   stageNorm(id: string, input: StageNormInput): void {
     const c = this.current;
@@ -234,7 +238,12 @@ export class PipelineCoordinator implements SwarmCoordinator {
       return;
     }
     if (c.norms.has(id)) return;
-    if (!this.normBound.plausible(input.stage, input.sumOfSquares)) {
+    const alone = c.stages[input.stage]?.length === 1;
+    if (
+      alone &&
+      this.boundedBy(c, input.stage) &&
+      !this.normBound.plausible(input.stage, input.sumOfSquares)
+    ) {
       this.fail(c, input.stage, [id], `a replica of stage ${input.stage} sent an implausible gradient norm`);
       return;
     }
@@ -244,8 +253,11 @@ export class PipelineCoordinator implements SwarmCoordinator {
 
   /**
    * Every replica sent its norm: each stage's replicas summed the same frames in the same order,
-   * so honest ones agree to the bit, and a stage whose replicas do not aborts the step. Otherwise
-   * every peer of the step gets the stages' sums in stage order, and adds them up alike.
+   * so honest ones agree to the bit, and a stage whose replicas do not aborts the step. So does
+   * a stage whose replicas agree on a sum past its bound, or past a thousand times every other
+   * stage's norm; who lies then cannot be told (a tiny sum on one stage makes another look
+   * huge), so it is pinned on nobody, as a stall. Otherwise every peer of the step gets the
+   * stages' sums in stage order, and adds them up alike.
    */
   private shareNorms(c: OpenStep): void {
     const agreed = agreedPerStage(c.stages, (id) => c.norms.get(id));
@@ -254,12 +266,18 @@ export class PipelineCoordinator implements SwarmCoordinator {
       return;
     }
     const sumsOfSquares = agreed.values as number[];
+    const implausible = sumsOfSquares.findIndex(
+      (x, s) => this.boundedBy(c, s) && !this.normBound.plausible(s, x),
+    );
+    if (implausible >= 0) {
+      this.unpinned(c, implausible, `the replicas of stage ${implausible} sent an implausible gradient norm`);
+      return;
+    }
     const outlier = this.normBound.outlier(sumsOfSquares);
     if (outlier !== null) {
-      this.fail(
+      this.unpinned(
         c,
         outlier,
-        c.stages[outlier] ?? [],
         `the replicas of stage ${outlier} sent a gradient norm a thousand times every other stage’s`,
       );
       return;
@@ -286,7 +304,7 @@ export class PipelineCoordinator implements SwarmCoordinator {
   }
 
   /**
-   * The last stage's loss sum: a number in [0, its microbatches x maxMeanLoss]; other stages have
+   * The last stage's loss sum: a number in (0, its microbatches x maxMeanLoss]; other stages have
    * none to send. The ledger's training loss is made of it.
    */
   private lossIsPlausible(c: OpenStep, id: string, report: StageReportInput): boolean {
@@ -295,7 +313,8 @@ export class PipelineCoordinator implements SwarmCoordinator {
     const replica = c.stages[last]?.indexOf(id) ?? -1;
     const mine = c.routes.filter((route) => route[last] === replica).length;
     const loss = report.lossSum;
-    return loss !== null && loss >= 0 && loss <= mine * maxMeanLoss(this.options.config.model.vocabSize);
+    // Cross-entropy through a softmax is never 0: a sum of 0 is a claim of a perfect model.
+    return loss !== null && loss > 0 && loss <= mine * maxMeanLoss(this.options.config.model.vocabSize);
   }
 
   /**
@@ -362,7 +381,10 @@ export class PipelineCoordinator implements SwarmCoordinator {
    */
   private seatNewcomers(seating: string[][]): void {
     const seated = new Set(seating.flat());
-    const sourced = seating.map((ids) => this.holders(ids).length > 0);
+    // Before the first commit every stage is θ_0, which a newcomer opens from the seed itself: a
+    // stage whose only replica left then is not lost, and nobody needs a transfer.
+    const fresh = this.stageHashes === null && this.committed.round === -1;
+    const sourced = seating.map((ids) => fresh || this.holders(ids).length > 0);
     for (const peer of this.peers.values()) {
       const id = peer.link.id;
       if (!peer.ready || seated.has(id)) continue;
@@ -372,7 +394,7 @@ export class PipelineCoordinator implements SwarmCoordinator {
         .sort((a, b) => a.live - b.live || a.s - b.s)[0];
       if (!target) return;
       target.ids.push(id);
-      this.needsState.add(id);
+      if (!fresh) this.needsState.add(id);
       seated.add(id);
       this.options.log.info({ peer: id, stage: target.s }, 'a new replica joins the pipeline');
     }
@@ -421,8 +443,14 @@ export class PipelineCoordinator implements SwarmCoordinator {
     };
     c.timer = clock.setTimeout(() => {
       if (this.current !== c || c.closing) return;
-      // Who stalled it cannot be told (replica-record.ts): every stage is suspect.
+      // Who stalled it cannot be told (replica-record.ts): every stage is suspect. A newcomer
+      // that never committed on its stage counts twice: a key that joins, stalls its first step
+      // and comes back otherwise costs a deadline each time it is seated. (A replica a narrowed
+      // step left out, fetching the state again, does not: its twin may be the one stalling.)
       this.stalls.stalled(c.step, c.stages.keys());
+      for (const [s, ids] of c.stages.entries())
+        for (const id of ids)
+          if (this.needsState.has(id) && !this.committedOn[s]?.has(id)) this.record.failed(id);
       this.fail(c, null, c.stages.flat(), 'the step passed its deadline');
     }, stepMs);
     this.current = c;
@@ -445,6 +473,16 @@ export class PipelineCoordinator implements SwarmCoordinator {
     log.info({ step, stages: live.map((ids) => ids.length) }, 'pipeline step opened');
   }
 
+  /**
+   * Whether `stage`'s norm history bounds this attempt: only when every replica of it in the
+   * attempt has committed on it before. The history is theirs; a newcomer's gradient measured
+   * against a sole replica's drifted sums would be refused for the other's lies.
+   */
+  private boundedBy(c: OpenStep, stage: number): boolean {
+    const known = this.committedOn[stage];
+    return (c.stages[stage] ?? []).every((id) => known?.has(id));
+  }
+
   /** Whether `stage` runs on one replica at `step`: a suspect of this step, or in a stall's window. */
   private narrows(stage: number, step: number): boolean {
     return this.narrowed.has(stage) || this.stalls.narrows(stage, step);
@@ -453,6 +491,11 @@ export class PipelineCoordinator implements SwarmCoordinator {
   /** A stage's replicas disagree: which is right cannot be told, so it counts as a stall. */
   private disagreed(c: OpenStep, stage: number, reason: string): void {
     this.disagreements++;
+    this.unpinned(c, stage, reason);
+  }
+
+  /** `stage` failed the attempt in a way no one replica can be blamed for: a stall of that stage. */
+  private unpinned(c: OpenStep, stage: number, reason: string): void {
     this.stalls.stalled(c.step, [stage]);
     this.fail(c, stage, c.stages[stage] ?? [], reason);
   }
@@ -584,6 +627,11 @@ export class PipelineCoordinator implements SwarmCoordinator {
     for (const [s, ids] of c.stages.entries()) for (const id of ids) this.heldAtCommit.set(id, s);
     for (const id of members) this.needsState.delete(id);
     for (const id of this.seating?.flat() ?? []) if (!this.heldAtCommit.has(id)) this.needsState.add(id);
+    for (const [s, ids] of c.stages.entries()) {
+      const known = this.committedOn[s] as Set<string>;
+      if (ids.some((id) => !known.has(id))) this.normBound.restart(s);
+      for (const id of ids) known.add(id);
+    }
     this.normBound.committed(c.sums ?? []);
     this.stalls.committed([...c.stages.keys()].filter((s) => !this.narrows(s, c.step)));
     this.narrowed.clear();

@@ -11,14 +11,19 @@
 // win every tie would then win every dispute it starts.
 //
 // A cool-down is for failures that can be pinned: a replica that sent what no honest one could
-// (an implausible norm or loss), left in the middle of a step, or failed more attempts of the
-// step than any replica the step committed with. When a step commits, each such replica takes a
-// strike and sits out 2^(strikes-1) steps; a replica in a committed step loses its strikes. A
-// deadline or a disagreement fails every replica it touched alike, so it benches nobody: the
-// stall window (stall-window.ts) is what makes a repeated one cheap.
+// (its stage's only replica sending an implausible norm, a loss out of range), left in the
+// middle of a step, was a newcomer in a step that passed its deadline, or failed more attempts
+// of the step than any replica the step committed with. When a step commits, each such replica
+// takes a strike and sits out 2^(strikes-1) steps (at most MAX_BENCH_STEPS); a replica in a
+// committed step loses its strikes. Strikes are kept by key, so a reconnect does not clear
+// them. A deadline or a disagreement otherwise fails every replica it touched alike, so it
+// benches nobody: the stall window (stall-window.ts) is what makes a repeated one cheap.
 
-/** Longest cool-down, in steps: a strike count past it stops growing the wait. */
-export const MAX_BENCH_STEPS = 64;
+/**
+ * Longest cool-down, in steps: a strike count past it stops growing the wait. Long, because a
+ * key that only ever stalls its first step costs a deadline each time it is seated again.
+ */
+export const MAX_BENCH_STEPS = 1024;
 
 export class ReplicaRecord {
   private readonly strikes = new Map<string, number>();
