@@ -11,6 +11,7 @@ import { validationLoss } from '../swarm/evaluate.ts';
 import { continualPhases, type Phase, retrainingPhases } from './compute.ts';
 import { MixedBatches } from './mixture.ts';
 import type { ContinualBenchConfig } from './options.ts';
+import { bPhasePlans } from './plans.ts';
 import type { Distribution } from './prepare-splits.ts';
 import { cosinePhase, floorPhase, infinitePhases } from './schedules.ts';
 import { trainPhase } from './train-phase.ts';
@@ -32,21 +33,6 @@ export interface SeedSetup {
 }
 
 export const RETRAIN = 're-train on A ∪ B';
-
-/** Method names, in the table's order. */
-export function methodNames(replay: readonly number[]): string[] {
-  return [
-    'no re-warm (A floor)',
-    're-warm + re-decay',
-    ...replay.map(replayName),
-    'infinite: plateau on B, anneal',
-    RETRAIN,
-  ];
-}
-
-function replayName(fraction: number): string {
-  return `re-warm + re-decay + ${+(fraction * 100).toFixed(1)}% replay`;
-}
 
 export async function runSeed(
   setup: SeedSetup,
@@ -110,22 +96,14 @@ export async function runSeed(
   );
 
   const rows: MethodResult[] = [];
-  const continueOnB = async (
-    name: string,
-    start: typeof cosineA,
-    rate: (t: number) => number,
-    replay: number,
-  ) => {
-    const data = new MixedBatches(bBatches(), replayBatches(), replay);
-    const bPhase = await trainPhase(model, train, start.params, bSteps, rate, data);
-    rows.push(await score(name, bPhase.params, continualPhases(start.tokens, bPhase.tokens)));
-  };
-  const [noRewarm, rewarmName, ...rest] = methodNames(config.replay);
-  await continueOnB(noRewarm as string, cosineA, floorPhase(peak), 0);
-  await continueOnB(rewarmName as string, cosineA, cosinePhase(rewarm, bSteps), 0);
-  for (const [i, fraction] of config.replay.entries())
-    await continueOnB(rest[i] as string, cosineA, cosinePhase(rewarm, bSteps), fraction);
-  await continueOnB(rest[config.replay.length] as string, infiniteA, infinite.b, 0);
+  const startOf = { cosine: cosineA, infinite: infiniteA };
+  const rateOf = { floor: floorPhase(peak), rewarm: cosinePhase(rewarm, bSteps), infinite: infinite.b };
+  for (const plan of bPhasePlans(config.replay, config.infiniteReplay)) {
+    const start = startOf[plan.from];
+    const data = new MixedBatches(bBatches(), replayBatches(), plan.replay);
+    const bPhase = await trainPhase(model, train, start.params, bSteps, rateOf[plan.rate], data);
+    rows.push(await score(plan.method, bPhase.params, continualPhases(start.tokens, bPhase.tokens)));
+  }
 
   // Re-training: A ∪ B from θ_0, B's sequences mixed in at B's share of the tokens.
   const total = aSteps + bSteps;

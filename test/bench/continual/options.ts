@@ -23,6 +23,8 @@ export interface ContinualBenchConfig {
   readonly warmupSteps: number;
   /** Fractions of A replayed in the B phase: one re-warm + re-decay row per fraction. */
   readonly replay: readonly number[];
+  /** Fractions of A replayed in the infinite schedule's B phase: one more infinite row per fraction. */
+  readonly infiniteReplay: readonly number[];
   /** The infinite schedule's plateau as a fraction of the peak. */
   readonly plateauRatio: number;
   /** Its cosine from the peak down to the plateau, as a fraction of the A phase (after the warmup). */
@@ -49,6 +51,7 @@ export const DEFAULT_CONTINUAL: ContinualBenchConfig = {
   minLrRatio: DEFAULT_TRAIN.minLrRatio,
   warmupSteps: 30, // the train command's warmup
   replay: [0.05],
+  infiniteReplay: [], // the paper's infinite schedule has no replay; a search adds rows
   plateauRatio: 0.3,
   decayFraction: 0.2,
   annealFraction: 0.2, // WSD's usual 10-20% decay
@@ -61,12 +64,15 @@ export const CONTINUAL_HELP = `Usage: npm run bench:continual -- [options]
 Continual pretraining on the Brown Corpus split by genre: A (news, editorial, reviews,
 learned) then B (fiction, mystery, science fiction, adventure, romance, humor). A model trained
 on A continues on B by (1) no re-warm, (2) re-warm + re-decay, (3) the same with a replay of A,
-(4) an infinite schedule with cooldown, against (5) re-training from scratch on A ∪ B with the
+(4) an infinite schedule with cooldown (and, with --infinite-replay, a replay of A), against (5) re-training from scratch on A ∪ B with the
 same total tokens. Compute: tokens trained; a continual method counts only its B phase.
 
   --a-steps N        A phase steps (default ${DEFAULT_CONTINUAL.aSteps})
   --b-steps N        B phase steps; re-training takes A + B (default ${DEFAULT_CONTINUAL.bSteps})
   --replay F,G       replay fractions of A, one row each (default ${DEFAULT_CONTINUAL.replay.join(',')})
+  --infinite-replay F,G
+                     replay fractions of A in the infinite schedule's B phase, one more
+                     infinite row each (default none)
   --rewarm R         re-warm peak as a fraction of A's (default ${DEFAULT_CONTINUAL.rewarmRatio})
   --plateau R        infinite schedule's plateau as a fraction of the peak (default ${DEFAULT_CONTINUAL.plateauRatio})
   --seeds A,B,...    train every method once per seed; losses are averaged (default ${DEFAULT_CONTINUAL.seeds.join(',')})
@@ -86,6 +92,7 @@ export function parseContinualCli(argv: readonly string[]): ContinualCli | null 
       'a-steps': { type: 'string' },
       'b-steps': { type: 'string' },
       replay: { type: 'string' },
+      'infinite-replay': { type: 'string' },
       rewarm: { type: 'string' },
       plateau: { type: 'string' },
       seeds: { type: 'string' },
@@ -103,8 +110,8 @@ export function parseContinualCli(argv: readonly string[]): ContinualCli | null 
     ...base,
     aSteps: int('a-steps', values['a-steps'], base.aSteps),
     bSteps: int('b-steps', values['b-steps'], base.bSteps),
-    replay:
-      values.replay === undefined ? base.replay : values.replay.split(',').map((f) => fraction('replay', f)),
+    replay: fractions('replay', values.replay, base.replay),
+    infiniteReplay: fractions('infinite-replay', values['infinite-replay'], base.infiniteReplay),
     rewarmRatio: values.rewarm === undefined ? base.rewarmRatio : fraction('rewarm', values.rewarm),
     plateauRatio: values.plateau === undefined ? base.plateauRatio : fraction('plateau', values.plateau),
     seeds: values.seeds === undefined ? base.seeds : values.seeds.split(',').map((s) => int('seeds', s, 0)),
@@ -115,6 +122,11 @@ export function parseContinualCli(argv: readonly string[]): ContinualCli | null 
   if (!(config.annealFraction > 0 && config.annealFraction <= 1))
     throw new RangeError(`annealFraction must be in (0, 1], got ${config.annealFraction}`);
   return { config, json: values.json ?? false };
+}
+
+/** A flag's comma-separated numbers in (0, 1], or the fallback without the flag. */
+function fractions(name: string, text: string | undefined, fallback: readonly number[]): readonly number[] {
+  return text === undefined ? fallback : text.split(',').map((f) => fraction(name, f));
 }
 
 /** A flag's number in (0, 1]. */

@@ -1,13 +1,16 @@
 // bench:continual's pieces that would skew its table without failing (test/bench/continual/):
 // the genre split gives two disjoint, non-empty sets; mixed batches hold exactly the asked
-// fraction of the other set; a continual method pays for its B phase only; the infinite
-// schedule crosses from A to B on its plateau, without re-warming.
+// fraction of the other set; replay reaches the infinite schedule's rows as well as the
+// re-warm rows; a continual method pays for its B phase only; the infinite schedule crosses
+// from A to B on its plateau, without re-warming.
 import { describe, expect, it } from 'vitest';
 import { createRng } from '../../../protocol/rng.ts';
 import { brownPackageDir, readBrownCorpus } from '../../../relay/datasets/brown.ts';
 import { A_CATEGORIES, B_CATEGORIES, categorySources } from '../../bench/continual/category-split.ts';
 import { computeRatio, continualPhases, retrainingPhases } from '../../bench/continual/compute.ts';
 import { isMixedIn, MixedBatches } from '../../bench/continual/mixture.ts';
+import { parseContinualCli } from '../../bench/continual/options.ts';
+import { bPhasePlans } from '../../bench/continual/plans.ts';
 import { infinitePhases } from '../../bench/continual/schedules.ts';
 import { MemorySplit } from '../../helpers/memory-split.ts';
 
@@ -58,6 +61,45 @@ describe('mixture', () => {
     expect(
       () => new MixedBatches({ split: base, rng: createRng(1) }, { split: other, rng: createRng(2) }, 1.5),
     ).toThrow(RangeError);
+  });
+});
+
+describe('B phase plans', () => {
+  it("mixes each --infinite-replay fraction into an infinite row of its own, from the infinite schedule's A model", () => {
+    const cli = parseContinualCli(['--replay', '0.4', '--infinite-replay', '0.25,0.4']);
+    if (!cli) throw new Error('no config');
+    const plans = bPhasePlans(cli.config.replay, cli.config.infiniteReplay);
+    expect(plans.map((p) => [p.method, p.from, p.rate, p.replay])).toEqual([
+      ['no re-warm (A floor)', 'cosine', 'floor', 0],
+      ['re-warm + re-decay', 'cosine', 'rewarm', 0],
+      ['re-warm + re-decay + 40% replay', 'cosine', 'rewarm', 0.4],
+      ['infinite: plateau on B, anneal', 'infinite', 'infinite', 0],
+      ['infinite: plateau on B, anneal + 25% replay', 'infinite', 'infinite', 0.25],
+      ['infinite: plateau on B, anneal + 40% replay', 'infinite', 'infinite', 0.4],
+    ]);
+    // Without the flag the table is what it was: one infinite row, no replay in it.
+    expect(bPhasePlans([0.05], []).filter((p) => p.rate === 'infinite')).toEqual([
+      { method: 'infinite: plateau on B, anneal', from: 'infinite', rate: 'infinite', replay: 0 },
+    ]);
+    expect(() => parseContinualCli(['--infinite-replay', '0.25,0'])).toThrow(/--infinite-replay/);
+  });
+
+  it("an infinite row's batches hold its replay fraction of A", () => {
+    const [plan] = bPhasePlans([], [0.25]).filter((p) => p.rate === 'infinite' && p.replay > 0);
+    if (!plan) throw new Error('no infinite replay row');
+    const b = new MemorySplit(new Uint16Array(200).fill(1), 4);
+    const a = new MemorySplit(new Uint16Array(200).fill(2), 4);
+    const data = new MixedBatches(
+      { split: b, rng: createRng(1) },
+      { split: a, rng: createRng(2) },
+      plan.replay,
+    );
+    let fromA = 0;
+    for (let step = 0; step < 10; step++) {
+      const batch = data.sampleBatch(16, 8);
+      for (let row = 0; row < 16; row++) if (batch.inputs[row * 8] === 2) fromA++;
+    }
+    expect(fromA).toBe(40); // 25% of 160 sequences
   });
 });
 
