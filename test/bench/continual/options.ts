@@ -64,8 +64,9 @@ export const CONTINUAL_HELP = `Usage: npm run bench:continual -- [options]
 Continual pretraining on the Brown Corpus split by genre: A (news, editorial, reviews,
 learned) then B (fiction, mystery, science fiction, adventure, romance, humor). A model trained
 on A continues on B by (1) no re-warm, (2) re-warm + re-decay, (3) the same with a replay of A,
-(4) an infinite schedule with cooldown (and, with --infinite-replay, a replay of A), against (5) re-training from scratch on A ∪ B with the
-same total tokens. Compute: tokens trained; a continual method counts only its B phase.
+(4) an infinite schedule with cooldown (with --infinite-replay, also with a replay of A),
+against (5) re-training from scratch on A ∪ B with the same total tokens. Compute: tokens
+trained; a continual method counts only its B phase.
 
   --a-steps N        A phase steps (default ${DEFAULT_CONTINUAL.aSteps})
   --b-steps N        B phase steps; re-training takes A + B (default ${DEFAULT_CONTINUAL.bSteps})
