@@ -4,7 +4,6 @@
 // (protocol/data-mixture.ts) is named after its first dataset, marked as a mix. The name
 // must pass run-config.ts's rule, /^[a-z0-9][a-z0-9-]{0,39}$/, so the folder's name is folded
 // into that alphabet.
-import { basename } from 'node:path';
 import type { DatasetChoice } from '../../protocol/data-mixture.ts';
 import { DEFAULT_RUN } from '../../protocol/run-config.ts';
 
@@ -24,7 +23,8 @@ export function runNameFor(dataset: DatasetChoice): string {
 }
 
 function stemOf(dataset: string, maxLength: number): string {
-  const stem = basename(dataset.replace(/[/\\]+$/, ''))
+  // The last path segment, by hand: resolveRunConfig (and so this) also runs in the browser tests.
+  const stem = (dataset.replace(/[/\\]+$/, '').split(/[/\\]/).pop() ?? '')
     .replace(/\.[^.]*$/, '') // a file's extension says nothing about its text
     .toLowerCase()
     .replace(/[^a-z0-9]+/g, '-')
