@@ -197,7 +197,7 @@ it('passes honest CPU work and refuses zeros, noise, copies, partial work, stale
     theta = next.weights;
     momentum = next.momentum;
   }
-});
+}, 900_000); // three rounds of CPU redo for seven cases: minutes on 2 shared cores
 
 it('passes the GPU engine’s work, redone on the CPU (prints how close the adapters come)', async () => {
   const peerKey = 'A'.repeat(43);
