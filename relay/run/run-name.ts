@@ -24,7 +24,12 @@ export function runNameFor(dataset: DatasetChoice): string {
 
 function stemOf(dataset: string, maxLength: number): string {
   // The last path segment, by hand: resolveRunConfig (and so this) also runs in the browser tests.
-  const stem = (dataset.replace(/[/\\]+$/, '').split(/[/\\]/).pop() ?? '')
+  const stem = (
+    dataset
+      .replace(/[/\\]+$/, '')
+      .split(/[/\\]/)
+      .pop() ?? ''
+  )
     .replace(/\.[^.]*$/, '') // a file's extension says nothing about its text
     .toLowerCase()
     .replace(/[^a-z0-9]+/g, '-')
