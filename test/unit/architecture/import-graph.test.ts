@@ -13,6 +13,7 @@ const ENTRY_POINTS = [
   'relay/cli/start.ts',
   'relay/cli/prepare.ts',
   'relay/cli/relay-key.ts',
+  'relay/cli/cooldown.ts',
   'kernels/node/cli/train.ts',
   'kernels/node/cli/eval.ts',
   'kernels/node/raw-loader.mjs',
