@@ -628,9 +628,8 @@ export class PipelineCoordinator implements SwarmCoordinator {
     for (const id of members) this.needsState.delete(id);
     for (const id of this.seating?.flat() ?? []) if (!this.heldAtCommit.has(id)) this.needsState.add(id);
     for (const [s, ids] of c.stages.entries()) {
-      const known = this.committedOn[s] as Set<string>;
-      if (ids.some((id) => !known.has(id))) this.normBound.restart(s);
-      for (const id of ids) known.add(id);
+      if (!this.boundedBy(c, s)) this.normBound.restart(s);
+      for (const id of ids) this.committedOn[s]?.add(id);
     }
     this.normBound.committed(c.sums ?? []);
     this.stalls.committed([...c.stages.keys()].filter((s) => !this.narrows(s, c.step)));
