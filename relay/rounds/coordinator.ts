@@ -383,6 +383,15 @@ export class Coordinator implements SwarmCoordinator {
         (c?.round === round && c.members.has(id)) ||
         (this.lastDecided?.round === round && this.lastDecided.members.has(id));
       this.options.events?.rejected?.(decided ? 'late' : 'not-member');
+      // A member whose frame comes after its round was decided is slow, not an intruder: it is
+      // told so apart, and its volunteer says why its work was not counted.
+      if (decided)
+        return {
+          kind: 'refused',
+          status: 409,
+          code: 'ERR_FRAME_LATE',
+          message: `round ${round} was decided before this frame arrived; it is not counted`,
+        };
       return {
         kind: 'refused',
         status: 403,

@@ -37,7 +37,12 @@ export type UploadOutcome =
   | { readonly kind: 'stored'; readonly frameHash: string }
   | { readonly kind: 'duplicate'; readonly frameHash: string }
   | { readonly kind: 'equivocation'; readonly proof: EquivocationProof }
-  | { readonly kind: 'refused'; readonly status: 400 | 403; readonly code: string; readonly message: string };
+  | {
+      readonly kind: 'refused';
+      readonly status: 400 | 403 | 409;
+      readonly code: string;
+      readonly message: string;
+    };
 
 export class RoundFrames {
   private readonly held = new Map<string, HeldFrame>();

@@ -86,7 +86,26 @@ async function openTab(): Promise<Tab> {
   const problems: string[] = [];
   page.on('pageerror', (error) => problems.push(error.message));
   page.on('console', (message) => {
-    if (message.type() === 'error' && !/ICE|candidate/i.test(message.text())) problems.push(message.text());
+    const said = message.text();
+    // An HTTP error's console line names no request: the response listener below reports it.
+    if (
+      message.type() === 'error' &&
+      !/ICE|candidate|^Failed to load resource: the server responded/i.test(said)
+    )
+      problems.push(said);
+  });
+  // Every HTTP error the page met, with its request and the relay's reason, but one: a frame
+  // that lands after its round was decided (a tab slower than the round's grace period on a
+  // loaded machine) is the protocol working, and the page says so in its status.
+  page.on('response', async (response) => {
+    if (response.status() < 400) return;
+    const reason = await response.text().catch(() => '');
+    const late =
+      response.status() === 409 && /\/frames\//.test(response.url()) && reason.includes('"ERR_FRAME_LATE"');
+    if (!late)
+      problems.push(
+        `${response.status()} ${response.request().method()} ${response.url()} ${reason.slice(0, 200)}`,
+      );
   });
   await page.goto(`${pageUrl}/`);
   await expect.poll(() => text(page, '#gpu'), { timeout: 60_000 }).toMatch(/^GPU: /);

@@ -163,3 +163,33 @@ it('stays on one relay when given one address', async () => {
     'http://relay/api/runs/run/rounds/1/frames/p',
   ]);
 });
+
+it('tells a frame the relay decided its round without (late) from any other refusal', async () => {
+  const answering = (status: number, code: string) =>
+    (async () =>
+      new Response(JSON.stringify({ error: { code, message: 'm' } }), { status })) as unknown as typeof fetch;
+  await expect(
+    new RelayApi('http://relay', 'run', answering(409, 'ERR_FRAME_LATE')).uploadFrame(
+      3,
+      'p',
+      new Uint8Array(1),
+      'c',
+    ),
+  ).rejects.toMatchObject({
+    code: 'ERR_FRAME_LATE',
+    message: 'round 3 was decided before this frame arrived',
+  });
+  await expect(
+    new RelayApi('http://relay', 'run', answering(403, 'ERR_NOT_A_MEMBER')).uploadFrame(
+      3,
+      'p',
+      new Uint8Array(1),
+      'c',
+    ),
+  ).rejects.toMatchObject({ code: 'ERR_RELAY_HTTP' });
+  // A 409 whose body is not the relay's error shape is no verdict on the frame.
+  const garbled = (async () => new Response('ERR_FRAME_LATE', { status: 409 })) as unknown as typeof fetch;
+  await expect(
+    new RelayApi('http://relay', 'run', garbled).uploadFrame(3, 'p', new Uint8Array(1), 'c'),
+  ).rejects.toMatchObject({ code: 'ERR_RELAY_HTTP' });
+});

@@ -4,121 +4,12 @@
 // same number is trained. The engine here blocks in train() until told to stop, as a long
 // round on a slow GPU does; the relay's side is a script of messages.
 import { expect, it } from 'vitest';
-import { TrainingAbortedError } from '../../../kernels/round/training-aborted.ts';
-import type { VolunteerEngine } from '../../../kernels/round/volunteer-engine.ts';
-import type { RelayMessage } from '../../../protocol/swarm-messages.ts';
-import type { RelayApi } from '../../../web/src/peer/relay-api.ts';
-import type { SwarmClient } from '../../../web/src/peer/swarm-client.ts';
-import { type FrameNetwork, Volunteer } from '../../../web/src/peer/volunteer.ts';
-import { MemoryVolunteerStore } from '../../bench/scale/memory-store.ts';
-
-const HASH = 'a'.repeat(64);
-const ME = 'M'.repeat(43);
-
-/** An engine whose training runs until abortTraining() or finish() is called. */
-function blockingEngine() {
-  const calls: string[] = [];
-  let stop: ((error?: Error) => void) | null = null;
-  const engine = {
-    stateHash: async () => HASH,
-    exportLocalState: async () => new Uint8Array(4),
-    train: (work: { round: number }) => {
-      calls.push(`train ${work.round}`);
-      return new Promise<{ tokens: number; meanLoss: number }>((resolve, reject) => {
-        stop = (error) => (error ? reject(error) : resolve({ tokens: 8, meanLoss: 3 }));
-      });
-    },
-    abortTraining: async () => {
-      calls.push('abort');
-      stop?.(new TrainingAbortedError());
-    },
-    contribute: async () => {
-      calls.push('contribute');
-      return new Uint8Array(16);
-    },
-    discard: async () => {
-      calls.push('discard');
-    },
-  } as unknown as VolunteerEngine;
-  return { engine, calls, finishTraining: () => stop?.() };
-}
-
-function scriptedRelay() {
-  const sent: string[] = [];
-  let handler: ((message: RelayMessage) => void) | null = null;
-  const client = {
-    peerId: ME,
-    relayKey: null,
-    on: (h: (message: RelayMessage) => void) => {
-      handler = h;
-      return () => {};
-    },
-    ready: (round: number) => sent.push(`ready ${round}`),
-    capabilities: () => {},
-    frameClaim: async () => 'claim',
-    manifest: async (m: { round: number }) => {
-      sent.push(`manifest ${m.round}`);
-    },
-    close: () => {},
-  } as unknown as SwarmClient;
-  /** While set, an upload hangs as one retried against a busy relay does, until its signal aborts. */
-  const uploads = { hang: false };
-  const relay = {
-    tokens: async () => new Uint16Array(33),
-    uploadFrame: async (
-      round: number,
-      _peer: string,
-      _bytes: Uint8Array,
-      _claim: string,
-      signal?: AbortSignal,
-    ) => {
-      if (uploads.hang)
-        await new Promise((_, reject) => {
-          if (signal?.aborted) reject(signal.reason);
-          signal?.addEventListener('abort', () => reject(signal.reason));
-        });
-      sent.push(`frame ${round}`);
-    },
-  } as unknown as RelayApi;
-  const network: FrameNetwork = {
-    connect: () => {},
-    release: () => {},
-    send: async () => {},
-    onMessage: () => () => {},
-    onPeerRefused: () => () => {},
-    traffic: { bytesSent: 0, bytesReceived: 0 },
-    connectedPeers: [],
-  };
-  return { client, relay, network, sent, uploads, deliver: (m: RelayMessage) => handler?.(m) };
-}
-
-const assignment = (round: number): RelayMessage => ({
-  type: 'assignment',
-  round,
-  configHash: HASH,
-  modelHash: HASH,
-  seed: 7,
-  group: [{ peer: ME, name: 'me', innerSteps: 4 }],
-  shard: { start: 0, end: 33 },
-  innerSteps: 4,
-  learningRate: 0.001,
-  deadline: Date.now() + 60_000,
-});
+import { assignment, blockingEngine, HASH, scriptedRelay, scriptedVolunteer } from './volunteer-harness.ts';
 
 it('stops training a round the relay aborted, sends nothing for it, asks for work once, and trains the round opened again', async () => {
   const { engine, calls, finishTraining } = blockingEngine();
   const relay = scriptedRelay();
-  const volunteer = new Volunteer({
-    client: relay.client,
-    network: relay.network,
-    engine,
-    relay: relay.relay,
-    store: new MemoryVolunteerStore(),
-    runId: 'run',
-    speed: { tokensPerSec: 100, uplinkBytesPerSec: 1e6, downlinkBytesPerSec: 1e6 },
-    adapter: { vendor: 'test', architecture: '', description: '', isSoftware: true },
-    paramCount: 4,
-  });
+  const { volunteer } = scriptedVolunteer(engine, relay);
   await volunteer.start();
   expect(relay.sent).toEqual(['ready -1']);
 
@@ -142,17 +33,7 @@ it('stops training a round the relay aborted, sends nothing for it, asks for wor
 it('stops uploading the frame of a round the relay aborted, and sends no manifest for it', async () => {
   const { engine, calls, finishTraining } = blockingEngine();
   const relay = scriptedRelay();
-  const volunteer = new Volunteer({
-    client: relay.client,
-    network: relay.network,
-    engine,
-    relay: relay.relay,
-    store: new MemoryVolunteerStore(),
-    runId: 'run',
-    speed: { tokensPerSec: 100, uplinkBytesPerSec: 1e6, downlinkBytesPerSec: 1e6 },
-    adapter: { vendor: 'test', architecture: '', description: '', isSoftware: true },
-    paramCount: 4,
-  });
+  const { volunteer } = scriptedVolunteer(engine, relay);
   await volunteer.start();
   relay.uploads.hang = true; // the relay it uploads through answers 503 until the leader is back
   relay.deliver(assignment(1));
@@ -162,5 +43,25 @@ it('stops uploading the frame of a round the relay aborted, and sends no manifes
   relay.deliver({ type: 'round-aborted', round: 1, reason: 'the leading relay changed' });
   await expect.poll(() => relay.sent).toEqual(['ready -1', 'ready -1']);
   expect(calls).toEqual(['train 1', 'contribute', 'discard']);
+  volunteer.stop();
+});
+
+it('stops a frame upload when the round commits without it (it was late), and says it was not counted', async () => {
+  const { engine, calls, finishTraining } = blockingEngine();
+  const relay = scriptedRelay();
+  const { volunteer, events } = scriptedVolunteer(engine, relay);
+  await volunteer.start();
+  relay.uploads.hang = true; // a slow upload: the round is decided before it lands
+  relay.deliver(assignment(1));
+  await expect.poll(() => calls).toEqual(['train 1']);
+  finishTraining();
+  await expect.poll(() => calls).toEqual(['train 1', 'contribute']);
+  // The relay committed round 1 without this peer's frame: it is told to take the committed state.
+  relay.deliver({ type: 'resync', round: 1, modelHash: HASH });
+  await expect.poll(() => relay.sent).toEqual(['ready -1', 'ready 1']);
+  expect(relay.sent).not.toContain('manifest 1');
+  expect(events.map((e) => (e.type === 'status' ? e.text : ''))).toContain(
+    'not counted: round 1 was decided before this frame arrived (this GPU was slower than the round allowed)',
+  );
   volunteer.stop();
 });

@@ -39,7 +39,11 @@ describe('round metrics', () => {
     const { round } = h.assignment(a);
     // Joined after the round opened: no seat.
     const d = await h.join('d');
-    expect(await h.coordinator.upload(d.id, round, h.frame(a), 'x')).toMatchObject({ kind: 'refused' });
+    expect(await h.coordinator.upload(d.id, round, h.frame(a), 'x')).toMatchObject({
+      kind: 'refused',
+      status: 403,
+      code: 'ERR_NOT_A_MEMBER',
+    });
     // Too large to be a frame of this run.
     expect(await h.upload(a, new Uint8Array(10_000_000))).toMatchObject({ kind: 'refused' });
     // c uploads but names nothing in a manifest by the decision.
@@ -53,8 +57,12 @@ describe('round metrics', () => {
     expect(await value(metrics, 'potluck_round_duration_seconds_sum')).toBe(h.config.schedule.graceMs / 1000);
     expect(await value(metrics, 'potluck_contributions_counted_total')).toBe(2);
     expect(await value(metrics, 'potluck_last_commit_timestamp_seconds')).toBe(NOW_MS / 1000);
-    // A member's frame after the decision is late, not a stranger's.
-    expect(await h.coordinator.upload(c.id, round, h.frame(c), 'x')).toMatchObject({ kind: 'refused' });
+    // A member's frame after the decision is late, not a stranger's, and told so.
+    expect(await h.coordinator.upload(c.id, round, h.frame(c), 'x')).toMatchObject({
+      kind: 'refused',
+      status: 409,
+      code: 'ERR_FRAME_LATE',
+    });
     for (const [reason, count] of [
       ['not-member', 1],
       ['invalid', 1],

@@ -8,7 +8,7 @@
 
 import type * as v from 'valibot';
 import { type DatasetManifest, DatasetManifestSchema } from '../../../protocol/dataset-manifest.ts';
-import { parseHttpBody } from '../../../protocol/http-body.ts';
+import { ErrorBody, parseHttpBody } from '../../../protocol/http-body.ts';
 import { LeaderboardBody, type LeaderboardRow } from '../../../protocol/ledger-api.ts';
 import {
   CHECKPOINT_HASH_HEADER,
@@ -30,12 +30,29 @@ import {
 
 export class RelayApiError extends Error {
   constructor(
-    readonly code: 'ERR_RELAY_HTTP' | 'ERR_RELAY_CONFIG' | 'ERR_RELAY_DATA',
+    readonly code: 'ERR_RELAY_HTTP' | 'ERR_RELAY_CONFIG' | 'ERR_RELAY_DATA' | 'ERR_FRAME_LATE',
     message: string,
   ) {
     super(message);
     this.name = 'RelayApiError';
   }
+}
+
+/** The relay decided the round before this peer's frame arrived: the work is not counted. */
+export function isLateFrame(error: unknown): error is RelayApiError {
+  return error instanceof RelayApiError && error.code === 'ERR_FRAME_LATE';
+}
+
+/** The code of a relay's error body (ErrorBody), or null for anything else; never throws. */
+function relayErrorCode(text: string): string | null {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  const parsed = parseHttpBody(ErrorBody, json);
+  return parsed.ok ? parsed.value.error.code : null;
 }
 
 /** Bytes of a shard's head fetched to read its header (MAX_HEADER_BYTES would be safe; 64 covers v1). */
@@ -204,13 +221,12 @@ export class RelayApi {
       body: bytes as Uint8Array<ArrayBuffer>,
       signal,
     });
-    if (!response.ok) {
-      const text = await response.text().catch(() => '');
-      throw new RelayApiError(
-        'ERR_RELAY_HTTP',
-        `frame upload: HTTP ${response.status} ${text.slice(0, 200)}`,
-      );
-    }
+    if (response.ok) return;
+    const text = await response.text().catch(() => '');
+    // The round closed without this frame (this GPU was slower than the round's grace period).
+    if (response.status === 409 && relayErrorCode(text) === 'ERR_FRAME_LATE')
+      throw new RelayApiError('ERR_FRAME_LATE', `round ${round} was decided before this frame arrived`);
+    throw new RelayApiError('ERR_RELAY_HTTP', `frame upload: HTTP ${response.status} ${text.slice(0, 200)}`);
   }
 
   /** This peer's starting state of a round the relay checks (relay/rounds/verification.ts). */

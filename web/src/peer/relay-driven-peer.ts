@@ -1,8 +1,9 @@
 // What the round volunteer (volunteer.ts) and the pipeline volunteer (pipeline-volunteer.ts)
 // share: both are driven by the relay's /swarm messages, which they handle one at a time in
 // arrival order (a round's or a step's phases depend on each other), both take the relay's
-// notices alike (relay-notices.ts), both report what they do as events, and both leave the run
-// once, cleanly.
+// notices alike (relay-notices.ts) and at once, beside the run's messages, since a receipt
+// waiting behind a round's work would be lost if the connection dropped meanwhile; both report
+// what they do as events, and both leave the run once, cleanly.
 import type { Receipt } from '../../../protocol/ledger-signatures.ts';
 import type { RelayMessage } from '../../../protocol/swarm-messages.ts';
 import { isNotice, type Notice, type NoticeEvent, noticeEvent } from './relay-notices.ts';
@@ -24,6 +25,8 @@ export abstract class RelayDrivenPeer<Event> {
   /** Subscriptions to undo when the peer leaves. */
   protected readonly unsubscribe: (() => void)[] = [];
   private queue: Promise<void> = Promise.resolve();
+  /** Notices, in their own arrival order: none waits for the run's work. */
+  private notices: Promise<void> = Promise.resolve();
 
   constructor(private readonly driven: RelayDriven<Event>) {}
 
@@ -52,11 +55,21 @@ export abstract class RelayDrivenPeer<Event> {
   protected listen(): void {
     this.unsubscribe.push(
       this.driven.client.on((message) => {
-        if (!this.stopped && !isNotice(message)) this.interrupt(message);
+        if (isNotice(message)) {
+          // Kept even when it lands as the peer stops: a receipt is the volunteer's proof of credit.
+          this.notices = this.notices
+            .then(() => this.notice(message))
+            .catch((error: unknown) =>
+              this.emit({
+                type: 'status',
+                text: `could not keep the relay's ${message.type}: ${error instanceof Error ? error.message : error}`,
+              }),
+            );
+          return;
+        }
+        if (!this.stopped) this.interrupt(message);
         this.queue = this.queue
-          .then(() =>
-            this.stopped ? undefined : isNotice(message) ? this.notice(message) : this.handle(message),
-          )
+          .then(() => (this.stopped ? undefined : this.handle(message)))
           // Work abandoned by stop() (the connection dropped under it) failing is no news.
           .catch((error: unknown) => (this.stopped ? undefined : this.failed(error)));
       }),
@@ -73,7 +86,7 @@ export abstract class RelayDrivenPeer<Event> {
    * abandoned has let go of the engine, so another peer (after a reconnect) may use it.
    */
   async idle(): Promise<void> {
-    await this.queue;
+    await Promise.all([this.queue, this.notices]);
   }
 
   /** Leaves the run cleanly (pagehide, Ctrl-C): the relay stops waiting for this peer at once. */

@@ -24,7 +24,7 @@ import { sha256Hex } from '../../../protocol/sha256.ts';
 import type { RelayMessage } from '../../../protocol/swarm-messages.ts';
 import { AggregateGather } from './aggregate-gather.ts';
 import { catchUp, type ResyncState } from './catch-up.ts';
-import type { RelayApi } from './relay-api.ts';
+import { isLateFrame, type RelayApi, RelayApiError } from './relay-api.ts';
 import { RelayDrivenPeer, type RunMessage } from './relay-driven-peer.ts';
 import { StateExchange } from './state-exchange.ts';
 import type { SwarmClient } from './swarm-client.ts';
@@ -218,19 +218,29 @@ export class Volunteer extends RelayDrivenPeer<VolunteerEvent> {
       this.arrived = message;
       this.stops.set(message, new AbortController());
     }
-    if (message.type !== 'round-aborted' || this.arrived?.round !== message.round) return;
-    this.stopWork(this.arrived, `round ${message.round} was aborted`);
+    if (message.type === 'round-aborted' && this.arrived?.round === message.round)
+      this.stopWork(this.arrived, new Error(`round ${message.round} was aborted`));
+    // The round committed without this peer (its frame was not in by the decision): what it
+    // still trains or sends for that round cannot count, and the committed state is fetched next.
+    if (message.type === 'resync' && this.arrived && message.round >= this.arrived.round)
+      this.stopWork(
+        this.arrived,
+        new RelayApiError(
+          'ERR_FRAME_LATE',
+          `round ${this.arrived.round} was decided before this frame arrived`,
+        ),
+      );
   }
 
   /** The connection is gone, and the round with it: no use finishing its training or upload. */
   protected override leaving(): void {
     for (const a of new Set([this.arrived, this.training]))
-      if (a) this.stopWork(a, 'the connection to the relay closed');
+      if (a) this.stopWork(a, new Error('the connection to the relay closed'));
   }
 
   /** Voids `a`: its upload (retries included) stops, and its training at the next step. */
-  private stopWork(a: Assignment, reason: string): void {
-    this.stops.get(a)?.abort(new Error(reason));
+  private stopWork(a: Assignment, reason: Error): void {
+    this.stops.get(a)?.abort(reason);
     if (this.training === a) void this.options.engine.abortTraining();
   }
 
@@ -357,7 +367,9 @@ export class Volunteer extends RelayDrivenPeer<VolunteerEvent> {
       .catch((error: unknown) =>
         this.emit({
           type: 'status',
-          text: `frame upload failed: ${error instanceof Error ? error.message : error}`,
+          text: isLateFrame(error)
+            ? `not counted: ${error.message} (this GPU was slower than the round allowed)`
+            : `frame upload failed: ${error instanceof Error ? error.message : error}`,
         }),
       );
     // Aborted while it uploaded: a manifest now would be for a round nobody runs (or for the
