@@ -57,9 +57,18 @@ async function enlist(url: string, name: string, heard: Heard[]): Promise<NodeVo
     ctx: await nodeContext(),
     tuneCache: memoryTuneCache(),
     onEvent: (event: VolunteerEvent) => {
-      if (event.type !== 'status') return;
-      heard.push({ at: Date.now(), text: event.text });
-      if (process.env.POTLUCK_TEST_LOG) process.stderr.write(`${name} ${event.text}\n`);
+      // Its status lines, and the rounds and receipts between them (printed if a receipt is missing).
+      const text =
+        event.type === 'status'
+          ? event.text
+          : event.type === 'round'
+            ? `[round ${event.round} ${event.phase}]`
+            : event.type === 'receipt'
+              ? `[receipt of round ${event.receipt.entry.round}]`
+              : null;
+      if (text === null) return;
+      heard.push({ at: Date.now(), text });
+      if (process.env.POTLUCK_TEST_LOG) process.stderr.write(`${name} ${text}\n`);
     },
   });
   volunteers.push(started);
@@ -195,15 +204,19 @@ it(`brings two headless volunteers and a page back after ${RESTARTS} SIGKILLs of
   }
 
   // Receipts come after each commit: wait for those of the last round, then audit.
-  for (const node of nodes)
+  const holders = [...nodes.map((n) => () => n.store.receipts()), () => tabReceipts(tab.page)];
+  for (const [i, receipts] of holders.entries())
     await expect
-      .poll(async () => (await node.store.receipts()).some((r) => r.entry.round === round), {
-        timeout: 30_000,
-      })
-      .toBe(true);
-  await expect
-    .poll(async () => (await tabReceipts(tab.page)).some((r) => r.entry.round === round), { timeout: 30_000 })
-    .toBe(true);
+      .poll(async () => (await receipts()).some((r) => r.entry.round === round), { timeout: 30_000 })
+      .toBe(true)
+      .catch(async (error: unknown) => {
+        const rounds = (await receipts()).map((r) => r.entry.round);
+        process.stdout.write(
+          `volunteer ${i} holds receipts of rounds ${rounds.join(', ')}, not ${round}; it heard:\n` +
+            `${(heard[i] ?? []).map((h) => `${new Date(h.at).toISOString()} ${h.text}`).join('\n')}\n`,
+        );
+        throw error;
+      });
   const held = [
     ...(await Promise.all(nodes.map((n) => n.store.receipts()))).flat(),
     ...(await tabReceipts(tab.page)),

@@ -45,6 +45,8 @@ export async function startRelayProcess(
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, LOG_LEVEL: 'info' },
   });
+  // POTLUCK_TEST_LOG=1 shows the relay's own log when an end-to-end test needs explaining.
+  if (process.env.POTLUCK_TEST_LOG) child.stdout?.on('data', (chunk) => process.stderr.write(chunk));
   let stderr = '';
   child.stderr?.on('data', (chunk) => {
     stderr += chunk;
