@@ -152,11 +152,23 @@ export function runRoutes(run: RelayRun): Hono {
   });
 
   // A piece of the committed state file with its proof (protocol/state-piece-message.ts), for a
-  // volunteer catching up whose peers did not give it.
+  // volunteer catching up whose peers did not give it. Only the newest committed state is
+  // served: a volunteer whose download a commit overtook is told so by its own code, and
+  // fetches the newest.
   routes.get('/:id/state/:root/pieces/:index', (c) => {
     known(c.req.param('id'));
     const piece = roundsOnly(run).statePiece(c.req.param('root'), decimal(c.req.param('index')));
-    if (!piece) throw new HTTPException(404, { message: 'no such piece of the committed state' });
+    if (!piece)
+      return c.json(
+        {
+          error: {
+            code: 'ERR_STATE_NOT_SERVED',
+            message:
+              'no such piece of the committed state the relay serves (a newer round may have committed)',
+          },
+        } satisfies ErrorBody,
+        404,
+      );
     c.header('content-type', 'application/octet-stream');
     c.header('cache-control', 'public, max-age=3600, immutable');
     return c.body(piece.slice());
